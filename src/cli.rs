@@ -1,0 +1,348 @@
+//! The command line, as clap definitions only: no logic here. This is the single source for
+//! `--help`, the man pages and the shell completions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::unlock::keyring::Choice;
+
+// Literal macros so `concat!` can build the long help from one copy of each text.
+macro_rules! top_examples {
+    () => {
+        "Examples:
+  keyward init
+  printf %s \"$STRIPE_KEY\" | keyward add stripe/live --env prod --provider stripe
+  keyward get stripe/live
+  keyward key token add github-actions   # then set KEYWARD_VAULT_KEY in CI"
+    };
+}
+macro_rules! exit_codes {
+    () => {
+        "Exit codes:
+  0  success
+  1  a check found problems
+  2  usage error or invalid input
+  3  not found (secret, version, token or vault)
+  4  cannot unlock the vault
+  5  vault damaged, tampered with, or in a newer format
+  6  conflict (already exists, variable in use, lock timeout, refused)
+  7  the operating system refused a file operation"
+    };
+}
+macro_rules! environment {
+    () => {
+        "Environment:
+  KEYWARD_VAULT            vault file to use (like --vault)
+  KEYWARD_VAULT_KEY        a token or the recovery key; unlocks without the keyring (CI)
+  KEYWARD_PASSPHRASE_FILE  file holding the passphrase, for the passphrase slot
+  KEYWARD_LOCK_TIMEOUT     seconds to wait for another writer (default 10)
+  NO_COLOR                 turn colour off"
+    };
+}
+
+pub const EXIT_CODES: &str = exit_codes!();
+pub const ENVIRONMENT: &str = environment!();
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keyward",
+    version,
+    about = "Keep API keys in an encrypted local vault unlocked through the OS keyring",
+    long_about = "keyward keeps API keys in one encrypted vault file (AES-256-GCM) whose key lives in the \
+OS keyring, with revocable tokens for CI, a recovery key and an optional passphrase.\n\n\
+A secret value is never taken from the command line: it is piped on standard input or typed at a hidden prompt.",
+    after_help = top_examples!(),
+    after_long_help = concat!(top_examples!(), "\n\n", exit_codes!(), "\n\n", environment!()),
+    disable_help_subcommand = false
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Vault file to use [env: KEYWARD_VAULT]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub vault: Option<PathBuf>,
+    /// Print one JSON document instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print only what was asked for: no confirmations or notices
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Never colour the output (also NO_COLOR)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a vault and its key slots
+    #[command(after_help = "Examples:\n  keyward init\n  keyward init --keyring none --passphrase\n  keyward init --vault .keyward/vault.kw --recovery-key-file ~/keyward-recovery.txt")]
+    Init(InitArgs),
+    /// Store a new secret (value from standard input or a hidden prompt)
+    #[command(after_help = "Examples:\n  printf %s \"$KEY\" | keyward add stripe/live --provider stripe --env prod\n  keyward add github/ci --var GITHUB_TOKEN --expires 2027-01-31 --scope repo\n  keyward add internal/webhook --generate --prefix whk_")]
+    Add(AddArgs),
+    /// Print a secret's value
+    #[command(after_help = "Examples:\n  keyward get stripe/live\n  curl -H \"Authorization: Bearer $(keyward get -n openai/dev)\" ...\n  keyward get stripe/live --version previous")]
+    Get(GetArgs),
+    /// List secrets (never their values)
+    #[command(after_help = "Examples:\n  keyward list\n  keyward list --env prod --provider stripe\n  keyward list --tag ci --json")]
+    List(ListArgs),
+    /// Show a secret's metadata and version history (never values)
+    #[command(after_help = "Examples:\n  keyward info stripe/live\n  keyward info stripe/live --json")]
+    Info(NameArg),
+    /// Change a secret's metadata (not its value: see rotate)
+    #[command(after_help = "Examples:\n  keyward update stripe/live --expires 90d --tag billing\n  keyward update stripe/live --clear scopes --untag old")]
+    Update(UpdateArgs),
+    /// Rename a secret (its variable stays as it is)
+    #[command(after_help = "Examples:\n  keyward rename stripe stripe/live")]
+    Rename(RenameArgs),
+    /// Remove a secret and all its versions
+    #[command(after_help = "Examples:\n  keyward rm old/key\n  keyward rm old/key --yes   # in scripts")]
+    Rm(RmArgs),
+    /// Manage the vault's key slots: status, tokens, passphrase, recovery key, re-keying
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Remove this machine's keyring entry for the vault
+    #[command(after_help = "Examples:\n  keyward lock\n  keyward unlock   # restore it later")]
+    Lock,
+    /// Restore this machine's keyring entry (same as `key import`)
+    #[command(after_help = "Examples:\n  keyward unlock < recovery.txt\n  keyward unlock   # asks for the passphrase")]
+    Unlock(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where the vault key is kept on this machine
+    #[arg(long, value_enum, default_value = "auto")]
+    pub keyring: Choice,
+    /// Also protect the vault with a passphrase (asked twice, or KEYWARD_PASSPHRASE_FILE)
+    #[arg(long)]
+    pub passphrase: bool,
+    /// Write the recovery key to this file (created 0600); `-` prints it to standard output
+    #[arg(long, value_name = "PATH")]
+    pub recovery_key_file: Option<PathBuf>,
+}
+
+/// Metadata flags shared by `add` and `update`.
+#[derive(Debug, Args, Default)]
+pub struct MetadataArgs {
+    /// Provider id (stripe, github, openai, ...)
+    #[arg(long, value_name = "ID")]
+    pub provider: Option<String>,
+    /// Environment: dev, staging, prod or another name
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Environment variable name [default: NAME upper-cased, other characters to _]
+    #[arg(long, value_name = "ENV_VAR")]
+    pub var: Option<String>,
+    /// Expiry: 2027-01-31 (end of that day, UTC), an RFC 3339 time, a duration (90d) or never
+    #[arg(long, value_name = "DATE|DURATION")]
+    pub expires: Option<String>,
+    /// Rotation policy, a duration (90d) or never [default: 90d]
+    #[arg(long, value_name = "DURATION")]
+    pub rotate_every: Option<String>,
+    /// A permission the key carries (repeatable)
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// An address or network allowed to use the key (repeatable)
+    #[arg(long = "allow-ip", value_name = "CIDR")]
+    pub allow_ips: Vec<String>,
+    /// An origin allowed to use the key (repeatable)
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+    /// Rate limit, N/PERIOD (1000/min, 10/s, 5000/hour)
+    #[arg(long, value_name = "N/PERIOD")]
+    pub rate_limit: Option<String>,
+    /// A tag (repeatable)
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// A free-text note
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Secret name: letters, digits, '.', '_', '-', '/'
+    pub name: String,
+    #[command(flatten)]
+    pub meta: MetadataArgs,
+    /// Generate a random value (OS random generator, URL-safe) instead of reading one
+    #[arg(long)]
+    pub generate: bool,
+    /// With --generate: random bytes before encoding
+    #[arg(long, value_name = "BYTES", requires = "generate", default_value_t = 32, value_parser = clap::value_parser!(u16).range(16..=1024))]
+    pub length: u16,
+    /// With --generate: text put before the random part (e.g. whk_)
+    #[arg(long, value_name = "PREFIX", requires = "generate")]
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    pub name: String,
+    /// Which version: current, previous, pending or a version number
+    #[arg(long, value_name = "VERSION", default_value = "current")]
+    pub version: String,
+    /// No newline after the value
+    #[arg(short = 'n', long)]
+    pub no_newline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only secrets of this environment
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Only secrets of this provider
+    #[arg(long, value_name = "ID")]
+    pub provider: Option<String>,
+    /// Only secrets with this tag
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NameArg {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClearField {
+    Provider,
+    Env,
+    Expires,
+    Scopes,
+    AllowIp,
+    AllowOrigin,
+    RateLimit,
+    Tags,
+    Note,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    pub name: String,
+    #[command(flatten)]
+    pub meta: MetadataArgs,
+    /// Remove a tag (repeatable)
+    #[arg(long, value_name = "TAG")]
+    pub untag: Vec<String>,
+    /// Empty a field (repeatable)
+    #[arg(long, value_enum, value_name = "FIELD")]
+    pub clear: Vec<ClearField>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    pub old: String,
+    pub new: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    pub name: String,
+    /// Do not ask for confirmation (needed without a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Which vault is in use and why, its slots, and which unlock source works now
+    Status,
+    /// CI and teammate tokens (for KEYWARD_VAULT_KEY)
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Set, replace or remove the passphrase slot
+    #[command(after_help = "Examples:\n  keyward key passphrase\n  keyward key passphrase --remove")]
+    Passphrase(PassphraseArgs),
+    /// Issue a new recovery key, replacing the old one
+    #[command(after_help = "Examples:\n  keyward key recovery --recovery-key-file ~/keyward-recovery.txt")]
+    Recovery(RecoveryArgs),
+    /// Put a fresh keyring slot on this machine, from the recovery key, a token or the passphrase
+    #[command(after_help = "Examples:\n  keyward key import < recovery.txt\n  keyward key import --keyring keyutils")]
+    Import(ImportArgs),
+    /// Re-key after a leak: new data key, new keyring slot and recovery key; tokens are dropped
+    #[command(after_help = "Examples:\n  keyward key rotate --recovery-key-file ~/keyward-recovery.txt")]
+    Rotate(RecoveryArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token and print it once
+    #[command(after_help = "Examples:\n  keyward key token add github-actions | gh secret set KEYWARD_VAULT_KEY")]
+    Add(LabelArg),
+    /// List token labels
+    List,
+    /// Remove a token: it stops working at once
+    Rm(LabelArg),
+}
+
+#[derive(Debug, Args)]
+pub struct LabelArg {
+    /// 1-48 letters, digits, '.', '_', '-' or '@'
+    pub label: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PassphraseArgs {
+    /// Remove the passphrase slot instead of setting it
+    #[arg(long)]
+    pub remove: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RecoveryArgs {
+    /// Write the recovery key to this file (created 0600); `-` prints it to standard output
+    #[arg(long, value_name = "PATH")]
+    pub recovery_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Where to keep the vault key on this machine
+    #[arg(long, value_enum, default_value = "auto")]
+    pub keyring: Choice,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_lists_exit_codes_and_environment() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains(EXIT_CODES.lines().nth(3).unwrap()));
+        assert!(help.contains(ENVIRONMENT.lines().nth(2).unwrap()));
+    }
+
+    #[test]
+    fn no_flag_takes_a_secret_value() {
+        fn walk(cmd: &clap::Command) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str().to_ascii_lowercase();
+                assert!(
+                    !["value", "secret", "password", "token", "key"].contains(&id.as_str()),
+                    "{} --{id} could carry a secret on the command line",
+                    cmd.get_name()
+                );
+            }
+            cmd.get_subcommands().for_each(walk);
+        }
+        walk(&Cli::command());
+    }
+}

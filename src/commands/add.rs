@@ -1,0 +1,82 @@
+//! `keyward add`: store a new secret. The value comes from standard input, a hidden prompt, or
+//! `--generate`; never from the command line.
+
+use serde_json::json;
+
+use super::metadata;
+use crate::cli::AddArgs;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::input;
+use crate::sensitive::SecretValue;
+use crate::unlock;
+use crate::vault::payload::Record;
+use crate::vault::secret::{Secret, default_var, validate_name};
+
+pub fn run(args: AddArgs, ctx: &Context) -> Result<i32> {
+    validate_name(&args.name).map_err(|reason| Error::InvalidName { name: args.name.clone(), reason })?;
+    let mut meta = metadata::new_metadata(ctx.now);
+    metadata::apply(&args.meta, &mut meta, ctx.now)?;
+    let var = match &args.meta.var {
+        Some(v) => metadata::var(v)?,
+        None => default_var(&args.name),
+    };
+    let env = args.meta.env.as_deref().map(metadata::env).transpose()?;
+    if args.generate && meta.provider.is_none() {
+        meta.provider = Some("internal".into());
+    }
+
+    // Unlock (which may prompt) and read the value (which may prompt) before taking the lock.
+    let locked = ctx.read_locked()?;
+    let (mut credential, _) = unlock::unlock(&locked, ctx.policy)?;
+    drop(locked);
+    let value = if args.generate { generate(args.length.into(), args.prefix.as_deref())? } else { input::read_value()? };
+
+    let secret = Secret::new(args.name.clone(), var, env, meta, value, ctx.now);
+    ctx.modify_with(&mut credential, |vault, _| {
+        let mut records = vault.records()?;
+        if records.position(&secret.name).is_some() {
+            return Err(Error::SecretExists { name: secret.name.clone() });
+        }
+        metadata::check_var_conflict(&records, &secret.name, &secret.var, secret.env.as_deref())?;
+        records.records.push(Record::encode(&secret));
+        vault.set_records(&records);
+        Ok(())
+    })?;
+
+    if ctx.out.json {
+        ctx.out.json(&json!({"added": secret.name, "var": secret.var, "env": secret.env, "version": 1}));
+    } else {
+        ctx.out.done(&format!("added {} (variable {})", secret.name, secret.var));
+    }
+    Ok(0)
+}
+
+/// A random value from the OS generator, URL-safe base64 without padding.
+fn generate(bytes: usize, prefix: Option<&str>) -> Result<SecretValue> {
+    let prefix = prefix.unwrap_or("");
+    if prefix.len() > 32 || !prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+        return Err(Error::invalid("prefix", prefix, "use up to 32 letters, digits, '_', '-' or '.'"));
+    }
+    let mut raw = zeroize::Zeroizing::new(vec![0u8; bytes]);
+    crate::vault::crypto::fill_random(&mut raw);
+    let encoding = &data_encoding::BASE64URL_NOPAD;
+    let mut value = String::with_capacity(prefix.len() + encoding.encode_len(bytes));
+    value.push_str(prefix);
+    encoding.encode_append(&raw, &mut value);
+    Ok(SecretValue::new(value))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn generated_values_are_random_url_safe_and_sized() {
+        let a = super::generate(32, Some("whk_")).unwrap();
+        let b = super::generate(32, Some("whk_")).unwrap();
+        assert_ne!(a.expose(), b.expose());
+        assert!(a.expose().starts_with("whk_"));
+        assert_eq!(a.len(), 4 + 43);
+        assert!(a.expose()[4..].chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(super::generate(32, Some("bad prefix")).is_err());
+    }
+}

@@ -1,0 +1,60 @@
+//! `keyward get`: print a secret's value, byte for byte.
+
+use std::io::Write;
+use std::mem::ManuallyDrop;
+use std::os::fd::FromRawFd;
+
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::cli::GetArgs;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::vault::secret::VersionSelector;
+
+pub fn run(args: GetArgs, ctx: &Context) -> Result<i32> {
+    let selector: VersionSelector =
+        args.version.parse().map_err(|reason: String| Error::invalid("version", &args.version, reason))?;
+    let vault = ctx.open()?;
+    let secret = vault.get(&args.name)?;
+    let version = secret
+        .version(selector)
+        .ok_or_else(|| Error::VersionNotFound { name: secret.name.clone(), version: selector.to_string() })?;
+
+    let value = version.value.expose();
+    // Sized up front (JSON escaping at most sextuples a character) so the buffer never grows and
+    // leaves copies of the value behind.
+    let mut out = Zeroizing::new(Vec::with_capacity(value.len() * 6 + 256));
+    if ctx.out.json {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            name: &'a str,
+            version: u32,
+            stage: &'a str,
+            value: &'a str,
+        }
+        let shown = Shown { name: &secret.name, version: version.id, stage: version.stage.as_str(), value };
+        serde_json::to_writer_pretty(&mut *out, &shown).expect("serializing into memory cannot fail");
+        out.push(b'\n');
+    } else {
+        out.extend_from_slice(value.as_bytes());
+        if !args.no_newline {
+            out.push(b'\n');
+        }
+    }
+    write_unbuffered(&out);
+    Ok(0)
+}
+
+/// Writes straight to file descriptor 1, bypassing std's stdout buffer so no copy of the value
+/// lingers there. A closed pipe ends the process quietly.
+fn write_unbuffered(bytes: &[u8]) {
+    // SAFETY: fd 1 is open for the life of the process; ManuallyDrop keeps it from being closed.
+    let mut stdout = ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
+    if let Err(e) = stdout.write_all(bytes) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("keyward: cannot write to standard output: {e}");
+            std::process::exit(crate::error::exit::IO);
+        }
+    }
+}

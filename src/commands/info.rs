@@ -1,0 +1,50 @@
+//! `keyward info`: one secret's metadata and version history, never its values.
+
+use super::{secret_json, stage_order};
+use crate::cli::NameArg;
+use crate::context::Context;
+use crate::error::Result;
+use crate::output::sanitize;
+use crate::parse;
+
+pub fn run(args: NameArg, ctx: &Context) -> Result<i32> {
+    let vault = ctx.open()?;
+    let secret = vault.get(&args.name)?;
+    let json = secret_json(&secret, true);
+    if ctx.out.json {
+        ctx.out.json(&json);
+        return Ok(0);
+    }
+    let field = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "-".to_string(),
+        serde_json::Value::String(s) => sanitize(s),
+        serde_json::Value::Array(items) if items.is_empty() => "-".to_string(),
+        serde_json::Value::Array(items) => {
+            items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), sanitize)).collect::<Vec<_>>().join(", ")
+        }
+        other => other.to_string(),
+    };
+    let mut text = String::new();
+    for key in [
+        "name", "var", "env", "provider", "created", "updated", "rotated", "rotate_every", "rotation_due", "expires",
+        "scopes", "allow_ips", "allow_origins", "rate_limit", "tags", "note",
+    ] {
+        text.push_str(&format!("{:<14} {}\n", format!("{}:", key.replace('_', " ")), field(&json[key])));
+    }
+    ctx.out.write(text.as_bytes());
+    let mut versions = secret.body.versions.clone();
+    versions.sort_by_key(|v| (stage_order(v.stage), std::cmp::Reverse(v.id)));
+    let mut table = ctx.out.table(&["VERSION", "STAGE", "CREATED", "SINCE", "GRACE UNTIL"]);
+    for v in &versions {
+        table.add_row(vec![
+            v.id.to_string(),
+            v.stage.as_str().to_string(),
+            parse::time(v.created),
+            parse::time(v.stage_since),
+            v.grace_until.map_or("-".into(), parse::time),
+        ]);
+    }
+    ctx.out.write(b"\n");
+    ctx.out.print_table(&table);
+    Ok(0)
+}

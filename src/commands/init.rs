@@ -1,0 +1,81 @@
+//! `keyward init`: create a vault and its key slots.
+
+use serde_json::json;
+
+use super::recovery::{self, Destination};
+use crate::cli::InitArgs;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::input;
+use crate::sensitive::Key32;
+use crate::unlock::keyring::{self, Backend};
+use crate::vault::crypto::Argon2Params;
+use crate::vault::format::SlotKind;
+use crate::vault::{SlotSecret, Vault, store};
+
+pub fn run(args: InitArgs, ctx: &Context) -> Result<i32> {
+    let location = ctx.location();
+    let path = location.path;
+    if path.exists() {
+        return Err(Error::VaultExists { path });
+    }
+    let dest = recovery::destination(args.recovery_key_file.as_deref(), ctx);
+    let backend = keyring::choose(args.keyring)?;
+    if backend.is_none() && !args.passphrase && matches!(dest, Destination::Nowhere) {
+        return Err(Error::Usage(
+            "with --keyring none, give --passphrase or --recovery-key-file: otherwise nothing could open the vault".into(),
+        ));
+    }
+    let passphrase = if args.passphrase { Some(input::new_passphrase()?) } else { None };
+
+    if let Some(dir) = path.parent() {
+        store::create_private_dir(dir)?;
+    }
+    let _lock = store::lock(&path, std::time::Duration::from_secs(10))?;
+    if path.exists() {
+        return Err(Error::VaultExists { path });
+    }
+    let mut vault = Vault::create(&path, ctx.now);
+    let vault_id = vault.header.vault_id_hex();
+
+    let keyring_secret = backend.map(|_| Key32::random());
+    if let (Some(backend), Some(secret)) = (backend, &keyring_secret) {
+        keyring::set(backend, &vault_id, secret)?;
+        vault.put_slot(SlotKind::Keyring, &backend.slot_label(), SlotSecret::Random(secret), ctx.now);
+    }
+    if let Some(pass) = &passphrase {
+        vault.put_slot(SlotKind::Passphrase, "", SlotSecret::Passphrase(pass.expose(), Argon2Params::DEFAULT), ctx.now);
+    }
+    let recovery_key = (!matches!(dest, Destination::Nowhere)).then(Key32::random);
+    if let Some(key) = &recovery_key {
+        vault.put_slot(SlotKind::Recovery, "", SlotSecret::Random(key), ctx.now);
+    }
+
+    let saved = recovery_key.as_ref().map_or(Ok(()), |key| recovery::deliver(&dest, key, ctx)).and_then(|()| vault.save());
+    if let Err(e) = saved {
+        if let Some(backend) = backend {
+            let _ = keyring::delete(backend, &vault_id);
+        }
+        return Err(e);
+    }
+
+    if backend == Some(Backend::Keyutils) {
+        ctx.out.warn(&format!("the kernel keyring keeps the vault key in {}", Backend::Keyutils.persistence()));
+    }
+    if matches!(dest, Destination::Nowhere) {
+        ctx.out.notice("no recovery key was made (no terminal to show it on); make one with `keyward key recovery --recovery-key-file PATH`");
+    }
+    let slots: Vec<_> = vault.header.slots.iter().map(|s| json!({"kind": s.kind.as_str(), "label": s.label})).collect();
+    if ctx.out.json {
+        ctx.out.json(&json!({
+            "vault": path,
+            "vault_id": vault_id,
+            "keyring": backend.map(Backend::name),
+            "slots": slots,
+        }));
+    } else {
+        let how = backend.map_or("no keyring".to_string(), |b| format!("key in the {} keyring", b.name()));
+        ctx.out.done(&format!("created vault {} ({how})", path.display()));
+    }
+    Ok(0)
+}

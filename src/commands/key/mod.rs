@@ -1,0 +1,39 @@
+//! `keyward key ...`: the vault's key slots.
+
+pub mod import;
+mod passphrase;
+mod recovery;
+mod rotate;
+mod status;
+mod token;
+
+use crate::cli::{KeyCommand, TokenCommand};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::vault::Vault;
+use crate::vault::format::SlotKind;
+
+pub fn run(command: KeyCommand, ctx: &Context) -> Result<i32> {
+    match command {
+        KeyCommand::Status => status::run(ctx),
+        KeyCommand::Token(TokenCommand::Add(args)) => token::add(args, ctx),
+        KeyCommand::Token(TokenCommand::List) => token::list(ctx),
+        KeyCommand::Token(TokenCommand::Rm(args)) => token::rm(args, ctx),
+        KeyCommand::Passphrase(args) => passphrase::run(args, ctx),
+        KeyCommand::Recovery(args) => recovery::run(args, ctx),
+        KeyCommand::Import(args) => import::run(args, ctx),
+        KeyCommand::Rotate(args) => rotate::run(args, ctx),
+    }
+}
+
+/// Refuses a change that would leave no slot able to open the vault on another machine or after
+/// the keyring is gone.
+pub(crate) fn keep_a_way_in(vault: &Vault, what: &str) -> Result<()> {
+    if vault.header.slots.iter().any(|s| s.kind != SlotKind::Keyring) {
+        return Ok(());
+    }
+    Err(Error::Refused(
+        format!("{what} would leave only keyring slots, and the vault would be lost with the keyring"),
+        "add a passphrase (`keyward key passphrase`), a recovery key (`keyward key recovery`) or a token first",
+    ))
+}

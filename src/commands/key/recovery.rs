@@ -1,0 +1,37 @@
+//! `keyward key recovery`: issue a new recovery key; the old one stops working.
+
+use serde_json::json;
+
+use crate::cli::RecoveryArgs;
+use crate::commands::recovery::{self, Destination};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::sensitive::Key32;
+use crate::unlock;
+use crate::vault::SlotSecret;
+use crate::vault::format::SlotKind;
+
+pub fn run(args: RecoveryArgs, ctx: &Context) -> Result<i32> {
+    let dest = recovery::destination(args.recovery_key_file.as_deref(), ctx);
+    if matches!(dest, Destination::Nowhere) {
+        return Err(Error::NeedsTerminal {
+            what: "showing a recovery key",
+            hint: "use --recovery-key-file PATH (or - for standard output)",
+        });
+    }
+    let locked = ctx.read_locked()?;
+    let (mut credential, _) = unlock::unlock(&locked, ctx.policy)?;
+    drop(locked);
+    let key = Key32::random();
+    ctx.modify_with(&mut credential, |vault, _| {
+        vault.put_slot(SlotKind::Recovery, "", SlotSecret::Random(&key), ctx.now);
+        // Deliver before the vault is saved: a failure here leaves the old recovery key working.
+        recovery::deliver(&dest, &key, ctx)
+    })?;
+    if ctx.out.json && !matches!(dest, Destination::Stdout) {
+        ctx.out.json(&json!({"recovery_key": "replaced"}));
+    } else {
+        ctx.out.notice("new recovery key issued; the old one no longer opens this vault");
+    }
+    Ok(0)
+}

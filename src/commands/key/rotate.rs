@@ -1,0 +1,92 @@
+//! `keyward key rotate`: re-key after a leak. A new data key; a new keyring slot for this machine;
+//! the passphrase asked again (or dropped); a new recovery key; every token dropped.
+
+use serde_json::json;
+
+use crate::cli::RecoveryArgs;
+use crate::commands::recovery::{self, Destination};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::input;
+use crate::sensitive::Key32;
+use crate::unlock::keyring::{self, Backend};
+use crate::unlock::{self, PASSPHRASE_FILE_VAR};
+use crate::vault::crypto::Argon2Params;
+use crate::vault::format::SlotKind;
+use crate::vault::SlotSecret;
+
+pub fn run(args: RecoveryArgs, ctx: &Context) -> Result<i32> {
+    let locked = ctx.read_locked()?;
+    let (mut credential, _) = unlock::unlock(&locked, ctx.policy)?;
+    let header = locked.header.clone();
+    drop(locked);
+
+    // Everything that may ask the user happens before the lock is taken.
+    let had_passphrase = header.slots.iter().any(|s| s.kind == SlotKind::Passphrase);
+    let passphrase = if had_passphrase && (std::env::var_os(PASSPHRASE_FILE_VAR).is_some() || input::can_prompt()) {
+        Some(input::new_passphrase()?)
+    } else {
+        None
+    };
+    let this_machine: Vec<Backend> = header
+        .slots
+        .iter()
+        .filter(|s| s.kind == SlotKind::Keyring)
+        .filter_map(|s| Backend::of_label(&s.label).filter(|b| b.slot_label() == s.label))
+        .collect();
+    let dest = recovery::destination(args.recovery_key_file.as_deref(), ctx);
+    let recovery_key = (!matches!(dest, Destination::Nowhere)).then(Key32::random);
+    if this_machine.is_empty() && passphrase.is_none() && recovery_key.is_none() {
+        return Err(Error::Usage(
+            "after re-keying nothing would open the vault: give --recovery-key-file PATH or a new passphrase (KEYWARD_PASSPHRASE_FILE)".into(),
+        ));
+    }
+    let keyring_secret = Key32::random();
+
+    let dropped = ctx.modify_with(&mut credential, |vault, _| {
+        let old = vault.rekey();
+        for backend in &this_machine {
+            vault.put_slot(SlotKind::Keyring, &backend.slot_label(), SlotSecret::Random(&keyring_secret), ctx.now);
+        }
+        if let Some(pass) = &passphrase {
+            vault.put_slot(SlotKind::Passphrase, "", SlotSecret::Passphrase(pass.expose(), Argon2Params::DEFAULT), ctx.now);
+        }
+        if let Some(key) = &recovery_key {
+            vault.put_slot(SlotKind::Recovery, "", SlotSecret::Random(key), ctx.now);
+            recovery::deliver(&dest, key, ctx)?;
+        }
+        Ok(old)
+    })?;
+    let vault_id = data_encoding::HEXLOWER.encode(&header.vault_id);
+    for backend in &this_machine {
+        if let Err(e) = keyring::set(*backend, &vault_id, &keyring_secret) {
+            ctx.out.warn(&format!("{e}; unlock with the recovery key or passphrase, then run `keyward key import`"));
+        }
+    }
+
+    let tokens: Vec<&str> = dropped.iter().filter(|s| s.kind == SlotKind::Token).map(|s| s.label.as_str()).collect();
+    let machines: Vec<&str> = dropped
+        .iter()
+        .filter(|s| s.kind == SlotKind::Keyring && !this_machine.iter().any(|b| b.slot_label() == s.label))
+        .map(|s| s.label.as_str())
+        .collect();
+    if had_passphrase && passphrase.is_none() {
+        ctx.out.notice("the passphrase slot was dropped (no terminal and no KEYWARD_PASSPHRASE_FILE); set one with `keyward key passphrase`");
+    }
+    if recovery_key.is_none() {
+        ctx.out.notice("no recovery key was issued (no terminal to show it on); make one with `keyward key recovery --recovery-key-file PATH`");
+    }
+    if ctx.out.json {
+        ctx.out.json(&json!({"rekeyed": true, "dropped_tokens": tokens, "dropped_keyring_slots": machines}));
+    } else {
+        ctx.out.done("vault re-keyed: old tokens, recovery key and passphrase no longer open it");
+        if !tokens.is_empty() {
+            ctx.out.done(&format!("re-issue these tokens with `keyward key token add LABEL`: {}", tokens.join(", ")));
+        }
+        if !machines.is_empty() {
+            ctx.out.done(&format!("run `keyward key import` again on: {}", machines.join(", ")));
+        }
+        ctx.out.done("note: older copies of the vault file (backups, git history) still open with the old secrets");
+    }
+    Ok(0)
+}

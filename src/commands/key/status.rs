@@ -1,0 +1,96 @@
+//! `keyward key status`: which vault, why, its slots, and what unlocks it right now.
+
+use serde_json::json;
+
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::parse;
+use crate::unlock::keyring::{self, Backend};
+use crate::unlock::{self, Policy};
+use crate::vault::format::Kdf;
+
+pub fn run(ctx: &Context) -> Result<i32> {
+    let location = ctx.location();
+    let backends: Vec<_> = Backend::ALL
+        .into_iter()
+        .filter(|b| cfg!(target_os = "macos") == (*b == Backend::Keychain))
+        .map(|b| {
+            let state = keyring::probe(b).map(|()| "reachable".to_string()).unwrap_or_else(|e| e.to_string());
+            json!({"backend": b.name(), "state": state, "persistence": b.persistence()})
+        })
+        .collect();
+
+    let locked = match ctx.read_locked() {
+        Ok(locked) => Some(locked),
+        Err(Error::VaultNotFound { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let Some(locked) = locked else {
+        let doc = json!({"vault": location.path, "why": location.reason.describe(), "exists": false, "keyrings": backends});
+        print(ctx, &doc);
+        return Ok(crate::error::exit::NOT_FOUND);
+    };
+    let slots: Vec<_> = locked
+        .header
+        .slots
+        .iter()
+        .map(|s| {
+            let kdf = match s.kdf {
+                Kdf::HkdfSha256 => "hkdf-sha256".to_string(),
+                Kdf::Argon2id(p) => format!("argon2id m={}KiB t={} p={}", p.m_kib, p.t, p.p),
+            };
+            json!({"kind": s.kind.as_str(), "label": s.label, "created": parse::time(s.created), "kdf": kdf})
+        })
+        .collect();
+    let unlocks_with = match unlock::unlock(&locked, Policy { prompt: false }) {
+        Ok((credential, opened)) => {
+            let label = if opened.slot.label.is_empty() { String::new() } else { format!(" ({})", opened.slot.label) };
+            json!({"ok": true, "source": format!("{}{label}", credential.describe())})
+        }
+        Err(e) => json!({"ok": false, "source": null, "reason": e.to_string()}),
+    };
+    let doc = json!({
+        "vault": locked.path,
+        "why": location.reason.describe(),
+        "exists": true,
+        "vault_id": locked.header.vault_id_hex(),
+        "format_version": crate::vault::format::VERSION,
+        "created": parse::time(locked.header.created),
+        "slots": slots,
+        "unlocks_now": unlocks_with,
+        "keyrings": backends,
+    });
+    print(ctx, &doc);
+    Ok(0)
+}
+
+fn print(ctx: &Context, doc: &serde_json::Value) {
+    if ctx.out.json {
+        ctx.out.json(doc);
+        return;
+    }
+    let s = |v: &serde_json::Value| v.as_str().map(crate::output::sanitize).unwrap_or_else(|| "-".into());
+    let mut text = format!("vault:       {}\nwhy:         {}\n", s(&doc["vault"]), s(&doc["why"]));
+    if doc["exists"] == false {
+        text.push_str("exists:      no (create it with `keyward init`)\n");
+    } else {
+        text.push_str(&format!("vault id:    {}\ncreated:     {}\n", s(&doc["vault_id"]), s(&doc["created"])));
+        let unlock = &doc["unlocks_now"];
+        if unlock["ok"] == true {
+            text.push_str(&format!("unlocks now: yes, with the {}\n", s(&unlock["source"])));
+        } else {
+            text.push_str(&format!("unlocks now: no: {}\n", s(&unlock["reason"])));
+        }
+        text.push_str("slots:\n");
+        for slot in doc["slots"].as_array().into_iter().flatten() {
+            let label = s(&slot["label"]);
+            let label = if label.is_empty() { String::new() } else { format!(" {label}") };
+            text.push_str(&format!("  {}{label}  (created {}, {})\n", s(&slot["kind"]), s(&slot["created"]), s(&slot["kdf"])));
+        }
+    }
+    text.push_str("keyrings:\n");
+    for b in doc["keyrings"].as_array().into_iter().flatten() {
+        text.push_str(&format!("  {}: {}; {}\n", s(&b["backend"]), s(&b["state"]), s(&b["persistence"])));
+    }
+    ctx.out.write(text.as_bytes());
+}

@@ -1,0 +1,79 @@
+//! `keyward key token add|list|rm`: revocable tokens for CI systems and teammates.
+
+use serde_json::json;
+
+use crate::cli::LabelArg;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::parse;
+use crate::sensitive::Key32;
+use crate::unlock::codes::{self, CodeKind};
+use crate::vault::SlotSecret;
+use crate::vault::format::SlotKind;
+
+fn label(args: &LabelArg) -> Result<String> {
+    parse::label(&args.label).map_err(|reason| Error::invalid("token label", &args.label, reason))
+}
+
+pub fn add(args: LabelArg, ctx: &Context) -> Result<i32> {
+    let label = label(&args)?;
+    let secret = Key32::random();
+    ctx.modify(|vault, _| {
+        if vault.header.slots.iter().any(|s| s.kind == SlotKind::Token && s.label == label) {
+            return Err(Error::TokenExists { label: label.clone() });
+        }
+        if vault.header.slots.len() >= crate::vault::format::MAX_SLOTS {
+            return Err(Error::Refused("the vault has the maximum number of key slots".into(), "remove unused tokens first"));
+        }
+        vault.put_slot(SlotKind::Token, &label, SlotSecret::Random(&secret), ctx.now);
+        Ok(())
+    })?;
+    let token = codes::encode(CodeKind::Token, &secret);
+    // The token is printed once, even with --quiet: it is what the command is for.
+    if ctx.out.json {
+        ctx.out.json(&json!({"label": label, "token": &*token}));
+    } else {
+        let mut line = zeroize::Zeroizing::new(String::with_capacity(token.len() + 1));
+        line.push_str(&token);
+        line.push('\n');
+        ctx.out.write(line.as_bytes());
+        ctx.out.notice(&format!("token {label} made; store it as KEYWARD_VAULT_KEY in the CI secret store. It is not shown again."));
+    }
+    Ok(0)
+}
+
+/// Token labels are in the clear header: listing them needs no unlock.
+pub fn list(ctx: &Context) -> Result<i32> {
+    let locked = ctx.read_locked()?;
+    let tokens: Vec<_> = locked.header.slots.iter().filter(|s| s.kind == SlotKind::Token).collect();
+    if ctx.out.json {
+        let list: Vec<_> = tokens.iter().map(|s| json!({"label": s.label, "created": parse::time(s.created)})).collect();
+        ctx.out.json(&list);
+    } else if tokens.is_empty() {
+        ctx.out.notice("no tokens; make one with `keyward key token add LABEL`");
+    } else {
+        let mut table = ctx.out.table(&["LABEL", "CREATED"]);
+        for s in tokens {
+            table.add_row(vec![s.label.clone(), parse::time(s.created)]);
+        }
+        ctx.out.print_table(&table);
+    }
+    Ok(0)
+}
+
+pub fn rm(args: LabelArg, ctx: &Context) -> Result<i32> {
+    let label = label(&args)?;
+    ctx.modify(|vault, _| {
+        let removed = vault.remove_slots(|s| s.kind == SlotKind::Token && s.label == label);
+        if removed.is_empty() {
+            return Err(Error::TokenNotFound { label: label.clone() });
+        }
+        super::keep_a_way_in(vault, "removing that token")
+    })?;
+    if ctx.out.json {
+        ctx.out.json(&json!({"removed_token": label}));
+    } else {
+        ctx.out.done(&format!("removed token {label}; it no longer opens this vault"));
+    }
+    Ok(0)
+}

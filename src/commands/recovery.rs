@@ -1,0 +1,63 @@
+//! Handing a new recovery key to the user: to a file, to standard output, or on the terminal.
+
+use std::path::{Path, PathBuf};
+
+use crate::context::Context;
+use crate::error::Result;
+use crate::sensitive::Key32;
+use crate::unlock::codes::{self, CodeKind};
+use crate::vault::store;
+
+/// Where a new recovery key goes.
+pub enum Destination {
+    File(PathBuf),
+    Stdout,
+    Terminal,
+    /// No terminal and no file: no recovery key is made.
+    Nowhere,
+}
+
+pub fn destination(flag: Option<&Path>, ctx: &Context) -> Destination {
+    match flag {
+        Some(p) if p == Path::new("-") => Destination::Stdout,
+        Some(p) => Destination::File(p.to_owned()),
+        None if ctx.out.stdout_tty && !ctx.out.json => Destination::Terminal,
+        None => Destination::Nowhere,
+    }
+}
+
+/// Writes the key where it belongs. Called before the vault is saved, so a failure here leaves the
+/// vault as it was.
+pub fn deliver(dest: &Destination, key: &Key32, ctx: &Context) -> Result<()> {
+    let text = codes::encode(CodeKind::Recovery, key);
+    match dest {
+        Destination::File(path) => {
+            let mut content = zeroize::Zeroizing::new(String::with_capacity(text.len() + 1));
+            content.push_str(&text);
+            content.push('\n');
+            if let Some(dir) = path.parent() {
+                store::create_private_dir(dir)?;
+            }
+            store::write_atomic(path, content.as_bytes())?;
+            ctx.out.notice(&format!("recovery key written to {} (mode 0600); keep it offline", path.display()));
+        }
+        Destination::Stdout => {
+            let mut line = zeroize::Zeroizing::new(String::with_capacity(text.len() + 1));
+            line.push_str(&text);
+            line.push('\n');
+            ctx.out.write(line.as_bytes());
+        }
+        Destination::Terminal => {
+            ctx.out.write(
+                format!(
+                    "\nRecovery key (shown once; it opens the vault if the keyring is lost):\n\n    {}\n\n\
+                     Keep it offline: print it or put it in a password manager, not next to the vault.\n\n",
+                    &*text
+                )
+                .as_bytes(),
+            );
+        }
+        Destination::Nowhere => {}
+    }
+    Ok(())
+}

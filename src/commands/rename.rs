@@ -1,0 +1,29 @@
+//! `keyward rename`: give a secret a new name; its variable and history stay.
+
+use serde_json::json;
+
+use crate::cli::RenameArgs;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::vault::secret::validate_name;
+
+pub fn run(args: RenameArgs, ctx: &Context) -> Result<i32> {
+    validate_name(&args.new).map_err(|reason| Error::InvalidName { name: args.new.clone(), reason })?;
+    let var = ctx.modify(|vault, _| {
+        let mut records = vault.records()?;
+        let index = records.position(&args.old).ok_or_else(|| Error::SecretNotFound { name: args.old.clone() })?;
+        if records.position(&args.new).is_some() {
+            return Err(Error::SecretExists { name: args.new.clone() });
+        }
+        records.records[index].name = args.new.clone();
+        let var = records.records[index].var.clone();
+        vault.set_records(&records);
+        Ok(var)
+    })?;
+    if ctx.out.json {
+        ctx.out.json(&json!({"renamed": args.old, "to": args.new, "var": var}));
+    } else {
+        ctx.out.done(&format!("renamed {} to {} (variable stays {var}; change it with `keyward update {} --var NEW`)", args.old, args.new, args.new));
+    }
+    Ok(0)
+}

@@ -1,0 +1,38 @@
+//! `keyward rm`: remove a secret and every version of it.
+
+use serde_json::json;
+
+use crate::cli::RmArgs;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::input;
+
+pub fn run(args: RmArgs, ctx: &Context) -> Result<i32> {
+    if !args.yes {
+        if !input::can_prompt() {
+            return Err(Error::NeedsTerminal {
+                what: "removing a secret",
+                hint: "add --yes to remove it without asking; nothing was removed",
+            });
+        }
+        // Check it exists before asking, so the question is never about nothing.
+        ctx.open()?.get(&args.name)?;
+        if !input::confirm(&format!("Remove {} and all its versions?", args.name))? {
+            ctx.out.notice("nothing removed");
+            return Ok(crate::error::exit::CONFLICT);
+        }
+    }
+    let versions = ctx.modify(|vault, _| {
+        let mut records = vault.records()?;
+        let index = records.position(&args.name).ok_or_else(|| Error::SecretNotFound { name: args.name.clone() })?;
+        let removed = records.records.remove(index);
+        vault.set_records(&records);
+        Ok(removed.decode().map(|s| s.body.versions.len()).unwrap_or(0))
+    })?;
+    if ctx.out.json {
+        ctx.out.json(&json!({"removed": args.name, "versions": versions}));
+    } else {
+        ctx.out.done(&format!("removed {} ({versions} version{})", args.name, if versions == 1 { "" } else { "s" }));
+    }
+    Ok(0)
+}

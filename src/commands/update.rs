@@ -1,0 +1,62 @@
+//! `keyward update`: change a secret's metadata. The value changes only through rotation.
+
+use serde_json::json;
+
+use super::metadata;
+use crate::cli::{ClearField, UpdateArgs};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::vault::payload::Record;
+
+pub fn run(args: UpdateArgs, ctx: &Context) -> Result<i32> {
+    let var = args.meta.var.as_deref().map(metadata::var).transpose()?;
+    let env = args.meta.env.as_deref().map(metadata::env).transpose()?;
+    // Validate every flag before unlocking, so bad input never waits on a prompt.
+    metadata::apply(&args.meta, &mut metadata::new_metadata(ctx.now), ctx.now)?;
+
+    let changed = ctx.modify(|vault, _| {
+        let mut records = vault.records()?;
+        let index = records.position(&args.name).ok_or_else(|| Error::SecretNotFound { name: args.name.clone() })?;
+        let mut secret = records.records[index].decode().map_err(|_| Error::damaged(&vault.path, "a record cannot be decoded"))?;
+        let before = secret.clone();
+        let meta = &mut secret.body.meta;
+        for field in &args.clear {
+            match field {
+                ClearField::Provider => meta.provider = None,
+                ClearField::Env => secret.env = None,
+                ClearField::Expires => meta.expires = None,
+                ClearField::Scopes => meta.scopes.clear(),
+                ClearField::AllowIp => meta.allow_ips.clear(),
+                ClearField::AllowOrigin => meta.allow_origins.clear(),
+                ClearField::RateLimit => meta.rate_limit = None,
+                ClearField::Tags => meta.tags.clear(),
+                ClearField::Note => meta.note = None,
+            }
+        }
+        meta.tags.retain(|t| !args.untag.contains(t));
+        metadata::apply(&args.meta, meta, ctx.now)?;
+        if let Some(var) = &var {
+            secret.var = var.clone();
+        }
+        if env.is_some() {
+            secret.env = env.clone();
+        }
+        if secret == before {
+            return Ok(false);
+        }
+        secret.body.meta.updated = ctx.now;
+        metadata::check_var_conflict(&records, &secret.name, &secret.var, secret.env.as_deref())?;
+        records.records[index] = Record::encode(&secret);
+        vault.set_records(&records);
+        Ok(true)
+    })?;
+
+    if ctx.out.json {
+        ctx.out.json(&json!({"updated": args.name, "changed": changed}));
+    } else if changed {
+        ctx.out.done(&format!("updated {}", args.name));
+    } else {
+        ctx.out.notice(&format!("{} already had that metadata; nothing changed", args.name));
+    }
+    Ok(0)
+}

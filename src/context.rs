@@ -1,0 +1,113 @@
+//! What every command gets: output settings, the clock, and the two ways to reach the vault —
+//! [`Context::open`] for reads (no lock, never writes) and [`Context::modify`] for
+//! read-modify-write under the exclusive lock.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::cli::GlobalArgs;
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::unlock::{self, Credential, Opened, Policy};
+use crate::vault::location::{self, Location};
+use crate::vault::{Locked, Vault, store};
+
+pub struct Context {
+    pub out: Output,
+    vault_flag: Option<PathBuf>,
+    pub now: i64,
+    pub policy: Policy,
+}
+
+impl Context {
+    pub fn new(global: &GlobalArgs) -> Context {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        Context {
+            out: Output::new(global.json, global.quiet, global.no_color),
+            vault_flag: global.vault.clone(),
+            now,
+            policy: Policy { prompt: true },
+        }
+    }
+
+    pub fn location(&self) -> Location {
+        let env = std::env::var_os("KEYWARD_VAULT").map(PathBuf::from);
+        let cwd = std::env::current_dir().ok();
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let data_home = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from);
+        location::resolve(&location::Inputs {
+            flag: self.vault_flag.as_deref(),
+            env: env.as_deref(),
+            cwd: cwd.as_deref(),
+            home: home.as_deref(),
+            data_home: data_home.as_deref(),
+            // SAFETY: getuid has no preconditions and cannot fail.
+            uid: unsafe { libc::getuid() },
+        })
+    }
+
+    pub fn vault_path(&self) -> PathBuf {
+        self.location().path
+    }
+
+    /// Reads the vault file and its header; the payload stays encrypted.
+    pub fn read_locked(&self) -> Result<Locked> {
+        let locked = Locked::read(&self.vault_path())?;
+        if let Some(mode) = locked.loose_mode {
+            self.out.warn(&format!(
+                "{} can be read by other users (mode {mode:03o}); run `chmod 600 {}`",
+                locked.path.display(),
+                locked.path.display()
+            ));
+        }
+        Ok(locked)
+    }
+
+    /// Opens the vault for reading.
+    pub fn open(&self) -> Result<Vault> {
+        Ok(self.open_with_credential()?.0)
+    }
+
+    pub fn open_with_credential(&self) -> Result<(Vault, Credential, Opened)> {
+        let locked = self.read_locked()?;
+        let (credential, opened) = unlock::unlock(&locked, self.policy)?;
+        let vault = locked.open(opened.data_key.clone())?;
+        Ok((vault, credential, opened))
+    }
+
+    /// Read-modify-write. Unlocking (which may prompt) happens before the lock is taken; under the
+    /// lock the file is read again, so a concurrent writer's change is never lost.
+    pub fn modify<T>(&self, change: impl FnOnce(&mut Vault, &Credential) -> Result<T>) -> Result<T> {
+        let first = self.read_locked()?;
+        let (mut credential, _) = unlock::unlock(&first, self.policy)?;
+        drop(first);
+        self.modify_with(&mut credential, change)
+    }
+
+    /// Read-modify-write with a credential the caller already holds.
+    pub fn modify_with<T>(
+        &self,
+        credential: &mut Credential,
+        change: impl FnOnce(&mut Vault, &Credential) -> Result<T>,
+    ) -> Result<T> {
+        let path = self.vault_path();
+        let _lock = store::lock(&path, lock_timeout())?;
+        let locked = Locked::read(&path)?;
+        let opened = credential.open(&locked.header.vault_id, &locked.header.slots).ok_or_else(|| {
+            Error::CannotUnlock {
+                path: path.clone(),
+                reason: format!("the vault was re-keyed while this command ran; the {} no longer opens it", credential.describe()),
+                hint: "run the command again".into(),
+            }
+        })?;
+        let mut vault = locked.open(opened.data_key)?;
+        let result = change(&mut vault, credential)?;
+        vault.save()?;
+        Ok(result)
+    }
+}
+
+fn lock_timeout() -> Duration {
+    let secs = std::env::var("KEYWARD_LOCK_TIMEOUT").ok().and_then(|s| s.parse::<f64>().ok()).filter(|s| *s >= 0.0);
+    Duration::from_secs_f64(secs.unwrap_or(10.0).min(86_400.0))
+}

@@ -1,0 +1,166 @@
+//! The one error type of the library, and the one map from errors to exit codes.
+//!
+//! Every variant renders as "what happened" (`Display`) and carries a "what to do" hint, so the
+//! binary prints `keyward: <what happened> — <what to do>`. No variant ever holds a secret value.
+
+use std::path::PathBuf;
+
+/// Process exit codes, documented in the README and in `keyward --help`.
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// A check found problems (validate, rotate --due, audit report).
+    pub const CHECK_FAILED: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const NOT_FOUND: i32 = 3;
+    pub const UNLOCK: i32 = 4;
+    pub const DAMAGED: i32 = 5;
+    pub const CONFLICT: i32 = 6;
+    /// The operating system refused a file operation (permission denied, disk full, read-only).
+    pub const IO: i32 = 7;
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    // ---- usage and invalid input (exit 2)
+    #[error("{0}")]
+    Usage(String),
+    #[error("invalid secret name {name:?}: {reason}")]
+    InvalidName { name: String, reason: &'static str },
+    #[error("invalid {what} {value:?}: {reason}")]
+    InvalidValue { what: &'static str, value: String, reason: String },
+    #[error("the secret value is empty")]
+    EmptyValue,
+    #[error("the secret value is larger than {limit} bytes")]
+    ValueTooLarge { limit: usize },
+    #[error("the secret value is not UTF-8 text")]
+    ValueNotUtf8,
+    #[error("{what} needs a terminal to ask, and standard input is not one")]
+    NeedsTerminal { what: &'static str, hint: &'static str },
+    #[error("the two entries do not match")]
+    Mismatch,
+
+    // ---- not found (exit 3)
+    #[error("no vault at {}", path.display())]
+    VaultNotFound { path: PathBuf },
+    #[error("no secret named {name:?}")]
+    SecretNotFound { name: String },
+    #[error("secret {name:?} has no {version} version")]
+    VersionNotFound { name: String, version: String },
+    #[error("no token labelled {label:?}")]
+    TokenNotFound { label: String },
+
+    // ---- cannot unlock (exit 4)
+    #[error("cannot unlock {}: {reason}", path.display())]
+    CannotUnlock { path: PathBuf, reason: String, hint: String },
+    #[error("KEYWARD_VAULT_KEY does not open {}", path.display())]
+    WrongVaultKey { path: PathBuf },
+    #[error("KEYWARD_VAULT_KEY is not a keyward token or recovery key ({reason})")]
+    MalformedVaultKey { reason: &'static str },
+    #[error("that {what} does not open {}", path.display())]
+    WrongSecret { what: &'static str, path: PathBuf },
+    #[error("the {backend} keyring is not reachable: {reason}")]
+    KeyringUnavailable { backend: &'static str, reason: String },
+
+    // ---- damaged, tampered or unreadable vault (exit 5)
+    #[error("{} is damaged or has been tampered with: {reason}", path.display())]
+    Damaged { path: PathBuf, reason: String },
+    #[error("{} is not a keyward vault", path.display())]
+    NotAVault { path: PathBuf },
+    #[error("{} uses vault format version {found}, newer than this keyward reads (up to {supported})", path.display())]
+    FutureVersion { path: PathBuf, found: u16, supported: u16 },
+
+    // ---- conflict (exit 6)
+    #[error("a secret named {name:?} already exists")]
+    SecretExists { name: String },
+    #[error("variable {var} is already used by secret {other:?} in environment {env}")]
+    VarConflict { var: String, env: String, other: String },
+    #[error("a vault already exists at {}", path.display())]
+    VaultExists { path: PathBuf },
+    #[error("a token labelled {label:?} already exists")]
+    TokenExists { label: String },
+    #[error("timed out after {secs} s waiting for the lock on {}", path.display())]
+    LockTimeout { path: PathBuf, secs: u64 },
+    #[error("{0}")]
+    Refused(String, &'static str),
+
+    // ---- the operating system said no (exit 7)
+    #[error("{action} {}: {source}", path.display())]
+    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+}
+
+impl Error {
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { action, path: path.into(), source }
+    }
+
+    pub fn invalid(what: &'static str, value: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidValue { what, value: value.into(), reason: reason.into() }
+    }
+
+    pub fn damaged(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Damaged { path: path.into(), reason: reason.into() }
+    }
+
+    /// The exit code this error maps to; the single place the mapping lives.
+    pub fn exit_code(&self) -> i32 {
+        use Error::*;
+        match self {
+            Usage(_) | InvalidName { .. } | InvalidValue { .. } | EmptyValue | ValueTooLarge { .. }
+            | ValueNotUtf8 | NeedsTerminal { .. } | Mismatch => exit::USAGE,
+            VaultNotFound { .. } | SecretNotFound { .. } | VersionNotFound { .. } | TokenNotFound { .. } => {
+                exit::NOT_FOUND
+            }
+            CannotUnlock { .. } | WrongVaultKey { .. } | MalformedVaultKey { .. } | WrongSecret { .. }
+            | KeyringUnavailable { .. } => exit::UNLOCK,
+            Damaged { .. } | NotAVault { .. } | FutureVersion { .. } => exit::DAMAGED,
+            SecretExists { .. } | VarConflict { .. } | VaultExists { .. } | TokenExists { .. }
+            | LockTimeout { .. } | Refused(..) => exit::CONFLICT,
+            Io { .. } => exit::IO,
+        }
+    }
+
+    /// What the user can do next.
+    pub fn hint(&self) -> String {
+        use Error::*;
+        match self {
+            Usage(_) => "see `keyward --help`".into(),
+            InvalidName { .. } => {
+                "use 1-128 letters, digits, '.', '_', '-' or '/', starting with a letter or digit".into()
+            }
+            InvalidValue { .. } => "see `keyward help <command>` for the accepted forms".into(),
+            EmptyValue => "pipe the value on standard input, type it at the prompt, or use --generate".into(),
+            ValueTooLarge { .. } => "keyward stores API keys and tokens, not files".into(),
+            ValueNotUtf8 => "store binary material base64-encoded".into(),
+            NeedsTerminal { hint, .. } => (*hint).into(),
+            Mismatch => "run the command again and type the same text twice".into(),
+            VaultNotFound { .. } => "create one with `keyward init`, or point --vault / KEYWARD_VAULT at it".into(),
+            SecretNotFound { .. } => "see the stored names with `keyward list`".into(),
+            VersionNotFound { name, .. } => format!("see its versions with `keyward info {name}`"),
+            TokenNotFound { .. } => "see the tokens with `keyward key token list`".into(),
+            CannotUnlock { hint, .. } => hint.clone(),
+            WrongVaultKey { .. } => {
+                "the token may have been removed or the vault re-keyed: issue a new one with `keyward key token add LABEL`".into()
+            }
+            MalformedVaultKey { .. } => "check the value for a copy and paste error".into(),
+            WrongSecret { .. } => "try again, or unlock another way (see `keyward key status`)".into(),
+            KeyringUnavailable { .. } => {
+                "use `--keyring none` with `--passphrase` or a recovery key file, or start a keyring daemon".into()
+            }
+            Damaged { .. } | NotAVault { .. } => {
+                "restore the file from a backup or from version control; it has not been changed".into()
+            }
+            FutureVersion { .. } => "upgrade keyward to read this vault".into(),
+            SecretExists { name } => {
+                format!("change its value with `keyward rotate {name}` or its metadata with `keyward update {name}`")
+            }
+            VarConflict { .. } => "pick another --var or --env".into(),
+            VaultExists { .. } => "use the existing vault, or pick another path with --vault".into(),
+            TokenExists { .. } => "remove it first with `keyward key token rm LABEL`, or pick another label".into(),
+            LockTimeout { .. } => "another keyward process is writing this vault; try again".into(),
+            Refused(_, hint) => (*hint).into(),
+            Io { .. } => "check the path, its permissions and the free space".into(),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Reading secret input: values from standard input or a hidden prompt, passphrases from a file
+//! or a prompt. Nothing here ever takes a secret from the command line.
+
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::error::{Error, Result};
+use crate::sensitive::{Passphrase, SecretValue};
+
+/// Prompts are possible when standard input is a terminal.
+pub fn can_prompt() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+pub fn prompt_secret(prompt: &str) -> Result<Passphrase> {
+    let text = rpassword::prompt_password(prompt).map_err(|e| Error::io("cannot read from", "/dev/tty", e))?;
+    Ok(Passphrase::new(text))
+}
+
+/// Asks twice and insists on the same answer.
+fn prompt_twice(first: &str, again: &str) -> Result<Passphrase> {
+    let a = prompt_secret(first)?;
+    let b = prompt_secret(again)?;
+    if a.expose() != b.expose() {
+        return Err(Error::Mismatch);
+    }
+    Ok(a)
+}
+
+/// Removes one trailing `\n` or `\r\n`.
+fn strip_one_newline(buf: &mut Vec<u8>) {
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    }
+}
+
+/// Reads at most `limit` bytes (plus room for one line ending), without reallocating, so no copy
+/// of the input is left in freed memory.
+fn read_bounded(reader: &mut dyn Read, limit: usize, what: &'static str, path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+    let cap = limit + 3;
+    let mut buf = Zeroizing::new(Vec::with_capacity(cap + 64));
+    reader.take(cap as u64).read_to_end(&mut buf).map_err(|e| Error::io(what, path, e))?;
+    strip_one_newline(&mut buf);
+    if buf.len() > limit {
+        return Err(Error::ValueTooLarge { limit });
+    }
+    Ok(buf)
+}
+
+fn into_text(mut buf: Zeroizing<Vec<u8>>) -> Result<Zeroizing<String>> {
+    match String::from_utf8(std::mem::take(&mut *buf)) {
+        Ok(text) => Ok(Zeroizing::new(text)),
+        Err(e) => {
+            e.into_bytes().zeroize();
+            Err(Error::ValueNotUtf8)
+        }
+    }
+}
+
+/// A secret value: piped standard input, else a hidden prompt asked twice.
+pub fn read_value() -> Result<SecretValue> {
+    let text = if can_prompt() {
+        let value = prompt_twice("Value (input hidden): ", "Value again: ")?;
+        Zeroizing::new(value.expose().to_owned())
+    } else {
+        let buf = read_bounded(&mut std::io::stdin().lock(), SecretValue::MAX_LEN, "cannot read", Path::new("standard input"))?;
+        into_text(buf)?
+    };
+    if text.is_empty() {
+        return Err(Error::EmptyValue);
+    }
+    Ok(SecretValue::new(text.as_str().to_owned()))
+}
+
+pub fn read_passphrase_file(path: &Path) -> Result<Passphrase> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io("cannot read passphrase file", path, e))?;
+    let buf = read_bounded(&mut file, 4096, "cannot read passphrase file", path)?;
+    let text = into_text(buf)?;
+    if text.is_empty() {
+        return Err(Error::invalid("passphrase file", path.display().to_string(), "it is empty"));
+    }
+    Ok(Passphrase::new(text.as_str().to_owned()))
+}
+
+/// A new passphrase: from `KEYWARD_PASSPHRASE_FILE`, else asked twice on the terminal, else the
+/// first line of standard input.
+pub fn new_passphrase() -> Result<Passphrase> {
+    if let Some(file) = std::env::var_os(crate::unlock::PASSPHRASE_FILE_VAR) {
+        return read_passphrase_file(Path::new(&file));
+    }
+    let passphrase = if can_prompt() {
+        prompt_twice("New passphrase: ", "New passphrase again: ")?
+    } else {
+        let buf = read_bounded(&mut std::io::stdin().lock(), 4096, "cannot read", Path::new("standard input"))?;
+        Passphrase::new(into_text(buf)?.as_str().to_owned())
+    };
+    if passphrase.expose().chars().count() < 8 {
+        return Err(Error::invalid("passphrase", "(hidden)", "use at least 8 characters"));
+    }
+    Ok(passphrase)
+}
+
+/// A recovery key or token from standard input (or a hidden prompt on a terminal).
+pub fn read_code(prompt: &str) -> Result<Zeroizing<String>> {
+    if can_prompt() {
+        return Ok(Zeroizing::new(prompt_secret(prompt)?.expose().to_owned()));
+    }
+    let buf = read_bounded(&mut std::io::stdin().lock(), 1024, "cannot read", Path::new("standard input"))?;
+    into_text(buf)
+}
+
+/// Asks a yes/no question on the terminal; anything but y/yes is no.
+pub fn confirm(question: &str) -> Result<bool> {
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).map_err(|e| Error::io("cannot read", "standard input", e))?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_trailing_newline_is_removed() {
+        for (input, want) in [(&b"abc\n"[..], &b"abc"[..]), (b"abc\r\n", b"abc"), (b"abc\n\n", b"abc\n"), (b"abc", b"abc")] {
+            let buf = read_bounded(&mut &input[..], 100, "x", Path::new("x")).unwrap();
+            assert_eq!(&buf[..], want);
+        }
+    }
+
+    #[test]
+    fn oversize_is_refused() {
+        let big = vec![b'a'; 101];
+        assert!(matches!(read_bounded(&mut &big[..], 100, "x", Path::new("x")), Err(Error::ValueTooLarge { .. })));
+        let exact = vec![b'a'; 100];
+        assert!(read_bounded(&mut &exact[..], 100, "x", Path::new("x")).is_ok());
+    }
+}

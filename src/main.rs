@@ -1,0 +1,4 @@
+fn main() {
+    keyward::hardening::harden_process();
+    std::process::exit(keyward::run());
+}

@@ -1,0 +1,116 @@
+//! Everything printed: plain text, tables, JSON, colour, and terminal-escape sanitizing.
+
+use std::io::{IsTerminal, Write};
+
+use comfy_table::presets::{NOTHING, UTF8_FULL_CONDENSED};
+use comfy_table::{ContentArrangement, Table};
+use serde::Serialize;
+
+/// Output settings, from the global flags and the environment.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub json: bool,
+    pub quiet: bool,
+    pub color: bool,
+    pub stdout_tty: bool,
+}
+
+impl Output {
+    pub fn new(json: bool, quiet: bool, no_color: bool) -> Self {
+        let stdout_tty = std::io::stdout().is_terminal();
+        let no_color = no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Output { json, quiet, color: !no_color && std::io::stderr().is_terminal(), stdout_tty }
+    }
+
+    /// Writes to standard output; a closed pipe ends the process quietly, as `head` expects.
+    pub fn write(&self, bytes: &[u8]) {
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("keyward: cannot write to standard output: {e}");
+            std::process::exit(crate::error::exit::IO);
+        }
+    }
+
+    /// A line of human output (not in --json mode).
+    pub fn line(&self, text: &str) {
+        if !self.json {
+            self.write(format!("{text}\n").as_bytes());
+        }
+    }
+
+    /// A confirmation such as "added X": human mode only, silenced by --quiet.
+    pub fn done(&self, text: &str) {
+        if !self.json && !self.quiet {
+            self.write(format!("{text}\n").as_bytes());
+        }
+    }
+
+    /// A notice on standard error, silenced by --quiet.
+    pub fn notice(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("keyward: {text}");
+        }
+    }
+
+    /// A warning on standard error; shown even with --quiet.
+    pub fn warn(&self, text: &str) {
+        if self.color {
+            eprintln!("\x1b[33mkeyward: warning:\x1b[0m {text}");
+        } else {
+            eprintln!("keyward: warning: {text}");
+        }
+    }
+
+    pub fn json<T: Serialize + ?Sized>(&self, value: &T) {
+        let mut text = serde_json::to_string_pretty(value).expect("output types serialize");
+        text.push('\n');
+        self.write(text.as_bytes());
+    }
+
+    /// A table that fits the terminal, or plain aligned columns when stdout is not a terminal.
+    pub fn table(&self, header: &[&str]) -> Table {
+        let mut table = Table::new();
+        if self.stdout_tty {
+            table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+        } else {
+            table.load_preset(NOTHING).set_content_arrangement(ContentArrangement::Disabled);
+        }
+        table.set_header(header.iter().map(|h| h.to_string()));
+        table
+    }
+
+    pub fn print_table(&self, table: &Table) {
+        let text = table.to_string();
+        let lines: Vec<&str> = text.lines().map(|l| if self.stdout_tty { l } else { l.trim() }).collect();
+        self.write(format!("{}\n", lines.join("\n")).as_bytes());
+    }
+
+    pub fn error_prefix(&self) -> &'static str {
+        if self.color { "\x1b[31mkeyward:\x1b[0m" } else { "keyward:" }
+    }
+}
+
+/// Makes text safe to print on a terminal: control characters (escape sequences included) are
+/// shown as `\u{..}` escapes instead of being interpreted.
+pub fn sanitize(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars().map(|c| if c.is_control() { c.escape_unicode().to_string() } else { c.to_string() }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_are_neutralized() {
+        assert_eq!(sanitize("plain"), "plain");
+        let s = sanitize("a\u{1b}]0;pwned\u{7}b\nc");
+        assert!(!s.chars().any(char::is_control));
+        assert!(s.contains("\\u{1b}"));
+    }
+}

@@ -1,0 +1,204 @@
+//! Types that hold secret material.
+//!
+//! Each one zeroizes its memory on drop and prints as `[redacted]`, so a stray `{:?}` in an error or
+//! a log can never show a value. Serialization writes into buffers that are zeroized when they grow
+//! (see [`ZeroizingFlavor`]), so no copy of a value is left behind in freed heap memory.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use zeroize::{Zeroize, Zeroizing};
+
+/// A secret value as stored in the vault: UTF-8 text, at most [`SecretValue::MAX_LEN`] bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(Zeroizing<String>);
+
+impl SecretValue {
+    pub const MAX_LEN: usize = 64 * 1024;
+
+    pub fn new(value: String) -> Self {
+        SecretValue(Zeroizing::new(value))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretValue([redacted])")
+    }
+}
+
+impl Serialize for SecretValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretValue {
+    /// Borrows from the (zeroizing) plaintext and copies once into an exactly sized buffer, so
+    /// deserialization leaves no partial copies behind.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let borrowed = <&'de str>::deserialize(d)?;
+        let mut owned = String::with_capacity(borrowed.len());
+        owned.push_str(borrowed);
+        Ok(SecretValue::new(owned))
+    }
+}
+
+/// A 256-bit key: the vault's data key, a key-encryption key, or a slot secret.
+#[derive(Clone)]
+pub struct Key32(Zeroizing<[u8; 32]>);
+
+impl Key32 {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Key32(Zeroizing::new(bytes))
+    }
+
+    pub fn random() -> Self {
+        let mut key = Key32(Zeroizing::new([0u8; 32]));
+        crate::vault::crypto::fill_random(key.0.as_mut());
+        key
+    }
+
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        let array: [u8; 32] = bytes.try_into().ok()?;
+        let key = Key32::from_bytes(array);
+        Some(key)
+    }
+
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    pub fn expose_mut(&mut self) -> &mut [u8; 32] {
+        &mut self.0
+    }
+}
+
+impl fmt::Debug for Key32 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Key32([redacted])")
+    }
+}
+
+/// A passphrase typed by the user or read from `KEYWARD_PASSPHRASE_FILE`.
+pub struct Passphrase(Zeroizing<String>);
+
+impl Passphrase {
+    pub fn new(text: String) -> Self {
+        Passphrase(Zeroizing::new(text))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Passphrase([redacted])")
+    }
+}
+
+/// A postcard output flavor that never leaves a copy of its contents in freed memory: when the
+/// buffer must grow, the old allocation is zeroized before it is released.
+pub struct ZeroizingFlavor {
+    buf: Zeroizing<Vec<u8>>,
+}
+
+impl ZeroizingFlavor {
+    pub fn with_capacity(capacity: usize) -> Self {
+        ZeroizingFlavor { buf: Zeroizing::new(Vec::with_capacity(capacity)) }
+    }
+
+    fn reserve(&mut self, extra: usize) {
+        let needed = self.buf.len() + extra;
+        if needed > self.buf.capacity() {
+            let mut grown = Vec::with_capacity(needed.max(self.buf.capacity() * 2).max(64));
+            grown.extend_from_slice(&self.buf);
+            let mut old = std::mem::replace(&mut *self.buf, grown);
+            old.zeroize();
+        }
+    }
+}
+
+impl postcard::ser_flavors::Flavor for ZeroizingFlavor {
+    type Output = Zeroizing<Vec<u8>>;
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.reserve(1);
+        self.buf.push(data);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.reserve(data.len());
+        self.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<Self::Output> {
+        Ok(self.buf)
+    }
+}
+
+/// Serializes `value` with postcard into a zeroizing buffer.
+pub fn to_zeroizing_bytes<T: Serialize + ?Sized>(value: &T, capacity_hint: usize) -> Zeroizing<Vec<u8>> {
+    postcard::serialize_with_flavor(value, ZeroizingFlavor::with_capacity(capacity_hint))
+        .expect("serializing into memory cannot fail")
+}
+
+/// Owned secret bytes (an encoded secret record), zeroized on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBytes(pub Zeroizing<Vec<u8>>);
+
+impl SecretBytes {
+    pub fn copy_from(bytes: &[u8]) -> Self {
+        let mut v = Vec::with_capacity(bytes.len());
+        v.extend_from_slice(bytes);
+        SecretBytes(Zeroizing::new(v))
+    }
+}
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretBytes([redacted; {}])", self.0.len())
+    }
+}
+
+impl Serialize for SecretBytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_is_redacted() {
+        let value = SecretValue::new("sk_live_sentinel".into());
+        assert!(!format!("{value:?}").contains("sentinel"));
+        assert!(!format!("{:?}", Key32::from_bytes([7; 32])).contains('7'));
+        assert!(!format!("{:?}", Passphrase::new("hunter2".into())).contains("hunter2"));
+    }
+
+    #[test]
+    fn zeroizing_flavor_matches_postcard() {
+        let data: Vec<String> = (0..100).map(|i| format!("entry-{i}")).collect();
+        let ours = to_zeroizing_bytes(&data, 1);
+        assert_eq!(&ours[..], &postcard::to_allocvec(&data).unwrap()[..]);
+    }
+}

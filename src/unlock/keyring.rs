@@ -1,0 +1,211 @@
+//! The OS keyring backends, through the keyring-core family of crates.
+//!
+//! One entry per vault (service `keyward`, user `vault-<vault id>`) holds a random 256-bit slot
+//! secret; the vault's `keyring` slot wraps the data key under a key derived from it. The keyring
+//! therefore never holds the data key itself, and removing a slot from the vault revokes it even
+//! if a copy of the keyring entry survives.
+
+use std::sync::Arc;
+
+use keyring_core::{CredentialStore, Entry};
+
+use crate::error::{Error, Result};
+use crate::sensitive::Key32;
+
+const SERVICE: &str = "keyward";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The freedesktop Secret Service over D-Bus (gnome-keyring, KWallet, KeePassXC).
+    SecretService,
+    /// The Linux kernel key retention service, through the user's persistent keyring.
+    Keyutils,
+    /// The macOS login keychain.
+    Keychain,
+}
+
+/// What `--keyring` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Choice {
+    /// Secret Service when a session bus offers it, else the kernel keyring (Linux), else the keychain (macOS).
+    Auto,
+    SecretService,
+    Keyutils,
+    Keychain,
+    /// No keyring: unlock only with a passphrase, the recovery key or tokens.
+    None,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 3] = [Backend::SecretService, Backend::Keyutils, Backend::Keychain];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::SecretService => "secret-service",
+            Backend::Keyutils => "keyutils",
+            Backend::Keychain => "keychain",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Backend> {
+        Backend::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// How long a key stored there lives, for `key status` and the warning at `init`.
+    pub fn persistence(self) -> &'static str {
+        match self {
+            Backend::SecretService => "persistent (the Secret Service's login collection, on disk)",
+            Backend::Keyutils => {
+                "kernel memory only: lost at reboot and after 3 days unused; keep the recovery key or a passphrase"
+            }
+            Backend::Keychain => "persistent (the login keychain)",
+        }
+    }
+
+    /// A keyring slot's label: backend and host, so `key status` can tell machines apart.
+    pub fn slot_label(self) -> String {
+        format!("{}@{}", self.name(), hostname())
+    }
+
+    /// The backend a keyring slot label names.
+    pub fn of_label(label: &str) -> Option<Backend> {
+        Backend::from_name(label.split('@').next().unwrap_or_default())
+    }
+}
+
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates or truncates.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = if rc == 0 { String::from_utf8_lossy(&buf[..end]).into_owned() } else { String::new() };
+    let clean: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).take(40).collect();
+    if clean.is_empty() { "localhost".into() } else { clean }
+}
+
+fn unavailable(backend: Backend, reason: impl Into<String>) -> Error {
+    Error::KeyringUnavailable { backend: backend.name(), reason: reason.into() }
+}
+
+/// Describes a keyring error without ever echoing data the store returned.
+fn describe(e: &keyring_core::Error) -> String {
+    use keyring_core::Error as K;
+    match e {
+        K::NoStorageAccess(inner) => format!("access refused: {inner}"),
+        K::PlatformFailure(inner) => inner.to_string(),
+        K::BadEncoding(_) | K::BadDataFormat(..) => "the stored entry is not a keyward key".into(),
+        K::NoEntry => "no entry".into(),
+        K::NotSupportedByStore(what) => format!("not supported: {what}"),
+        _ => "the keyring store failed".into(),
+    }
+}
+
+fn open_store(backend: Backend) -> Result<Arc<CredentialStore>> {
+    match backend {
+        #[cfg(target_os = "linux")]
+        Backend::Keyutils => {
+            join_session_keyring()?;
+            let store = linux_keyutils_keyring_store::Store::new().map_err(|e| unavailable(backend, describe(&e)))?;
+            Ok(store)
+        }
+        #[cfg(target_os = "linux")]
+        Backend::SecretService => {
+            if !session_bus_plausible() {
+                return Err(unavailable(backend, "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)"));
+            }
+            let store =
+                zbus_secret_service_keyring_store::Store::new().map_err(|e| unavailable(backend, describe(&e)))?;
+            Ok(store)
+        }
+        #[cfg(target_os = "macos")]
+        Backend::Keychain => {
+            let store =
+                apple_native_keyring_store::keychain::Store::new().map_err(|e| unavailable(backend, describe(&e)))?;
+            Ok(store)
+        }
+        #[allow(unreachable_patterns)]
+        _ => Err(unavailable(backend, "not available on this operating system")),
+    }
+}
+
+/// A process started outside a login session (CI, cron, `sh -c` in a container) has no session
+/// keyring, and the kernel refuses to link keys from the user-session keyring into the persistent
+/// one. Joining (creating) a session keyring first makes the keyutils store work there too.
+#[cfg(target_os = "linux")]
+fn join_session_keyring() -> Result<()> {
+    use linux_keyutils::{KeyRing, KeyRingIdentifier};
+    KeyRing::from_special_id(KeyRingIdentifier::Session, true)
+        .map(|_| ())
+        .map_err(|e| unavailable(Backend::Keyutils, format!("cannot join a session keyring ({e:?}); a container's seccomp profile may block keyctl")))
+}
+
+#[cfg(target_os = "linux")]
+fn session_bus_plausible() -> bool {
+    std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty())
+}
+
+fn entry(backend: Backend, store: &Arc<CredentialStore>, vault_id: &str) -> Result<Entry> {
+    Entry::new_in_store(store, SERVICE, &format!("vault-{vault_id}")).map_err(|e| unavailable(backend, describe(&e)))
+}
+
+/// Reads this vault's slot secret; `Ok(None)` when the keyring has no entry for it.
+pub fn get(backend: Backend, vault_id: &str) -> Result<Option<Key32>> {
+    let store = open_store(backend)?;
+    match entry(backend, &store, vault_id)?.get_secret() {
+        Ok(bytes) => {
+            let bytes = zeroize::Zeroizing::new(bytes);
+            Ok(Key32::from_slice(&bytes))
+        }
+        Err(keyring_core::Error::NoEntry) => Ok(None),
+        Err(e) => Err(unavailable(backend, describe(&e))),
+    }
+}
+
+pub fn set(backend: Backend, vault_id: &str, secret: &Key32) -> Result<()> {
+    let store = open_store(backend)?;
+    entry(backend, &store, vault_id)?.set_secret(secret.expose()).map_err(|e| unavailable(backend, describe(&e)))
+}
+
+/// Removes this vault's entry; `Ok(false)` when there was none.
+pub fn delete(backend: Backend, vault_id: &str) -> Result<bool> {
+    let store = open_store(backend)?;
+    match entry(backend, &store, vault_id)?.delete_credential() {
+        Ok(()) => Ok(true),
+        Err(keyring_core::Error::NoEntry) => Ok(false),
+        Err(e) => Err(unavailable(backend, describe(&e))),
+    }
+}
+
+/// Checks that a backend answers, by looking up an entry that does not exist.
+pub fn probe(backend: Backend) -> Result<()> {
+    get(backend, "probe").map(|_| ())
+}
+
+/// Picks the backend `--keyring` asks for and checks that it answers; `Ok(None)` for `none`.
+pub fn choose(choice: Choice) -> Result<Option<Backend>> {
+    let wanted = match choice {
+        Choice::None => return Ok(None),
+        Choice::SecretService => Backend::SecretService,
+        Choice::Keyutils => Backend::Keyutils,
+        Choice::Keychain => Backend::Keychain,
+        Choice::Auto => return auto().map(Some),
+    };
+    probe(wanted)?;
+    Ok(Some(wanted))
+}
+
+fn auto() -> Result<Backend> {
+    let candidates: &[Backend] = if cfg!(target_os = "macos") {
+        &[Backend::Keychain]
+    } else {
+        &[Backend::SecretService, Backend::Keyutils]
+    };
+    let mut reasons = Vec::new();
+    for &backend in candidates {
+        match probe(backend) {
+            Ok(()) => return Ok(backend),
+            Err(e) => reasons.push(e.to_string()),
+        }
+    }
+    Err(Error::KeyringUnavailable { backend: "auto", reason: format!("no keyring answered ({})", reasons.join("; ")) })
+}

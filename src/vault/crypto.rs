@@ -1,0 +1,172 @@
+//! The cryptographic primitives the vault uses, behind a small API.
+//!
+//! AES-256-GCM (96-bit random nonces) for the payload and for wrapping the data key in each slot;
+//! HKDF-SHA256 to turn a high-entropy slot secret into a key-encryption key; Argon2id for
+//! passphrases.
+
+use aes_gcm::aead::{AeadInOut, Nonce, Tag};
+use aes_gcm::{Aes256Gcm, KeyInit};
+use hkdf::Hkdf;
+use sha2::{Digest, Sha256};
+
+use crate::sensitive::Key32;
+
+pub const NONCE_LEN: usize = 12;
+pub const TAG_LEN: usize = 16;
+pub const SALT_LEN: usize = 16;
+
+/// Authentication failed: wrong key, or the bytes were changed.
+#[derive(Debug)]
+pub struct AuthFailed;
+
+pub fn fill_random(buf: &mut [u8]) {
+    // The OS CSPRNG failing is not something a secrets tool may paper over.
+    getrandom::fill(buf).expect("the operating system's random number generator failed");
+}
+
+pub fn random<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    fill_random(&mut out);
+    out
+}
+
+fn cipher(key: &Key32) -> Aes256Gcm {
+    Aes256Gcm::new(key.expose().into())
+}
+
+/// Encrypts `buf` in place and appends the tag. Reserves room for the tag first so the buffer is
+/// never reallocated (which would leave a plaintext copy in freed memory).
+pub fn seal(key: &Key32, nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &mut Vec<u8>) {
+    buf.reserve_exact(TAG_LEN);
+    let tag = cipher(key)
+        .encrypt_inout_detached(&Nonce::<Aes256Gcm>::from(*nonce), aad, buf.as_mut_slice().into())
+        .expect("AES-GCM encryption of an in-memory buffer cannot fail");
+    buf.extend_from_slice(&tag);
+}
+
+/// Decrypts `buf` (ciphertext followed by the tag) in place. On success `buf` holds the plaintext;
+/// on failure it holds nothing: no unauthenticated plaintext is ever released.
+pub fn open(key: &Key32, nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &mut Vec<u8>) -> Result<(), AuthFailed> {
+    if buf.len() < TAG_LEN {
+        return Err(AuthFailed);
+    }
+    let split = buf.len() - TAG_LEN;
+    let tag = Tag::<Aes256Gcm>::try_from(&buf[split..]).map_err(|_| AuthFailed)?;
+    let result = cipher(key).decrypt_inout_detached(
+        &Nonce::<Aes256Gcm>::from(*nonce),
+        aad,
+        buf[..split].as_mut().into(),
+        &tag,
+    );
+    buf.truncate(split);
+    if result.is_err() {
+        buf.clear();
+        return Err(AuthFailed);
+    }
+    Ok(())
+}
+
+/// Derives a key-encryption key from a random 256-bit slot secret.
+pub fn hkdf_kek(secret: &[u8], salt: &[u8; SALT_LEN]) -> Key32 {
+    let mut kek = Key32::from_bytes([0; 32]);
+    Hkdf::<Sha256>::new(Some(salt), secret)
+        .expand(b"keyward/v1/slot-kek", kek.expose_mut())
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    kek
+}
+
+/// Argon2id cost parameters, as stored in a passphrase slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Params {
+    pub m_kib: u32,
+    pub t: u32,
+    pub p: u32,
+}
+
+impl Argon2Params {
+    /// 64 MiB, 3 passes: above OWASP's minimum (19 MiB, 2 passes), about 0.15 s on a laptop.
+    pub const DEFAULT: Argon2Params = Argon2Params { m_kib: 64 * 1024, t: 3, p: 1 };
+    /// Opening refuses anything above these, so a hostile file cannot make keyward eat memory or time.
+    pub const MAX: Argon2Params = Argon2Params { m_kib: 1024 * 1024, t: 10, p: 16 };
+
+    pub fn check(&self) -> Result<(), String> {
+        let max = Self::MAX;
+        if self.m_kib > max.m_kib || self.t > max.t || self.p > max.p {
+            return Err(format!(
+                "Argon2id parameters m={} KiB t={} p={} exceed the limits m={} KiB t={} p={}",
+                self.m_kib, self.t, self.p, max.m_kib, max.t, max.p
+            ));
+        }
+        if self.t < 1 || self.p < 1 || self.m_kib < 8 * self.p {
+            return Err(format!("Argon2id parameters m={} KiB t={} p={} are invalid", self.m_kib, self.t, self.p));
+        }
+        Ok(())
+    }
+}
+
+/// Derives a key-encryption key from a passphrase. Callers check the parameters first.
+pub fn argon2_kek(passphrase: &[u8], salt: &[u8; SALT_LEN], params: Argon2Params) -> Key32 {
+    let argon_params = argon2::Params::new(params.m_kib, params.t, params.p, Some(32))
+        .expect("parameters were checked against the limits");
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, argon_params);
+    let mut kek = Key32::from_bytes([0; 32]);
+    argon
+        .hash_password_into(passphrase, salt, kek.expose_mut())
+        .expect("parameters and salt length were checked");
+    kek
+}
+
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_then_open_round_trips() {
+        let key = Key32::random();
+        let nonce = random();
+        let mut buf = b"hello".to_vec();
+        seal(&key, &nonce, b"aad", &mut buf);
+        assert_ne!(&buf[..5], b"hello");
+        open(&key, &nonce, b"aad", &mut buf).unwrap();
+        assert_eq!(buf, b"hello");
+    }
+
+    #[test]
+    fn open_refuses_changed_aad_key_or_bytes() {
+        let key = Key32::random();
+        let nonce = random();
+        let mut sealed = b"hello".to_vec();
+        seal(&key, &nonce, b"aad", &mut sealed);
+        let mut wrong_aad = sealed.clone();
+        assert!(open(&key, &nonce, b"aaX", &mut wrong_aad).is_err());
+        assert!(wrong_aad.is_empty(), "no plaintext is released on failure");
+        let mut wrong_key = sealed.clone();
+        assert!(open(&Key32::random(), &nonce, b"aad", &mut wrong_key).is_err());
+        let mut flipped = sealed.clone();
+        flipped[2] ^= 1;
+        assert!(open(&key, &nonce, b"aad", &mut flipped).is_err());
+        let mut short = sealed[..10].to_vec();
+        assert!(open(&key, &nonce, b"aad", &mut short).is_err());
+    }
+
+    #[test]
+    fn argon2_limits() {
+        assert!(Argon2Params::DEFAULT.check().is_ok());
+        assert!(Argon2Params { m_kib: 2 * 1024 * 1024, t: 1, p: 1 }.check().is_err());
+        assert!(Argon2Params { m_kib: 65536, t: 11, p: 1 }.check().is_err());
+        assert!(Argon2Params { m_kib: 65536, t: 1, p: 17 }.check().is_err());
+        assert!(Argon2Params::MAX.check().is_ok());
+    }
+
+    #[test]
+    fn hkdf_depends_on_salt_and_secret() {
+        let a = hkdf_kek(b"secret", &[1; 16]);
+        assert_ne!(a.expose(), hkdf_kek(b"secret", &[2; 16]).expose());
+        assert_ne!(a.expose(), hkdf_kek(b"secreT", &[1; 16]).expose());
+        assert_eq!(a.expose(), hkdf_kek(b"secret", &[1; 16]).expose());
+    }
+}

@@ -1,0 +1,274 @@
+//! The vault: the only module that touches vault bytes.
+//!
+//! [`format`] is the file layout, [`crypto`] the primitives, [`payload`] and [`secret`] the
+//! decrypted contents, [`store`] the file system, [`location`] which file is in use.
+
+pub mod crypto;
+pub mod format;
+pub mod location;
+pub mod payload;
+pub mod secret;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use self::format::{Header, Kdf, ParseError, Slot, SlotKind};
+use self::payload::{PayloadView, Records};
+use self::secret::Secret;
+use crate::error::{Error, Result};
+use crate::sensitive::Key32;
+
+/// A vault file read from disk but not yet opened: its header is readable, its payload is not.
+pub struct Locked {
+    pub path: PathBuf,
+    pub header: Header,
+    aad: Vec<u8>,
+    ciphertext: Zeroizing<Vec<u8>>,
+    pub loose_mode: Option<u32>,
+}
+
+/// An opened vault: the header, the data key and the decrypted payload.
+pub struct Vault {
+    pub path: PathBuf,
+    pub header: Header,
+    data_key: Key32,
+    plaintext: Zeroizing<Vec<u8>>,
+}
+
+fn parse_error(path: &Path, e: ParseError) -> Error {
+    match e {
+        ParseError::NotAVault => Error::NotAVault { path: path.to_owned() },
+        ParseError::FutureVersion(found) => {
+            Error::FutureVersion { path: path.to_owned(), found, supported: format::VERSION }
+        }
+        ParseError::Damaged(reason) => Error::damaged(path, reason),
+    }
+}
+
+impl Locked {
+    pub fn read(path: &Path) -> Result<Locked> {
+        let file = store::read(path)?;
+        Self::from_bytes(path, &file.bytes, file.loose_mode)
+    }
+
+    pub fn from_bytes(path: &Path, bytes: &[u8], loose_mode: Option<u32>) -> Result<Locked> {
+        let parsed = format::parse(bytes).map_err(|e| parse_error(path, e))?;
+        Ok(Locked {
+            path: path.to_owned(),
+            header: parsed.header,
+            aad: parsed.aad.to_vec(),
+            ciphertext: Zeroizing::new(parsed.ciphertext.to_vec()),
+            loose_mode,
+        })
+    }
+
+    /// Tries to open `slot` with a key-encryption key.
+    pub fn unwrap_slot(&self, slot: &Slot, kek: &Key32) -> Option<Key32> {
+        unwrap_slot(&self.header.vault_id, slot, kek)
+    }
+
+    /// Decrypts the payload. A data key that opened a slot but does not authenticate the payload
+    /// means the file was changed: damage or tampering, never a wrong key.
+    pub fn open(self, data_key: Key32) -> Result<Vault> {
+        let Locked { path, header, aad, ciphertext, .. } = self;
+        let mut buf = ciphertext;
+        if crypto::open(&data_key, &header.payload_nonce, &aad, &mut buf).is_err() {
+            return Err(Error::damaged(&path, "the payload does not authenticate"));
+        }
+        let vault = Vault { path, header, data_key, plaintext: buf };
+        vault.view()?; // a payload that authenticates but does not parse is refused up front
+        Ok(vault)
+    }
+}
+
+pub fn unwrap_slot(vault_id: &[u8; 16], slot: &Slot, kek: &Key32) -> Option<Key32> {
+    let mut buf = Zeroizing::new(slot.wrapped.to_vec());
+    let aad = format::slot_aad(vault_id, slot.kind, &slot.label);
+    crypto::open(kek, &slot.nonce, &aad, &mut buf).ok()?;
+    Key32::from_slice(&buf)
+}
+
+/// How a new slot's key-encryption key is made: from a random secret, or from a passphrase.
+pub enum SlotSecret<'a> {
+    Random(&'a Key32),
+    Passphrase(&'a str, crypto::Argon2Params),
+}
+
+impl Vault {
+    /// A new, empty vault with no slots yet.
+    pub fn create(path: &Path, now: i64) -> Vault {
+        let header = Header { vault_id: crypto::random(), created: now, payload_nonce: [0; 12], slots: Vec::new() };
+        let mut vault =
+            Vault { path: path.to_owned(), header, data_key: Key32::random(), plaintext: Zeroizing::new(Vec::new()) };
+        vault.set_records(&Records::default());
+        vault
+    }
+
+    pub fn view(&self) -> Result<PayloadView<'_>> {
+        PayloadView::parse(&self.plaintext).map_err(|_| self.undecodable())
+    }
+
+    fn undecodable(&self) -> Error {
+        Error::damaged(&self.path, "the payload authenticates but cannot be decoded")
+    }
+
+    /// Finds and decodes one secret; the others are not decoded.
+    pub fn find(&self, name: &str) -> Result<Option<Secret>> {
+        let view = self.view()?;
+        view.find(name).map(|r| r.decode().map_err(|_| self.undecodable())).transpose()
+    }
+
+    pub fn get(&self, name: &str) -> Result<Secret> {
+        self.find(name)?.ok_or_else(|| Error::SecretNotFound { name: name.to_owned() })
+    }
+
+    pub fn secrets(&self) -> Result<Vec<Secret>> {
+        let view = self.view()?;
+        view.records.iter().map(|r| r.decode().map_err(|_| self.undecodable())).collect()
+    }
+
+    pub fn records(&self) -> Result<Records> {
+        Ok(self.view()?.to_owned_records())
+    }
+
+    pub fn set_records(&mut self, records: &Records) {
+        self.plaintext = records.encode();
+    }
+
+    /// Adds a slot holding the data key under `secret`, replacing any slot of the same kind and label.
+    pub fn put_slot(&mut self, kind: SlotKind, label: &str, secret: SlotSecret<'_>, now: i64) {
+        let salt = crypto::random();
+        let (kdf, kek) = match secret {
+            SlotSecret::Random(key) => (Kdf::HkdfSha256, crypto::hkdf_kek(key.expose(), &salt)),
+            SlotSecret::Passphrase(pass, params) => (Kdf::Argon2id(params), crypto::argon2_kek(pass.as_bytes(), &salt, params)),
+        };
+        let nonce = crypto::random();
+        let mut wrapped = self.data_key.expose().to_vec();
+        crypto::seal(&kek, &nonce, &format::slot_aad(&self.header.vault_id, kind, label), &mut wrapped);
+        let slot = Slot {
+            kind,
+            label: label.to_owned(),
+            created: now,
+            kdf,
+            salt,
+            nonce,
+            wrapped: wrapped.try_into().expect("a wrapped 32-byte key is 48 bytes"),
+        };
+        self.remove_slots(|s| s.kind == kind && s.label == label);
+        self.header.slots.push(slot);
+    }
+
+    pub fn remove_slots(&mut self, mut which: impl FnMut(&Slot) -> bool) -> Vec<Slot> {
+        let (removed, kept) = std::mem::take(&mut self.header.slots).into_iter().partition(|s| which(s));
+        self.header.slots = kept;
+        removed
+    }
+
+    /// Replaces the data key; every existing slot becomes useless and is dropped.
+    pub fn rekey(&mut self) -> Vec<Slot> {
+        self.data_key = Key32::random();
+        std::mem::take(&mut self.header.slots)
+    }
+
+    pub fn data_key(&self) -> &Key32 {
+        &self.data_key
+    }
+
+    /// Encrypts the vault under a fresh nonce and returns the whole file.
+    pub fn seal(&mut self) -> Vec<u8> {
+        self.header.payload_nonce = crypto::random();
+        let mut file = format::encode_header(&self.header);
+        let aad_len = file.len() - format::CHECKSUM_LEN;
+        let mut buf = Zeroizing::new(Vec::with_capacity(self.plaintext.len() + crypto::TAG_LEN));
+        buf.extend_from_slice(&self.plaintext);
+        crypto::seal(&self.data_key, &self.header.payload_nonce, &file[..aad_len], &mut buf);
+        file.extend_from_slice(&buf);
+        file
+    }
+
+    /// Seals and writes the vault atomically. The caller holds the write lock.
+    pub fn save(&mut self) -> Result<()> {
+        let bytes = self.seal();
+        store::write_atomic(&self.path, &bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sensitive::SecretValue;
+    use crate::vault::payload::Record;
+
+    fn sample_vault() -> (Vault, Key32) {
+        let mut vault = Vault::create(Path::new("/tmp/x.kw"), 1);
+        let token = Key32::random();
+        vault.put_slot(SlotKind::Token, "ci", SlotSecret::Random(&token), 1);
+        let secret = Secret::new(
+            "a".into(),
+            "A".into(),
+            None,
+            crate::vault::secret::Metadata {
+                provider: None,
+                expires: None,
+                rotate_every: None,
+                scopes: vec![],
+                allow_ips: vec![],
+                allow_origins: vec![],
+                rate_limit: None,
+                tags: vec![],
+                note: None,
+                created: 1,
+                updated: 1,
+                ext: Default::default(),
+            },
+            SecretValue::new("value-1".into()),
+            1,
+        );
+        let mut records = vault.records().unwrap();
+        records.records.push(Record::encode(&secret));
+        vault.set_records(&records);
+        (vault, token)
+    }
+
+    fn reopen(bytes: &[u8], token: &Key32) -> Result<Vault> {
+        let locked = Locked::from_bytes(Path::new("/tmp/x.kw"), bytes, None)?;
+        let slot = locked.header.slots[0].clone();
+        let kek = crypto::hkdf_kek(token.expose(), &slot.salt);
+        let key = locked.unwrap_slot(&slot, &kek).expect("token opens its slot");
+        locked.open(key)
+    }
+
+    #[test]
+    fn seal_and_reopen() {
+        let (mut vault, token) = sample_vault();
+        let bytes = vault.seal();
+        let reopened = reopen(&bytes, &token).unwrap();
+        assert_eq!(reopened.get("a").unwrap().current().unwrap().value.expose(), "value-1");
+        assert!(!bytes.windows(7).any(|w| w == b"value-1"), "no plaintext in the file");
+    }
+
+    #[test]
+    fn every_payload_byte_flip_is_refused_as_damage() {
+        let (mut vault, token) = sample_vault();
+        let bytes = vault.seal();
+        let start = format::encode_header(&vault.header).len();
+        for i in start..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x01;
+            match reopen(&bad, &token) {
+                Err(Error::Damaged { .. }) => {}
+                other => panic!("flip at {i}: {:?}", other.err()),
+            }
+        }
+    }
+
+    #[test]
+    fn a_fresh_nonce_every_save() {
+        let (mut vault, _) = sample_vault();
+        let a = vault.seal();
+        let b = vault.seal();
+        assert_ne!(a, b);
+    }
+}

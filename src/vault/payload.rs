@@ -1,0 +1,162 @@
+//! The decrypted payload: a list of records, each `{name, var, env, body}`.
+//!
+//! Reads borrow straight from the decrypted buffer ([`PayloadView`]): finding one secret among
+//! 100,000 decodes only the index and that one body. Writes work on owned [`Record`]s.
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::secret::{Body, Secret};
+use crate::sensitive::{SecretBytes, to_zeroizing_bytes};
+
+#[derive(Deserialize)]
+pub struct PayloadView<'a> {
+    #[serde(borrow)]
+    pub settings: Vec<(&'a str, &'a str)>,
+    #[serde(borrow)]
+    pub records: Vec<RecordView<'a>>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+pub struct RecordView<'a> {
+    pub name: &'a str,
+    pub var: &'a str,
+    #[serde(borrow)]
+    pub env: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct Record {
+    pub name: String,
+    pub var: String,
+    pub env: Option<String>,
+    pub body: SecretBytes,
+}
+
+/// The owned, editable form of the payload.
+#[derive(Serialize, Default, Debug)]
+pub struct Records {
+    pub settings: Vec<(String, String)>,
+    pub records: Vec<Record>,
+}
+
+impl<'a> RecordView<'a> {
+    pub fn decode(&self) -> Result<Secret, postcard::Error> {
+        let body: Body = postcard::from_bytes(self.body)?;
+        Ok(Secret { name: self.name.to_owned(), var: self.var.to_owned(), env: self.env.map(str::to_owned), body })
+    }
+
+    pub fn to_owned_record(&self) -> Record {
+        Record {
+            name: self.name.to_owned(),
+            var: self.var.to_owned(),
+            env: self.env.map(str::to_owned),
+            body: SecretBytes::copy_from(self.body),
+        }
+    }
+}
+
+impl Record {
+    pub fn encode(secret: &Secret) -> Record {
+        Record {
+            name: secret.name.clone(),
+            var: secret.var.clone(),
+            env: secret.env.clone(),
+            body: SecretBytes(to_zeroizing_bytes(&secret.body, 256)),
+        }
+    }
+
+    pub fn decode(&self) -> Result<Secret, postcard::Error> {
+        self.view().decode()
+    }
+
+    fn view(&self) -> RecordView<'_> {
+        RecordView { name: &self.name, var: &self.var, env: self.env.as_deref(), body: &self.body.0 }
+    }
+}
+
+impl<'a> PayloadView<'a> {
+    pub fn parse(plaintext: &'a [u8]) -> Result<Self, postcard::Error> {
+        let (view, rest) = postcard::take_from_bytes::<PayloadView<'a>>(plaintext)?;
+        if !rest.is_empty() {
+            return Err(postcard::Error::DeserializeBadEncoding);
+        }
+        Ok(view)
+    }
+
+    pub fn find(&self, name: &str) -> Option<&RecordView<'a>> {
+        self.records.iter().find(|r| r.name == name)
+    }
+
+    pub fn to_owned_records(&self) -> Records {
+        Records {
+            settings: self.settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            records: self.records.iter().map(RecordView::to_owned_record).collect(),
+        }
+    }
+}
+
+impl Records {
+    pub fn encode(&self) -> Zeroizing<Vec<u8>> {
+        let hint = self.records.iter().map(|r| r.name.len() + r.var.len() + r.body.0.len() + 16).sum::<usize>() + 16;
+        to_zeroizing_bytes(self, hint)
+    }
+
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.records.iter().position(|r| r.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::sensitive::SecretValue;
+    use crate::vault::secret::Metadata;
+
+    fn meta() -> Metadata {
+        Metadata {
+            provider: Some("stripe".into()),
+            expires: Some(5),
+            rotate_every: Some(90 * 86400),
+            scopes: vec!["read".into()],
+            allow_ips: vec!["10.0.0.0/8".into()],
+            allow_origins: vec![],
+            rate_limit: None,
+            tags: vec!["ci".into()],
+            note: Some("n".into()),
+            created: 1,
+            updated: 2,
+            ext: Default::default(),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn encode_then_view_round_trips(
+            entries in proptest::collection::vec(("[a-z][a-z0-9/_.-]{0,20}", "\\PC{1,40}", proptest::option::of("[a-z]{1,8}")), 0..20)
+        ) {
+            let secrets: Vec<Secret> = entries.iter().map(|(name, value, env)| {
+                Secret::new(name.clone(), name.to_uppercase(), env.clone(), meta(), SecretValue::new(value.clone()), 7)
+            }).collect();
+            let records = Records { settings: vec![("k".into(), "v".into())], records: secrets.iter().map(Record::encode).collect() };
+            let bytes = records.encode();
+            let view = PayloadView::parse(&bytes).unwrap();
+            prop_assert_eq!(view.settings.clone(), vec![("k", "v")]);
+            let decoded: Vec<Secret> = view.records.iter().map(|r| r.decode().unwrap()).collect();
+            prop_assert_eq!(&decoded, &secrets);
+            // and the owned form re-encodes to the same bytes
+            prop_assert_eq!(&view.to_owned_records().encode()[..], &bytes[..]);
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for bytes in [&b""[..], b"\x05", b"\x00\x05abc", &[0xff; 40]] {
+            let _ = PayloadView::parse(bytes);
+        }
+        assert!(PayloadView::parse(&[0, 0, 1]).is_err(), "trailing bytes are refused");
+    }
+}

@@ -1,0 +1,212 @@
+//! A secret as stored in the vault: its name, variable, environment, metadata and versions.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::sensitive::SecretValue;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Stage {
+    Current,
+    Pending,
+    Previous,
+    Revoked,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Current => "current",
+            Stage::Pending => "pending",
+            Stage::Previous => "previous",
+            Stage::Revoked => "revoked",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    pub count: u64,
+    pub per_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    pub provider: Option<String>,
+    /// Unix seconds.
+    pub expires: Option<i64>,
+    /// Seconds; `None` means the secret is never due for rotation.
+    pub rotate_every: Option<u64>,
+    pub scopes: Vec<String>,
+    pub allow_ips: Vec<String>,
+    pub allow_origins: Vec<String>,
+    pub rate_limit: Option<RateLimit>,
+    pub tags: Vec<String>,
+    pub note: Option<String>,
+    pub created: i64,
+    pub updated: i64,
+    /// Room for later features (last check verdict, paired secret, ...) without a format change.
+    pub ext: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Version {
+    pub id: u32,
+    pub value: SecretValue,
+    pub created: i64,
+    pub stage: Stage,
+    /// When the version entered its stage.
+    pub stage_since: i64,
+    /// For a `previous` version: when its grace period ends.
+    pub grace_until: Option<i64>,
+}
+
+/// The encrypted part of a record: everything but the name, variable and environment, which sit
+/// in the record itself so lookups and conflict checks need not decode bodies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Body {
+    pub meta: Metadata,
+    pub versions: Vec<Version>,
+    pub next_version: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secret {
+    pub name: String,
+    pub var: String,
+    pub env: Option<String>,
+    pub body: Body,
+}
+
+/// Which version `get --version` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionSelector {
+    Stage(Stage),
+    Id(u32),
+}
+
+impl std::str::FromStr for VersionSelector {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "current" => VersionSelector::Stage(Stage::Current),
+            "previous" => VersionSelector::Stage(Stage::Previous),
+            "pending" => VersionSelector::Stage(Stage::Pending),
+            _ => VersionSelector::Id(
+                s.parse().map_err(|_| "expected current, previous, pending or a version number".to_string())?,
+            ),
+        })
+    }
+}
+
+impl std::fmt::Display for VersionSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VersionSelector::Stage(stage) => f.write_str(stage.as_str()),
+            VersionSelector::Id(id) => write!(f, "#{id}"),
+        }
+    }
+}
+
+impl Secret {
+    pub fn new(name: String, var: String, env: Option<String>, meta: Metadata, value: SecretValue, now: i64) -> Self {
+        Secret {
+            name,
+            var,
+            env,
+            body: Body {
+                meta,
+                versions: vec![Version {
+                    id: 1,
+                    value,
+                    created: now,
+                    stage: Stage::Current,
+                    stage_since: now,
+                    grace_until: None,
+                }],
+                next_version: 2,
+            },
+        }
+    }
+
+    pub fn version(&self, selector: VersionSelector) -> Option<&Version> {
+        match selector {
+            VersionSelector::Id(id) => self.body.versions.iter().find(|v| v.id == id),
+            VersionSelector::Stage(stage) => self.body.versions.iter().rev().find(|v| v.stage == stage),
+        }
+    }
+
+    pub fn current(&self) -> Option<&Version> {
+        self.version(VersionSelector::Stage(Stage::Current))
+    }
+}
+
+/// Secret names: 1-128 of `[A-Za-z0-9._/-]`, starting with a letter or digit, with no empty, `.`
+/// or `..` path segment.
+pub fn validate_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.len() > 128 {
+        return Err("it must be 1 to 128 characters long");
+    }
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/')) {
+        return Err("it may only contain letters, digits, '.', '_', '-' and '/'");
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err("it must start with a letter or digit");
+    }
+    if name.split('/').any(|segment| segment.is_empty() || segment == "." || segment == "..") {
+        return Err("it may not contain an empty, '.' or '..' segment");
+    }
+    Ok(())
+}
+
+/// The default environment variable for a secret: its name upper-cased, other characters to `_`.
+pub fn default_var(name: &str) -> String {
+    let var: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    if var.starts_with(|c: char| c.is_ascii_digit()) { format!("_{var}") } else { var }
+}
+
+pub fn validate_var(var: &str) -> Result<(), &'static str> {
+    let mut chars = var.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') || var.len() > 128 {
+        return Err("an environment variable name is a letter or '_' followed by letters, digits or '_'");
+    }
+    if var.starts_with("KEYWARD_") {
+        return Err("KEYWARD_* variables are reserved for keyward itself");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for good in ["a", "stripe/live", "A.b_c-d", "9lives", &"x".repeat(128)] {
+            assert!(validate_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "-a", "/a", "a/", "a//b", "a/../b", "a/./b", "a b", "a\u{1b}[31m", "é", &"x".repeat(129)] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn default_vars() {
+        assert_eq!(default_var("stripe/live-key.v2"), "STRIPE_LIVE_KEY_V2");
+        assert_eq!(default_var("1password"), "_1PASSWORD");
+        assert!(validate_var(&default_var("9a/b")).is_ok());
+        assert!(validate_var("KEYWARD_VAULT_KEY").is_err());
+        assert!(validate_var("1A").is_err());
+    }
+
+    #[test]
+    fn version_selectors() {
+        assert_eq!("previous".parse(), Ok(VersionSelector::Stage(Stage::Previous)));
+        assert_eq!("3".parse(), Ok(VersionSelector::Id(3)));
+        assert!("latest".parse::<VersionSelector>().is_err());
+    }
+}

@@ -1,0 +1,184 @@
+//! Every file operation on a vault: reading, the exclusive write lock, and atomic replacement.
+//!
+//! Readers take no lock: a vault is only ever replaced by `rename`, so a reader sees the old file
+//! or the new one, never a torn mix. Writers hold an exclusive lock on a sidecar `<vault>.lock`
+//! for their read-modify-write, and nothing else.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// The bytes of a vault file, and its mode when others may read it (worth a warning).
+pub struct VaultFile {
+    pub bytes: Zeroizing<Vec<u8>>,
+    pub loose_mode: Option<u32>,
+}
+
+pub fn read(path: &Path) -> Result<VaultFile> {
+    let meta = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::VaultNotFound { path: path.to_owned() });
+        }
+        Err(e) => return Err(Error::io("cannot read", path, e)),
+    };
+    if meta.is_dir() {
+        return Err(Error::invalid("vault path", path.display().to_string(), "it is a directory, not a vault file"));
+    }
+    let bytes = fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
+    let mode = meta.permissions().mode() & 0o777;
+    Ok(VaultFile { bytes: Zeroizing::new(bytes), loose_mode: (mode & 0o077 != 0).then_some(mode) })
+}
+
+/// Creates `dir` and its missing parents with mode 0700 (no window where they are wider).
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| Error::io("cannot create directory", dir, e))
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Replaces `path` with `bytes` atomically: a 0600 temp file in the same directory, fsync,
+/// rename over the target, fsync the directory. On any failure the old file is untouched and the
+/// temp file is removed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = parent_dir(path);
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "vault".into());
+    let suffix = data_encoding::HEXLOWER.encode(&super::crypto::random::<6>());
+    let tmp = dir.join(format!(".{file_name}.{suffix}.tmp"));
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| Error::io("cannot create", &tmp, e))?;
+        file.write_all(bytes).map_err(|e| Error::io("cannot write", &tmp, e))?;
+        file.sync_all().map_err(|e| Error::io("cannot flush", &tmp, e))?;
+        fs::rename(&tmp, path).map_err(|e| Error::io("cannot replace", path, e))?;
+        // The rename is durable only once the directory entry is on disk.
+        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io("cannot flush directory", dir, e))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes a new private file (0600, created with that mode, never over an existing file).
+pub fn write_new_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io("cannot create", path, e))?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| Error::io("cannot write", path, e))
+}
+
+/// An exclusive lock on a vault, released on drop.
+pub struct WriteLock {
+    _file: File,
+}
+
+pub fn lock_path(vault: &Path) -> PathBuf {
+    let mut name = vault.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".lock");
+    vault.with_file_name(name)
+}
+
+/// Takes the exclusive lock, waiting up to `timeout`.
+pub fn lock(vault: &Path, timeout: Duration) -> Result<WriteLock> {
+    let path = lock_path(vault);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| Error::io("cannot open lock file", &path, e))?;
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(WriteLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) if start.elapsed() < timeout => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(Error::LockTimeout { path: vault.to_owned(), secs: timeout.as_secs() });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(Error::io("cannot lock", &path, e)),
+        }
+    }
+}
+
+/// The owner uid of a path, if it exists.
+pub fn owner(path: &Path) -> Option<u32> {
+    fs::metadata(path).ok().map(|m| m.uid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_creates_0600_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.kw");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn failed_write_keeps_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.kw");
+        write_atomic(&path, b"old").unwrap();
+        // A directory in place of the target makes the rename fail.
+        let blocked = dir.path().join("sub");
+        fs::create_dir(&blocked).unwrap();
+        fs::write(blocked.join("x"), b"x").unwrap();
+        assert!(write_atomic(&blocked, b"new").is_err());
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn second_lock_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.kw");
+        let _held = lock(&path, Duration::from_secs(1)).unwrap();
+        match lock(&path, Duration::from_millis(30)) {
+            Err(Error::LockTimeout { .. }) => {}
+            other => panic!("expected a timeout, got {:?}", other.err()),
+        }
+    }
+
+    #[test]
+    fn private_dirs_are_0700() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("a/b");
+        create_private_dir(&nested).unwrap();
+        assert_eq!(fs::metadata(&nested).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(fs::metadata(dir.path().join("a")).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+}
