@@ -90,10 +90,9 @@ pub fn read_passphrase_file(path: &Path) -> Result<Passphrase> {
 /// A new passphrase: from `KEYWARD_PASSPHRASE_FILE`, else asked twice on the terminal, else the
 /// first line of standard input.
 pub fn new_passphrase() -> Result<Passphrase> {
-    if let Some(file) = std::env::var_os(crate::unlock::PASSPHRASE_FILE_VAR) {
-        return read_passphrase_file(Path::new(&file));
-    }
-    let passphrase = if can_prompt() {
+    let passphrase = if let Some(file) = std::env::var_os(crate::unlock::PASSPHRASE_FILE_VAR) {
+        read_passphrase_file(Path::new(&file))?
+    } else if can_prompt() {
         prompt_twice("New passphrase: ", "New passphrase again: ")?
     } else {
         let buf = read_bounded(&mut std::io::stdin().lock(), 4096, "cannot read", Path::new("standard input"))?;

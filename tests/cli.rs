@@ -1,0 +1,372 @@
+//! End-to-end tests of the core commands through the real binary.
+
+mod common;
+
+use common::{Env, assert_one_line_error, mode, stderr, stdout};
+use predicates::prelude::*;
+use serde_json::Value;
+
+#[test]
+fn add_get_round_trip_is_byte_exact() {
+    let env = Env::with_recovery_key();
+    let value = "sk_test_51H\u{e9}\u{1F511} with \"quotes\" and $dollar `tick`";
+    env.add("stripe/test", &format!("{value}\n"), &[]);
+    assert_eq!(env.get("stripe/test"), value, "one trailing newline is removed, the rest kept");
+    env.cmd().args(["get", "stripe/test"]).assert().success().stdout(format!("{value}\n"));
+    // CRLF from a Windows clipboard
+    env.add("crlf", "abc\r\n", &[]);
+    assert_eq!(env.get("crlf"), "abc");
+    // multi-line values keep inner newlines
+    env.add("pem", "line1\nline2\n\n", &[]);
+    assert_eq!(env.get("pem"), "line1\nline2\n");
+}
+
+#[test]
+fn get_json_and_versions() {
+    let env = Env::with_recovery_key();
+    env.add("a", "v1", &[]);
+    let out = env.cmd().args(["get", "a", "--json"]).output().unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["value"], "v1");
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["stage"], "current");
+    env.cmd().args(["get", "a", "--version", "1"]).assert().success().stdout("v1\n");
+    env.cmd().args(["get", "a", "--version", "previous"]).assert().code(3);
+    env.cmd().args(["get", "a", "--version", "pending"]).assert().code(3);
+    env.cmd().args(["get", "a", "--version", "latest"]).assert().code(2);
+}
+
+#[test]
+fn add_generate_makes_random_internal_keys() {
+    let env = Env::with_recovery_key();
+    env.cmd().args(["add", "hook", "--generate", "--prefix", "whk_"]).assert().success();
+    env.cmd().args(["add", "hook2", "--generate", "--length", "64"]).assert().success();
+    let a = env.get("hook");
+    assert!(a.starts_with("whk_") && a.len() == 4 + 43, "{a}");
+    assert_eq!(env.get("hook2").len(), 86);
+    let info: Value = serde_json::from_slice(&env.cmd().args(["info", "hook", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(info["provider"], "internal");
+    env.cmd().args(["add", "x", "--length", "64"]).assert().code(2);
+}
+
+#[test]
+fn empty_oversize_and_binary_values_are_refused() {
+    let env = Env::with_recovery_key();
+    let out = env.cmd().args(["add", "e"]).write_stdin("").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_one_line_error(&stderr(&out));
+    env.cmd().args(["add", "e"]).write_stdin("\n").assert().code(2);
+    env.cmd().args(["add", "big"]).write_stdin("x".repeat(64 * 1024 + 1)).assert().code(2);
+    env.add("max", &"x".repeat(64 * 1024), &[]);
+    env.cmd().args(["add", "bin"]).write_stdin(vec![0xff, 0xfe, 0x00]).assert().code(2);
+    env.cmd().args(["list", "--json"]).assert().stdout(predicate::str::contains("\"e\"").not());
+}
+
+#[test]
+fn values_are_never_taken_from_argv() {
+    let env = Env::with_recovery_key();
+    // An extra positional word is a usage error, and nothing is stored.
+    let out = env.cmd().args(["add", "k", "sk_live_SENTINEL123456"]).write_stdin("v").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_one_line_error(&stderr(&out));
+    for flag in ["--value", "--secret", "--password"] {
+        env.cmd().args(["add", "k", flag, "x"]).write_stdin("v").assert().code(2);
+    }
+    env.cmd().args(["get", "k"]).assert().code(3);
+}
+
+#[test]
+fn bad_names_are_refused() {
+    let env = Env::with_recovery_key();
+    for name in ["-x", "/abs", "a/../b", "a//b", "sp ace", "esc\u{1b}[31m", "", &"n".repeat(129), "ünï"] {
+        let out = env.cmd().arg("add").arg("--").arg(name).write_stdin("v").output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "name {name:?}");
+        assert!(!stderr(&out).contains('\u{1b}'), "escape sequences are sanitized");
+    }
+    env.add(&"n".repeat(128), "v", &[]);
+}
+
+#[test]
+fn duplicate_names_and_variables_conflict() {
+    let env = Env::with_recovery_key();
+    env.add("stripe", "a", &["--env", "prod"]);
+    let out = env.cmd().args(["add", "stripe"]).write_stdin("b").output().unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    assert!(stderr(&out).contains("rotate"), "points at rotate/update: {}", stderr(&out));
+    // same variable, same environment
+    env.cmd().args(["add", "other", "--var", "STRIPE", "--env", "prod"]).write_stdin("b").assert().code(6);
+    // same variable, another environment is fine
+    env.cmd().args(["add", "other", "--var", "STRIPE", "--env", "dev"]).write_stdin("b").assert().success();
+    // update into a conflict is refused too
+    env.cmd().args(["update", "other", "--env", "production"]).assert().code(6);
+    assert_eq!(env.get("stripe"), "a");
+}
+
+#[test]
+fn metadata_flags_are_stored_and_validated() {
+    let env = Env::with_recovery_key();
+    env.add(
+        "gh/ci",
+        "ghp_x",
+        &[
+            "--provider", "GitHub", "--env", "Production", "--var", "GH_TOKEN", "--expires", "2027-01-31",
+            "--rotate-every", "30d", "--scope", "repo", "--scope", "read:org", "--allow-ip", "10.0.0.0/8",
+            "--allow-origin", "https://app.example.com", "--rate-limit", "1000/min", "--tag", "ci", "--tag", "ci",
+            "--note", "for the deploy job",
+        ],
+    );
+    let out = env.cmd().args(["info", "gh/ci", "--json"]).output().unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["provider"], "github");
+    assert_eq!(doc["env"], "prod");
+    assert_eq!(doc["var"], "GH_TOKEN");
+    assert_eq!(doc["expires"], "2027-01-31T23:59:59Z");
+    assert_eq!(doc["rotate_every"], "30d");
+    assert_eq!(doc["scopes"], serde_json::json!(["repo", "read:org"]));
+    assert_eq!(doc["allow_ips"], serde_json::json!(["10.0.0.0/8"]));
+    assert_eq!(doc["rate_limit"], "1000/min");
+    assert_eq!(doc["tags"], serde_json::json!(["ci"]));
+    assert_eq!(doc["versions"][0]["stage"], "current");
+    assert!(!stdout(&out).contains("ghp_x"), "info never shows values");
+
+    for bad in [
+        &["--expires", "someday"][..],
+        &["--rotate-every", "often"],
+        &["--allow-ip", "10.0.0.0/33"],
+        &["--allow-origin", "example.com"],
+        &["--rate-limit", "lots"],
+        &["--var", "1BAD"],
+        &["--var", "KEYWARD_VAULT_KEY"],
+        &["--env", "../prod"],
+        &["--note", "bell\u{7}"],
+        &["--provider", "a b"],
+    ] {
+        let out = env.cmd().arg("add").arg("bad").args(bad).write_stdin("v").output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert_one_line_error(&stderr(&out));
+    }
+    env.cmd().args(["get", "bad"]).assert().code(3);
+}
+
+#[test]
+fn default_variable_is_derived_from_the_name() {
+    let env = Env::with_recovery_key();
+    env.add("openai/dev-key.v2", "sk", &[]);
+    let doc: Value = serde_json::from_slice(&env.cmd().args(["info", "openai/dev-key.v2", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(doc["var"], "OPENAI_DEV_KEY_V2");
+    assert_eq!(doc["rotate_every"], "90d", "default rotation policy");
+}
+
+#[test]
+fn list_filters_and_never_shows_values() {
+    let env = Env::with_recovery_key();
+    env.add("a", "VALUE_A_SENTINEL", &["--env", "prod", "--provider", "stripe", "--tag", "billing"]);
+    env.add("b", "VALUE_B_SENTINEL", &["--env", "dev", "--provider", "openai"]);
+    env.add("c", "VALUE_C_SENTINEL", &[]);
+    let out = env.cmd().arg("list").output().unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("NAME") && text.contains('a') && text.contains("OPENAI") == false);
+    assert!(!text.contains("SENTINEL"));
+    let names = |args: &[&str]| -> Vec<String> {
+        let out = env.cmd().arg("list").args(args).arg("--json").output().unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        doc.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(names(&[]), ["a", "b", "c"]);
+    assert_eq!(names(&["--env", "prod"]), ["a"]);
+    assert_eq!(names(&["--provider", "openai"]), ["b"]);
+    assert_eq!(names(&["--tag", "billing"]), ["a"]);
+    assert!(names(&["--tag", "none"]).is_empty());
+}
+
+#[test]
+fn update_changes_metadata_only() {
+    let env = Env::with_recovery_key();
+    env.add("k", "value", &["--tag", "old", "--scope", "s1", "--env", "dev"]);
+    env.cmd()
+        .args(["update", "k", "--tag", "new", "--untag", "old", "--clear", "scopes", "--expires", "30d", "--note", "hi"])
+        .assert()
+        .success();
+    let doc: Value = serde_json::from_slice(&env.cmd().args(["info", "k", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(doc["tags"], serde_json::json!(["new"]));
+    assert_eq!(doc["scopes"], serde_json::json!([]));
+    assert_eq!(doc["note"], "hi");
+    assert!(doc["expires"].is_string());
+    assert_eq!(env.get("k"), "value");
+    env.cmd().args(["update", "k", "--clear", "env", "--clear", "expires"]).assert().success();
+    let doc: Value = serde_json::from_slice(&env.cmd().args(["info", "k", "--json"]).output().unwrap().stdout).unwrap();
+    assert!(doc["env"].is_null() && doc["expires"].is_null());
+    env.cmd().args(["update", "missing", "--tag", "x"]).assert().code(3);
+    env.cmd().args(["update", "k", "--expires", "nope"]).assert().code(2);
+}
+
+#[test]
+fn rename_keeps_value_history_and_variable() {
+    let env = Env::with_recovery_key();
+    env.add("old", "v", &[]);
+    env.add("taken", "t", &[]);
+    env.cmd().args(["rename", "old", "taken"]).assert().code(6);
+    env.cmd().args(["rename", "old", "bad//name"]).assert().code(2);
+    env.cmd().args(["rename", "missing", "x"]).assert().code(3);
+    env.cmd().args(["rename", "old", "new/name"]).assert().success();
+    assert_eq!(env.get("new/name"), "v");
+    env.cmd().args(["get", "old"]).assert().code(3);
+    let doc: Value = serde_json::from_slice(&env.cmd().args(["info", "new/name", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(doc["var"], "OLD");
+}
+
+#[test]
+fn rm_needs_yes_without_a_terminal() {
+    let env = Env::with_recovery_key();
+    env.add("k", "v", &[]);
+    let out = env.cmd().args(["rm", "k"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_one_line_error(&stderr(&out));
+    assert_eq!(env.get("k"), "v", "nothing removed");
+    env.cmd().args(["rm", "k", "--yes"]).assert().success();
+    env.cmd().args(["get", "k"]).assert().code(3);
+    env.cmd().args(["rm", "k", "--yes"]).assert().code(3);
+}
+
+#[test]
+fn missing_vault_is_exit_3_with_advice() {
+    let env = Env::new();
+    let out = env.cmd().args(["get", "x"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("keyward init"));
+    assert_one_line_error(&stderr(&out));
+    env.cmd().args(["list"]).assert().code(3);
+    env.cmd().args(["key", "status"]).assert().code(3).stdout(predicate::str::contains("keyward init"));
+}
+
+#[test]
+fn init_twice_is_a_conflict_and_files_are_private() {
+    let env = Env::with_recovery_key();
+    assert_eq!(mode(&env.vault), 0o600);
+    assert_eq!(mode(&env.path("recovery.txt")), 0o600);
+    env.cmd().args(["init", "--keyring", "none", "--recovery-key-file", "/dev/null"]).assert().code(6);
+    // directories keyward creates are 0700
+    let mut env2 = Env::new();
+    env2.vault = env2.home.join("deep/er/vault.kw");
+    env2.cmd().args(["init", "--keyring", "none", "--recovery-key-file"]).arg(env2.path("r")).assert().success();
+    assert_eq!(mode(&env2.home.join("deep")), 0o700);
+    assert_eq!(mode(&env2.home.join("deep/er")), 0o700);
+    // no temp files are left beside the vault
+    let names: Vec<_> = std::fs::read_dir(env2.home.join("deep/er")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 2, "vault and its lock file: {names:?}");
+}
+
+#[test]
+fn a_vault_readable_by_others_gets_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::with_recovery_key();
+    env.add("k", "v", &[]);
+    std::fs::set_permissions(&env.vault, std::fs::Permissions::from_mode(0o644)).unwrap();
+    env.cmd().args(["get", "k"]).assert().success().stderr(predicate::str::contains("chmod 600"));
+}
+
+#[test]
+fn init_with_no_way_in_is_refused() {
+    let env = Env::new();
+    let out = env.cmd().args(["init", "--keyring", "none"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!env.vault.exists());
+}
+
+#[test]
+fn non_tty_init_without_a_file_prints_no_recovery_key() {
+    let env = Env::new();
+    let out = env.cmd().args(["init", "--keyring", "keyutils"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("kw1-"));
+    assert!(stderr(&out).contains("key recovery"), "says how to make one later");
+    assert!(stderr(&out).contains("reboot"), "warns about kernel keyring persistence");
+    env.cmd().arg("lock").assert().code(6); // the only slot: locking would strand the vault
+}
+
+#[test]
+fn project_vault_is_found_by_walking_up() {
+    let env = Env::new();
+    let project = env.home.join("code/app");
+    std::fs::create_dir_all(project.join("src/deep")).unwrap();
+    let key_file = env.path("rk");
+    env.cmd()
+        .env_remove("KEYWARD_VAULT")
+        .current_dir(&project)
+        .args(["init", "--keyring", "none", "--vault", ".keyward/vault.kw", "--recovery-key-file"])
+        .arg(&key_file)
+        .assert()
+        .success();
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    let out = env
+        .cmd()
+        .env_remove("KEYWARD_VAULT")
+        .env("KEYWARD_VAULT_KEY", key.trim())
+        .current_dir(project.join("src/deep"))
+        .args(["key", "status", "--json"])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["vault"], project.join(".keyward/vault.kw").to_str().unwrap());
+    assert!(doc["why"].as_str().unwrap().contains("project"));
+    assert_eq!(doc["unlocks_now"]["ok"], true);
+}
+
+#[test]
+fn user_vault_lives_under_xdg_data_home() {
+    let env = Env::new();
+    env.cmd()
+        .env_remove("KEYWARD_VAULT")
+        .args(["init", "--keyring", "none", "--recovery-key-file"])
+        .arg(env.path("rk"))
+        .assert()
+        .success();
+    assert!(env.home.join(".local/share/keyward/vault.kw").is_file());
+}
+
+#[test]
+fn usage_errors_are_one_line_exit_2() {
+    let env = Env::with_recovery_key();
+    for args in [&["frobnicate"][..], &["get"], &["add", "--expires"], &["list", "--bogus"], &["get", "a", "b"]] {
+        let out = env.cmd().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_one_line_error(&stderr(&out));
+    }
+}
+
+#[test]
+fn no_arguments_prints_an_overview() {
+    let env = Env::new();
+    env.cmd().assert().success().stdout(predicate::str::contains("Commands:").and(predicate::str::contains("init")));
+    env.cmd().arg("--help").assert().success().stdout(predicate::str::contains("Exit codes:"));
+}
+
+#[test]
+fn broken_pipe_exits_quietly() {
+    let env = Env::with_recovery_key();
+    for i in 0..40 {
+        env.add(&format!("name{i:02}"), "v", &["--tag", &"t".repeat(50)]);
+    }
+    let keyward = assert_cmd::cargo::cargo_bin("keyward");
+    let script = format!("'{}' list | head -c 10 >/dev/null; exit ${{PIPESTATUS[0]}}", keyward.display());
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .env("KEYWARD_VAULT", &env.vault)
+        .env("KEYWARD_VAULT_KEY", env.key.as_ref().unwrap())
+        .env("HOME", &env.home)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "no noise on a broken pipe: {}", stderr(&out));
+}
+
+#[test]
+fn names_and_metadata_are_sanitized_when_printed() {
+    let env = Env::with_recovery_key();
+    // Metadata with control characters is refused at the door...
+    env.cmd().args(["add", "k", "--tag", "a\u{1b}[2Jb"]).write_stdin("v").assert().code(2);
+    // ...and error messages echoing hostile input are neutralized.
+    let out = env.cmd().args(["get", "x\u{1b}]0;pwned\u{7}"]).output().unwrap();
+    assert!(!stderr(&out).contains('\u{1b}') && !stderr(&out).contains('\u{7}'));
+}

@@ -1,0 +1,94 @@
+//! Test harness: every test gets its own HOME, XDG directories and vault, and runs the real
+//! binary with an environment cleared of everything keyward reads.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+pub struct Env {
+    pub dir: TempDir,
+    pub home: PathBuf,
+    pub vault: PathBuf,
+    /// The value for KEYWARD_VAULT_KEY, once a test has one.
+    pub key: Option<String>,
+    pub extra: Vec<(String, String)>,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let vault = home.join("vault.kw");
+        Env { dir, home, vault, key: None, extra: Vec::new() }
+    }
+
+    /// A vault with no keyring, opened through its recovery key in KEYWARD_VAULT_KEY.
+    pub fn with_recovery_key() -> Env {
+        let mut env = Env::new();
+        let file = env.path("recovery.txt");
+        env.cmd().args(["init", "--keyring", "none", "--recovery-key-file"]).arg(&file).assert().success();
+        env.key = Some(std::fs::read_to_string(&file).unwrap().trim().to_owned());
+        env
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn set(&mut self, key: &str, value: impl AsRef<str>) {
+        self.extra.push((key.to_owned(), value.as_ref().to_owned()));
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::cargo_bin("keyward").expect("binary built");
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("XDG_DATA_HOME", self.home.join(".local/share"))
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("XDG_STATE_HOME", self.home.join(".local/state"))
+            .env("KEYWARD_VAULT", &self.vault)
+            .current_dir(&self.home);
+        if let Some(key) = &self.key {
+            cmd.env("KEYWARD_VAULT_KEY", key);
+        }
+        for (k, v) in &self.extra {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// `keyward add NAME ARGS...` with the value on standard input.
+    pub fn add(&self, name: &str, value: &str, args: &[&str]) {
+        self.cmd().arg("add").arg(name).args(args).write_stdin(value).assert().success();
+    }
+
+    pub fn get(&self, name: &str) -> String {
+        let out = self.cmd().args(["get", "-n", name]).output().unwrap();
+        assert!(out.status.success(), "get {name}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Asserts the one-line error format: `keyward: <what> — <what to do>`.
+pub fn assert_one_line_error(stderr: &str) {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("keyward: warning:")).collect();
+    assert_eq!(lines.len(), 1, "expected one line of error, got: {stderr}");
+    assert!(lines[0].starts_with("keyward: ") && lines[0].contains(" — "), "bad error format: {stderr}");
+}
