@@ -82,22 +82,32 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a vault and its key slots
-    #[command(after_help = "Examples:\n  keyward init\n  keyward init --keyring none --passphrase\n  keyward init --vault .keyward/vault.kw --recovery-key-file ~/keyward-recovery.txt")]
+    #[command(
+        after_help = "Examples:\n  keyward init\n  keyward init --keyring none --passphrase\n  keyward init --vault .keyward/vault.kw --recovery-key-file ~/keyward-recovery.txt"
+    )]
     Init(InitArgs),
     /// Store a new secret (value from standard input or a hidden prompt)
-    #[command(after_help = "Examples:\n  printf %s \"$KEY\" | keyward add stripe/live --provider stripe --env prod\n  keyward add github/ci --var GITHUB_TOKEN --expires 2027-01-31 --scope repo\n  keyward add internal/webhook --generate --prefix whk_")]
+    #[command(
+        after_help = "Examples:\n  printf %s \"$KEY\" | keyward add stripe/live --provider stripe --env prod\n  keyward add github/ci --var GITHUB_TOKEN --expires 2027-01-31 --scope repo\n  keyward add internal/webhook --generate --prefix whk_"
+    )]
     Add(AddArgs),
     /// Print a secret's value
-    #[command(after_help = "Examples:\n  keyward get stripe/live\n  curl -H \"Authorization: Bearer $(keyward get -n openai/dev)\" ...\n  keyward get stripe/live --version previous")]
+    #[command(
+        after_help = "Examples:\n  keyward get stripe/live\n  curl -H \"Authorization: Bearer $(keyward get -n openai/dev)\" ...\n  keyward get stripe/live --version previous"
+    )]
     Get(GetArgs),
     /// List secrets (never their values)
-    #[command(after_help = "Examples:\n  keyward list\n  keyward list --env prod --provider stripe\n  keyward list --tag ci --json")]
+    #[command(
+        after_help = "Examples:\n  keyward list\n  keyward list --env prod --provider stripe\n  keyward list --tag ci --json"
+    )]
     List(ListArgs),
     /// Show a secret's metadata and version history (never values)
     #[command(after_help = "Examples:\n  keyward info stripe/live\n  keyward info stripe/live --json")]
     Info(NameArg),
     /// Change a secret's metadata (not its value: see rotate)
-    #[command(after_help = "Examples:\n  keyward update stripe/live --expires 90d --tag billing\n  keyward update stripe/live --clear scopes --untag old")]
+    #[command(
+        after_help = "Examples:\n  keyward update stripe/live --expires 90d --tag billing\n  keyward update stripe/live --clear scopes --untag old"
+    )]
     Update(UpdateArgs),
     /// Rename a secret (its variable stays as it is)
     #[command(after_help = "Examples:\n  keyward rename stripe stripe/live")]

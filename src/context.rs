@@ -93,13 +93,15 @@ impl Context {
         let path = self.vault_path();
         let _lock = store::lock(&path, lock_timeout())?;
         let locked = Locked::read(&path)?;
-        let opened = credential.open(&locked.header.vault_id, &locked.header.slots).ok_or_else(|| {
-            Error::CannotUnlock {
+        let opened =
+            credential.open(&locked.header.vault_id, &locked.header.slots).ok_or_else(|| Error::CannotUnlock {
                 path: path.clone(),
-                reason: format!("the vault was re-keyed while this command ran; the {} no longer opens it", credential.describe()),
+                reason: format!(
+                    "the vault was re-keyed while this command ran; the {} no longer opens it",
+                    credential.describe()
+                ),
                 hint: "run the command again".into(),
-            }
-        })?;
+            })?;
         let mut vault = locked.open(opened.data_key)?;
         let result = change(&mut vault, credential)?;
         vault.save()?;

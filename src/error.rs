@@ -107,16 +107,29 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         use Error::*;
         match self {
-            Usage(_) | InvalidName { .. } | InvalidValue { .. } | EmptyValue | ValueTooLarge { .. }
-            | ValueNotUtf8 | NeedsTerminal { .. } | Mismatch => exit::USAGE,
+            Usage(_)
+            | InvalidName { .. }
+            | InvalidValue { .. }
+            | EmptyValue
+            | ValueTooLarge { .. }
+            | ValueNotUtf8
+            | NeedsTerminal { .. }
+            | Mismatch => exit::USAGE,
             VaultNotFound { .. } | SecretNotFound { .. } | VersionNotFound { .. } | TokenNotFound { .. } => {
                 exit::NOT_FOUND
             }
-            CannotUnlock { .. } | WrongVaultKey { .. } | MalformedVaultKey { .. } | WrongSecret { .. }
+            CannotUnlock { .. }
+            | WrongVaultKey { .. }
+            | MalformedVaultKey { .. }
+            | WrongSecret { .. }
             | KeyringUnavailable { .. } => exit::UNLOCK,
             Damaged { .. } | NotAVault { .. } | FutureVersion { .. } => exit::DAMAGED,
-            SecretExists { .. } | VarConflict { .. } | VaultExists { .. } | TokenExists { .. }
-            | LockTimeout { .. } | Refused(..) => exit::CONFLICT,
+            SecretExists { .. }
+            | VarConflict { .. }
+            | VaultExists { .. }
+            | TokenExists { .. }
+            | LockTimeout { .. }
+            | Refused(..) => exit::CONFLICT,
             Io { .. } => exit::IO,
         }
     }

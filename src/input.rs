@@ -68,7 +68,12 @@ pub fn read_value() -> Result<SecretValue> {
         let value = prompt_twice("Value (input hidden): ", "Value again: ")?;
         Zeroizing::new(value.expose().to_owned())
     } else {
-        let buf = read_bounded(&mut std::io::stdin().lock(), SecretValue::MAX_LEN, "cannot read", Path::new("standard input"))?;
+        let buf = read_bounded(
+            &mut std::io::stdin().lock(),
+            SecretValue::MAX_LEN,
+            "cannot read",
+            Path::new("standard input"),
+        )?;
         into_text(buf)?
     };
     if text.is_empty() {
@@ -127,7 +132,9 @@ mod tests {
 
     #[test]
     fn one_trailing_newline_is_removed() {
-        for (input, want) in [(&b"abc\n"[..], &b"abc"[..]), (b"abc\r\n", b"abc"), (b"abc\n\n", b"abc\n"), (b"abc", b"abc")] {
+        for (input, want) in
+            [(&b"abc\n"[..], &b"abc"[..]), (b"abc\r\n", b"abc"), (b"abc\n\n", b"abc\n"), (b"abc", b"abc")]
+        {
             let buf = read_bounded(&mut &input[..], 100, "x", Path::new("x")).unwrap();
             assert_eq!(&buf[..], want);
         }
@@ -135,9 +142,9 @@ mod tests {
 
     #[test]
     fn oversize_is_refused() {
-        let big = vec![b'a'; 101];
+        let big = [b'a'; 101];
         assert!(matches!(read_bounded(&mut &big[..], 100, "x", Path::new("x")), Err(Error::ValueTooLarge { .. })));
-        let exact = vec![b'a'; 100];
+        let exact = [b'a'; 100];
         assert!(read_bounded(&mut &exact[..], 100, "x", Path::new("x")).is_ok());
     }
 }

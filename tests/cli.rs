@@ -44,7 +44,8 @@ fn add_generate_makes_random_internal_keys() {
     let a = env.get("hook");
     assert!(a.starts_with("whk_") && a.len() == 4 + 43, "{a}");
     assert_eq!(env.get("hook2").len(), 86);
-    let info: Value = serde_json::from_slice(&env.cmd().args(["info", "hook", "--json"]).output().unwrap().stdout).unwrap();
+    let info: Value =
+        serde_json::from_slice(&env.cmd().args(["info", "hook", "--json"]).output().unwrap().stdout).unwrap();
     assert_eq!(info["provider"], "internal");
     env.cmd().args(["add", "x", "--length", "64"]).assert().code(2);
 }
@@ -109,10 +110,32 @@ fn metadata_flags_are_stored_and_validated() {
         "gh/ci",
         "ghp_x",
         &[
-            "--provider", "GitHub", "--env", "Production", "--var", "GH_TOKEN", "--expires", "2027-01-31",
-            "--rotate-every", "30d", "--scope", "repo", "--scope", "read:org", "--allow-ip", "10.0.0.0/8",
-            "--allow-origin", "https://app.example.com", "--rate-limit", "1000/min", "--tag", "ci", "--tag", "ci",
-            "--note", "for the deploy job",
+            "--provider",
+            "GitHub",
+            "--env",
+            "Production",
+            "--var",
+            "GH_TOKEN",
+            "--expires",
+            "2027-01-31",
+            "--rotate-every",
+            "30d",
+            "--scope",
+            "repo",
+            "--scope",
+            "read:org",
+            "--allow-ip",
+            "10.0.0.0/8",
+            "--allow-origin",
+            "https://app.example.com",
+            "--rate-limit",
+            "1000/min",
+            "--tag",
+            "ci",
+            "--tag",
+            "ci",
+            "--note",
+            "for the deploy job",
         ],
     );
     let out = env.cmd().args(["info", "gh/ci", "--json"]).output().unwrap();
@@ -152,7 +175,9 @@ fn metadata_flags_are_stored_and_validated() {
 fn default_variable_is_derived_from_the_name() {
     let env = Env::with_recovery_key();
     env.add("openai/dev-key.v2", "sk", &[]);
-    let doc: Value = serde_json::from_slice(&env.cmd().args(["info", "openai/dev-key.v2", "--json"]).output().unwrap().stdout).unwrap();
+    let doc: Value =
+        serde_json::from_slice(&env.cmd().args(["info", "openai/dev-key.v2", "--json"]).output().unwrap().stdout)
+            .unwrap();
     assert_eq!(doc["var"], "OPENAI_DEV_KEY_V2");
     assert_eq!(doc["rotate_every"], "90d", "default rotation policy");
 }
@@ -165,7 +190,10 @@ fn list_filters_and_never_shows_values() {
     env.add("c", "VALUE_C_SENTINEL", &[]);
     let out = env.cmd().arg("list").output().unwrap();
     let text = stdout(&out);
-    assert!(text.contains("NAME") && text.contains('a') && text.contains("OPENAI") == false);
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0][..3], ["NAME", "VARIABLE", "ENV"], "plain columns when not a terminal: {text}");
+    assert_eq!(rows[1][..5], ["a", "A", "prod", "stripe", "1"]);
+    assert_eq!(rows.len(), 4);
     assert!(!text.contains("SENTINEL"));
     let names = |args: &[&str]| -> Vec<String> {
         let out = env.cmd().arg("list").args(args).arg("--json").output().unwrap();
@@ -184,7 +212,20 @@ fn update_changes_metadata_only() {
     let env = Env::with_recovery_key();
     env.add("k", "value", &["--tag", "old", "--scope", "s1", "--env", "dev"]);
     env.cmd()
-        .args(["update", "k", "--tag", "new", "--untag", "old", "--clear", "scopes", "--expires", "30d", "--note", "hi"])
+        .args([
+            "update",
+            "k",
+            "--tag",
+            "new",
+            "--untag",
+            "old",
+            "--clear",
+            "scopes",
+            "--expires",
+            "30d",
+            "--note",
+            "hi",
+        ])
         .assert()
         .success();
     let doc: Value = serde_json::from_slice(&env.cmd().args(["info", "k", "--json"]).output().unwrap().stdout).unwrap();
@@ -211,7 +252,8 @@ fn rename_keeps_value_history_and_variable() {
     env.cmd().args(["rename", "old", "new/name"]).assert().success();
     assert_eq!(env.get("new/name"), "v");
     env.cmd().args(["get", "old"]).assert().code(3);
-    let doc: Value = serde_json::from_slice(&env.cmd().args(["info", "new/name", "--json"]).output().unwrap().stdout).unwrap();
+    let doc: Value =
+        serde_json::from_slice(&env.cmd().args(["info", "new/name", "--json"]).output().unwrap().stdout).unwrap();
     assert_eq!(doc["var"], "OLD");
 }
 

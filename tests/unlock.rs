@@ -174,11 +174,13 @@ fn key_rotate_locks_out_old_tokens_and_recovery_key() {
 #[test]
 fn kernel_keyring_unlocks_lock_and_unlock_restore() {
     let mut env = Env::new();
-    let out = env.cmd().args(["init", "--keyring", "keyutils", "--recovery-key-file"]).arg(env.path("rk")).output().unwrap();
+    let out =
+        env.cmd().args(["init", "--keyring", "keyutils", "--recovery-key-file"]).arg(env.path("rk")).output().unwrap();
     assert!(out.status.success(), "kernel keyring init failed: {}", stderr(&out));
     env.add("k", "from-the-keyring", &[]);
     assert_eq!(env.get("k"), "from-the-keyring");
-    let status: Value = serde_json::from_slice(&env.cmd().args(["key", "status", "--json"]).output().unwrap().stdout).unwrap();
+    let status: Value =
+        serde_json::from_slice(&env.cmd().args(["key", "status", "--json"]).output().unwrap().stdout).unwrap();
     assert!(status["unlocks_now"]["source"].as_str().unwrap().starts_with("keyring (keyutils@"), "{status}");
     assert!(!serde_json::to_string(&status).unwrap().contains("kw1-"));
 
@@ -192,7 +194,8 @@ fn kernel_keyring_unlocks_lock_and_unlock_restore() {
     env.cmd().arg("unlock").write_stdin("not a key").assert().code(2);
     env.cmd().arg("unlock").write_stdin(recovery).assert().success();
     assert_eq!(env.get("k"), "from-the-keyring");
-    let status: Value = serde_json::from_slice(&env.cmd().args(["key", "status", "--json"]).output().unwrap().stdout).unwrap();
+    let status: Value =
+        serde_json::from_slice(&env.cmd().args(["key", "status", "--json"]).output().unwrap().stdout).unwrap();
     let keyring_slots = status["slots"].as_array().unwrap().iter().filter(|s| s["kind"] == "keyring").count();
     assert_eq!(keyring_slots, 1, "unlock replaced this machine's slot instead of adding one");
     env.cmd().arg("lock").assert().success();

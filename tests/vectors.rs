@@ -31,7 +31,9 @@ fn read_expect(name: &str) -> Expect {
             "key" => e.key = Some(v.to_owned()),
             "passphrase" => e.passphrase = Some(v.to_owned()),
             "expect" if v == "success" => e.code = 0,
-            "expect" => e.code = v.strip_prefix("exit ").and_then(|c| c.parse().ok()).expect("expect: success | exit N"),
+            "expect" => {
+                e.code = v.strip_prefix("exit ").and_then(|c| c.parse().ok()).expect("expect: success | exit N")
+            }
             "stderr" => e.stderr = Some(v.to_owned()),
             "secret" => {
                 let (n, val) = v.split_once('=').expect("secret: NAME=VALUE");
@@ -142,30 +144,59 @@ fn regenerate() {
     write(
         "valid-passphrase",
         &good,
-        &format!("# the same vault opened with its passphrase\npassphrase: vector passphrase 123\nexpect: success\n{secrets}"),
+        &format!(
+            "# the same vault opened with its passphrase\npassphrase: vector passphrase 123\nexpect: success\n{secrets}"
+        ),
     );
     let other = Env::with_recovery_key();
     let stranger = String::from_utf8(other.cmd().args(["key", "token", "add", "x"]).output().unwrap().stdout).unwrap();
-    write("wrong-token", &good, &format!("# a well-formed token of another vault\nkey: {}\nexpect: exit 4\nstderr: does not open\n", stranger.trim()));
-    write("wrong-passphrase", &good, "# the wrong passphrase\npassphrase: not the passphrase\nexpect: exit 4\nstderr: does not open\n");
+    write(
+        "wrong-token",
+        &good,
+        &format!(
+            "# a well-formed token of another vault\nkey: {}\nexpect: exit 4\nstderr: does not open\n",
+            stranger.trim()
+        ),
+    );
+    write(
+        "wrong-passphrase",
+        &good,
+        "# the wrong passphrase\npassphrase: not the passphrase\nexpect: exit 4\nstderr: does not open\n",
+    );
 
     let header_len = format::parse(&good).map(|p| p.aad.len()).unwrap();
     let damaged = |reason: &str| format!("key: {token}\nexpect: exit 5\nstderr: {reason}\n");
-    write("truncated", &good[..good.len() - 20], &format!("# cut 20 bytes short\n{}", damaged("does not authenticate")));
+    write(
+        "truncated",
+        &good[..good.len() - 20],
+        &format!("# cut 20 bytes short\n{}", damaged("does not authenticate")),
+    );
     write("truncated-header", &good[..header_len - 5], &format!("# cut inside the header\n{}", damaged("truncated")));
     let mut flip = good.clone();
     flip[20] ^= 0x01;
     write("header-byte-flipped", &flip, &format!("# one bit of the vault id flipped\n{}", damaged("checksum")));
     let mut flip = good.clone();
     flip[header_len + 3] ^= 0x80;
-    write("header-checksum-flipped", &flip, &format!("# one bit of the header checksum flipped\n{}", damaged("checksum")));
+    write(
+        "header-checksum-flipped",
+        &flip,
+        &format!("# one bit of the header checksum flipped\n{}", damaged("checksum")),
+    );
     let mut flip = good.clone();
     flip[header_len + 32 + 10] ^= 0x01;
-    write("payload-byte-flipped", &flip, &format!("# one bit of the ciphertext flipped\n{}", damaged("does not authenticate")));
+    write(
+        "payload-byte-flipped",
+        &flip,
+        &format!("# one bit of the ciphertext flipped\n{}", damaged("does not authenticate")),
+    );
     let mut flip = good.clone();
     let last = flip.len() - 1;
     flip[last] ^= 0x01;
-    write("tag-byte-flipped", &flip, &format!("# one bit of the GCM tag flipped\n{}", damaged("does not authenticate")));
+    write(
+        "tag-byte-flipped",
+        &flip,
+        &format!("# one bit of the GCM tag flipped\n{}", damaged("does not authenticate")),
+    );
 
     // A forged header: the token slot's wrapped key moved under another label, checksum fixed up.
     let parsed = format::parse(&good).unwrap();
@@ -177,7 +208,13 @@ fn regenerate() {
     }
     let mut forged = format::encode_header(&header);
     forged.extend_from_slice(parsed.ciphertext);
-    write("slot-swapped", &forged, &format!("# a token slot relabelled, checksum recomputed: the slot no longer opens\nkey: {token}\nexpect: exit 4\n"));
+    write(
+        "slot-swapped",
+        &forged,
+        &format!(
+            "# a token slot relabelled, checksum recomputed: the slot no longer opens\nkey: {token}\nexpect: exit 4\n"
+        ),
+    );
 
     let mut future = good.clone();
     future[8] = 2;
@@ -191,8 +228,16 @@ fn regenerate() {
     }
     let mut absurd = format::encode_header(&header);
     absurd.extend_from_slice(parsed.ciphertext);
-    write("absurd-argon2", &absurd, "# a passphrase slot asking for 4 GiB of memory, checksum recomputed\npassphrase: vector passphrase 123\nexpect: exit 5\nstderr: exceed the limits\n");
+    write(
+        "absurd-argon2",
+        &absurd,
+        "# a passphrase slot asking for 4 GiB of memory, checksum recomputed\npassphrase: vector passphrase 123\nexpect: exit 5\nstderr: exceed the limits\n",
+    );
 
-    write("not-a-vault", b"KEY=value\nOTHER=thing\n", &format!("# a dotenv file, not a vault\n{}", damaged("not a keyward vault")));
+    write(
+        "not-a-vault",
+        b"KEY=value\nOTHER=thing\n",
+        &format!("# a dotenv file, not a vault\n{}", damaged("not a keyward vault")),
+    );
     write("empty-file", b"", &format!("# an empty file\n{}", damaged("not a keyward vault")));
 }

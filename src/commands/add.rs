@@ -30,7 +30,8 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<i32> {
     let locked = ctx.read_locked()?;
     let (mut credential, _) = unlock::unlock(&locked, ctx.policy)?;
     drop(locked);
-    let value = if args.generate { generate(args.length.into(), args.prefix.as_deref())? } else { input::read_value()? };
+    let value =
+        if args.generate { generate(args.length.into(), args.prefix.as_deref())? } else { input::read_value()? };
 
     let secret = Secret::new(args.name.clone(), var, env, meta, value, ctx.now);
     ctx.modify_with(&mut credential, |vault, _| {

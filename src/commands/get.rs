@@ -51,10 +51,10 @@ pub fn run(args: GetArgs, ctx: &Context) -> Result<i32> {
 fn write_unbuffered(bytes: &[u8]) {
     // SAFETY: fd 1 is open for the life of the process; ManuallyDrop keeps it from being closed.
     let mut stdout = ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
-    if let Err(e) = stdout.write_all(bytes) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("keyward: cannot write to standard output: {e}");
-            std::process::exit(crate::error::exit::IO);
-        }
+    if let Err(e) = stdout.write_all(bytes)
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("keyward: cannot write to standard output: {e}");
+        std::process::exit(crate::error::exit::IO);
     }
 }

@@ -26,8 +26,22 @@ pub fn run(args: NameArg, ctx: &Context) -> Result<i32> {
     };
     let mut text = String::new();
     for key in [
-        "name", "var", "env", "provider", "created", "updated", "rotated", "rotate_every", "rotation_due", "expires",
-        "scopes", "allow_ips", "allow_origins", "rate_limit", "tags", "note",
+        "name",
+        "var",
+        "env",
+        "provider",
+        "created",
+        "updated",
+        "rotated",
+        "rotate_every",
+        "rotation_due",
+        "expires",
+        "scopes",
+        "allow_ips",
+        "allow_origins",
+        "rate_limit",
+        "tags",
+        "note",
     ] {
         text.push_str(&format!("{:<14} {}\n", format!("{}:", key.replace('_', " ")), field(&json[key])));
     }

@@ -23,7 +23,8 @@ pub fn run(args: InitArgs, ctx: &Context) -> Result<i32> {
     let backend = keyring::choose(args.keyring)?;
     if backend.is_none() && !args.passphrase && matches!(dest, Destination::Nowhere) {
         return Err(Error::Usage(
-            "with --keyring none, give --passphrase or --recovery-key-file: otherwise nothing could open the vault".into(),
+            "with --keyring none, give --passphrase or --recovery-key-file: otherwise nothing could open the vault"
+                .into(),
         ));
     }
     let passphrase = if args.passphrase { Some(input::new_passphrase()?) } else { None };
@@ -51,7 +52,8 @@ pub fn run(args: InitArgs, ctx: &Context) -> Result<i32> {
         vault.put_slot(SlotKind::Recovery, "", SlotSecret::Random(key), ctx.now);
     }
 
-    let saved = recovery_key.as_ref().map_or(Ok(()), |key| recovery::deliver(&dest, key, ctx)).and_then(|()| vault.save());
+    let saved =
+        recovery_key.as_ref().map_or(Ok(()), |key| recovery::deliver(&dest, key, ctx)).and_then(|()| vault.save());
     if let Err(e) = saved {
         if let Some(backend) = backend {
             let _ = keyring::delete(backend, &vault_id);

@@ -38,7 +38,10 @@ pub fn lock(ctx: &Context) -> Result<i32> {
     } else if removed.is_empty() {
         ctx.out.done("no keyring entry for this vault on this machine; it was already locked");
     } else {
-        ctx.out.done(&format!("locked: removed the vault key from the {} keyring; `keyward unlock` restores it", removed.join(" and ")));
+        ctx.out.done(&format!(
+            "locked: removed the vault key from the {} keyring; `keyward unlock` restores it",
+            removed.join(" and ")
+        ));
     }
     Ok(0)
 }

@@ -23,7 +23,10 @@ pub fn run(args: RenameArgs, ctx: &Context) -> Result<i32> {
     if ctx.out.json {
         ctx.out.json(&json!({"renamed": args.old, "to": args.new, "var": var}));
     } else {
-        ctx.out.done(&format!("renamed {} to {} (variable stays {var}; change it with `keyward update {} --var NEW`)", args.old, args.new, args.new));
+        ctx.out.done(&format!(
+            "renamed {} to {} (variable stays {var}; change it with `keyward update {} --var NEW`)",
+            args.old, args.new, args.new
+        ));
     }
     Ok(0)
 }

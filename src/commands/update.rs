@@ -17,7 +17,8 @@ pub fn run(args: UpdateArgs, ctx: &Context) -> Result<i32> {
     let changed = ctx.modify(|vault, _| {
         let mut records = vault.records()?;
         let index = records.position(&args.name).ok_or_else(|| Error::SecretNotFound { name: args.name.clone() })?;
-        let mut secret = records.records[index].decode().map_err(|_| Error::damaged(&vault.path, "a record cannot be decoded"))?;
+        let mut secret =
+            records.records[index].decode().map_err(|_| Error::damaged(&vault.path, "a record cannot be decoded"))?;
         let before = secret.clone();
         let meta = &mut secret.body.meta;
         for field in &args.clear {

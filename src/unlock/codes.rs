@@ -71,14 +71,17 @@ pub fn parse(text: &str) -> Result<Code, &'static str> {
     } else {
         return Err("it does not start with kw1- or kwt1-");
     };
-    let body: Zeroizing<String> =
-        Zeroizing::new(rest.chars().filter(|c| *c != '-' && !c.is_whitespace()).map(|c| c.to_ascii_uppercase()).collect());
+    let body: Zeroizing<String> = Zeroizing::new(
+        rest.chars().filter(|c| *c != '-' && !c.is_whitespace()).map(|c| c.to_ascii_uppercase()).collect(),
+    );
     let mut raw = Zeroizing::new([0u8; 36]);
     let decoded_len = data_encoding::BASE32_NOPAD.decode_len(body.len()).map_err(|_| "its length is wrong")?;
     if decoded_len != 36 {
         return Err("its length is wrong");
     }
-    data_encoding::BASE32_NOPAD.decode_mut(body.as_bytes(), &mut raw[..]).map_err(|_| "it has characters outside a-z and 2-7")?;
+    data_encoding::BASE32_NOPAD
+        .decode_mut(body.as_bytes(), &mut raw[..])
+        .map_err(|_| "it has characters outside a-z and 2-7")?;
     let secret = Key32::from_slice(&raw[..32]).expect("32 bytes");
     if raw[32..] != checksum(kind, secret.expose()) {
         return Err("its checksum does not match: a typo?");
@@ -107,7 +110,7 @@ mod tests {
     fn typos_are_caught() {
         let text = encode(CodeKind::Recovery, &Key32::random());
         let mut chars: Vec<char> = text.chars().collect();
-        let i = 10;
+        let i = 6; // inside the first group, not a dash
         chars[i] = if chars[i] == 'a' { 'b' } else { 'a' };
         let typo: String = chars.into_iter().collect();
         assert_eq!(parse(&typo).err(), Some("its checksum does not match: a typo?"));

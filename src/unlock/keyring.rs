@@ -79,7 +79,8 @@ pub fn hostname() -> String {
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     let name = if rc == 0 { String::from_utf8_lossy(&buf[..end]).into_owned() } else { String::new() };
-    let clean: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).take(40).collect();
+    let clean: String =
+        name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).take(40).collect();
     if clean.is_empty() { "localhost".into() } else { clean }
 }
 
@@ -134,9 +135,12 @@ fn open_store(backend: Backend) -> Result<Arc<CredentialStore>> {
 #[cfg(target_os = "linux")]
 fn join_session_keyring() -> Result<()> {
     use linux_keyutils::{KeyRing, KeyRingIdentifier};
-    KeyRing::from_special_id(KeyRingIdentifier::Session, true)
-        .map(|_| ())
-        .map_err(|e| unavailable(Backend::Keyutils, format!("cannot join a session keyring ({e:?}); a container's seccomp profile may block keyctl")))
+    KeyRing::from_special_id(KeyRingIdentifier::Session, true).map(|_| ()).map_err(|e| {
+        unavailable(
+            Backend::Keyutils,
+            format!("cannot join a session keyring ({e:?}); a container's seccomp profile may block keyctl"),
+        )
+    })
 }
 
 #[cfg(target_os = "linux")]
@@ -195,11 +199,8 @@ pub fn choose(choice: Choice) -> Result<Option<Backend>> {
 }
 
 fn auto() -> Result<Backend> {
-    let candidates: &[Backend] = if cfg!(target_os = "macos") {
-        &[Backend::Keychain]
-    } else {
-        &[Backend::SecretService, Backend::Keyutils]
-    };
+    let candidates: &[Backend] =
+        if cfg!(target_os = "macos") { &[Backend::Keychain] } else { &[Backend::SecretService, Backend::Keyutils] };
     let mut reasons = Vec::new();
     for &backend in candidates {
         match probe(backend) {

@@ -51,7 +51,9 @@ impl Credential {
     fn kek(&mut self, slot: &Slot) -> Option<Key32> {
         match (self, slot.kdf) {
             (Credential::Code(code), Kdf::HkdfSha256) => Some(crypto::hkdf_kek(code.secret.expose(), &slot.salt)),
-            (Credential::Keyring { secret, .. }, Kdf::HkdfSha256) => Some(crypto::hkdf_kek(secret.expose(), &slot.salt)),
+            (Credential::Keyring { secret, .. }, Kdf::HkdfSha256) => {
+                Some(crypto::hkdf_kek(secret.expose(), &slot.salt))
+            }
             (Credential::Passphrase { passphrase, cached }, Kdf::Argon2id(params)) => {
                 // Argon2 is slow on purpose: derive once per (salt, parameters) and reuse.
                 if let Some((salt, p, kek)) = cached
@@ -143,7 +145,9 @@ pub fn unlock(locked: &Locked, policy: Policy) -> Result<(Credential, Opened)> {
             let mut credential = Credential::Passphrase { passphrase, cached: None };
             return match credential.open(&header.vault_id, &header.slots) {
                 Some(opened) => Ok((credential, opened)),
-                None => Err(Error::WrongSecret { what: "passphrase (from KEYWARD_PASSPHRASE_FILE)", path: path.clone() }),
+                None => {
+                    Err(Error::WrongSecret { what: "passphrase (from KEYWARD_PASSPHRASE_FILE)", path: path.clone() })
+                }
             };
         }
         if policy.prompt && input::can_prompt() {

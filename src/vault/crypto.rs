@@ -52,12 +52,8 @@ pub fn open(key: &Key32, nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &mut Vec<u8>)
     }
     let split = buf.len() - TAG_LEN;
     let tag = Tag::<Aes256Gcm>::try_from(&buf[split..]).map_err(|_| AuthFailed)?;
-    let result = cipher(key).decrypt_inout_detached(
-        &Nonce::<Aes256Gcm>::from(*nonce),
-        aad,
-        buf[..split].as_mut().into(),
-        &tag,
-    );
+    let result =
+        cipher(key).decrypt_inout_detached(&Nonce::<Aes256Gcm>::from(*nonce), aad, buf[..split].as_mut().into(), &tag);
     buf.truncate(split);
     if result.is_err() {
         buf.clear();
@@ -110,9 +106,7 @@ pub fn argon2_kek(passphrase: &[u8], salt: &[u8; SALT_LEN], params: Argon2Params
         .expect("parameters were checked against the limits");
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, argon_params);
     let mut kek = Key32::from_bytes([0; 32]);
-    argon
-        .hash_password_into(passphrase, salt, kek.expose_mut())
-        .expect("parameters and salt length were checked");
+    argon.hash_password_into(passphrase, salt, kek.expose_mut()).expect("parameters and salt length were checked");
     kek
 }
 

@@ -220,9 +220,8 @@ fn parse_header(body: &[u8]) -> Result<Header, ParseError> {
         if label_len > MAX_LABEL_LEN {
             return Err(damaged("a key slot label is too long"));
         }
-        let label = std::str::from_utf8(r.take(label_len)?)
-            .map_err(|_| damaged("a key slot label is not UTF-8"))?
-            .to_owned();
+        let label =
+            std::str::from_utf8(r.take(label_len)?).map_err(|_| damaged("a key slot label is not UTF-8"))?.to_owned();
         let slot_created = r.i64()?;
         let kdf = match r.u8()? {
             1 => Kdf::HkdfSha256,

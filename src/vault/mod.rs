@@ -142,7 +142,9 @@ impl Vault {
         let salt = crypto::random();
         let (kdf, kek) = match secret {
             SlotSecret::Random(key) => (Kdf::HkdfSha256, crypto::hkdf_kek(key.expose(), &salt)),
-            SlotSecret::Passphrase(pass, params) => (Kdf::Argon2id(params), crypto::argon2_kek(pass.as_bytes(), &salt, params)),
+            SlotSecret::Passphrase(pass, params) => {
+                (Kdf::Argon2id(params), crypto::argon2_kek(pass.as_bytes(), &salt, params))
+            }
         };
         let nonce = crypto::random();
         let mut wrapped = self.data_key.expose().to_vec();

@@ -41,7 +41,11 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
     if dir.as_os_str().is_empty() || dir.is_dir() {
         return Ok(());
     }
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| Error::io("cannot create directory", dir, e))
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io("cannot create directory", dir, e))
 }
 
 fn parent_dir(path: &Path) -> &Path {

@@ -46,7 +46,9 @@ fn credential(locked: &Locked) -> Result<Credential> {
     let from_stdin = if input::can_prompt() { None } else { Some(input::read_code("")?) };
     let code_text = match from_stdin.filter(|t| !t.trim().is_empty()) {
         Some(text) => Some(text),
-        None => std::env::var_os(unlock::VAULT_KEY_VAR).map(|v| zeroize::Zeroizing::new(v.to_string_lossy().into_owned())),
+        None => {
+            std::env::var_os(unlock::VAULT_KEY_VAR).map(|v| zeroize::Zeroizing::new(v.to_string_lossy().into_owned()))
+        }
     };
     let code_text = match code_text {
         Some(text) => Some(text),

@@ -27,7 +27,12 @@ pub fn run(args: PassphraseArgs, ctx: &Context) -> Result<i32> {
     drop(locked);
     let passphrase = input::new_passphrase()?;
     ctx.modify_with(&mut credential, |vault, _| {
-        vault.put_slot(SlotKind::Passphrase, "", SlotSecret::Passphrase(passphrase.expose(), Argon2Params::DEFAULT), ctx.now);
+        vault.put_slot(
+            SlotKind::Passphrase,
+            "",
+            SlotSecret::Passphrase(passphrase.expose(), Argon2Params::DEFAULT),
+            ctx.now,
+        );
         Ok(())
     })?;
     report(ctx, "set");

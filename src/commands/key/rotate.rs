@@ -11,9 +11,9 @@ use crate::input;
 use crate::sensitive::Key32;
 use crate::unlock::keyring::{self, Backend};
 use crate::unlock::{self, PASSPHRASE_FILE_VAR};
+use crate::vault::SlotSecret;
 use crate::vault::crypto::Argon2Params;
 use crate::vault::format::SlotKind;
-use crate::vault::SlotSecret;
 
 pub fn run(args: RecoveryArgs, ctx: &Context) -> Result<i32> {
     let locked = ctx.read_locked()?;
@@ -49,7 +49,12 @@ pub fn run(args: RecoveryArgs, ctx: &Context) -> Result<i32> {
             vault.put_slot(SlotKind::Keyring, &backend.slot_label(), SlotSecret::Random(&keyring_secret), ctx.now);
         }
         if let Some(pass) = &passphrase {
-            vault.put_slot(SlotKind::Passphrase, "", SlotSecret::Passphrase(pass.expose(), Argon2Params::DEFAULT), ctx.now);
+            vault.put_slot(
+                SlotKind::Passphrase,
+                "",
+                SlotSecret::Passphrase(pass.expose(), Argon2Params::DEFAULT),
+                ctx.now,
+            );
         }
         if let Some(key) = &recovery_key {
             vault.put_slot(SlotKind::Recovery, "", SlotSecret::Random(key), ctx.now);

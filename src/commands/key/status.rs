@@ -26,7 +26,8 @@ pub fn run(ctx: &Context) -> Result<i32> {
         Err(e) => return Err(e),
     };
     let Some(locked) = locked else {
-        let doc = json!({"vault": location.path, "why": location.reason.describe(), "exists": false, "keyrings": backends});
+        let doc =
+            json!({"vault": location.path, "why": location.reason.describe(), "exists": false, "keyrings": backends});
         print(ctx, &doc);
         return Ok(crate::error::exit::NOT_FOUND);
     };
@@ -85,7 +86,12 @@ fn print(ctx: &Context, doc: &serde_json::Value) {
         for slot in doc["slots"].as_array().into_iter().flatten() {
             let label = s(&slot["label"]);
             let label = if label.is_empty() { String::new() } else { format!(" {label}") };
-            text.push_str(&format!("  {}{label}  (created {}, {})\n", s(&slot["kind"]), s(&slot["created"]), s(&slot["kdf"])));
+            text.push_str(&format!(
+                "  {}{label}  (created {}, {})\n",
+                s(&slot["kind"]),
+                s(&slot["created"]),
+                s(&slot["kdf"])
+            ));
         }
     }
     text.push_str("keyrings:\n");

@@ -23,7 +23,10 @@ pub fn add(args: LabelArg, ctx: &Context) -> Result<i32> {
             return Err(Error::TokenExists { label: label.clone() });
         }
         if vault.header.slots.len() >= crate::vault::format::MAX_SLOTS {
-            return Err(Error::Refused("the vault has the maximum number of key slots".into(), "remove unused tokens first"));
+            return Err(Error::Refused(
+                "the vault has the maximum number of key slots".into(),
+                "remove unused tokens first",
+            ));
         }
         vault.put_slot(SlotKind::Token, &label, SlotSecret::Random(&secret), ctx.now);
         Ok(())
@@ -37,7 +40,9 @@ pub fn add(args: LabelArg, ctx: &Context) -> Result<i32> {
         line.push_str(&token);
         line.push('\n');
         ctx.out.write(line.as_bytes());
-        ctx.out.notice(&format!("token {label} made; store it as KEYWARD_VAULT_KEY in the CI secret store. It is not shown again."));
+        ctx.out.notice(&format!(
+            "token {label} made; store it as KEYWARD_VAULT_KEY in the CI secret store. It is not shown again."
+        ));
     }
     Ok(0)
 }
@@ -47,7 +52,8 @@ pub fn list(ctx: &Context) -> Result<i32> {
     let locked = ctx.read_locked()?;
     let tokens: Vec<_> = locked.header.slots.iter().filter(|s| s.kind == SlotKind::Token).collect();
     if ctx.out.json {
-        let list: Vec<_> = tokens.iter().map(|s| json!({"label": s.label, "created": parse::time(s.created)})).collect();
+        let list: Vec<_> =
+            tokens.iter().map(|s| json!({"label": s.label, "created": parse::time(s.created)})).collect();
         ctx.out.json(&list);
     } else if tokens.is_empty() {
         ctx.out.notice("no tokens; make one with `keyward key token add LABEL`");
