@@ -11,11 +11,11 @@ use crate::input;
 use crate::sensitive::SecretValue;
 use crate::unlock;
 use crate::vault::payload::Record;
-use crate::vault::secret::{Secret, default_var, validate_name};
+use crate::vault::secret::{Metadata, Secret, default_var, validate_name};
 
 pub fn run(args: AddArgs, ctx: &Context) -> Result<i32> {
     validate_name(&args.name).map_err(|reason| Error::InvalidName { name: args.name.clone(), reason })?;
-    let mut meta = metadata::new_metadata(ctx.now);
+    let mut meta = Metadata::new(ctx.now);
     metadata::apply(&args.meta, &mut meta, ctx.now)?;
     let var = match &args.meta.var {
         Some(v) => metadata::var(v)?,

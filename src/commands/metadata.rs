@@ -5,8 +5,6 @@ use crate::error::{Error, Result};
 use crate::parse;
 use crate::vault::secret::{Metadata, validate_var};
 
-pub const DEFAULT_ROTATE_EVERY: u64 = 90 * 86_400;
-
 fn check<T>(what: &'static str, value: &str, result: std::result::Result<T, String>) -> Result<T> {
     result.map_err(|reason| Error::invalid(what, value, reason))
 }
@@ -70,23 +68,6 @@ pub fn apply(args: &MetadataArgs, meta: &mut Metadata, now: i64) -> Result<bool>
         meta.updated = now;
     }
     Ok(changed)
-}
-
-pub fn new_metadata(now: i64) -> Metadata {
-    Metadata {
-        provider: None,
-        expires: None,
-        rotate_every: Some(DEFAULT_ROTATE_EVERY),
-        scopes: Vec::new(),
-        allow_ips: Vec::new(),
-        allow_origins: Vec::new(),
-        rate_limit: None,
-        tags: Vec::new(),
-        note: None,
-        created: now,
-        updated: now,
-        ext: Default::default(),
-    }
 }
 
 /// Refuses a second secret with the same variable in the same environment.

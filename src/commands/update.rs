@@ -7,12 +7,13 @@ use crate::cli::{ClearField, UpdateArgs};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::vault::payload::Record;
+use crate::vault::secret::Metadata;
 
 pub fn run(args: UpdateArgs, ctx: &Context) -> Result<i32> {
     let var = args.meta.var.as_deref().map(metadata::var).transpose()?;
     let env = args.meta.env.as_deref().map(metadata::env).transpose()?;
     // Validate every flag before unlocking, so bad input never waits on a prompt.
-    metadata::apply(&args.meta, &mut metadata::new_metadata(ctx.now), ctx.now)?;
+    metadata::apply(&args.meta, &mut Metadata::new(ctx.now), ctx.now)?;
 
     let changed = ctx.modify(|vault, _| {
         let mut records = vault.records()?;

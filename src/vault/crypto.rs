@@ -44,22 +44,35 @@ pub fn seal(key: &Key32, nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &mut Vec<u8>)
     buf.extend_from_slice(&tag);
 }
 
-/// Decrypts `buf` (ciphertext followed by the tag) in place. On success `buf` holds the plaintext;
-/// on failure it holds nothing: no unauthenticated plaintext is ever released.
-pub fn open(key: &Key32, nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &mut Vec<u8>) -> Result<(), AuthFailed> {
+/// Decrypts `buf` (ciphertext followed by the tag) in place and returns the plaintext length.
+/// On failure the buffer is wiped: no unauthenticated plaintext is ever released.
+pub fn open_in_place(key: &Key32, nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &mut [u8]) -> Result<usize, AuthFailed> {
     if buf.len() < TAG_LEN {
         return Err(AuthFailed);
     }
     let split = buf.len() - TAG_LEN;
-    let tag = Tag::<Aes256Gcm>::try_from(&buf[split..]).map_err(|_| AuthFailed)?;
-    let result =
-        cipher(key).decrypt_inout_detached(&Nonce::<Aes256Gcm>::from(*nonce), aad, buf[..split].as_mut().into(), &tag);
-    buf.truncate(split);
+    let (data, tag) = buf.split_at_mut(split);
+    let tag = Tag::<Aes256Gcm>::try_from(&*tag).map_err(|_| AuthFailed)?;
+    let result = cipher(key).decrypt_inout_detached(&Nonce::<Aes256Gcm>::from(*nonce), aad, data.into(), &tag);
     if result.is_err() {
-        buf.clear();
+        zeroize::Zeroize::zeroize(data);
         return Err(AuthFailed);
     }
-    Ok(())
+    Ok(split)
+}
+
+/// [`open_in_place`] on a vector, which is truncated to the plaintext (or emptied on failure).
+pub fn open(key: &Key32, nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &mut Vec<u8>) -> Result<(), AuthFailed> {
+    match open_in_place(key, nonce, aad, buf) {
+        Ok(len) => {
+            buf.truncate(len);
+            Ok(())
+        }
+        Err(e) => {
+            buf.clear();
+            Err(e)
+        }
+    }
 }
 
 /// Derives a key-encryption key from a random 256-bit slot secret.

@@ -24,8 +24,10 @@ use crate::sensitive::Key32;
 pub struct Locked {
     pub path: PathBuf,
     pub header: Header,
-    aad: Vec<u8>,
-    ciphertext: Zeroizing<Vec<u8>>,
+    /// The whole file; the payload is decrypted in place, so a large vault is held once.
+    bytes: Zeroizing<Vec<u8>>,
+    aad_len: usize,
+    ciphertext_start: usize,
     pub loose_mode: Option<u32>,
 }
 
@@ -34,7 +36,9 @@ pub struct Vault {
     pub path: PathBuf,
     pub header: Header,
     data_key: Key32,
-    plaintext: Zeroizing<Vec<u8>>,
+    /// `buf[payload]` is the plaintext.
+    buf: Zeroizing<Vec<u8>>,
+    payload: std::ops::Range<usize>,
 }
 
 fn parse_error(path: &Path, e: ParseError) -> Error {
@@ -50,18 +54,14 @@ fn parse_error(path: &Path, e: ParseError) -> Error {
 impl Locked {
     pub fn read(path: &Path) -> Result<Locked> {
         let file = store::read(path)?;
-        Self::from_bytes(path, &file.bytes, file.loose_mode)
+        Self::from_bytes(path, file.bytes, file.loose_mode)
     }
 
-    pub fn from_bytes(path: &Path, bytes: &[u8], loose_mode: Option<u32>) -> Result<Locked> {
-        let parsed = format::parse(bytes).map_err(|e| parse_error(path, e))?;
-        Ok(Locked {
-            path: path.to_owned(),
-            header: parsed.header,
-            aad: parsed.aad.to_vec(),
-            ciphertext: Zeroizing::new(parsed.ciphertext.to_vec()),
-            loose_mode,
-        })
+    pub fn from_bytes(path: &Path, bytes: Zeroizing<Vec<u8>>, loose_mode: Option<u32>) -> Result<Locked> {
+        let parsed = format::parse(&bytes).map_err(|e| parse_error(path, e))?;
+        let (header, aad_len) = (parsed.header, parsed.aad.len());
+        let ciphertext_start = bytes.len() - parsed.ciphertext.len();
+        Ok(Locked { path: path.to_owned(), header, bytes, aad_len, ciphertext_start, loose_mode })
     }
 
     /// Tries to open `slot` with a key-encryption key.
@@ -72,12 +72,13 @@ impl Locked {
     /// Decrypts the payload. A data key that opened a slot but does not authenticate the payload
     /// means the file was changed: damage or tampering, never a wrong key.
     pub fn open(self, data_key: Key32) -> Result<Vault> {
-        let Locked { path, header, aad, ciphertext, .. } = self;
-        let mut buf = ciphertext;
-        if crypto::open(&data_key, &header.payload_nonce, &aad, &mut buf).is_err() {
+        let Locked { path, header, mut bytes, aad_len, ciphertext_start, .. } = self;
+        let (head, ciphertext) = bytes.split_at_mut(ciphertext_start);
+        let Ok(len) = crypto::open_in_place(&data_key, &header.payload_nonce, &head[..aad_len], ciphertext) else {
             return Err(Error::damaged(&path, "the payload does not authenticate"));
-        }
-        let vault = Vault { path, header, data_key, plaintext: buf };
+        };
+        let payload = ciphertext_start..ciphertext_start + len;
+        let vault = Vault { path, header, data_key, buf: bytes, payload };
         vault.view()?; // a payload that authenticates but does not parse is refused up front
         Ok(vault)
     }
@@ -100,14 +101,19 @@ impl Vault {
     /// A new, empty vault with no slots yet.
     pub fn create(path: &Path, now: i64) -> Vault {
         let header = Header { vault_id: crypto::random(), created: now, payload_nonce: [0; 12], slots: Vec::new() };
-        let mut vault =
-            Vault { path: path.to_owned(), header, data_key: Key32::random(), plaintext: Zeroizing::new(Vec::new()) };
+        let mut vault = Vault {
+            path: path.to_owned(),
+            header,
+            data_key: Key32::random(),
+            buf: Zeroizing::new(Vec::new()),
+            payload: 0..0,
+        };
         vault.set_records(&Records::default());
         vault
     }
 
     pub fn view(&self) -> Result<PayloadView<'_>> {
-        PayloadView::parse(&self.plaintext).map_err(|_| self.undecodable())
+        PayloadView::parse(&self.buf[self.payload.clone()]).map_err(|_| self.undecodable())
     }
 
     fn undecodable(&self) -> Error {
@@ -130,11 +136,12 @@ impl Vault {
     }
 
     pub fn records(&self) -> Result<Records> {
-        Ok(self.view()?.to_owned_records())
+        self.view()?.to_owned_records().map_err(|_| self.undecodable())
     }
 
     pub fn set_records(&mut self, records: &Records) {
-        self.plaintext = records.encode();
+        self.buf = records.encode();
+        self.payload = 0..self.buf.len();
     }
 
     /// Adds a slot holding the data key under `secret`, replacing any slot of the same kind and label.
@@ -183,8 +190,9 @@ impl Vault {
         self.header.payload_nonce = crypto::random();
         let mut file = format::encode_header(&self.header);
         let aad_len = file.len() - format::CHECKSUM_LEN;
-        let mut buf = Zeroizing::new(Vec::with_capacity(self.plaintext.len() + crypto::TAG_LEN));
-        buf.extend_from_slice(&self.plaintext);
+        let plaintext = &self.buf[self.payload.clone()];
+        let mut buf = Zeroizing::new(Vec::with_capacity(plaintext.len() + crypto::TAG_LEN));
+        buf.extend_from_slice(plaintext);
         crypto::seal(&self.data_key, &self.header.payload_nonce, &file[..aad_len], &mut buf);
         file.extend_from_slice(&buf);
         file
@@ -211,20 +219,7 @@ mod tests {
             "a".into(),
             "A".into(),
             None,
-            crate::vault::secret::Metadata {
-                provider: None,
-                expires: None,
-                rotate_every: None,
-                scopes: vec![],
-                allow_ips: vec![],
-                allow_origins: vec![],
-                rate_limit: None,
-                tags: vec![],
-                note: None,
-                created: 1,
-                updated: 1,
-                ext: Default::default(),
-            },
+            crate::vault::secret::Metadata::new(1),
             SecretValue::new("value-1".into()),
             1,
         );
@@ -235,7 +230,7 @@ mod tests {
     }
 
     fn reopen(bytes: &[u8], token: &Key32) -> Result<Vault> {
-        let locked = Locked::from_bytes(Path::new("/tmp/x.kw"), bytes, None)?;
+        let locked = Locked::from_bytes(Path::new("/tmp/x.kw"), Zeroizing::new(bytes.to_vec()), None)?;
         let slot = locked.header.slots[0].clone();
         let kek = crypto::hkdf_kek(token.expose(), &slot.salt);
         let key = locked.unwrap_slot(&slot, &kek).expect("token opens its slot");

@@ -50,6 +50,28 @@ pub struct Metadata {
     pub ext: BTreeMap<String, String>,
 }
 
+impl Metadata {
+    /// Rotation every 90 days unless the user says otherwise.
+    pub const DEFAULT_ROTATE_EVERY: u64 = 90 * 86_400;
+
+    pub fn new(now: i64) -> Self {
+        Metadata {
+            provider: None,
+            expires: None,
+            rotate_every: Some(Self::DEFAULT_ROTATE_EVERY),
+            scopes: Vec::new(),
+            allow_ips: Vec::new(),
+            allow_origins: Vec::new(),
+            rate_limit: None,
+            tags: Vec::new(),
+            note: None,
+            created: now,
+            updated: now,
+            ext: Default::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Version {
     pub id: u32,

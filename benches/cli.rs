@@ -1,0 +1,164 @@
+//! Whole-process benchmarks of the hot paths: `keyward get` and `keyward add` on vaults of 1k,
+//! 10k and 100k secrets, unlocked by KEYWARD_VAULT_KEY (a token) or by the kernel keyring.
+//!
+//! Run with `cargo bench --bench cli` (release build). Set `KEYWARD_BENCH_SIZES=1000,10000` to
+//! pick sizes and `KEYWARD_BENCH_RUNS=N` for the number of runs per figure.
+//! Targets (issue #2): get <= 5 ms median at 10k and <= 50 ms at 100k; add <= 200 ms at 100k.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use keyward::sensitive::{Key32, SecretValue};
+use keyward::unlock::codes::{self, CodeKind};
+use keyward::vault::format::SlotKind;
+use keyward::vault::payload::Record;
+use keyward::vault::secret::{Metadata, Secret};
+use keyward::vault::{SlotSecret, Vault};
+
+const BIN: &str = env!("CARGO_BIN_EXE_keyward");
+
+/// Builds a vault of `n` realistic secrets with one token slot; returns the token.
+fn build(path: &Path, n: usize) -> String {
+    let mut vault = Vault::create(path, 1_700_000_000);
+    let token = Key32::random();
+    vault.put_slot(SlotKind::Token, "bench", SlotSecret::Random(&token), 1_700_000_000);
+    let mut records = vault.records().unwrap();
+    for i in 0..n {
+        let mut meta = Metadata::new(1_700_000_000);
+        meta.provider = Some(["stripe", "github", "openai", "slack"][i % 4].into());
+        meta.tags = vec!["ci".into(), format!("team-{}", i % 17)];
+        let value = format!("sk_live_{i:08}{}", "x".repeat(32));
+        let secret = Secret::new(
+            format!("service-{}/key-{i}", i % 100),
+            format!("SERVICE_KEY_{i}"),
+            Some(["dev", "staging", "prod"][i % 3].into()),
+            meta,
+            SecretValue::new(value),
+            1_700_000_000,
+        );
+        records.records.push(Record::encode(&secret));
+    }
+    vault.set_records(&records);
+    vault.save().unwrap();
+    codes::encode(CodeKind::Token, &token).to_string()
+}
+
+fn run(args: &[&str], vault: &Path, key: Option<&str>, stdin: Option<&str>) -> Duration {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_clear().env("KEYWARD_VAULT", vault).env("HOME", vault.parent().unwrap());
+    if let Some(k) = key {
+        cmd.env("KEYWARD_VAULT_KEY", k);
+    }
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped()).stdin(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd.spawn().unwrap();
+    if let Some(s) = stdin {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().unwrap();
+    let elapsed = start.elapsed();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    elapsed
+}
+
+fn stats(mut samples: Vec<Duration>) -> (f64, f64) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    (ms(samples[samples.len() / 2]), ms(samples[(samples.len() * 95 / 100).min(samples.len() - 1)]))
+}
+
+fn report(what: &str, n: usize, samples: Vec<Duration>, target: Option<f64>) {
+    let (median, p95) = stats(samples);
+    let verdict = match target {
+        Some(t) if median <= t => format!("target <= {t} ms: met"),
+        Some(t) => format!("target <= {t} ms: MISSED"),
+        None => String::new(),
+    };
+    println!("{what:<22} {n:>7} secrets   median {median:>8.2} ms   p95 {p95:>8.2} ms   {verdict}");
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::var("KEYWARD_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
+    let runs: usize = std::env::var("KEYWARD_BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
+    let dir = tempfile::tempdir().unwrap();
+    println!("keyward whole-process benchmark, {runs} runs per figure ({})", BIN);
+    for &n in &sizes {
+        let vault = dir.path().join(format!("v{n}.kw"));
+        let token = build(&vault, n);
+        let size = std::fs::metadata(&vault).unwrap().len();
+        println!("-- {n} secrets, vault file {:.1} MB", size as f64 / 1e6);
+        let name = format!("service-{}/key-{}", (n / 2) % 100, n / 2);
+        let target_get = match n {
+            10_000 => Some(5.0),
+            100_000 => Some(50.0),
+            _ => None,
+        };
+        run(&["get", &name], &vault, Some(&token), None); // warm the page cache
+        report(
+            "get (token)",
+            n,
+            (0..runs).map(|_| run(&["get", &name], &vault, Some(&token), None)).collect(),
+            target_get,
+        );
+
+        // The kernel keyring path: import a keyring slot with the token, then unlock through it.
+        let imported = Command::new(BIN)
+            .args(["key", "import", "--keyring", "keyutils"])
+            .env_clear()
+            .env("KEYWARD_VAULT", &vault)
+            .env("HOME", dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(token.as_bytes())?;
+                c.wait()
+            });
+        if imported.is_ok_and(|s| s.success()) {
+            report(
+                "get (kernel keyring)",
+                n,
+                (0..runs).map(|_| run(&["get", &name], &vault, None, None)).collect(),
+                target_get,
+            );
+            let _ = Command::new(BIN).arg("lock").env_clear().env("KEYWARD_VAULT", &vault).status();
+        } else {
+            println!("get (kernel keyring)   skipped: the kernel keyring is not usable here");
+        }
+
+        let add_runs = runs.min(if n >= 100_000 { 15 } else { runs });
+        let adds: Vec<Duration> = (0..add_runs)
+            .map(|i| run(&["add", &format!("bench/new-{i}")], &vault, Some(&token), Some("sk_test_benchvalue")))
+            .collect();
+        report("add (token)", n, adds, (n == 100_000).then_some(200.0));
+    }
+    let empty = dir.path().join("startup.kw");
+    let token = build(&empty, 0);
+    report(
+        "get miss, empty vault",
+        0,
+        (0..runs)
+            .map(|_| {
+                let start = Instant::now();
+                let _ = Command::new(BIN)
+                    .args(["get", "x"])
+                    .env_clear()
+                    .env("KEYWARD_VAULT", &empty)
+                    .env("KEYWARD_VAULT_KEY", &token)
+                    .stderr(Stdio::null())
+                    .status();
+                start.elapsed()
+            })
+            .collect(),
+        None,
+    );
+}
