@@ -129,7 +129,26 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn decrypt_of_encrypt_is_identity(data in proptest::collection::vec(any::<u8>(), 0..2048), aad in proptest::collection::vec(any::<u8>(), 0..64), flip in any::<prop::sample::Index>()) {
+            let key = Key32::random();
+            let nonce = random();
+            let mut buf = data.clone();
+            seal(&key, &nonce, &aad, &mut buf);
+            prop_assert_eq!(buf.len(), data.len() + TAG_LEN);
+            let mut tampered = buf.clone();
+            let i = flip.index(tampered.len());
+            tampered[i] ^= 1;
+            prop_assert!(open(&key, &nonce, &aad, &mut tampered).is_err());
+            open(&key, &nonce, &aad, &mut buf).unwrap();
+            prop_assert_eq!(buf, data);
+        }
+    }
 
     #[test]
     fn seal_then_open_round_trips() {
