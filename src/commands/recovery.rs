@@ -48,14 +48,12 @@ pub fn deliver(dest: &Destination, key: &Key32, ctx: &Context) -> Result<()> {
             ctx.out.write(line.as_bytes());
         }
         Destination::Terminal => {
-            ctx.out.write(
-                format!(
-                    "\nRecovery key (shown once; it opens the vault if the keyring is lost):\n\n    {}\n\n\
-                     Keep it offline: print it or put it in a password manager, not next to the vault.\n\n",
-                    &*text
-                )
-                .as_bytes(),
-            );
+            // Built in a zeroizing buffer: `format!` would leave a copy of the key in freed memory.
+            let mut shown = zeroize::Zeroizing::new(String::with_capacity(text.len() + 200));
+            shown.push_str("\nRecovery key (shown once; it opens the vault if the keyring is lost):\n\n    ");
+            shown.push_str(&text);
+            shown.push_str("\n\nKeep it offline: print it or put it in a password manager, not next to the vault.\n\n");
+            ctx.out.write(shown.as_bytes());
         }
         Destination::Nowhere => {}
     }
