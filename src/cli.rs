@@ -124,6 +124,33 @@ pub enum Command {
     /// Restore this machine's keyring entry (same as `key import`)
     #[command(after_help = "Examples:\n  keyward unlock < recovery.txt\n  keyward unlock   # asks for the passphrase")]
     Unlock(ImportArgs),
+    /// Check secrets: format, environment, expiry, rotation age, and the provider online
+    #[command(after_help = "Examples:
+  keyward validate --all
+  keyward validate stripe/live github/ci --online
+  keyward validate --env prod --online --json
+  printf %s \"$KEY\" | keyward validate --stdin --env prod --online
+
+Each check is ok, warn or fail. Online verdicts are valid (the provider accepted the key),
+invalid (it rejected it) or unknown (timeouts, 429, 5xx, redirects, answers that prove nothing).
+Exit 1 when any check fails; unknown fails too with --fail-on-unknown.")]
+    Validate(ValidateArgs),
+    /// Rotate a secret in stages: pending, verified, promoted to current; the old one kept as previous
+    #[command(after_help = "Examples:
+  printf %s \"$NEW_KEY\" | keyward rotate stripe/live      # stage, verify online, promote
+  keyward rotate internal/webhook --generate --grace 7d
+  keyward rotate stripe/live --promote --force              # promote a pending value that failed verification
+  keyward rotate stripe/live --rollback
+  keyward rotate stripe/live --finish --online              # end the grace period; is the old key still live?
+  keyward rotate --due --within 30d
+
+Stages: a new value is `pending`; once verified it becomes `current` and the old value `previous`
+for the grace period (default 30d; --grace, or [rotation] grace in the config), after which it is
+`revoked`. `get --version previous` serves the old value during the grace period.")]
+    Rotate(RotateArgs),
+    /// List the provider registry: built-in providers and the config file's
+    #[command(after_help = "Examples:\n  keyward providers\n  keyward providers --json")]
+    Providers,
 }
 
 #[derive(Debug, Args)]
@@ -175,6 +202,9 @@ pub struct MetadataArgs {
     /// A free-text note
     #[arg(long, value_name = "TEXT")]
     pub note: Option<String>,
+    /// The secret holding the other half of a two-part credential (Twilio SID + token, AWS key id + secret)
+    #[arg(long, value_name = "NAME")]
+    pub paired_with: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -234,6 +264,7 @@ pub enum ClearField {
     RateLimit,
     Tags,
     Note,
+    PairedWith,
 }
 
 #[derive(Debug, Args)]
@@ -259,6 +290,90 @@ pub struct RenameArgs {
 pub struct RmArgs {
     pub name: String,
     /// Do not ask for confirmation (needed without a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Secrets to check
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Check every secret
+    #[arg(long, conflicts_with_all = ["names", "stdin"])]
+    pub all: bool,
+    /// Only secrets of this environment (with --stdin: the environment the key is meant for)
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Also ask each provider whether it accepts the key
+    #[arg(long)]
+    pub online: bool,
+    /// Online checks at a time [default: 16, or [validate] concurrency]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: Option<u16>,
+    /// Time allowed per request [default: 10s, or [validate] timeout]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Check a value read from standard input instead of stored secrets
+    #[arg(long, conflicts_with = "names")]
+    pub stdin: bool,
+    /// With --stdin: the provider [default: detected from the value]
+    #[arg(long, value_name = "ID", requires = "stdin")]
+    pub provider: Option<String>,
+    /// A secret overdue for rotation fails instead of warning
+    #[arg(long)]
+    pub strict: bool,
+    /// An online verdict of unknown fails instead of warning
+    #[arg(long)]
+    pub fail_on_unknown: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("action").args(["promote", "abort", "rollback", "finish", "due"]))]
+pub struct RotateArgs {
+    /// The secret to rotate
+    #[arg(required_unless_present = "due")]
+    pub name: Option<String>,
+    /// Generate the new value (internal and generic secrets)
+    #[arg(long, conflicts_with = "action")]
+    pub generate: bool,
+    /// With --generate: random bytes before encoding
+    #[arg(long, value_name = "BYTES", requires = "generate", default_value_t = 32, value_parser = clap::value_parser!(u16).range(16..=1024))]
+    pub length: u16,
+    /// With --generate: text put before the random part (e.g. whk_)
+    #[arg(long, value_name = "PREFIX", requires = "generate")]
+    pub prefix: Option<String>,
+    /// How long the old value keeps working after promotion (kept for this secret)
+    #[arg(long, value_name = "DURATION")]
+    pub grace: Option<String>,
+    /// Promote without checking the new value (recorded)
+    #[arg(long, conflicts_with = "action")]
+    pub no_verify: bool,
+    /// Verify and promote the pending value
+    #[arg(long)]
+    pub promote: bool,
+    /// With --promote: promote without verifying
+    #[arg(long, requires = "promote")]
+    pub force: bool,
+    /// Discard the pending value
+    #[arg(long)]
+    pub abort: bool,
+    /// Make the previous value current again; the current one is revoked
+    #[arg(long)]
+    pub rollback: bool,
+    /// End the grace period now: the previous value is revoked
+    #[arg(long)]
+    pub finish: bool,
+    /// With --finish: ask the provider whether it still accepts the old value
+    #[arg(long, requires = "finish")]
+    pub online: bool,
+    /// List secrets due for rotation (exit 1 if any is overdue)
+    #[arg(long, conflicts_with = "name")]
+    pub due: bool,
+    /// With --due: also list those due within this time
+    #[arg(long, value_name = "DURATION", requires = "due", default_value = "14d")]
+    pub within: String,
+    /// Do not ask for confirmation (--abort)
     #[arg(short, long)]
     pub yes: bool,
 }

@@ -40,6 +40,8 @@ pub enum Error {
     NeedsTerminal { what: &'static str, hint: &'static str },
     #[error("the two entries do not match")]
     Mismatch,
+    #[error("invalid config {path}{}, {field}: {reason}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    Config { path: String, line: Option<usize>, field: String, reason: String },
 
     // ---- not found (exit 3)
     #[error("no vault at {}", path.display())]
@@ -50,6 +52,8 @@ pub enum Error {
     VersionNotFound { name: String, version: String },
     #[error("no token labelled {label:?}")]
     TokenNotFound { label: String },
+    #[error("no provider {id:?} in the registry")]
+    UnknownProvider { id: String },
 
     // ---- cannot unlock (exit 4)
     #[error("cannot unlock {}: {reason}", path.display())]
@@ -84,6 +88,8 @@ pub enum Error {
     LockTimeout { path: PathBuf, secs: u64 },
     #[error("{0}")]
     Refused(String, &'static str),
+    #[error("secret {name:?} already has a pending value (version {version})")]
+    PendingExists { name: String, version: u32 },
 
     // ---- the operating system said no (exit 7)
     #[error("{action} {}: {source}", path.display())]
@@ -114,7 +120,9 @@ impl Error {
             | ValueTooLarge { .. }
             | ValueNotUtf8
             | NeedsTerminal { .. }
-            | Mismatch => exit::USAGE,
+            | Mismatch
+            | Config { .. }
+            | UnknownProvider { .. } => exit::USAGE,
             VaultNotFound { .. } | SecretNotFound { .. } | VersionNotFound { .. } | TokenNotFound { .. } => {
                 exit::NOT_FOUND
             }
@@ -129,7 +137,8 @@ impl Error {
             | VaultExists { .. }
             | TokenExists { .. }
             | LockTimeout { .. }
-            | Refused(..) => exit::CONFLICT,
+            | Refused(..)
+            | PendingExists { .. } => exit::CONFLICT,
             Io { .. } => exit::IO,
         }
     }
@@ -148,10 +157,14 @@ impl Error {
             ValueNotUtf8 => "store binary material base64-encoded".into(),
             NeedsTerminal { hint, .. } => (*hint).into(),
             Mismatch => "run the command again and type the same text twice".into(),
+            Config { .. } => "fix the config file (schema: the built-in registry, see `keyward providers --json`)".into(),
             VaultNotFound { .. } => "create one with `keyward init`, or point --vault / KEYWARD_VAULT at it".into(),
             SecretNotFound { .. } => "see the stored names with `keyward list`".into(),
             VersionNotFound { name, .. } => format!("see its versions with `keyward info {name}`"),
             TokenNotFound { .. } => "see the tokens with `keyward key token list`".into(),
+            UnknownProvider { .. } => {
+                "see the known ids with `keyward providers`, or add the provider in the config file".into()
+            }
             CannotUnlock { hint, .. } => hint.clone(),
             WrongVaultKey { .. } => {
                 "the token may have been removed or the vault re-keyed: issue a new one with `keyward key token add LABEL`".into()
@@ -173,6 +186,9 @@ impl Error {
             TokenExists { .. } => "remove it first with `keyward key token rm LABEL`, or pick another label".into(),
             LockTimeout { .. } => "another keyward process is writing this vault; try again".into(),
             Refused(_, hint) => (*hint).into(),
+            PendingExists { name, .. } => format!(
+                "verify and promote it with `keyward rotate {name} --promote`, or discard it with `keyward rotate {name} --abort`"
+            ),
             Io { .. } => "check the path, its permissions and the free space".into(),
         }
     }

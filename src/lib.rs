@@ -7,12 +7,15 @@
 
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod context;
 pub mod error;
 pub mod hardening;
 pub mod input;
 pub mod output;
 pub mod parse;
+pub mod providers;
+pub mod rotation;
 pub mod sensitive;
 pub mod unlock;
 pub mod vault;

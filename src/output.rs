@@ -84,7 +84,12 @@ impl Output {
 
     pub fn print_table(&self, table: &Table) {
         let text = table.to_string();
-        let lines: Vec<&str> = text.lines().map(|l| if self.stdout_tty { l } else { l.trim() }).collect();
+        // Off a terminal the table has no borders: drop the cell padding's leading space (not all
+        // leading space, which would shift rows whose first cell is empty) and trailing blanks.
+        let lines: Vec<&str> = text
+            .lines()
+            .map(|l| if self.stdout_tty { l } else { l.strip_prefix(' ').unwrap_or(l).trim_end() })
+            .collect();
         self.write(format!("{}\n", lines.join("\n")).as_bytes());
     }
 

@@ -32,6 +32,7 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<i32> {
     drop(locked);
     let value =
         if args.generate { generate(args.length.into(), args.prefix.as_deref())? } else { input::read_value()? };
+    describe_provider(&mut meta, value.expose(), ctx)?;
 
     let secret = Secret::new(args.name.clone(), var, env, meta, value, ctx.now);
     ctx.modify_with(&mut credential, |vault, _| {
@@ -39,6 +40,7 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<i32> {
         if records.position(&secret.name).is_some() {
             return Err(Error::SecretExists { name: secret.name.clone() });
         }
+        metadata::check_paired(&records, &secret.name, &secret.body.meta)?;
         metadata::check_var_conflict(&records, &secret.name, &secret.var, secret.env.as_deref())?;
         records.records.push(Record::encode(&secret));
         vault.set_records(&records);
@@ -53,8 +55,32 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<i32> {
     Ok(0)
 }
 
+/// Fills in the provider from the value's shape when none was given, and warns when a given
+/// provider's formats do not fit the value.
+fn describe_provider(meta: &mut Metadata, value: &str, ctx: &Context) -> Result<()> {
+    let registry = crate::config::Config::load()?.registry()?;
+    match &meta.provider {
+        None => {
+            if let Some((provider, pattern)) = registry.detect(value) {
+                ctx.out.notice(&format!("detected provider {} ({} {})", provider.id, provider.name, pattern.kind));
+                meta.provider = Some(provider.id.clone());
+            }
+        }
+        Some(id) => {
+            let provider = registry.get(id).ok_or_else(|| Error::UnknownProvider { id: id.clone() })?;
+            if !provider.patterns.is_empty() && provider.pattern_for(value).is_none() {
+                ctx.out.warn(&format!(
+                    "the value does not look like a {} key; check it with `keyward validate`",
+                    provider.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A random value from the OS generator, URL-safe base64 without padding.
-fn generate(bytes: usize, prefix: Option<&str>) -> Result<SecretValue> {
+pub fn generate(bytes: usize, prefix: Option<&str>) -> Result<SecretValue> {
     let prefix = prefix.unwrap_or("");
     if prefix.len() > 32 || !prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
         return Err(Error::invalid("prefix", prefix, "use up to 32 letters, digits, '_', '-' or '.'"));

@@ -21,6 +21,9 @@ pub fn run(args: GetArgs, ctx: &Context) -> Result<i32> {
         .version(selector)
         .ok_or_else(|| Error::VersionNotFound { name: secret.name.clone(), version: selector.to_string() })?;
 
+    if let Some(notice) = crate::rotation::grace_notice(&secret, ctx.now) {
+        ctx.out.notice(&notice);
+    }
     let value = version.value.expose();
     // Sized up front (JSON escaping at most sextuples a character) so the buffer never grows and
     // leaves copies of the value behind.

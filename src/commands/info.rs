@@ -42,20 +42,33 @@ pub fn run(args: NameArg, ctx: &Context) -> Result<i32> {
         "rate_limit",
         "tags",
         "note",
+        "paired_with",
+        "grace",
     ] {
         text.push_str(&format!("{:<14} {}\n", format!("{}:", key.replace('_', " ")), field(&json[key])));
+    }
+    if let Some(check) = json.get("last_check").filter(|c| !c.is_null()) {
+        text.push_str(&format!(
+            "{:<14} {} at {} ({})\n",
+            "last check:",
+            field(&check["verdict"]),
+            field(&check["at"]),
+            field(&check["detail"])
+        ));
     }
     ctx.out.write(text.as_bytes());
     let mut versions = secret.body.versions.clone();
     versions.sort_by_key(|v| (stage_order(v.stage), std::cmp::Reverse(v.id)));
-    let mut table = ctx.out.table(&["VERSION", "STAGE", "CREATED", "SINCE", "GRACE UNTIL"]);
+    let mut table = ctx.out.table(&["VERSION", "STAGE", "CREATED", "SINCE", "GRACE UNTIL", "VERIFIED"]);
     for v in &versions {
+        let verified = secret.body.meta.ext.get(&crate::vault::secret::ext::verified(v.id));
         table.add_row(vec![
             v.id.to_string(),
             v.stage.as_str().to_string(),
             parse::time(v.created),
             parse::time(v.stage_since),
             v.grace_until.map_or("-".into(), parse::time),
+            verified.map_or("-".into(), |s| sanitize(s)),
         ]);
     }
     ctx.out.write(b"\n");

@@ -3,7 +3,10 @@
 use crate::cli::MetadataArgs;
 use crate::error::{Error, Result};
 use crate::parse;
-use crate::vault::secret::{Metadata, validate_var};
+use crate::vault::payload::Records;
+use crate::vault::secret::{Metadata, ext, validate_name, validate_var};
+
+pub use crate::vault::secret::ext::PAIRED_WITH;
 
 fn check<T>(what: &'static str, value: &str, result: std::result::Result<T, String>) -> Result<T> {
     result.map_err(|reason| Error::invalid(what, value, reason))
@@ -63,6 +66,10 @@ pub fn apply(args: &MetadataArgs, meta: &mut Metadata, now: i64) -> Result<bool>
         let note = check("note", n, parse::text(n, 1000))?;
         meta.note = (!note.is_empty()).then_some(note);
     }
+    if let Some(p) = &args.paired_with {
+        validate_name(p).map_err(|reason| Error::InvalidName { name: p.clone(), reason })?;
+        meta.ext.insert(ext::PAIRED_WITH.into(), p.clone());
+    }
     let changed = *meta != before;
     if changed {
         meta.updated = now;
@@ -85,4 +92,24 @@ pub fn check_var_conflict(
         });
     }
     Ok(())
+}
+
+/// The secret named by --paired-with must exist and be another secret.
+pub fn check_paired(records: &Records, name: &str, meta: &Metadata) -> Result<()> {
+    let Some(paired) = meta.ext.get(ext::PAIRED_WITH) else { return Ok(()) };
+    if paired == name {
+        return Err(Error::invalid("--paired-with", paired, "a secret cannot be paired with itself"));
+    }
+    if records.position(paired).is_none() {
+        return Err(Error::SecretNotFound { name: paired.clone() });
+    }
+    Ok(())
+}
+
+/// Checks a provider id against the registry (the built-in providers and the config's).
+pub fn check_provider(registry: &crate::providers::Registry, meta: &Metadata) -> Result<()> {
+    match &meta.provider {
+        Some(id) if registry.get(id).is_none() => Err(Error::UnknownProvider { id: id.clone() }),
+        _ => Ok(()),
+    }
 }

@@ -1,6 +1,6 @@
 //! One module per subcommand, each exposing `run(args, &Context) -> Result<i32>` (the exit code).
 
-mod add;
+pub(crate) mod add;
 mod get;
 mod info;
 mod init;
@@ -8,10 +8,13 @@ mod key;
 mod list;
 mod lock;
 mod metadata;
+mod providers;
 mod recovery;
 mod rename;
 mod rm;
+mod rotate;
 mod update;
+mod validate;
 
 use serde_json::{Value, json};
 
@@ -19,7 +22,7 @@ use crate::cli::Command;
 use crate::context::Context;
 use crate::error::Result;
 use crate::parse;
-use crate::vault::secret::{Secret, Stage};
+use crate::vault::secret::{Secret, Stage, ext};
 
 pub fn dispatch(command: Command, ctx: &Context) -> Result<i32> {
     match command {
@@ -34,6 +37,9 @@ pub fn dispatch(command: Command, ctx: &Context) -> Result<i32> {
         Command::Key(command) => key::run(command, ctx),
         Command::Lock => lock::lock(ctx),
         Command::Unlock(args) => key::import::run(args, ctx),
+        Command::Validate(args) => validate::run(args, ctx),
+        Command::Rotate(args) => rotate::run(args, ctx),
+        Command::Providers => providers::run(ctx),
     }
 }
 
@@ -56,7 +62,7 @@ pub fn secret_json(secret: &Secret, with_versions: bool) -> Value {
         "updated": parse::time(meta.updated),
         "rotated": parse::time(rotated),
         "rotate_every": meta.rotate_every.map(parse::short_duration),
-        "rotation_due": meta.rotate_every.map(|every| parse::time(rotated.saturating_add(every as i64))),
+        "rotation_due": crate::rotation::due_at(secret).map(parse::time),
         "expires": meta.expires.map(parse::time),
         "scopes": meta.scopes,
         "allow_ips": meta.allow_ips,
@@ -64,6 +70,13 @@ pub fn secret_json(secret: &Secret, with_versions: bool) -> Value {
         "rate_limit": meta.rate_limit.as_ref().map(parse::format_rate_limit),
         "tags": meta.tags,
         "note": meta.note,
+        "paired_with": meta.ext.get(ext::PAIRED_WITH),
+        "last_check": meta.ext.get(ext::CHECK_VERDICT).map(|verdict| json!({
+            "verdict": verdict,
+            "at": meta.ext.get(ext::CHECK_AT).and_then(|t| t.parse().ok()).map(parse::time),
+            "detail": meta.ext.get(ext::CHECK_DETAIL),
+        })),
+        "grace": meta.ext.get(ext::GRACE).and_then(|g| g.parse().ok()).map(parse::short_duration),
     });
     if with_versions {
         value["versions"] = secret
@@ -77,6 +90,7 @@ pub fn secret_json(secret: &Secret, with_versions: bool) -> Value {
                     "created": parse::time(v.created),
                     "stage_since": parse::time(v.stage_since),
                     "grace_until": v.grace_until.map(parse::time),
+                    "verified": meta.ext.get(&ext::verified(v.id)),
                 })
             })
             .collect();

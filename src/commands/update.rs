@@ -13,7 +13,11 @@ pub fn run(args: UpdateArgs, ctx: &Context) -> Result<i32> {
     let var = args.meta.var.as_deref().map(metadata::var).transpose()?;
     let env = args.meta.env.as_deref().map(metadata::env).transpose()?;
     // Validate every flag before unlocking, so bad input never waits on a prompt.
-    metadata::apply(&args.meta, &mut Metadata::new(ctx.now), ctx.now)?;
+    let mut probe = Metadata::new(ctx.now);
+    metadata::apply(&args.meta, &mut probe, ctx.now)?;
+    if args.meta.provider.is_some() {
+        metadata::check_provider(&crate::config::Config::load()?.registry()?, &probe)?;
+    }
 
     let changed = ctx.modify(|vault, _| {
         let mut records = vault.records()?;
@@ -33,6 +37,9 @@ pub fn run(args: UpdateArgs, ctx: &Context) -> Result<i32> {
                 ClearField::RateLimit => meta.rate_limit = None,
                 ClearField::Tags => meta.tags.clear(),
                 ClearField::Note => meta.note = None,
+                ClearField::PairedWith => {
+                    meta.ext.remove(metadata::PAIRED_WITH);
+                }
             }
         }
         meta.tags.retain(|t| !args.untag.contains(t));
@@ -48,6 +55,7 @@ pub fn run(args: UpdateArgs, ctx: &Context) -> Result<i32> {
         }
         secret.body.meta.updated = ctx.now;
         metadata::check_var_conflict(&records, &secret.name, &secret.var, secret.env.as_deref())?;
+        metadata::check_paired(&records, &secret.name, &secret.body.meta)?;
         records.records[index] = Record::encode(&secret);
         vault.set_records(&records);
         Ok(true)

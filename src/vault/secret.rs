@@ -31,6 +31,25 @@ pub struct RateLimit {
     pub per_secs: u64,
 }
 
+/// Keys of [`Metadata::ext`]: metadata added after format version 1, kept in its open map.
+pub mod ext {
+    /// The secret holding the other half of a two-part credential.
+    pub const PAIRED_WITH: &str = "paired_with";
+    /// This secret's grace period after a rotation, in seconds.
+    pub const GRACE: &str = "grace";
+    /// The last online check: verdict, unix time, one-line detail.
+    pub const CHECK_VERDICT: &str = "check.verdict";
+    pub const CHECK_AT: &str = "check.at";
+    pub const CHECK_DETAIL: &str = "check.detail";
+    /// Set when the secret was revoked as compromised: no rollback to a leaked value.
+    pub const COMPROMISED: &str = "compromised";
+
+    /// How version `id` was verified before promotion (online, format, skipped, forced).
+    pub fn verified(id: u32) -> String {
+        format!("v{id}.verified")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metadata {
     pub provider: Option<String>,

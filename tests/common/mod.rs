@@ -92,3 +92,4 @@ pub fn assert_one_line_error(stderr: &str) {
     assert_eq!(lines.len(), 1, "expected one line of error, got: {stderr}");
     assert!(lines[0].starts_with("keyward: ") && lines[0].contains(" — "), "bad error format: {stderr}");
 }
+pub mod provider_server;

@@ -1,0 +1,208 @@
+//! The user's config file: `KEYWARD_CONFIG`, else `$XDG_CONFIG_HOME/keyward/config.toml`
+//! (`~/.config/keyward/config.toml`). A missing file is an empty config. Only commands that need
+//! it read it, so `get` never pays for it.
+//!
+//! ```toml
+//! [providers.github]                 # override one field of a built-in provider
+//! base_url = "https://github.example.com/api/v3"
+//!
+//! [providers.acme]                   # or add a provider, with the built-in schema
+//! name = "Acme"
+//! [[providers.acme.patterns]]
+//! kind = "API key"
+//! regex = '(?P<prefix>acme_)[a-z0-9]{32}'
+//! max_len = 37
+//!
+//! [rotation]
+//! grace = "30d"                      # how long a previous version keeps working
+//!
+//! [validate]
+//! timeout = "10s"                    # per request
+//! concurrency = 16
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::parse;
+use crate::providers::{ProviderDef, Registry, Source, ordered::Ordered};
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    providers: Option<Ordered<ProviderDef>>,
+    #[serde(default)]
+    rotation: Rotation,
+    #[serde(default)]
+    validate: Validate,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Rotation {
+    grace: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Validate {
+    timeout: Option<String>,
+    concurrency: Option<usize>,
+}
+
+/// The config, checked: every duration parsed, every provider compiled.
+pub struct Config {
+    pub path: PathBuf,
+    text: String,
+    providers: Vec<(String, ProviderDef)>,
+    /// Seconds a previous version stays usable after a rotation.
+    pub grace: u64,
+    pub timeout: std::time::Duration,
+    pub concurrency: usize,
+}
+
+pub const DEFAULT_GRACE: u64 = 30 * 86_400;
+
+pub fn path() -> PathBuf {
+    if let Some(p) = std::env::var_os("KEYWARD_CONFIG").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from(".config"));
+    base.join("keyward").join("config.toml")
+}
+
+impl Config {
+    pub fn load() -> Result<Config> {
+        let path = path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(config_error(&path, None, "(file)", "the file is not UTF-8 text"));
+            }
+            Err(e) => return Err(Error::io("cannot read config", &path, e)),
+        };
+        Config::parse(path, text)
+    }
+
+    pub fn parse(path: PathBuf, text: String) -> Result<Config> {
+        let file: File = toml::from_str(&text).map_err(|e| {
+            let (line, field) = locate(&text, e.span());
+            config_error(&path, line, &field, e.message())
+        })?;
+        let duration = |field: &str, value: &Option<String>, default: u64| -> Result<u64> {
+            match value {
+                None => Ok(default),
+                Some(v) => parse::duration(v)
+                    .map_err(|reason| config_error(&path, find_line(&text, v), field, &format!("{v:?}: {reason}"))),
+            }
+        };
+        let grace = duration("rotation.grace", &file.rotation.grace, DEFAULT_GRACE)?;
+        let timeout = duration("validate.timeout", &file.validate.timeout, 10)?;
+        let concurrency = file.validate.concurrency.unwrap_or(16);
+        if !(1..=256).contains(&concurrency) {
+            return Err(config_error(&path, find_line(&text, "concurrency"), "validate.concurrency", "use 1 to 256"));
+        }
+        let config = Config {
+            providers: file.providers.map(|o| o.0).unwrap_or_default(),
+            path,
+            text,
+            grace,
+            timeout: std::time::Duration::from_secs(timeout),
+            concurrency,
+        };
+        config.registry()?; // a bad provider definition is reported now, by file, line and field
+        Ok(config)
+    }
+
+    /// The provider registry: the built-in providers with this config's overrides.
+    pub fn registry(&self) -> Result<Registry> {
+        let path = self.path.display().to_string();
+        Registry::load(&self.providers, Some(&Source { path: &path, text: &self.text }))
+    }
+}
+
+fn config_error(path: &Path, line: Option<usize>, field: &str, reason: &str) -> Error {
+    Error::Config { path: path.display().to_string(), line, field: field.to_owned(), reason: reason.to_owned() }
+}
+
+fn find_line(text: &str, needle: &str) -> Option<usize> {
+    text.find(needle).map(|at| text[..at].matches('\n').count() + 1)
+}
+
+/// The line of an error span, and the dotted name of the key on that line (`providers.x.name`).
+fn locate(text: &str, span: Option<std::ops::Range<usize>>) -> (Option<usize>, String) {
+    let Some(span) = span else { return (None, "(file)".into()) };
+    let start = span.start.min(text.len());
+    let line = text[..start].matches('\n').count() + 1;
+    let mut table = String::new();
+    for l in text[..start].lines() {
+        let l = l.trim();
+        if l.starts_with('[') {
+            table = l.trim_matches(|c| c == '[' || c == ']').trim().to_owned();
+        }
+    }
+    let this_line = text[start..].lines().next().unwrap_or("");
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let whole_line = &text[line_start..start + this_line.len()];
+    let key = whole_line.split_once('=').map(|(k, _)| k.trim().trim_matches('"').to_owned());
+    let field = match (table.is_empty(), key) {
+        (_, Some(k)) if whole_line.trim_start().starts_with('[') => k,
+        (true, Some(k)) => k,
+        (false, Some(k)) => format!("{table}.{k}"),
+        (false, None) => table,
+        (true, None) => "(file)".into(),
+    };
+    (Some(line), field)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse("/home/u/.config/keyward/config.toml".into(), text.into())
+    }
+
+    #[test]
+    fn empty_config_has_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!((c.grace, c.concurrency, c.timeout.as_secs()), (DEFAULT_GRACE, 16, 10));
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let cases = [
+            ("[rotation]\ngrace = \"soon\"\n", 2, "rotation.grace"),
+            ("[validate]\nconcurrency = 0\n", 2, "validate.concurrency"),
+            ("\n[providers.stripe]\nbase_urll = \"https://x\"\n", 3, "providers.stripe.base_urll"),
+            ("[providers.acme]\nname = 3\n", 2, "providers.acme.name"),
+            ("[providers.acme]\nkeywords = []\n", 1, "providers.acme.name"),
+        ];
+        for (text, line, field) in cases {
+            match parse(text) {
+                Err(Error::Config { line: l, field: f, path, .. }) => {
+                    assert_eq!((l, f.as_str()), (Some(line), field), "{text}");
+                    assert!(path.ends_with("config.toml"));
+                }
+                Err(other) => panic!("{text}: {other}"),
+                Ok(_) => panic!("{text}: accepted"),
+            }
+        }
+    }
+
+    #[test]
+    fn user_providers_are_added() {
+        let c = parse("[providers.acme]\nname = \"Acme\"\n[[providers.acme.patterns]]\nkind = \"key\"\nregex = '(?P<prefix>acme_)[a-z0-9]{32}'\nmax_len = 37\nexamples = []\nnot = []\n").unwrap();
+        let r = c.registry().unwrap();
+        let value = format!("acme_{}", "a1".repeat(16));
+        assert_eq!(r.detect(&value).unwrap().0.id, "acme");
+    }
+}

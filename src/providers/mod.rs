@@ -1,0 +1,503 @@
+//! The provider registry: who issues a key, what its keys look like, which of them are live or
+//! test keys, how to check one online, and where it is rolled.
+//!
+//! Built-in providers come from `builtin.toml`, compiled into the binary; the user's config file
+//! adds providers or overrides fields with the same schema (see [`crate::config`]). Regexes are
+//! compiled on first use, so commands that only need one provider pay for one.
+
+pub mod aws;
+pub mod check;
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+pub const BUILTIN: &str = include_str!("builtin.toml");
+
+/// One provider as written in TOML. Every field is optional so a config file can override a
+/// single field of a built-in provider; a new provider needs at least a name.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderDef {
+    pub name: Option<String>,
+    pub keywords: Option<Vec<String>>,
+    pub base_url: Option<String>,
+    pub live: Option<Vec<String>>,
+    pub test: Option<Vec<String>>,
+    pub rotation_hint: Option<String>,
+    pub revoke_path: Option<String>,
+    pub generate: Option<bool>,
+    pub patterns: Option<Vec<PatternDef>>,
+    pub checks: Option<Vec<Check>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatternDef {
+    pub kind: String,
+    pub regex: String,
+    pub max_len: usize,
+    #[serde(default)]
+    pub near_keyword: bool,
+    #[serde(default)]
+    pub examples: Vec<String>,
+    #[serde(default)]
+    pub not: Vec<String>,
+}
+
+/// How a check sends the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Auth {
+    /// `Authorization: Bearer <key>`
+    Bearer,
+    /// `<header>: <value>`, where value is a template (default `{key}`)
+    Header,
+    /// `?<query>=<key>`
+    Query,
+    /// HTTP Basic with `username` / `password` templates
+    Basic,
+    /// AWS Signature Version 4 (STS GetCallerIdentity)
+    AwsSigv4,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Post,
+    Head,
+}
+
+/// One online health check (the seed's "test suites": authentication, read permission, ...).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    pub name: String,
+    pub method: Method,
+    pub path: String,
+    pub auth: Auth,
+    pub header: Option<String>,
+    pub value: Option<String>,
+    pub query: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub body: Option<String>,
+    /// Only for keys of these pattern kinds (empty: all).
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    #[serde(default)]
+    pub valid: Vec<u16>,
+    #[serde(default)]
+    pub invalid: Vec<u16>,
+    /// For APIs that answer 200 to everything: a JSON boolean field that says whether the key worked.
+    pub json_ok: Option<String>,
+    /// Error codes (the JSON `error` field, or text in the body) that mean the key is invalid.
+    #[serde(default)]
+    pub invalid_errors: Vec<String>,
+    /// A response header listing the key's scopes, copied into the secret's metadata.
+    pub scopes_header: Option<String>,
+    /// A response header giving the key's expiry, copied into the secret's metadata.
+    pub expiry_header: Option<String>,
+}
+
+impl Check {
+    /// Whether the check needs the value of a paired secret.
+    pub fn needs_pair(&self) -> bool {
+        self.auth == Auth::AwsSigv4
+            || [&self.value, &self.username, &self.password, &self.body]
+                .into_iter()
+                .flatten()
+                .any(|t| t.contains("{paired}"))
+    }
+}
+
+/// A compiled key pattern.
+#[derive(Debug)]
+pub struct Pattern {
+    pub kind: String,
+    pub source: String,
+    pub max_len: usize,
+    pub near_keyword: bool,
+    pub examples: Vec<String>,
+    pub not: Vec<String>,
+    anchored: OnceLock<Regex>,
+    unanchored: OnceLock<Regex>,
+}
+
+impl Pattern {
+    /// Does the whole value have this shape?
+    pub fn matches_whole(&self, value: &str) -> bool {
+        value.len() <= self.max_len
+            && self
+                .anchored
+                .get_or_init(|| Regex::new(&format!("^(?:{})$", self.source)).expect("checked at load"))
+                .is_match(value)
+    }
+
+    /// The pattern for searching in text (mask, scan).
+    pub fn regex(&self) -> &Regex {
+        self.unanchored.get_or_init(|| Regex::new(&self.source).expect("checked at load"))
+    }
+
+    /// The public part of a value of this shape (e.g. `sk_live_`), shown when masking.
+    pub fn public_prefix<'v>(&self, value: &'v str) -> Option<&'v str> {
+        let caps = self
+            .anchored
+            .get_or_init(|| Regex::new(&format!("^(?:{})$", self.source)).expect("checked at load"))
+            .captures(value)?;
+        caps.name("prefix").map(|m| &value[m.range()])
+    }
+}
+
+/// Whether a key is a live (production) or a test key, from the provider's markers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Live,
+    Test,
+    Unmarked,
+}
+
+#[derive(Debug)]
+pub struct Provider {
+    pub id: String,
+    pub name: String,
+    pub keywords: Vec<String>,
+    pub base_url: Option<String>,
+    pub live: Vec<String>,
+    pub test: Vec<String>,
+    pub rotation_hint: Option<String>,
+    pub revoke_path: Option<String>,
+    /// keyward may generate values for it (`internal`, `generic`).
+    pub generate: bool,
+    pub patterns: Vec<Pattern>,
+    pub checks: Vec<Check>,
+}
+
+impl Provider {
+    pub fn classify(&self, value: &str) -> Class {
+        if self.live.iter().any(|p| value.starts_with(p.as_str())) {
+            Class::Live
+        } else if self.test.iter().any(|p| value.starts_with(p.as_str())) {
+            Class::Test
+        } else {
+            Class::Unmarked
+        }
+    }
+
+    /// The first pattern the whole value matches.
+    pub fn pattern_for(&self, value: &str) -> Option<&Pattern> {
+        self.patterns.iter().find(|p| p.matches_whole(value))
+    }
+
+    /// Where its checks go: `KEYWARD_PROVIDER_<ID>_URL`, else the config's or the built-in base URL.
+    pub fn base_url(&self) -> Option<String> {
+        let var = format!("KEYWARD_PROVIDER_{}_URL", self.id.to_ascii_uppercase().replace('-', "_"));
+        std::env::var(var).ok().filter(|s| !s.is_empty()).or_else(|| self.base_url.clone())
+    }
+
+    /// The checks that apply to a value (some apply only to certain kinds of key).
+    pub fn checks_for(&self, value: &str) -> Vec<&Check> {
+        let kind = self.pattern_for(value).map(|p| p.kind.as_str());
+        self.checks
+            .iter()
+            .filter(|c| c.kinds.is_empty() || kind.is_some_and(|k| c.kinds.iter().any(|x| x == k)))
+            .collect()
+    }
+}
+
+/// Where a definition came from, for error messages.
+pub struct Source<'a> {
+    pub path: &'a str,
+    pub text: &'a str,
+}
+
+pub struct Registry {
+    pub providers: Vec<Provider>,
+}
+
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 40
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BuiltinFile {
+    providers: ordered::Ordered<ProviderDef>,
+}
+
+/// TOML tables deserialize into a map; keep the file's order so detection tries providers in the
+/// order they are written (specific before general).
+pub mod ordered {
+    use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+
+    pub struct Ordered<T>(pub Vec<(String, T)>);
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Ordered<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V<T>(std::marker::PhantomData<T>);
+            impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+                type Value = Ordered<T>;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a table of providers")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some((k, v)) = map.next_entry::<String, T>()? {
+                        out.push((k, v));
+                    }
+                    Ok(Ordered(out))
+                }
+            }
+            d.deserialize_map(V(std::marker::PhantomData))
+        }
+    }
+}
+
+impl Registry {
+    /// The built-in registry with the user's overrides applied.
+    pub fn load(overrides: &[(String, ProviderDef)], source: Option<&Source<'_>>) -> Result<Registry> {
+        let builtin: BuiltinFile = toml::from_str(BUILTIN).expect("the built-in registry parses (tested)");
+        let mut defs = builtin.providers.0;
+        for (id, def) in overrides {
+            match defs.iter_mut().find(|(i, _)| i == id) {
+                Some((_, existing)) => merge(existing, def.clone()),
+                // A user's provider goes before `generic`, which matches nothing by shape anyway.
+                None => defs.push((id.clone(), def.clone())),
+            }
+        }
+        let builtin_src = Source { path: "(built-in registry)", text: BUILTIN };
+        let mut providers = Vec::with_capacity(defs.len());
+        for (id, def) in defs {
+            let from_user = overrides.iter().any(|(i, _)| *i == id);
+            let src = if from_user { source.unwrap_or(&builtin_src) } else { &builtin_src };
+            providers.push(compile(&id, def, src)?);
+        }
+        Ok(Registry { providers })
+    }
+
+    pub fn builtin() -> Registry {
+        Registry::load(&[], None).expect("the built-in registry compiles (tested)")
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.id == id)
+    }
+
+    /// The provider a value's shape identifies, from patterns with a distinctive prefix only: a
+    /// bare hex string could be anyone's.
+    pub fn detect(&self, value: &str) -> Option<(&Provider, &Pattern)> {
+        self.providers
+            .iter()
+            .flat_map(|p| p.patterns.iter().map(move |pat| (p, pat)))
+            .find(|(_, pat)| !pat.near_keyword && pat.matches_whole(value))
+    }
+}
+
+fn merge(base: &mut ProviderDef, over: ProviderDef) {
+    macro_rules! take {
+        ($($f:ident),*) => { $( if over.$f.is_some() { base.$f = over.$f; } )* };
+    }
+    take!(name, keywords, base_url, live, test, rotation_hint, revoke_path, generate, patterns, checks);
+}
+
+fn line_of(text: &str, needle: &str) -> Option<usize> {
+    text.find(needle).map(|at| text[..at].lines().count().max(1))
+}
+
+fn compile(id: &str, def: ProviderDef, src: &Source<'_>) -> Result<Provider> {
+    let bad = |field: String, reason: String, needle: &str| Error::Config {
+        path: src.path.into(),
+        line: line_of(src.text, needle),
+        field,
+        reason,
+    };
+    if !valid_id(id) {
+        return Err(bad(format!("providers.{id}"), "a provider id is 1-40 of a-z, 0-9, '-' and '_'".into(), id));
+    }
+    let name = def.name.ok_or_else(|| bad(format!("providers.{id}.name"), "a new provider needs a name".into(), id))?;
+    let mut patterns = Vec::new();
+    for (i, p) in def.patterns.unwrap_or_default().into_iter().enumerate() {
+        let field = format!("providers.{id}.patterns[{i}].regex");
+        if let Err(e) = regex::Regex::new(&p.regex) {
+            let first = e.to_string().lines().last().unwrap_or("invalid regex").trim().to_string();
+            return Err(bad(field, first, &p.regex));
+        }
+        if p.max_len == 0 || p.max_len > 4096 {
+            return Err(bad(format!("providers.{id}.patterns[{i}].max_len"), "use 1 to 4096".into(), &p.regex));
+        }
+        patterns.push(Pattern {
+            kind: p.kind,
+            source: p.regex,
+            max_len: p.max_len,
+            near_keyword: p.near_keyword,
+            examples: p.examples,
+            not: p.not,
+            anchored: OnceLock::new(),
+            unanchored: OnceLock::new(),
+        });
+    }
+    let checks = def.checks.unwrap_or_default();
+    for (i, c) in checks.iter().enumerate() {
+        if !c.path.starts_with('/') {
+            return Err(bad(format!("providers.{id}.checks[{i}].path"), "a path starts with '/'".into(), &c.path));
+        }
+        let needs = match c.auth {
+            Auth::Header if c.header.is_none() => Some("header"),
+            Auth::Query if c.query.is_none() => Some("query"),
+            Auth::Basic if c.username.is_none() && c.password.is_none() => Some("username"),
+            _ => None,
+        };
+        if let Some(field) = needs {
+            return Err(bad(format!("providers.{id}.checks[{i}].{field}"), "this auth style needs it".into(), &c.name));
+        }
+    }
+    if let Some(url) = &def.base_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(bad(format!("providers.{id}.base_url"), "expected an http(s) URL".into(), url));
+    }
+    Ok(Provider {
+        id: id.to_owned(),
+        name,
+        keywords: def.keywords.unwrap_or_default().into_iter().map(|k| k.to_ascii_lowercase()).collect(),
+        base_url: def.base_url,
+        live: def.live.unwrap_or_default(),
+        test: def.test.unwrap_or_default(),
+        rotation_hint: def.rotation_hint,
+        revoke_path: def.revoke_path,
+        generate: def.generate.unwrap_or(false),
+        patterns,
+        checks,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_registry_loads_with_enough_providers() {
+        let r = Registry::builtin();
+        assert!(r.providers.len() >= 27, "{} providers", r.providers.len());
+        for id in [
+            "stripe",
+            "github",
+            "gitlab",
+            "openai",
+            "anthropic",
+            "slack",
+            "sendgrid",
+            "twilio",
+            "google",
+            "hubspot",
+            "aws",
+            "npm",
+            "pypi",
+            "digitalocean",
+            "mailgun",
+            "shopify",
+            "discord",
+            "huggingface",
+            "datadog",
+            "sentry",
+            "linear",
+            "postman",
+            "heroku",
+            "cloudflare",
+            "internal",
+            "generic",
+        ] {
+            assert!(r.get(id).is_some(), "missing {id}");
+        }
+    }
+
+    #[test]
+    fn every_pattern_matches_its_examples_and_not_its_counter_examples() {
+        let r = Registry::builtin();
+        for p in &r.providers {
+            for pat in &p.patterns {
+                assert!(!pat.examples.is_empty(), "{}/{} has no example", p.id, pat.kind);
+                assert!(!pat.not.is_empty(), "{}/{} has no counter-example", p.id, pat.kind);
+                for e in &pat.examples {
+                    assert!(pat.matches_whole(e), "{}/{} should match {e}", p.id, pat.kind);
+                    assert!(e.len() <= pat.max_len, "{}/{}: example longer than max_len", p.id, pat.kind);
+                    assert!(pat.regex().is_match(e));
+                }
+                for n in &pat.not {
+                    assert!(!pat.matches_whole(n), "{}/{} should not match {n}", p.id, pat.kind);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn detection_picks_the_right_provider_for_every_distinctive_example() {
+        let r = Registry::builtin();
+        for p in &r.providers {
+            for pat in p.patterns.iter().filter(|pat| !pat.near_keyword) {
+                for e in &pat.examples {
+                    let (found, kind) = r.detect(e).unwrap_or_else(|| panic!("{e} not detected"));
+                    assert_eq!((found.id.as_str(), kind.kind.as_str()), (p.id.as_str(), pat.kind.as_str()), "{e}");
+                }
+            }
+        }
+        // Bare shapes are never guessed.
+        assert!(r.detect("0123456789abcdef0123456789abcdef").is_none());
+        assert!(r.detect("hello world").is_none());
+    }
+
+    #[test]
+    fn live_and_test_markers() {
+        let r = Registry::builtin();
+        let stripe = r.get("stripe").unwrap();
+        assert_eq!(stripe.classify("sk_live_abc"), Class::Live);
+        assert_eq!(stripe.classify("rk_test_abc"), Class::Test);
+        assert_eq!(r.get("github").unwrap().classify("ghp_x"), Class::Unmarked);
+    }
+
+    #[test]
+    fn public_prefixes() {
+        let r = Registry::builtin();
+        let (p, pat) = r.detect(&r.get("stripe").unwrap().patterns[0].examples[0]).unwrap();
+        assert_eq!(p.id, "stripe");
+        assert_eq!(pat.public_prefix(&pat.examples[0]), Some("sk_live_"));
+    }
+
+    #[test]
+    fn overrides_merge_field_by_field_and_bad_regexes_are_named() {
+        let over = ProviderDef { base_url: Some("https://github.example.com/api/v3".into()), ..Default::default() };
+        let r = Registry::load(&[("github".into(), over)], None).unwrap();
+        let gh = r.get("github").unwrap();
+        assert_eq!(gh.base_url.as_deref(), Some("https://github.example.com/api/v3"));
+        assert_eq!(gh.patterns.len(), 3, "patterns kept");
+
+        let text = "[providers.acme]\nname = \"Acme\"\n[[providers.acme.patterns]]\nkind = \"k\"\nregex = 'acme_(['\nmax_len = 10\n";
+        let def = ProviderDef {
+            name: Some("Acme".into()),
+            patterns: Some(vec![PatternDef {
+                kind: "k".into(),
+                regex: "acme_([".into(),
+                max_len: 10,
+                near_keyword: false,
+                examples: vec![],
+                not: vec![],
+            }]),
+            ..Default::default()
+        };
+        let src = Source { path: "/x/config.toml", text };
+        let Err(Error::Config { line, field, .. }) = Registry::load(&[("acme".into(), def)], Some(&src)) else {
+            panic!("expected a config error");
+        };
+        assert_eq!((line, field.as_str()), (Some(5), "providers.acme.patterns[0].regex"));
+    }
+}
