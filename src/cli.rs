@@ -148,6 +148,17 @@ Stages: a new value is `pending`; once verified it becomes `current` and the old
 for the grace period (default 30d; --grace, or [rotation] grace in the config), after which it is
 `revoked`. `get --version previous` serves the old value during the grace period.")]
     Rotate(RotateArgs),
+    /// Hide known values and provider-shaped keys in text (a streaming filter)
+    #[command(after_help = "Examples:
+  some-command 2>&1 | keyward mask
+  tail -f app.log | keyward mask --style label
+  keyward mask --no-known < ci.log          # no vault needed: provider-shaped keys only
+  keyward mask build.log --in-place
+
+Hides every version of every stored value (current, pending, previous and revoked), each line of
+a multi-line value, their base64, percent and JSON-escaped forms, and every key shaped like a
+provider's. Without --no-known, a vault that cannot be unlocked is an error before any input is read.")]
+    Mask(MaskArgs),
     /// List the provider registry: built-in providers and the config file's
     #[command(after_help = "Examples:\n  keyward providers\n  keyward providers --json")]
     Providers,
@@ -292,6 +303,28 @@ pub struct RmArgs {
     /// Do not ask for confirmation (needed without a terminal)
     #[arg(short, long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MaskArgs {
+    /// Files to mask (default: standard input)
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// How matches are shown
+    #[arg(long, value_enum, default_value = "partial")]
+    pub style: crate::mask::Style,
+    /// Do not open the vault: hide provider-shaped keys only
+    #[arg(long)]
+    pub no_known: bool,
+    /// Do not look for provider-shaped keys: hide known values only
+    #[arg(long, conflicts_with = "no_known")]
+    pub no_patterns: bool,
+    /// Never hide known values shorter than this
+    #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub min_length: u16,
+    /// Rewrite the files instead of printing them
+    #[arg(long, requires = "files")]
+    pub in_place: bool,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ pub mod context;
 pub mod error;
 pub mod hardening;
 pub mod input;
+pub mod mask;
 pub mod output;
 pub mod parse;
 pub mod providers;

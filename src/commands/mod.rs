@@ -7,6 +7,7 @@ mod init;
 mod key;
 mod list;
 mod lock;
+mod mask;
 mod metadata;
 mod providers;
 mod recovery;
@@ -40,6 +41,7 @@ pub fn dispatch(command: Command, ctx: &Context) -> Result<i32> {
         Command::Validate(args) => validate::run(args, ctx),
         Command::Rotate(args) => rotate::run(args, ctx),
         Command::Providers => providers::run(ctx),
+        Command::Mask(args) => mask::run(args, ctx),
     }
 }
 

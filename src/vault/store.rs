@@ -59,6 +59,16 @@ fn parent_dir(path: &Path) -> &Path {
 /// rename over the target, fsync the directory. On any failure the old file is untouched and the
 /// temp file is removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_mode(path, bytes, 0o600)
+}
+
+/// [`write_atomic`] for a file that keeps its permission bits (a log masked in place).
+pub fn replace_keeping_mode(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mode = fs::metadata(path).map_err(|e| Error::io("cannot read", path, e))?.permissions().mode() & 0o777;
+    write_atomic_mode(path, bytes, mode)
+}
+
+fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = parent_dir(path);
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "vault".into());
     let suffix = data_encoding::HEXLOWER.encode(&super::crypto::random::<6>());
@@ -67,7 +77,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o600)
+            .mode(mode)
             .open(&tmp)
             .map_err(|e| Error::io("cannot create", &tmp, e))?;
         file.write_all(bytes).map_err(|e| Error::io("cannot write", &tmp, e))?;

@@ -1,0 +1,114 @@
+//! The forms in which a known value can show up in text: itself, each line of a multi-line value,
+//! and its common encodings — base64 (standard and URL-safe, padded or not, and the "shifted"
+//! forms that appear when the value sits at byte offset 1 or 2 of a larger encoded string, as in
+//! `base64("user:" + secret)`), percent-encoding and JSON string escaping. GitHub Actions masks
+//! the same set.
+
+use data_encoding::{BASE64, BASE64URL, Encoding};
+
+/// One literal to hide, and whether it may be shown partially (only the value itself may).
+pub struct Form {
+    pub bytes: Vec<u8>,
+    pub partial: bool,
+}
+
+/// Every form of `value` that is at least `min_len` bytes long.
+pub fn forms(value: &str, min_len: usize) -> Vec<Form> {
+    let mut out: Vec<Form> = Vec::new();
+    let mut push = |bytes: Vec<u8>, partial: bool| {
+        if bytes.len() >= min_len && !out.iter().any(|f| f.bytes == bytes) {
+            out.push(Form { bytes, partial });
+        }
+    };
+    if value.len() < min_len {
+        return Vec::new();
+    }
+    let lines: Vec<&str> = value.split(['\n', '\r']).filter(|l| !l.is_empty()).collect();
+    if lines.len() > 1 {
+        for line in lines {
+            push(line.as_bytes().to_vec(), false);
+        }
+    } else {
+        push(value.as_bytes().to_vec(), true);
+    }
+    for encoding in [&BASE64, &BASE64URL] {
+        for form in base64_forms(encoding, value.as_bytes()) {
+            push(form, false);
+        }
+    }
+    push(percent_encode(value).into_bytes(), false);
+    let json = serde_json::to_string(value).expect("a string serializes");
+    push(json.as_bytes()[1..json.len() - 1].to_vec(), false);
+    out
+}
+
+/// The standalone encoding (padded and not), plus, for the value at byte offsets 0, 1 and 2 of a
+/// longer encoded string, the characters that depend on the value alone.
+fn base64_forms(encoding: &Encoding, value: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let full = encoding.encode(value);
+    out.push(full.trim_end_matches('=').as_bytes().to_vec());
+    out.push(full.into_bytes());
+    for shift in 0..3usize {
+        let mut shifted = vec![0u8; shift];
+        shifted.extend_from_slice(value);
+        let encoded = encoding.encode(&shifted);
+        // The first characters mix the preceding bytes in; the last group mixes the following
+        // ones (or padding) in. Keep whole 4-character groups made only of value bytes.
+        let first_clean_group = shift.div_ceil(3); // groups touched by the shift bytes
+        let total = shifted.len();
+        let last_clean_group = total / 3; // groups wholly inside the input
+        if last_clean_group > first_clean_group {
+            out.push(encoded.as_bytes()[first_clean_group * 4..last_clean_group * 4].to_vec());
+        }
+    }
+    out
+}
+
+/// RFC 3986 percent-encoding: everything but unreserved characters, upper-case hex.
+pub fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() * 3);
+    for &b in value.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn every_offset_of_a_base64_stream_is_caught() {
+        let secret = "s3cr3t-VALUE/with+chars";
+        let all = forms(secret, 6);
+        for prefix in ["", "u", "us", "user:", "ab:cd:e"] {
+            for enc in [&BASE64, &BASE64URL] {
+                let stream = enc.encode(format!("{prefix}{secret}!!").as_bytes());
+                assert!(
+                    all.iter().any(|f| contains(stream.as_bytes(), &f.bytes)),
+                    "base64 of {prefix:?} + secret not covered"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn multi_line_values_are_masked_line_by_line_and_short_ones_not_at_all() {
+        let f = forms("-----BEGIN KEY-----\nMIIEabcdefgh\n-----END KEY-----", 6);
+        assert!(f.iter().any(|f| f.bytes == b"MIIEabcdefgh" && !f.partial));
+        assert!(forms("abc", 6).is_empty());
+        let f = forms("a b/c?d=e&f", 6);
+        assert!(f.iter().any(|f| f.bytes == b"a%20b%2Fc%3Fd%3De%26f"));
+        let f = forms("quote\"back\\slash", 6);
+        assert!(f.iter().any(|f| f.bytes == br#"quote\"back\\slash"#));
+    }
+}

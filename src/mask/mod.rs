@@ -1,0 +1,598 @@
+//! The masking engine: build once from the known values and the provider patterns, then stream
+//! `mask(reader, writer)` with bounded memory. `mask`, `exec` and `scan` all use it.
+//!
+//! Finding what to hide, in one pass over the bytes:
+//! - **Known values** (every form of every version, see [`forms`]). Long literals (≥ 16 bytes)
+//!   go through a q-gram skip filter: every 9th position's 8-byte gram is looked up in a bitset
+//!   of the literals' grams, and only a hit is verified, against a sorted table of (gram, literal,
+//!   offset). Any literal of 16 bytes or more covers at least one checked position, so none is
+//!   missed, and text is skipped at a fraction of a lookup per byte. Short literals go into a
+//!   small Aho-Corasick automaton.
+//! - **Provider patterns.** The literal prefixes of every pattern (`sk_live_`, `ghp_`, `AKIA`…)
+//!   and the keywords of patterns without a distinctive prefix go into one Aho-Corasick DFA; a
+//!   prefix hit runs that pattern's regex anchored there, a keyword hit runs the bare pattern in
+//!   a short window after it (as gitleaks does), with word boundaries.
+//!
+//! Overlapping matches are merged into the union of their spans, so no part of any secret is left
+//! behind because another matched first. Every pattern and literal has a maximum length, so a
+//! bounded overlap between read blocks finds matches that straddle them ([`stream`]).
+
+pub mod forms;
+mod literal_set;
+pub mod reference;
+pub mod stream;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+use self::literal_set::LiteralSet;
+use regex::bytes::Regex;
+
+use crate::providers::Registry;
+
+/// How a match is replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Style {
+    /// The provider's public prefix and the last 4 characters (`sk_live_…a1b2`), for values of
+    /// 20 characters or more; everything else in full
+    Partial,
+    /// `********`
+    Full,
+    /// `[REDACTED:<secret name or provider>]`
+    Label,
+}
+
+pub const FULL_MASK: &[u8] = b"********";
+/// Partial masking shows at most this much, and only of values at least [`PARTIAL_MIN`] long.
+const PARTIAL_TAIL: usize = 4;
+const PARTIAL_MIN: usize = 20;
+/// Long literals: at least this long, checked through the q-gram filter.
+const LONG: usize = 16;
+const GRAM: usize = 8;
+const STEP: usize = LONG - GRAM + 1;
+/// The label of a span made of several overlapping matches.
+const MERGED: u32 = u32::MAX;
+/// A `[REDACTED:<label>]` is at most this long; a keyword inside one does not count.
+const LABEL_SPAN: usize = 10 + 128 + 1;
+
+/// A known value to hide, one per version of each secret.
+pub struct KnownValue<'a> {
+    pub name: &'a str,
+    pub value: &'a str,
+    /// The provider's public prefix of this value (`sk_live_`), shown by the partial style.
+    pub public_prefix: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub style: Style,
+    pub min_length: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { style: Style::Partial, min_length: 6 }
+    }
+}
+
+/// What a match found: a label for the `label` style and how much may be shown.
+#[derive(Debug, Clone)]
+struct Label {
+    text: String,
+    partial: bool,
+    prefix_len: usize,
+}
+
+/// A found span of text to hide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+    label: u32,
+    /// The bytes at the start that may be shown (a provider's public prefix).
+    prefix_len: u32,
+}
+
+/// The part of a buffer one call looks at: `hay[from..]`, reporting spans that start before
+/// `until`; `eof` says whether `hay` ends the input.
+#[derive(Clone, Copy)]
+pub struct Window<'h> {
+    pub hay: &'h [u8],
+    pub from: usize,
+    pub until: usize,
+    pub eof: bool,
+}
+
+/// A compiled provider pattern.
+struct Pattern {
+    anchored: Regex,
+    unanchored: Regex,
+    max_len: usize,
+    label: u32,
+    has_prefix_group: bool,
+}
+
+pub struct Engine {
+    opts: Options,
+    labels: Vec<Label>,
+    /// Long known literals and their labels.
+    literals: Vec<(Box<[u8]>, u32)>,
+    /// Bitset over hashed 8-byte grams of the long literals.
+    bits: Vec<u64>,
+    bits_shift: u32,
+    /// (gram hash, literal, offset), sorted by hash: the exact check behind a bitset hit.
+    grams: Vec<(u64, u32, u32)>,
+    short: Option<(AhoCorasick, Vec<u32>)>,
+    short_literals: Vec<(Vec<u8>, u32)>,
+    patterns: Vec<Pattern>,
+    /// For keyword-gated patterns, their keywords (lower, upper and capitalized).
+    keywords: Vec<Option<Vec<Vec<u8>>>>,
+    /// Literal prefixes of patterns (case-sensitive), and keywords of keyword-gated patterns
+    /// (case-insensitive): two small automata, each fast with its SIMD prefilter.
+    prefixes: LiteralSet,
+    keyword_set: LiteralSet,
+    /// Patterns with no literal prefix and no keyword: searched over the whole text.
+    unfiltered: Vec<u32>,
+    max_len: usize,
+    max_literal: usize,
+    context: usize,
+}
+
+fn gram_hash(bytes: &[u8]) -> u64 {
+    let x = u64::from_le_bytes(bytes[..GRAM].try_into().expect("8 bytes"));
+    x.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (x >> 29)
+}
+
+impl Engine {
+    /// Builds the engine. `registry` is `None` with `--no-patterns`.
+    pub fn build(known: &[KnownValue<'_>], registry: Option<&Registry>, opts: Options) -> Engine {
+        let mut labels: Vec<Label> = Vec::new();
+        let mut long: Vec<(Box<[u8]>, u32)> = Vec::new();
+        let mut short: Vec<(Vec<u8>, u32)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for k in known {
+            let value_label = labels.len() as u32;
+            labels.push(Label {
+                text: k.name.to_owned(),
+                partial: k.value.chars().count() >= PARTIAL_MIN,
+                prefix_len: k.public_prefix.map_or(0, str::len),
+            });
+            let encoded_label = labels.len() as u32;
+            labels.push(Label { text: k.name.to_owned(), partial: false, prefix_len: 0 });
+            for form in forms::forms(k.value, opts.min_length.max(1)) {
+                if !seen.insert(form.bytes.clone()) {
+                    continue;
+                }
+                let label = if form.partial { value_label } else { encoded_label };
+                if form.bytes.len() >= LONG {
+                    long.push((form.bytes.into_boxed_slice(), label));
+                } else {
+                    short.push((form.bytes, label));
+                }
+            }
+        }
+
+        // The q-gram filter. Checked positions are STEP apart, so an occurrence of a literal always
+        // has a checked position within its first STEP bytes: only the grams at offsets
+        // 0..STEP need to be known. About 64 bits per gram keeps false hits near 1.5% with a
+        // bitset small enough to stay in cache.
+        let gram_count = long.len() * STEP;
+        let bits_log2 = (gram_count.max(1) * 64).next_power_of_two().trailing_zeros().clamp(12, 26);
+        let mut bits = vec![0u64; 1 << (bits_log2 - 6)];
+        let bits_shift = 64 - bits_log2;
+        let mut grams = Vec::with_capacity(gram_count);
+        for (i, (lit, _)) in long.iter().enumerate() {
+            for off in 0..STEP {
+                let h = gram_hash(&lit[off..]);
+                let bit = (h >> bits_shift) as usize;
+                bits[bit >> 6] |= 1 << (bit & 63);
+                grams.push((h, i as u32, off as u32));
+            }
+        }
+        grams.sort_unstable();
+
+        let short_literals = short.clone();
+        let short = (!short.is_empty()).then(|| {
+            let ac = AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .build(short.iter().map(|(b, _)| b))
+                .expect("literal automaton builds");
+            (ac, short.iter().map(|(_, l)| *l).collect())
+        });
+
+        let mut patterns = Vec::new();
+        let mut prefix_literals: Vec<(Vec<u8>, u32)> = Vec::new();
+        let mut keyword_literals: Vec<(Vec<u8>, u32)> = Vec::new();
+        let mut unfiltered = Vec::new();
+        let mut keywords: Vec<Option<Vec<Vec<u8>>>> = Vec::new();
+        if let Some(registry) = registry {
+            for provider in &registry.providers {
+                for pat in &provider.patterns {
+                    let label = labels.len() as u32;
+                    labels.push(Label { text: provider.id.clone(), partial: true, prefix_len: 0 });
+                    let id = patterns.len() as u32;
+                    patterns.push(Pattern {
+                        anchored: Regex::new(&format!("^(?:{})", pat.source)).expect("checked at load"),
+                        unanchored: Regex::new(&pat.source).expect("checked at load"),
+                        max_len: pat.max_len,
+                        label,
+                        has_prefix_group: pat.source.contains("(?P<prefix>"),
+                    });
+                    let gated = pat.near_keyword && !provider.keywords.is_empty();
+                    keywords.push(gated.then(|| {
+                        provider.keywords.iter().flat_map(|k| literal_set::case_variants(k.as_bytes())).collect()
+                    }));
+                    if gated {
+                        for variant in keywords.last().into_iter().flatten().flatten() {
+                            keyword_literals.push((Vec::<u8>::clone(variant), id));
+                        }
+                    } else if let Some(prefixes) = literal_prefixes(&pat.source) {
+                        for p in prefixes {
+                            prefix_literals.push((p, id));
+                        }
+                    } else {
+                        unfiltered.push(id);
+                    }
+                }
+            }
+        }
+        let max_keyword = keyword_literals.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        let prefixes = LiteralSet::new(prefix_literals);
+        let keyword_set = LiteralSet::new(keyword_literals);
+
+        let max_literal = long.iter().map(|(l, _)| l.len()).chain(short.as_ref().map(|_| LONG)).max().unwrap_or(0);
+        let max_pattern = patterns.iter().map(|p| p.max_len).max().unwrap_or(0);
+        let max_len = max_literal.max(max_pattern);
+        // Bytes kept before the written point: the boundary byte before a match, and enough to
+        // tell whether a keyword sits inside a label of ours.
+        let context = LABEL_SPAN + max_keyword + 1;
+        Engine {
+            opts,
+            labels,
+            literals: long,
+            bits,
+            bits_shift,
+            grams,
+            short,
+            short_literals,
+            patterns,
+            keywords,
+            prefixes,
+            keyword_set,
+            unfiltered,
+            max_len,
+            max_literal,
+            context,
+        }
+    }
+
+    /// How many bytes past a position a match starting there can reach, plus keyword context:
+    /// the overlap the streaming reader keeps between blocks.
+    pub fn lookahead(&self) -> usize {
+        self.max_len + self.context + 1
+    }
+
+    /// How many patterns there are (the size of the keyword-gate state).
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.len()
+    }
+
+    pub fn context(&self) -> usize {
+        self.context
+    }
+
+    /// Every span in `hay[from..]` that starts before `until` (spans starting later may need
+    /// bytes that have not arrived). `eof` says whether `hay` ends the input.
+    ///
+    /// Keyword-gated patterns count after a keyword on the same line. `armed[p]` says whether a
+    /// keyword of pattern `p` appeared on the line of `from` before `from`; the keyword hits found
+    /// here go to `hits`, for [`Engine::advance_gates`].
+    pub fn find(&self, w: Window<'_>, armed: &[bool], hits: &mut Vec<(usize, usize, u32)>, out: &mut Vec<Span>) {
+        let Window { hay, from, until, .. } = w;
+        self.find_long_literals(hay, from, until, out);
+        if let Some((ac, labels)) = &self.short {
+            for m in ac.find_overlapping_iter(aho_corasick::Input::new(hay).span(from..hay.len())) {
+                if m.start() < until {
+                    out.push(Span {
+                        start: m.start(),
+                        end: m.end(),
+                        label: labels[m.pattern().as_usize()],
+                        prefix_len: 0,
+                    });
+                }
+            }
+        }
+        self.prefixes.for_each(hay, from..until, |start, id| self.anchored(hay, start, id, out));
+
+        hits.clear();
+        self.keyword_set.for_each(hay, from..until, |start, id| {
+            if !inside_label(hay, start) {
+                hits.push((start, start + self.keyword_len(hay, start, id), id));
+            }
+        });
+        hits.sort_unstable();
+        hits.dedup();
+        // For each gated pattern, the regions to search: from `from` to the end of its line when
+        // armed, and from each keyword to the end of its line; each byte searched once.
+        let mut regions: Vec<(u32, usize)> = armed
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| **a)
+            .map(|(id, _)| (id as u32, from))
+            .chain(hits.iter().map(|&(_, end, id)| (id, end)))
+            .collect();
+        regions.sort_unstable();
+        let mut cursor: Option<(u32, usize)> = None;
+        for (id, start) in regions {
+            let start = match cursor {
+                Some((cid, searched_to)) if cid == id => start.max(searched_to),
+                _ => start,
+            };
+            let line_end = memchr::memchr(b'\n', &hay[start.min(hay.len())..]).map_or(hay.len(), |i| start + i);
+            if start < line_end {
+                self.gated(w, start, line_end, id, out);
+            }
+            cursor = Some((id, line_end.max(start)));
+        }
+
+        for &id in &self.unfiltered {
+            let p = &self.patterns[id as usize];
+            for m in p.unanchored.find_iter(&hay[from..]) {
+                let (s, e) = (from + m.start(), from + m.end());
+                if s < until && e - s <= p.max_len {
+                    out.push(Span { start: s, end: e, label: p.label, prefix_len: 0 });
+                }
+            }
+        }
+    }
+
+    /// The keyword-gate state at `cut`, from the state at `from` and the keyword hits between.
+    pub fn advance_gates(&self, hay: &[u8], from: usize, cut: usize, hits: &[(usize, usize, u32)], armed: &mut [bool]) {
+        let line_start = match memchr::memrchr(b'\n', &hay[from..cut]) {
+            Some(i) => {
+                armed.iter_mut().for_each(|a| *a = false);
+                from + i + 1
+            }
+            None => from,
+        };
+        for &(start, _, id) in hits {
+            if start >= line_start && start < cut {
+                armed[id as usize] = true;
+            }
+        }
+    }
+
+    fn find_long_literals(&self, hay: &[u8], from: usize, until: usize, out: &mut Vec<Span>) {
+        if self.literals.is_empty() {
+            return;
+        }
+        // A literal starting before `until` may have its only checked gram after it.
+        let last = until.saturating_add(self.max_literal);
+        let mut p = from;
+        while p < last && p + GRAM <= hay.len() {
+            let h = gram_hash(&hay[p..]);
+            let bit = (h >> self.bits_shift) as usize;
+            if self.bits[bit >> 6] & (1 << (bit & 63)) != 0 {
+                self.verify_gram(hay, p, h, from, until, out);
+            }
+            p += STEP;
+        }
+    }
+
+    #[cold]
+    fn verify_gram(&self, hay: &[u8], p: usize, h: u64, from: usize, until: usize, out: &mut Vec<Span>) {
+        let first = self.grams.partition_point(|g| g.0 < h);
+        for &(gh, lit, off) in &self.grams[first..] {
+            if gh != h {
+                break;
+            }
+            let (bytes, label) = &self.literals[lit as usize];
+            let Some(start) = p.checked_sub(off as usize) else { continue };
+            let end = start + bytes.len();
+            if start >= from && start < until && end <= hay.len() && hay[start..end] == bytes[..] {
+                out.push(Span { start, end, label: *label, prefix_len: 0 });
+            }
+        }
+    }
+
+    #[cold]
+    pub(crate) fn anchored(&self, hay: &[u8], at: usize, id: u32, out: &mut Vec<Span>) {
+        let p = &self.patterns[id as usize];
+        let window = &hay[at..hay.len().min(at + p.max_len)];
+        if p.has_prefix_group {
+            if let Some(c) = p.anchored.captures(window) {
+                let m = c.get(0).expect("group 0");
+                let prefix_len = c.name("prefix").map_or(0, |g| g.end()) as u32;
+                out.push(Span { start: at, end: at + m.end(), label: p.label, prefix_len });
+            }
+        } else if let Some(m) = p.anchored.find(window) {
+            out.push(Span { start: at, end: at + m.end(), label: p.label, prefix_len: 0 });
+        }
+    }
+
+    /// Tries a keyword-gated pattern at every word start in `hay[start..line_end]`: a match must
+    /// begin after a byte that is not a letter or digit, and end before one.
+    #[cold]
+    pub(crate) fn gated(&self, w: Window<'_>, start: usize, line_end: usize, id: u32, out: &mut Vec<Span>) {
+        let Window { hay, until, eof, .. } = w;
+        let p = &self.patterns[id as usize];
+        for s in start..line_end.min(until) {
+            if s > 0 && hay[s - 1].is_ascii_alphanumeric() {
+                continue;
+            }
+            let window = &hay[s..hay.len().min(s + p.max_len)];
+            let Some(m) = p.anchored.find(window) else { continue };
+            let e = s + m.end();
+            let after_ok = if e < hay.len() { !hay[e].is_ascii_alphanumeric() } else { eof };
+            if m.end() > 0 && after_ok {
+                out.push(Span { start: s, end: e, label: p.label, prefix_len: 0 });
+            }
+        }
+    }
+
+    /// Sorts spans and merges overlapping ones into their union. A span inside another adds
+    /// nothing; spans that overlap partly (two secrets run into each other) become one span shown
+    /// in full, so no part of either is left.
+    pub fn merge(spans: &mut Vec<Span>) {
+        spans.sort_unstable_by_key(|s| (s.start, std::cmp::Reverse(s.end), s.label));
+        let mut merged: Vec<Span> = Vec::with_capacity(spans.len());
+        for s in spans.drain(..) {
+            match merged.last_mut() {
+                Some(last) if s.start < last.end => {
+                    if s.end > last.end {
+                        last.end = s.end;
+                        last.label = MERGED;
+                        last.prefix_len = 0;
+                    }
+                }
+                _ => merged.push(s),
+            }
+        }
+        *spans = merged;
+    }
+
+    /// The replacement text for one merged span.
+    pub fn replacement(&self, span: &Span, text: &[u8], out: &mut Vec<u8>) {
+        let label = self.labels.get(span.label as usize);
+        match self.opts.style {
+            Style::Full => out.extend_from_slice(FULL_MASK),
+            Style::Label => {
+                out.extend_from_slice(b"[REDACTED:");
+                out.extend_from_slice(label.map_or("secrets", |l| l.text.as_str()).as_bytes());
+                out.push(b']');
+            }
+            Style::Partial => {
+                let len = text.len();
+                match label {
+                    Some(l) if l.partial && len >= PARTIAL_MIN => {
+                        let prefix = (span.prefix_len as usize).max(l.prefix_len).min(len / 2);
+                        out.extend_from_slice(&text[..prefix]);
+                        out.extend_from_slice("…".as_bytes());
+                        out.extend_from_slice(&text[len - PARTIAL_TAIL..]);
+                    }
+                    _ => out.extend_from_slice(FULL_MASK),
+                }
+            }
+        }
+    }
+
+    /// Masks a whole buffer at once (tests, small inputs).
+    pub fn mask_bytes(&self, input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(input.len());
+        stream::mask(self, input, &mut out).expect("writing to memory cannot fail");
+        out
+    }
+}
+
+impl Engine {
+    pub(crate) fn short_literals(&self) -> &[(Vec<u8>, u32)] {
+        &self.short_literals
+    }
+
+    pub(crate) fn keywords_of(&self, id: u32) -> Option<&[Vec<u8>]> {
+        self.keywords[id as usize].as_deref()
+    }
+
+    /// The length of the keyword of pattern `id` that starts at `start` (the longest).
+    fn keyword_len(&self, hay: &[u8], start: usize, id: u32) -> usize {
+        self.keywords[id as usize]
+            .iter()
+            .flatten()
+            .filter(|k| hay[start..].starts_with(k))
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0)
+    }
+
+    pub(crate) fn is_unfiltered(&self, id: u32) -> bool {
+        self.unfiltered.contains(&id)
+    }
+}
+
+/// Whether position `k` lies inside a `[REDACTED:<label>]` this engine wrote: a keyword there is
+/// a label, not a hint.
+pub(crate) fn inside_label(hay: &[u8], k: usize) -> bool {
+    let window = &hay[k.saturating_sub(LABEL_SPAN)..k];
+    match memchr::memmem::rfind(window, b"[REDACTED:") {
+        Some(i) => !window[i..].contains(&b']') && !window[i..].contains(&b'\n'),
+        None => false,
+    }
+}
+
+/// The literal prefixes every match of `pattern` starts with, if they are distinctive enough
+/// (at least 2 bytes each) to filter on.
+fn literal_prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let mut extractor = Extractor::new();
+    extractor.kind(ExtractKind::Prefix).limit_class(4).limit_total(64);
+    let seq = extractor.extract(&hir);
+    let lits = seq.literals()?;
+    if lits.is_empty() || lits.iter().any(|l| l.as_bytes().len() < 2) {
+        return None;
+    }
+    Some(lits.iter().map(|l| l.as_bytes().to_vec()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_pattern_has_a_prefix_or_keywords() {
+        let r = Registry::builtin();
+        for p in &r.providers {
+            for pat in &p.patterns {
+                let filtered = (pat.near_keyword && !p.keywords.is_empty()) || literal_prefixes(&pat.source).is_some();
+                assert!(filtered, "{}/{} would be searched unfiltered", p.id, pat.kind);
+            }
+        }
+    }
+
+    #[test]
+    fn known_values_and_patterns_are_masked() {
+        let r = Registry::builtin();
+        let secret = "my-internal-secret-value-1234";
+        let engine = Engine::build(
+            &[KnownValue { name: "internal/x", value: secret, public_prefix: None }],
+            Some(&r),
+            Options::default(),
+        );
+        let ghp = format!("ghp_{}", "a".repeat(36));
+        let input = format!("token={secret} gh={ghp} end");
+        let out = String::from_utf8(engine.mask_bytes(input.as_bytes())).unwrap();
+        assert_eq!(out, format!("token=…1234 gh=ghp_…aaaa end"));
+        let full = Engine::build(
+            &[KnownValue { name: "internal/x", value: secret, public_prefix: None }],
+            Some(&r),
+            Options { style: Style::Label, min_length: 6 },
+        );
+        let out = String::from_utf8(full.mask_bytes(input.as_bytes())).unwrap();
+        assert_eq!(out, "token=[REDACTED:internal/x] gh=[REDACTED:github] end");
+    }
+
+    #[test]
+    fn keyword_gated_patterns_need_their_keyword() {
+        let r = Registry::builtin();
+        let engine = Engine::build(&[], Some(&r), Options { style: Style::Full, min_length: 6 });
+        let hex = "0123456789abcdef0123456789abcdef";
+        let out = engine.mask_bytes(format!("commit {hex} done").as_bytes());
+        assert_eq!(String::from_utf8(out).unwrap(), format!("commit {hex} done"));
+        let out = engine.mask_bytes(format!("DATADOG_API_KEY={hex}\n").as_bytes());
+        assert_eq!(String::from_utf8(out).unwrap(), "DATADOG_API_KEY=********\n");
+    }
+
+    #[test]
+    fn overlapping_secrets_are_masked_as_their_union() {
+        let engine = Engine::build(
+            &[
+                KnownValue { name: "a", value: "abcdefghij", public_prefix: None },
+                KnownValue { name: "b", value: "ghijklmnop", public_prefix: None },
+            ],
+            None,
+            Options { style: Style::Full, min_length: 6 },
+        );
+        assert_eq!(engine.mask_bytes(b"x abcdefghijklmnop y"), b"x ******** y");
+    }
+}
+#[cfg(test)]
+mod proptests;

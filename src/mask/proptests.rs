@@ -1,0 +1,206 @@
+//! Property tests of the masking engine: no secret survives in any form, the rest of the text is
+//! unchanged, chunk and block boundaries change nothing, the streaming engine agrees with the
+//! simple reference, and masking is idempotent.
+
+use data_encoding::{BASE64, BASE64URL};
+use proptest::prelude::*;
+
+use super::*;
+
+/// Text that cannot form a secret, a prefix or a keyword: no letters.
+fn filler() -> impl Strategy<Value = String> {
+    proptest::string::string_regex("[ \n.,;:!?()0-9=\"'\\[\\]{}#*-]{0,60}").unwrap()
+}
+
+fn secret() -> impl Strategy<Value = String> {
+    proptest::string::string_regex("[A-Za-z][A-Za-z0-9_]{19,47}").unwrap()
+}
+
+/// One of the forms a secret can take in a log.
+fn encode(secret: &str, form: u8) -> String {
+    match form % 5 {
+        0 => secret.to_owned(),
+        1 => BASE64.encode(secret.as_bytes()),
+        2 => BASE64URL.encode(secret.as_bytes()).trim_end_matches('=').to_owned(),
+        3 => forms::percent_encode(&format!("{secret}/?")),
+        _ => {
+            let json = serde_json::to_string(&format!("{secret}\"")).unwrap();
+            json[1..json.len() - 1].to_owned()
+        }
+    }
+}
+
+fn chunked(input: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+    let mut chunks = Vec::new();
+    let mut pos = 0;
+    for &c in cuts {
+        let end = (pos + c).min(input.len());
+        chunks.push(input[pos..end].to_vec());
+        pos = end;
+    }
+    chunks.push(input[pos..].to_vec());
+    chunks
+}
+
+fn streamed(engine: &Engine, input: &[u8], cuts: &[usize], block: usize) -> Vec<u8> {
+    let chunks = chunked(input, cuts);
+    let refs: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
+    let mut out = Vec::new();
+    stream::mask_chunks(engine, &refs, block, &mut out).unwrap();
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, .. ProptestConfig::default() })]
+
+    #[test]
+    fn no_secret_survives_and_the_rest_is_unchanged(
+        secrets in proptest::collection::vec(secret(), 1..6),
+        pieces in proptest::collection::vec((filler(), any::<prop::sample::Index>(), any::<u8>()), 1..12),
+        tail in filler(),
+        cuts in proptest::collection::vec(1usize..200, 0..20),
+        block in 1usize..300,
+    ) {
+        let known: Vec<KnownValue<'_>> = secrets.iter().map(|s| KnownValue { name: "s", value: s, public_prefix: None }).collect();
+        let engine = Engine::build(&known, None, Options { style: Style::Full, min_length: 6 });
+        let mut input = String::new();
+        let mut expected = String::new();
+        for (text, which, form) in &pieces {
+            let s = which.get(&secrets);
+            input.push_str(text);
+            expected.push_str(text);
+            // Separators keep inserted secrets apart, so each becomes one mask.
+            input.push(' ');
+            expected.push(' ');
+            let encoded = encode(s, *form);
+            input.push_str(&encoded);
+            // The percent and JSON forms carry a suffix that is not part of the secret.
+            match form % 5 {
+                3 => expected.push_str("********%2F%3F"),
+                4 => expected.push_str("********\\\""),
+                _ => expected.push_str("********"),
+            }
+            input.push(' ');
+            expected.push(' ');
+        }
+        input.push_str(&tail);
+        expected.push_str(&tail);
+
+        let out = streamed(&engine, input.as_bytes(), &cuts, block);
+        for s in &secrets {
+            prop_assert!(!contains(&out, s.as_bytes()));
+            prop_assert!(!contains(&out, BASE64.encode(s.as_bytes()).trim_end_matches('=').as_bytes()));
+        }
+        prop_assert_eq!(String::from_utf8(out.clone()).unwrap(), expected);
+        prop_assert_eq!(out, engine.mask_bytes(input.as_bytes()));
+    }
+
+    #[test]
+    fn streaming_agrees_with_the_reference_on_any_bytes(
+        secrets in proptest::collection::vec(secret(), 0..4),
+        text in proptest::collection::vec(prop_oneof![
+            4 => any::<u8>(),
+            4 => proptest::sample::select(b"abcdefghijklmnopqrstuvwxyz_ -=\n".to_vec()),
+        ], 0..600),
+        inserts in proptest::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>(), any::<u8>()), 0..6),
+        cuts in proptest::collection::vec(1usize..100, 0..20),
+        block in 1usize..200,
+        style in prop_oneof![Just(Style::Partial), Just(Style::Full), Just(Style::Label)],
+    ) {
+        let registry = Registry::builtin();
+        let samples: Vec<&str> = registry.providers.iter().flat_map(|p| p.patterns.iter().flat_map(|pat| pat.examples.iter().map(String::as_str))).collect();
+        let known: Vec<KnownValue<'_>> = secrets.iter().map(|s| KnownValue { name: "s", value: s, public_prefix: None }).collect();
+        let engine = Engine::build(&known, Some(&registry), Options { style, min_length: 6 });
+        let mut input = text.clone();
+        for (at, which, kind) in &inserts {
+            let piece: Vec<u8> = if kind % 3 == 0 && !secrets.is_empty() {
+                encode(which.get::<String>(&secrets), *kind).into_bytes()
+            } else if kind % 3 == 1 {
+                let sample = which.get(&samples);
+                format!("datadog aws twilio {sample}").into_bytes()
+            } else {
+                which.get(&samples).as_bytes().to_vec()
+            };
+            let pos = at.index(input.len() + 1);
+            input.splice(pos..pos, piece);
+        }
+        let want = reference::mask(&engine, &input);
+        prop_assert_eq!(&streamed(&engine, &input, &cuts, block), &want);
+        prop_assert_eq!(&engine.mask_bytes(&input), &want);
+        // Idempotent: masking the output again changes nothing.
+        prop_assert_eq!(&engine.mask_bytes(&want), &want);
+    }
+}
+
+#[test]
+fn every_provider_sample_is_masked_and_look_alikes_are_not() {
+    let registry = Registry::builtin();
+    let engine = Engine::build(&[], Some(&registry), Options { style: Style::Full, min_length: 6 });
+    for p in &registry.providers {
+        for pat in &p.patterns {
+            for e in &pat.examples {
+                let line =
+                    if pat.near_keyword { format!("{}_key = \"{e}\"\n", p.keywords[0]) } else { format!("x {e} y\n") };
+                let out = String::from_utf8(engine.mask_bytes(line.as_bytes())).unwrap();
+                assert!(!out.contains(e.as_str()), "{}/{}: {e} survived in {out:?}", p.id, pat.kind);
+            }
+        }
+    }
+    for look_alike in [
+        "sk_live_short",
+        "ghp_tooShort123",
+        "the commit 0123456789abcdef0123456789abcdef0123 landed",
+        "uuid 123e4567-e89b-12d3-a456-426614174000 in a log",
+        "AKIA is a prefix only",
+        "xoxb-not-a-token",
+    ] {
+        let out = engine.mask_bytes(look_alike.as_bytes());
+        assert_eq!(String::from_utf8(out).unwrap(), look_alike);
+    }
+}
+
+#[test]
+fn long_lines_crlf_and_invalid_utf8_pass_through() {
+    let secret = "internal-secret-value-0001";
+    let engine = Engine::build(
+        &[KnownValue { name: "s", value: secret, public_prefix: None }],
+        None,
+        Options { style: Style::Full, min_length: 6 },
+    );
+    let mut line = vec![b'x'; 1 << 20];
+    line.extend_from_slice(secret.as_bytes());
+    line.extend_from_slice(b"\r\n\xff\xfe\x80 ok");
+    line.extend(std::iter::repeat_n(b'y', 1 << 20));
+    let out = engine.mask_bytes(&line);
+    assert!(!contains(&out, secret.as_bytes()));
+    assert_eq!(out.len(), line.len() - secret.len() + FULL_MASK.len());
+    assert!(contains(&out, b"********\r\n\xff\xfe\x80 ok"));
+}
+
+#[test]
+fn short_values_follow_min_length() {
+    let known = [KnownValue { name: "pin", value: "12345", public_prefix: None }];
+    let engine = Engine::build(&known, None, Options { style: Style::Full, min_length: 6 });
+    assert_eq!(engine.mask_bytes(b"pin 12345"), b"pin 12345");
+    let engine = Engine::build(&known, None, Options { style: Style::Full, min_length: 4 });
+    assert_eq!(engine.mask_bytes(b"pin 12345"), b"pin ********");
+}
+
+#[test]
+fn partial_shows_the_public_prefix_and_four_characters_only_for_long_values() {
+    let long = format!("sk_live_{}", "a1".repeat(12));
+    let known = [
+        KnownValue { name: "stripe", value: &long, public_prefix: Some("sk_live_") },
+        KnownValue { name: "short", value: "short-secret-1", public_prefix: None },
+    ];
+    let engine = Engine::build(&known, None, Options::default());
+    let out = String::from_utf8(engine.mask_bytes(format!("{long} short-secret-1").as_bytes())).unwrap();
+    assert_eq!(out, "sk_live_…a1a1 ********");
+    let b64 = BASE64.encode(long.as_bytes());
+    let out = String::from_utf8(engine.mask_bytes(b64.as_bytes())).unwrap();
+    assert_eq!(out, "********", "encoded forms are masked in full");
+}

@@ -1,0 +1,187 @@
+//! Streaming: read blocks, mask, write blocks, with memory bounded by the block size whatever
+//! the input (lines of any length included).
+//!
+//! Between blocks the reader keeps the last `lookahead` bytes unwritten, since a match may start
+//! there and end in the next block; every match is at most that long. When the input has nothing
+//! more to give right now (a `tail -f` upstream), everything up to the last newline is written
+//! and flushed at once: no literal or pattern spans a newline, so that is safe, and interactive
+//! use shows lines as they come without a write per line in bulk use.
+
+use std::io::{self, Read, Write};
+use std::os::fd::RawFd;
+
+use super::{Engine, Span, Window};
+
+/// Bytes gathered before a block is masked and written.
+pub const BLOCK: usize = 1 << 20;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// Keep the lookahead back; more input is coming.
+    Block,
+    /// Input would block: write whole lines now.
+    Lines,
+    /// End of input: write everything.
+    Eof,
+}
+
+/// One stream's state: the buffer, what of it is written, and scratch space.
+pub struct Stream<'e> {
+    engine: &'e Engine,
+    buf: Vec<u8>,
+    filled: usize,
+    emitted: usize,
+    block: usize,
+    /// Per pattern: a keyword of it appeared on the current line before `emitted`.
+    armed: Vec<bool>,
+    hits: Vec<(usize, usize, u32)>,
+    spans: Vec<Span>,
+    out: Vec<u8>,
+}
+
+impl<'e> Stream<'e> {
+    /// A stream that writes in blocks of about `block` bytes.
+    pub fn new(engine: &'e Engine, block: usize) -> Stream<'e> {
+        let cap = block + 2 * engine.lookahead() + engine.context() + 64;
+        Stream {
+            engine,
+            buf: vec![0; cap],
+            filled: 0,
+            emitted: 0,
+            block,
+            armed: vec![false; engine.pattern_count()],
+            hits: Vec::new(),
+            spans: Vec::new(),
+            out: Vec::with_capacity(block + 64),
+        }
+    }
+
+    fn pending(&self) -> usize {
+        self.filled - self.emitted
+    }
+
+    /// Reads once into the free space; returns the byte count (0 at end of input).
+    fn fill(&mut self, reader: &mut dyn Read) -> io::Result<usize> {
+        loop {
+            match reader.read(&mut self.buf[self.filled..]) {
+                Ok(n) => {
+                    self.filled += n;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Masks and writes what can be written under `mode`, then makes room.
+    fn process(&mut self, mode: Cut, writer: &mut dyn Write) -> io::Result<()> {
+        let engine = self.engine;
+        let hay = &self.buf[..self.filled];
+        let emitted = self.emitted;
+        let (mut cut, eof) = match mode {
+            Cut::Eof => (self.filled, true),
+            Cut::Block => (self.filled.saturating_sub(engine.lookahead()), false),
+            Cut::Lines => match memchr::memrchr(b'\n', &hay[emitted..]) {
+                Some(i) => (emitted + i + 1, false),
+                None => return Ok(()),
+            },
+        };
+        if cut <= emitted {
+            return Ok(());
+        }
+        self.spans.clear();
+        let window = Window { hay, from: emitted, until: cut, eof };
+        engine.find(window, &self.armed, &mut self.hits, &mut self.spans);
+        // Spans before the written point were handled with the previous block.
+        self.spans.retain(|s| s.start >= emitted);
+        Engine::merge(&mut self.spans);
+        // A span running past the cut is written next time, whole.
+        if let Some(crossing) = self.spans.iter().position(|s| s.end > cut) {
+            cut = self.spans[crossing].start;
+            self.spans.truncate(crossing);
+        }
+        let mut pos = emitted;
+        for s in &self.spans {
+            self.out.extend_from_slice(&hay[pos..s.start]);
+            engine.replacement(s, &hay[s.start..s.end], &mut self.out);
+            pos = s.end;
+        }
+        self.out.extend_from_slice(&hay[pos..cut]);
+        engine.advance_gates(hay, emitted, cut, &self.hits, &mut self.armed);
+        writer.write_all(&self.out)?;
+        self.out.clear();
+        self.emitted = cut;
+        // Keep only the context before the written point.
+        let keep_from = self.emitted.saturating_sub(engine.context());
+        if keep_from > 0 {
+            self.buf.copy_within(keep_from..self.filled, 0);
+            self.filled -= keep_from;
+            self.emitted -= keep_from;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `fd` has input ready now (or is at end of file).
+fn ready(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd, zero timeout.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n != 0
+}
+
+/// Masks `reader` into `writer`. With `fd` (the reader's descriptor), output is flushed whenever
+/// the next read would block.
+pub fn mask_fd(engine: &Engine, reader: impl Read, writer: &mut dyn Write, fd: Option<RawFd>) -> io::Result<()> {
+    run(Stream::new(engine, BLOCK), reader, writer, fd)
+}
+
+fn run(mut stream: Stream<'_>, mut reader: impl Read, writer: &mut dyn Write, fd: Option<RawFd>) -> io::Result<()> {
+    loop {
+        if stream.fill(&mut reader)? == 0 {
+            stream.process(Cut::Eof, writer)?;
+            return writer.flush();
+        }
+        if stream.pending() >= stream.block || stream.filled == stream.buf.len() {
+            stream.process(Cut::Block, writer)?;
+        }
+        if let Some(fd) = fd
+            && !ready(fd)
+        {
+            stream.process(Cut::Lines, writer)?;
+            writer.flush()?;
+        }
+    }
+}
+
+/// Masks `reader` into `writer` (no interactive flushing).
+pub fn mask(engine: &Engine, reader: impl Read, writer: &mut dyn Write) -> io::Result<()> {
+    mask_fd(engine, reader, writer, None)
+}
+
+/// Masks input fed in arbitrary chunks with a tiny block size, so tests and the fuzzer exercise
+/// block boundaries everywhere.
+pub fn mask_chunks(engine: &Engine, chunks: &[&[u8]], block: usize, writer: &mut dyn Write) -> io::Result<()> {
+    struct Chunks<'a> {
+        chunks: &'a [&'a [u8]],
+        at: usize,
+        off: usize,
+    }
+    impl Read for Chunks<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            while let Some(c) = self.chunks.get(self.at) {
+                if self.off < c.len() {
+                    let n = buf.len().min(c.len() - self.off);
+                    buf[..n].copy_from_slice(&c[self.off..self.off + n]);
+                    self.off += n;
+                    return Ok(n);
+                }
+                self.at += 1;
+                self.off = 0;
+            }
+            Ok(0)
+        }
+    }
+    run(Stream::new(engine, block.max(1)), Chunks { chunks, at: 0, off: 0 }, writer, None)
+}
