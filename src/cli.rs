@@ -159,6 +159,47 @@ Hides every version of every stored value (current, pending, previous and revoke
 a multi-line value, their base64, percent and JSON-escaped forms, and every key shaped like a
 provider's. Without --no-known, a vault that cannot be unlocked is an error before any input is read.")]
     Mask(MaskArgs),
+    /// Run a command with secrets as environment variables and its output masked
+    #[command(after_help = "Examples:
+  keyward exec -- npm test
+  keyward exec --env prod -- ./deploy.sh
+  keyward exec --only stripe/test,github/ci -- make release
+  STRIPE_KEY=keyward:stripe/test keyward exec -- node server.js
+
+Which secrets: with --only, those; with --env E, those of E plus those with no environment;
+otherwise only those with no environment. Variables set to keyward:NAME are resolved too.
+The command gets keyward's environment without KEYWARD_* variables.
+Exit codes: the command's own; 128+N if it was killed by signal N; 125 if keyward failed,
+126 if the command could not run, 127 if it was not found.")]
+    Exec(ExecArgs),
+    /// Render a template, replacing {{ keyward:NAME }} with values
+    #[command(after_help = "Examples:
+  keyward inject -i config.tmpl -o config.yml
+  echo 'DATABASE_URL=postgres://app:{{ keyward:db/password }}@db/app' | keyward inject
+  keyward inject -i app.env.tmpl              # {{ keyward:NAME@previous }} for the old value
+
+Other {{ ... }} (Helm, Jinja) are left alone. An unknown reference is an error naming its line,
+and nothing is written. OUT is created 0600 and written atomically.")]
+    Inject(InjectArgs),
+    /// Print secrets as variables: dotenv, shell, JSON, GitHub Actions or GitLab CI
+    #[command(after_help = "Examples:
+  keyward export --env prod --format dotenv > .env
+  eval \"$(keyward export --format shell)\"
+  keyward export --env prod --format github     # in a GitHub Actions step: masks, then $GITHUB_ENV
+  keyward export --only stripe/test --format gitlab > deploy.env
+
+Selection as for exec. Printing to a terminal asks first, unless --yes.")]
+    Export(ExportArgs),
+    /// Add secrets from a .env file or a JSON object
+    #[command(after_help = "Examples:
+  keyward import .env --env dev
+  keyward import secrets.json --dry-run
+  keyward export --format dotenv | keyward --vault other.kw import -
+
+Names come from the variables (STRIPE_KEY becomes stripe_key). Existing secrets are skipped;
+--overwrite replaces their value and keeps the old one as previous. A malformed line is reported
+with its number and nothing is imported.")]
+    Import(ImportFileArgs),
     /// List the provider registry: built-in providers and the config file's
     #[command(after_help = "Examples:\n  keyward providers\n  keyward providers --json")]
     Providers,
@@ -303,6 +344,92 @@ pub struct RmArgs {
     /// Do not ask for confirmation (needed without a terminal)
     #[arg(short, long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InjectArgs {
+    /// The template (default: standard input)
+    #[arg(short = 'i', long = "in", value_name = "TEMPLATE")]
+    pub input: Option<PathBuf>,
+    /// Where to write (default: standard output)
+    #[arg(short = 'o', long = "out", value_name = "OUT")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// VAR="value", escaped so dotenv parsers read it back unchanged
+    Dotenv,
+    /// export VAR='value', safe to eval
+    Shell,
+    /// one JSON object of VAR: value
+    Json,
+    /// GitHub Actions: ::add-mask:: lines, then the variables appended to $GITHUB_ENV
+    Github,
+    /// GitLab CI dotenv report: VAR=value lines (no multi-line values)
+    Gitlab,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Export the secrets of this environment (and those with none)
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Export exactly these secrets (comma-separated or repeated)
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub only: Vec<String>,
+    #[arg(long, value_enum, default_value = "dotenv")]
+    pub format: ExportFormat,
+    /// Print to a terminal without asking
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFormat {
+    Dotenv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportFileArgs {
+    /// A .env or JSON file, or - for standard input
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// Environment of the imported secrets
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// The file's format [default: json for *.json, else dotenv]
+    #[arg(long, value_enum)]
+    pub format: Option<ImportFormat>,
+    /// Provider of every imported secret [default: detected from each value]
+    #[arg(long, value_name = "ID")]
+    pub provider: Option<String>,
+    /// Report what would happen; store nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Replace the values of existing secrets (the old value stays as previous)
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Inject the secrets of this environment (and those with none)
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Inject exactly these secrets (comma-separated or repeated)
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Do not mask the command's output
+    #[arg(long)]
+    pub no_mask: bool,
+    /// Allow live keys outside prod, test keys in prod, and secrets of another environment
+    #[arg(long)]
+    pub allow_env_mismatch: bool,
+    /// The command and its arguments, after `--`
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]

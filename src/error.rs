@@ -17,6 +17,12 @@ pub mod exit {
     pub const CONFLICT: i32 = 6;
     /// The operating system refused a file operation (permission denied, disk full, read-only).
     pub const IO: i32 = 7;
+    /// `exec`: keyward itself failed, before or around the command (as env(1) does).
+    pub const EXEC_FAILED: i32 = 125;
+    /// `exec`: the command was found but could not run.
+    pub const EXEC_CANNOT_RUN: i32 = 126;
+    /// `exec`: the command was not found.
+    pub const EXEC_NOT_FOUND: i32 = 127;
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -52,6 +58,8 @@ pub enum Error {
     VersionNotFound { name: String, version: String },
     #[error("no token labelled {label:?}")]
     TokenNotFound { label: String },
+    #[error("{place}: no secret {name:?} with a {version} version")]
+    UnknownReference { place: String, name: String, version: String },
     #[error("no provider {id:?} in the registry")]
     UnknownProvider { id: String },
 
@@ -88,6 +96,10 @@ pub enum Error {
     LockTimeout { path: PathBuf, secs: u64 },
     #[error("{0}")]
     Refused(String, &'static str),
+    #[error("secret {name:?} was revoked{}", if *compromised { " as compromised" } else { "" })]
+    Revoked { name: String, compromised: bool },
+    #[error("{0}")]
+    Exec(Box<Error>),
     #[error("secret {name:?} already has a pending value (version {version})")]
     PendingExists { name: String, version: u32 },
 
@@ -123,9 +135,11 @@ impl Error {
             | Mismatch
             | Config { .. }
             | UnknownProvider { .. } => exit::USAGE,
-            VaultNotFound { .. } | SecretNotFound { .. } | VersionNotFound { .. } | TokenNotFound { .. } => {
-                exit::NOT_FOUND
-            }
+            VaultNotFound { .. }
+            | SecretNotFound { .. }
+            | VersionNotFound { .. }
+            | TokenNotFound { .. }
+            | UnknownReference { .. } => exit::NOT_FOUND,
             CannotUnlock { .. }
             | WrongVaultKey { .. }
             | MalformedVaultKey { .. }
@@ -138,7 +152,9 @@ impl Error {
             | TokenExists { .. }
             | LockTimeout { .. }
             | Refused(..)
-            | PendingExists { .. } => exit::CONFLICT,
+            | PendingExists { .. }
+            | Revoked { .. } => exit::CONFLICT,
+            Exec(_) => exit::EXEC_FAILED,
             Io { .. } => exit::IO,
         }
     }
@@ -162,6 +178,7 @@ impl Error {
             SecretNotFound { .. } => "see the stored names with `keyward list`".into(),
             VersionNotFound { name, .. } => format!("see its versions with `keyward info {name}`"),
             TokenNotFound { .. } => "see the tokens with `keyward key token list`".into(),
+            UnknownReference { .. } => "fix the reference (see `keyward list`); nothing was written".into(),
             UnknownProvider { .. } => {
                 "see the known ids with `keyward providers`, or add the provider in the config file".into()
             }
@@ -186,6 +203,8 @@ impl Error {
             TokenExists { .. } => "remove it first with `keyward key token rm LABEL`, or pick another label".into(),
             LockTimeout { .. } => "another keyward process is writing this vault; try again".into(),
             Refused(_, hint) => (*hint).into(),
+            Revoked { name, .. } => format!("rotate to a new value with `keyward rotate {name}`"),
+            Exec(inner) => inner.hint(),
             PendingExists { name, .. } => format!(
                 "verify and promote it with `keyward rotate {name} --promote`, or discard it with `keyward rotate {name} --abort`"
             ),

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod context;
+pub mod dotenv;
 pub mod error;
 pub mod hardening;
 pub mod input;
@@ -18,6 +19,7 @@ pub mod parse;
 pub mod providers;
 pub mod rotation;
 pub mod sensitive;
+pub mod template;
 pub mod unlock;
 pub mod vault;
 

@@ -51,7 +51,7 @@ pub fn run(args: GetArgs, ctx: &Context) -> Result<i32> {
 
 /// Writes straight to file descriptor 1, bypassing std's stdout buffer so no copy of the value
 /// lingers there. A closed pipe ends the process quietly.
-fn write_unbuffered(bytes: &[u8]) {
+pub(crate) fn write_unbuffered(bytes: &[u8]) {
     // SAFETY: fd 1 is open for the life of the process; ManuallyDrop keeps it from being closed.
     let mut stdout = ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
     if let Err(e) = stdout.write_all(bytes)

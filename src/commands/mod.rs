@@ -1,9 +1,13 @@
 //! One module per subcommand, each exposing `run(args, &Context) -> Result<i32>` (the exit code).
 
 pub(crate) mod add;
+mod exec;
+mod export;
 mod get;
+mod import;
 mod info;
 mod init;
+mod inject;
 mod key;
 mod list;
 mod lock;
@@ -14,6 +18,7 @@ mod recovery;
 mod rename;
 mod rm;
 mod rotate;
+mod selection;
 mod update;
 mod validate;
 
@@ -42,6 +47,10 @@ pub fn dispatch(command: Command, ctx: &Context) -> Result<i32> {
         Command::Rotate(args) => rotate::run(args, ctx),
         Command::Providers => providers::run(ctx),
         Command::Mask(args) => mask::run(args, ctx),
+        Command::Exec(args) => exec::run(args, ctx),
+        Command::Inject(args) => inject::run(args, ctx),
+        Command::Export(args) => export::run(args, ctx),
+        Command::Import(args) => import::run(args, ctx),
     }
 }
 

@@ -410,19 +410,19 @@ impl Engine {
     }
 
     /// Tries a keyword-gated pattern at every word start in `hay[start..line_end]`: a match must
-    /// begin after a byte that is not a letter or digit, and end before one.
+    /// begin after a byte that does not continue a word, and end before one ([`is_word`]).
     #[cold]
     pub(crate) fn gated(&self, w: Window<'_>, start: usize, line_end: usize, id: u32, out: &mut Vec<Span>) {
         let Window { hay, until, eof, .. } = w;
         let p = &self.patterns[id as usize];
         for s in start..line_end.min(until) {
-            if s > 0 && hay[s - 1].is_ascii_alphanumeric() {
+            if s > 0 && is_word(hay[s - 1]) {
                 continue;
             }
             let window = &hay[s..hay.len().min(s + p.max_len)];
             let Some(m) = p.anchored.find(window) else { continue };
             let e = s + m.end();
-            let after_ok = if e < hay.len() { !hay[e].is_ascii_alphanumeric() } else { eof };
+            let after_ok = if e < hay.len() { !is_word(hay[e]) } else { eof };
             if m.end() > 0 && after_ok {
                 out.push(Span { start: s, end: e, label: p.label, prefix_len: 0 });
             }
@@ -506,6 +506,13 @@ impl Engine {
     pub(crate) fn is_unfiltered(&self, id: u32) -> bool {
         self.unfiltered.contains(&id)
     }
+}
+
+/// Bytes that continue a word for the boundary of a keyword-gated match: letters, digits,
+/// non-ASCII (letters of other scripts), and the characters our masks are made of, so masking
+/// text never creates a boundary that was not there (masking stays idempotent).
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b >= 0x80 || matches!(b, b'*' | b'[' | b']')
 }
 
 /// Whether position `k` lies inside a `[REDACTED:<label>]` this engine wrote: a keyword there is

@@ -1,0 +1,201 @@
+//! `keyward exec`: run a command with secrets in its environment and its output masked, as
+//! `op run` and `envchain` do.
+//!
+//! Exit codes: the command's own; 128+N when it is killed by signal N; 125 when keyward itself
+//! fails, 126 when the command cannot run and 127 when it is not found, as env(1) does.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs::File;
+use std::mem::ManuallyDrop;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+
+use super::selection::{self, Injected};
+use crate::cli::ExecArgs;
+use crate::config::Config;
+use crate::context::Context;
+use crate::error::{Error, Result, exit};
+use crate::mask::{Engine, Options, stream};
+use crate::parse;
+use crate::rotation;
+use crate::vault::secret::{VersionSelector, validate_name};
+
+/// An environment variable whose value is `keyward:NAME` (or `keyward:NAME@previous`) gets the
+/// secret's value, as `op run` resolves `op://` references.
+pub const REFERENCE_PREFIX: &str = "keyward:";
+
+pub fn run(args: ExecArgs, ctx: &Context) -> Result<i32> {
+    match prepare(&args, ctx) {
+        Ok(prepared) => launch(&args, prepared),
+        Err(e) => Err(Error::Exec(Box::new(e))),
+    }
+}
+
+struct Prepared {
+    env: Vec<(OsString, OsString)>,
+    engine: Option<Engine>,
+}
+
+fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
+    let env_name = args.env.as_deref().map(|e| parse::environment(e).map_err(|r| Error::invalid("environment", e, r)));
+    let env_name = env_name.transpose()?;
+    for name in &args.only {
+        validate_name(name).map_err(|reason| Error::InvalidName { name: name.clone(), reason })?;
+    }
+    let vault = ctx.open()?;
+    let registry = Config::load()?.registry()?;
+    let secrets = selection::select(&vault, &args.only, env_name.as_deref())?;
+    if !args.allow_env_mismatch {
+        selection::check_environment(&secrets, env_name.as_deref(), &registry)?;
+    }
+    let mut injected = selection::current_values(&secrets)?;
+    for s in &secrets {
+        if let Some(notice) = rotation::grace_notice(s, ctx.now) {
+            ctx.out.notice(&notice);
+        }
+    }
+
+    // The child's environment: ours without KEYWARD_* (an install script must not get the vault
+    // token), references resolved, then the injected variables.
+    let mut env: BTreeMap<OsString, OsString> = BTreeMap::new();
+    for (k, v) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("KEYWARD_") {
+            continue;
+        }
+        if let Some(reference) = v.to_str().and_then(|v| v.strip_prefix(REFERENCE_PREFIX)) {
+            let (name, version) = reference.split_once('@').unwrap_or((reference, "current"));
+            let selector: VersionSelector =
+                version.parse().map_err(|r: String| Error::invalid("reference", format!("keyward:{reference}"), r))?;
+            let secret = vault.get(name)?;
+            let value = secret
+                .version(selector)
+                .ok_or_else(|| Error::VersionNotFound { name: name.into(), version: selector.to_string() })?;
+            injected.push(Injected {
+                name: secret.name.clone(),
+                var: k.to_string_lossy().into_owned(),
+                value: value.value.clone(),
+            });
+            continue;
+        }
+        env.insert(k, v);
+    }
+    for i in &injected {
+        if i.value.expose().contains('\0') {
+            return Err(Error::invalid(
+                "value",
+                "(hidden)",
+                format!("{} holds a NUL byte, which no environment variable can", i.name),
+            ));
+        }
+        env.insert(i.var.clone().into(), i.value.expose().into());
+    }
+    let engine =
+        if args.no_mask { None } else { Some(super::mask::build(Some(&vault), Some(&registry), Options::default())?) };
+    Ok(Prepared { env: env.into_iter().collect(), engine })
+}
+
+/// The signals keyward passes on to the command when another process sends them. Signals from
+/// the terminal (Ctrl-C) already reach the command's process group and are not sent twice.
+const FORWARDED: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT];
+
+fn signal_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset initialize and fill a local set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in FORWARDED {
+            libc::sigaddset(&mut set, s);
+        }
+        set
+    }
+}
+
+fn launch(args: &ExecArgs, prepared: Prepared) -> Result<i32> {
+    let Prepared { env, engine } = prepared;
+    // Block the forwarded signals in every thread of keyward; one thread waits for them.
+    let set = signal_set();
+    // SAFETY: pthread_sigmask with a valid set, before any other thread exists.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+
+    let mut command = Command::new(&args.command[0]);
+    command.args(&args.command[1..]).env_clear().envs(env).stdin(Stdio::inherit());
+    if engine.is_some() {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    // SAFETY: the closure only calls async-signal-safe functions (setrlimit, pthread_sigmask).
+    unsafe {
+        command.pre_exec(|| {
+            crate::hardening::restore_core_limit();
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            let program = args.command[0].to_string_lossy();
+            let (code, what) = match e.kind() {
+                std::io::ErrorKind::NotFound => (exit::EXEC_NOT_FOUND, "command not found"),
+                _ => (exit::EXEC_CANNOT_RUN, "cannot run the command"),
+            };
+            eprintln!(
+                "keyward: {what}: {} — check the name, the PATH and its permissions",
+                crate::output::sanitize(&program)
+            );
+            return Ok(code);
+        }
+    };
+    let pid = child.id() as libc::pid_t;
+    std::thread::spawn(move || forward_signals(set, pid));
+
+    let mut pumps = Vec::new();
+    if let Some(engine) = engine {
+        let engine = std::sync::Arc::new(engine);
+        for (pipe, fd) in [(child.stdout.take().map(|p| p.into()), 1), (child.stderr.take().map(|p| p.into()), 2)] {
+            let pipe: Option<std::os::fd::OwnedFd> = pipe;
+            let Some(pipe) = pipe else { continue };
+            let engine = engine.clone();
+            pumps.push(std::thread::spawn(move || {
+                let reader = File::from(pipe);
+                let raw = reader.as_raw_fd();
+                // SAFETY: fds 1 and 2 stay open for the life of the process; never closed here.
+                let mut out = ManuallyDrop::new(unsafe { File::from_raw_fd(fd) });
+                // A reader of ours that went away is the command's problem, not a reason to stop
+                // draining its output.
+                if stream::mask_fd(&engine, &reader, &mut *out, Some(raw)).is_err() {
+                    let _ = std::io::copy(&mut &reader, &mut std::io::sink());
+                }
+            }));
+        }
+    }
+    let status = child.wait().map_err(|e| Error::Exec(Box::new(Error::io("cannot wait for", "the command", e))))?;
+    for pump in pumps {
+        let _ = pump.join();
+    }
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => 128 + signal,
+        (None, None) => exit::EXEC_FAILED,
+    })
+}
+
+/// Waits for the forwarded signals and passes those sent by a process (not the terminal) on.
+fn forward_signals(set: libc::sigset_t, child: libc::pid_t) {
+    loop {
+        // SAFETY: sigwaitinfo with a valid set and info struct.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let signal = unsafe { libc::sigwaitinfo(&set, &mut info) };
+        if signal < 0 {
+            continue;
+        }
+        // si_code <= 0: sent by kill(2), sigqueue(3) or tkill; > 0: the kernel (a terminal).
+        if info.si_code <= 0 {
+            // SAFETY: kill with a pid we spawned.
+            unsafe { libc::kill(child, signal) };
+        }
+    }
+}

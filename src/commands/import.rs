@@ -1,0 +1,227 @@
+//! `keyward import`: secrets from a .env file or a JSON object. Names come from the variables
+//! (`STRIPE_KEY` → `stripe_key`). A malformed line stops the import before anything is stored.
+
+use std::io::Read;
+
+use serde::Serialize;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use super::metadata;
+use crate::cli::{ImportFileArgs as ImportArgs, ImportFormat};
+use crate::config::Config;
+use crate::context::Context;
+use crate::dotenv;
+use crate::error::{Error, Result};
+use crate::output::sanitize;
+use crate::parse;
+use crate::providers::Registry;
+use crate::rotation;
+use crate::sensitive::SecretValue;
+use crate::vault::payload::{Record, Records};
+use crate::vault::secret::{Metadata, Secret, ext, validate_name, validate_var};
+
+const MAX_INPUT: u64 = 16 * 1024 * 1024;
+
+struct Candidate {
+    var: String,
+    name: String,
+    value: SecretValue,
+    line: usize,
+}
+
+#[derive(Serialize, Default)]
+struct Report {
+    added: Vec<String>,
+    overwritten: Vec<String>,
+    skipped: Vec<String>,
+    rejected: Vec<Rejected>,
+}
+
+#[derive(Serialize)]
+struct Rejected {
+    var: String,
+    line: usize,
+    reason: String,
+}
+
+pub fn run(args: ImportArgs, ctx: &Context) -> Result<i32> {
+    let env = args.env.as_deref().map(|e| parse::environment(e).map_err(|r| Error::invalid("environment", e, r)));
+    let env = env.transpose()?;
+    let (text, source) = read_input(&args.file)?;
+    let format =
+        args.format.unwrap_or(if args.file.ends_with(".json") { ImportFormat::Json } else { ImportFormat::Dotenv });
+    let entries = match format {
+        ImportFormat::Dotenv => dotenv::parse(&text)
+            .map_err(|e| Error::invalid("line", format!("{source}, line {}", e.line), e.reason))?
+            .into_iter()
+            .map(|e| (e.var, e.value, e.line))
+            .collect(),
+        ImportFormat::Json => parse_json(&text, &source)?,
+    };
+    let config = Config::load()?;
+    let registry = config.registry()?;
+    if let Some(id) = &args.provider
+        && registry.get(id).is_none()
+    {
+        return Err(Error::UnknownProvider { id: id.clone() });
+    }
+
+    let mut report = Report::default();
+    let mut candidates: Vec<Candidate> = Vec::new();
+    for (var, value, line) in entries {
+        let reject = |reason: &str| Rejected { var: var.clone(), line, reason: reason.into() };
+        let name = import_name(&var);
+        if let Err(reason) = validate_var(&var) {
+            report.rejected.push(reject(reason));
+        } else if let Err(reason) = validate_name(&name) {
+            report.rejected.push(reject(&format!("{name:?} is not a valid secret name: {reason}")));
+        } else if value.is_empty() {
+            report.rejected.push(reject("the value is empty"));
+        } else if value.len() > SecretValue::MAX_LEN {
+            report.rejected.push(reject("the value is larger than 64 KiB"));
+        } else {
+            // A later line for the same variable wins, as dotenv loaders do.
+            candidates.retain(|c| c.var != var);
+            candidates.push(Candidate { var, name, value: SecretValue::new(value.to_string()), line });
+        }
+    }
+
+    let mut apply = |records: &mut Records| -> Result<()> {
+        for c in &candidates {
+            apply_one(records, c, &args, env.as_deref(), &registry, ctx.now, config.grace, &mut report)?;
+        }
+        Ok(())
+    };
+    if args.dry_run {
+        apply(&mut ctx.open()?.records()?)?;
+    } else {
+        ctx.modify(|vault, _| {
+            let mut records = vault.records()?;
+            apply(&mut records)?;
+            vault.set_records(&records);
+            Ok(())
+        })?;
+    }
+    print(&report, args.dry_run, ctx);
+    Ok(0)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply_one(
+    records: &mut Records,
+    c: &Candidate,
+    args: &ImportArgs,
+    env: Option<&str>,
+    registry: &Registry,
+    now: i64,
+    grace: u64,
+    report: &mut Report,
+) -> Result<()> {
+    let undecodable = || Error::damaged("the vault", "a record cannot be decoded");
+    if let Some(index) = records.position(&c.name) {
+        if !args.overwrite {
+            report.skipped.push(c.name.clone());
+            return Ok(());
+        }
+        let mut secret = records.records[index].decode().map_err(|_| undecodable())?;
+        if secret.current().is_some_and(|v| v.value == c.value) {
+            report.skipped.push(c.name.clone());
+            return Ok(());
+        }
+        // The old value stays as previous: a rotation without verification.
+        rotation::abort(&mut secret).ok();
+        let id = rotation::stage(&mut secret, c.value.clone(), now)?;
+        let promoted = rotation::promote(&mut secret, Some(id), now, grace)?;
+        secret.body.meta.ext.insert(ext::verified(id), "not verified (import --overwrite)".into());
+        records.records[index] = Record::encode(&secret);
+        if let Some((_, deadline)) = promoted.previous {
+            rotation::note_deadline(records, deadline);
+        }
+        report.overwritten.push(c.name.clone());
+        return Ok(());
+    }
+    if let Err(Error::VarConflict { other, .. }) = metadata::check_var_conflict(records, &c.name, &c.var, env) {
+        report.rejected.push(Rejected {
+            var: c.var.clone(),
+            line: c.line,
+            reason: format!("the variable is used by {other}"),
+        });
+        return Ok(());
+    }
+    let mut meta = Metadata::new(now);
+    meta.provider = match &args.provider {
+        Some(p) => Some(p.clone()),
+        None => registry.detect(c.value.expose()).map(|(p, _)| p.id.clone()),
+    };
+    let secret = Secret::new(c.name.clone(), c.var.clone(), env.map(str::to_owned), meta, c.value.clone(), now);
+    records.records.push(Record::encode(&secret));
+    report.added.push(c.name.clone());
+    Ok(())
+}
+
+/// `STRIPE_KEY` → `stripe_key`; leading underscores dropped (names start with a letter or digit).
+fn import_name(var: &str) -> String {
+    var.trim_start_matches('_').to_ascii_lowercase()
+}
+
+fn read_input(file: &str) -> Result<(Zeroizing<String>, String)> {
+    let (reader, source): (Box<dyn Read>, String) = if file == "-" {
+        (Box::new(std::io::stdin().lock()), "standard input".into())
+    } else {
+        let f = std::fs::File::open(file).map_err(|e| Error::io("cannot read", file, e))?;
+        (Box::new(f), file.to_owned())
+    };
+    let mut bytes = Zeroizing::new(Vec::new());
+    reader.take(MAX_INPUT + 1).read_to_end(&mut bytes).map_err(|e| Error::io("cannot read", &source, e))?;
+    if bytes.len() as u64 > MAX_INPUT {
+        return Err(Error::invalid("input", source, "it is larger than 16 MiB"));
+    }
+    let text = String::from_utf8(std::mem::take(&mut *bytes)).map_err(|e| {
+        let mut b = e.into_bytes();
+        zeroize::Zeroize::zeroize(&mut b);
+        Error::invalid("input", source.clone(), "it is not UTF-8 text")
+    })?;
+    Ok((Zeroizing::new(text), source))
+}
+
+fn parse_json(text: &str, source: &str) -> Result<Vec<(String, Zeroizing<String>, usize)>> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        Error::invalid("JSON", format!("{source}, line {}", e.line()), "it is not a JSON object of strings")
+    })?;
+    let serde_json::Value::Object(map) = value else {
+        return Err(Error::invalid("JSON", source, "expected one object of VARIABLE: \"value\" pairs"));
+    };
+    map.into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => Ok((k, Zeroizing::new(s), 0)),
+            _ => Err(Error::invalid("JSON", format!("{source}, key {k:?}"), "every value must be a string")),
+        })
+        .collect()
+}
+
+fn print(report: &Report, dry_run: bool, ctx: &Context) {
+    if ctx.out.json {
+        ctx.out.json(&json!({"dry_run": dry_run, "added": report.added, "overwritten": report.overwritten, "skipped": report.skipped, "rejected": report.rejected}));
+        return;
+    }
+    let would = if dry_run { "would be " } else { "" };
+    for (what, names) in
+        [("added", &report.added), ("overwritten", &report.overwritten), ("skipped (exists)", &report.skipped)]
+    {
+        if !names.is_empty() {
+            ctx.out.done(&format!("{would}{what}: {}", sanitize(&names.join(", "))));
+        }
+    }
+    for r in &report.rejected {
+        ctx.out.warn(&format!("rejected {} (line {}): {}", sanitize(&r.var), r.line, sanitize(&r.reason)));
+    }
+    ctx.out.done(&format!(
+        "{} added, {} overwritten, {} skipped, {} rejected{}",
+        report.added.len(),
+        report.overwritten.len(),
+        report.skipped.len(),
+        report.rejected.len(),
+        if dry_run { " (dry run: nothing stored)" } else { "" }
+    ));
+}

@@ -1,0 +1,76 @@
+//! `keyward inject`: render a template, replacing `{{ keyward:NAME }}` with values.
+
+use std::borrow::Cow;
+use std::io::Read;
+
+use crate::cli::InjectArgs;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::template::{self, TemplateError};
+use crate::vault::secret::VersionSelector;
+use crate::vault::store;
+
+/// Templates are config files, not data sets.
+const MAX_TEMPLATE: u64 = 16 * 1024 * 1024;
+
+pub fn run(args: InjectArgs, ctx: &Context) -> Result<i32> {
+    let (text, source) = match &args.input {
+        Some(path) => {
+            let file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
+            (read_text(file, &path.display().to_string())?, path.display().to_string())
+        }
+        None => (read_text(std::io::stdin().lock(), "standard input")?, "standard input".to_owned()),
+    };
+    // Check the template's shape before unlocking, so a typo never waits on a prompt.
+    template::references(&text).map_err(|e| template_error(&source, e))?;
+    let vault = ctx.open()?;
+    let mut failure: Option<Error> = None;
+    let rendered = template::render(&text, |name, version| {
+        let selector: VersionSelector = version.parse().ok()?;
+        match vault.find(name) {
+            Ok(secret) => {
+                let secret = secret?;
+                if let Some(notice) = crate::rotation::grace_notice(&secret, ctx.now) {
+                    ctx.out.notice(&notice);
+                }
+                secret.version(selector).map(|v| Cow::Owned(v.value.expose().to_owned()))
+            }
+            Err(e) => {
+                failure = Some(e);
+                None
+            }
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let rendered = rendered.map_err(|e| template_error(&source, e))?;
+    match &args.output {
+        Some(path) => {
+            store::write_atomic(path, rendered.as_bytes())?;
+            ctx.out.notice(&format!("wrote {} (mode 0600)", path.display()));
+        }
+        None => super::get::write_unbuffered(rendered.as_bytes()),
+    }
+    Ok(0)
+}
+
+fn read_text(reader: impl Read, what: &str) -> Result<String> {
+    let mut text = String::new();
+    reader.take(MAX_TEMPLATE + 1).read_to_string(&mut text).map_err(|e| Error::io("cannot read", what, e))?;
+    if text.len() as u64 > MAX_TEMPLATE {
+        return Err(Error::invalid("template", what, "it is larger than 16 MiB"));
+    }
+    Ok(text)
+}
+
+fn template_error(source: &str, e: TemplateError) -> Error {
+    match e {
+        TemplateError::Malformed { line, reason } => {
+            Error::invalid("template", format!("{source}, line {line}"), reason)
+        }
+        TemplateError::Unknown { line, name, version } => {
+            Error::UnknownReference { place: format!("{source}, line {line}"), name, version }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! Which secrets `exec` and `export` hand out, and the checks before they do.
+//!
+//! With `--only`, exactly those; with `--env E`, the secrets of E plus those with no environment
+//! (E's win when both set a variable); with neither, only secrets with no environment.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::providers::{Class, Registry};
+use crate::sensitive::SecretValue;
+use crate::vault::Vault;
+use crate::vault::secret::{Secret, Stage, VersionSelector};
+
+/// A variable and the value it gets.
+pub struct Injected {
+    pub name: String,
+    pub var: String,
+    pub value: SecretValue,
+}
+
+pub fn select(vault: &Vault, only: &[String], env: Option<&str>) -> Result<Vec<Secret>> {
+    let mut secrets = if only.is_empty() {
+        let mut all = vault.secrets()?;
+        all.retain(|s| s.env.is_none() || (env.is_some() && s.env.as_deref() == env));
+        all
+    } else {
+        only.iter().map(|n| vault.get(n)).collect::<Result<Vec<_>>>()?
+    };
+    // Environment-less first, so a secret of the chosen environment overrides one with none.
+    secrets.sort_by(|a, b| a.env.is_some().cmp(&b.env.is_some()).then_with(|| a.name.cmp(&b.name)));
+    Ok(secrets)
+}
+
+/// The current value of each secret, by variable. A secret with no current value (revoked) is
+/// refused: handing out nothing silently would break the job in a harder way to see.
+pub fn current_values(secrets: &[Secret]) -> Result<Vec<Injected>> {
+    let mut by_var: BTreeMap<String, Injected> = BTreeMap::new();
+    for s in secrets {
+        let v = s.current().ok_or_else(|| revoked(s))?;
+        by_var.insert(s.var.clone(), Injected { name: s.name.clone(), var: s.var.clone(), value: v.value.clone() });
+    }
+    Ok(by_var.into_values().collect())
+}
+
+pub fn revoked(s: &Secret) -> Error {
+    let compromised = s.body.meta.ext.contains_key(crate::vault::secret::ext::COMPROMISED);
+    let revoked_any = s.body.versions.iter().any(|v| v.stage == Stage::Revoked);
+    if compromised || revoked_any {
+        Error::Revoked { name: s.name.clone(), compromised }
+    } else {
+        Error::VersionNotFound { name: s.name.clone(), version: "current".into() }
+    }
+}
+
+/// Refuses a live key in a non-production run, a test key in production, and a secret of
+/// another environment.
+pub fn check_environment(secrets: &[Secret], env: Option<&str>, registry: &Registry) -> Result<()> {
+    let Some(env) = env else { return Ok(()) };
+    for s in secrets {
+        if let Some(own) = &s.env
+            && own != env
+        {
+            return Err(mismatch(format!("{} belongs to environment {own}, not {env}", s.name)));
+        }
+        let Some(value) = s.version(VersionSelector::Stage(Stage::Current)) else { continue };
+        let provider = s.body.meta.provider.as_deref().and_then(|id| registry.get(id));
+        match provider.map(|p| (p, p.classify(value.value.expose()))) {
+            Some((p, Class::Live)) if env != "prod" => {
+                return Err(mismatch(format!("{} holds a live {} key and the run is for {env}", s.name, p.name)));
+            }
+            Some((p, Class::Test)) if env == "prod" => {
+                return Err(mismatch(format!("{} holds a test {} key and the run is for prod", s.name, p.name)));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn mismatch(what: String) -> Error {
+    Error::Refused(what, "pick the right --env or secrets, or pass --allow-env-mismatch if this is intended")
+}
