@@ -135,6 +135,31 @@ fn main() {
             println!("get (kernel keyring)   skipped: the kernel keyring is not usable here");
         }
 
+        if n == 1_000 {
+            // Shell completion of secret names (`keyward get <TAB>`): unlocked by the token, and
+            // with no way to unlock (offers nothing). Targets (issue #6): < 50 ms and < 200 ms.
+            let complete = |key: Option<&str>| {
+                let mut cmd = Command::new(BIN);
+                cmd.args(["--", "keyward", "get", ""])
+                    .env_clear()
+                    .env("KEYWARD_VAULT", &vault)
+                    .env("HOME", dir.path())
+                    .env("COMPLETE", "bash")
+                    .env("_CLAP_COMPLETE_INDEX", "2")
+                    .env("_CLAP_IFS", "\n")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+                if let Some(k) = key {
+                    cmd.env("KEYWARD_VAULT_KEY", k);
+                }
+                let start = Instant::now();
+                assert!(cmd.status().unwrap().success());
+                start.elapsed()
+            };
+            report("complete names", n, (0..runs).map(|_| complete(Some(&token))).collect(), Some(50.0));
+            report("complete, locked", n, (0..runs).map(|_| complete(None)).collect(), Some(200.0));
+        }
+
         let add_runs = runs.min(if n >= 100_000 { 15 } else { runs });
         let adds: Vec<Duration> = (0..add_runs)
             .map(|i| run(&["add", &format!("bench/new-{i}")], &vault, Some(&token), Some("sk_test_benchvalue")))

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCandidates;
 
 use crate::unlock::keyring::Choice;
 
@@ -27,7 +28,9 @@ macro_rules! exit_codes {
   4  cannot unlock the vault
   5  vault damaged, tampered with, or in a newer format
   6  conflict (already exists, variable in use, lock timeout, refused)
-  7  the operating system refused a file operation"
+  7  the operating system refused a file operation
+  125, 126, 127  exec: keyward failed, the command cannot run, the command was not found
+                 (otherwise exec exits with the command's code, or 128+N if signal N killed it)"
     };
 }
 macro_rules! environment {
@@ -200,6 +203,25 @@ Names come from the variables (STRIPE_KEY becomes stripe_key). Existing secrets 
 --overwrite replaces their value and keeps the old one as previous. A malformed line is reported
 with its number and nothing is imported.")]
     Import(ImportFileArgs),
+    /// Print the shell completion script (bash, zsh, fish, powershell, elvish)
+    #[command(after_help = "Examples:
+  keyward completions bash > ~/.local/share/bash-completion/completions/keyward
+  keyward completions zsh > ~/.zfunc/_keyward
+  keyward completions fish > ~/.config/fish/completions/keyward.fish
+
+The script calls `keyward` to complete secret names, provider ids and environments; completion
+never prompts and offers nothing when the vault cannot be unlocked without asking.")]
+    Completions(CompletionsArgs),
+    /// Check the environment: which vault and why, keyrings, permissions, config, clock
+    #[command(after_help = "Examples:\n  keyward doctor\n  keyward doctor --json")]
+    Doctor,
+    /// Write completions/ and man/ (for keyward's own repository)
+    #[command(hide = true)]
+    GenerateDocs {
+        /// The repository root
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// List the provider registry: built-in providers and the config file's
     #[command(after_help = "Examples:\n  keyward providers\n  keyward providers --json")]
     Providers,
@@ -221,11 +243,11 @@ pub struct InitArgs {
 /// Metadata flags shared by `add` and `update`.
 #[derive(Debug, Args, Default)]
 pub struct MetadataArgs {
-    /// Provider id (stripe, github, openai, ...)
-    #[arg(long, value_name = "ID")]
+    /// Provider id (stripe, github, openai, ...) [default: detected from the value]
+    #[arg(long, value_name = "ID", add = ArgValueCandidates::new(crate::complete::provider_ids))]
     pub provider: Option<String>,
     /// Environment: dev, staging, prod or another name
-    #[arg(long, value_name = "ENV")]
+    #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Option<String>,
     /// Environment variable name [default: NAME upper-cased, other characters to _]
     #[arg(long, value_name = "ENV_VAR")]
@@ -278,6 +300,7 @@ pub struct AddArgs {
 
 #[derive(Debug, Args)]
 pub struct GetArgs {
+    #[arg(add = ArgValueCandidates::new(crate::complete::secret_names))]
     pub name: String,
     /// Which version: current, previous, pending or a version number
     #[arg(long, value_name = "VERSION", default_value = "current")]
@@ -290,10 +313,10 @@ pub struct GetArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only secrets of this environment
-    #[arg(long, value_name = "ENV")]
+    #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Option<String>,
     /// Only secrets of this provider
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", add = ArgValueCandidates::new(crate::complete::provider_ids))]
     pub provider: Option<String>,
     /// Only secrets with this tag
     #[arg(long, value_name = "TAG")]
@@ -302,6 +325,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct NameArg {
+    #[arg(add = ArgValueCandidates::new(crate::complete::secret_names))]
     pub name: String,
 }
 
@@ -321,6 +345,7 @@ pub enum ClearField {
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
+    #[arg(add = ArgValueCandidates::new(crate::complete::secret_names))]
     pub name: String,
     #[command(flatten)]
     pub meta: MetadataArgs,
@@ -334,16 +359,45 @@ pub struct UpdateArgs {
 
 #[derive(Debug, Args)]
 pub struct RenameArgs {
+    #[arg(add = ArgValueCandidates::new(crate::complete::secret_names))]
     pub old: String,
     pub new: String,
 }
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
+    #[arg(add = ArgValueCandidates::new(crate::complete::secret_names))]
     pub name: String,
     /// Do not ask for confirmation (needed without a terminal)
     #[arg(short, long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
+}
+
+impl Shell {
+    pub fn name(self) -> &'static str {
+        match self {
+            Shell::Bash => "bash",
+            Shell::Zsh => "zsh",
+            Shell::Fish => "fish",
+            Shell::Powershell => "powershell",
+            Shell::Elvish => "elvish",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: Shell,
 }
 
 #[derive(Debug, Args)]
@@ -373,10 +427,10 @@ pub enum ExportFormat {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Export the secrets of this environment (and those with none)
-    #[arg(long, value_name = "ENV")]
+    #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Option<String>,
     /// Export exactly these secrets (comma-separated or repeated)
-    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    #[arg(long, value_name = "NAME", value_delimiter = ',', add = ArgValueCandidates::new(crate::complete::secret_names))]
     pub only: Vec<String>,
     #[arg(long, value_enum, default_value = "dotenv")]
     pub format: ExportFormat,
@@ -397,13 +451,13 @@ pub struct ImportFileArgs {
     #[arg(value_name = "FILE")]
     pub file: String,
     /// Environment of the imported secrets
-    #[arg(long, value_name = "ENV")]
+    #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Option<String>,
     /// The file's format [default: json for *.json, else dotenv]
     #[arg(long, value_enum)]
     pub format: Option<ImportFormat>,
     /// Provider of every imported secret [default: detected from each value]
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", add = ArgValueCandidates::new(crate::complete::provider_ids))]
     pub provider: Option<String>,
     /// Report what would happen; store nothing
     #[arg(long)]
@@ -416,10 +470,10 @@ pub struct ImportFileArgs {
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// Inject the secrets of this environment (and those with none)
-    #[arg(long, value_name = "ENV")]
+    #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Option<String>,
     /// Inject exactly these secrets (comma-separated or repeated)
-    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    #[arg(long, value_name = "NAME", value_delimiter = ',', add = ArgValueCandidates::new(crate::complete::secret_names))]
     pub only: Vec<String>,
     /// Do not mask the command's output
     #[arg(long)]
@@ -457,13 +511,13 @@ pub struct MaskArgs {
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Secrets to check
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", add = ArgValueCandidates::new(crate::complete::secret_names))]
     pub names: Vec<String>,
     /// Check every secret
     #[arg(long, conflicts_with_all = ["names", "stdin"])]
     pub all: bool,
     /// Only secrets of this environment (with --stdin: the environment the key is meant for)
-    #[arg(long, value_name = "ENV")]
+    #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Option<String>,
     /// Also ask each provider whether it accepts the key
     #[arg(long)]
@@ -478,7 +532,7 @@ pub struct ValidateArgs {
     #[arg(long, conflicts_with = "names")]
     pub stdin: bool,
     /// With --stdin: the provider [default: detected from the value]
-    #[arg(long, value_name = "ID", requires = "stdin")]
+    #[arg(long, value_name = "ID", requires = "stdin", add = ArgValueCandidates::new(crate::complete::provider_ids))]
     pub provider: Option<String>,
     /// A secret overdue for rotation fails instead of warning
     #[arg(long)]
@@ -492,7 +546,7 @@ pub struct ValidateArgs {
 #[command(group = clap::ArgGroup::new("action").args(["promote", "abort", "rollback", "finish", "due"]))]
 pub struct RotateArgs {
     /// The secret to rotate
-    #[arg(required_unless_present = "due")]
+    #[arg(required_unless_present = "due", add = ArgValueCandidates::new(crate::complete::secret_names))]
     pub name: Option<String>,
     /// Generate the new value (internal and generic secrets)
     #[arg(long, conflicts_with = "action")]
@@ -541,6 +595,7 @@ pub struct RotateArgs {
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
     /// Which vault is in use and why, its slots, and which unlock source works now
+    #[command(after_help = "Examples:\n  keyward key status\n  keyward key status --json")]
     Status,
     /// CI and teammate tokens (for KEYWARD_VAULT_KEY)
     #[command(subcommand)]
@@ -565,8 +620,10 @@ pub enum TokenCommand {
     #[command(after_help = "Examples:\n  keyward key token add github-actions | gh secret set KEYWARD_VAULT_KEY")]
     Add(LabelArg),
     /// List token labels
+    #[command(after_help = "Examples:\n  keyward key token list\n  keyward key token list --json")]
     List,
     /// Remove a token: it stops working at once
+    #[command(after_help = "Examples:\n  keyward key token rm github-actions")]
     Rm(LabelArg),
 }
 
@@ -613,6 +670,24 @@ mod tests {
         let help = Cli::command().render_long_help().to_string();
         assert!(help.contains(EXIT_CODES.lines().nth(3).unwrap()));
         assert!(help.contains(ENVIRONMENT.lines().nth(2).unwrap()));
+    }
+
+    #[test]
+    fn every_command_has_a_summary_and_examples() {
+        fn walk(cmd: &clap::Command, path: &str) {
+            for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                assert!(sub.get_about().is_some(), "{path} has no summary");
+                if sub.has_subcommands() {
+                    walk(sub, &path);
+                } else {
+                    let after = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+                    let examples = after.strip_prefix("Examples:\n").unwrap_or_default();
+                    assert!(examples.lines().next().is_some_and(|l| l.contains("keyward")), "{path} has no examples");
+                }
+            }
+        }
+        walk(&Cli::command(), "keyward");
     }
 
     #[test]

@@ -7,8 +7,10 @@
 
 pub mod cli;
 pub mod commands;
+pub mod complete;
 pub mod config;
 pub mod context;
+pub mod docs;
 pub mod dotenv;
 pub mod error;
 pub mod hardening;

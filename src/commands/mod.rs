@@ -1,6 +1,8 @@
 //! One module per subcommand, each exposing `run(args, &Context) -> Result<i32>` (the exit code).
 
 pub(crate) mod add;
+mod completions;
+mod doctor;
 mod exec;
 mod export;
 mod get;
@@ -48,6 +50,9 @@ pub fn dispatch(command: Command, ctx: &Context) -> Result<i32> {
         Command::Providers => providers::run(ctx),
         Command::Mask(args) => mask::run(args, ctx),
         Command::Exec(args) => exec::run(args, ctx),
+        Command::Completions(args) => completions::run(args, ctx),
+        Command::Doctor => doctor::run(ctx),
+        Command::GenerateDocs { dir } => completions::generate(&dir, ctx),
         Command::Inject(args) => inject::run(args, ctx),
         Command::Export(args) => export::run(args, ctx),
         Command::Import(args) => import::run(args, ctx),

@@ -128,6 +128,9 @@ pub struct Pattern {
     pub near_keyword: bool,
     pub examples: Vec<String>,
     pub not: Vec<String>,
+    /// The literal text every match starts with (`sk_` for Stripe keys), checked before the
+    /// regex is compiled: most values are rejected by most patterns without compiling them.
+    leading: String,
     anchored: OnceLock<Regex>,
     unanchored: OnceLock<Regex>,
 }
@@ -136,6 +139,7 @@ impl Pattern {
     /// Does the whole value have this shape?
     pub fn matches_whole(&self, value: &str) -> bool {
         value.len() <= self.max_len
+            && value.starts_with(&self.leading)
             && self
                 .anchored
                 .get_or_init(|| Regex::new(&format!("^(?:{})$", self.source)).expect("checked at load"))
@@ -337,6 +341,7 @@ fn compile(id: &str, def: ProviderDef, src: &Source<'_>) -> Result<Provider> {
         }
         patterns.push(Pattern {
             kind: p.kind,
+            leading: leading_literal(&p.regex),
             source: p.regex,
             max_len: p.max_len,
             near_keyword: p.near_keyword,
@@ -381,8 +386,42 @@ fn compile(id: &str, def: ProviderDef, src: &Source<'_>) -> Result<Provider> {
     })
 }
 
+/// The literal characters a regex's matches all start with, read off its source: letters, digits
+/// and a few punctuation characters (or escaped ones), after an optional leading
+/// `(?P<prefix>`; reading stops at the first character with a meaning in regexes.
+fn leading_literal(source: &str) -> String {
+    let mut rest = source.strip_prefix("(?P<prefix>").unwrap_or(source).chars().peekable();
+    let mut out = String::new();
+    while let Some(c) = rest.next() {
+        match c {
+            c if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':' | '/' | '=' | '@' | '%') => {
+                // A quantifier after it makes the character optional or repeated: stop before it.
+                if matches!(rest.peek(), Some('?' | '*' | '{')) {
+                    break;
+                }
+                out.push(c);
+            }
+            '\\' => match rest.next() {
+                Some(e) if e.is_ascii_punctuation() && !matches!(rest.peek(), Some('?' | '*' | '{')) => out.push(e),
+                _ => break,
+            },
+            _ => break,
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn leading_literals() {
+        assert_eq!(super::leading_literal("(?P<prefix>sk_(?:live|test)_)[0-9]{4}"), "sk_");
+        assert_eq!(super::leading_literal("(?P<prefix>https://hooks\\.slack\\.com/)T"), "https://hooks.slack.com/");
+        assert_eq!(super::leading_literal("(?P<prefix>(?:AKIA|ASIA))[A-Z]"), "");
+        assert_eq!(super::leading_literal("ab?c"), "a");
+        assert_eq!(super::leading_literal("[0-9a-f]{32}"), "");
+    }
+
     use super::*;
 
     #[test]

@@ -1,0 +1,55 @@
+//! Dynamic shell completion: secret names, provider ids and environments, through
+//! `clap_complete`'s `COMPLETE=<shell> keyward` protocol.
+//!
+//! Completing a name needs the vault open without interaction: completion never prompts, never
+//! writes anything, and when it cannot unlock it offers nothing and prints nothing (an error in
+//! the middle of the user's command line would be worse than no candidates).
+
+use clap_complete::engine::CompletionCandidate;
+
+use crate::unlock::{self, Policy};
+use crate::vault::{Locked, Vault};
+
+/// Runs a completion request if the shell made one (the `COMPLETE` variable is set), and exits.
+pub fn handle_request() {
+    use clap::CommandFactory;
+    clap_complete::CompleteEnv::with_factory(crate::cli::Cli::command).bin("keyward").completer("keyward").complete();
+}
+
+fn open_quietly() -> Option<Vault> {
+    let global = crate::cli::GlobalArgs { vault: None, json: false, quiet: true, no_color: true };
+    let path = crate::context::Context::new(&global).vault_path();
+    let locked = Locked::read(&path).ok()?;
+    let (_, opened) = unlock::unlock(&locked, Policy { prompt: false }).ok()?;
+    locked.open(opened.data_key).ok()
+}
+
+pub fn secret_names() -> Vec<CompletionCandidate> {
+    let Some(vault) = open_quietly() else { return Vec::new() };
+    let Ok(view) = vault.view() else { return Vec::new() };
+    let mut names: Vec<String> =
+        view.records.iter().filter_map(|r| std::str::from_utf8(r.name).ok()).map(str::to_owned).collect();
+    names.sort();
+    names.into_iter().map(CompletionCandidate::new).collect()
+}
+
+pub fn provider_ids() -> Vec<CompletionCandidate> {
+    let registry = crate::config::Config::load()
+        .and_then(|c| c.registry())
+        .unwrap_or_else(|_| crate::providers::Registry::builtin());
+    registry.providers.iter().map(|p| CompletionCandidate::new(&p.id).help(Some(p.name.clone().into()))).collect()
+}
+
+pub fn environments() -> Vec<CompletionCandidate> {
+    let mut envs: Vec<String> = ["dev", "staging", "prod"].iter().map(|s| (*s).to_owned()).collect();
+    if let Some(vault) = open_quietly()
+        && let Ok(view) = vault.view()
+    {
+        for env in view.records.iter().filter_map(|r| r.env).filter_map(|e| std::str::from_utf8(e).ok()) {
+            if !envs.iter().any(|x| x == env) {
+                envs.push(env.to_owned());
+            }
+        }
+    }
+    envs.into_iter().map(CompletionCandidate::new).collect()
+}

@@ -1,0 +1,162 @@
+//! Shell completion through the real shells, loading the committed scripts in completions/:
+//! bash (its completion function with COMP_WORDS), fish (`complete -C`) and zsh (a pty, zpty).
+//! Mandatory when `CI` is set (.ci/run installs the shells); skipped with a reason otherwise.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::Env;
+
+fn have(tool: &str) -> bool {
+    Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success())
+}
+
+fn shell_available(shell: &str) -> bool {
+    if have(shell) {
+        return true;
+    }
+    assert!(std::env::var_os("CI").is_none(), "CI must install {shell} (see .ci/run)");
+    eprintln!("SKIPPED: {shell} is not installed");
+    false
+}
+
+fn script(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("completions").join(file)
+}
+
+/// A vault with known names, unlocked through KEYWARD_VAULT_KEY, and `keyward` on PATH.
+fn setup() -> Env {
+    let env = Env::with_recovery_key();
+    env.add("stripe/live", "sk_live_completion_test_value_0000", &[]);
+    env.add("github/ci", "ghp_completion_test_value", &[]);
+    env
+}
+
+fn run(env: &Env, program: &str, args: &[&str]) -> String {
+    let bin_dir = assert_cmd::cargo::cargo_bin("keyward").parent().unwrap().to_owned();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let mut cmd = Command::new(program);
+    cmd.args(args).env_clear();
+    for (k, v) in env.cmd().get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let out = cmd.env("PATH", path).env("TERM", "xterm").current_dir(&env.home).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+fn bash(env: &Env, words: &[&str]) -> Vec<String> {
+    let cword = words.len() - 1;
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let script = format!(
+        "source /usr/share/bash-completion/bash_completion 2>/dev/null; source '{}'; COMP_WORDS=({}); COMP_CWORD={cword}; \
+         COMP_LINE='{}'; COMP_POINT=${{#COMP_LINE}}; COMP_TYPE=9; _clap_complete_keyward keyward '{}' '{}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script("keyward.bash").display(),
+        quoted.join(" "),
+        words.join(" "),
+        words[cword],
+        words[cword.saturating_sub(1)]
+    );
+    run(env, "bash", &["-c", &script]).lines().map(|l| l.trim().to_owned()).collect()
+}
+
+#[test]
+fn bash_completes_commands_names_flags_and_providers() {
+    if !shell_available("bash") {
+        return;
+    }
+    let env = setup();
+    assert!(bash(&env, &["keyward", "g"]).contains(&"get".to_owned()));
+    let names = bash(&env, &["keyward", "get", ""]);
+    assert!(names.contains(&"stripe/live".to_owned()) && names.contains(&"github/ci".to_owned()), "{names:?}");
+    assert_eq!(bash(&env, &["keyward", "add", "--prov"]), ["--provider"]);
+    let providers = bash(&env, &["keyward", "add", "--provider", ""]);
+    assert!(providers.contains(&"stripe".to_owned()) && providers.contains(&"github".to_owned()), "{providers:?}");
+}
+
+#[test]
+fn fish_completes_commands_names_flags_and_providers() {
+    if !shell_available("fish") {
+        return;
+    }
+    let env = setup();
+    let complete = |line: &str| {
+        let script = format!("source '{}'; complete -C'{line}'", script("keyward.fish").display());
+        run(&env, "fish", &["--no-config", "-c", &script])
+    };
+    assert!(complete("keyward g").lines().any(|l| l.starts_with("get")));
+    let names = complete("keyward get ");
+    assert!(names.contains("stripe/live") && names.contains("github/ci"), "{names}");
+    assert!(complete("keyward add --prov").lines().any(|l| l.starts_with("--provider")));
+    let providers = complete("keyward add --provider ");
+    assert!(providers.lines().any(|l| l.starts_with("stripe")), "{providers}");
+}
+
+#[test]
+fn zsh_completes_commands_names_flags_and_providers() {
+    if !shell_available("zsh") {
+        return;
+    }
+    let env = setup();
+    let driver = env.path("drive.zsh");
+    std::fs::write(
+        &driver,
+        format!(
+            "zmodload zsh/zpty\nzpty z zsh -f -i\n\
+             zpty -w z 'PS1=\"> \"; autoload -Uz compinit; compinit -u -D; source {}; zstyle \":completion:*\" list-prompt \"\"; setopt nobeep; LISTMAX=10000'\n\
+             sleep 1\nzpty -w -n z \"$1\"$'\\t'\nsleep 2\nout=\"\"\nwhile zpty -rt z chunk; do out+=$chunk; done\nprint -r -- \"$out\"\nzpty -d z\n",
+            script("_keyward").display()
+        ),
+    )
+    .unwrap();
+    let complete = |line: &str| run(&env, "zsh", &["-f", driver.to_str().unwrap(), line]);
+    assert!(complete("keyward g").contains("keyward get"), "command name completed");
+    let names = complete("keyward get ");
+    assert!(names.contains("stripe/live") && names.contains("github/ci"), "{names}");
+    assert!(complete("keyward add --prov").contains("--provider"));
+    let providers = complete("keyward add --provider ");
+    // The pty has 24 rows, so the list shows its first entries.
+    assert!(providers.contains("anthropic") && providers.contains("cloudflare"), "{providers}");
+}
+
+#[test]
+fn a_locked_vault_completes_nothing_and_prints_nothing() {
+    let env = setup();
+    let mut locked = Env::new();
+    locked.vault = env.vault.clone();
+    let out = locked
+        .cmd()
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "2")
+        .env("_CLAP_IFS", "\n")
+        .args(["--", "keyward", "get", ""])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("stripe/live"), "{stdout}");
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    // And unlocked, the same request lists the names.
+    let out = env
+        .cmd()
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "2")
+        .env("_CLAP_IFS", "\n")
+        .args(["--", "keyward", "get", ""])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stripe/live"));
+}
+
+#[test]
+fn completions_command_prints_the_committed_scripts() {
+    let env = Env::new();
+    for (shell, file) in keyward::docs::SHELLS {
+        let out = env.cmd().args(["completions", shell]).output().unwrap();
+        assert_eq!(out.stdout, std::fs::read(script(file)).unwrap(), "{shell}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("keyward"));
+    }
+}
