@@ -203,6 +203,41 @@ Names come from the variables (STRIPE_KEY becomes stripe_key). Existing secrets 
 --overwrite replaces their value and keeps the old one as previous. A malformed line is reported
 with its number and nothing is imported.")]
     Import(ImportFileArgs),
+    /// The tamper-evident audit log: list events, report, verify the chain
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Examples:
+  keyward audit --since 7d
+  keyward audit --secret stripe/live --event get --jsonl
+  keyward audit report --since 30d
+  keyward audit verify
+  keyward audit --path
+
+Every command that touches a secret appends one event: time, event, secret, a short HMAC
+fingerprint of the value (never the value), actor (user@host), command and details. Each entry is
+chained to the one before by an HMAC keyed from the vault, so edits, deletions, reordering,
+truncation and forged entries are detected by `audit verify` (exit 5)."
+    )]
+    Audit(AuditArgs),
+    /// Revoke a secret (every live version), optionally as compromised and with a replacement
+    #[command(after_help = "Examples:
+  keyward revoke stripe/live --compromised --reason \"pasted in a public channel\" --rotate
+  keyward revoke old/key --yes
+
+Revoked secrets are refused by get, exec and export. With --compromised, a GitHub token can be
+reported to GitHub's revocation endpoint, the notification hooks are told, and the steps left
+to do at the provider are printed.")]
+    Revoke(RevokeArgs),
+    /// Write an encrypted, integrity-checked snapshot of the vault and its audit log
+    #[command(after_help = "Examples:
+  keyward backup ~/backups/keyward-$(date +%F).kwb
+  keyward backup /media/usb/keyward.kwb --passphrase   # restorable without this machine's keyring")]
+    Backup(BackupArgs),
+    /// Restore a vault and its audit log from a backup
+    #[command(after_help = "Examples:
+  keyward restore ~/backups/keyward-2026-11-26.kwb
+  keyward restore keyward.kwb --vault ~/.local/share/keyward/vault.kw --force")]
+    Restore(RestoreArgs),
     /// Print the shell completion script (bash, zsh, fish, powershell, elvish)
     #[command(after_help = "Examples:
   keyward completions bash > ~/.local/share/bash-completion/completions/keyward
@@ -371,6 +406,99 @@ pub struct RmArgs {
     /// Do not ask for confirmation (needed without a terminal)
     #[arg(short, long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
+    #[command(flatten)]
+    pub filter: AuditFilter,
+    /// Only events of this secret
+    #[arg(long = "secret", value_name = "NAME", add = ArgValueCandidates::new(crate::complete::secret_names))]
+    pub secret_name: Option<String>,
+    /// Only events of this type (get, add, rotate.promoted, unlock.failed, ...)
+    #[arg(long, value_name = "TYPE")]
+    pub event: Option<String>,
+    /// Only events by this actor (user@host)
+    #[arg(long, value_name = "ACTOR")]
+    pub actor: Option<String>,
+    /// At most N events (the latest)
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// One JSON object per line
+    #[arg(long)]
+    pub jsonl: bool,
+    /// Print where the log is
+    #[arg(long)]
+    pub path: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct AuditFilter {
+    /// From this time: a date (2026-11-01), an RFC 3339 time, or a duration ago (7d)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Until this time (same forms; a date means the end of that day)
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Totals by event, secret and actor, and findings; exit 1 when a finding fails
+    #[command(after_help = "Examples:\n  keyward audit report --since 30d\n  keyward audit report --json --notify")]
+    Report(ReportArgs),
+    /// Check the whole chain: exit 0 when intact, 5 naming the first broken entry
+    #[command(after_help = "Examples:\n  keyward audit verify")]
+    Verify,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub filter: AuditFilter,
+    /// Send the findings to the configured notification hooks
+    #[arg(long)]
+    pub notify: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    #[arg(add = ArgValueCandidates::new(crate::complete::secret_names))]
+    pub name: String,
+    /// The key leaked: record it, offer to report it to the provider, refuse rollbacks to it
+    #[arg(long)]
+    pub compromised: bool,
+    /// Why, for the audit log and the notification
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Rotate to a replacement at once (generated for internal keys, else from standard input)
+    #[arg(long)]
+    pub rotate: bool,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where to write the backup (created 0600)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Protect it with its own passphrase (KEYWARD_PASSPHRASE_FILE, or asked twice)
+    #[arg(long)]
+    pub passphrase: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup file
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Replace an existing vault
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -38,6 +38,18 @@ struct File {
     rotation: Rotation,
     #[serde(default)]
     validate: Validate,
+    #[serde(default)]
+    audit: AuditSection,
+    #[serde(default)]
+    notify: Option<crate::notify::Settings>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AuditSection {
+    /// Bytes, or a size such as "10MB".
+    max_segment: Option<toml::Value>,
+    unused_days: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -62,6 +74,11 @@ pub struct Config {
     pub grace: u64,
     pub timeout: std::time::Duration,
     pub concurrency: usize,
+    /// Audit log segment size, bytes.
+    pub max_segment: u64,
+    /// Days without use before `audit report` flags a key.
+    pub unused_days: u32,
+    pub notify: crate::notify::Settings,
 }
 
 pub const DEFAULT_GRACE: u64 = 30 * 86_400;
@@ -110,7 +127,21 @@ impl Config {
         if !(1..=256).contains(&concurrency) {
             return Err(config_error(&path, find_line(&text, "concurrency"), "validate.concurrency", "use 1 to 256"));
         }
+        let max_segment = match &file.audit.max_segment {
+            None => crate::audit::DEFAULT_MAX_SEGMENT,
+            Some(v) => size(v).ok_or_else(|| {
+                config_error(
+                    &path,
+                    find_line(&text, "max_segment"),
+                    "audit.max_segment",
+                    "expected bytes or a size such as \"10MB\"",
+                )
+            })?,
+        };
         let config = Config {
+            max_segment,
+            unused_days: file.audit.unused_days.unwrap_or(30),
+            notify: file.notify.unwrap_or_default(),
             providers: file.providers.map(|o| o.0).unwrap_or_default(),
             path,
             text,
@@ -119,6 +150,10 @@ impl Config {
             concurrency,
         };
         config.registry()?; // a bad provider definition is reported now, by file, line and field
+        config
+            .notify
+            .check()
+            .map_err(|r| config_error(&config.path, find_line(&config.text, "[notify]"), "notify", &r))?;
         Ok(config)
     }
 
@@ -126,6 +161,35 @@ impl Config {
     pub fn registry(&self) -> Result<Registry> {
         let path = self.path.display().to_string();
         Registry::load(&self.providers, Some(&Source { path: &path, text: &self.text }))
+    }
+}
+
+impl Config {
+    /// The audit segment size, for every audited command: a missing or invalid config gives the
+    /// default (a broken config is reported by the commands that need it, not by `get`).
+    pub fn load_audit_settings() -> u64 {
+        Config::load().map(|c| c.max_segment).unwrap_or(crate::audit::DEFAULT_MAX_SEGMENT)
+    }
+}
+
+/// `1048576`, `"10MB"`, `"512KB"`, `"1GB"`.
+fn size(v: &toml::Value) -> Option<u64> {
+    match v {
+        toml::Value::Integer(n) if *n > 0 => Some(*n as u64),
+        toml::Value::String(s) => {
+            let s = s.trim().to_ascii_uppercase();
+            let (num, mult) = if let Some(n) = s.strip_suffix("GB") {
+                (n, 1 << 30)
+            } else if let Some(n) = s.strip_suffix("MB") {
+                (n, 1 << 20)
+            } else if let Some(n) = s.strip_suffix("KB") {
+                (n, 1 << 10)
+            } else {
+                (s.as_str(), 1)
+            };
+            num.trim().parse::<u64>().ok().filter(|n| *n > 0).map(|n| n * mult)
+        }
+        _ => None,
     }
 }
 

@@ -2,9 +2,13 @@
 //! [`Context::open`] for reads (no lock, never writes) and [`Context::modify`] for
 //! read-modify-write under the exclusive lock.
 
+use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde_json::json;
+
+use crate::audit::{self, Event, Log};
 use crate::cli::GlobalArgs;
 use crate::error::{Error, Result};
 use crate::output::Output;
@@ -17,6 +21,10 @@ pub struct Context {
     vault_flag: Option<PathBuf>,
     pub now: i64,
     pub policy: Policy,
+    /// The subcommand, for audit entries.
+    pub command: Cell<&'static str>,
+    /// The last vault opened: its id and audit keys, for [`Context::audit`].
+    opened: RefCell<Option<(String, audit::Keys)>>,
 }
 
 impl Context {
@@ -27,7 +35,48 @@ impl Context {
             vault_flag: global.vault.clone(),
             now,
             policy: Policy { prompt: true },
+            command: Cell::new(""),
+            opened: RefCell::new(None),
         }
+    }
+
+    /// Runs the unlock chain; a failure is recorded in the vault's audit log, unauthenticated.
+    pub fn unlock(&self, locked: &Locked) -> Result<(Credential, Opened)> {
+        unlock::unlock(locked, self.policy).inspect_err(|e| {
+            if matches!(e.exit_code(), crate::error::exit::UNLOCK) {
+                let details = json!({"vault": locked.path, "reason": e.to_string()});
+                let log = Log::for_vault(&locked.header.vault_id_hex());
+                // The command fails anyway; a log that cannot be written must not hide why.
+                let _ = log.append_unauthenticated(
+                    "unlock.failed",
+                    &details,
+                    &crate::parse::time(self.now),
+                    self.command.get(),
+                );
+            }
+        })
+    }
+
+    pub(crate) fn remember(&self, vault: &Vault) -> Result<()> {
+        *self.opened.borrow_mut() = Some((vault.header.vault_id_hex(), vault.audit_keys()?));
+        Ok(())
+    }
+
+    /// The fingerprint of a value under the open vault's key.
+    pub fn fingerprint(&self, value: &str) -> Option<String> {
+        self.opened.borrow().as_ref().map(|(_, keys)| keys.fingerprint(value))
+    }
+
+    /// Appends an event to the open vault's audit log. `durable` for events of commands that
+    /// changed the vault (fsynced); a read's event may stay in the page cache. A failure stops
+    /// the command: nothing is returned unaudited.
+    pub fn audit(&self, event: Event, durable: bool) -> Result<()> {
+        let opened = self.opened.borrow();
+        let Some((id, keys)) = opened.as_ref() else { return Ok(()) };
+        let config = crate::config::Config::load_audit_settings();
+        let log = Log::new(audit::dir(), id, config);
+        log.append(keys, &event, &crate::parse::time(self.now), self.command.get(), durable)
+            .map_err(|e| Error::Audit(Box::new(e)))
     }
 
     pub fn location(&self) -> Location {
@@ -70,8 +119,9 @@ impl Context {
 
     pub fn open_with_credential(&self) -> Result<(Vault, Credential, Opened)> {
         let locked = self.read_locked()?;
-        let (credential, opened) = unlock::unlock(&locked, self.policy)?;
+        let (credential, opened) = self.unlock(&locked)?;
         let vault = locked.open(opened.data_key.clone())?;
+        self.remember(&vault)?;
         Ok((vault, credential, opened))
     }
 
@@ -79,7 +129,7 @@ impl Context {
     /// lock the file is read again, so a concurrent writer's change is never lost.
     pub fn modify<T>(&self, change: impl FnOnce(&mut Vault, &Credential) -> Result<T>) -> Result<T> {
         let first = self.read_locked()?;
-        let (mut credential, _) = unlock::unlock(&first, self.policy)?;
+        let (mut credential, _) = self.unlock(&first)?;
         drop(first);
         self.modify_with(&mut credential, change)
     }
@@ -107,6 +157,7 @@ impl Context {
         // Grace periods end on the next write after their deadline.
         crate::rotation::sweep_vault(&mut vault, self.now)?;
         vault.save()?;
+        self.remember(&vault)?;
         Ok(result)
     }
 }

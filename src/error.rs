@@ -83,6 +83,11 @@ pub enum Error {
     #[error("{} uses vault format version {found}, newer than this keyward reads (up to {supported})", path.display())]
     FutureVersion { path: PathBuf, found: u16, supported: u16 },
 
+    #[error("the audit log is broken at {place}: {reason}")]
+    AuditBroken { place: String, reason: String },
+    #[error("{0}")]
+    Backup(String),
+
     // ---- conflict (exit 6)
     #[error("a secret named {name:?} already exists")]
     SecretExists { name: String },
@@ -106,6 +111,8 @@ pub enum Error {
     // ---- the operating system said no (exit 7)
     #[error("{action} {}: {source}", path.display())]
     Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("cannot record the audit event ({0})")]
+    Audit(Box<Error>),
 }
 
 impl Error {
@@ -145,7 +152,7 @@ impl Error {
             | MalformedVaultKey { .. }
             | WrongSecret { .. }
             | KeyringUnavailable { .. } => exit::UNLOCK,
-            Damaged { .. } | NotAVault { .. } | FutureVersion { .. } => exit::DAMAGED,
+            Damaged { .. } | NotAVault { .. } | FutureVersion { .. } | AuditBroken { .. } | Backup(_) => exit::DAMAGED,
             SecretExists { .. }
             | VarConflict { .. }
             | VaultExists { .. }
@@ -155,7 +162,7 @@ impl Error {
             | PendingExists { .. }
             | Revoked { .. } => exit::CONFLICT,
             Exec(_) => exit::EXEC_FAILED,
-            Io { .. } => exit::IO,
+            Io { .. } | Audit(_) => exit::IO,
         }
     }
 
@@ -209,6 +216,11 @@ impl Error {
                 "verify and promote it with `keyward rotate {name} --promote`, or discard it with `keyward rotate {name} --abort`"
             ),
             Io { .. } => "check the path, its permissions and the free space".into(),
+            Audit(_) => "the command stopped before returning anything; check the audit directory (`keyward audit --path`), its permissions and the free space".into(),
+            AuditBroken { .. } => {
+                "the log was edited, truncated or forged after it was written; keep a copy as evidence and restore it from a backup".into()
+            }
+            Backup(_) => "the backup is damaged or is not a keyward backup; nothing was changed".into(),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! [`unlock`] (where the vault key comes from), [`commands`] (one module per subcommand),
 //! [`cli`] (the clap definitions), [`error`] (the error type and exit codes).
 
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod complete;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod hardening;
 pub mod input;
 pub mod mask;
+pub mod notify;
 pub mod output;
 pub mod parse;
 pub mod providers;

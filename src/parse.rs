@@ -38,6 +38,27 @@ pub fn expiry(s: &str, now: i64) -> Result<i64, String> {
     Ok(now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX)))
 }
 
+/// A point in time for `--since`/`--until`: a date (its start, or its end with `end_of_day`), an
+/// RFC 3339 time, or a duration before `now` (`7d`).
+pub fn point_in_time(s: &str, now: i64, end_of_day: bool) -> Result<i64, String> {
+    let s = s.trim();
+    let bad = || "expected a date (2026-11-01), an RFC 3339 time or a duration ago (7d)".to_string();
+    if s.len() == 10 && s.as_bytes().get(4) == Some(&b'-') {
+        let time = if end_of_day { "23:59:59" } else { "00:00:00" };
+        return humantime::parse_rfc3339(&format!("{s}T{time}Z")).map(unix).map_err(|_| bad());
+    }
+    if s.contains('T') {
+        return humantime::parse_rfc3339_weak(s.trim_end_matches('Z')).map(unix).map_err(|_| bad());
+    }
+    let secs = duration(s).map_err(|_| bad())?;
+    Ok(now.saturating_sub(i64::try_from(secs).unwrap_or(i64::MAX)))
+}
+
+/// Parses the RFC 3339 times this program writes.
+pub fn parse_time(s: &str) -> Option<i64> {
+    humantime::parse_rfc3339(s).ok().map(unix)
+}
+
 fn unix(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }

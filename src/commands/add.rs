@@ -9,7 +9,6 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::input;
 use crate::sensitive::SecretValue;
-use crate::unlock;
 use crate::vault::payload::Record;
 use crate::vault::secret::{Metadata, Secret, default_var, validate_name};
 
@@ -28,7 +27,7 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<i32> {
 
     // Unlock (which may prompt) and read the value (which may prompt) before taking the lock.
     let locked = ctx.read_locked()?;
-    let (mut credential, _) = unlock::unlock(&locked, ctx.policy)?;
+    let (mut credential, _) = ctx.unlock(&locked)?;
     drop(locked);
     let value =
         if args.generate { generate(args.length.into(), args.prefix.as_deref())? } else { input::read_value()? };
@@ -47,6 +46,10 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<i32> {
         Ok(())
     })?;
 
+    let fp = ctx.fingerprint(secret.current().map_or("", |v| v.value.expose()));
+    let mut event = crate::audit::Event::new("add").secret(&secret.name);
+    event.fingerprint = fp;
+    ctx.audit(event.details(json!({"provider": secret.body.meta.provider, "env": secret.env})), true)?;
     if ctx.out.json {
         ctx.out.json(&json!({"added": secret.name, "var": secret.var, "env": secret.env, "version": 1}));
     } else {

@@ -91,6 +91,12 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
         }
         env.insert(i.var.clone().into(), i.value.expose().into());
     }
+    let names: Vec<&str> = injected.iter().map(|i| i.name.as_str()).collect();
+    let program = std::path::Path::new(&args.command[0]).file_name().map(|n| n.to_string_lossy().into_owned());
+    ctx.audit(
+        crate::audit::Event::new("exec").details(serde_json::json!({"secrets": names, "program": program})),
+        false,
+    )?;
     let engine =
         if args.no_mask { None } else { Some(super::mask::build(Some(&vault), Some(&registry), Options::default())?) };
     Ok(Prepared { env: env.into_iter().collect(), engine })

@@ -48,6 +48,12 @@ pub fn run(args: ExportArgs, ctx: &Context) -> Result<i32> {
         }
     }
 
+    let names: Vec<&str> = values.iter().map(|v| v.name.as_str()).collect();
+    let format = format!("{:?}", args.format).to_ascii_lowercase();
+    ctx.audit(
+        crate::audit::Event::new("export").details(serde_json::json!({"secrets": names, "format": format})),
+        false,
+    )?;
     let mut out = Zeroizing::new(Vec::new());
     match args.format {
         ExportFormat::Dotenv => {

@@ -10,19 +10,26 @@ use zeroize::Zeroizing;
 use crate::cli::GetArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::vault::secret::VersionSelector;
+use crate::vault::secret::{Stage, VersionSelector};
 
 pub fn run(args: GetArgs, ctx: &Context) -> Result<i32> {
     let selector: VersionSelector =
         args.version.parse().map_err(|reason: String| Error::invalid("version", &args.version, reason))?;
     let vault = ctx.open()?;
     let secret = vault.get(&args.name)?;
-    let version = secret
-        .version(selector)
-        .ok_or_else(|| Error::VersionNotFound { name: secret.name.clone(), version: selector.to_string() })?;
+    let version = secret.version(selector).ok_or_else(|| match selector {
+        // No current version: the secret was revoked; say so.
+        VersionSelector::Stage(Stage::Current) => super::selection::revoked(&secret),
+        _ => Error::VersionNotFound { name: secret.name.clone(), version: selector.to_string() },
+    })?;
 
+    // Recorded before the value leaves the process: no unaudited reads.
+    let mut event = crate::audit::Event::new("get").secret(&secret.name);
+    event.fingerprint = ctx.fingerprint(version.value.expose());
+    ctx.audit(event.details(serde_json::json!({"version": version.id, "stage": version.stage.as_str()})), false)?;
     if let Some(notice) = crate::rotation::grace_notice(&secret, ctx.now) {
         ctx.out.notice(&notice);
+        super::notify_grace(&secret, ctx);
     }
     let value = version.value.expose();
     // Sized up front (JSON escaping at most sextuples a character) so the buffer never grows and

@@ -103,6 +103,10 @@ pub fn run(args: ImportArgs, ctx: &Context) -> Result<i32> {
             Ok(())
         })?;
     }
+    if !args.dry_run {
+        let details = json!({"added": report.added, "overwritten": report.overwritten, "skipped": report.skipped, "rejected": report.rejected.len()});
+        ctx.audit(crate::audit::Event::new("import").details(details), true)?;
+    }
     print(&report, args.dry_run, ctx);
     Ok(0)
 }

@@ -10,7 +10,8 @@ use crate::parse;
 pub fn run(args: NameArg, ctx: &Context) -> Result<i32> {
     let vault = ctx.open()?;
     let secret = vault.get(&args.name)?;
-    let json = secret_json(&secret, true);
+    let mut json = secret_json(&secret, true);
+    super::add_usage(&mut json, super::usage(&vault).get(&secret.name));
     if ctx.out.json {
         ctx.out.json(&json);
         return Ok(0);
@@ -44,6 +45,8 @@ pub fn run(args: NameArg, ctx: &Context) -> Result<i32> {
         "note",
         "paired_with",
         "grace",
+        "uses",
+        "last_used",
     ] {
         text.push_str(&format!("{:<14} {}\n", format!("{}:", key.replace('_', " ")), field(&json[key])));
     }

@@ -61,6 +61,9 @@ pub fn run(args: InitArgs, ctx: &Context) -> Result<i32> {
         return Err(e);
     }
 
+    ctx.remember(&vault)?;
+    let kinds: Vec<&str> = vault.header.slots.iter().map(|s| s.kind.as_str()).collect();
+    ctx.audit(crate::audit::Event::new("init").details(json!({"slots": kinds})), true)?;
     if backend == Some(Backend::Keyutils) {
         ctx.out.warn(&format!("the kernel keyring keeps the vault key in {}", Backend::Keyutils.persistence()));
     }

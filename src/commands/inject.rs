@@ -45,6 +45,9 @@ pub fn run(args: InjectArgs, ctx: &Context) -> Result<i32> {
         return Err(e);
     }
     let rendered = rendered.map_err(|e| template_error(&source, e))?;
+    let names: Vec<&str> =
+        template::references(&text).map(|r| r.into_iter().map(|r| r.name).collect()).unwrap_or_default();
+    ctx.audit(crate::audit::Event::new("inject").details(serde_json::json!({"secrets": names})), false)?;
     match &args.output {
         Some(path) => {
             store::write_atomic(path, rendered.as_bytes())?;

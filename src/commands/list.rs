@@ -20,7 +20,15 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<i32> {
     secrets.sort_by(|a, b| a.name.cmp(&b.name));
 
     if ctx.out.json {
-        let list: Vec<_> = secrets.iter().map(|s| secret_json(s, false)).collect();
+        let usage = super::usage(&vault);
+        let list: Vec<_> = secrets
+            .iter()
+            .map(|s| {
+                let mut json = secret_json(s, false);
+                super::add_usage(&mut json, usage.get(&s.name));
+                json
+            })
+            .collect();
         ctx.out.json(&list);
         return Ok(0);
     }

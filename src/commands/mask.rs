@@ -19,6 +19,10 @@ pub fn run(args: MaskArgs, ctx: &Context) -> Result<i32> {
     let registry = if args.no_patterns { None } else { Some(Config::load()?.registry()?) };
     let opts = Options { style: args.style, min_length: args.min_length.into() };
     let engine = build(vault.as_ref(), registry.as_ref(), opts)?;
+    if let Some(v) = &vault {
+        let count = v.view()?.records.len();
+        ctx.audit(crate::audit::Event::new("mask").details(serde_json::json!({"secrets_known": count})), false)?;
+    }
     drop(vault);
 
     let mut stdout = ManuallyDrop::new(unsafe_stdout());

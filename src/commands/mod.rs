@@ -1,6 +1,8 @@
 //! One module per subcommand, each exposing `run(args, &Context) -> Result<i32>` (the exit code).
 
 pub(crate) mod add;
+mod audit;
+mod backup;
 mod completions;
 mod doctor;
 mod exec;
@@ -18,6 +20,7 @@ mod metadata;
 mod providers;
 mod recovery;
 mod rename;
+mod revoke;
 mod rm;
 mod rotate;
 mod selection;
@@ -32,7 +35,48 @@ use crate::error::Result;
 use crate::parse;
 use crate::vault::secret::{Secret, Stage, ext};
 
+/// The command's name as audit entries record it.
+fn name(command: &Command) -> &'static str {
+    use crate::cli::{KeyCommand, TokenCommand};
+    match command {
+        Command::Init(_) => "init",
+        Command::Add(_) => "add",
+        Command::Get(_) => "get",
+        Command::List(_) => "list",
+        Command::Info(_) => "info",
+        Command::Update(_) => "update",
+        Command::Rename(_) => "rename",
+        Command::Rm(_) => "rm",
+        Command::Key(KeyCommand::Status) => "key status",
+        Command::Key(KeyCommand::Token(TokenCommand::Add(_))) => "key token add",
+        Command::Key(KeyCommand::Token(TokenCommand::List)) => "key token list",
+        Command::Key(KeyCommand::Token(TokenCommand::Rm(_))) => "key token rm",
+        Command::Key(KeyCommand::Passphrase(_)) => "key passphrase",
+        Command::Key(KeyCommand::Recovery(_)) => "key recovery",
+        Command::Key(KeyCommand::Import(_)) => "key import",
+        Command::Key(KeyCommand::Rotate(_)) => "key rotate",
+        Command::Lock => "lock",
+        Command::Unlock(_) => "unlock",
+        Command::Validate(_) => "validate",
+        Command::Rotate(_) => "rotate",
+        Command::Providers => "providers",
+        Command::Mask(_) => "mask",
+        Command::Exec(_) => "exec",
+        Command::Completions(_) => "completions",
+        Command::Doctor => "doctor",
+        Command::GenerateDocs { .. } => "generate-docs",
+        Command::Inject(_) => "inject",
+        Command::Export(_) => "export",
+        Command::Import(_) => "import",
+        Command::Audit(_) => "audit",
+        Command::Revoke(_) => "revoke",
+        Command::Backup(_) => "backup",
+        Command::Restore(_) => "restore",
+    }
+}
+
 pub fn dispatch(command: Command, ctx: &Context) -> Result<i32> {
+    ctx.command.set(name(&command));
     match command {
         Command::Init(args) => init::run(args, ctx),
         Command::Add(args) => add::run(args, ctx),
@@ -56,7 +100,23 @@ pub fn dispatch(command: Command, ctx: &Context) -> Result<i32> {
         Command::Inject(args) => inject::run(args, ctx),
         Command::Export(args) => export::run(args, ctx),
         Command::Import(args) => import::run(args, ctx),
+        Command::Audit(args) => audit::run(args, ctx),
+        Command::Revoke(args) => revoke::run(args, ctx),
+        Command::Backup(args) => backup::backup(args, ctx),
+        Command::Restore(args) => backup::restore(args, ctx),
     }
+}
+
+/// Uses of each secret (count, last time), from the vault's audit log; empty when there is none.
+pub fn usage(vault: &crate::vault::Vault) -> std::collections::BTreeMap<String, (usize, i64)> {
+    let log = crate::audit::Log::for_vault(&vault.header.vault_id_hex());
+    log.read().map(|entries| crate::audit::report::usage(&entries)).unwrap_or_default()
+}
+
+/// Adds the usage figures to a secret's JSON.
+pub fn add_usage(json: &mut Value, usage: Option<&(usize, i64)>) {
+    json["uses"] = json!(usage.map_or(0, |u| u.0));
+    json["last_used"] = json!(usage.map(|u| parse::time(u.1)));
 }
 
 /// When the current version was made: the secret's last rotation.
@@ -120,5 +180,37 @@ fn stage_order(stage: Stage) -> u8 {
         Stage::Current => 1,
         Stage::Previous => 2,
         Stage::Revoked => 3,
+    }
+}
+
+/// Sends the grace-deadline notification for `secret` once per deadline window (7 days, 1 day),
+/// when notifications are configured. Which ones were sent is kept in the audit directory, so
+/// reads never write the vault.
+pub fn notify_grace(secret: &Secret, ctx: &Context) {
+    let Some(deadline) = crate::rotation::grace_deadline(secret) else { return };
+    let Ok(config) = crate::config::Config::load() else { return };
+    if config.notify.is_empty() {
+        return;
+    }
+    let window = if deadline - ctx.now <= 86_400 { "1d" } else { "7d" };
+    let key = format!("{}|{}|{deadline}|{window}", secret.name, secret.body.versions.len());
+    let state = crate::audit::dir().join("notified.json");
+    let mut sent: Vec<String> =
+        std::fs::read(&state).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    if sent.contains(&key) {
+        return;
+    }
+    let text = crate::rotation::grace_notice(secret, ctx.now).unwrap_or_default();
+    let notice = crate::notify::Notice {
+        event: format!("grace.{window}"),
+        secret: Some(secret.name.clone()),
+        text,
+        details: json!({"grace_until": parse::time(deadline)}),
+        time: parse::time(ctx.now),
+    };
+    crate::notify::send(&config.notify, &notice, &ctx.out);
+    sent.push(key);
+    if crate::vault::store::create_private_dir(state.parent().expect("a parent")).is_ok() {
+        let _ = crate::vault::store::write_atomic(&state, &serde_json::to_vec(&sent).unwrap_or_default());
     }
 }

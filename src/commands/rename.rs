@@ -20,6 +20,7 @@ pub fn run(args: RenameArgs, ctx: &Context) -> Result<i32> {
         vault.set_records(&records);
         Ok(var)
     })?;
+    ctx.audit(crate::audit::Event::new("rename").secret(&args.new).details(json!({"from": args.old})), true)?;
     if ctx.out.json {
         ctx.out.json(&json!({"renamed": args.old, "to": args.new, "var": var}));
     } else {

@@ -29,6 +29,7 @@ pub fn run(args: RmArgs, ctx: &Context) -> Result<i32> {
         vault.set_records(&records);
         Ok(removed.decode().map(|s| s.body.versions.len()).unwrap_or(0))
     })?;
+    ctx.audit(crate::audit::Event::new("rm").secret(&args.name).details(json!({"versions": versions})), true)?;
     if ctx.out.json {
         ctx.out.json(&json!({"removed": args.name, "versions": versions}));
     } else {

@@ -6,6 +6,7 @@
 use serde_json::json;
 
 use super::add::generate;
+use crate::audit::Event;
 use crate::cli::RotateArgs;
 use crate::config::Config;
 use crate::context::Context;
@@ -123,6 +124,9 @@ impl Step<'_> {
             }
             Ok(id)
         })?;
+        let mut event = Event::new("rotate.created").secret(self.name).details(json!({"version": version}));
+        event.fingerprint = self.ctx.fingerprint(value.expose());
+        self.ctx.audit(event, true)?;
         self.ctx.out.notice(&format!("stored the new value of {} as pending version {version}", sanitize(self.name)));
 
         let check = if args.no_verify {
@@ -194,6 +198,18 @@ impl Step<'_> {
         let how = match check {
             Check::Passed(how) => how,
             Check::Failed(why) => {
+                self.ctx.audit(
+                    Event::new("rotate.failed").secret(self.name).details(json!({"version": version, "reason": why})),
+                    true,
+                )?;
+                let notice = crate::notify::Notice {
+                    event: "rotate.failed".into(),
+                    secret: Some(self.name.to_owned()),
+                    text: format!("rotating {} stopped: {why}", self.name),
+                    details: json!({"pending_version": version}),
+                    time: parse::time(self.ctx.now),
+                };
+                crate::notify::send(&self.config.notify, &notice, &self.ctx.out);
                 if self.ctx.out.json {
                     self.ctx
                         .out
@@ -218,6 +234,14 @@ impl Step<'_> {
             }
             Ok(promoted)
         })?;
+        if how.starts_with("online") || how.starts_with("format") {
+            self.ctx.audit(
+                Event::new("rotate.verified").secret(self.name).details(json!({"version": version, "how": how})),
+                true,
+            )?;
+        }
+        let details = json!({"current": promoted.current, "previous": promoted.previous.map(|p| p.0), "revoked": promoted.revoked, "verified": how});
+        self.ctx.audit(Event::new("rotate.promoted").secret(self.name).details(details), true)?;
         if self.ctx.out.json {
             self.ctx.out.json(&json!({
                 "name": self.name,
@@ -264,6 +288,7 @@ impl Step<'_> {
             }
         }
         let id = self.change(|s, _| rotation::abort(s))?;
+        self.ctx.audit(Event::new("rotate.aborted").secret(self.name).details(json!({"version": id})), true)?;
         if self.ctx.out.json {
             self.ctx.out.json(&json!({"name": self.name, "discarded": id}));
         } else {
@@ -275,6 +300,10 @@ impl Step<'_> {
     fn rollback(&self) -> Result<i32> {
         let now = self.ctx.now;
         let (current, revoked) = self.change(|s, _| rotation::rollback(s, now))?;
+        self.ctx.audit(
+            Event::new("rotate.rolled_back").secret(self.name).details(json!({"current": current, "revoked": revoked})),
+            true,
+        )?;
         if self.ctx.out.json {
             self.ctx.out.json(&json!({"name": self.name, "current": current, "revoked": revoked}));
         } else {
@@ -319,6 +348,8 @@ impl Step<'_> {
             (_, true) => "invalid",
             _ => "unknown",
         });
+        let details = json!({"revoked": revoked, "old_value_at_provider": verdict});
+        self.ctx.audit(Event::new("rotate.finished").secret(self.name).details(details), true)?;
         if self.ctx.out.json {
             self.ctx.out.json(&json!({"name": self.name, "revoked": revoked, "old_value_at_provider": verdict}));
         } else {

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::metadata;
+use crate::audit::Event;
 use crate::cli::{ClearField, UpdateArgs};
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -61,6 +62,7 @@ pub fn run(args: UpdateArgs, ctx: &Context) -> Result<i32> {
         Ok(true)
     })?;
 
+    ctx.audit(Event::new("update").secret(&args.name).details(json!({"changed": changed})), true)?;
     if ctx.out.json {
         ctx.out.json(&json!({"updated": args.name, "changed": changed}));
     } else if changed {

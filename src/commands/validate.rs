@@ -116,6 +116,24 @@ pub fn run(args: ValidateArgs, ctx: &Context) -> Result<i32> {
     for report in &mut reports {
         report.status = report.checks.iter().map(|c| c.status).max().unwrap_or(Status::Skip);
     }
+    if !args.stdin {
+        let results: serde_json::Map<String, serde_json::Value> =
+            reports.iter().map(|r| (r.name.clone(), serde_json::json!(r.status))).collect();
+        let online: serde_json::Map<String, serde_json::Value> = reports
+            .iter()
+            .filter_map(|r| {
+                let worst = r.checks.iter().filter_map(|c| c.verdict).max_by_key(|v| match v {
+                    Verdict::Valid => 0,
+                    Verdict::Unknown => 1,
+                    Verdict::Invalid => 2,
+                })?;
+                Some((r.name.clone(), serde_json::json!(worst)))
+            })
+            .collect();
+        let event =
+            crate::audit::Event::new("validate").details(serde_json::json!({"results": results, "online": online}));
+        ctx.audit(event, args.online)?;
+    }
     print(&reports, ctx);
     let failed = reports.iter().any(|r| r.status == Status::Fail);
     Ok(if failed { exit::CHECK_FAILED } else { exit::OK })

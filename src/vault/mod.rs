@@ -20,6 +20,9 @@ use self::secret::Secret;
 use crate::error::{Error, Result};
 use crate::sensitive::Key32;
 
+/// The payload setting that holds the audit secret (hex).
+pub const AUDIT_SECRET: &str = "audit_secret";
+
 /// A vault file read from disk but not yet opened: its header is readable, its payload is not.
 pub struct Locked {
     pub path: PathBuf,
@@ -108,7 +111,9 @@ impl Vault {
             buf: Zeroizing::new(Vec::new()),
             payload: 0..0,
         };
-        vault.set_records(&Records::default());
+        let mut records = Records::default();
+        records.settings.push((AUDIT_SECRET.into(), data_encoding::HEXLOWER.encode(&crypto::random::<32>())));
+        vault.set_records(&records);
         vault
     }
 
@@ -183,6 +188,21 @@ impl Vault {
 
     pub fn data_key(&self) -> &Key32 {
         &self.data_key
+    }
+
+    /// The keys of this vault's audit log: from the random audit secret kept in the payload
+    /// (so they survive `key rotate`), or from the data key for vaults made before it existed.
+    pub fn audit_keys(&self) -> Result<crate::audit::Keys> {
+        let view = self.view()?;
+        let secret = view
+            .settings
+            .iter()
+            .find(|(k, _)| *k == AUDIT_SECRET)
+            .and_then(|(_, v)| data_encoding::HEXLOWER.decode(v.as_bytes()).ok());
+        Ok(match secret {
+            Some(secret) => crate::audit::Keys::derive(&zeroize::Zeroizing::new(secret)),
+            None => crate::audit::Keys::derive(self.data_key.expose()),
+        })
     }
 
     /// Encrypts the vault under a fresh nonce and returns the whole file.

@@ -31,6 +31,7 @@ pub fn run(args: ImportArgs, ctx: &Context) -> Result<i32> {
     if backend == Backend::Keyutils {
         ctx.out.warn(&format!("the kernel keyring keeps the vault key in {}", Backend::Keyutils.persistence()));
     }
+    ctx.audit(crate::audit::Event::new("key.import").details(json!({"keyring": backend.name(), "slot": label})), true)?;
     if ctx.out.json {
         ctx.out.json(&json!({"keyring": backend.name(), "slot": label}));
     } else {

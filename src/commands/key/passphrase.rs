@@ -6,7 +6,6 @@ use crate::cli::PassphraseArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::input;
-use crate::unlock;
 use crate::vault::SlotSecret;
 use crate::vault::crypto::Argon2Params;
 use crate::vault::format::SlotKind;
@@ -19,11 +18,10 @@ pub fn run(args: PassphraseArgs, ctx: &Context) -> Result<i32> {
             }
             super::keep_a_way_in(vault, "removing the passphrase")
         })?;
-        report(ctx, "removed");
-        return Ok(0);
+        return report(ctx, "removed");
     }
     let locked = ctx.read_locked()?;
-    let (mut credential, _) = unlock::unlock(&locked, ctx.policy)?;
+    let (mut credential, _) = ctx.unlock(&locked)?;
     drop(locked);
     let passphrase = input::new_passphrase()?;
     ctx.modify_with(&mut credential, |vault, _| {
@@ -35,14 +33,15 @@ pub fn run(args: PassphraseArgs, ctx: &Context) -> Result<i32> {
         );
         Ok(())
     })?;
-    report(ctx, "set");
-    Ok(0)
+    report(ctx, "set")
 }
 
-fn report(ctx: &Context, what: &str) {
+fn report(ctx: &Context, what: &str) -> Result<i32> {
+    ctx.audit(crate::audit::Event::new("key.passphrase").details(json!({"passphrase": what})), true)?;
     if ctx.out.json {
         ctx.out.json(&json!({"passphrase": what}));
     } else {
         ctx.out.done(&format!("passphrase {what}"));
     }
+    Ok(0)
 }

@@ -7,7 +7,6 @@ use crate::commands::recovery::{self, Destination};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::sensitive::Key32;
-use crate::unlock;
 use crate::vault::SlotSecret;
 use crate::vault::format::SlotKind;
 
@@ -20,7 +19,7 @@ pub fn run(args: RecoveryArgs, ctx: &Context) -> Result<i32> {
         });
     }
     let locked = ctx.read_locked()?;
-    let (mut credential, _) = unlock::unlock(&locked, ctx.policy)?;
+    let (mut credential, _) = ctx.unlock(&locked)?;
     drop(locked);
     let key = Key32::random();
     ctx.modify_with(&mut credential, |vault, _| {
@@ -28,6 +27,7 @@ pub fn run(args: RecoveryArgs, ctx: &Context) -> Result<i32> {
         // Deliver before the vault is saved: a failure here leaves the old recovery key working.
         recovery::deliver(&dest, &key, ctx)
     })?;
+    ctx.audit(crate::audit::Event::new("key.recovery"), true)?;
     if ctx.out.json && !matches!(dest, Destination::Stdout) {
         ctx.out.json(&json!({"recovery_key": "replaced"}));
     } else {

@@ -9,15 +9,15 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::input;
 use crate::sensitive::Key32;
+use crate::unlock::PASSPHRASE_FILE_VAR;
 use crate::unlock::keyring::{self, Backend};
-use crate::unlock::{self, PASSPHRASE_FILE_VAR};
 use crate::vault::SlotSecret;
 use crate::vault::crypto::Argon2Params;
 use crate::vault::format::SlotKind;
 
 pub fn run(args: RecoveryArgs, ctx: &Context) -> Result<i32> {
     let locked = ctx.read_locked()?;
-    let (mut credential, _) = unlock::unlock(&locked, ctx.policy)?;
+    let (mut credential, _) = ctx.unlock(&locked)?;
     let header = locked.header.clone();
     drop(locked);
 
@@ -81,6 +81,11 @@ pub fn run(args: RecoveryArgs, ctx: &Context) -> Result<i32> {
     if recovery_key.is_none() {
         ctx.out.notice("no recovery key was issued (no terminal to show it on); make one with `keyward key recovery --recovery-key-file PATH`");
     }
+    ctx.audit(
+        crate::audit::Event::new("key.rotate")
+            .details(json!({"dropped_tokens": tokens, "dropped_keyring_slots": machines})),
+        true,
+    )?;
     if ctx.out.json {
         ctx.out.json(&json!({"rekeyed": true, "dropped_tokens": tokens, "dropped_keyring_slots": machines}));
     } else {

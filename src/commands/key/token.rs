@@ -31,6 +31,7 @@ pub fn add(args: LabelArg, ctx: &Context) -> Result<i32> {
         vault.put_slot(SlotKind::Token, &label, SlotSecret::Random(&secret), ctx.now);
         Ok(())
     })?;
+    ctx.audit(crate::audit::Event::new("key.token.add").details(json!({"label": label})), true)?;
     let token = codes::encode(CodeKind::Token, &secret);
     // The token is printed once, even with --quiet: it is what the command is for.
     if ctx.out.json {
@@ -76,6 +77,7 @@ pub fn rm(args: LabelArg, ctx: &Context) -> Result<i32> {
         }
         super::keep_a_way_in(vault, "removing that token")
     })?;
+    ctx.audit(crate::audit::Event::new("key.token.rm").details(json!({"label": label})), true)?;
     if ctx.out.json {
         ctx.out.json(&json!({"removed_token": label}));
     } else {

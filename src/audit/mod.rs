@@ -1,0 +1,528 @@
+//! The audit log: one JSON line per event, per vault, in the user's state directory
+//! (`$XDG_STATE_HOME/keyward/audit/<vault-id>.log`), so reading a committed project vault never
+//! dirties the repository.
+//!
+//! Tamper evidence: each entry carries `seq`, the previous entry's MAC (`prev`) and its own `mac`,
+//! an HMAC-SHA256 over the entry's exact bytes under a key derived (HKDF) from a random audit
+//! secret kept inside the encrypted vault (so it survives `key rotate`; vaults made before it
+//! existed derive the key from the data key). A head file beside the log holds the last `seq` and
+//! MAC under the same key and is replaced atomically on each append, so editing, deleting,
+//! reordering, truncating or appending a forged entry is detected by [`verify`]. A log past the
+//! segment size starts a new segment whose first entry chains to the last MAC of the one before.
+//!
+//! Failed unlock attempts are recorded without a MAC (there is no key) and marked
+//! `"unauthenticated": true`; they stand outside the chain.
+
+pub mod report;
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::error::{Error, Result};
+use crate::sensitive::Key32;
+use crate::vault::store;
+
+/// Bytes after which a new segment starts (`[audit] max_segment` in the config).
+pub const DEFAULT_MAX_SEGMENT: u64 = 10 * 1024 * 1024;
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Keys for one vault's log: entry MACs and value fingerprints.
+pub struct Keys {
+    mac: Key32,
+    fingerprint: Key32,
+}
+
+fn hkdf(ikm: &[u8], info: &[u8]) -> Key32 {
+    let mut out = Key32::from_bytes([0; 32]);
+    hkdf::Hkdf::<Sha256>::new(None, ikm).expand(info, out.expose_mut()).expect("32 bytes is a valid length");
+    out
+}
+
+fn hmac_hex(key: &Key32, data: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose()).expect("any key length");
+    mac.update(data);
+    data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes())
+}
+
+impl Keys {
+    pub fn derive(audit_secret: &[u8]) -> Keys {
+        Keys {
+            mac: hkdf(audit_secret, b"keyward/v1/audit-mac"),
+            fingerprint: hkdf(audit_secret, b"keyward/v1/fingerprint"),
+        }
+    }
+
+    /// A short, non-reversible fingerprint of a value: 8 hex digits of an HMAC under a vault key
+    /// (never the value, never a plain hash of it that could be looked up).
+    pub fn fingerprint(&self, value: &str) -> String {
+        hmac_hex(&self.fingerprint, value.as_bytes())[..8].to_owned()
+    }
+
+    fn mac(&self, data: &[u8]) -> String {
+        hmac_hex(&self.mac, data)
+    }
+}
+
+/// One event to record.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub event: String,
+    pub secret: Option<String>,
+    pub fingerprint: Option<String>,
+    pub details: Value,
+}
+
+impl Event {
+    pub fn new(event: &str) -> Event {
+        Event { event: event.into(), secret: None, fingerprint: None, details: Value::Null }
+    }
+    pub fn secret(mut self, name: &str) -> Event {
+        self.secret = Some(name.into());
+        self
+    }
+    pub fn fingerprint(mut self, fp: String) -> Event {
+        self.fingerprint = Some(fp);
+        self
+    }
+    pub fn details(mut self, details: Value) -> Event {
+        self.details = details;
+        self
+    }
+}
+
+/// An entry as read back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    pub time: String,
+    pub event: String,
+    #[serde(default)]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub fp: Option<String>,
+    pub actor: String,
+    pub command: String,
+    #[serde(default)]
+    pub details: Value,
+    #[serde(default, skip_serializing)]
+    pub prev: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub mac: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unauthenticated: bool,
+}
+
+/// The bytes that are MAC'd, in a fixed field order.
+#[derive(Serialize)]
+struct Body<'a> {
+    seq: u64,
+    time: &'a str,
+    event: &'a str,
+    secret: Option<&'a str>,
+    fp: Option<&'a str>,
+    actor: &'a str,
+    command: &'a str,
+    details: &'a Value,
+    prev: &'a str,
+}
+
+#[derive(Serialize)]
+struct Unauthenticated<'a> {
+    unauthenticated: bool,
+    time: &'a str,
+    event: &'a str,
+    actor: &'a str,
+    command: &'a str,
+    details: &'a Value,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Head {
+    segment: u32,
+    seq: u64,
+    last_mac: String,
+    mac: String,
+}
+
+fn head_mac(keys: &Keys, segment: u32, seq: u64, last_mac: &str) -> String {
+    keys.mac(format!("keyward-audit-head|{segment}|{seq}|{last_mac}").as_bytes())
+}
+
+/// `user@host`.
+pub fn actor() -> String {
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| {
+        // SAFETY: getuid has no preconditions.
+        format!("uid{}", unsafe { libc::getuid() })
+    });
+    format!("{}@{}", crate::output::sanitize(&user), crate::unlock::keyring::hostname())
+}
+
+/// The directory holding the logs.
+pub fn dir() -> PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from(".local/state"));
+    base.join("keyward").join("audit")
+}
+
+/// One vault's log.
+pub struct Log {
+    dir: PathBuf,
+    id: String,
+    max_segment: u64,
+}
+
+impl Log {
+    pub fn new(dir: PathBuf, vault_id_hex: &str, max_segment: u64) -> Log {
+        Log { dir, id: vault_id_hex.to_owned(), max_segment: max_segment.max(1024) }
+    }
+
+    pub fn for_vault(vault_id_hex: &str) -> Log {
+        Log::new(dir(), vault_id_hex, DEFAULT_MAX_SEGMENT)
+    }
+
+    fn segment_path(&self, n: u32) -> PathBuf {
+        if n <= 1 { self.dir.join(format!("{}.log", self.id)) } else { self.dir.join(format!("{}.{n}.log", self.id)) }
+    }
+
+    pub fn head_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.head", self.id))
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.lock", self.id))
+    }
+
+    /// The segments that exist, oldest first.
+    pub fn segments(&self) -> Vec<PathBuf> {
+        (1..).map(|n| self.segment_path(n)).take_while(|p| p.exists()).collect()
+    }
+
+    /// The current segment (where the next entry goes).
+    pub fn path(&self) -> PathBuf {
+        self.segments().pop().unwrap_or_else(|| self.segment_path(1))
+    }
+
+    /// All files of this log, for backups.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut files = self.segments();
+        if self.head_path().exists() {
+            files.push(self.head_path());
+        }
+        files
+    }
+
+    /// Appends one event to the chain. `durable` fsyncs it (events of commands that change the
+    /// vault); a read's event may stay in the page cache.
+    pub fn append(&self, keys: &Keys, event: &Event, time: &str, command: &str, durable: bool) -> Result<()> {
+        store::create_private_dir(&self.dir)?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(self.lock_path())
+            .map_err(|e| Error::io("cannot open", self.lock_path(), e))?;
+        lock.lock().map_err(|e| Error::io("cannot lock", self.lock_path(), e))?;
+
+        let mut segment = self.segments().len().max(1) as u32;
+        let (seq, prev) = self.last_chained(segment)?;
+        let size = std::fs::metadata(self.segment_path(segment)).map(|m| m.len()).unwrap_or(0);
+        if size >= self.max_segment {
+            segment += 1;
+        }
+        let actor = actor();
+        let body = Body {
+            seq: seq + 1,
+            time,
+            event: &event.event,
+            secret: event.secret.as_deref(),
+            fp: event.fingerprint.as_deref(),
+            actor: &actor,
+            command,
+            details: &event.details,
+            prev: &prev,
+        };
+        let body = serde_json::to_string(&body).expect("an entry serializes");
+        let mac = keys.mac(body.as_bytes());
+        let line = format!("{},\"mac\":\"{mac}\"}}\n", &body[..body.len() - 1]);
+        self.write_line(segment, &line, durable)?;
+        let head = Head { segment, seq: seq + 1, mac: head_mac(keys, segment, seq + 1, &mac), last_mac: mac };
+        let head = serde_json::to_vec(&head).expect("the head serializes");
+        if durable {
+            store::write_atomic(&self.head_path(), &head)
+        } else {
+            store::replace_quickly(&self.head_path(), &head)
+        }
+    }
+
+    /// Records a failed unlock: no key, so no MAC, marked as such.
+    pub fn append_unauthenticated(&self, event: &str, details: &Value, time: &str, command: &str) -> Result<()> {
+        store::create_private_dir(&self.dir)?;
+        let actor = actor();
+        let entry = Unauthenticated { unauthenticated: true, time, event, actor: &actor, command, details };
+        let mut line = serde_json::to_string(&entry).expect("an entry serializes");
+        line.push('\n');
+        let segment = self.segments().len().max(1) as u32;
+        self.write_line(segment, &line, true)
+    }
+
+    fn write_line(&self, segment: u32, line: &str, durable: bool) -> Result<()> {
+        let path = self.segment_path(segment);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| Error::io("cannot open the audit log", &path, e))?;
+        // One write(2) with O_APPEND: concurrent writers never interleave within a line.
+        file.write_all(line.as_bytes()).map_err(|e| Error::io("cannot write the audit log", &path, e))?;
+        if durable {
+            file.sync_data().map_err(|e| Error::io("cannot flush the audit log", &path, e))?;
+        }
+        Ok(())
+    }
+
+    /// The last chained entry's seq and MAC, looking back across segments (genesis when none).
+    fn last_chained(&self, segment: u32) -> Result<(u64, String)> {
+        for n in (1..=segment).rev() {
+            let path = self.segment_path(n);
+            if let Some(entry) = last_chained_in(&path)? {
+                return Ok((entry.seq.unwrap_or(0), entry.mac.unwrap_or_default()));
+            }
+        }
+        Ok((0, GENESIS.to_owned()))
+    }
+
+    /// Every entry, oldest first. Lines that do not parse are skipped here (verify reports them).
+    pub fn read(&self) -> Result<Vec<Entry>> {
+        let mut entries = Vec::new();
+        for path in self.segments() {
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io("cannot read", &path, e))?;
+            entries.extend(text.lines().filter_map(|l| serde_json::from_str::<Entry>(l).ok()));
+        }
+        Ok(entries)
+    }
+}
+
+/// The last chained line of one segment file, reading backwards in blocks.
+fn last_chained_in(path: &Path) -> Result<Option<Entry>> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("cannot read the audit log", path, e)),
+    };
+    let len = file.metadata().map_err(|e| Error::io("cannot read the audit log", path, e))?.len();
+    let mut window = 64 * 1024u64;
+    loop {
+        let start = len.saturating_sub(window);
+        let mut buf = Vec::new();
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_to_end(&mut buf))
+            .map_err(|e| Error::io("cannot read", path, e))?;
+        let text = String::from_utf8_lossy(&buf);
+        let mut lines: Vec<&str> = text.lines().collect();
+        if start > 0 {
+            lines.remove(0); // may be cut
+        }
+        for line in lines.iter().rev() {
+            if let Ok(e) = serde_json::from_str::<Entry>(line)
+                && e.mac.is_some()
+            {
+                return Ok(Some(e));
+            }
+        }
+        if start == 0 {
+            return Ok(None);
+        }
+        window *= 4;
+    }
+}
+
+/// What verification found when the chain is intact.
+#[derive(Debug, Serialize)]
+pub struct Verified {
+    pub entries: u64,
+    pub segments: usize,
+    pub unauthenticated: u64,
+    /// The head lagged one entry behind: an append was interrupted before the head was replaced.
+    pub head_lagging: bool,
+}
+
+/// Checks the whole chain against the head. The error names the first broken entry.
+pub fn verify(log: &Log, keys: &Keys) -> Result<Verified> {
+    let broken = |path: &Path, line: usize, reason: &str| Error::AuditBroken {
+        place: if line > 0 { format!("{} line {line}", path.display()) } else { path.display().to_string() },
+        reason: reason.to_owned(),
+    };
+    let segments = log.segments();
+    let mut expected_seq = 1u64;
+    let mut prev = GENESIS.to_owned();
+    let mut unauthenticated = 0;
+    let mut previous_mac_of_last = GENESIS.to_owned();
+    for path in &segments {
+        let text = std::fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
+        let text = String::from_utf8(text).map_err(|_| broken(path, 0, "the file is not UTF-8 text"))?;
+        for (i, line) in text.lines().enumerate() {
+            let n = i + 1;
+            let entry: Entry =
+                serde_json::from_str(line).map_err(|_| broken(path, n, "the line is not an audit entry"))?;
+            if entry.unauthenticated {
+                if entry.mac.is_some() || entry.seq.is_some() {
+                    return Err(broken(path, n, "an unauthenticated entry carries chain fields"));
+                }
+                unauthenticated += 1;
+                continue;
+            }
+            let (Some(seq), Some(mac), Some(entry_prev)) = (entry.seq, entry.mac.as_deref(), entry.prev.as_deref())
+            else {
+                return Err(broken(path, n, "the entry has no seq, prev or mac"));
+            };
+            let suffix = format!(",\"mac\":\"{mac}\"}}");
+            let Some(body) = line.strip_suffix(&suffix) else {
+                return Err(broken(path, n, "the entry's MAC is not where it belongs"));
+            };
+            if keys.mac(format!("{body}}}").as_bytes()) != mac {
+                return Err(broken(path, n, "the entry's MAC does not match (edited or forged)"));
+            }
+            if seq != expected_seq {
+                return Err(broken(
+                    path,
+                    n,
+                    &format!("entry {seq} where {expected_seq} was expected (deleted or reordered)"),
+                ));
+            }
+            if entry_prev != prev {
+                return Err(broken(path, n, "the entry does not chain to the one before (deleted or reordered)"));
+            }
+            previous_mac_of_last = prev;
+            prev = mac.to_owned();
+            expected_seq += 1;
+        }
+    }
+    let last_seq = expected_seq - 1;
+    let head_path = log.head_path();
+    let head: Option<Head> = match std::fs::read(&head_path) {
+        Ok(bytes) => {
+            Some(serde_json::from_slice(&bytes).map_err(|_| broken(&head_path, 0, "the head file is not valid"))?)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io("cannot read", &head_path, e)),
+    };
+    let mut head_lagging = false;
+    match head {
+        None if last_seq == 0 => {}
+        None => return Err(broken(&head_path, 0, "the head file is missing")),
+        Some(h) => {
+            if head_mac(keys, h.segment, h.seq, &h.last_mac) != h.mac {
+                return Err(broken(&head_path, 0, "the head file's MAC does not match"));
+            }
+            if h.seq > last_seq {
+                return Err(broken(
+                    &head_path,
+                    0,
+                    &format!("the log ends at entry {last_seq} but the head says {} (truncated)", h.seq),
+                ));
+            }
+            if h.seq == last_seq && h.last_mac != prev {
+                return Err(broken(&head_path, 0, "the last entry is not the one the head recorded"));
+            }
+            if h.seq + 1 == last_seq && h.last_mac == previous_mac_of_last {
+                head_lagging = true;
+            } else if h.seq < last_seq {
+                return Err(broken(
+                    &head_path,
+                    0,
+                    &format!("entries after {} are not recorded in the head (appended)", h.seq),
+                ));
+            }
+        }
+    }
+    Ok(Verified { entries: last_seq, segments: segments.len(), unauthenticated, head_lagging })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (tempfile::TempDir, Log, Keys) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::new(dir.path().join("audit"), "abcd", 4096);
+        (dir, log, Keys::derive(b"secret"))
+    }
+
+    fn add(log: &Log, keys: &Keys, n: usize) {
+        for i in 0..n {
+            let e = Event::new("get").secret(&format!("s{i}")).fingerprint(keys.fingerprint("v"));
+            log.append(keys, &e, "2026-01-01T00:00:00Z", "get", false).unwrap();
+        }
+    }
+
+    fn lines(log: &Log) -> Vec<String> {
+        std::fs::read_to_string(log.path()).unwrap().lines().map(str::to_owned).collect()
+    }
+
+    fn write(log: &Log, lines: &[String]) {
+        std::fs::write(log.path(), lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    }
+
+    #[test]
+    fn an_intact_chain_verifies_across_segments() {
+        let (_d, log, keys) = setup();
+        add(&log, &keys, 60);
+        assert!(log.segments().len() > 1, "small segments rolled over");
+        log.append_unauthenticated("unlock.failed", &Value::Null, "t", "get").unwrap();
+        let v = verify(&log, &keys).unwrap();
+        assert_eq!((v.entries, v.unauthenticated, v.head_lagging), (60, 1, false));
+        assert!(verify(&log, &Keys::derive(b"other")).is_err(), "another key does not verify");
+    }
+
+    #[test]
+    fn every_kind_of_tampering_is_detected() {
+        let (_d, log, keys) = setup();
+        add(&log, &keys, 5);
+        let original = lines(&log);
+        let check = |mutated: Vec<String>, what: &str| {
+            write(&log, &mutated);
+            assert!(matches!(verify(&log, &keys), Err(Error::AuditBroken { .. })), "{what} not detected");
+            write(&log, &original);
+        };
+        let mut edited = original.clone();
+        edited[2] = edited[2].replace("\"s2\"", "\"sX\"");
+        check(edited, "an edited entry");
+        let mut deleted = original.clone();
+        deleted.remove(2);
+        check(deleted, "a deleted entry");
+        let mut reordered = original.clone();
+        reordered.swap(1, 2);
+        check(reordered, "a reordered pair");
+        check(original[..4].to_vec(), "a truncated tail");
+        let mut forged = original.clone();
+        let last = forged[4].clone();
+        forged.push(last.replace("\"seq\":5", "\"seq\":6"));
+        check(forged, "an appended forged entry");
+        assert!(verify(&log, &keys).is_ok());
+    }
+
+    #[test]
+    fn a_head_one_behind_is_an_interrupted_append() {
+        let (_d, log, keys) = setup();
+        add(&log, &keys, 3);
+        let head = std::fs::read(log.head_path()).unwrap();
+        add(&log, &keys, 1);
+        std::fs::write(log.head_path(), head).unwrap();
+        assert!(verify(&log, &keys).unwrap().head_lagging);
+        add(&log, &keys, 1); // the next append repairs it
+        assert!(!verify(&log, &keys).unwrap().head_lagging);
+    }
+}
