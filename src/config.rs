@@ -168,7 +168,12 @@ impl Config {
     /// The audit segment size, for every audited command: a missing or invalid config gives the
     /// default (a broken config is reported by the commands that need it, not by `get`).
     pub fn load_audit_settings() -> u64 {
-        Config::load().map(|c| c.max_segment).unwrap_or(crate::audit::DEFAULT_MAX_SEGMENT)
+        // On every `get`: no registry, just the file's [audit] table when there is a file.
+        let Ok(text) = std::fs::read_to_string(path()) else { return crate::audit::DEFAULT_MAX_SEGMENT };
+        toml::from_str::<File>(&text)
+            .ok()
+            .and_then(|f| f.audit.max_segment.as_ref().and_then(size))
+            .unwrap_or(crate::audit::DEFAULT_MAX_SEGMENT)
     }
 }
 

@@ -31,6 +31,8 @@ use crate::vault::store;
 
 /// Bytes after which a new segment starts (`[audit] max_segment` in the config).
 pub const DEFAULT_MAX_SEGMENT: u64 = 10 * 1024 * 1024;
+/// The head file's length: its JSON padded with blanks.
+const HEAD_LEN: usize = 256;
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Keys for one vault's log: entry MACs and value fingerprints.
@@ -258,11 +260,15 @@ impl Log {
         let line = format!("{},\"mac\":\"{mac}\"}}\n", &body[..body.len() - 1]);
         self.write_line(segment, &line, durable)?;
         let head = Head { segment, seq: seq + 1, mac: head_mac(keys, segment, seq + 1, &mac), last_mac: mac };
-        let head = serde_json::to_vec(&head).expect("the head serializes");
+        let mut head = serde_json::to_vec(&head).expect("the head serializes");
+        // Padded to a fixed length (JSON allows trailing blanks), so it can be overwritten in place.
+        head.resize(HEAD_LEN.max(head.len()), b' ');
         if durable {
             store::write_atomic(&self.head_path(), &head)
         } else {
-            store::replace_quickly(&self.head_path(), &head)
+            // A read's event: overwrite the small head in place, one write, no rename. The head
+            // always has the same length, so a reader sees the old one or the new one.
+            write_in_place(&self.head_path(), &head)
         }
     }
 
@@ -315,6 +321,20 @@ impl Log {
     }
 }
 
+fn write_in_place(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io("cannot write", path, e))?;
+    file.write_all_at(bytes, 0)
+        .and_then(|()| file.set_len(bytes.len() as u64))
+        .map_err(|e| Error::io("cannot write", path, e))
+}
+
 /// The last chained line of one segment file, reading backwards in blocks.
 fn last_chained_in(path: &Path) -> Result<Option<Entry>> {
     let mut file = match File::open(path) {
@@ -323,7 +343,7 @@ fn last_chained_in(path: &Path) -> Result<Option<Entry>> {
         Err(e) => return Err(Error::io("cannot read the audit log", path, e)),
     };
     let len = file.metadata().map_err(|e| Error::io("cannot read the audit log", path, e))?.len();
-    let mut window = 64 * 1024u64;
+    let mut window = 4096u64;
     loop {
         let start = len.saturating_sub(window);
         let mut buf = Vec::new();

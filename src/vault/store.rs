@@ -62,25 +62,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_mode(path, bytes, 0o600)
 }
 
-/// Replaces a small private file by rename without waiting for the disk: for state that a crash
-/// may roll back by one step (the audit head after a read's event).
-pub fn replace_quickly(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = parent_dir(path);
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", data_encoding::HEXLOWER.encode(&super::crypto::random::<6>())));
-    let result = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(bytes))
-        .and_then(|()| fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(|e| Error::io("cannot write", path, e))
-}
-
 /// [`write_atomic`] for a file that keeps its permission bits (a log masked in place).
 pub fn replace_keeping_mode(path: &Path, bytes: &[u8]) -> Result<()> {
     let mode = fs::metadata(path).map_err(|e| Error::io("cannot read", path, e))?.permissions().mode() & 0o777;
