@@ -10,10 +10,10 @@ use crate::error::{Error, Result};
 use crate::input;
 use crate::sensitive::SecretValue;
 use crate::vault::payload::Record;
-use crate::vault::secret::{Metadata, Secret, default_var, validate_name};
+use crate::vault::secret::{Metadata, Secret, check_name, default_var};
 
 pub fn run(args: AddArgs, ctx: &Context) -> Result<i32> {
-    validate_name(&args.name).map_err(|reason| Error::InvalidName { name: args.name.clone(), reason })?;
+    check_name(&args.name)?;
     let mut meta = Metadata::new(ctx.now);
     metadata::apply(&args.meta, &mut meta, ctx.now)?;
     let var = match &args.meta.var {

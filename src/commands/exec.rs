@@ -20,7 +20,7 @@ use crate::error::{Error, Result, exit};
 use crate::mask::{Engine, Options, stream};
 use crate::parse;
 use crate::rotation;
-use crate::vault::secret::{VersionSelector, validate_name};
+use crate::vault::secret::{VersionSelector, check_name};
 
 /// An environment variable whose value is `keyward:NAME` (or `keyward:NAME@previous`) gets the
 /// secret's value, as `op run` resolves `op://` references.
@@ -42,7 +42,7 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
     let env_name = args.env.as_deref().map(|e| parse::environment(e).map_err(|r| Error::invalid("environment", e, r)));
     let env_name = env_name.transpose()?;
     for name in &args.only {
-        validate_name(name).map_err(|reason| Error::InvalidName { name: name.clone(), reason })?;
+        check_name(name)?;
     }
     let vault = ctx.open()?;
     let registry = Config::load()?.registry()?;

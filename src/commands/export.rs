@@ -14,13 +14,13 @@ use crate::dotenv;
 use crate::error::{Error, Result};
 use crate::input;
 use crate::parse;
-use crate::vault::secret::validate_name;
+use crate::vault::secret::check_name;
 
 pub fn run(args: ExportArgs, ctx: &Context) -> Result<i32> {
     let env = args.env.as_deref().map(|e| parse::environment(e).map_err(|r| Error::invalid("environment", e, r)));
     let env = env.transpose()?;
     for name in &args.only {
-        validate_name(name).map_err(|reason| Error::InvalidName { name: name.clone(), reason })?;
+        check_name(name)?;
     }
     let github_env = std::env::var_os("GITHUB_ENV").filter(|p| !p.is_empty());
     // Values on a terminal are values on screen: ask first.

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::vault::secret::{Stage, VersionSelector};
 
 pub fn run(args: GetArgs, ctx: &Context) -> Result<i32> {
+    crate::vault::secret::check_name(&args.name)?;
     let selector: VersionSelector =
         args.version.parse().map_err(|reason: String| Error::invalid("version", &args.version, reason))?;
     let vault = ctx.open()?;

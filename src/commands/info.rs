@@ -8,6 +8,7 @@ use crate::output::sanitize;
 use crate::parse;
 
 pub fn run(args: NameArg, ctx: &Context) -> Result<i32> {
+    crate::vault::secret::check_name(&args.name)?;
     let vault = ctx.open()?;
     let secret = vault.get(&args.name)?;
     let mut json = secret_json(&secret, true);

@@ -4,7 +4,7 @@ use crate::cli::MetadataArgs;
 use crate::error::{Error, Result};
 use crate::parse;
 use crate::vault::payload::Records;
-use crate::vault::secret::{Metadata, ext, validate_name, validate_var};
+use crate::vault::secret::{Metadata, check_name, ext, validate_var};
 
 pub use crate::vault::secret::ext::PAIRED_WITH;
 
@@ -67,7 +67,7 @@ pub fn apply(args: &MetadataArgs, meta: &mut Metadata, now: i64) -> Result<bool>
         meta.note = (!note.is_empty()).then_some(note);
     }
     if let Some(p) = &args.paired_with {
-        validate_name(p).map_err(|reason| Error::InvalidName { name: p.clone(), reason })?;
+        check_name(p)?;
         meta.ext.insert(ext::PAIRED_WITH.into(), p.clone());
     }
     let changed = *meta != before;

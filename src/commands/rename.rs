@@ -5,10 +5,11 @@ use serde_json::json;
 use crate::cli::RenameArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::vault::secret::validate_name;
+use crate::vault::secret::check_name;
 
 pub fn run(args: RenameArgs, ctx: &Context) -> Result<i32> {
-    validate_name(&args.new).map_err(|reason| Error::InvalidName { name: args.new.clone(), reason })?;
+    check_name(&args.old)?;
+    check_name(&args.new)?;
     let var = ctx.modify(|vault, _| {
         let mut records = vault.records()?;
         let index = records.position(&args.old).ok_or_else(|| Error::SecretNotFound { name: args.old.clone() })?;

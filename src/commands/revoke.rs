@@ -14,10 +14,10 @@ use crate::input;
 use crate::output::sanitize;
 use crate::parse;
 use crate::vault::payload::Record;
-use crate::vault::secret::{Stage, ext, validate_name};
+use crate::vault::secret::{Stage, check_name, ext};
 
 pub fn run(args: RevokeArgs, ctx: &Context) -> Result<i32> {
-    validate_name(&args.name).map_err(|reason| Error::InvalidName { name: args.name.clone(), reason })?;
+    check_name(&args.name)?;
     let reason =
         args.reason.as_deref().map(|r| parse::text(r, 500).map_err(|e| Error::invalid("reason", r, e))).transpose()?;
     let config = Config::load()?;

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::input;
 
 pub fn run(args: RmArgs, ctx: &Context) -> Result<i32> {
+    crate::vault::secret::check_name(&args.name)?;
     if !args.yes {
         if !input::can_prompt() {
             return Err(Error::NeedsTerminal {

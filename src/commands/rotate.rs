@@ -20,7 +20,7 @@ use crate::rotation;
 use crate::sensitive::SecretValue;
 use crate::vault::Vault;
 use crate::vault::payload::{Record, Records};
-use crate::vault::secret::{Secret, Stage, VersionSelector, ext, validate_name};
+use crate::vault::secret::{Secret, Stage, VersionSelector, check_name, ext};
 
 pub fn run(args: RotateArgs, ctx: &Context) -> Result<i32> {
     let config = Config::load()?;
@@ -28,7 +28,7 @@ pub fn run(args: RotateArgs, ctx: &Context) -> Result<i32> {
         return due(&args, ctx);
     }
     let name = args.name.clone().expect("clap requires NAME unless --due");
-    validate_name(&name).map_err(|reason| Error::InvalidName { name: name.clone(), reason })?;
+    check_name(&name)?;
     let grace = args.grace.as_deref().map(|g| parse::duration(g).map_err(|r| Error::invalid("grace period", g, r)));
     let grace = grace.transpose()?;
     let registry = config.registry()?;

@@ -11,6 +11,7 @@ use crate::vault::payload::Record;
 use crate::vault::secret::Metadata;
 
 pub fn run(args: UpdateArgs, ctx: &Context) -> Result<i32> {
+    crate::vault::secret::check_name(&args.name)?;
     let var = args.meta.var.as_deref().map(metadata::var).transpose()?;
     let env = args.meta.env.as_deref().map(metadata::env).transpose()?;
     // Validate every flag before unlocking, so bad input never waits on a prompt.

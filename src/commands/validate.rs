@@ -19,7 +19,7 @@ use crate::providers::check::{Checker, Outcome, Verdict};
 use crate::providers::{Class, Registry};
 use crate::sensitive::SecretValue;
 use crate::vault::payload::Record;
-use crate::vault::secret::{ext, validate_name};
+use crate::vault::secret::{check_name, ext};
 
 /// Days before expiry when a secret starts to warn.
 const EXPIRY_WARNING_DAYS: i64 = 14;
@@ -86,7 +86,7 @@ pub fn run(args: ValidateArgs, ctx: &Context) -> Result<i32> {
         return Err(Error::Usage("name the secrets to check, or give --all, --env ENV or --stdin".into()));
     }
     for name in &args.names {
-        validate_name(name).map_err(|reason| Error::InvalidName { name: name.clone(), reason })?;
+        check_name(name)?;
     }
     let config = Config::load()?;
     let registry = config.registry()?;

@@ -202,6 +202,11 @@ pub fn validate_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// [`validate_name`] as the crate's error, for commands.
+pub fn check_name(name: &str) -> crate::error::Result<()> {
+    validate_name(name).map_err(|reason| crate::error::Error::InvalidName { name: name.to_owned(), reason })
+}
+
 /// The default environment variable for a secret: its name upper-cased, other characters to `_`.
 pub fn default_var(name: &str) -> String {
     let var: String =

@@ -1,0 +1,154 @@
+//! The bad-input table: malformed input of every kind, across commands, each with its expected
+//! exit code and a one-line error that says what to do. Nothing is lost: after the whole table
+//! the vault still holds exactly what it held before.
+
+mod common;
+
+use common::{Env, stderr, stdout};
+
+struct Case {
+    what: &'static str,
+    args: Vec<String>,
+    stdin: Vec<u8>,
+    /// Extra environment.
+    env: Vec<(&'static str, String)>,
+    code: i32,
+    /// Text the error must contain.
+    says: &'static str,
+}
+
+fn case(what: &'static str, args: &[&str], code: i32, says: &'static str) -> Case {
+    Case { what, args: args.iter().map(|s| s.to_string()).collect(), stdin: Vec::new(), env: Vec::new(), code, says }
+}
+
+impl Case {
+    fn stdin(mut self, input: impl Into<Vec<u8>>) -> Case {
+        self.stdin = input.into();
+        self
+    }
+    fn env(mut self, key: &'static str, value: impl Into<String>) -> Case {
+        self.env.push((key, value.into()));
+        self
+    }
+}
+
+#[test]
+fn malformed_input_gets_a_one_line_error_and_its_exit_code() {
+    let env = Env::with_recovery_key();
+    env.add("kept/one", "kept-value-0001", &[]);
+    env.add("kept/two", "kept-value-0002", &["--env", "prod"]);
+    let dir = env.path("");
+    let file = |name: &str, content: &[u8]| {
+        let p = dir.join(name);
+        std::fs::write(&p, content).unwrap();
+        p.display().to_string()
+    };
+    let future = {
+        let mut bytes = std::fs::read(&env.vault).unwrap();
+        bytes[8] = 9; // format version 9
+        file("future.kw", &bytes)
+    };
+    let bad_config = file("bad.toml", b"[validate]\nconcurrency = \"many\"\n");
+    let bad_regex = file(
+        "regex.toml",
+        b"[providers.x]\nname = \"X\"\n[[providers.x.patterns]]\nkind = \"k\"\nregex = '(['\nmax_len = 5\n",
+    );
+    let bad_env_file = file("bad.env", b"OK=1\nnot a line\n");
+    let unclosed = file("unclosed.env", b"A=\"never closed\n");
+    let bad_json = file("bad.json", b"{\"A\": 1}");
+    let not_json = file("not.json", b"[1, 2");
+    let bad_template = file("bad.tmpl", b"x {{ keyward:kept/one\n}}");
+    let unknown_ref = file("unknown.tmpl", b"a\nb {{ keyward:no/such }}");
+    let traversal_ref = file("traversal.tmpl", b"{{ keyward:../../etc/passwd }}");
+    let not_backup = file("not.kwb", b"garbage");
+    let not_utf8 = file("latin1.env", b"A=caf\xe9\n");
+    std::fs::create_dir_all(dir.join("a-directory.kw")).unwrap();
+    let directory_vault = dir.join("a-directory.kw").display().to_string();
+
+    let cases = vec![
+        // names
+        case("empty name", &["add", ""], 2, "invalid secret name").stdin("v"),
+        case("name with a space", &["add", "a b"], 2, "invalid secret name").stdin("v"),
+        case("name with ..", &["add", "a/../b"], 2, "invalid secret name").stdin("v"),
+        case("name starting with a dash", &["get", "--", "-x"], 2, "invalid secret name"),
+        case("name with an escape", &["add", "a\u{1b}[31m"], 2, "invalid secret name").stdin("v"),
+        case("name too long", &["add", &"x".repeat(129)], 2, "invalid secret name").stdin("v"),
+        case("unknown secret", &["get", "no/such"], 3, "no secret named"),
+        case("unknown version", &["get", "kept/one", "--version", "previous"], 3, "no previous version"),
+        case("bad version word", &["get", "kept/one", "--version", "latest"], 2, "invalid version"),
+        case("existing name", &["add", "kept/one"], 6, "already exists").stdin("v"),
+        case("rename onto an existing name", &["rename", "kept/one", "kept/two"], 6, "already exists"),
+        // values
+        case("empty value", &["add", "new/a"], 2, "empty").stdin(""),
+        case("only a newline", &["add", "new/b"], 2, "empty").stdin("\n"),
+        case("value not UTF-8", &["add", "new/c"], 2, "not UTF-8").stdin(b"\xff\xfe".to_vec()),
+        case("value over 64 KiB", &["add", "new/d"], 2, "larger than").stdin(vec![b'a'; 70_000]),
+        case("a value on the command line", &["add", "new/e", "sk_live_oops"], 2, "unexpected argument"),
+        // flags, dates, durations, networks
+        case("unknown flag", &["list", "--colour"], 2, "unexpected argument"),
+        case("bad expiry date", &["add", "new/f", "--expires", "2027-13-45"], 2, "invalid expiry").stdin("v"),
+        case("bad expiry word", &["add", "new/g", "--expires", "soonish"], 2, "invalid expiry").stdin("v"),
+        case("bad duration", &["add", "new/h", "--rotate-every", "90 dayz"], 2, "invalid rotation period").stdin("v"),
+        case("zero duration", &["add", "new/i", "--rotate-every", "0s"], 2, "invalid rotation period").stdin("v"),
+        case("bad CIDR", &["add", "new/j", "--allow-ip", "10.0.0.0/33"], 2, "invalid address").stdin("v"),
+        case("not an address", &["add", "new/k", "--allow-ip", "localhost"], 2, "invalid address").stdin("v"),
+        case("bad origin", &["add", "new/l", "--allow-origin", "ftp://x"], 2, "invalid origin").stdin("v"),
+        case("bad rate limit", &["add", "new/m", "--rate-limit", "fast"], 2, "invalid rate limit").stdin("v"),
+        case("bad environment", &["add", "new/n", "--env", "Prod Env!"], 2, "invalid environment").stdin("v"),
+        case("bad variable", &["add", "new/o", "--var", "1BAD"], 2, "invalid variable").stdin("v"),
+        case("reserved variable", &["add", "new/p", "--var", "KEYWARD_VAULT_KEY"], 2, "reserved").stdin("v"),
+        case("unknown provider", &["add", "new/q", "--provider", "nope"], 2, "no provider").stdin("v"),
+        case("bad token label", &["key", "token", "add", "has space"], 2, "invalid token label"),
+        case("bad --since", &["audit", "--since", "yesterday-ish"], 2, "invalid time"),
+        case("bad --within", &["rotate", "--due", "--within", "forever"], 2, "invalid --within"),
+        case("rm without --yes and no terminal", &["rm", "kept/one"], 2, "--yes"),
+        // files
+        case("malformed .env line", &["import", &bad_env_file], 2, "line 2"),
+        case("unclosed quote", &["import", &unclosed], 2, "line 1"),
+        case(".env not UTF-8", &["import", &not_utf8], 2, "not UTF-8"),
+        case("JSON value not a string", &["import", &bad_json], 2, "string"),
+        case("JSON cut off", &["import", &not_json], 2, "JSON"),
+        case("missing import file", &["import", "/no/such/file.env"], 7, "cannot read"),
+        case("unclosed template reference", &["inject", "-i", &bad_template], 2, "line 1"),
+        case("unknown template reference", &["inject", "-i", &unknown_ref], 3, "line 2"),
+        case("template path traversal", &["inject", "-i", &traversal_ref], 2, "does not name a secret"),
+        case(
+            "not a backup",
+            &["restore", &not_backup, "--vault", &dir.join("r.kw").display().to_string()],
+            5,
+            "not a keyward backup",
+        ),
+        // config
+        case("config with a wrong type", &["validate", "--all"], 2, "line 2").env("KEYWARD_CONFIG", bad_config.clone()),
+        case("config with a broken regex", &["providers"], 2, "patterns[0].regex")
+            .env("KEYWARD_CONFIG", bad_regex.clone()),
+        // vaults
+        case("a vault from the future", &["--vault", &future, "list"], 5, "newer than this keyward"),
+        case("a directory where the vault should be", &["--vault", &directory_vault, "list"], 2, "is a directory"),
+        case("no vault there", &["--vault", "/no/such/vault.kw", "list"], 3, "keyward init"),
+        case("malformed vault key", &["list"], 4, "not a keyward token").env("KEYWARD_VAULT_KEY", "kwt1-short"),
+        case("exec with nothing to run", &["exec", "--"], 2, "required"),
+    ];
+    assert!(cases.len() >= 40, "{} cases", cases.len());
+
+    for c in &cases {
+        let mut cmd = env.cmd();
+        cmd.args(&c.args).write_stdin(c.stdin.clone());
+        for (k, v) in &c.env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(c.code), "{}: {err}", c.what);
+        common::assert_one_line_error(&err);
+        assert!(err.contains(c.says), "{}: expected {:?} in {err}", c.what, c.says);
+        assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{}: {err}", c.what);
+    }
+
+    // Nothing was lost or added along the way.
+    let out = env.cmd().args(["list", "--json"]).output().unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["kept/one", "kept/two"], "{}", stdout(&out));
+    assert_eq!(env.get("kept/one"), "kept-value-0001");
+}
