@@ -75,6 +75,26 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, ParseError> {
     Ok(entries)
 }
 
+/// Why a JSON import file was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonError {
+    Syntax { line: usize },
+    NotAnObject,
+    NotAString { key: String },
+}
+
+/// A JSON object of `"VARIABLE": "value"` pairs, as entries (line 0: JSON has no line per entry).
+pub fn parse_json(text: &str) -> Result<Vec<Entry>, JsonError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| JsonError::Syntax { line: e.line() })?;
+    let serde_json::Value::Object(map) = value else { return Err(JsonError::NotAnObject) };
+    map.into_iter()
+        .map(|(var, v)| match v {
+            serde_json::Value::String(s) => Ok(Entry { var, value: Zeroizing::new(s), line: 0 }),
+            _ => Err(JsonError::NotAString { key: var }),
+        })
+        .collect()
+}
+
 /// A double-quoted value starting at `from` (after the quote): the value, the index after the
 /// closing quote, and how many newlines it spanned.
 fn double_quoted(text: &str, from: usize) -> Option<(Zeroizing<String>, usize, usize)> {

@@ -190,18 +190,17 @@ fn read_input(file: &str) -> Result<(Zeroizing<String>, String)> {
 }
 
 fn parse_json(text: &str, source: &str) -> Result<Vec<(String, Zeroizing<String>, usize)>> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        Error::invalid("JSON", format!("{source}, line {}", e.line()), "it is not a JSON object of strings")
+    use dotenv::JsonError;
+    let entries = dotenv::parse_json(text).map_err(|e| match e {
+        JsonError::Syntax { line } => {
+            Error::invalid("JSON", format!("{source}, line {line}"), "it is not a JSON object of strings")
+        }
+        JsonError::NotAnObject => Error::invalid("JSON", source, "expected one object of VARIABLE: \"value\" pairs"),
+        JsonError::NotAString { key } => {
+            Error::invalid("JSON", format!("{source}, key {key:?}"), "every value must be a string")
+        }
     })?;
-    let serde_json::Value::Object(map) = value else {
-        return Err(Error::invalid("JSON", source, "expected one object of VARIABLE: \"value\" pairs"));
-    };
-    map.into_iter()
-        .map(|(k, v)| match v {
-            serde_json::Value::String(s) => Ok((k, Zeroizing::new(s), 0)),
-            _ => Err(Error::invalid("JSON", format!("{source}, key {k:?}"), "every value must be a string")),
-        })
-        .collect()
+    Ok(entries.into_iter().map(|e| (e.var, e.value, e.line)).collect())
 }
 
 fn print(report: &Report, dry_run: bool, ctx: &Context) {

@@ -102,7 +102,7 @@ pub struct Window<'h> {
     pub eof: bool,
 }
 
-/// A compiled provider pattern.
+/// A compiled provider pattern (the regexes are the registry's, compiled once).
 struct Pattern {
     anchored: Regex,
     unanchored: Regex,
@@ -211,8 +211,8 @@ impl Engine {
                     labels.push(Label { text: provider.id.clone(), partial: true, prefix_len: 0 });
                     let id = patterns.len() as u32;
                     patterns.push(Pattern {
-                        anchored: Regex::new(&format!("^(?:{})", pat.source)).expect("checked at load"),
-                        unanchored: Regex::new(&pat.source).expect("checked at load"),
+                        anchored: pat.bytes_anchored().clone(),
+                        unanchored: pat.bytes_unanchored().clone(),
                         max_len: pat.max_len,
                         label,
                         has_prefix_group: pat.source.contains("(?P<prefix>"),

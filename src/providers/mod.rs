@@ -133,6 +133,9 @@ pub struct Pattern {
     leading: String,
     anchored: OnceLock<Regex>,
     unanchored: OnceLock<Regex>,
+    /// For the mask engine, on bytes: anchored at the start only, and unanchored.
+    bytes_start: OnceLock<regex::bytes::Regex>,
+    bytes_any: OnceLock<regex::bytes::Regex>,
 }
 
 impl Pattern {
@@ -149,6 +152,17 @@ impl Pattern {
     /// The pattern for searching in text (mask, scan).
     pub fn regex(&self) -> &Regex {
         self.unanchored.get_or_init(|| Regex::new(&self.source).expect("checked at load"))
+    }
+
+    /// The pattern on bytes, anchored at the start of the haystack (compiled once per registry).
+    pub fn bytes_anchored(&self) -> &regex::bytes::Regex {
+        self.bytes_start
+            .get_or_init(|| regex::bytes::Regex::new(&format!("^(?:{})", self.source)).expect("checked at load"))
+    }
+
+    /// The pattern on bytes, for searching.
+    pub fn bytes_unanchored(&self) -> &regex::bytes::Regex {
+        self.bytes_any.get_or_init(|| regex::bytes::Regex::new(&self.source).expect("checked at load"))
     }
 
     /// The public part of a value of this shape (e.g. `sk_live_`), shown when masking.
@@ -349,6 +363,8 @@ fn compile(id: &str, def: ProviderDef, src: &Source<'_>) -> Result<Provider> {
             not: p.not,
             anchored: OnceLock::new(),
             unanchored: OnceLock::new(),
+            bytes_start: OnceLock::new(),
+            bytes_any: OnceLock::new(),
         });
     }
     let checks = def.checks.unwrap_or_default();
