@@ -264,6 +264,7 @@ impl Log {
         // Padded to a fixed length (JSON allows trailing blanks), so it can be overwritten in place.
         head.resize(HEAD_LEN.max(head.len()), b' ');
         if durable {
+            store::remove_stale_temps(&self.head_path());
             store::write_atomic(&self.head_path(), &head)
         } else {
             // A read's event: overwrite the small head in place, one write, no rename. The head

@@ -62,6 +62,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_mode(path, bytes, 0o600)
 }
 
+/// Removes temp files a killed writer of `path` left behind. Only for callers that hold the
+/// lock every writer of `path` takes: then no other temp file of it can be in use.
+pub fn remove_stale_temps(path: &Path) {
+    let dir = parent_dir(path);
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else { return };
+    let prefix = format!(".{name}.");
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.starts_with(&prefix) && file.ends_with(".tmp") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// [`write_atomic`] for a file that keeps its permission bits (a log masked in place).
 pub fn replace_keeping_mode(path: &Path, bytes: &[u8]) -> Result<()> {
     let mode = fs::metadata(path).map_err(|e| Error::io("cannot read", path, e))?.permissions().mode() & 0o777;
