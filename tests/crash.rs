@@ -56,7 +56,7 @@ fn killed_writers_lose_nothing_acknowledged() {
     let env = Env::with_recovery_key();
     env.add("rotating", "rotating-value-000000", &[]);
     let mut acknowledged: Vec<(String, String)> = Vec::new();
-    let mut rng = Rng(0x6b65_7977_6172_64);
+    let mut rng = Rng(0x6b65_7977_6172_6464);
     let mut killed = 0;
     for i in 0..kills {
         let (args, value): (Vec<String>, String) = match rng.next() % 3 {
