@@ -87,12 +87,7 @@ pub fn path() -> PathBuf {
     if let Some(p) = std::env::var_os("KEYWARD_CONFIG").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .unwrap_or_else(|| PathBuf::from(".config"));
-    base.join("keyward").join("config.toml")
+    crate::vault::location::xdg_base("XDG_CONFIG_HOME", ".config").join("keyward").join("config.toml")
 }
 
 impl Config {

@@ -190,12 +190,6 @@ fn a_failed_append_stops_the_command_before_the_value_is_returned() {
     common::assert_one_line_error(&stderr(&out));
 }
 
-fn at(env: &Env, time: &str) -> assert_cmd::Command {
-    let mut cmd = env.cmd();
-    cmd.env("KEYWARD_NOW", time);
-    cmd
-}
-
 #[test]
 fn report_findings_on_a_constructed_history() {
     let server = Server::start(|_r: &Request| Reply::status(401));
@@ -203,16 +197,16 @@ fn report_findings_on_a_constructed_history() {
     env.set("KEYWARD_PROVIDER_STRIPE_URL", &server.url);
     let t0 = "2026-01-01T00:00:00Z";
     let add = |name: &str, value: &str, args: &[&str]| {
-        at(&env, t0).arg("add").arg(name).args(args).write_stdin(value.to_owned()).assert().success();
+        env.at(t0).arg("add").arg(name).args(args).write_stdin(value.to_owned()).assert().success();
     };
     add("stripe/dev", &format!("sk_live_{}", "1".repeat(30)), &["--env", "dev", "--rotate-every", "30d"]);
     add("used/daily", "used-value-123456", &["--rotate-every", "never", "--expires", "2026-02-15"]);
     add("quiet/key", "quiet-value-123456", &["--rotate-every", "never"]);
-    at(&env, "2026-02-05T00:00:00Z").args(["get", "used/daily"]).assert().success();
+    env.at("2026-02-05T00:00:00Z").args(["get", "used/daily"]).assert().success();
     for day in 10..21 {
-        at(&env, &format!("2026-01-{day}T00:00:00Z")).args(["validate", "stripe/dev", "--online"]).assert().code(1);
+        env.at(&format!("2026-01-{day}T00:00:00Z")).args(["validate", "stripe/dev", "--online"]).assert().code(1);
     }
-    let out = at(&env, "2026-02-10T00:00:00Z").args(["audit", "report", "--json"]).output().unwrap();
+    let out = env.at("2026-02-10T00:00:00Z").args(["audit", "report", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "a failing finding fails the report: {}", stderr(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let findings: Vec<(String, String, String)> = report["findings"]
@@ -238,7 +232,7 @@ fn report_findings_on_a_constructed_history() {
     assert!(report["totals"]["by_secret"]["used/daily"].as_u64().unwrap() >= 1);
     // The period filter narrows the totals.
     let out =
-        at(&env, "2026-02-10T00:00:00Z").args(["audit", "report", "--json", "--since", "2026-02-01"]).output().unwrap();
+        env.at("2026-02-10T00:00:00Z").args(["audit", "report", "--json", "--since", "2026-02-01"]).output().unwrap();
     let narrow: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(narrow["totals"]["by_event"].get("validate"), None);
 }
@@ -312,20 +306,20 @@ fn grace_deadline_notifications_are_sent_once_per_window() {
     std::fs::write(&config, format!("[notify]\nwebhooks = [\"{}/hook\"]\n", server.url)).unwrap();
     env.set("KEYWARD_CONFIG", config.to_str().unwrap());
     let t0 = "2026-03-01T00:00:00Z";
-    at(&env, t0).args(["add", "svc/key"]).write_stdin("first-value-123456").assert().success();
-    at(&env, t0)
+    env.at(t0).args(["add", "svc/key"]).write_stdin("first-value-123456").assert().success();
+    env.at(t0)
         .args(["rotate", "svc/key", "--no-verify", "--grace", "10d"])
         .write_stdin("second-value-123456")
         .assert()
         .success();
     let hooks = || received.lock().unwrap().iter().filter(|r| r.path() == "/hook").count();
-    at(&env, "2026-03-02T00:00:00Z").args(["get", "svc/key"]).assert().success();
+    env.at("2026-03-02T00:00:00Z").args(["get", "svc/key"]).assert().success();
     assert_eq!(hooks(), 0, "nine days out: nothing yet");
-    at(&env, "2026-03-05T00:00:00Z").args(["get", "svc/key"]).assert().success();
-    at(&env, "2026-03-06T00:00:00Z").args(["get", "svc/key"]).assert().success();
+    env.at("2026-03-05T00:00:00Z").args(["get", "svc/key"]).assert().success();
+    env.at("2026-03-06T00:00:00Z").args(["get", "svc/key"]).assert().success();
     assert_eq!(hooks(), 1, "the 7-day notice, once");
-    at(&env, "2026-03-10T12:00:00Z").args(["get", "svc/key"]).assert().success();
-    at(&env, "2026-03-10T13:00:00Z").args(["get", "svc/key"]).assert().success();
+    env.at("2026-03-10T12:00:00Z").args(["get", "svc/key"]).assert().success();
+    env.at("2026-03-10T13:00:00Z").args(["get", "svc/key"]).assert().success();
     assert_eq!(hooks(), 2, "the 1-day notice, once");
     let body = received.lock().unwrap().iter().rfind(|r| r.path() == "/hook").unwrap().body.clone();
     let text: Value = serde_json::from_str(&body).unwrap();

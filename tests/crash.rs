@@ -24,13 +24,7 @@ impl Rng {
 }
 
 fn command(env: &Env, args: &[&str]) -> Command {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("keyward"));
-    cmd.env_clear();
-    for (k, v) in env.cmd().get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
+    let mut cmd = env.std_cmd();
     cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
     cmd
 }

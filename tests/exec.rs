@@ -80,13 +80,7 @@ fn stdin_passes_through() {
 #[test]
 fn sigterm_from_another_process_is_forwarded() {
     let env = vault();
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("keyward"));
-    cmd.env_clear();
-    for (k, v) in env.cmd().get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
+    let mut cmd = env.std_cmd();
     let mut child = cmd
         .args(["exec", "--", "sh", "-c", "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.05; done"])
         .stdout(Stdio::piped())

@@ -120,13 +120,7 @@ fn min_length_and_non_utf8() {
 fn interactive_lines_show_at_once() {
     let env = Env::with_recovery_key();
     env.add("api/key", "internal-api-key-0000-1111", &[]);
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("keyward"));
-    cmd.env_clear();
-    for (k, v) in env.cmd().get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
+    let mut cmd = env.std_cmd();
     let mut child = cmd.args(["mask", "--style", "full"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();

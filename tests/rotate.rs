@@ -178,31 +178,25 @@ fn generate_is_for_internal_and_generic_secrets() {
     assert!(stderr(&out).contains("Stripe issues its keys itself"));
 }
 
-fn at(env: &Env, time: &str) -> assert_cmd::Command {
-    let mut cmd = env.cmd();
-    cmd.env("KEYWARD_NOW", time);
-    cmd
-}
-
 #[test]
 fn grace_deadlines_notice_then_expire_on_the_next_write() {
     let server = server();
     let env = env(&server);
-    at(&env, "2026-03-01T00:00:00Z").args(["add", "stripe/live"]).write_stdin(stripe("Valid1")).assert().success();
-    at(&env, "2026-03-01T00:00:00Z")
+    env.at("2026-03-01T00:00:00Z").args(["add", "stripe/live"]).write_stdin(stripe("Valid1")).assert().success();
+    env.at("2026-03-01T00:00:00Z")
         .args(["rotate", "stripe/live", "--grace", "10d"])
         .write_stdin(stripe("Valid2"))
         .assert()
         .success();
-    let quiet = at(&env, "2026-03-02T00:00:00Z").args(["get", "stripe/live"]).output().unwrap();
+    let quiet = env.at("2026-03-02T00:00:00Z").args(["get", "stripe/live"]).output().unwrap();
     assert!(stderr(&quiet).is_empty(), "no notice 9 days out: {}", stderr(&quiet));
-    let week = at(&env, "2026-03-05T00:00:00Z").args(["get", "stripe/live"]).output().unwrap();
+    let week = env.at("2026-03-05T00:00:00Z").args(["get", "stripe/live"]).output().unwrap();
     assert!(stderr(&week).contains("within 7 days") && stderr(&week).contains("2026-03-11T00:00:00Z"));
-    let day = at(&env, "2026-03-10T12:00:00Z").args(["get", "stripe/live"]).output().unwrap();
+    let day = env.at("2026-03-10T12:00:00Z").args(["get", "stripe/live"]).output().unwrap();
     assert!(stderr(&day).contains("within 1 day"));
     // Reads never write; the first write after the deadline revokes the previous version.
-    at(&env, "2026-03-12T00:00:00Z").args(["get", "stripe/live", "--version", "previous"]).assert().success();
-    at(&env, "2026-03-12T00:00:00Z").args(["update", "stripe/live", "--note", "x"]).assert().success();
+    env.at("2026-03-12T00:00:00Z").args(["get", "stripe/live", "--version", "previous"]).assert().success();
+    env.at("2026-03-12T00:00:00Z").args(["update", "stripe/live", "--note", "x"]).assert().success();
     assert!(get(&env, "stripe/live", "previous").is_none());
     assert_eq!(stages(&env, "stripe/live"), [(1, "revoked".into()), (2, "current".into())]);
 }
@@ -210,30 +204,30 @@ fn grace_deadlines_notice_then_expire_on_the_next_write() {
 #[test]
 fn due_lists_secrets_by_policy_and_fails_when_overdue() {
     let env = Env::with_recovery_key();
-    at(&env, "2026-01-01T00:00:00Z")
+    env.at("2026-01-01T00:00:00Z")
         .args(["add", "a", "--rotate-every", "30d"])
         .write_stdin("value-a")
         .assert()
         .success();
-    at(&env, "2026-01-01T00:00:00Z")
+    env.at("2026-01-01T00:00:00Z")
         .args(["add", "b", "--rotate-every", "90d"])
         .write_stdin("value-b")
         .assert()
         .success();
-    at(&env, "2026-01-01T00:00:00Z")
+    env.at("2026-01-01T00:00:00Z")
         .args(["add", "c", "--rotate-every", "never"])
         .write_stdin("value-c")
         .assert()
         .success();
-    let out = at(&env, "2026-01-20T00:00:00Z").args(["rotate", "--due", "--json"]).output().unwrap();
+    let out = env.at("2026-01-20T00:00:00Z").args(["rotate", "--due", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let list: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!((list[0]["name"].as_str(), list[0]["status"].as_str()), (Some("a"), Some("due")));
-    let out = at(&env, "2026-02-05T00:00:00Z").args(["rotate", "--due"]).output().unwrap();
+    let out = env.at("2026-02-05T00:00:00Z").args(["rotate", "--due"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("overdue"));
-    let out = at(&env, "2026-02-05T00:00:00Z").args(["rotate", "--due", "--within", "90d", "--json"]).output().unwrap();
+    let out = env.at("2026-02-05T00:00:00Z").args(["rotate", "--due", "--within", "90d", "--json"]).output().unwrap();
     assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().len(), 2);
 }
 
@@ -243,15 +237,8 @@ fn a_crash_while_verifying_keeps_current_and_pending() {
     let env = env(&server);
     let (old, new) = (stripe("Valid1"), stripe("Slow1"));
     env.add("stripe/live", &old, &[]);
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("keyward"));
-    let probe = env.cmd(); // for its environment
-    cmd.env_clear().args(["rotate", "stripe/live"]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
-    for (k, v) in probe.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
-    cmd.current_dir(&env.home);
+    let mut cmd = env.std_cmd();
+    cmd.args(["rotate", "stripe/live"]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
     let mut child = cmd.spawn().unwrap();
     {
         use std::io::Write;

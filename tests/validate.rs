@@ -239,26 +239,19 @@ fn checks_run_concurrently_over_one_client() {
     assert!((4..=8).contains(&in_flight), "{in_flight} requests in flight at most");
 }
 
-/// A command run at a given time (`KEYWARD_NOW`, honoured by debug builds only).
-fn at(env: &Env, time: &str) -> assert_cmd::Command {
-    let mut cmd = env.cmd();
-    cmd.env("KEYWARD_NOW", time);
-    cmd
-}
-
 #[test]
 fn offline_checks_environment_expiry_and_rotation_age() {
     let env = Env::with_recovery_key();
     let start = "2026-01-01T00:00:00Z";
     let add = |name: &str, value: &str, args: &[&str]| {
-        at(&env, start).arg("add").arg(name).args(args).write_stdin(value.to_owned()).assert().success();
+        env.at(start).arg("add").arg(name).args(args).write_stdin(value.to_owned()).assert().success();
     };
     add("live/in-dev", &stripe("A"), &["--env", "dev"]);
     add("test/in-prod", &format!("sk_test_{}", "1".repeat(30)), &["--env", "prod"]);
     add("live/in-prod", &stripe("B"), &["--env", "prod", "--expires", "2026-01-20", "--rotate-every", "30d"]);
     add("not/stripe", "hello-world-123", &["--provider", "stripe"]);
 
-    let out = at(&env, start).args(["validate", "--all", "--json"]).output().unwrap();
+    let out = env.at(start).args(["validate", "--all", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let got = results(&json(&out));
     assert_eq!(got["live/in-dev"]["environment"].0, "fail");
@@ -269,16 +262,16 @@ fn offline_checks_environment_expiry_and_rotation_age() {
     assert_eq!(got["not/stripe"]["format"].0, "fail");
     assert_eq!(got["live/in-prod"]["format"].0, "ok");
 
-    let soon = at(&env, "2026-01-10T00:00:00Z").args(["validate", "live/in-prod", "--json"]).output().unwrap();
+    let soon = env.at("2026-01-10T00:00:00Z").args(["validate", "live/in-prod", "--json"]).output().unwrap();
     assert_eq!(soon.status.code(), Some(0), "a warning alone does not fail");
     assert_eq!(results(&json(&soon))["live/in-prod"]["expiry"].0, "warn");
     let later = "2026-02-05T00:00:00Z";
-    let out = at(&env, later).args(["validate", "live/in-prod", "--json"]).output().unwrap();
+    let out = env.at(later).args(["validate", "live/in-prod", "--json"]).output().unwrap();
     let got = results(&json(&out));
     assert_eq!(got["live/in-prod"]["expiry"].0, "fail");
     assert_eq!(got["live/in-prod"]["rotation"].0, "warn");
     assert_eq!(out.status.code(), Some(1));
-    let strict = at(&env, later).args(["validate", "live/in-prod", "--strict", "--json"]).output().unwrap();
+    let strict = env.at(later).args(["validate", "live/in-prod", "--strict", "--json"]).output().unwrap();
     assert_eq!(results(&json(&strict))["live/in-prod"]["rotation"].0, "fail");
 
     // --env selects; no selection at all is a usage error.

@@ -169,12 +169,7 @@ pub fn actor() -> String {
 
 /// The directory holding the logs.
 pub fn dir() -> PathBuf {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(|| PathBuf::from(".local/state"));
-    base.join("keyward").join("audit")
+    crate::vault::location::xdg_base("XDG_STATE_HOME", ".local/state").join("keyward").join("audit")
 }
 
 /// One vault's log.

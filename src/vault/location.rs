@@ -87,6 +87,15 @@ fn find_project_vault(start: &Path, home: Option<&Path>, uid: u32) -> Option<Pat
     None
 }
 
+/// An XDG base directory: `$VAR` when it is an absolute path, else `$HOME/<fallback>`.
+pub fn xdg_base(var: &str, fallback: &str) -> PathBuf {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(fallback)))
+        .unwrap_or_else(|| PathBuf::from(fallback))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

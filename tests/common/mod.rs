@@ -61,6 +61,26 @@ impl Env {
         cmd
     }
 
+    /// The same command as a plain `std::process::Command`, for tests that drive the process
+    /// themselves (spawn, signal, kill).
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("keyward"));
+        cmd.env_clear().current_dir(&self.home);
+        for (k, v) in self.cmd().get_envs() {
+            if let Some(v) = v {
+                cmd.env(k, v);
+            }
+        }
+        cmd
+    }
+
+    /// A command run at a given time (`KEYWARD_NOW`, honoured by debug builds only).
+    pub fn at(&self, time: &str) -> Command {
+        let mut cmd = self.cmd();
+        cmd.env("KEYWARD_NOW", time);
+        cmd
+    }
+
     /// `keyward add NAME ARGS...` with the value on standard input.
     pub fn add(&self, name: &str, value: &str, args: &[&str]) {
         self.cmd().arg("add").arg(name).args(args).write_stdin(value).assert().success();
