@@ -25,7 +25,6 @@ pub mod stream;
 use aho_corasick::{AhoCorasick, MatchKind};
 
 use self::literal_set::LiteralSet;
-use regex::bytes::Regex;
 
 use crate::providers::Registry;
 
@@ -104,8 +103,7 @@ pub struct Window<'h> {
 
 /// A compiled provider pattern (the regexes are the registry's, compiled once).
 struct Pattern {
-    anchored: Regex,
-    unanchored: Regex,
+    regexes: std::sync::Arc<crate::providers::BytesRegexes>,
     max_len: usize,
     label: u32,
     has_prefix_group: bool,
@@ -211,8 +209,7 @@ impl Engine {
                     labels.push(Label { text: provider.id.clone(), partial: true, prefix_len: 0 });
                     let id = patterns.len() as u32;
                     patterns.push(Pattern {
-                        anchored: pat.bytes_anchored().clone(),
-                        unanchored: pat.bytes_unanchored().clone(),
+                        regexes: pat.bytes(),
                         max_len: pat.max_len,
                         label,
                         has_prefix_group: pat.source.contains("(?P<prefix>"),
@@ -336,7 +333,7 @@ impl Engine {
 
         for &id in &self.unfiltered {
             let p = &self.patterns[id as usize];
-            for m in p.unanchored.find_iter(&hay[from..]) {
+            for m in p.regexes.unanchored().find_iter(&hay[from..]) {
                 let (s, e) = (from + m.start(), from + m.end());
                 if s < until && e - s <= p.max_len {
                     out.push(Span { start: s, end: e, label: p.label, prefix_len: 0 });
@@ -399,12 +396,12 @@ impl Engine {
         let p = &self.patterns[id as usize];
         let window = &hay[at..hay.len().min(at + p.max_len)];
         if p.has_prefix_group {
-            if let Some(c) = p.anchored.captures(window) {
+            if let Some(c) = p.regexes.anchored().captures(window) {
                 let m = c.get(0).expect("group 0");
                 let prefix_len = c.name("prefix").map_or(0, |g| g.end()) as u32;
                 out.push(Span { start: at, end: at + m.end(), label: p.label, prefix_len });
             }
-        } else if let Some(m) = p.anchored.find(window) {
+        } else if let Some(m) = p.regexes.anchored().find(window) {
             out.push(Span { start: at, end: at + m.end(), label: p.label, prefix_len: 0 });
         }
     }
@@ -420,7 +417,7 @@ impl Engine {
                 continue;
             }
             let window = &hay[s..hay.len().min(s + p.max_len)];
-            let Some(m) = p.anchored.find(window) else { continue };
+            let Some(m) = p.regexes.anchored().find(window) else { continue };
             let e = s + m.end();
             let after_ok = if e < hay.len() { !is_word(hay[e]) } else { eof };
             if m.end() > 0 && after_ok {

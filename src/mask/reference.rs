@@ -34,7 +34,7 @@ pub fn spans(engine: &Engine, input: &[u8]) -> Vec<Span> {
                 }
             }
             None if engine.is_unfiltered(id as u32) => {
-                for m in pattern.unanchored.find_iter(input) {
+                for m in pattern.regexes.unanchored().find_iter(input) {
                     if m.len() <= pattern.max_len {
                         out.push(Span { start: m.start(), end: m.end(), label: pattern.label, prefix_len: 0 });
                     }
