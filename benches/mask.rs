@@ -23,15 +23,18 @@ use keyward::vault::{SlotSecret, Vault};
 
 const BIN: &str = env!("CARGO_BIN_EXE_keyward");
 
-/// A small deterministic generator, so runs are comparable.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
+#[path = "../tests/common/rng.rs"]
+mod rng;
+
+use rng::Rng;
+
+/// Picking and making tokens with the shared generator.
+trait Pick {
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str;
+    fn token(&mut self, len: usize) -> String;
+}
+
+impl Pick for Rng {
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[(self.next() % items.len() as u64) as usize]
     }

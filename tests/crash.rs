@@ -10,18 +10,8 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::rng::Rng;
 use common::{Env, stderr};
-
-/// A small deterministic generator: runs are reproducible from the seed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 fn command(env: &Env, args: &[&str]) -> Command {
     let mut cmd = env.std_cmd();

@@ -113,3 +113,4 @@ pub fn assert_one_line_error(stderr: &str) {
     assert!(lines[0].starts_with("keyward: ") && lines[0].contains(" — "), "bad error format: {stderr}");
 }
 pub mod provider_server;
+pub mod rng;

@@ -1,0 +1,14 @@
+//! A small deterministic generator (xorshift64), so test and benchmark runs are reproducible
+//! from their seed.
+#![allow(dead_code)]
+
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
