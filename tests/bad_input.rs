@@ -63,9 +63,16 @@ fn malformed_input_gets_a_one_line_error_and_its_exit_code() {
     let not_backup = file("not.kwb", b"garbage");
     let not_utf8 = file("latin1.env", b"A=caf\xe9\n");
     std::fs::create_dir_all(dir.join("a-directory.kw")).unwrap();
+    // A symlink to a vault file owned by someone else (uid 65534, "nobody").
+    let foreign = file("foreign.kw", &std::fs::read(&env.vault).unwrap());
+    // Only root can give a file away; as another user this case is left out.
+    let chowned = std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).is_ok();
+    let foreign_link = dir.join("link.kw");
+    std::os::unix::fs::symlink(&foreign, &foreign_link).unwrap();
+    let foreign_link = foreign_link.display().to_string();
     let directory_vault = dir.join("a-directory.kw").display().to_string();
 
-    let cases = vec![
+    let mut cases = vec![
         // names
         case("empty name", &["add", ""], 2, "invalid secret name").stdin("v"),
         case("name with a space", &["add", "a b"], 2, "invalid secret name").stdin("v"),
@@ -129,6 +136,14 @@ fn malformed_input_gets_a_one_line_error_and_its_exit_code() {
         case("malformed vault key", &["list"], 4, "not a keyward token").env("KEYWARD_VAULT_KEY", "kwt1-short"),
         case("exec with nothing to run", &["exec", "--"], 2, "required"),
     ];
+    if chowned {
+        cases.push(case(
+            "a symlink to someone else's vault",
+            &["--vault", &foreign_link, "list"],
+            2,
+            "belongs to another user",
+        ));
+    }
     assert!(cases.len() >= 40, "{} cases", cases.len());
 
     for c in &cases {

@@ -31,6 +31,17 @@ pub fn read(path: &Path) -> Result<VaultFile> {
     if meta.is_dir() {
         return Err(Error::invalid("vault path", path.display().to_string(), "it is a directory, not a vault file"));
     }
+    // A vault someone else owns (directly or behind a symlink) could be swapped by them at any
+    // time: refuse it, as ssh refuses keys it does not own.
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    if meta.uid() != uid {
+        return Err(Error::invalid(
+            "vault",
+            path.display().to_string(),
+            format!("it belongs to another user (uid {}); keyward only opens vaults you own", meta.uid()),
+        ));
+    }
     let bytes = fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
     let mode = meta.permissions().mode() & 0o777;
     Ok(VaultFile { bytes: Zeroizing::new(bytes), loose_mode: (mode & 0o077 != 0).then_some(mode) })
