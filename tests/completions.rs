@@ -107,7 +107,7 @@ fn zsh_completes_commands_names_flags_and_providers() {
         format!(
             "zmodload zsh/zpty\nzpty z zsh -f -i\n\
              zpty -w z 'PS1=\"> \"; autoload -Uz compinit; compinit -u -D; source {}; zstyle \":completion:*\" list-prompt \"\"; setopt nobeep; LISTMAX=10000'\n\
-             sleep 1\nzpty -w -n z \"$1\"$'\\t'\nsleep 2\nout=\"\"\nwhile zpty -rt z chunk; do out+=$chunk; done\nprint -r -- \"$out\"\nzpty -d z\n",
+             sleep 2\nzpty -w -n z \"$1\"$'\\t'\nsleep 3\nout=\"\"\nwhile zpty -rt z chunk; do out+=$chunk; done\nprint -r -- \"$out\"\nzpty -d z\n",
             script("_keyward").display()
         ),
     )
