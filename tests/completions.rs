@@ -122,33 +122,29 @@ fn zsh_completes_commands_names_flags_and_providers() {
     assert!(providers.contains("anthropic") && providers.contains("cloudflare"), "{providers}");
 }
 
+/// The request bash's completion function makes for `keyward get <TAB>`.
+fn complete_get(env: &Env) -> std::process::Output {
+    env.cmd()
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "2")
+        .env("_CLAP_IFS", "\n")
+        .args(["--", "keyward", "get", ""])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_locked_vault_completes_nothing_and_prints_nothing() {
     let env = setup();
     let mut locked = Env::new();
     locked.vault = env.vault.clone();
-    let out = locked
-        .cmd()
-        .env("COMPLETE", "bash")
-        .env("_CLAP_COMPLETE_INDEX", "2")
-        .env("_CLAP_IFS", "\n")
-        .args(["--", "keyward", "get", ""])
-        .output()
-        .unwrap();
+    let out = complete_get(&locked);
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!stdout.contains("stripe/live"), "{stdout}");
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
     // And unlocked, the same request lists the names.
-    let out = env
-        .cmd()
-        .env("COMPLETE", "bash")
-        .env("_CLAP_COMPLETE_INDEX", "2")
-        .env("_CLAP_IFS", "\n")
-        .args(["--", "keyward", "get", ""])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("stripe/live"));
+    assert!(String::from_utf8_lossy(&complete_get(&env).stdout).contains("stripe/live"));
 }
 
 #[test]
