@@ -153,11 +153,15 @@ pub fn grace_notice(secret: &Secret, now: i64) -> Option<String> {
     })
 }
 
+/// When the current value was made: the secret's last rotation (its creation when it has none).
+pub fn rotated_at(secret: &Secret) -> i64 {
+    secret.current().map_or(secret.body.meta.created, |v| v.created)
+}
+
 /// When the secret is next due for rotation, by its policy.
 pub fn due_at(secret: &Secret) -> Option<i64> {
     let every = secret.body.meta.rotate_every?;
-    let rotated = secret.current().map_or(secret.body.meta.created, |v| v.created);
-    Some(rotated.saturating_add(every as i64))
+    Some(rotated_at(secret).saturating_add(every as i64))
 }
 
 /// Records that a grace deadline exists, for [`sweep`].

@@ -1,11 +1,12 @@
 //! `keyward list`: the secrets, never their values.
 
-use super::{metadata, rotated_at, secret_json};
+use super::{metadata, secret_json};
 use crate::cli::ListArgs;
 use crate::context::Context;
 use crate::error::Result;
 use crate::output::sanitize;
 use crate::parse;
+use crate::rotation::rotated_at;
 
 pub fn run(args: ListArgs, ctx: &Context) -> Result<i32> {
     let env = args.env.as_deref().map(metadata::env).transpose()?;

@@ -119,15 +119,10 @@ pub fn add_usage(json: &mut Value, usage: Option<&(usize, i64)>) {
     json["last_used"] = json!(usage.map(|u| parse::time(u.1)));
 }
 
-/// When the current version was made: the secret's last rotation.
-fn rotated_at(secret: &Secret) -> i64 {
-    secret.current().map_or(secret.body.meta.created, |v| v.created)
-}
-
 /// The JSON shape of a secret's metadata (never its value), shared by `list` and `info`.
 pub fn secret_json(secret: &Secret, with_versions: bool) -> Value {
     let meta = &secret.body.meta;
-    let rotated = rotated_at(secret);
+    let rotated = crate::rotation::rotated_at(secret);
     let mut value = json!({
         "name": secret.name,
         "var": secret.var,

@@ -401,7 +401,7 @@ fn due(args: &RotateArgs, ctx: &Context) -> Result<i32> {
                     "name": s.name,
                     "env": s.env,
                     "provider": s.body.meta.provider,
-                    "rotated": parse::time(s.current().map_or(s.body.meta.created, |v| v.created)),
+                    "rotated": parse::time(rotation::rotated_at(s)),
                     "due": parse::time(*d),
                     "status": status(*d),
                     "pending": rotation::pending(s).map(|v| v.id),
@@ -414,7 +414,7 @@ fn due(args: &RotateArgs, ctx: &Context) -> Result<i32> {
     } else {
         let mut table = ctx.out.table(&["NAME", "ENV", "PROVIDER", "ROTATED", "DUE", "STATUS"]);
         for (d, s) in &rows {
-            let rotated = s.current().map_or(s.body.meta.created, |v| v.created);
+            let rotated = rotation::rotated_at(s);
             let mut state = status(*d).to_string();
             if let Some(p) = rotation::pending(s) {
                 state.push_str(&format!(" (pending version {})", p.id));

@@ -122,11 +122,7 @@ pub fn run(args: ValidateArgs, ctx: &Context) -> Result<i32> {
         let online: serde_json::Map<String, serde_json::Value> = reports
             .iter()
             .filter_map(|r| {
-                let worst = r.checks.iter().filter_map(|c| c.verdict).max_by_key(|v| match v {
-                    Verdict::Valid => 0,
-                    Verdict::Unknown => 1,
-                    Verdict::Invalid => 2,
-                })?;
+                let worst = r.checks.iter().filter_map(|c| c.verdict).max_by_key(|v| v.severity())?;
                 Some((r.name.clone(), serde_json::json!(worst)))
             })
             .collect();
@@ -331,16 +327,11 @@ fn record(targets: &[Target], outcomes: &[(usize, Outcome)], ctx: &Context) -> R
     if outcomes.iter().all(|(i, _)| !stored.contains(i)) {
         return Ok(());
     }
-    let rank = |v: Verdict| match v {
-        Verdict::Valid => 0,
-        Verdict::Unknown => 1,
-        Verdict::Invalid => 2,
-    };
     ctx.modify(|vault, _| {
         let mut records = vault.records()?;
         for &i in &stored {
             let mine: Vec<&Outcome> = outcomes.iter().filter(|(j, _)| *j == i).map(|(_, o)| o).collect();
-            let Some(worst) = mine.iter().max_by_key(|o| rank(o.verdict)) else { continue };
+            let Some(worst) = mine.iter().max_by_key(|o| o.verdict.severity()) else { continue };
             let Some(index) = records.position(&targets[i].name) else { continue };
             let mut secret = records.records[index]
                 .decode()

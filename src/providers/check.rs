@@ -34,6 +34,15 @@ impl Verdict {
             Verdict::Unknown => "unknown",
         }
     }
+
+    /// How bad a verdict is, for picking the worst of several: valid < unknown < invalid.
+    pub fn severity(self) -> u8 {
+        match self {
+            Verdict::Valid => 0,
+            Verdict::Unknown => 1,
+            Verdict::Invalid => 2,
+        }
+    }
 }
 
 /// What one check found.
