@@ -162,6 +162,22 @@ Hides every version of every stored value (current, pending, previous and revoke
 a multi-line value, their base64, percent and JSON-escaped forms, and every key shaped like a
 provider's. Without --no-known, a vault that cannot be unlocked is an error before any input is read.")]
     Mask(MaskArgs),
+    /// Find hardcoded keys in files and git history, verify them, and stop them at commit time
+    #[command(after_help = "Examples:
+  keyward scan                          # the current directory, as ripgrep walks it
+  keyward scan src config.yml --verify  # also ask each provider whether the keys are live
+  keyward scan --git                    # every blob in history, once each
+  keyward scan --git --since origin/main --format sarif > keyward.sarif
+  keyward scan --install-hook           # refuse commits that add a secret
+  keyward scan --baseline .keyward-scan.toml   # accept today's findings, catch new ones
+
+Finds provider-shaped keys (see `keyward providers`), the vault's own values in every version and
+encoding (unless --no-known; a vault that cannot be unlocked is skipped with a note), and
+high-entropy values assigned to key-like names (api_key, secret, token, password...), also inside
+base64 and percent-encoded text. A line containing `keyward:allow` is not reported.
+.keyward-scan.toml (the nearest one up to the repository root) can list [allow] paths (globs),
+rules and fingerprints. Exit status: 0 nothing found, 1 findings, 2 usage error.")]
+    Scan(ScanArgs),
     /// Run a command with secrets as environment variables and its output masked
     #[command(after_help = "Examples:
   keyward exec -- npm test
@@ -634,6 +650,59 @@ pub struct MaskArgs {
     /// Rewrite the files instead of printing them
     #[arg(long, requires = "files")]
     pub in_place: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScanFormat {
+    /// A table (no borders when not a terminal)
+    Table,
+    /// One JSON document
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other tools
+    Sarif,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files and directories to scan [default: .]
+    #[arg(value_name = "PATH", value_hint = clap::ValueHint::AnyPath)]
+    pub paths: Vec<PathBuf>,
+    /// Scan every blob in the repository's history (all refs), each once
+    #[arg(long, conflicts_with_all = ["paths", "staged"])]
+    pub git: bool,
+    /// With --git: only commits on HEAD since REV (REV..HEAD)
+    #[arg(long, value_name = "REV", requires = "git")]
+    pub since: Option<String>,
+    /// Scan what the staged changes add (for a pre-commit hook)
+    #[arg(long, conflicts_with = "paths")]
+    pub staged: bool,
+    /// Ask each provider whether the keys found are live (valid, invalid or unknown)
+    #[arg(long)]
+    pub verify: bool,
+    /// Do not open the vault: skip the user's own stored values
+    #[arg(long)]
+    pub no_known: bool,
+    /// Output format (--json is the same as --format json)
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ScanFormat,
+    /// Exit 0 even when findings remain
+    #[arg(long)]
+    pub exit_zero: bool,
+    /// Write every finding's fingerprint to FILE (a .keyward-scan.toml) to accept them, and exit 0
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub baseline: Option<PathBuf>,
+    /// Settings file [default: the nearest .keyward-scan.toml]
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub config: Option<PathBuf>,
+    /// Also scan hidden files and files that .gitignore or .ignore exclude
+    #[arg(long)]
+    pub all_files: bool,
+    /// Threads for the walk [default: all cores]
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
+    /// Install a git pre-commit hook that runs `keyward scan --staged`
+    #[arg(long, conflicts_with_all = ["paths", "git", "staged", "verify", "baseline"])]
+    pub install_hook: bool,
 }
 
 #[derive(Debug, Args)]

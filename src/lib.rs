@@ -22,6 +22,7 @@ pub mod output;
 pub mod parse;
 pub mod providers;
 pub mod rotation;
+pub mod scan;
 pub mod sensitive;
 pub mod template;
 pub mod unlock;

@@ -23,6 +23,7 @@ mod rename;
 mod revoke;
 mod rm;
 mod rotate;
+mod scan;
 mod selection;
 mod update;
 mod validate;
@@ -61,6 +62,7 @@ fn name(command: &Command) -> &'static str {
         Command::Rotate(_) => "rotate",
         Command::Providers => "providers",
         Command::Mask(_) => "mask",
+        Command::Scan(_) => "scan",
         Command::Exec(_) => "exec",
         Command::Completions(_) => "completions",
         Command::Doctor => "doctor",
@@ -93,6 +95,7 @@ pub fn dispatch(command: Command, ctx: &Context) -> Result<i32> {
         Command::Rotate(args) => rotate::run(args, ctx),
         Command::Providers => providers::run(ctx),
         Command::Mask(args) => mask::run(args, ctx),
+        Command::Scan(args) => scan::run(args, ctx),
         Command::Exec(args) => exec::run(args, ctx),
         Command::Completions(args) => completions::run(args, ctx),
         Command::Doctor => doctor::run(ctx),

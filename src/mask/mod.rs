@@ -79,6 +79,24 @@ struct Label {
     text: String,
     partial: bool,
     prefix_len: usize,
+    origin: LabelOrigin,
+}
+
+#[derive(Debug, Clone)]
+enum LabelOrigin {
+    Known { encoded: bool },
+    Pattern { kind: String },
+}
+
+/// Where a span came from, for `scan`'s findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin<'e> {
+    /// A known value (`secret` is its name); `encoded` when found in base64, percent or JSON form.
+    Known { secret: &'e str, encoded: bool },
+    /// A provider pattern.
+    Pattern { provider: &'e str, kind: &'e str },
+    /// Several overlapping matches merged (masking only).
+    Merged,
 }
 
 /// A found span of text to hide.
@@ -153,9 +171,15 @@ impl Engine {
                 text: k.name.to_owned(),
                 partial: k.value.chars().count() >= PARTIAL_MIN,
                 prefix_len: k.public_prefix.map_or(0, str::len),
+                origin: LabelOrigin::Known { encoded: false },
             });
             let encoded_label = labels.len() as u32;
-            labels.push(Label { text: k.name.to_owned(), partial: false, prefix_len: 0 });
+            labels.push(Label {
+                text: k.name.to_owned(),
+                partial: false,
+                prefix_len: 0,
+                origin: LabelOrigin::Known { encoded: true },
+            });
             for form in forms::forms(k.value, opts.min_length.max(1)) {
                 if !seen.insert(form.bytes.clone()) {
                     continue;
@@ -206,7 +230,12 @@ impl Engine {
             for provider in &registry.providers {
                 for pat in &provider.patterns {
                     let label = labels.len() as u32;
-                    labels.push(Label { text: provider.id.clone(), partial: true, prefix_len: 0 });
+                    labels.push(Label {
+                        text: provider.id.clone(),
+                        partial: true,
+                        prefix_len: 0,
+                        origin: LabelOrigin::Pattern { kind: pat.kind.clone() },
+                    });
                     let id = patterns.len() as u32;
                     patterns.push(Pattern {
                         regexes: pat.bytes(),
@@ -470,6 +499,32 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Where a span came from.
+    pub fn origin(&self, span: &Span) -> Origin<'_> {
+        match self.labels.get(span.label as usize) {
+            Some(Label { text, origin: LabelOrigin::Known { encoded }, .. }) => {
+                Origin::Known { secret: text, encoded: *encoded }
+            }
+            Some(Label { text, origin: LabelOrigin::Pattern { kind }, .. }) => Origin::Pattern { provider: text, kind },
+            None => Origin::Merged,
+        }
+    }
+
+    /// How many leading bytes of a span are a provider's public prefix (`sk_live_`).
+    pub fn public_prefix_len(&self, span: &Span) -> usize {
+        let label = self.labels.get(span.label as usize).map_or(0, |l| l.prefix_len);
+        (span.prefix_len as usize).max(label)
+    }
+
+    /// Every span in a whole buffer, unmerged (a small input: a decoded blob).
+    pub fn find_all(&self, hay: &[u8]) -> Vec<Span> {
+        let mut out = Vec::new();
+        let mut hits = Vec::new();
+        let armed = vec![false; self.patterns.len()];
+        self.find(Window { hay, from: 0, until: hay.len(), eof: true }, &armed, &mut hits, &mut out);
+        out
     }
 
     /// Masks a whole buffer at once (tests, small inputs).

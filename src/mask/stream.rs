@@ -25,34 +25,64 @@ enum Cut {
     Eof,
 }
 
-/// One stream's state: the buffer, what of it is written, and scratch space.
+/// What happens to each block once its spans are found: masking writes it out, scanning
+/// reports the spans.
+pub trait Sink {
+    /// `hay[from..cut]` is final (`base` is the offset of `hay[0]` in the whole input, `eof`
+    /// whether `hay` ends it); `spans` are the raw matches starting in it, unmerged. Returns how
+    /// far the block was consumed (at most `cut`; less when a span must wait for the next block).
+    fn block(&mut self, b: Block<'_>, spans: &mut Vec<Span>) -> io::Result<usize>;
+    fn flush(&mut self) -> io::Result<()>;
+}
+
+/// One block handed to a [`Sink`].
+#[derive(Clone, Copy)]
+pub struct Block<'h> {
+    pub hay: &'h [u8],
+    pub from: usize,
+    pub cut: usize,
+    pub eof: bool,
+    pub base: u64,
+}
+
+/// One stream's state: the buffer, what of it is done, and scratch space.
 pub struct Stream<'e> {
     engine: &'e Engine,
     buf: Vec<u8>,
     filled: usize,
     emitted: usize,
+    /// The offset of `buf[0]` in the whole input.
+    base: u64,
     block: usize,
+    lookahead: usize,
     /// Per pattern: a keyword of it appeared on the current line before `emitted`.
     armed: Vec<bool>,
     hits: Vec<(usize, usize, u32)>,
     spans: Vec<Span>,
-    out: Vec<u8>,
 }
 
 impl<'e> Stream<'e> {
-    /// A stream that writes in blocks of about `block` bytes.
+    /// A stream that handles blocks of about `block` bytes.
     pub fn new(engine: &'e Engine, block: usize) -> Stream<'e> {
-        let cap = block + 2 * engine.lookahead() + engine.context() + 64;
+        Self::with_lookahead(engine, block, 0)
+    }
+
+    /// A stream that keeps at least `lookahead` bytes after a block's cut (a sink that looks
+    /// further than the engine's matches).
+    pub fn with_lookahead(engine: &'e Engine, block: usize, lookahead: usize) -> Stream<'e> {
+        let lookahead = lookahead.max(engine.lookahead());
+        let cap = block + 2 * lookahead + engine.context() + 64;
         Stream {
             engine,
             buf: vec![0; cap],
             filled: 0,
             emitted: 0,
+            base: 0,
             block,
+            lookahead,
             armed: vec![false; engine.pattern_count()],
             hits: Vec::new(),
             spans: Vec::new(),
-            out: Vec::with_capacity(block + 64),
         }
     }
 
@@ -74,14 +104,15 @@ impl<'e> Stream<'e> {
         }
     }
 
-    /// Masks and writes what can be written under `mode`, then makes room.
-    fn process(&mut self, mode: Cut, writer: &mut dyn Write) -> io::Result<()> {
+    /// Finds the spans of what can be finished under `mode`, hands them to `sink`, then makes
+    /// room.
+    fn process(&mut self, mode: Cut, sink: &mut dyn Sink) -> io::Result<()> {
         let engine = self.engine;
         let hay = &self.buf[..self.filled];
         let emitted = self.emitted;
-        let (mut cut, eof) = match mode {
+        let (cut, eof) = match mode {
             Cut::Eof => (self.filled, true),
-            Cut::Block => (self.filled.saturating_sub(engine.lookahead()), false),
+            Cut::Block => (self.filled.saturating_sub(self.lookahead), false),
             Cut::Lines => match memchr::memrchr(b'\n', &hay[emitted..]) {
                 Some(i) => (emitted + i + 1, false),
                 None => return Ok(()),
@@ -93,33 +124,53 @@ impl<'e> Stream<'e> {
         self.spans.clear();
         let window = Window { hay, from: emitted, until: cut, eof };
         engine.find(window, &self.armed, &mut self.hits, &mut self.spans);
-        // Spans before the written point were handled with the previous block.
+        // Spans before the done point were handled with the previous block.
         self.spans.retain(|s| s.start >= emitted);
-        Engine::merge(&mut self.spans);
-        // A span running past the cut is written next time, whole.
-        if let Some(crossing) = self.spans.iter().position(|s| s.end > cut) {
-            cut = self.spans[crossing].start;
-            self.spans.truncate(crossing);
-        }
-        let mut pos = emitted;
-        for s in &self.spans {
-            self.out.extend_from_slice(&hay[pos..s.start]);
-            engine.replacement(s, &hay[s.start..s.end], &mut self.out);
-            pos = s.end;
-        }
-        self.out.extend_from_slice(&hay[pos..cut]);
+        let cut = sink.block(Block { hay, from: emitted, cut, eof, base: self.base }, &mut self.spans)?;
         engine.advance_gates(hay, emitted, cut, &self.hits, &mut self.armed);
-        writer.write_all(&self.out)?;
-        self.out.clear();
         self.emitted = cut;
-        // Keep only the context before the written point.
+        // Keep only the context before the done point.
         let keep_from = self.emitted.saturating_sub(engine.context());
         if keep_from > 0 {
             self.buf.copy_within(keep_from..self.filled, 0);
             self.filled -= keep_from;
             self.emitted -= keep_from;
+            self.base += keep_from as u64;
         }
         Ok(())
+    }
+}
+
+/// The masking sink: merged spans replaced, the rest copied.
+struct Masker<'e, 'w> {
+    engine: &'e Engine,
+    writer: &'w mut dyn Write,
+    out: Vec<u8>,
+}
+
+impl Sink for Masker<'_, '_> {
+    fn block(&mut self, b: Block<'_>, spans: &mut Vec<Span>) -> io::Result<usize> {
+        let Block { hay, from, mut cut, .. } = b;
+        Engine::merge(spans);
+        // A span running past the cut is written next time, whole.
+        if let Some(crossing) = spans.iter().position(|s| s.end > cut) {
+            cut = spans[crossing].start;
+            spans.truncate(crossing);
+        }
+        let mut pos = from;
+        for s in spans.iter() {
+            self.out.extend_from_slice(&hay[pos..s.start]);
+            self.engine.replacement(s, &hay[s.start..s.end], &mut self.out);
+            pos = s.end;
+        }
+        self.out.extend_from_slice(&hay[pos..cut]);
+        self.writer.write_all(&self.out)?;
+        self.out.clear();
+        Ok(cut)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
     }
 }
 
@@ -134,23 +185,30 @@ fn ready(fd: RawFd) -> bool {
 /// Masks `reader` into `writer`. With `fd` (the reader's descriptor), output is flushed whenever
 /// the next read would block.
 pub fn mask_fd(engine: &Engine, reader: impl Read, writer: &mut dyn Write, fd: Option<RawFd>) -> io::Result<()> {
-    run(Stream::new(engine, BLOCK), reader, writer, fd)
+    let mut masker = Masker { engine, writer, out: Vec::with_capacity(BLOCK + 64) };
+    run(Stream::new(engine, BLOCK), reader, &mut masker, fd)
 }
 
-fn run(mut stream: Stream<'_>, mut reader: impl Read, writer: &mut dyn Write, fd: Option<RawFd>) -> io::Result<()> {
+/// Runs `reader` through the engine, handing every block's spans to `sink` (what `scan` uses).
+/// `lookahead` is how far past a block's cut the sink needs to see.
+pub fn find_spans(engine: &Engine, reader: impl Read, sink: &mut dyn Sink, lookahead: usize) -> io::Result<()> {
+    run(Stream::with_lookahead(engine, BLOCK, lookahead), reader, sink, None)
+}
+
+fn run(mut stream: Stream<'_>, mut reader: impl Read, sink: &mut dyn Sink, fd: Option<RawFd>) -> io::Result<()> {
     loop {
         if stream.fill(&mut reader)? == 0 {
-            stream.process(Cut::Eof, writer)?;
-            return writer.flush();
+            stream.process(Cut::Eof, sink)?;
+            return sink.flush();
         }
         if stream.pending() >= stream.block || stream.filled == stream.buf.len() {
-            stream.process(Cut::Block, writer)?;
+            stream.process(Cut::Block, sink)?;
         }
         if let Some(fd) = fd
             && !ready(fd)
         {
-            stream.process(Cut::Lines, writer)?;
-            writer.flush()?;
+            stream.process(Cut::Lines, sink)?;
+            sink.flush()?;
         }
     }
 }
@@ -183,5 +241,6 @@ pub fn mask_chunks(engine: &Engine, chunks: &[&[u8]], block: usize, writer: &mut
             Ok(0)
         }
     }
-    run(Stream::new(engine, block.max(1)), Chunks { chunks, at: 0, off: 0 }, writer, None)
+    let mut masker = Masker { engine, writer, out: Vec::new() };
+    run(Stream::new(engine, block.max(1)), Chunks { chunks, at: 0, off: 0 }, &mut masker, None)
 }

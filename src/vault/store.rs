@@ -94,7 +94,9 @@ pub fn replace_keeping_mode(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_mode(path, bytes, mode)
 }
 
-fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+/// Replaces `path` atomically with a file of permission bits `mode` (a shareable file, not a
+/// secret one: scan settings).
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = parent_dir(path);
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "vault".into());
     let suffix = data_encoding::HEXLOWER.encode(&super::crypto::random::<6>());

@@ -1,0 +1,307 @@
+//! Finding secrets in files and git history: the masking engine's known values and provider
+//! patterns (one engine, see [`crate::mask`]), the generic high-entropy assignment rule
+//! ([`generic`]), and both again inside base64 and percent-encoded text ([`decode`]).
+//!
+//! [`Scanner::scan`] streams any reader in blocks with bounded memory and returns raw findings
+//! with line and column; the command layer ([`crate::commands::scan`]) walks files or git
+//! objects, applies suppressions ([`settings`]), verifies and reports ([`report`]).
+
+pub mod decode;
+pub mod generic;
+pub mod git;
+pub mod report;
+pub mod settings;
+
+use std::io::{self, Read};
+
+use zeroize::Zeroizing;
+
+use crate::mask::stream::{self, Block, Sink};
+use crate::mask::{Engine, Origin, Span};
+
+use self::decode::Encoding;
+use self::generic::Generic;
+
+/// Rule id of a known vault value.
+pub const KNOWN_RULE: &str = "known-value";
+/// Text marking a line whose findings are accepted.
+pub const ALLOW_MARKER: &[u8] = b"keyward:allow";
+/// Bytes read to decide whether a file is binary (as git and ripgrep: a NUL byte).
+const BINARY_PROBE: usize = 8192;
+
+/// What matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    /// A value stored in the vault (every version, and the encodings `mask` knows).
+    Known { secret: String, encoded: bool },
+    /// A provider's key format.
+    Provider { id: String, kind: String },
+    /// A high-entropy value assigned to a key-like name.
+    Generic { name: String },
+}
+
+impl Rule {
+    /// The id used in reports, `.keyward-scan.toml` and SARIF.
+    pub fn id(&self) -> &str {
+        match self {
+            Rule::Known { .. } => KNOWN_RULE,
+            Rule::Provider { id, .. } => id,
+            Rule::Generic { .. } => generic::RULE,
+        }
+    }
+
+    /// Lower is preferred when matches overlap: the user's own secret says most.
+    fn rank(&self) -> u8 {
+        match self {
+            Rule::Known { encoded: false, .. } => 0,
+            Rule::Known { encoded: true, .. } => 1,
+            Rule::Provider { .. } => 2,
+            Rule::Generic { .. } => 3,
+        }
+    }
+}
+
+/// One match in one input.
+pub struct RawFinding {
+    pub line: u64,
+    pub column: u64,
+    pub rule: Rule,
+    /// The matched text (decoded when found inside an encoded run). Never printed whole.
+    pub value: Zeroizing<String>,
+    /// How many leading bytes are a provider's public prefix, shown in previews.
+    pub prefix_len: usize,
+    /// The encoding it was found inside, if any.
+    pub decoded: Option<Encoding>,
+    /// The line carries `keyward:allow`.
+    pub allowed_inline: bool,
+}
+
+/// The result of scanning one input.
+pub enum Scanned {
+    Findings(Vec<RawFinding>),
+    Binary,
+}
+
+pub struct Scanner {
+    engine: Engine,
+    generic: Option<Generic>,
+}
+
+impl Scanner {
+    /// `engine` carries the known values and provider patterns; `generic` turns the generic rule on.
+    pub fn new(engine: Engine, generic: bool) -> Scanner {
+        Scanner { engine, generic: generic.then(Generic::new) }
+    }
+
+    /// Scans `reader` in blocks; a binary input (a NUL byte near the start) is skipped.
+    pub fn scan(&self, mut reader: impl Read) -> io::Result<Scanned> {
+        let mut head = Vec::with_capacity(BINARY_PROBE);
+        (&mut reader).take(BINARY_PROBE as u64).read_to_end(&mut head)?;
+        if memchr::memchr(0, &head).is_some() {
+            return Ok(Scanned::Binary);
+        }
+        let mut sink = Collect { scanner: self, line: 1, line_start: 0, findings: Vec::new(), cands: Vec::new() };
+        let lookahead = decode::MAX_RUN.max(generic::MAX_MATCH) + 64;
+        stream::find_spans(&self.engine, io::Cursor::new(head).chain(reader), &mut sink, lookahead)?;
+        Ok(Scanned::Findings(sink.findings))
+    }
+
+    /// Candidates in `hay[from..until]` (positions in `hay`), decoded content included down to
+    /// `depth` levels.
+    fn candidates(&self, hay: &[u8], spans: &[Span], from: usize, until: usize, depth: u8, out: &mut Vec<Candidate>) {
+        for s in spans.iter().filter(|s| s.start >= from && s.start < until) {
+            let value = &hay[s.start..s.end];
+            let rule = match self.engine.origin(s) {
+                Origin::Known { secret, encoded } => Rule::Known { secret: secret.to_owned(), encoded },
+                Origin::Pattern { provider, kind } => {
+                    if generic::is_placeholder(&String::from_utf8_lossy(value)) {
+                        continue;
+                    }
+                    Rule::Provider { id: provider.to_owned(), kind: kind.to_owned() }
+                }
+                Origin::Merged => continue,
+            };
+            let prefix_len = self.engine.public_prefix_len(s);
+            out.push(Candidate { start: s.start, end: s.end, rule, value: text(value), prefix_len, decoded: None });
+        }
+        if let Some(g) = &self.generic {
+            g.find(hay, from, until, |start, end, name| {
+                let rule = Rule::Generic { name: String::from_utf8_lossy(name).into_owned() };
+                out.push(Candidate { start, end, rule, value: text(&hay[start..end]), prefix_len: 0, decoded: None });
+            });
+        }
+        if depth == 0 {
+            return;
+        }
+        decode::find(hay, from, until, |start, end, encoding, inner| {
+            let inner_spans = self.engine.find_all(inner);
+            let mut found = Vec::new();
+            self.candidates(inner, &inner_spans, 0, inner.len(), depth - 1, &mut found);
+            for c in found {
+                // A known value's encoded form is already a known-value match of the outer text.
+                if matches!(c.rule, Rule::Known { .. }) && c.decoded.is_none() && encoding == Encoding::Base64 {
+                    continue;
+                }
+                out.push(Candidate { start, end, decoded: Some(c.decoded.unwrap_or(encoding)), ..c });
+            }
+        });
+    }
+}
+
+fn text(bytes: &[u8]) -> Zeroizing<String> {
+    Zeroizing::new(String::from_utf8_lossy(bytes).into_owned())
+}
+
+struct Candidate {
+    start: usize,
+    end: usize,
+    rule: Rule,
+    value: Zeroizing<String>,
+    prefix_len: usize,
+    decoded: Option<Encoding>,
+}
+
+/// The scanning sink: candidates per block, overlaps resolved, lines and columns counted.
+struct Collect<'s> {
+    scanner: &'s Scanner,
+    /// The line number at the block's `from`, and the input offset where that line starts.
+    line: u64,
+    line_start: u64,
+    findings: Vec<RawFinding>,
+    cands: Vec<Candidate>,
+}
+
+impl Sink for Collect<'_> {
+    fn block(&mut self, b: Block<'_>, spans: &mut Vec<Span>) -> io::Result<usize> {
+        let Block { hay, from, cut, base, .. } = b;
+        self.cands.clear();
+        self.scanner.candidates(hay, spans, from, cut, decode::MAX_DEPTH, &mut self.cands);
+        // Overlapping candidates are one finding: keep the best-ranked, then the longest.
+        self.cands.sort_by_key(|c| (c.start, std::cmp::Reverse(c.end)));
+        let mut kept: Vec<Candidate> = Vec::new();
+        for c in self.cands.drain(..) {
+            match kept.last_mut() {
+                Some(last) if c.start < last.end => {
+                    let better = (c.rule.rank(), std::cmp::Reverse(c.end - c.start))
+                        < (last.rule.rank(), std::cmp::Reverse(last.end - last.start));
+                    if better {
+                        *last = c;
+                    }
+                }
+                _ => kept.push(c),
+            }
+        }
+        let mut pos = from;
+        for c in kept {
+            for nl in memchr::memchr_iter(b'\n', &hay[pos..c.start]) {
+                self.line += 1;
+                self.line_start = base + (pos + nl + 1) as u64;
+            }
+            pos = c.start;
+            let line_start = (self.line_start.saturating_sub(base) as usize).min(c.start);
+            let line_end = memchr::memchr(b'\n', &hay[c.start..]).map_or(hay.len(), |i| c.start + i);
+            let before_buffer = self.line_start < base;
+            let column = if before_buffer {
+                (base + c.start as u64) - self.line_start
+            } else {
+                hay[line_start..c.start].iter().filter(|b| (**b & 0xC0) != 0x80).count() as u64
+            } + 1;
+            let allowed_inline = memchr::memmem::find(&hay[line_start..line_end], ALLOW_MARKER).is_some();
+            self.findings.push(RawFinding {
+                line: self.line,
+                column,
+                rule: c.rule,
+                value: c.value,
+                prefix_len: c.prefix_len,
+                decoded: c.decoded,
+                allowed_inline,
+            });
+        }
+        for nl in memchr::memchr_iter(b'\n', &hay[pos..cut]) {
+            self.line += 1;
+            self.line_start = base + (pos + nl + 1) as u64;
+        }
+        Ok(cut)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A preview that never shows the whole value: the provider's public prefix and the last four
+/// characters of values of 20 characters or more, `********` for anything shorter.
+pub fn preview(value: &str, prefix_len: usize) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    if chars.len() < 20 {
+        return "********".into();
+    }
+    let prefix: String = value.get(..prefix_len.min(value.len() / 2)).unwrap_or("").to_owned();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    crate::output::sanitize(&format!("{prefix}…{tail}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mask::{KnownValue, Options};
+    use crate::providers::Registry;
+
+    fn scanner(known: &[KnownValue<'_>]) -> Scanner {
+        let r = Registry::builtin();
+        Scanner::new(Engine::build(known, Some(&r), Options { min_length: 8, ..Options::default() }), true)
+    }
+
+    fn findings(s: &Scanner, text: &str) -> Vec<(u64, u64, String, Option<Encoding>)> {
+        match s.scan(text.as_bytes()).unwrap() {
+            Scanned::Findings(f) => f.into_iter().map(|f| (f.line, f.column, f.rule.id().to_owned(), f.decoded)).collect(),
+            Scanned::Binary => panic!("binary"),
+        }
+    }
+
+    #[test]
+    fn lines_columns_and_rules() {
+        let s = scanner(&[KnownValue { name: "internal/db", value: "Qm9vbGVhbi1pbnRlcm5hbC0x", public_prefix: None }]);
+        let text = "first line\n  token = ghp_Um8SscuzM2fwc3gsTIG02FE2xNh4yblVdHnO\nDB=Qm9vbGVhbi1pbnRlcm5hbC0x\nÄé api_key=\"h7Rk2pQ9xLm4Zt8vW3nB\"\n";
+        assert_eq!(
+            findings(&s, text),
+            vec![
+                (2, 11, "github".into(), None),
+                (3, 4, "known-value".into(), None),
+                (4, 13, "generic-assignment".into(), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn keys_inside_base64_are_found_and_binary_is_skipped() {
+        use data_encoding::BASE64;
+        let s = scanner(&[]);
+        let blob = BASE64.encode(b"export OPENAI_API_KEY=sk-proj-Tq3bV8mWz1LcK9rX2sYp4NfG7hJd5QaE");
+        let f = findings(&s, &format!("apiVersion: v1\ndata:\n  env: {blob}\n"));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].0, f[0].1, f[0].3), (3, 8, Some(Encoding::Base64)));
+        assert!(matches!(s.scan(&b"\x7fELF\x00\x01ghp_Um8SscuzM2fwc3gsTIG02FE2xNh4yblVdHnO"[..]).unwrap(), Scanned::Binary));
+    }
+
+    #[test]
+    fn line_numbers_hold_across_blocks() {
+        let s = scanner(&[]);
+        let key = "ghp_Um8SscuzM2fwc3gsTIG02FE2xNh4yblVdHnO";
+        let mut text = String::new();
+        for i in 0..60_000 {
+            text.push_str(&format!("line {i} with some ordinary text here\n"));
+            if i % 20_000 == 7 {
+                text.push_str(&format!("x {key}\n"));
+            }
+        }
+        let lines: Vec<u64> = findings(&s, &text).iter().map(|f| f.0).collect();
+        assert_eq!(lines, vec![9, 20_010, 40_011]);
+    }
+
+    #[test]
+    fn previews_never_show_the_value() {
+        assert_eq!(preview("sk_live_4eC39HqLyjWDarjtT1zdp7dc", 8), "sk_live_…p7dc");
+        assert_eq!(preview("short-secret", 0), "********");
+    }
+}
