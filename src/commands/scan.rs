@@ -96,7 +96,15 @@ pub fn run(args: ScanArgs, ctx: &Context) -> Result<i32> {
             .details(serde_json::json!({"findings": found.len(), "files": stats.files, "git": args.git, "staged": args.staged}));
         ctx.audit(event, false)?;
     }
-    let findings: Vec<Finding> = found.into_iter().map(|f| f.finding).collect();
+    let findings: Vec<Finding> = found
+        .into_iter()
+        .map(|mut f| {
+            if let (Some(p), Some(kind)) = (f.provider.as_deref().and_then(|id| registry.get(id)), &f.finding.kind) {
+                f.finding.kind = Some(format!("{} {kind}", p.name));
+            }
+            f.finding
+        })
+        .collect();
     for note in &notes {
         ctx.out.notice(note);
     }
@@ -341,7 +349,7 @@ fn scan_blobs(
             {
                 continue;
             }
-            let commit = match &b.commit {
+            let commit = match b.commit.as_ref().filter(|_| !b.before_range) {
                 Some(id) => Some(match described.get(id) {
                     Some(c) => c.clone(),
                     None => {
@@ -354,6 +362,11 @@ fn scan_blobs(
                 None => None,
             };
             let relative = settings.relative(&repo.join(&b.path));
+            if b.before_range {
+                let id = raw.rule.id().to_owned();
+                seen.insert(settings::fingerprint(&id, &relative, &raw.value));
+                continue;
+            }
             if let Some(f) = finding(raw, &b.path, &relative, commit, stats)
                 && seen.insert(f.finding.fingerprint.clone())
             {

@@ -82,7 +82,7 @@ impl Generic {
 pub fn accept(value: &[u8]) -> bool {
     let Ok(value) = std::str::from_utf8(value) else { return false };
     let value = value.trim_end_matches(['.', ':']);
-    if value.len() < MIN_LEN || value.len() > MAX_LEN || is_placeholder(value) || is_reference(value) {
+    if value.len() < MIN_LEN || value.len() > MAX_LEN || is_generic_placeholder(value) || is_reference(value) {
         return false;
     }
     let digits = value.bytes().any(|b| b.is_ascii_digit());
@@ -103,15 +103,28 @@ pub fn entropy(value: &str) -> f64 {
     counts.iter().filter(|c| **c > 0).map(|&c| f64::from(c) / n).map(|p| -p * p.log2()).sum()
 }
 
-/// Example and template values that are not secrets, in any rule.
+/// Example and template values, for provider-shaped matches: `sk_live_xxxxxxxx…`,
+/// `AKIAIOSFODNN7EXAMPLE`, `ghp_<token>`, a run of one character.
 pub fn is_placeholder(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
+    const WORDS: &[&str] =
+        &["xxxx", "****", "example", "placeholder", "dummy", "redacted", "your_", "your-", "<", ">", "${", "{{"];
+    WORDS.iter().any(|w| lower.contains(w)) || repetitive(value) || long_run(value.as_bytes())
+}
+
+/// For the generic rule, also values that name themselves as fake or weak.
+fn is_generic_placeholder(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
     const WORDS: &[&str] = &[
-        "xxxx", "****", "....", "example", "changeme", "change_me", "change-me", "your_", "your-", "yourkey",
-        "placeholder", "dummy", "sample", "redacted", "insert", "replace", "fixme", "todo", "<", ">", "${", "{{",
-        "%s", "fake", "mock", "test", "1234567890", "abcdefgh", "00000000", "password", "passwd", "secret",
+        "....", "changeme", "change_me", "change-me", "yourkey", "sample", "insert", "replace", "fixme", "todo",
+        "%s", "fake", "mock", "test", "1234567890", "abcdefgh", "password", "passwd", "secret",
     ];
-    WORDS.iter().any(|w| lower.contains(w)) || repetitive(value)
+    is_placeholder(value) || WORDS.iter().any(|w| lower.contains(w))
+}
+
+/// The same character eight times in a row.
+fn long_run(b: &[u8]) -> bool {
+    b.windows(8).any(|w| w.iter().all(|c| *c == w[0]))
 }
 
 /// A value of one repeated character or a short repeated unit (`abababab`).

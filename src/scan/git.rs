@@ -17,6 +17,9 @@ pub struct BlobRef {
     /// For staged files: the added line ranges (first, last), inclusive; findings elsewhere in
     /// the file were there before this commit.
     pub added: Option<Vec<(u64, u64)>>,
+    /// A version from before the scanned range: its findings were not introduced in the range,
+    /// and are not reported.
+    pub before_range: bool,
 }
 
 fn git(repo: &Path) -> Command {
@@ -91,14 +94,17 @@ pub fn history(repo: &Path, since: Option<&str>) -> Result<Vec<BlobRef>> {
             if parts.len() < 5 || parts[1] == "160000" {
                 continue;
             }
+            let path = String::from_utf8_lossy(path).into_owned();
+            // With --since, the version a change replaced may predate the range: what it held was
+            // not introduced here.
+            let old = parts[2];
+            if since.is_some() && !old.bytes().all(|b| b == b'0') && seen.insert(old.to_owned()) {
+                let before = BlobRef { blob: old.to_owned(), commit: None, path: path.clone(), added: None, before_range: true };
+                blobs.push(before);
+            }
             let blob = parts[3].to_owned();
             if seen.insert(blob.clone()) {
-                blobs.push(BlobRef {
-                    blob,
-                    commit: commit.clone(),
-                    path: String::from_utf8_lossy(path).into_owned(),
-                    added: None,
-                });
+                blobs.push(BlobRef { blob, commit: commit.clone(), path, added: None, before_range: false });
             }
         } else if field.len() >= 40 && field.bytes().all(|b| b.is_ascii_hexdigit()) {
             commit = Some(field.to_owned());
@@ -124,7 +130,7 @@ pub fn staged(repo: &Path) -> Result<Vec<BlobRef>> {
         // "<mode> <sha> <stage>\t<path>"
         let blob = String::from_utf8_lossy(&index).split([' ', '\t']).nth(1).unwrap_or_default().to_owned();
         if !blob.is_empty() {
-            files.push(BlobRef { blob, commit: None, path, added: Some(added) });
+            files.push(BlobRef { blob, commit: None, path, added: Some(added), before_range: false });
         }
     }
     Ok(files)

@@ -50,7 +50,7 @@ impl Finding {
         let mut what = match (&self.secret, &self.kind) {
             (Some(secret), _) => format!("vault secret {secret}"),
             (None, Some(kind)) if self.rule == super::generic::RULE => format!("high-entropy value of {kind}"),
-            (None, Some(kind)) => format!("{} {kind}", self.rule),
+            (None, Some(kind)) => kind.clone(),
             (None, None) => self.rule.clone(),
         };
         if let Some(e) = self.encoding {
@@ -62,7 +62,7 @@ impl Finding {
 
 pub fn table(out: &Output, findings: &[Finding], stats: &Stats, git: bool, verify: bool) {
     if findings.is_empty() {
-        out.done(&format!("no secrets found ({} files, {})", stats.files, size(stats.bytes)));
+        out.done(&format!("no secrets found ({}, {})", plural(stats.files, "file"), size(stats.bytes)));
         return;
     }
     let mut header = vec!["LOCATION", "RULE", "WHAT", "PREVIEW"];
@@ -90,13 +90,16 @@ pub fn table(out: &Output, findings: &[Finding], stats: &Stats, git: bool, verif
     }
     out.print_table(&t);
     out.notice(&format!(
-        "{} finding{} in {} files ({}){}",
-        findings.len(),
-        if findings.len() == 1 { "" } else { "s" },
-        stats.files,
+        "{} in {} ({}){}",
+        plural(findings.len() as u64, "finding"),
+        plural(stats.files, "file"),
         size(stats.bytes),
         if stats.suppressed > 0 { format!(", {} suppressed", stats.suppressed) } else { String::new() }
     ));
+}
+
+fn plural(n: u64, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
 
 fn size(bytes: u64) -> String {
