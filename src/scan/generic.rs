@@ -93,6 +93,11 @@ pub fn accept(value: &[u8]) -> bool {
     (digits || classes >= 3) && classes >= 2 && entropy(value) >= MIN_ENTROPY
 }
 
+/// A password in a URL: not a template, a reference or a word like `password`/`changeme`.
+pub fn accept_password(value: &str) -> bool {
+    !value.is_empty() && !is_generic_placeholder(value) && !value.starts_with('$') && !value.starts_with('%')
+}
+
 /// Shannon entropy in bits per byte.
 pub fn entropy(value: &str) -> f64 {
     let mut counts = [0u32; 256];

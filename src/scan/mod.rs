@@ -114,7 +114,8 @@ impl Scanner {
             let rule = match self.engine.origin(s) {
                 Origin::Known { secret, encoded } => Rule::Known { secret: secret.to_owned(), encoded },
                 Origin::Pattern { provider, kind } => {
-                    if generic::is_placeholder(&String::from_utf8_lossy(value)) {
+                    let text = String::from_utf8_lossy(value);
+                    if generic::is_placeholder(&text) || (provider == "database" && weak_url_password(&text)) {
                         continue;
                     }
                     Rule::Provider { id: provider.to_owned(), kind: kind.to_owned() }
@@ -146,6 +147,19 @@ impl Scanner {
             }
         });
     }
+}
+
+/// A connection string whose password is a default or a placeholder (`postgres:postgres@`,
+/// `user:password@`): local development settings, not a leaked credential.
+fn weak_url_password(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else { return true };
+    let Some((userinfo, _)) = rest.rsplit_once('@') else { return true };
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    const DEFAULTS: &[&str] = &["postgres", "root", "admin", "guest", "mysql", "redis", "pass", "user", "dev", "local"];
+    password == user
+        || DEFAULTS.contains(&password.to_ascii_lowercase().as_str())
+        || generic::is_placeholder(password)
+        || !generic::accept_password(password)
 }
 
 fn text(bytes: &[u8]) -> Zeroizing<String> {
