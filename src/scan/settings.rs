@@ -148,8 +148,18 @@ impl Settings {
 
     /// `path` relative to the root, with `/` separators, when it lies under it.
     pub fn relative(&self, path: &Path) -> String {
-        let path = path.strip_prefix("./").unwrap_or(path);
-        let rel = if path.is_absolute() { path.strip_prefix(&self.root).unwrap_or(path) } else { path };
+        // `a/./b` and `a/x/../b` are `a/b`: the walk yields `./file` joined to the directory.
+        let mut clean = PathBuf::new();
+        for c in path.components() {
+            match c {
+                std::path::Component::CurDir => {}
+                std::path::Component::ParentDir => {
+                    clean.pop();
+                }
+                other => clean.push(other),
+            }
+        }
+        let rel = clean.strip_prefix(&self.root).unwrap_or(&clean);
         rel.to_string_lossy().replace('\\', "/")
     }
 }
