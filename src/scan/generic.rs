@@ -40,7 +40,7 @@ impl Generic {
             .expect("static keywords build");
         // name, optional closing quote, an assignment operator, an optional opening quote, value.
         let assignment = Regex::new(
-            r#"(?i-u)\b(?P<name>[a-z0-9_.\-]{0,40}(?:api[_.\-]?key|apikey|secret|token|passw(?:or)?d|passwd|pwd|auth[_.\-]?key|access[_.\-]?key|private[_.\-]?key|credentials?)[a-z0-9_.\-]{0,20})["']?[ \t]{0,4}(?::=|=>|==|=|:|[ \t])[ \t]{0,4}(?:[a-z]?["'`])?(?P<value>[^\s"'`;,\\<>(){}\[\]]{12,200})"#,
+            r#"(?i-u)\b(?P<name>[a-z0-9_.\-]{0,40}(?:api[_.\-]?key|apikey|secret|token|passw(?:or)?d|passwd|pwd|auth[_.\-]?key|access[_.\-]?key|private[_.\-]?key|(?:signing|encryption|master|app|license|service|hmac|jwt|shared|session)[_.\-]?key|credentials?)[a-z0-9_.\-]{0,20})["']?[ \t]{0,4}(?::=|=>|==|=|:|[ \t])[ \t]{0,4}(?:[a-z]?["'`])?(?P<value>[^\s"'`;,\\<>(){}\[\]]{12,200})"#,
         )
         .expect("the assignment regex compiles");
         Generic { keywords, assignment }

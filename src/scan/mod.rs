@@ -114,6 +114,13 @@ impl Scanner {
             let rule = match self.engine.origin(s) {
                 Origin::Known { secret, encoded } => Rule::Known { secret: secret.to_owned(), encoded },
                 Origin::Pattern { provider, kind } => {
+                    // A key-shaped run inside a longer token (base64 data, a hash) is part of it.
+                    let before = s.start.checked_sub(1).map(|i| hay[i]);
+                    if before.is_some_and(|b| b.is_ascii_alphanumeric())
+                        || hay.get(s.end).is_some_and(u8::is_ascii_alphanumeric)
+                    {
+                        continue;
+                    }
                     let text = String::from_utf8_lossy(value);
                     if generic::is_placeholder(&text) || (provider == "database" && weak_url_password(&text)) {
                         continue;
