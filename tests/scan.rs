@@ -78,7 +78,13 @@ fn findings(doc: &Value) -> Vec<(String, u64, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["path"].as_str().unwrap().to_owned(), f["line"].as_u64().unwrap(), f["rule"].as_str().unwrap().to_owned()))
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_owned(),
+                f["line"].as_u64().unwrap(),
+                f["rule"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -237,7 +243,14 @@ fn the_vaults_own_values_are_found_by_name_and_a_locked_vault_is_a_note() {
     let internal = "kw-internal-9f8e7d6c5b4a3928";
     env.add("internal/webhook", internal, &[]);
     let dir = env.home.join("src");
-    write(&dir, "hook.go", format!("package main\n\nconst secret = \"{internal}\"\nvar enc = \"{}\"\n", data_encoding::BASE64.encode(internal.as_bytes())));
+    write(
+        &dir,
+        "hook.go",
+        format!(
+            "package main\n\nconst secret = \"{internal}\"\nvar enc = \"{}\"\n",
+            data_encoding::BASE64.encode(internal.as_bytes())
+        ),
+    );
     let (code, doc) = scan_json(&env, &dir, &[]);
     assert_eq!(code, 1);
     let f = doc["findings"].as_array().unwrap();
@@ -279,7 +292,13 @@ fn verify_asks_the_provider_about_each_key_once() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["path"].as_str().unwrap().to_owned(), f["line"].as_u64().unwrap(), f["verdict"].as_str().unwrap().to_owned()))
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_owned(),
+                f["line"].as_u64().unwrap(),
+                f["verdict"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     assert_eq!(
         verdicts,
@@ -299,7 +318,12 @@ fn verify_asks_the_provider_about_each_key_once() {
 #[test]
 fn usage_errors_exit_2() {
     let env = Env::new();
-    for args in [&["scan", "no/such/dir"][..], &["scan", "--since", "HEAD"], &["scan", "--git", "--staged"], &["scan", "--format", "xml"]] {
+    for args in [
+        &["scan", "no/such/dir"][..],
+        &["scan", "--since", "HEAD"],
+        &["scan", "--git", "--staged"],
+        &["scan", "--format", "xml"],
+    ] {
         let out = env.cmd().args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
     }

@@ -33,7 +33,11 @@ fn render(template: &str, name: &str, value: &str) -> String {
         .enumerate()
         .map(|(i, w)| if i == 0 { w.to_owned() } else { w[..1].to_uppercase() + &w[1..] })
         .collect();
-    template.replace("{NAME}", &name.to_uppercase()).replace("{name}", name).replace("{camel}", &camel).replace("{value}", value)
+    template
+        .replace("{NAME}", &name.to_uppercase())
+        .replace("{name}", name)
+        .replace("{camel}", &camel)
+        .replace("{value}", value)
 }
 
 fn random(rng: &mut Rng, alphabet: &[u8], n: usize) -> String {
@@ -60,7 +64,9 @@ fn positives(rng: &mut Rng) -> Vec<(String, String)> {
         }
     }
     // Secrets of no provider: high-entropy values assigned to key-like names.
-    for name in ["api_key", "client_secret", "auth_token", "db_password", "signing_key", "access_token", "webhook_secret"] {
+    for name in
+        ["api_key", "client_secret", "auth_token", "db_password", "signing_key", "access_token", "webhook_secret"]
+    {
         for len in [16, 24, 32, 40] {
             out.push((name.to_owned(), random(rng, ALNUM, len)));
         }
@@ -110,7 +116,10 @@ fn negatives(rng: &mut Rng) -> Vec<(String, String)> {
         out.push(("sha256".into(), random(rng, HEX, 64)));
         out.push(("checksum".into(), random(rng, HEX, 32)));
         let u = random(rng, HEX, 32);
-        out.push(("request_id".into(), format!("{}-{}-{}-{}-{}", &u[..8], &u[8..12], &u[12..16], &u[16..20], &u[20..])));
+        out.push((
+            "request_id".into(),
+            format!("{}-{}-{}-{}-{}", &u[..8], &u[8..12], &u[12..16], &u[16..20], &u[20..]),
+        ));
         out.push(("integrity".into(), format!("sha512-{}==", random(rng, ALNUM, 86))));
         out.push(("etag".into(), random(rng, HEX, 32)));
     }
@@ -144,7 +153,8 @@ fn precision_and_recall_on_the_labelled_set() {
         std::fs::write(root.join(&file), text).unwrap();
     }
 
-    let out = env.cmd().current_dir(&root).args(["scan", "--no-known", "--format", "json", "--exit-zero"]).output().unwrap();
+    let out =
+        env.cmd().current_dir(&root).args(["scan", "--no-known", "--format", "json", "--exit-zero"]).output().unwrap();
     assert!(out.status.success(), "{}", common::stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let found: BTreeSet<(String, u64)> = doc["findings"]

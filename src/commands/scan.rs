@@ -75,14 +75,19 @@ pub fn run(args: ScanArgs, ctx: &Context) -> Result<i32> {
     if let Some(path) = &args.baseline {
         let new: Vec<(String, String)> = found
             .iter()
-            .map(|f| (f.finding.fingerprint.clone(), format!("{}:{} {}", f.finding.path, f.finding.line, f.finding.rule)))
+            .map(|f| {
+                (f.finding.fingerprint.clone(), format!("{}:{} {}", f.finding.path, f.finding.line, f.finding.rule))
+            })
             .collect();
         let existing = match Settings::discover(Some(path), &cwd) {
             Ok(s) => s,
-            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Settings::discover(None, &cwd)?,
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Settings::discover(None, &cwd)?
+            }
             Err(e) => return Err(e),
         };
-        let mode = std::fs::metadata(path).map_or(0o644, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777);
+        let mode = std::fs::metadata(path)
+            .map_or(0o644, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777);
         crate::vault::store::write_atomic_mode(path, settings::baseline_text(&existing, &new).as_bytes(), mode)?;
         ctx.out.done(&format!("wrote {} fingerprint(s) to {}", new.len(), path.display()));
         return Ok(exit::OK);
@@ -92,8 +97,9 @@ pub fn run(args: ScanArgs, ctx: &Context) -> Result<i32> {
         verify(&mut found, &registry, &config, ctx);
     }
     if vault_opened {
-        let event = crate::audit::Event::new("scan")
-            .details(serde_json::json!({"findings": found.len(), "files": stats.files, "git": args.git, "staged": args.staged}));
+        let event = crate::audit::Event::new("scan").details(
+            serde_json::json!({"findings": found.len(), "files": stats.files, "git": args.git, "staged": args.staged}),
+        );
         ctx.audit(event, false)?;
     }
     let findings: Vec<Finding> = found
@@ -399,8 +405,7 @@ fn verify(found: &mut [Found], registry: &Registry, config: &Config, ctx: &Conte
     let mut targets: Vec<Target> = Vec::new();
     let mut of_finding = Vec::with_capacity(found.len());
     for f in found.iter() {
-        let provider =
-            f.provider.clone().or_else(|| registry.detect(&f.value).map(|(p, _)| p.id.clone()));
+        let provider = f.provider.clone().or_else(|| registry.detect(&f.value).map(|(p, _)| p.id.clone()));
         let Some(provider) = provider else {
             of_finding.push(None);
             continue;
@@ -422,7 +427,8 @@ fn verify(found: &mut [Found], registry: &Registry, config: &Config, ctx: &Conte
         });
         of_finding.push(Some(t));
     }
-    let outcomes = online(&targets, registry, Checker::new(config.timeout, VERIFY_CONCURRENCY), VERIFY_CONCURRENCY, ctx);
+    let outcomes =
+        online(&targets, registry, Checker::new(config.timeout, VERIFY_CONCURRENCY), VERIFY_CONCURRENCY, ctx);
     let mut verdicts: Vec<Option<(Verdict, String)>> = vec![None; targets.len()];
     for (t, outcome) in outcomes {
         let worse = verdicts[t].as_ref().is_none_or(|(v, _)| outcome.verdict.severity() > v.severity());

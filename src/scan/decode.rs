@@ -61,9 +61,12 @@ pub fn find(hay: &[u8], from: usize, until: usize, mut found: impl FnMut(usize, 
     let mut at = from;
     while let Some(p) = memchr::memchr(b'%', &hay[at..until]) {
         let pct = at + p;
-        let token_start = hay[..pct].iter().rposition(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'')).map_or(0, |i| i + 1);
-        let token_end =
-            hay[pct..].iter().position(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'')).map_or(hay.len(), |i| pct + i);
+        let token_start =
+            hay[..pct].iter().rposition(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'')).map_or(0, |i| i + 1);
+        let token_end = hay[pct..]
+            .iter()
+            .position(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\''))
+            .map_or(hay.len(), |i| pct + i);
         at = token_end.min(until).max(pct + 1);
         // A token is decoded once, at its first escape.
         if memchr::memchr(b'%', &hay[token_start..pct]).is_some() || token_end - token_start > MAX_RUN {

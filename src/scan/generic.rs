@@ -121,8 +121,25 @@ pub fn is_placeholder(value: &str) -> bool {
 fn is_generic_placeholder(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
     const WORDS: &[&str] = &[
-        "....", "changeme", "change_me", "change-me", "yourkey", "sample", "insert", "replace", "fixme", "todo",
-        "%s", "fake", "mock", "test", "1234567890", "abcdefgh", "password", "passwd", "secret",
+        "....",
+        "changeme",
+        "change_me",
+        "change-me",
+        "yourkey",
+        "sample",
+        "insert",
+        "replace",
+        "fixme",
+        "todo",
+        "%s",
+        "fake",
+        "mock",
+        "test",
+        "1234567890",
+        "abcdefgh",
+        "password",
+        "passwd",
+        "secret",
     ];
     is_placeholder(value) || WORDS.iter().any(|w| lower.contains(w))
 }

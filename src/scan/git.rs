@@ -99,7 +99,8 @@ pub fn history(repo: &Path, since: Option<&str>) -> Result<Vec<BlobRef>> {
             // not introduced here.
             let old = parts[2];
             if since.is_some() && !old.bytes().all(|b| b == b'0') && seen.insert(old.to_owned()) {
-                let before = BlobRef { blob: old.to_owned(), commit: None, path: path.clone(), added: None, before_range: true };
+                let before =
+                    BlobRef { blob: old.to_owned(), commit: None, path: path.clone(), added: None, before_range: true };
                 blobs.push(before);
             }
             let blob = parts[3].to_owned();
@@ -119,7 +120,8 @@ pub fn staged(repo: &Path) -> Result<Vec<BlobRef>> {
     let mut files = Vec::new();
     for name in names.split(|b| *b == 0).filter(|n| !n.is_empty()) {
         let path = String::from_utf8_lossy(name).into_owned();
-        let patch = run(repo, &["diff", "--cached", "-U0", "--no-color", "--no-ext-diff", "--no-renames", "--", &path])?;
+        let patch =
+            run(repo, &["diff", "--cached", "-U0", "--no-color", "--no-ext-diff", "--no-renames", "--", &path])?;
         let mut added = Vec::new();
         for line in patch.split(|b| *b == b'\n') {
             if let Some(range) = hunk_added(line) {

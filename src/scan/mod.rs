@@ -275,7 +275,9 @@ mod tests {
 
     fn findings(s: &Scanner, text: &str) -> Vec<(u64, u64, String, Option<Encoding>)> {
         match s.scan(text.as_bytes()).unwrap() {
-            Scanned::Findings(f) => f.into_iter().map(|f| (f.line, f.column, f.rule.id().to_owned(), f.decoded)).collect(),
+            Scanned::Findings(f) => {
+                f.into_iter().map(|f| (f.line, f.column, f.rule.id().to_owned(), f.decoded)).collect()
+            }
             Scanned::Binary => panic!("binary"),
         }
     }
@@ -302,7 +304,10 @@ mod tests {
         let f = findings(&s, &format!("apiVersion: v1\ndata:\n  env: {blob}\n"));
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!((f[0].0, f[0].1, f[0].3), (3, 8, Some(Encoding::Base64)));
-        assert!(matches!(s.scan(&b"\x7fELF\x00\x01ghp_Um8SscuzM2fwc3gsTIG02FE2xNh4yblVdHnO"[..]).unwrap(), Scanned::Binary));
+        assert!(matches!(
+            s.scan(&b"\x7fELF\x00\x01ghp_Um8SscuzM2fwc3gsTIG02FE2xNh4yblVdHnO"[..]).unwrap(),
+            Scanned::Binary
+        ));
     }
 
     #[test]
