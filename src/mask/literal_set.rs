@@ -1,10 +1,14 @@
 //! Finding every occurrence of a set of short literals (pattern prefixes, keywords) fast.
 //!
-//! Each group of up to 64 literals of similar length goes to a Teddy SIMD searcher
-//! (`aho_corasick::packed`), which scans at several GB/s while matches are rare; longer literals
-//! and shorter ones are kept apart because Teddy's fingerprint is only as long as the shortest
-//! literal it holds. At each hit every literal of that group that starts there is reported, so
-//! overlapping occurrences (`sk-` and `sk-proj-`) are all seen.
+//! Each group of up to 64 literals goes to a Teddy SIMD searcher (`aho_corasick::packed`),
+//! which scans at several GB/s while matches are rare. Every searcher is a pass over the text,
+//! so the set searched is kept small: a literal with another one as its prefix is found through
+//! that one (`sk-proj-` through `sk-`), and literals sharing a head of 3 bytes or more are
+//! searched as that head (`tskey-api-` and `tskey-auth-` as `tskey-a`, `sk_live_` and
+//! `sk_test_` as `sk_`). Teddy's fingerprint is as
+//! long as the shortest literal it holds, and short literals match often, so literals of 1-2
+//! bytes, of 3 bytes and longer ones go to separate searchers. At each hit every literal of
+//! that group that starts there is reported, so overlapping occurrences are all seen.
 
 use std::ops::Range;
 
@@ -22,6 +26,11 @@ struct Group {
     literals: Vec<(Vec<u8>, u32)>,
 }
 
+/// Literals sharing a head this long are searched as the head.
+const MERGE_HEAD: usize = 3;
+/// Literals per searcher (Teddy's limit; more patterns per searcher measured slower).
+const CHUNK: usize = 64;
+
 pub struct LiteralSet {
     groups: Vec<Group>,
 }
@@ -29,24 +38,54 @@ pub struct LiteralSet {
 impl LiteralSet {
     /// `literals` are (bytes, id) pairs; every literal is at least 2 bytes.
     pub fn new(mut literals: Vec<(Vec<u8>, u32)>) -> LiteralSet {
-        literals.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then_with(|| a.0.cmp(&b.0)));
+        literals.sort();
         literals.dedup();
-        let (short, long): (Vec<_>, Vec<_>) = literals.into_iter().partition(|(l, _)| l.len() < 3);
+        let mut heads: Vec<Vec<u8>> = Vec::new();
+        for (lit, _) in &literals {
+            match heads.last_mut() {
+                Some(head) if lit.starts_with(head) => {}
+                Some(head) => {
+                    let common = head.iter().zip(lit).take_while(|(a, b)| a == b).count();
+                    if common >= MERGE_HEAD {
+                        head.truncate(common);
+                    } else {
+                        heads.push(lit.clone());
+                    }
+                }
+                None => heads.push(lit.clone()),
+            }
+        }
+        let mut classes: [Vec<Vec<u8>>; 3] = Default::default();
+        for h in heads {
+            let class = match h.len() {
+                0..=2 => 0,
+                3 => 1,
+                _ => 2,
+            };
+            classes[class].push(h);
+        }
         let mut groups = Vec::new();
-        for class in [short, long] {
-            for chunk in class.chunks(64) {
-                let bytes: Vec<&[u8]> = chunk.iter().map(|(l, _)| l.as_slice()).collect();
+        for class in classes {
+            for chunk in class.chunks(CHUNK) {
                 let finder = Config::new()
                     .match_kind(MatchKind::LeftmostFirst)
                     .builder()
-                    .extend(&bytes)
+                    .extend(chunk)
                     .build()
                     .map(Finder::Packed)
-                    .unwrap_or_else(|| Finder::Automaton(AhoCorasick::new(&bytes).expect("literal automaton builds")));
-                groups.push(Group { finder, literals: chunk.to_vec() });
+                    .unwrap_or_else(|| Finder::Automaton(AhoCorasick::new(chunk).expect("literal automaton builds")));
+                let members =
+                    literals.iter().filter(|(lit, _)| chunk.iter().any(|h| lit.starts_with(h))).cloned().collect();
+                groups.push(Group { finder, literals: members });
             }
         }
         LiteralSet { groups }
+    }
+
+    /// How many literals each searcher stands for (benchmarks and tests).
+    #[cfg(test)]
+    pub fn group_sizes(&self) -> Vec<usize> {
+        self.groups.iter().map(|g| g.literals.len()).collect()
     }
 
     /// Calls `f(start, id)` for every occurrence of every literal starting in `range`.
@@ -73,15 +112,19 @@ impl LiteralSet {
     }
 }
 
-/// A keyword in the forms it is written in: lower, upper and capitalized case.
+/// A keyword in the forms it is written in: lower and upper case, and capitalized when it is
+/// one word (`Stripe`; nobody writes `Client_secret`).
 pub fn case_variants(keyword: &[u8]) -> Vec<Vec<u8>> {
     let lower = keyword.to_ascii_lowercase();
     let upper = keyword.to_ascii_uppercase();
-    let mut capital = lower.clone();
-    if let Some(c) = capital.first_mut() {
-        c.make_ascii_uppercase();
+    let mut v = vec![lower.clone(), upper];
+    if lower.iter().all(u8::is_ascii_alphabetic) {
+        let mut capital = lower;
+        if let Some(c) = capital.first_mut() {
+            c.make_ascii_uppercase();
+        }
+        v.push(capital);
     }
-    let mut v = vec![lower, upper, capital];
     v.dedup();
     v
 }
