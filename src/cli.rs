@@ -697,7 +697,7 @@ pub struct ScanArgs {
     /// Also scan hidden files and files that .gitignore or .ignore exclude
     #[arg(long)]
     pub all_files: bool,
-    /// Threads for the walk [default: all cores]
+    /// Threads scanning files or git objects [default: all cores]
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
     /// Install a git pre-commit hook that runs `keyward scan --staged`

@@ -17,7 +17,7 @@ const GITHUB: &str = "ghp_Um8SscuzM2fwc3gsTIG02FE2xNh4yblVdHnO";
 const OPENAI: &str = "sk-proj-Tq3bV8mWz1LcK9rX2sYp4NfG7hJd5QaEz8Kw3Lm2";
 
 fn git(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = Std::new("git")
+    Std::new("git")
         .args(args)
         .current_dir(dir)
         .env("GIT_AUTHOR_NAME", "Test")
@@ -27,8 +27,7 @@ fn git(dir: &Path, args: &[&str]) -> std::process::Output {
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
-        .expect("git runs");
-    out
+        .expect("git runs")
 }
 
 fn git_ok(dir: &Path, args: &[&str]) -> String {

@@ -55,7 +55,7 @@ pub fn run(args: ScanArgs, ctx: &Context) -> Result<i32> {
     let mut found = if args.git || args.staged {
         let repo = git::toplevel(&cwd)?;
         let blobs = if args.staged { git::staged(&repo)? } else { git::history(&repo, args.since.as_deref())? };
-        scan_blobs(&scanner, &repo, blobs, &settings, &mut stats, ctx)?
+        scan_blobs(&scanner, &repo, blobs, threads(&args), &settings, &mut stats, ctx)?
     } else {
         scan_paths(&scanner, &args, &cwd, &settings, &mut stats, ctx)?
     };
@@ -183,6 +183,16 @@ fn finding(raw: RawFinding, path: &str, relative: &str, commit: Option<Commit>, 
     })
 }
 
+/// What the walk's threads count.
+#[derive(Default)]
+struct Counters {
+    files: AtomicU64,
+    bytes: AtomicU64,
+    binary: AtomicU64,
+    suppressed: AtomicU64,
+    errors: AtomicU64,
+}
+
 fn threads(args: &ScanArgs) -> usize {
     args.threads
         .map(usize::from)
@@ -218,7 +228,7 @@ fn scan_paths(
         .threads(threads(args))
         .filter_entry(|e| e.file_name() != ".git");
     let results: Mutex<Vec<Found>> = Mutex::new(Vec::new());
-    let counts = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+    let counts = Counters::default();
     let warnings: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let bar = progress(ctx);
     walk.build_parallel().run(|| {
@@ -227,7 +237,7 @@ fn scan_paths(
                 Ok(e) => e,
                 Err(e) => {
                     warnings.lock().expect("no panics").push(e.to_string());
-                    counts[4].fetch_add(1, Ordering::Relaxed);
+                    counts.errors.fetch_add(1, Ordering::Relaxed);
                     return ignore::WalkState::Continue;
                 }
             };
@@ -246,23 +256,23 @@ fn scan_paths(
             });
             match scanned {
                 Ok((Scanned::Binary, _)) => {
-                    counts[2].fetch_add(1, Ordering::Relaxed);
+                    counts.binary.fetch_add(1, Ordering::Relaxed);
                 }
                 Ok((Scanned::Findings(raw), len)) => {
-                    counts[0].fetch_add(1, Ordering::Relaxed);
-                    counts[1].fetch_add(len, Ordering::Relaxed);
+                    counts.files.fetch_add(1, Ordering::Relaxed);
+                    counts.bytes.fetch_add(len, Ordering::Relaxed);
                     if let Some(bar) = &bar {
                         bar.inc(1);
                     }
                     let mut local = Stats::default();
                     let found: Vec<Found> =
                         raw.into_iter().filter_map(|r| finding(r, &shown, &relative, None, &mut local)).collect();
-                    counts[3].fetch_add(local.suppressed, Ordering::Relaxed);
+                    counts.suppressed.fetch_add(local.suppressed, Ordering::Relaxed);
                     results.lock().expect("no panics").extend(found);
                 }
                 Err(e) => {
                     warnings.lock().expect("no panics").push(format!("cannot read {shown}: {e}"));
-                    counts[4].fetch_add(1, Ordering::Relaxed);
+                    counts.errors.fetch_add(1, Ordering::Relaxed);
                 }
             }
             ignore::WalkState::Continue
@@ -274,11 +284,12 @@ fn scan_paths(
     for w in warnings.into_inner().expect("walk finished") {
         ctx.out.warn(&crate::output::sanitize(&w));
     }
-    stats.files += counts[0].load(Ordering::Relaxed);
-    stats.bytes += counts[1].load(Ordering::Relaxed);
-    stats.skipped_binary += counts[2].load(Ordering::Relaxed);
-    stats.suppressed += counts[3].load(Ordering::Relaxed);
-    stats.errors += counts[4].load(Ordering::Relaxed);
+    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    stats.files += load(&counts.files);
+    stats.bytes += load(&counts.bytes);
+    stats.skipped_binary += load(&counts.binary);
+    stats.suppressed += load(&counts.suppressed);
+    stats.errors += load(&counts.errors);
     Ok(results.into_inner().expect("walk finished"))
 }
 
@@ -288,6 +299,7 @@ fn scan_blobs(
     scanner: &Scanner,
     repo: &Path,
     blobs: Vec<BlobRef>,
+    threads: usize,
     settings: &Settings,
     stats: &mut Stats,
     ctx: &Context,
@@ -296,12 +308,12 @@ fn scan_blobs(
         blobs.into_iter().filter(|b| !settings.path_allowed(&settings.relative(&repo.join(&b.path)))).collect();
     let mut reader = git::Blobs::open(repo, blobs.iter().map(|b| b.blob.clone()).collect())?;
     let per_blob: Mutex<Vec<(usize, Vec<RawFinding>)>> = Mutex::new(Vec::new());
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(threads_default() * 2);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(threads * 2);
     let rx = Mutex::new(rx);
     let binary = AtomicU64::new(0);
     let bar = progress(ctx);
     let read: std::io::Result<()> = std::thread::scope(|scope| {
-        for _ in 0..threads_default() {
+        for _ in 0..threads {
             scope.spawn(|| {
                 loop {
                     let job = rx.lock().expect("no panics").recv();
@@ -311,6 +323,7 @@ fn scan_blobs(
                         Ok(Scanned::Binary) => {
                             binary.fetch_add(1, Ordering::Relaxed);
                         }
+                        // Reading from memory does not fail.
                         Err(_) => {}
                     }
                     if let Some(bar) = &bar {
@@ -321,7 +334,7 @@ fn scan_blobs(
         }
         let result = (|| {
             for i in 0..blobs.len() {
-                let Some(size) = reader.next()? else { continue };
+                let Some(size) = reader.next_blob()? else { continue };
                 let mut data = Vec::with_capacity(size as usize);
                 std::io::Read::read_to_end(&mut reader.content(size), &mut data)?;
                 reader.skip(1)?;
@@ -381,10 +394,6 @@ fn scan_blobs(
         }
     }
     Ok(out)
-}
-
-fn threads_default() -> usize {
-    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
 }
 
 /// A spinner with the file count on a terminal.

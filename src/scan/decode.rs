@@ -91,7 +91,7 @@ fn base64(run: &[u8]) -> Option<Vec<u8>> {
     }
     let url = run.iter().any(|b| matches!(b, b'-' | b'_'));
     let usable = run.len() - run.len() % 4;
-    let engine = match (url, run.len() % 4 == 0) {
+    let engine = match (url, run.len().is_multiple_of(4)) {
         (false, true) => &BASE64,
         (false, false) => &BASE64_NOPAD,
         (true, true) => &BASE64URL,

@@ -181,7 +181,7 @@ impl Blobs {
 
     /// The next object: its size and a reader of exactly its content, which `done` must be
     /// given back. `None` for a missing object.
-    pub fn next(&mut self) -> std::io::Result<Option<u64>> {
+    pub fn next_blob(&mut self) -> std::io::Result<Option<u64>> {
         let mut header = String::new();
         if self.out.read_line(&mut header)? == 0 {
             return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "git cat-file ended early"));
