@@ -111,4 +111,45 @@ mod tests {
         let f = forms("quote\"back\\slash", 6);
         assert!(f.iter().any(|f| f.bytes == br#"quote\"back\\slash"#));
     }
+
+    #[test]
+    fn the_minimum_length_is_inclusive_and_applies_to_the_value_not_its_encodings() {
+        // Found by mutation testing: a value below the minimum has longer encoded forms, which
+        // must not be masked either; a value of exactly the minimum is masked.
+        assert!(forms("abcde", 6).is_empty());
+        assert!(forms("abcdef", 6).iter().any(|f| f.bytes == b"abcdef" && f.partial));
+        let lines = forms("a-long-first-line\nab", 6);
+        assert!(!lines.iter().any(|f| f.bytes == b"ab"), "a short line is not a form");
+    }
+
+    #[test]
+    fn shifted_forms_are_the_whole_groups_the_value_alone_decides() {
+        // Found by mutation testing: slicing one group too far in or out still matched the
+        // tests above, but leaves 4 characters of the encoded secret visible.
+        let value = b"0123456789abcdefghijklmn"; // 24 bytes: 8 whole groups
+        let f = base64_forms(&BASE64, value);
+        let shifted = |n: usize| {
+            let mut v = vec![0u8; n];
+            v.extend_from_slice(value);
+            BASE64.encode(&v)
+        };
+        assert_eq!(f.len(), 5);
+        assert_eq!(f[2], shifted(0).as_bytes()[..32]);
+        assert_eq!(f[3], shifted(1).as_bytes()[4..32]);
+        assert_eq!(f[4], shifted(2).as_bytes()[4..32]);
+        // A value too short to have a whole group at offsets 1 and 2 gives no shifted form there.
+        assert_eq!(base64_forms(&BASE64, b"abc").len(), 3);
+    }
+
+    #[test]
+    fn each_form_once() {
+        // A plain value is its own percent-encoding and JSON escaping: listed once.
+        let f = forms("plainvalue123", 6);
+        let mut bytes: Vec<&[u8]> = f.iter().map(|f| f.bytes.as_slice()).collect();
+        let all = bytes.len();
+        bytes.sort();
+        bytes.dedup();
+        assert_eq!(bytes.len(), all);
+        assert_eq!(f.iter().filter(|f| f.bytes == b"plainvalue123").count(), 1);
+    }
 }
