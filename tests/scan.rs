@@ -72,17 +72,19 @@ fn scan_json(env: &Env, dir: &Path, args: &[&str]) -> (i32, Value) {
     (out.status.code().unwrap(), doc)
 }
 
+/// (path, line, rule) of each finding.
 fn findings(doc: &Value) -> Vec<(String, u64, String)> {
+    located(doc, "rule")
+}
+
+/// (path, line, `field`) of each finding.
+fn located(doc: &Value, field: &str) -> Vec<(String, u64, String)> {
     doc["findings"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| {
-            (
-                f["path"].as_str().unwrap().to_owned(),
-                f["line"].as_u64().unwrap(),
-                f["rule"].as_str().unwrap().to_owned(),
-            )
+            (f["path"].as_str().unwrap().to_owned(), f["line"].as_u64().unwrap(), f[field].as_str().unwrap().to_owned())
         })
         .collect()
 }
@@ -287,18 +289,7 @@ fn verify_asks_the_provider_about_each_key_once() {
     write(&dir, "b.env", format!("SAME={}\n", key("Valid")));
     let (code, doc) = scan_json(&env, &dir, &["--no-known", "--verify"]);
     assert_eq!(code, 1);
-    let verdicts: Vec<(String, u64, String)> = doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["path"].as_str().unwrap().to_owned(),
-                f["line"].as_u64().unwrap(),
-                f["verdict"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let verdicts = located(&doc, "verdict");
     assert_eq!(
         verdicts,
         vec![

@@ -174,17 +174,9 @@ pub fn sarif(findings: &[Finding], rule_help: impl Fn(&str) -> String) -> Value 
     })
 }
 
-/// A relative URI reference for a path: `/` separators, reserved characters percent-encoded.
+/// A relative URI reference for a path: `/` separators, each segment percent-encoded.
 fn uri(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    path.split('/').map(crate::mask::forms::percent_encode).collect::<Vec<_>>().join("/")
 }
 
 #[cfg(test)]
