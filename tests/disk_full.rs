@@ -24,6 +24,16 @@ fn limited(env: &Env, bytes: u64) -> std::process::Command {
     cmd
 }
 
+/// Temp files beside the vault (a failed write must leave none).
+fn temp_files(env: &Env) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(env.vault.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .collect()
+}
+
 #[test]
 fn a_write_that_runs_out_of_space_keeps_the_old_vault() {
     let env = Env::with_recovery_key();
@@ -48,12 +58,7 @@ fn a_write_that_runs_out_of_space_keeps_the_old_vault() {
         assert_eq!(out.status.code(), Some(7), "{args:?}: {}", stderr(&out));
         common::assert_one_line_error(&stderr(&out));
         assert_eq!(std::fs::read(&env.vault).unwrap(), before, "{args:?}: the vault changed");
-        let temps: Vec<_> = std::fs::read_dir(env.vault.parent().unwrap())
-            .unwrap()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
-            .collect();
-        assert!(temps.is_empty(), "{args:?}: temp files left");
+        assert!(temp_files(&env).is_empty(), "{args:?}: temp files left");
     }
     assert_eq!(env.get("k/3"), format!("value-3-{}", "x".repeat(200)));
     env.cmd().args(["audit", "verify"]).assert().success();
@@ -157,12 +162,7 @@ fn a_full_filesystem_keeps_every_acknowledged_write() {
         break;
     }
     assert!(failed.is_some() && stored.len() >= 3, "the filesystem never filled: {} stored", stored.len());
-    let temps: Vec<_> = std::fs::read_dir(env.vault.parent().unwrap())
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
-        .collect();
-    assert!(temps.is_empty(), "temp files left");
+    assert!(temp_files(&env).is_empty(), "temp files left");
     for (name, value) in &stored {
         assert_eq!(&env.get(name), value);
     }
