@@ -315,4 +315,13 @@ mod tests {
         assert_eq!(parse(&file).err(), Some(ParseError::FutureVersion(9)));
         assert_eq!(parse(b"not a vault at all").err(), Some(ParseError::NotAVault));
     }
+
+    #[test]
+    fn an_absurd_header_length_is_named_as_such() {
+        // Found by mutation testing: without the range check the same file is reported as
+        // truncated, which sends the user looking for a partial copy instead of tampering.
+        let mut file = file_with(&sample());
+        file[10..14].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(parse(&file).err(), Some(damaged("the header length is out of range")));
+    }
 }
