@@ -111,15 +111,20 @@ pub fn entropy(value: &str) -> f64 {
 /// Example and template values, for provider-shaped matches: `sk_live_xxxxxxxx…`,
 /// `AKIAIOSFODNN7EXAMPLE`, `ghp_<token>`, a run of one character.
 pub fn is_placeholder(value: &str) -> bool {
-    let lower = value.to_ascii_lowercase();
     const WORDS: &[&str] =
         &["xxxx", "****", "example", "placeholder", "dummy", "redacted", "your_", "your-", "<", ">", "${", "{{"];
-    WORDS.iter().any(|w| lower.contains(w)) || repetitive(value) || long_run(value.as_bytes())
+    contains_any(value, WORDS) || repetitive(value) || long_run(value.as_bytes())
+}
+
+/// Whether `value` contains one of the lower-case `words`, ignoring ASCII case — in place: a
+/// lower-cased copy of a found secret would be one more copy nobody zeroizes.
+fn contains_any(value: &str, words: &[&str]) -> bool {
+    let v = value.as_bytes();
+    words.iter().any(|w| v.windows(w.len()).any(|win| win.eq_ignore_ascii_case(w.as_bytes())))
 }
 
 /// For the generic rule, also values that name themselves as fake or weak.
 fn is_generic_placeholder(value: &str) -> bool {
-    let lower = value.to_ascii_lowercase();
     const WORDS: &[&str] = &[
         "....",
         "changeme",
@@ -141,7 +146,7 @@ fn is_generic_placeholder(value: &str) -> bool {
         "passwd",
         "secret",
     ];
-    is_placeholder(value) || WORDS.iter().any(|w| lower.contains(w))
+    is_placeholder(value) || contains_any(value, WORDS)
 }
 
 /// The same character eight times in a row.

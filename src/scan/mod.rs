@@ -110,7 +110,7 @@ impl Scanner {
     /// `depth` levels.
     fn candidates(&self, hay: &[u8], spans: &[Span], from: usize, until: usize, depth: u8, out: &mut Vec<Candidate>) {
         for s in spans.iter().filter(|s| s.start >= from && s.start < until) {
-            let value = &hay[s.start..s.end];
+            let value = text(&hay[s.start..s.end]);
             let rule = match self.engine.origin(s) {
                 Origin::Known { secret, encoded } => Rule::Known { secret: secret.to_owned(), encoded },
                 Origin::Pattern { provider, kind } => {
@@ -121,8 +121,7 @@ impl Scanner {
                     {
                         continue;
                     }
-                    let text = String::from_utf8_lossy(value);
-                    if generic::is_placeholder(&text) || (provider == "database" && weak_url_password(&text)) {
+                    if generic::is_placeholder(&value) || (provider == "database" && weak_url_password(&value)) {
                         continue;
                     }
                     Rule::Provider { id: provider.to_owned(), kind: kind.to_owned() }
@@ -130,7 +129,7 @@ impl Scanner {
                 Origin::Merged => continue,
             };
             let prefix_len = self.engine.public_prefix_len(s);
-            out.push(Candidate { start: s.start, end: s.end, rule, value: text(value), prefix_len, decoded: None });
+            out.push(Candidate { start: s.start, end: s.end, rule, value, prefix_len, decoded: None });
         }
         if let Some(g) = &self.generic {
             g.find(hay, from, until, |start, end, name| {
@@ -164,7 +163,7 @@ fn weak_url_password(url: &str) -> bool {
     let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
     const DEFAULTS: &[&str] = &["postgres", "root", "admin", "guest", "mysql", "redis", "pass", "user", "dev", "local"];
     password == user
-        || DEFAULTS.contains(&password.to_ascii_lowercase().as_str())
+        || DEFAULTS.iter().any(|d| d.eq_ignore_ascii_case(password))
         || generic::is_placeholder(password)
         || !generic::accept_password(password)
 }
