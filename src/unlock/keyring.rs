@@ -210,3 +210,51 @@ fn auto() -> Result<Backend> {
     }
     Err(Error::KeyringUnavailable { backend: "auto", reason: format!("no keyring answered ({})", reasons.join("; ")) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_labels_name_their_backend() {
+        for backend in Backend::ALL {
+            assert_eq!(Backend::from_name(backend.name()), Some(backend));
+            let label = backend.slot_label();
+            assert!(label.starts_with(&format!("{}@", backend.name())), "{label}");
+            assert_eq!(Backend::of_label(&label), Some(backend));
+            assert_eq!(Backend::of_label(backend.name()), Some(backend), "a label without a host");
+        }
+        for label in ["", "@host", "keyring@host", "secret-service-2@host", "keyutils @host"] {
+            assert_eq!(Backend::of_label(label), None, "{label:?}");
+        }
+        assert!(Backend::Keyutils.persistence().contains("reboot"), "the kernel keyring's loss at reboot is stated");
+        assert!(Backend::SecretService.persistence().starts_with("persistent"));
+    }
+
+    #[test]
+    fn the_host_part_of_a_label_is_tame() {
+        let host = hostname();
+        assert!(!host.is_empty() && host.len() <= 40, "{host:?}");
+        assert!(host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')), "{host:?}");
+    }
+
+    #[test]
+    fn keyring_errors_never_echo_what_the_store_returned() {
+        use keyring_core::Error as K;
+        let stored = b"kwt1-this-is-what-the-store-held".to_vec();
+        let text = describe(&K::BadEncoding(stored.clone()));
+        assert_eq!(text, "the stored entry is not a keyward key");
+        assert!(!text.contains("kwt1"));
+        assert_eq!(describe(&K::NoEntry), "no entry");
+        assert!(describe(&K::NotSupportedByStore("attributes".into())).contains("attributes"));
+        assert_eq!(
+            unavailable(Backend::Keyutils, "gone").to_string(),
+            Error::KeyringUnavailable { backend: "keyutils", reason: "gone".into() }.to_string()
+        );
+    }
+
+    #[test]
+    fn no_keyring_is_a_choice_that_needs_no_backend() {
+        assert_eq!(choose(Choice::None).unwrap(), None);
+    }
+}

@@ -174,3 +174,116 @@ pub fn unlock(locked: &Locked, policy: Policy) -> Result<(Credential, Opened)> {
         hint: "set KEYWARD_VAULT_KEY to a token or the recovery key, run `keyward unlock` to restore this machine's keyring entry, or give the passphrase (KEYWARD_PASSPHRASE_FILE or a terminal)".into(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vault::{SlotSecret, Vault};
+
+    /// The cheapest parameters Argon2id accepts, so the test does not spend seconds deriving.
+    const CHEAP: Argon2Params = Argon2Params { m_kib: 8, t: 1, p: 1 };
+
+    struct Keys {
+        recovery: Key32,
+        first_token: Key32,
+        second_token: Key32,
+        secret_service: Key32,
+        keyutils: Key32,
+    }
+
+    /// A vault with one slot of every kind, two tokens and two keyring slots.
+    fn vault() -> (Vault, Keys) {
+        let keys = Keys {
+            recovery: Key32::random(),
+            first_token: Key32::random(),
+            second_token: Key32::random(),
+            secret_service: Key32::random(),
+            keyutils: Key32::random(),
+        };
+        let mut vault = Vault::create(std::path::Path::new("/nonexistent/vault"), 0);
+        vault.put_slot(SlotKind::Recovery, "recovery", SlotSecret::Random(&keys.recovery), 0);
+        vault.put_slot(SlotKind::Token, "token:ci", SlotSecret::Random(&keys.first_token), 0);
+        vault.put_slot(SlotKind::Token, "token:deploy", SlotSecret::Random(&keys.second_token), 0);
+        vault.put_slot(SlotKind::Keyring, "secret-service@host", SlotSecret::Random(&keys.secret_service), 0);
+        vault.put_slot(SlotKind::Keyring, "keyutils@host", SlotSecret::Random(&keys.keyutils), 0);
+        vault.put_slot(SlotKind::Passphrase, "passphrase", SlotSecret::Passphrase("correct horse", CHEAP), 0);
+        (vault, keys)
+    }
+
+    fn opens(vault: &Vault, mut credential: Credential) -> Option<String> {
+        let opened = credential.open(&vault.header.vault_id, &vault.header.slots)?;
+        assert_eq!(opened.data_key.expose(), vault.data_key().expose(), "an opened slot yields the data key");
+        Some(opened.slot.label)
+    }
+
+    fn code(kind: CodeKind, secret: &Key32) -> Credential {
+        Credential::Code(Code { kind, secret: secret.clone() })
+    }
+
+    #[test]
+    fn each_credential_opens_its_own_slot_and_no_other() {
+        let (vault, keys) = vault();
+        assert_eq!(opens(&vault, code(CodeKind::Recovery, &keys.recovery)).as_deref(), Some("recovery"));
+        assert_eq!(opens(&vault, code(CodeKind::Token, &keys.first_token)).as_deref(), Some("token:ci"));
+        // The second token slot is reached after the first one fails to open.
+        assert_eq!(opens(&vault, code(CodeKind::Token, &keys.second_token)).as_deref(), Some("token:deploy"));
+        let keyring = |backend, secret: &Key32| Credential::Keyring { backend, secret: secret.clone() };
+        assert_eq!(
+            opens(&vault, keyring(Backend::SecretService, &keys.secret_service)).as_deref(),
+            Some("secret-service@host")
+        );
+        assert_eq!(opens(&vault, keyring(Backend::Keyutils, &keys.keyutils)).as_deref(), Some("keyutils@host"));
+        let passphrase = Credential::Passphrase { passphrase: Passphrase::new("correct horse".into()), cached: None };
+        assert_eq!(opens(&vault, passphrase).as_deref(), Some("passphrase"));
+
+        // A secret presented as the wrong kind of credential opens nothing: a token is never
+        // tried against the recovery slot, a keyring entry only against its own backend's slot.
+        assert_eq!(opens(&vault, code(CodeKind::Token, &keys.recovery)), None);
+        assert_eq!(opens(&vault, code(CodeKind::Recovery, &keys.first_token)), None);
+        assert_eq!(opens(&vault, keyring(Backend::Keyutils, &keys.secret_service)), None);
+        assert_eq!(opens(&vault, keyring(Backend::Keychain, &keys.keyutils)), None);
+        assert_eq!(opens(&vault, keyring(Backend::SecretService, &keys.recovery)), None);
+        let wrong = Credential::Passphrase { passphrase: Passphrase::new("wrong horse".into()), cached: None };
+        assert_eq!(opens(&vault, wrong), None);
+        assert_eq!(opens(&vault, code(CodeKind::Token, &Key32::random())), None);
+    }
+
+    #[test]
+    fn a_passphrase_is_derived_once_per_salt_and_parameters() {
+        let (vault, _) = vault();
+        let slot = vault.header.slots.iter().find(|s| s.kind == SlotKind::Passphrase).unwrap().clone();
+        let mut credential =
+            Credential::Passphrase { passphrase: Passphrase::new("correct horse".into()), cached: None };
+        assert!(credential.open(&vault.header.vault_id, &vault.header.slots).is_some());
+        let Credential::Passphrase { cached: Some((salt, params, _)), .. } = &credential else {
+            panic!("the derived key is cached")
+        };
+        assert_eq!((*salt, *params), (slot.salt, CHEAP));
+
+        // The cache is what is used for the same salt and parameters: poison it and the slot no
+        // longer opens; with other parameters, the passphrase is derived again and opens it.
+        let poisoned = Some((slot.salt, CHEAP, Key32::random()));
+        let pass = || Passphrase::new("correct horse".into());
+        let mut credential = Credential::Passphrase { passphrase: pass(), cached: poisoned.clone() };
+        assert!(credential.open(&vault.header.vault_id, &vault.header.slots).is_none());
+        let other_params = Argon2Params { m_kib: 16, ..CHEAP };
+        let mut credential =
+            Credential::Passphrase { passphrase: pass(), cached: Some((slot.salt, other_params, Key32::random())) };
+        assert!(credential.open(&vault.header.vault_id, &vault.header.slots).is_some());
+        let mut credential =
+            Credential::Passphrase { passphrase: pass(), cached: Some(([7; 16], CHEAP, Key32::random())) };
+        assert!(credential.open(&vault.header.vault_id, &vault.header.slots).is_some());
+    }
+
+    #[test]
+    fn credentials_describe_themselves_without_their_secret() {
+        let secret = Key32::random();
+        let described = [
+            code(CodeKind::Recovery, &secret).describe(),
+            code(CodeKind::Token, &secret).describe(),
+            Credential::Keyring { backend: Backend::Keyutils, secret: secret.clone() }.describe(),
+            Credential::Passphrase { passphrase: Passphrase::new("x".repeat(12)), cached: None }.describe(),
+        ];
+        assert_eq!(described, ["recovery key", "token", "keyring", "passphrase"]);
+    }
+}
