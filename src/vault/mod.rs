@@ -284,6 +284,70 @@ mod tests {
     }
 
     #[test]
+    fn a_reopened_vault_lists_its_secrets_and_records() {
+        let (mut vault, token) = sample_vault();
+        let reopened = reopen(&vault.seal(), &token).unwrap();
+        let names: Vec<String> = reopened.secrets().unwrap().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["a"]);
+        let records = reopened.records().unwrap();
+        assert_eq!(records.records.len(), 1);
+        assert!(records.settings.iter().any(|(k, _)| k == AUDIT_SECRET), "the audit secret is a setting");
+    }
+
+    fn slots(vault: &Vault) -> Vec<(SlotKind, &str)> {
+        vault.header.slots.iter().map(|s| (s.kind, s.label.as_str())).collect()
+    }
+
+    #[test]
+    fn a_slot_replaces_only_the_slot_of_the_same_kind_and_label() {
+        let (mut vault, old_token) = sample_vault();
+        let key = Key32::random();
+        vault.put_slot(SlotKind::Token, "deploy", SlotSecret::Random(&key), 2);
+        vault.put_slot(SlotKind::Keyring, "ci", SlotSecret::Random(&key), 2);
+        assert_eq!(slots(&vault), [(SlotKind::Token, "ci"), (SlotKind::Token, "deploy"), (SlotKind::Keyring, "ci")]);
+
+        let new_token = Key32::random();
+        vault.put_slot(SlotKind::Token, "ci", SlotSecret::Random(&new_token), 3);
+        assert_eq!(slots(&vault), [(SlotKind::Token, "deploy"), (SlotKind::Keyring, "ci"), (SlotKind::Token, "ci")]);
+        let ci = vault.header.slots.iter().find(|s| s.kind == SlotKind::Token && s.label == "ci").unwrap();
+        assert!(vault.header.slots.iter().all(|s| s.created > 1), "the first `ci` slot is gone");
+        let kek = |k: &Key32| crypto::hkdf_kek(k.expose(), &ci.salt);
+        assert!(unwrap_slot(&vault.header.vault_id, ci, &kek(&new_token)).is_some());
+        assert!(unwrap_slot(&vault.header.vault_id, ci, &kek(&old_token)).is_none());
+    }
+
+    #[test]
+    fn removed_and_rekeyed_slots_are_handed_back() {
+        let (mut vault, _) = sample_vault();
+        vault.put_slot(SlotKind::Recovery, "recovery", SlotSecret::Random(&Key32::random()), 2);
+        let removed = vault.remove_slots(|s| s.kind == SlotKind::Token);
+        assert_eq!(removed.iter().map(|s| s.label.as_str()).collect::<Vec<_>>(), ["ci"]);
+        assert_eq!(slots(&vault), [(SlotKind::Recovery, "recovery")]);
+
+        let old_key = vault.data_key().expose().to_owned();
+        let dropped = vault.rekey();
+        assert_eq!(dropped.iter().map(|s| s.kind).collect::<Vec<_>>(), [SlotKind::Recovery]);
+        assert!(vault.header.slots.is_empty());
+        assert_ne!(vault.data_key().expose(), &old_key);
+    }
+
+    #[test]
+    fn audit_keys_come_from_the_audit_secret_and_survive_a_rekey() {
+        let (mut vault, _) = sample_vault();
+        let before = vault.audit_keys().unwrap().fingerprint("v");
+        vault.rekey();
+        assert_eq!(vault.audit_keys().unwrap().fingerprint("v"), before);
+        assert_ne!(before, crate::audit::Keys::derive(vault.data_key().expose()).fingerprint("v"));
+
+        // A vault from before the audit secret existed: keys from the data key.
+        let mut records = vault.records().unwrap();
+        records.settings.clear();
+        vault.set_records(&records);
+        let from_data_key = crate::audit::Keys::derive(vault.data_key().expose()).fingerprint("v");
+        assert_eq!(vault.audit_keys().unwrap().fingerprint("v"), from_data_key);
+    }
+
+    #[test]
     fn a_fresh_nonce_every_save() {
         let (mut vault, _) = sample_vault();
         let a = vault.seal();
