@@ -215,6 +215,90 @@ mod tests {
         }
     }
 
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn reading_names_what_is_wrong_with_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.kw");
+        assert!(matches!(read(&path), Err(Error::VaultNotFound { .. })));
+        assert!(read(dir.path()).err().unwrap().to_string().contains("it is a directory"));
+
+        write_atomic(&path, b"bytes").unwrap();
+        let file = read(&path).unwrap();
+        assert_eq!((&file.bytes[..], file.loose_mode), (&b"bytes"[..], None));
+        for (loose, expected) in [(0o640, Some(0o640)), (0o604, Some(0o604)), (0o700, None), (0o400, None)] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(loose)).unwrap();
+            assert_eq!(read(&path).unwrap().loose_mode, expected, "{loose:o}");
+        }
+        assert_eq!(owner(&path), Some(unsafe { libc::getuid() }));
+        assert_eq!(owner(&dir.path().join("missing")), None);
+    }
+
+    #[test]
+    fn a_vault_owned_by_someone_else_is_refused() {
+        // Giving a file away needs root; elsewhere the end-to-end bad-input table covers it.
+        if unsafe { libc::geteuid() } != 0 {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.kw");
+        write_atomic(&path, b"bytes").unwrap();
+        std::os::unix::fs::chown(&path, Some(4242), None).unwrap();
+        let message = read(&path).err().unwrap().to_string();
+        assert!(message.contains("belongs to another user (uid 4242)"), "{message}");
+    }
+
+    #[test]
+    fn only_this_vaults_temp_files_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.kw");
+        let names = [".v.kw.0a1b2c.tmp", ".v.kw.0a1b2c.tmp.keep", ".w.kw.0a1b2c.tmp", "v.kw.0a1b2c.tmp", "v.kw"];
+        for name in names {
+            fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        remove_stale_temps(&path);
+        let mut left: Vec<String> =
+            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        assert_eq!(left, [".v.kw.0a1b2c.tmp.keep", ".w.kw.0a1b2c.tmp", "v.kw", "v.kw.0a1b2c.tmp"]);
+    }
+
+    #[test]
+    fn replacing_keeps_the_mode_and_new_private_files_are_0600_and_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("ci.log");
+        fs::write(&log, b"old").unwrap();
+        fs::set_permissions(&log, fs::Permissions::from_mode(0o644)).unwrap();
+        replace_keeping_mode(&log, b"new").unwrap();
+        assert_eq!((fs::read(&log).unwrap(), mode(&log)), (b"new".to_vec(), 0o644));
+
+        let private = dir.path().join("recovery.txt");
+        write_new_private(&private, b"secret").unwrap();
+        assert_eq!((fs::read(&private).unwrap(), mode(&private)), (b"secret".to_vec(), 0o600));
+        assert!(write_new_private(&private, b"other").is_err(), "an existing file is never overwritten");
+        assert_eq!(fs::read(&private).unwrap(), b"secret");
+    }
+
+    #[test]
+    fn a_lock_is_waited_for_and_released_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.kw");
+        assert_eq!(lock_path(&path), dir.path().join("v.kw.lock"));
+        let held = lock(&path, Duration::from_secs(1)).unwrap();
+        assert_eq!(mode(&lock_path(&path)), 0o600);
+        let waiter = {
+            let path = path.clone();
+            std::thread::spawn(move || lock(&path, Duration::from_secs(10)).map(|_| ()))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        drop(held);
+        waiter.join().unwrap().expect("the waiter gets the lock once it is released");
+        drop(lock(&path, Duration::ZERO).expect("free again after the waiter dropped it"));
+    }
+
     #[test]
     fn private_dirs_are_0700() {
         let dir = tempfile::tempdir().unwrap();
