@@ -250,6 +250,54 @@ mod tests {
     }
 
     #[test]
+    fn variable_names_are_shell_identifiers_of_at_most_128_characters() {
+        for good in ["_", "A", "a1", "STRIPE_KEY", &format!("A{}", "_".repeat(127))] {
+            assert_eq!(validate_var(good), Ok(()), "{good}");
+        }
+        for bad in ["", "A-B", "A B", "É", "_é", &format!("A{}", "_".repeat(128))] {
+            assert!(validate_var(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_name("a b").unwrap_err().to_string().contains("a b"));
+    }
+
+    #[test]
+    fn a_new_secret_has_one_current_version_and_the_default_policy() {
+        let meta = Metadata::new(100);
+        assert_eq!((meta.created, meta.updated, meta.rotate_every), (100, 100, Some(90 * 86_400)));
+        assert!(meta.provider.is_none() && meta.expires.is_none() && meta.ext.is_empty());
+        let secret = Secret::new("a".into(), "A".into(), None, meta, SecretValue::new("v".into()), 200);
+        let current = secret.current().unwrap();
+        assert_eq!((current.id, current.stage, current.created, current.stage_since), (1, Stage::Current, 200, 200));
+        assert_eq!(secret.body.next_version, 2);
+        assert_eq!(ext::verified(current.id), "v1.verified");
+    }
+
+    #[test]
+    fn a_stage_selects_its_latest_version_and_an_id_its_own() {
+        let mut secret = Secret::new("a".into(), "A".into(), None, Metadata::new(0), SecretValue::new("v".into()), 0);
+        let version = |id, stage| Version {
+            id,
+            value: SecretValue::new(format!("v{id}")),
+            created: 0,
+            stage,
+            stage_since: 0,
+            grace_until: None,
+        };
+        secret.body.versions =
+            vec![version(1, Stage::Previous), version(2, Stage::Previous), version(3, Stage::Current)];
+        let id = |selector| secret.version(selector).map(|v| v.id);
+        assert_eq!(id(VersionSelector::Stage(Stage::Previous)), Some(2));
+        assert_eq!(id(VersionSelector::Stage(Stage::Current)), Some(3));
+        assert_eq!(id(VersionSelector::Stage(Stage::Pending)), None);
+        assert_eq!(id(VersionSelector::Id(1)), Some(1));
+        assert_eq!(id(VersionSelector::Id(4)), None);
+        let stages = [Stage::Current, Stage::Pending, Stage::Previous, Stage::Revoked].map(Stage::as_str);
+        assert_eq!(stages, ["current", "pending", "previous", "revoked"]);
+        assert_eq!(VersionSelector::Id(3).to_string(), "#3");
+        assert_eq!(VersionSelector::Stage(Stage::Pending).to_string(), "pending");
+    }
+
+    #[test]
     fn version_selectors() {
         assert_eq!("previous".parse(), Ok(VersionSelector::Stage(Stage::Previous)));
         assert_eq!("3".parse(), Ok(VersionSelector::Id(3)));
