@@ -8,7 +8,8 @@
 #   scripts/mutants.sh vault          # one group: vault, unlock or mask
 #
 # Results go to target/mutants/<group>/mutants.out (missed.txt lists the survivors). Settings
-# shared by every group are in .cargo/mutants.toml.
+# shared by every group are in .cargo/mutants.toml. Check a log under mutants.out/log/ after a
+# change here: arguments cargo test does not understand make every mutant look caught.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,13 +33,13 @@ for group in ${groups[*]}; do
     case $group in
     # The vault's unit tests and the committed vault vectors; the mask and scan tests cannot
     # catch a vault mutant and take most of the time.
-    vault) run vault --file 'src/vault/*.rs' -- -- --skip mask:: --skip scan:: ;;
+    vault) run vault --file 'src/vault/*.rs' -- --lib --test=vectors -- --skip mask:: --skip scan:: ;;
     # The unlock chain also through the binary: tokens, passphrases, the kernel keyring and the
     # Secret Service (which need the keyring daemons, as the end-to-end suite does).
-    unlock) run unlock --file 'src/unlock/*.rs' --cargo-test-arg=--test=unlock \
-        --cargo-test-arg=--test=secret_service -- -- --skip mask:: --skip scan:: ;;
+    unlock) run unlock --file 'src/unlock/*.rs' -- --lib --test=vectors --test=unlock --test=secret_service \
+        -- --skip mask:: --skip scan:: ;;
     # The mask engine: its differential property tests against the reference masker.
-    mask) run mask --file 'src/mask/*.rs' ;;
+    mask) run mask --file 'src/mask/*.rs' -- --lib ;;
     *) echo "unknown group $group (vault, unlock or mask)" >&2 && exit 2 ;;
     esac
 done
