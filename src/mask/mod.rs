@@ -643,6 +643,60 @@ mod tests {
         assert_eq!(String::from_utf8(out).unwrap(), "DATADOG_API_KEY=********\n");
     }
 
+    /// Streams `input` one byte per read with tiny blocks, so every position is a block cut.
+    fn byte_by_byte(engine: &Engine, input: &[u8], block: usize) -> Vec<u8> {
+        let chunks: Vec<&[u8]> = input.chunks(1).collect();
+        let mut out = Vec::new();
+        stream::mask_chunks(engine, &chunks, block, &mut out).unwrap();
+        out
+    }
+
+    /// Inputs whose masking depends on bytes before a match (a word boundary, a label of ours
+    /// holding a keyword) or after it: the context and lookahead the stream keeps must cover
+    /// them wherever a block is cut. Random chunking rarely cuts exactly there.
+    #[test]
+    fn every_cut_position_keeps_enough_context_and_lookahead() {
+        let r = Registry::builtin();
+        let known = "internal-known-value-0123456789";
+        let engine = Engine::build(
+            &[KnownValue { name: "internal/x", value: known, public_prefix: None }],
+            Some(&r),
+            Options { style: Style::Full, min_length: 6 },
+        );
+        let hex = "0123456789abcdef0123456789abcdef";
+        let cases: Vec<(String, String)> = vec![
+            // Glued to a word: not a boundary, so not a Twilio secret.
+            (format!("twilio token: xyz{hex}\n"), format!("twilio token: xyz{hex}\n")),
+            // The keyword inside one of our labels is a label, not a hint.
+            (format!("[REDACTED:twilio] {hex}\n"), format!("[REDACTED:twilio] {hex}\n")),
+            // ... also at the end of the longest label name, far from the label's start.
+            (
+                format!("[REDACTED:{}twilio] {hex}\n", "n".repeat(122)),
+                format!("[REDACTED:{}twilio] {hex}\n", "n".repeat(122)),
+            ),
+            // ... but an unclosed `[REDACTED:` far back on the line is not a label.
+            (
+                format!("[REDACTED:{} twilio {hex}\n", "x".repeat(200)),
+                format!("[REDACTED:{} twilio ********\n", "x".repeat(200)),
+            ),
+            (format!("twilio {hex}"), "twilio ********".to_owned()),
+            (format!("a {known} b {known}"), "a ******** b ********".to_owned()),
+            (format!("twilio {hex}x"), format!("twilio {hex}x")),
+        ];
+        // The stream only cuts a block this far before the end of what it has read.
+        let tail = format!("\n{}", ".".repeat(engine.lookahead() + 8));
+        for (input, expected) in &cases {
+            let (input, expected) = (format!("{input}{tail}"), format!("{expected}{tail}"));
+            let (input, expected) = (&input, &expected);
+            let want = String::from_utf8(reference::mask(&engine, input.as_bytes())).unwrap();
+            assert_eq!(&want, expected, "reference on {input:?}");
+            for block in [1, 2, 7] {
+                let got = String::from_utf8(byte_by_byte(&engine, input.as_bytes(), block)).unwrap();
+                assert_eq!(&got, expected, "block {block} on {input:?}");
+            }
+        }
+    }
+
     #[test]
     fn overlapping_secrets_are_masked_as_their_union() {
         let engine = Engine::build(
