@@ -102,22 +102,31 @@ fn zsh_completes_commands_names_flags_and_providers() {
     }
     let env = setup();
     let driver = env.path("drive.zsh");
+    // Waits for what it expects ($2) instead of sleeping a fixed time: on a loaded machine zsh
+    // and the completion function can take seconds. Gives up after 30 s with what it read.
     std::fs::write(
         &driver,
         format!(
             "zmodload zsh/zpty\nzpty z zsh -f -i\n\
-             zpty -w z 'PS1=\"> \"; autoload -Uz compinit; compinit -u -D; source {}; zstyle \":completion:*\" list-prompt \"\"; setopt nobeep; LISTMAX=10000'\n\
-             sleep 2\nzpty -w -n z \"$1\"$'\\t'\nsleep 3\nout=\"\"\nwhile zpty -rt z chunk; do out+=$chunk; done\nprint -r -- \"$out\"\nzpty -d z\n",
+             zpty -w z 'PS1=\"> \"; autoload -Uz compinit; compinit -u -D; source {}; zstyle \":completion:*\" list-prompt \"\"; setopt nobeep; LISTMAX=10000; print RE\"\"ADY'\n\
+             zpty -r z setup '*READY*'\n\
+             zpty -w -n z \"$1\"$'\\t'\n\
+             out=\"\"; start=$SECONDS\n\
+             while [[ $out != *$2* ]] && (( SECONDS - start < 30 )); do\n\
+               if zpty -rt z chunk; then out+=$chunk; else sleep 0.1; fi\n\
+             done\n\
+             sleep 0.3; while zpty -rt z chunk; do out+=$chunk; done\n\
+             print -r -- \"$out\"\nzpty -d z\n",
             script("_keyward").display()
         ),
     )
     .unwrap();
-    let complete = |line: &str| run(&env, "zsh", &["-f", driver.to_str().unwrap(), line]);
-    assert!(complete("keyward g").contains("keyward get"), "command name completed");
-    let names = complete("keyward get ");
+    let complete = |line: &str, expect: &str| run(&env, "zsh", &["-f", driver.to_str().unwrap(), line, expect]);
+    assert!(complete("keyward g", "keyward get").contains("keyward get"), "command name completed");
+    let names = complete("keyward get ", "github/ci");
     assert!(names.contains("stripe/live") && names.contains("github/ci"), "{names}");
-    assert!(complete("keyward add --prov").contains("--provider"));
-    let providers = complete("keyward add --provider ");
+    assert!(complete("keyward add --prov", "--provider").contains("--provider"));
+    let providers = complete("keyward add --provider ", "cloudflare");
     // The pty has 24 rows, so the list shows its first entries.
     assert!(providers.contains("anthropic") && providers.contains("cloudflare"), "{providers}");
 }
