@@ -643,11 +643,12 @@ mod tests {
         assert_eq!(String::from_utf8(out).unwrap(), "DATADOG_API_KEY=********\n");
     }
 
-    /// Streams `input` one byte per read with tiny blocks, so every position is a block cut.
-    fn byte_by_byte(engine: &Engine, input: &[u8], block: usize) -> Vec<u8> {
-        let chunks: Vec<&[u8]> = input.chunks(1).collect();
+    /// Streams `input` in reads of `size` bytes and blocks of that size: the stream cuts a block
+    /// after every read, so windows are `size` bytes and cuts fall everywhere.
+    fn in_pieces(engine: &Engine, input: &[u8], size: usize) -> Vec<u8> {
+        let chunks: Vec<&[u8]> = input.chunks(size).collect();
         let mut out = Vec::new();
-        stream::mask_chunks(engine, &chunks, block, &mut out).unwrap();
+        stream::mask_chunks(engine, &chunks, size, &mut out).unwrap();
         out
     }
 
@@ -682,17 +683,54 @@ mod tests {
             (format!("twilio {hex}"), "twilio ********".to_owned()),
             (format!("a {known} b {known}"), "a ******** b ********".to_owned()),
             (format!("twilio {hex}x"), format!("twilio {hex}x")),
+            // A keyword arms its own line only.
+            (format!("twilio\n{hex}\ntwilio {hex}\n"), format!("twilio\n{hex}\ntwilio ********\n")),
+            (format!("a twilio b\nc {hex} twilio d\n"), format!("a twilio b\nc {hex} twilio d\n")),
         ];
+        check_every_cut(&engine, &cases);
+
+        // A user's patterns with no literal prefix and no keyword are searched everywhere; a run
+        // longer than the pattern's max_len is not a match.
+        let acme = crate::providers::ProviderDef {
+            name: Some("Acme".into()),
+            patterns: Some(vec![pattern("account", "[A-Z]{4}[0-9]{12}", 16), pattern("order", "[QX][0-9]{6,}", 10)]),
+            ..Default::default()
+        };
+        let custom = Registry::load(&[("acme".into(), acme)], None).unwrap();
+        let engine = Engine::build(&[], Some(&custom), Options { style: Style::Full, min_length: 6 });
+        let cases = vec![
+            ("id ABCD123456789012 end".to_owned(), "id ******** end".to_owned()),
+            ("q Q1234567 and Q123456789012345 x".to_owned(), "q ******** and Q123456789012345 x".to_owned()),
+            ("ABCD123456789012ABCD123456789012".to_owned(), "****************".to_owned()),
+        ];
+        check_every_cut(&engine, &cases);
+    }
+
+    fn pattern(kind: &str, regex: &str, max_len: usize) -> crate::providers::PatternDef {
+        crate::providers::PatternDef {
+            kind: kind.into(),
+            regex: regex.into(),
+            max_len,
+            near_keyword: false,
+            examples: vec![],
+            not: vec![],
+        }
+    }
+
+    /// The reference gives `expected`, and so does the stream cut at every position and in
+    /// blocks of several sizes.
+    fn check_every_cut(engine: &Engine, cases: &[(String, String)]) {
         // The stream only cuts a block this far before the end of what it has read.
         let tail = format!("\n{}", ".".repeat(engine.lookahead() + 8));
-        for (input, expected) in &cases {
-            let (input, expected) = (format!("{input}{tail}"), format!("{expected}{tail}"));
-            let (input, expected) = (&input, &expected);
-            let want = String::from_utf8(reference::mask(&engine, input.as_bytes())).unwrap();
-            assert_eq!(&want, expected, "reference on {input:?}");
-            for block in [1, 2, 7] {
-                let got = String::from_utf8(byte_by_byte(&engine, input.as_bytes(), block)).unwrap();
-                assert_eq!(&got, expected, "block {block} on {input:?}");
+        // Leading lines shift where the blocks fall relative to the interesting part.
+        let shifted = cases.iter().flat_map(|(i, e)| (0..2).map(move |n| ("-\n".repeat(n * 3), i, e)));
+        for (lead, input, expected) in shifted {
+            let (input, expected) = (format!("{lead}{input}{tail}"), format!("{lead}{expected}{tail}"));
+            let want = String::from_utf8(reference::mask(engine, input.as_bytes())).unwrap();
+            assert_eq!(want, expected, "reference on {input:?}");
+            for size in [1, 3, 7, 16, 64] {
+                let got = String::from_utf8(in_pieces(engine, input.as_bytes(), size)).unwrap();
+                assert_eq!(got, expected, "pieces of {size} on {input:?}");
             }
         }
     }
