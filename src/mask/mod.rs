@@ -479,8 +479,25 @@ impl Engine {
         *spans = merged;
     }
 
-    /// The replacement text for one merged span.
+    /// The replacement text for one merged span. A span over several lines (a private key's
+    /// header and first line) is replaced line by line, keeping its newlines: line numbers stay
+    /// as they were, and masking the output again changes nothing (a keyword that was on another
+    /// line than a value stays there).
     pub fn replacement(&self, span: &Span, text: &[u8], out: &mut Vec<u8>) {
+        if memchr::memchr(b'\n', text).is_some() {
+            for (i, part) in text.split(|&b| b == b'\n').enumerate() {
+                if i > 0 {
+                    out.push(b'\n');
+                }
+                match self.opts.style {
+                    _ if part.is_empty() => {}
+                    // Part of a value shown on every line would show too much of it.
+                    Style::Partial => out.extend_from_slice(FULL_MASK),
+                    _ => self.replacement(span, part, out),
+                }
+            }
+            return;
+        }
         let label = self.labels.get(span.label as usize);
         match self.opts.style {
             Style::Full => out.extend_from_slice(FULL_MASK),
@@ -733,6 +750,33 @@ mod tests {
                 assert_eq!(got, expected, "pieces of {size} on {input:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_span_over_several_lines_keeps_its_newlines() {
+        let key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7";
+        for (style, expected) in [
+            (Style::Full, "a ********\n******** b"),
+            (Style::Partial, "a ********\n******** b"),
+            (Style::Label, "a [REDACTED:pem]\n[REDACTED:pem] b"),
+        ] {
+            let known = [KnownValue { name: "pem", value: key, public_prefix: None }];
+            let engine = Engine::build(&known, None, Options { style, min_length: 6 });
+            let masked = engine.mask_bytes(format!("a {key} b").as_bytes());
+            assert_eq!(String::from_utf8(masked.clone()).unwrap(), expected, "{style:?}");
+            assert_eq!(engine.mask_bytes(&masked), masked, "idempotent");
+        }
+        // The case the property test found: a private key between a keyword and a value kept
+        // them on separate lines; joined by the mask, a second pass hid the value.
+        let r = Registry::builtin();
+        let engine = Engine::build(&[], Some(&r), Options { style: Style::Full, min_length: 6 });
+        let hex = "0123456789abcdef0123456789abcdef";
+        // A private key's first body line runs into the `https` of a URL holding a Twilio-shaped
+        // value; the keyword is on the key's header line.
+        let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIDJqOveSOiP5Xj/jyoQtCQU8cFqbwzQJM";
+        let input = format!("twilio {pem}https://{hex}@x\n");
+        let once = engine.mask_bytes(input.as_bytes());
+        assert_eq!(engine.mask_bytes(&once), once);
     }
 
     #[test]
