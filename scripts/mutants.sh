@@ -23,6 +23,7 @@ run() {
     local group=$1
     shift
     echo "== $group"
+    mkdir -p "target/mutants/$group"
     cargo mutants "${common[@]}" --output "target/mutants/$group" "$@" || true
     local out="target/mutants/$group/mutants.out"
     printf '%s: caught %s, missed %s, unviable %s, timeout %s\n' "$group" \
