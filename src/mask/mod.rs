@@ -658,6 +658,9 @@ mod tests {
         assert_eq!(String::from_utf8(out).unwrap(), format!("commit {hex} done"));
         let out = engine.mask_bytes(format!("DATADOG_API_KEY={hex}\n").as_bytes());
         assert_eq!(String::from_utf8(out).unwrap(), "DATADOG_API_KEY=********\n");
+        // At the very end of the input, with no byte after it.
+        let out = engine.mask_bytes(format!("DATADOG_API_KEY={hex}").as_bytes());
+        assert_eq!(String::from_utf8(out).unwrap(), "DATADOG_API_KEY=********");
     }
 
     /// Streams `input` in reads of `size` bytes and blocks of that size: the stream cuts a block
@@ -710,7 +713,12 @@ mod tests {
         // longer than the pattern's max_len is not a match.
         let acme = crate::providers::ProviderDef {
             name: Some("Acme".into()),
-            patterns: Some(vec![pattern("account", "[A-Z]{4}[0-9]{12}", 16), pattern("order", "[QX][0-9]{6,}", 10)]),
+            patterns: Some(vec![
+                pattern("account", "[A-Z]{4}[0-9]{12}", 16),
+                pattern("order", "[QX][0-9]{6,}", 10),
+                // A literal prefix but no `prefix` group.
+                pattern("token", "acme_[a-z0-9]{10}", 15),
+            ]),
             ..Default::default()
         };
         let custom = Registry::load(&[("acme".into(), acme)], None).unwrap();
@@ -719,6 +727,7 @@ mod tests {
             ("id ABCD123456789012 end".to_owned(), "id ******** end".to_owned()),
             ("q Q1234567 and Q123456789012345 x".to_owned(), "q ******** and Q123456789012345 x".to_owned()),
             ("ABCD123456789012ABCD123456789012".to_owned(), "****************".to_owned()),
+            ("t acme_0123456789 acme_x t".to_owned(), "t ******** acme_x t".to_owned()),
         ];
         check_every_cut(&engine, &cases);
     }
