@@ -348,6 +348,21 @@ mod tests {
     }
 
     #[test]
+    fn save_writes_the_sealed_vault_and_sweeps_stale_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut vault, token) = sample_vault();
+        vault.path = dir.path().join("v.kw");
+        let stale = dir.path().join(".v.kw.0a1b2c.tmp");
+        std::fs::write(&stale, b"left by a killed writer").unwrap();
+        vault.save().unwrap();
+        assert!(!stale.exists());
+        let bytes = std::fs::read(&vault.path).unwrap();
+        assert_eq!(reopen(&bytes, &token).unwrap().get("a").unwrap().current().unwrap().value.expose(), "value-1");
+        let opened_header = Locked::read(&vault.path).unwrap().header;
+        assert_eq!(opened_header, vault.header, "the file holds the header as last sealed");
+    }
+
+    #[test]
     fn a_fresh_nonce_every_save() {
         let (mut vault, _) = sample_vault();
         let a = vault.seal();
