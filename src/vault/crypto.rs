@@ -182,6 +182,10 @@ mod tests {
     #[test]
     fn argon2_limits() {
         assert!(Argon2Params::DEFAULT.check().is_ok());
+        // New passphrase slots cost at least OWASP's minimum for Argon2id (19 MiB, 2 passes).
+        let default = Argon2Params::DEFAULT;
+        assert_eq!((default.m_kib, default.t, default.p), (64 * 1024, 3, 1));
+        assert!(default.m_kib >= 19 * 1024 && default.t >= 2);
         assert!(Argon2Params { m_kib: 2 * 1024 * 1024, t: 1, p: 1 }.check().is_err());
         assert!(Argon2Params { m_kib: 65536, t: 11, p: 1 }.check().is_err());
         assert!(Argon2Params { m_kib: 65536, t: 1, p: 17 }.check().is_err());
