@@ -290,6 +290,21 @@ mod tests {
     }
 
     #[test]
+    fn the_largest_header_the_writer_makes_is_read_back() {
+        let mut header = sample();
+        let slot = header.slots[0].clone();
+        header.slots = (0..MAX_SLOTS)
+            .map(|i| Slot { label: format!("{i:0>width$}", width = MAX_LABEL_LEN), ..slot.clone() })
+            .collect();
+        let file = file_with(&header);
+        assert!(file.len() > 8 * 1024, "{} bytes", file.len());
+        assert_eq!(parse(&file).unwrap().header, header);
+        let mut too_many = header.clone();
+        too_many.slots.push(slot);
+        assert!(parse(&file_with(&too_many)).is_err(), "more than MAX_SLOTS slots");
+    }
+
+    #[test]
     fn every_truncation_is_refused_cleanly() {
         let file = file_with(&sample());
         for len in 0..file.len() - 16 {
