@@ -339,4 +339,29 @@ mod tests {
         file[10..14].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(parse(&file).err(), Some(damaged("the header length is out of range")));
     }
+
+    #[test]
+    fn the_size_limits_are_inclusive() {
+        let truncated = Some(damaged("the file is truncated"));
+        // The magic alone: ours, cut short (not "not a vault").
+        assert_eq!(parse(MAGIC).err(), truncated);
+        assert_eq!(parse(&MAGIC[..7]).err(), Some(ParseError::NotAVault));
+        // A header length of exactly the maximum is allowed (and this file is then too short).
+        let mut file = file_with(&sample());
+        file[10..14].copy_from_slice(&(MAX_HEADER_LEN as u32).to_le_bytes());
+        assert_eq!(parse(&file).err(), truncated);
+        // The smallest complete file: header, checksum and a bare tag (an empty payload).
+        let mut file = encode_header(&sample());
+        file.extend_from_slice(&[0u8; TAG_LEN]);
+        assert_eq!(parse(&file).unwrap().ciphertext.len(), TAG_LEN);
+        assert_eq!(parse(&file[..file.len() - 1]).err(), truncated);
+    }
+
+    #[test]
+    fn names_shown_to_users() {
+        let kinds =
+            [SlotKind::Keyring, SlotKind::Recovery, SlotKind::Passphrase, SlotKind::Token].map(SlotKind::as_str);
+        assert_eq!(kinds, ["keyring", "recovery", "passphrase", "token"]);
+        assert_eq!(sample().vault_id_hex(), "03".repeat(16));
+    }
 }
