@@ -302,6 +302,9 @@ mod tests {
         let mut too_many = header.clone();
         too_many.slots.push(slot);
         assert!(parse(&file_with(&too_many)).is_err(), "more than MAX_SLOTS slots");
+        let mut long_label = sample();
+        long_label.slots[0].label = "l".repeat(MAX_LABEL_LEN + 1);
+        assert!(parse(&file_with(&long_label)).is_err(), "a label over MAX_LABEL_LEN");
     }
 
     #[test]

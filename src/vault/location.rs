@@ -132,6 +132,22 @@ mod tests {
         inputs.cwd = Some(&elsewhere);
         let user = resolve(&inputs);
         assert_eq!((user.path, user.reason), (home.join(".local/share/keyward/vault.kw"), Reason::User));
+
+        // XDG_DATA_HOME counts only when absolute, as the XDG spec says.
+        inputs.data_home = Some(Path::new("/data"));
+        assert_eq!(resolve(&inputs).path, Path::new("/data/keyward/vault.kw"));
+        inputs.data_home = Some(Path::new("relative/data"));
+        assert_eq!(resolve(&inputs).path, home.join(".local/share/keyward/vault.kw"));
+        inputs.home = None;
+        assert_eq!(resolve(&inputs).path, Path::new(".local/share/keyward/vault.kw"));
+    }
+
+    #[test]
+    fn every_reason_explains_itself() {
+        let reasons = [Reason::Flag, Reason::Env, Reason::Project, Reason::User].map(|r| r.describe());
+        assert_eq!(reasons[0], "given with --vault");
+        assert_eq!(reasons[1], "from KEYWARD_VAULT");
+        assert!(reasons[2].contains(".keyward/vault.kw") && reasons[3].starts_with("the user vault"));
     }
 
     #[test]
