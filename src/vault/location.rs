@@ -143,6 +143,15 @@ mod tests {
     }
 
     #[test]
+    fn an_unset_xdg_variable_falls_back_under_home() {
+        let base = xdg_base("KEYWARD_TEST_SURELY_UNSET_XDG_DIR", ".local/share");
+        match std::env::var_os("HOME") {
+            Some(home) => assert_eq!(base, PathBuf::from(home).join(".local/share")),
+            None => assert_eq!(base, PathBuf::from(".local/share")),
+        }
+    }
+
+    #[test]
     fn every_reason_explains_itself() {
         let reasons = [Reason::Flag, Reason::Env, Reason::Project, Reason::User].map(|r| r.describe());
         assert_eq!(reasons[0], "given with --vault");

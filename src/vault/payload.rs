@@ -155,6 +155,18 @@ mod tests {
     }
 
     #[test]
+    fn records_are_found_by_exact_name() {
+        let secret = |name: &str| Secret::new(name.into(), "V".into(), None, meta(), SecretValue::new("v".into()), 1);
+        let records =
+            Records { settings: vec![], records: ["a", "b", "b/c"].map(|n| Record::encode(&secret(n))).to_vec() };
+        assert_eq!(records.position("a"), Some(0));
+        assert_eq!(records.position("b"), Some(1));
+        assert_eq!(records.position("b/c"), Some(2));
+        assert_eq!(records.position("B"), None);
+        assert_eq!(records.position("b/"), None);
+    }
+
+    #[test]
     fn garbage_is_an_error_not_a_panic() {
         for bytes in [&b""[..], b"\x05", b"\x00\x05abc", &[0xff; 40]] {
             let _ = PayloadView::parse(bytes);
