@@ -107,6 +107,18 @@ mod tests {
     }
 
     #[test]
+    fn recovery_keys_are_grouped_by_six_and_tokens_are_one_word() {
+        let key = Key32::random();
+        let recovery = encode(CodeKind::Recovery, &key);
+        let groups: Vec<usize> = recovery.strip_prefix("kw1-").unwrap().split('-').map(str::len).collect();
+        assert_eq!(groups, [6, 6, 6, 6, 6, 6, 6, 6, 6, 4], "{}", &*recovery);
+        let token = encode(CodeKind::Token, &key);
+        let body = token.strip_prefix("kwt1-").unwrap();
+        assert_eq!(body.len(), 58);
+        assert!(body.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+    }
+
+    #[test]
     fn typos_are_caught() {
         let text = encode(CodeKind::Recovery, &Key32::random());
         let mut chars: Vec<char> = text.chars().collect();

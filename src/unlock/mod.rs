@@ -276,6 +276,31 @@ mod tests {
     }
 
     #[test]
+    fn with_no_way_in_the_error_names_each_one_tried() {
+        // unlock() reads KEYWARD_VAULT_KEY and KEYWARD_PASSPHRASE_FILE; no test in this process
+        // sets them, but a developer's shell might.
+        if std::env::var_os(VAULT_KEY_VAR).is_some() || std::env::var_os(PASSPHRASE_FILE_VAR).is_some() {
+            return;
+        }
+        let (mut vault, _) = vault();
+        vault.remove_slots(|s| s.kind == SlotKind::Keyring);
+        let locked =
+            crate::vault::Locked::from_bytes(&vault.path.clone(), zeroize::Zeroizing::new(vault.seal()), None).unwrap();
+        let Err(Error::CannotUnlock { reason, .. }) = unlock(&locked, Policy { prompt: false }) else {
+            panic!("a vault with no keyring slot, no key and no passphrase source does not open")
+        };
+        assert_eq!(
+            reason,
+            "no keyring slot; a passphrase slot, but no KEYWARD_PASSPHRASE_FILE and no terminal to ask on"
+        );
+        vault.remove_slots(|s| s.kind == SlotKind::Passphrase);
+        let locked =
+            crate::vault::Locked::from_bytes(&vault.path.clone(), zeroize::Zeroizing::new(vault.seal()), None).unwrap();
+        let Err(Error::CannotUnlock { reason, .. }) = unlock(&locked, Policy { prompt: false }) else { panic!() };
+        assert_eq!(reason, "no keyring slot; no passphrase slot");
+    }
+
+    #[test]
     fn credentials_describe_themselves_without_their_secret() {
         let secret = Key32::random();
         let described = [

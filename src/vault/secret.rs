@@ -300,6 +300,8 @@ mod tests {
     #[test]
     fn version_selectors() {
         assert_eq!("previous".parse(), Ok(VersionSelector::Stage(Stage::Previous)));
+        assert_eq!("current".parse(), Ok(VersionSelector::Stage(Stage::Current)));
+        assert_eq!("pending".parse(), Ok(VersionSelector::Stage(Stage::Pending)));
         assert_eq!("3".parse(), Ok(VersionSelector::Id(3)));
         assert!("latest".parse::<VersionSelector>().is_err());
     }
