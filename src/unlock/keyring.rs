@@ -79,6 +79,11 @@ pub fn hostname() -> String {
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     let name = if rc == 0 { String::from_utf8_lossy(&buf[..end]).into_owned() } else { String::new() };
+    tame_host(&name)
+}
+
+/// A host name as it goes into a slot label: letters, digits, `.`, `-` and `_`, at most 40.
+fn tame_host(name: &str) -> String {
     let clean: String =
         name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).take(40).collect();
     if clean.is_empty() { "localhost".into() } else { clean }
@@ -233,6 +238,13 @@ mod tests {
 
     #[test]
     fn the_host_part_of_a_label_is_tame() {
+        assert_eq!(tame_host("build-01.ci_pool.example"), "build-01.ci_pool.example");
+        assert_eq!(tame_host("evil@host;rm -rf\n"), "evilhostrm-rf");
+        assert_eq!(tame_host(&"h".repeat(64)), "h".repeat(40));
+        assert_eq!(tame_host("\u{e9}@;"), "localhost");
+        if let Ok(kernel) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+            assert_eq!(hostname(), tame_host(kernel.trim_end()), "the name the kernel reports");
+        }
         let host = hostname();
         assert!(!host.is_empty() && host.len() <= 40, "{host:?}");
         assert!(host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')), "{host:?}");
@@ -246,6 +258,9 @@ mod tests {
         assert_eq!(text, "the stored entry is not a keyward key");
         assert!(!text.contains("kwt1"));
         assert_eq!(describe(&K::NoEntry), "no entry");
+        let io = |text: &str| Box::new(std::io::Error::other(text.to_owned()));
+        assert_eq!(describe(&K::PlatformFailure(io("the bus is gone"))), "the bus is gone");
+        assert_eq!(describe(&K::NoStorageAccess(io("locked collection"))), "access refused: locked collection");
         assert!(describe(&K::NotSupportedByStore("attributes".into())).contains("attributes"));
         assert_eq!(
             unavailable(Backend::Keyutils, "gone").to_string(),

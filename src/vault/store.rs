@@ -238,6 +238,20 @@ mod tests {
     }
 
     #[test]
+    fn odd_paths_are_handled() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        fs::write(&file, b"x").unwrap();
+        // Through a file: an I/O error, not "no vault here".
+        let err = read(&file.join("v.kw")).err().unwrap();
+        assert!(!matches!(err, Error::VaultNotFound { .. }), "{err}");
+        assert!(create_private_dir(Path::new("")).is_ok());
+        assert!(create_private_dir(dir.path()).is_ok());
+        assert_eq!(parent_dir(Path::new("v.kw")), Path::new("."));
+        assert_eq!(parent_dir(Path::new("/a/v.kw")), Path::new("/a"));
+    }
+
+    #[test]
     fn a_vault_owned_by_someone_else_is_refused() {
         // Giving a file away needs root; elsewhere the end-to-end bad-input table covers it.
         if unsafe { libc::geteuid() } != 0 {
