@@ -223,6 +223,7 @@ fn keyring_choice_that_is_unreachable_is_refused_with_advice() {
     let out = env.cmd().args(["init", "--keyring", "secret-service"]).output().unwrap();
     assert_eq!(out.status.code(), Some(4));
     assert!(stderr(&out).contains("--keyring none"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no D-Bus session bus"), "the reason is named: {}", stderr(&out));
     assert_one_line_error(&stderr(&out));
     assert!(!env.vault.exists());
 }
