@@ -244,3 +244,121 @@ pub fn mask_chunks(engine: &Engine, chunks: &[&[u8]], block: usize, writer: &mut
     let mut masker = Masker { engine, writer, out: Vec::new() };
     run(Stream::new(engine, block.max(1)), Chunks { chunks, at: 0, off: 0 }, &mut masker, None)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::mask::{KnownValue, Options, Style};
+
+    const KNOWN: &str = "internal-known-value-0123";
+
+    fn engine() -> Engine {
+        let known = [KnownValue { name: "x", value: KNOWN, public_prefix: None }];
+        Engine::build(&known, None, Options { style: Style::Full, min_length: 6 })
+    }
+
+    /// A writer that hands every write to a channel and counts flushes.
+    struct Recorder {
+        writes: mpsc::Sender<Vec<u8>>,
+        flushes: usize,
+    }
+
+    impl Write for Recorder {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            let _ = self.writes.send(b.to_vec());
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            self.flushes += 1;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_paused_pipe_gets_its_whole_lines_at_once() {
+        let (reader, mut upstream) = io::pipe().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let masking = std::thread::spawn(move || {
+            let fd = reader.as_raw_fd();
+            let mut out = Recorder { writes: tx, flushes: 0 };
+            mask_fd(&engine(), reader, &mut out, Some(fd)).map(|()| out.flushes)
+        });
+        upstream.write_all(format!("first {KNOWN} line\nsecond, unfinished").as_bytes()).unwrap();
+        // The upstream is still open: the finished line must come out now, the rest must wait.
+        let first = rx.recv_timeout(Duration::from_secs(10)).expect("the finished line was held back");
+        assert_eq!(String::from_utf8(first).unwrap(), "first ******** line\n");
+        upstream.write_all(b" line\n").unwrap();
+        let second = rx.recv_timeout(Duration::from_secs(10)).expect("the second line was held back");
+        assert_eq!(String::from_utf8(second).unwrap(), "second, unfinished line\n");
+        drop(upstream);
+        assert!(masking.join().unwrap().unwrap() >= 2);
+    }
+
+    #[test]
+    fn input_that_is_always_ready_is_flushed_once() {
+        // Three blocks' worth from a file: a flush (and a write) per read would be the
+        // interactive path taken for bulk input.
+        let line = format!("a log line with {KNOWN} in it\n");
+        let mut file = tempfile::tempfile().unwrap();
+        let lines = 3 * BLOCK / line.len();
+        file.write_all(line.repeat(lines).as_bytes()).unwrap();
+        std::io::Seek::rewind(&mut file).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let mut out = Recorder { writes: tx, flushes: 0 };
+        mask_fd(&engine(), &file, &mut out, Some(file.as_raw_fd())).unwrap();
+        assert_eq!(out.flushes, 1);
+        drop(out);
+        let written: Vec<Vec<u8>> = rx.iter().collect();
+        assert!(written.len() <= 5, "{} writes for three blocks", written.len());
+        let all = String::from_utf8(written.concat()).unwrap();
+        assert_eq!(all, "a log line with ******** in it\n".repeat(lines));
+    }
+
+    /// Reads that are interrupted by a signal are retried, not taken for an error or the end.
+    #[test]
+    fn interrupted_reads_are_retried() {
+        struct Flaky<'a>(&'a [u8], bool);
+        impl Read for Flaky<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.1 = !self.1;
+                if self.1 {
+                    return Err(io::ErrorKind::Interrupted.into());
+                }
+                let n = buf.len().min(self.0.len()).min(5);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let input = format!("key {KNOWN} end\n");
+        let mut out = Vec::new();
+        mask(&engine(), Flaky(input.as_bytes(), false), &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "key ******** end\n");
+    }
+
+    #[test]
+    fn read_and_write_errors_are_returned() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::PermissionDenied.into())
+            }
+        }
+        impl Write for Broken {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let err = mask(&engine(), Broken, &mut Vec::new()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+        let err = mask(&engine(), &b"some text\n"[..], &mut Broken).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+    }
+}
