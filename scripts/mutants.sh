@@ -37,9 +37,10 @@ for group in ${groups[*]}; do
     # The vault's unit tests and the committed vault vectors; the mask and scan tests cannot
     # catch a vault mutant and take most of the time.
     vault) run vault --file 'src/vault/*.rs' -- --lib --test=vectors -- --skip mask:: --skip scan:: ;;
-    # The unlock chain also through the binary: tokens, passphrases, the kernel keyring and the
-    # Secret Service (which need the keyring daemons, as the end-to-end suite does).
-    unlock) run unlock --file 'src/unlock/*.rs' -- --lib --test=vectors --test=unlock --test=secret_service \
+    # The unlock chain also through the binary: tokens, passphrases (typed at a pseudo-terminal
+    # too), the kernel keyring and the Secret Service (which need the keyring daemons, as the
+    # end-to-end suite does).
+    unlock) run unlock --file 'src/unlock/*.rs' -- --lib --test=vectors --test=unlock --test=prompt --test=secret_service \
         -- --skip mask:: --skip scan:: ;;
     # The mask engine: its differential property tests against the reference masker.
     mask) run mask --file 'src/mask/*.rs' -- --lib ;;

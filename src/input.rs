@@ -14,15 +14,26 @@ pub fn can_prompt() -> bool {
     std::io::stdin().is_terminal()
 }
 
+/// The longest passphrase, recovery key or token read (from a prompt or a file).
+const PASSPHRASE_LIMIT: usize = 4096;
+
+/// Asks on the terminal with echo off (see [`crate::tty`]); the answer is at most `limit` bytes.
+fn prompt_hidden(prompt: &str, limit: usize) -> Result<Passphrase> {
+    let line = crate::tty::read_hidden(prompt, limit).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => Error::ValueTooLarge { limit },
+        _ => Error::io("cannot read from", "/dev/tty", e),
+    })?;
+    Ok(Passphrase::new(into_text(line)?.as_str().to_owned()))
+}
+
 pub fn prompt_secret(prompt: &str) -> Result<Passphrase> {
-    let text = rpassword::prompt_password(prompt).map_err(|e| Error::io("cannot read from", "/dev/tty", e))?;
-    Ok(Passphrase::new(text))
+    prompt_hidden(prompt, PASSPHRASE_LIMIT)
 }
 
 /// Asks twice and insists on the same answer.
-fn prompt_twice(first: &str, again: &str) -> Result<Passphrase> {
-    let a = prompt_secret(first)?;
-    let b = prompt_secret(again)?;
+fn prompt_twice(first: &str, again: &str, limit: usize) -> Result<Passphrase> {
+    let a = prompt_hidden(first, limit)?;
+    let b = prompt_hidden(again, limit)?;
     if a.expose() != b.expose() {
         return Err(Error::Mismatch);
     }
@@ -65,7 +76,7 @@ fn into_text(mut buf: Zeroizing<Vec<u8>>) -> Result<Zeroizing<String>> {
 /// A secret value: piped standard input, else a hidden prompt asked twice.
 pub fn read_value() -> Result<SecretValue> {
     let text = if can_prompt() {
-        let value = prompt_twice("Value (input hidden): ", "Value again: ")?;
+        let value = prompt_twice("Value (input hidden): ", "Value again: ", SecretValue::MAX_LEN)?;
         Zeroizing::new(value.expose().to_owned())
     } else {
         let buf = read_bounded(
@@ -84,7 +95,7 @@ pub fn read_value() -> Result<SecretValue> {
 
 pub fn read_passphrase_file(path: &Path) -> Result<Passphrase> {
     let mut file = std::fs::File::open(path).map_err(|e| Error::io("cannot read passphrase file", path, e))?;
-    let buf = read_bounded(&mut file, 4096, "cannot read passphrase file", path)?;
+    let buf = read_bounded(&mut file, PASSPHRASE_LIMIT, "cannot read passphrase file", path)?;
     let text = into_text(buf)?;
     if text.is_empty() {
         return Err(Error::invalid("passphrase file", path.display().to_string(), "it is empty"));
@@ -98,9 +109,10 @@ pub fn new_passphrase() -> Result<Passphrase> {
     let passphrase = if let Some(file) = std::env::var_os(crate::unlock::PASSPHRASE_FILE_VAR) {
         read_passphrase_file(Path::new(&file))?
     } else if can_prompt() {
-        prompt_twice("New passphrase: ", "New passphrase again: ")?
+        prompt_twice("New passphrase: ", "New passphrase again: ", PASSPHRASE_LIMIT)?
     } else {
-        let buf = read_bounded(&mut std::io::stdin().lock(), 4096, "cannot read", Path::new("standard input"))?;
+        let buf =
+            read_bounded(&mut std::io::stdin().lock(), PASSPHRASE_LIMIT, "cannot read", Path::new("standard input"))?;
         Passphrase::new(into_text(buf)?.as_str().to_owned())
     };
     if passphrase.expose().chars().count() < 8 {

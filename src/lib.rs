@@ -25,6 +25,7 @@ pub mod rotation;
 pub mod scan;
 pub mod sensitive;
 pub mod template;
+pub mod tty;
 pub mod unlock;
 pub mod vault;
 

@@ -114,3 +114,4 @@ pub fn assert_one_line_error(stderr: &str) {
 }
 pub mod provider_server;
 pub mod rng;
+pub mod terminal;

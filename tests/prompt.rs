@@ -1,0 +1,120 @@
+//! Hidden prompts on a real terminal (a pseudo-terminal that is the child's controlling
+//! terminal): the passphrase and a value typed by a person. What is typed is never echoed, a
+//! wrong passphrase is asked again, and every way out gives the terminal back as it was.
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt;
+
+use common::Env;
+use common::terminal::Terminal;
+
+const PASSPHRASE: &str = "a long enough passphrase";
+
+/// A vault opened only by a passphrase, holding `k`; the environment no longer gives the
+/// passphrase, so commands ask for it.
+fn passphrase_vault() -> Env {
+    let mut env = Env::new();
+    std::fs::write(env.path("pass"), format!("{PASSPHRASE}\n")).unwrap();
+    env.set("KEYWARD_PASSPHRASE_FILE", env.path("pass").to_str().unwrap());
+    env.cmd().args(["init", "--keyring", "none", "--passphrase"]).assert().success();
+    env.add("k", "the-stored-value", &[]);
+    env.extra.clear();
+    env
+}
+
+fn on_terminal(env: &Env, args: &[&str]) -> Terminal {
+    let mut cmd = env.std_cmd();
+    cmd.args(args);
+    Terminal::spawn(cmd)
+}
+
+#[test]
+fn a_typed_passphrase_is_not_echoed_and_a_wrong_one_is_asked_again() {
+    let env = passphrase_vault();
+    let mut term = on_terminal(&env, &["get", "k"]);
+    term.expect("Passphrase for");
+    // Echo is off by the time the prompt shows, not some moment after it.
+    assert!(!term.echoes(), "echo still on when the prompt appeared");
+    term.type_line("not the passphrase");
+    term.expect("does not open the vault; try again");
+    term.expect("Passphrase for");
+    assert!(!term.echoes());
+    term.type_line(PASSPHRASE);
+    let (status, screen) = term.finish();
+    assert_eq!(status.code(), Some(0), "{screen}");
+    assert!(screen.contains("the-stored-value"), "{screen}");
+    assert!(!screen.contains("passphrase\r\n") && !screen.contains("not the"), "echoed: {screen}");
+    assert!(term.echoes(), "echo left off");
+}
+
+#[test]
+fn three_wrong_passphrases_are_refused() {
+    let env = passphrase_vault();
+    let mut term = on_terminal(&env, &["get", "k"]);
+    for _ in 0..3 {
+        term.expect("Passphrase for");
+        term.type_line("not the passphrase");
+    }
+    let (status, screen) = term.finish();
+    assert_eq!(status.code(), Some(4), "{screen}");
+    assert_eq!(screen.matches("does not open the vault; try again").count(), 2, "{screen}");
+    assert!(screen.contains("that passphrase does not open"), "{screen}");
+    assert!(!screen.contains("the-stored-value") && !screen.contains("not the"), "{screen}");
+    assert!(term.echoes(), "echo left off");
+}
+
+/// Ctrl-C at the prompt ends keyward the usual way (killed by SIGINT, which shells and CI
+/// runners understand) with echo back on.
+#[test]
+fn ctrl_c_at_the_prompt_gives_the_terminal_back() {
+    let env = passphrase_vault();
+    let mut term = on_terminal(&env, &["get", "k"]);
+    term.expect("Passphrase for");
+    term.type_bytes(b"half typ\x03");
+    let (status, screen) = term.finish();
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{screen}");
+    assert!(term.echoes(), "echo left off after Ctrl-C");
+    assert!(!screen.contains("half"), "{screen}");
+}
+
+/// Ctrl-Z gives the terminal back and, once continued, asks again from the start. (The child
+/// leads its own session here, so the kernel does not actually stop it: an orphaned process
+/// group ignores stop signals. What is tested is the restore and the second prompt.)
+#[test]
+fn ctrl_z_at_the_prompt_asks_again() {
+    let env = passphrase_vault();
+    let mut term = on_terminal(&env, &["get", "k"]);
+    term.expect("Passphrase for");
+    term.type_bytes(b"typed before ^Z\x1a");
+    term.expect("Passphrase for");
+    term.type_line(PASSPHRASE);
+    let (status, screen) = term.finish();
+    assert_eq!(status.code(), Some(0), "{screen}");
+    assert!(screen.contains("the-stored-value"), "{screen}");
+}
+
+/// `add` on a terminal asks for the value twice, hidden, and refuses two different answers.
+#[test]
+fn a_value_typed_at_the_terminal_is_asked_twice_and_never_shown() {
+    let env = Env::with_recovery_key();
+    let mut term = on_terminal(&env, &["add", "typed"]);
+    term.expect("Value (input hidden): ");
+    term.type_line("sk-typed-value-0001");
+    term.expect("Value again: ");
+    term.type_line("sk-typed-value-0001");
+    let (status, screen) = term.finish();
+    assert_eq!(status.code(), Some(0), "{screen}");
+    assert!(!screen.contains("sk-typed"), "echoed: {screen}");
+    assert_eq!(env.get("typed"), "sk-typed-value-0001");
+
+    let mut term = on_terminal(&env, &["add", "mismatch"]);
+    term.expect("Value (input hidden): ");
+    term.type_line("sk-typed-value-0001");
+    term.expect("Value again: ");
+    term.type_line("sk-typed-value-0002");
+    let (status, screen) = term.finish();
+    assert_eq!(status.code(), Some(2), "{screen}");
+    assert!(screen.contains("type the same text twice"), "{screen}");
+    assert!(!screen.contains("sk-typed"), "echoed: {screen}");
+}
