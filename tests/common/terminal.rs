@@ -104,3 +104,13 @@ impl Terminal {
         }
     }
 }
+
+/// A test that fails half-way must not leave its child waiting at a prompt.
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
