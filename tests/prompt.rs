@@ -118,3 +118,24 @@ fn a_value_typed_at_the_terminal_is_asked_twice_and_never_shown() {
     assert!(screen.contains("type the same text twice"), "{screen}");
     assert!(!screen.contains("sk-typed"), "echoed: {screen}");
 }
+
+/// `rm` on a terminal asks first; anything but yes keeps the secret (exit 6).
+#[test]
+fn rm_asks_before_removing() {
+    let env = Env::with_recovery_key();
+    env.add("doomed", "value-0001", &[]);
+    let mut term = on_terminal(&env, &["rm", "doomed"]);
+    term.expect("Remove doomed and all its versions? [y/N] ");
+    term.type_line("n");
+    let (status, screen) = term.finish();
+    assert_eq!(status.code(), Some(6), "{screen}");
+    assert!(screen.contains("nothing removed"), "{screen}");
+    assert_eq!(env.get("doomed"), "value-0001");
+
+    let mut term = on_terminal(&env, &["rm", "doomed"]);
+    term.expect("[y/N] ");
+    term.type_line("yes");
+    let (status, screen) = term.finish();
+    assert_eq!(status.code(), Some(0), "{screen}");
+    env.cmd().args(["get", "doomed"]).assert().code(3);
+}
