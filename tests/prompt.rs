@@ -139,3 +139,26 @@ fn rm_asks_before_removing() {
     assert_eq!(status.code(), Some(0), "{screen}");
     env.cmd().args(["get", "doomed"]).assert().code(3);
 }
+
+/// `init --passphrase` on a terminal asks for the new passphrase twice; the passphrase typed then
+/// is the one that opens the vault.
+#[test]
+fn a_new_passphrase_is_typed_twice() {
+    let mut env = Env::new();
+    let recovery = env.path("recovery.txt");
+    let mut init = env.std_cmd();
+    init.args(["init", "--keyring", "none", "--passphrase", "--recovery-key-file"]).arg(&recovery);
+    let mut term = Terminal::spawn(init);
+    term.expect("New passphrase: ");
+    term.type_line(PASSPHRASE);
+    term.expect("New passphrase again: ");
+    term.type_line(PASSPHRASE);
+    let (status, screen) = term.finish();
+    assert_eq!(status.code(), Some(0), "{screen}");
+    assert!(!screen.contains(PASSPHRASE), "echoed: {screen}");
+
+    std::fs::write(env.path("pass"), format!("{PASSPHRASE}\n")).unwrap();
+    env.set("KEYWARD_PASSPHRASE_FILE", env.path("pass").to_str().unwrap());
+    env.add("k", "value-0001", &[]);
+    assert_eq!(env.get("k"), "value-0001");
+}
