@@ -793,6 +793,25 @@ mod tests {
         assert_eq!(engine.mask_bytes(&once), once);
     }
 
+    /// Found by the idempotence property: a password over the URL pattern's old 128-character
+    /// bound was not hidden as a URL, the keys inside it were, and masking the shorter output
+    /// again then hid the URL — so the first pass had left pieces of the password.
+    #[test]
+    fn a_long_database_password_holding_other_keys_is_hidden_whole() {
+        let r = Registry::builtin();
+        let engine = Engine::build(&[], Some(&r), Options { style: Style::Full, min_length: 6 });
+        for password in [
+            format!("dZ{}glpat-U4yRMEZ6TO9HGPruS6AdZHoN3iOI3w", "x7".repeat(80)),
+            // An access token as the password (Azure Entra ID): a JWT of some 2 KB.
+            format!("eyJhbGciOiJIUzI1NiJ9.eyJ{}.{}", "a".repeat(1900), "b".repeat(43)),
+        ] {
+            let input = format!("url postgres://app:{password}@db.internal:5432 end\n");
+            let once = engine.mask_bytes(input.as_bytes());
+            assert_eq!(String::from_utf8_lossy(&once), "url ******** end\n");
+            assert_eq!(engine.mask_bytes(&once), once);
+        }
+    }
+
     #[test]
     fn overlapping_secrets_are_masked_as_their_union() {
         let engine = Engine::build(
