@@ -824,6 +824,44 @@ mod tests {
         );
         assert_eq!(engine.mask_bytes(b"x abcdefghijklmnop y"), b"x ******** y");
     }
+
+    /// A span inside another, or the same text found twice (a stored value that is also
+    /// provider-shaped), is not a merge: the outer span keeps its label and its public prefix.
+    #[test]
+    fn a_span_inside_another_keeps_the_outer_label() {
+        let r = Registry::builtin();
+        let ghp = format!("ghp_{}", "A1b2".repeat(9));
+        let known = [KnownValue { name: "ci/github", value: &ghp, public_prefix: Some("ghp_") }];
+        let label = Engine::build(&known, Some(&r), Options { style: Style::Label, min_length: 6 });
+        let partial = Engine::build(&known, Some(&r), Options { style: Style::Partial, min_length: 6 });
+        let input = format!("token {ghp} and x{ghp}\n");
+        assert_eq!(
+            String::from_utf8(label.mask_bytes(input.as_bytes())).unwrap(),
+            "token [REDACTED:ci/github] and x[REDACTED:ci/github]\n"
+        );
+        assert_eq!(
+            String::from_utf8(partial.mask_bytes(input.as_bytes())).unwrap(),
+            "token ghp_…A1b2 and xghp_…A1b2\n"
+        );
+    }
+
+    /// A private key's header and first line, found by the provider pattern, in every style.
+    #[test]
+    fn a_private_key_is_masked_line_by_line_in_every_style() {
+        let r = Registry::builtin();
+        let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7";
+        let input = format!("key:\n-----BEGIN RSA PRIVATE KEY-----\n{body}\nrest\n");
+        for (style, expected) in [
+            (Style::Full, "key:\n********\n********\nrest\n"),
+            (Style::Partial, "key:\n********\n********\nrest\n"),
+            (Style::Label, "key:\n[REDACTED:private-key]\n[REDACTED:private-key]\nrest\n"),
+        ] {
+            let engine = Engine::build(&[], Some(&r), Options { style, min_length: 6 });
+            let masked = engine.mask_bytes(input.as_bytes());
+            assert_eq!(String::from_utf8(masked.clone()).unwrap(), expected, "{style:?}");
+            assert_eq!(engine.mask_bytes(&masked), masked, "{style:?}: idempotent");
+        }
+    }
 }
 #[cfg(test)]
 mod proptests;
