@@ -16,6 +16,12 @@ fn secret() -> impl Strategy<Value = String> {
     proptest::string::string_regex("[A-Za-z][A-Za-z0-9_]{19,47}").unwrap()
 }
 
+/// Long values go through the q-gram filter, short ones (6 to 15 bytes) through an automaton:
+/// the differential test needs both.
+fn secret_of_any_length() -> impl Strategy<Value = String> {
+    prop_oneof![secret(), proptest::string::string_regex("[A-Za-z][A-Za-z0-9_]{5,14}").unwrap()]
+}
+
 /// One of the forms a secret can take in a log.
 fn encode(secret: &str, form: u8) -> String {
     match form % 5 {
@@ -101,7 +107,7 @@ proptest! {
 
     #[test]
     fn streaming_agrees_with_the_reference_on_any_bytes(
-        secrets in proptest::collection::vec(secret(), 0..4),
+        secrets in proptest::collection::vec(secret_of_any_length(), 0..4),
         text in proptest::collection::vec(prop_oneof![
             4 => any::<u8>(),
             4 => proptest::sample::select(b"abcdefghijklmnopqrstuvwxyz_ -=\n".to_vec()),
