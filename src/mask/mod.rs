@@ -737,6 +737,29 @@ mod tests {
         check_every_cut(&engine, &cases);
     }
 
+    /// A keyword-gated value is searched from the end of the keyword: a keyword that itself
+    /// fits the pattern is not masked, and the longest keyword found at a position counts.
+    #[test]
+    fn a_keyword_gated_value_is_searched_after_its_keyword() {
+        let acme = crate::providers::ProviderDef {
+            name: Some("Acme".into()),
+            keywords: Some(vec!["acmesecret".into(), "acmesecretkey".into()]),
+            patterns: Some(vec![crate::providers::PatternDef {
+                near_keyword: true,
+                ..pattern("key", "[a-z0-9]{10,20}", 20)
+            }]),
+            ..Default::default()
+        };
+        let custom = Registry::load(&[("acme".into(), acme)], None).unwrap();
+        let engine = Engine::build(&[], Some(&custom), Options { style: Style::Full, min_length: 6 });
+        let cases = vec![
+            ("acmesecretkey 0123456789 x".to_owned(), "acmesecretkey ******** x".to_owned()),
+            ("acmesecret: 0123456789\n0123456789".to_owned(), "acmesecret: ********\n0123456789".to_owned()),
+            ("0123456789 acmesecretkey".to_owned(), "0123456789 acmesecretkey".to_owned()),
+        ];
+        check_every_cut(&engine, &cases);
+    }
+
     fn pattern(kind: &str, regex: &str, max_len: usize) -> crate::providers::PatternDef {
         crate::providers::PatternDef {
             kind: kind.into(),
