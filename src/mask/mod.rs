@@ -691,8 +691,12 @@ mod tests {
         );
         let hex = "0123456789abcdef0123456789abcdef";
         let cases: Vec<(String, String)> = vec![
-            // Glued to a word: not a boundary, so not a Twilio secret.
+            // Glued to a word: not a boundary, so not a Twilio secret (letters of other scripts
+            // continue a word too).
             (format!("twilio token: xyz{hex}\n"), format!("twilio token: xyz{hex}\n")),
+            (format!("twilio token: é{hex}\n"), format!("twilio token: é{hex}\n")),
+            // A keyword after one of our labels is a keyword again.
+            (format!("[REDACTED:x] twilio {hex}\n"), "[REDACTED:x] twilio ********\n".to_owned()),
             // The keyword inside one of our labels is a label, not a hint.
             (format!("[REDACTED:twilio] {hex}\n"), format!("[REDACTED:twilio] {hex}\n")),
             // ... also at the end of the longest label name, far from the label's start.

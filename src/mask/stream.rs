@@ -300,11 +300,11 @@ mod tests {
 
     #[test]
     fn input_that_is_always_ready_is_flushed_once() {
-        // Three blocks' worth from a file: a flush (and a write) per read would be the
-        // interactive path taken for bulk input.
+        // 3 MiB from a file, three blocks: a flush (and a write) per read would be the interactive
+        // path taken for bulk input, and a write per few KiB a block size gone wrong.
         let line = format!("a log line with {KNOWN} in it\n");
         let mut file = tempfile::tempfile().unwrap();
-        let lines = 3 * BLOCK / line.len();
+        let lines = (3 << 20) / line.len();
         file.write_all(line.repeat(lines).as_bytes()).unwrap();
         std::io::Seek::rewind(&mut file).unwrap();
         let (tx, rx) = mpsc::channel();
@@ -313,7 +313,7 @@ mod tests {
         assert_eq!(out.flushes, 1);
         drop(out);
         let written: Vec<Vec<u8>> = rx.iter().collect();
-        assert!(written.len() <= 5, "{} writes for three blocks", written.len());
+        assert!(written.len() <= 5, "{} writes for 3 MiB", written.len());
         let all = String::from_utf8(written.concat()).unwrap();
         assert_eq!(all, "a log line with ******** in it\n".repeat(lines));
     }
