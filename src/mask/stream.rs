@@ -318,6 +318,28 @@ mod tests {
         assert_eq!(all, "a log line with ******** in it\n".repeat(lines));
     }
 
+    /// A pipe gives 64 KiB a read: the blocks are still about a mebibyte each.
+    #[test]
+    fn short_reads_are_gathered_into_blocks() {
+        struct Pipe<'a>(&'a [u8]);
+        impl Read for Pipe<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = buf.len().min(self.0.len()).min(64 << 10);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let input = format!("a log line with {KNOWN} in it\n").repeat((3 << 20) / 40);
+        let (tx, rx) = mpsc::channel();
+        let mut out = Recorder { writes: tx, flushes: 0 };
+        mask(&engine(), Pipe(input.as_bytes()), &mut out).unwrap();
+        drop(out);
+        let written: Vec<Vec<u8>> = rx.iter().collect();
+        assert!(written.len() <= 5, "{} writes for 3 MiB read 64 KiB at a time", written.len());
+        assert_eq!(String::from_utf8(written.concat()).unwrap(), input.replace(KNOWN, "********"));
+    }
+
     /// Reads that are interrupted by a signal are retried, not taken for an error or the end.
     #[test]
     fn interrupted_reads_are_retried() {
