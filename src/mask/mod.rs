@@ -311,10 +311,17 @@ impl Engine {
     /// Every span in `hay[from..]` that starts before `until` (spans starting later may need
     /// bytes that have not arrived). `eof` says whether `hay` ends the input.
     ///
-    /// Keyword-gated patterns count after a keyword on the same line. `armed[p]` says whether a
-    /// keyword of pattern `p` appeared on the line of `from` before `from`; the keyword hits found
-    /// here go to `hits`, for [`Engine::advance_gates`].
-    pub fn find(&self, w: Window<'_>, armed: &[bool], hits: &mut Vec<(usize, usize, u32)>, out: &mut Vec<Span>) {
+    /// Keyword-gated patterns count after a keyword on the same line. `armed[p]` is where the
+    /// first keyword of pattern `p` on the line of `from` ends, if one started before `from` (it
+    /// may end after `from`: a keyword cut by a block boundary); the keyword hits found here go
+    /// to `hits`, for [`Engine::advance_gates`].
+    pub fn find(
+        &self,
+        w: Window<'_>,
+        armed: &[Option<usize>],
+        hits: &mut Vec<(usize, usize, u32)>,
+        out: &mut Vec<Span>,
+    ) {
         let Window { hay, from, until, .. } = w;
         self.find_long_literals(hay, from, until, out);
         if let Some((ac, labels)) = &self.short {
@@ -340,13 +347,13 @@ impl Engine {
         });
         hits.sort_unstable();
         hits.dedup();
-        // For each gated pattern, the regions to search: from `from` to the end of its line when
-        // armed, and from each keyword to the end of its line; each byte searched once.
+        // For each gated pattern, the regions to search: from the end of an earlier keyword (or
+        // `from`) to the end of its line when armed, and from each keyword to the end of its
+        // line; each byte searched once.
         let mut regions: Vec<(u32, usize)> = armed
             .iter()
             .enumerate()
-            .filter(|(_, a)| **a)
-            .map(|(id, _)| (id as u32, from))
+            .filter_map(|(id, end)| end.map(|end| (id as u32, end.max(from))))
             .chain(hits.iter().map(|&(_, end, id)| (id, end)))
             .collect();
         regions.sort_unstable();
@@ -375,17 +382,25 @@ impl Engine {
     }
 
     /// The keyword-gate state at `cut`, from the state at `from` and the keyword hits between.
-    pub fn advance_gates(&self, hay: &[u8], from: usize, cut: usize, hits: &[(usize, usize, u32)], armed: &mut [bool]) {
+    pub fn advance_gates(
+        &self,
+        hay: &[u8],
+        from: usize,
+        cut: usize,
+        hits: &[(usize, usize, u32)],
+        armed: &mut [Option<usize>],
+    ) {
         let line_start = match memchr::memrchr(b'\n', &hay[from..cut]) {
             Some(i) => {
-                armed.iter_mut().for_each(|a| *a = false);
+                armed.iter_mut().for_each(|a| *a = None);
                 from + i + 1
             }
             None => from,
         };
-        for &(start, _, id) in hits {
+        for &(start, end, id) in hits {
             if start >= line_start && start < cut {
-                armed[id as usize] = true;
+                let first = armed[id as usize].map_or(end, |e| e.min(end));
+                armed[id as usize] = Some(first);
             }
         }
     }
@@ -547,7 +562,7 @@ impl Engine {
     pub fn find_all(&self, hay: &[u8]) -> Vec<Span> {
         let mut out = Vec::new();
         let mut hits = Vec::new();
-        let armed = vec![false; self.patterns.len()];
+        let armed = vec![None; self.patterns.len()];
         self.find(Window { hay, from: 0, until: hay.len(), eof: true }, &armed, &mut hits, &mut out);
         out
     }
@@ -747,7 +762,7 @@ mod tests {
     fn a_keyword_gated_value_is_searched_after_its_keyword() {
         let acme = crate::providers::ProviderDef {
             name: Some("Acme".into()),
-            keywords: Some(vec!["acmesecret".into(), "acmesecretkey".into()]),
+            keywords: Some(vec!["acmesecret".into(), "acmesecretkey".into(), "acme_secretkeyname".into()]),
             patterns: Some(vec![crate::providers::PatternDef {
                 near_keyword: true,
                 ..pattern("key", "[a-z0-9]{10,20}", 20)
@@ -760,6 +775,8 @@ mod tests {
             ("acmesecretkey 0123456789 x".to_owned(), "acmesecretkey ******** x".to_owned()),
             ("acmesecret: 0123456789\n0123456789".to_owned(), "acmesecret: ********\n0123456789".to_owned()),
             ("0123456789 acmesecretkey".to_owned(), "0123456789 acmesecretkey".to_owned()),
+            // `_` ends a word: the search still starts after the whole keyword, not inside it.
+            ("acme_secretkeyname 0123456789".to_owned(), "acme_secretkeyname ********".to_owned()),
         ];
         check_every_cut(&engine, &cases);
     }
@@ -870,6 +887,15 @@ mod tests {
             String::from_utf8(partial.mask_bytes(input.as_bytes())).unwrap(),
             "token ghp_…A1b2 and xghp_…A1b2\n"
         );
+    }
+
+    /// The partial style never shows more than half a value, however long its public prefix.
+    #[test]
+    fn partial_shows_at_most_half_of_a_value() {
+        let value = "acme_live_v1_abcdefgh";
+        let known = [KnownValue { name: "acme", value, public_prefix: Some("acme_live_v1_") }];
+        let engine = Engine::build(&known, None, Options { style: Style::Partial, min_length: 6 });
+        assert_eq!(String::from_utf8(engine.mask_bytes(value.as_bytes())).unwrap(), "acme_live_…efgh");
     }
 
     /// A private key's header and first line, found by the provider pattern, in every style.

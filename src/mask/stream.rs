@@ -55,8 +55,9 @@ pub struct Stream<'e> {
     base: u64,
     block: usize,
     lookahead: usize,
-    /// Per pattern: a keyword of it appeared on the current line before `emitted`.
-    armed: Vec<bool>,
+    /// Per pattern: where the first keyword of it on the current line ends, if one started
+    /// before `emitted`.
+    armed: Vec<Option<usize>>,
     hits: Vec<(usize, usize, u32)>,
     spans: Vec<Span>,
 }
@@ -80,7 +81,7 @@ impl<'e> Stream<'e> {
             base: 0,
             block,
             lookahead,
-            armed: vec![false; engine.pattern_count()],
+            armed: vec![None; engine.pattern_count()],
             hits: Vec::new(),
             spans: Vec::new(),
         }
@@ -136,6 +137,9 @@ impl<'e> Stream<'e> {
             self.filled -= keep_from;
             self.emitted -= keep_from;
             self.base += keep_from as u64;
+            for end in self.armed.iter_mut().flatten() {
+                *end = end.saturating_sub(keep_from);
+            }
         }
         Ok(())
     }
