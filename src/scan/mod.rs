@@ -310,7 +310,7 @@ mod tests {
     }
 
     #[test]
-    fn line_numbers_hold_across_blocks() {
+    fn line_numbers_and_columns_hold_across_blocks() {
         let s = scanner(&[]);
         let key = "ghp_Um8SscuzM2fwc3gsTIG02FE2xNh4yblVdHnO";
         let mut text = String::new();
@@ -320,8 +320,22 @@ mod tests {
                 text.push_str(&format!("x {key}\n"));
             }
         }
-        let lines: Vec<u64> = findings(&s, &text).iter().map(|f| f.0).collect();
-        assert_eq!(lines, vec![9, 20_010, 40_011]);
+        let at: Vec<(u64, u64)> = findings(&s, &text).iter().map(|f| (f.0, f.1)).collect();
+        assert_eq!(at, vec![(9, 3), (20_010, 3), (40_011, 3)]);
+    }
+
+    /// Long lines: some line starts in a block already written when its key is found, so the
+    /// column comes from the line's offset in the whole input.
+    #[test]
+    fn columns_hold_when_a_line_starts_in_an_earlier_block() {
+        let s = scanner(&[]);
+        let key = "ghp_Um8SscuzM2fwc3gsTIG02FE2xNh4yblVdHnO";
+        let text = format!("{} {key}\n", "x".repeat(600)).repeat(4000);
+        let at = findings(&s, &text);
+        assert_eq!(at.len(), 4000);
+        for (i, f) in at.iter().enumerate() {
+            assert_eq!((f.0, f.1), (i as u64 + 1, 602), "finding {i}");
+        }
     }
 
     #[test]
