@@ -447,15 +447,13 @@ impl Engine {
     pub(crate) fn anchored(&self, hay: &[u8], at: usize, id: u32, out: &mut Vec<Span>) {
         let p = &self.patterns[id as usize];
         let window = &hay[at..hay.len().min(at + p.max_len)];
-        if p.has_prefix_group {
-            if let Some(c) = p.regexes.anchored().captures(window) {
-                let m = c.get(0).expect("group 0");
-                let prefix_len = c.name("prefix").map_or(0, |g| g.end()) as u32;
-                out.push(Span { start: at, end: at + m.end(), label: p.label, prefix_len });
-            }
-        } else if let Some(m) = p.regexes.anchored().find(window) {
-            out.push(Span { start: at, end: at + m.end(), label: p.label, prefix_len: 0 });
-        }
+        // `find` first: most tries fail, and only a match needs the (allocating) captures.
+        let Some(m) = p.regexes.anchored().find(window) else { return };
+        let prefix_len = match p.has_prefix_group {
+            true => p.regexes.anchored().captures(window).and_then(|c| c.name("prefix")).map_or(0, |g| g.end()),
+            false => 0,
+        };
+        out.push(Span { start: at, end: at + m.end(), label: p.label, prefix_len: prefix_len as u32 });
     }
 
     /// Tries a keyword-gated pattern at every word start in `hay[start..line_end]`: a match must

@@ -23,9 +23,14 @@ pub fn spans(engine: &Engine, input: &[u8]) -> Vec<Span> {
                 let mut line_start = 0;
                 for line in input.split(|&b| b == b'\n') {
                     let line_end = line_start + line.len();
-                    let first = (line_start..line_end).filter(|&k| !inside_label(input, k)).find_map(|k| {
-                        keywords.iter().filter(|kw| input[k..].starts_with(kw)).map(|kw| k + kw.len()).max()
-                    });
+                    let first = (line_start..line_end)
+                        .filter_map(|k| {
+                            let longest =
+                                keywords.iter().filter(|kw| input[k..].starts_with(kw)).map(|kw| kw.len()).max();
+                            longest.map(|len| (k, k + len))
+                        })
+                        .find(|&(k, _)| !inside_label(input, k))
+                        .map(|(_, end)| end);
                     if let Some(kw_end) = first {
                         let whole = Window { hay: input, from: 0, until: usize::MAX, eof: true };
                         engine.gated(whole, kw_end, line_end, id as u32, &mut out);
