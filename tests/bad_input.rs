@@ -53,6 +53,10 @@ fn malformed_input_gets_a_one_line_error_and_its_exit_code() {
         "regex.toml",
         b"[providers.x]\nname = \"X\"\n[[providers.x.patterns]]\nkind = \"k\"\nregex = '(['\nmax_len = 5\n",
     );
+    let unbounded = file(
+        "unbounded.toml",
+        b"[providers.x]\nname = \"X\"\n[[providers.x.patterns]]\nkind = \"k\"\nregex = 'x_[a-z]+'\nmax_len = 40\n",
+    );
     let bad_env_file = file("bad.env", b"OK=1\nnot a line\n");
     let unclosed = file("unclosed.env", b"A=\"never closed\n");
     let bad_json = file("bad.json", b"{\"A\": 1}");
@@ -129,6 +133,8 @@ fn malformed_input_gets_a_one_line_error_and_its_exit_code() {
         case("config with a wrong type", &["validate", "--all"], 2, "line 2").env("KEYWARD_CONFIG", bad_config.clone()),
         case("config with a broken regex", &["providers"], 2, "patterns[0].regex")
             .env("KEYWARD_CONFIG", bad_regex.clone()),
+        case("config pattern longer than its max_len", &["validate", "--all"], 2, "without limit")
+            .env("KEYWARD_CONFIG", unbounded.clone()),
         // vaults
         case("a vault from the future", &["--vault", &future, "list"], 5, "newer than this keyward"),
         case("a directory where the vault should be", &["--vault", &directory_vault, "list"], 2, "is a directory"),

@@ -731,13 +731,13 @@ mod tests {
         ];
         check_every_cut(&engine, &cases);
 
-        // A user's patterns with no literal prefix and no keyword are searched everywhere; a run
-        // longer than the pattern's max_len is not a match.
+        // A user's patterns with no literal prefix and no keyword are searched everywhere; one
+        // bounded by word boundaries does not match inside a longer run.
         let acme = crate::providers::ProviderDef {
             name: Some("Acme".into()),
             patterns: Some(vec![
                 pattern("account", "[A-Z]{4}[0-9]{12}", 16),
-                pattern("order", "[QX][0-9]{6,}", 10),
+                pattern("order", r"\b[QX][0-9]{6,9}\b", 10),
                 // A literal prefix but no `prefix` group.
                 pattern("token", "acme_[a-z0-9]{10}", 15),
             ]),

@@ -311,7 +311,7 @@ impl Registry {
         for (id, def) in defs {
             let from_user = overrides.iter().any(|(i, _)| *i == id);
             let src = if from_user { source.unwrap_or(&builtin_src) } else { &builtin_src };
-            providers.push(compile(&id, def, src)?);
+            providers.push(compile(&id, def, src, from_user)?);
         }
         Ok(Registry { providers })
     }
@@ -345,7 +345,9 @@ fn line_of(text: &str, needle: &str) -> Option<usize> {
     text.find(needle).map(|at| text[..at].lines().count().max(1))
 }
 
-fn compile(id: &str, def: ProviderDef, src: &Source<'_>) -> Result<Provider> {
+/// `from_user`: the definition comes from a config file (or overrides one), so its patterns are
+/// checked now; the built-in ones are checked by the test suite.
+fn compile(id: &str, def: ProviderDef, src: &Source<'_>, from_user: bool) -> Result<Provider> {
     let bad = |field: String, reason: String, needle: &str| Error::Config {
         path: src.path.into(),
         line: line_of(src.text, needle),
@@ -362,13 +364,29 @@ fn compile(id: &str, def: ProviderDef, src: &Source<'_>) -> Result<Provider> {
         // Built-in patterns are compiled by the test suite; a user's are compiled here, so a bad
         // one is an error now (compiling all ~70 up front would cost every command that loads
         // the registry; they are compiled when first used).
-        let user_pattern = !std::ptr::eq(src.text, BUILTIN);
-        if user_pattern && let Err(e) = regex::Regex::new(&p.regex) {
+        if from_user && let Err(e) = regex::Regex::new(&p.regex) {
             let first = e.to_string().lines().last().unwrap_or("invalid regex").trim().to_string();
             return Err(bad(field, first, &p.regex));
         }
         if p.max_len == 0 || p.max_len > 4096 {
             return Err(bad(format!("providers.{id}.patterns[{i}].max_len"), "use 1 to 4096".into(), &p.regex));
+        }
+        // The mask engine tries a pattern on at most max_len bytes: a longer match would be cut
+        // short, and the rest of the key left in the clear. (The test suite checks the built-in
+        // patterns.)
+        if from_user {
+            let longest = regex_syntax::parse(&p.regex).ok().and_then(|hir| hir.properties().maximum_len());
+            if longest.is_none_or(|n| n > p.max_len) {
+                let can = longest.map_or("without limit".to_string(), |n| format!("up to {n} bytes"));
+                return Err(bad(
+                    format!("providers.{id}.patterns[{i}].max_len"),
+                    format!(
+                        "the regex can match {can}, more than max_len ({}); bound every repetition (e.g. {{20,40}}) and set max_len to the longest match",
+                        p.max_len
+                    ),
+                    &p.regex,
+                ));
+            }
         }
         patterns.push(Pattern {
             kind: p.kind,
@@ -492,6 +510,24 @@ mod tests {
         }
     }
 
+    /// The mask engine tries a pattern on max_len bytes: no match may be longer.
+    #[test]
+    fn no_builtin_pattern_can_match_more_than_its_max_len() {
+        let r = Registry::builtin();
+        for p in &r.providers {
+            for pat in &p.patterns {
+                let longest = regex_syntax::parse(&pat.source).unwrap().properties().maximum_len();
+                assert!(
+                    longest.is_some_and(|n| n <= pat.max_len),
+                    "{}/{}: {longest:?} > {}",
+                    p.id,
+                    pat.kind,
+                    pat.max_len
+                );
+            }
+        }
+    }
+
     #[test]
     fn every_pattern_matches_its_examples_and_not_its_counter_examples() {
         let r = Registry::builtin();
@@ -570,5 +606,34 @@ mod tests {
             panic!("expected a config error");
         };
         assert_eq!((line, field.as_str()), (Some(5), "providers.acme.patterns[0].regex"));
+    }
+
+    /// A user's pattern must fit its max_len: the mask engine tries no more.
+    #[test]
+    fn a_users_pattern_longer_than_its_max_len_is_refused() {
+        let with = |regex: &str, max_len: usize| ProviderDef {
+            name: Some("Acme".into()),
+            patterns: Some(vec![PatternDef {
+                kind: "k".into(),
+                regex: regex.into(),
+                max_len,
+                near_keyword: false,
+                examples: vec![],
+                not: vec![],
+            }]),
+            ..Default::default()
+        };
+        for (regex, max_len, says) in
+            [("acme_[a-z0-9]+", 40, "without limit"), ("acme_[a-z0-9]{10,20}", 24, "up to 25 bytes")]
+        {
+            let Err(Error::Config { field, reason, .. }) =
+                Registry::load(&[("acme".into(), with(regex, max_len))], None)
+            else {
+                panic!("{regex} with max_len {max_len} was accepted");
+            };
+            assert_eq!(field, "providers.acme.patterns[0].max_len");
+            assert!(reason.contains(says), "{reason}");
+        }
+        assert!(Registry::load(&[("acme".into(), with("acme_[a-z0-9]{10,20}", 25))], None).is_ok());
     }
 }
