@@ -733,18 +733,15 @@ mod tests {
 
         // A user's patterns with no literal prefix and no keyword are searched everywhere; one
         // bounded by word boundaries does not match inside a longer run.
-        let acme = crate::providers::ProviderDef {
-            name: Some("Acme".into()),
-            patterns: Some(vec![
+        let engine = acme_engine(
+            &[],
+            vec![
                 pattern("account", "[A-Z]{4}[0-9]{12}", 16),
                 pattern("order", r"\b[QX][0-9]{6,9}\b", 10),
                 // A literal prefix but no `prefix` group.
                 pattern("token", "acme_[a-z0-9]{10}", 15),
-            ]),
-            ..Default::default()
-        };
-        let custom = Registry::load(&[("acme".into(), acme)], None).unwrap();
-        let engine = Engine::build(&[], Some(&custom), Options { style: Style::Full, min_length: 6 });
+            ],
+        );
         let cases = vec![
             ("id ABCD123456789012 end".to_owned(), "id ******** end".to_owned()),
             ("q Q1234567 and Q123456789012345 x".to_owned(), "q ******** and Q123456789012345 x".to_owned()),
@@ -758,17 +755,8 @@ mod tests {
     /// fits the pattern is not masked, and the longest keyword found at a position counts.
     #[test]
     fn a_keyword_gated_value_is_searched_after_its_keyword() {
-        let acme = crate::providers::ProviderDef {
-            name: Some("Acme".into()),
-            keywords: Some(vec!["acmesecret".into(), "acmesecretkey".into(), "acme_secretkeyname".into()]),
-            patterns: Some(vec![crate::providers::PatternDef {
-                near_keyword: true,
-                ..pattern("key", "[a-z0-9]{10,20}", 20)
-            }]),
-            ..Default::default()
-        };
-        let custom = Registry::load(&[("acme".into(), acme)], None).unwrap();
-        let engine = Engine::build(&[], Some(&custom), Options { style: Style::Full, min_length: 6 });
+        let gated = crate::providers::PatternDef { near_keyword: true, ..pattern("key", "[a-z0-9]{10,20}", 20) };
+        let engine = acme_engine(&["acmesecret", "acmesecretkey", "acme_secretkeyname"], vec![gated]);
         let cases = vec![
             ("acmesecretkey 0123456789 x".to_owned(), "acmesecretkey ******** x".to_owned()),
             ("acmesecret: 0123456789\n0123456789".to_owned(), "acmesecret: ********\n0123456789".to_owned()),
@@ -777,6 +765,18 @@ mod tests {
             ("acme_secretkeyname 0123456789".to_owned(), "acme_secretkeyname ********".to_owned()),
         ];
         check_every_cut(&engine, &cases);
+    }
+
+    /// A full-style engine over a user's provider `acme` with these keywords and patterns.
+    fn acme_engine(keywords: &[&str], patterns: Vec<crate::providers::PatternDef>) -> Engine {
+        let acme = crate::providers::ProviderDef {
+            name: Some("Acme".into()),
+            keywords: Some(keywords.iter().map(|k| k.to_string()).collect()),
+            patterns: Some(patterns),
+            ..Default::default()
+        };
+        let custom = Registry::load(&[("acme".into(), acme)], None).unwrap();
+        Engine::build(&[], Some(&custom), Options { style: Style::Full, min_length: 6 })
     }
 
     fn pattern(kind: &str, regex: &str, max_len: usize) -> crate::providers::PatternDef {
