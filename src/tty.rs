@@ -75,6 +75,12 @@ fn hidden_line(tty: &mut File, saved: &libc::termios, prompt: &str, limit: usize
         if CAUGHT.load(Ordering::SeqCst) != 0 {
             return Err(io::ErrorKind::Interrupted.into());
         }
+        // Wait in short steps rather than in a blocking read: a signal landing between the
+        // check above and the read would leave the read waiting for a line that never comes
+        // (Ctrl-C also discards what was typed).
+        if !readable(tty.as_raw_fd(), 100) {
+            continue;
+        }
         // One byte at a time: nothing past the line is taken from the terminal.
         match tty.read(&mut byte) {
             Ok(0) => break,
@@ -94,6 +100,14 @@ fn hidden_line(tty: &mut File, saved: &libc::termios, prompt: &str, limit: usize
         return Err(io::Error::new(io::ErrorKind::InvalidData, format!("longer than {limit} bytes")));
     }
     Ok(line)
+}
+
+/// Whether `fd` has input (a whole line, in canonical mode) or an end within `millis`; false
+/// on a timeout or a signal.
+fn readable(fd: RawFd, millis: c_int) -> bool {
+    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut pfd, 1, millis) > 0 }
 }
 
 fn get_mode(fd: RawFd) -> io::Result<libc::termios> {

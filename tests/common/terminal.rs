@@ -36,6 +36,11 @@ impl Terminal {
                 if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
+                // As in a login session: a test run started in the background of a script has
+                // SIGINT and SIGQUIT ignored, and keyward (rightly) keeps ignored signals ignored.
+                for signal in [libc::SIGINT, libc::SIGQUIT, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU, libc::SIGHUP] {
+                    libc::signal(signal, libc::SIG_DFL);
+                }
                 Ok(())
             });
         }
@@ -82,7 +87,14 @@ impl Terminal {
     /// Waits for the child and returns its status, reading whatever it still shows.
     pub fn finish(&mut self) -> (ExitStatus, String) {
         while self.read_some(Duration::from_secs(30)) {}
-        (self.child.wait().unwrap(), self.screen.clone())
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, self.screen.clone());
+            }
+            assert!(Instant::now() < deadline, "the child did not exit; the terminal showed: {:?}", self.screen);
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// One read within `timeout`; false at the end (the child closed the terminal) or timeout.
