@@ -34,6 +34,9 @@ fn known_values_and_patterns_are_masked() {
     );
     let out = String::from_utf8(full.mask_bytes(input.as_bytes())).unwrap();
     assert_eq!(out, "token=[REDACTED:internal/x] gh=[REDACTED:github] end");
+    // A key that is the very first thing in the input, and the whole of it.
+    assert_eq!(full.mask_bytes(format!("{ghp} x").as_bytes()), b"[REDACTED:github] x");
+    assert_eq!(full.mask_bytes(ghp.as_bytes()), b"[REDACTED:github]");
 }
 
 #[test]
