@@ -177,12 +177,8 @@ proptest! {
 fn users_registry() -> Registry {
     use crate::providers::{PatternDef, ProviderDef};
     let pattern = |kind: &str, regex: &str, max_len: usize, near_keyword: bool| PatternDef {
-        kind: kind.into(),
-        regex: regex.into(),
-        max_len,
         near_keyword,
-        examples: vec![],
-        not: vec![],
+        ..PatternDef::new(kind, regex, max_len)
     };
     let acme = ProviderDef {
         name: Some("Acme".into()),

@@ -2,6 +2,7 @@
 //! multi-line spans, merging, the partial style, a user's patterns.
 
 use super::*;
+use crate::providers::PatternDef;
 
 #[test]
 fn every_builtin_pattern_has_a_prefix_or_keywords() {
@@ -108,10 +109,10 @@ fn every_cut_position_keeps_enough_context_and_lookahead() {
     let engine = acme_engine(
         &[],
         vec![
-            pattern("account", "[A-Z]{4}[0-9]{12}", 16),
-            pattern("order", r"\b[QX][0-9]{6,9}\b", 10),
+            PatternDef::new("account", "[A-Z]{4}[0-9]{12}", 16),
+            PatternDef::new("order", r"\b[QX][0-9]{6,9}\b", 10),
             // A literal prefix but no `prefix` group.
-            pattern("token", "acme_[a-z0-9]{10}", 15),
+            PatternDef::new("token", "acme_[a-z0-9]{10}", 15),
         ],
     );
     let cases = vec![
@@ -127,7 +128,7 @@ fn every_cut_position_keeps_enough_context_and_lookahead() {
 /// fits the pattern is not masked, and the longest keyword found at a position counts.
 #[test]
 fn a_keyword_gated_value_is_searched_after_its_keyword() {
-    let gated = crate::providers::PatternDef { near_keyword: true, ..pattern("key", "[a-z0-9]{10,20}", 20) };
+    let gated = PatternDef { near_keyword: true, ..PatternDef::new("key", "[a-z0-9]{10,20}", 20) };
     let engine = acme_engine(&["acmesecret", "acmesecretkey", "acme_secretkeyname"], vec![gated]);
     let cases = vec![
         ("acmesecretkey 0123456789 x".to_owned(), "acmesecretkey ******** x".to_owned()),
@@ -140,7 +141,7 @@ fn a_keyword_gated_value_is_searched_after_its_keyword() {
 }
 
 /// A full-style engine over a user's provider `acme` with these keywords and patterns.
-fn acme_engine(keywords: &[&str], patterns: Vec<crate::providers::PatternDef>) -> Engine {
+fn acme_engine(keywords: &[&str], patterns: Vec<PatternDef>) -> Engine {
     let acme = crate::providers::ProviderDef {
         name: Some("Acme".into()),
         keywords: Some(keywords.iter().map(|k| k.to_string()).collect()),
@@ -149,17 +150,6 @@ fn acme_engine(keywords: &[&str], patterns: Vec<crate::providers::PatternDef>) -
     };
     let custom = Registry::load(&[("acme".into(), acme)], None).unwrap();
     Engine::build(&[], Some(&custom), Options { style: Style::Full, min_length: 6 })
-}
-
-fn pattern(kind: &str, regex: &str, max_len: usize) -> crate::providers::PatternDef {
-    crate::providers::PatternDef {
-        kind: kind.into(),
-        regex: regex.into(),
-        max_len,
-        near_keyword: false,
-        examples: vec![],
-        not: vec![],
-    }
 }
 
 /// The reference gives `expected`, and so does the stream cut at every position and in

@@ -49,6 +49,26 @@ pub struct PatternDef {
     pub not: Vec<String>,
 }
 
+#[cfg(test)]
+impl PatternDef {
+    /// A pattern as a config file could give it, with no examples.
+    pub(crate) fn new(kind: &str, regex: &str, max_len: usize) -> PatternDef {
+        PatternDef {
+            kind: kind.into(),
+            regex: regex.into(),
+            max_len,
+            near_keyword: false,
+            examples: vec![],
+            not: vec![],
+        }
+    }
+}
+
+/// The most bytes `regex` can match, `None` if it has no bound (or does not parse).
+fn longest_match(regex: &str) -> Option<usize> {
+    regex_syntax::parse(regex).ok().and_then(|hir| hir.properties().maximum_len())
+}
+
 /// How a check sends the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -375,7 +395,7 @@ fn compile(id: &str, def: ProviderDef, src: &Source<'_>, from_user: bool) -> Res
         // short, and the rest of the key left in the clear. (The test suite checks the built-in
         // patterns.)
         if from_user {
-            let longest = regex_syntax::parse(&p.regex).ok().and_then(|hir| hir.properties().maximum_len());
+            let longest = longest_match(&p.regex);
             if longest.is_none_or(|n| n > p.max_len) {
                 let can = longest.map_or("without limit".to_string(), |n| format!("up to {n} bytes"));
                 return Err(bad(
@@ -516,7 +536,7 @@ mod tests {
         let r = Registry::builtin();
         for p in &r.providers {
             for pat in &p.patterns {
-                let longest = regex_syntax::parse(&pat.source).unwrap().properties().maximum_len();
+                let longest = longest_match(&pat.source);
                 assert!(
                     longest.is_some_and(|n| n <= pat.max_len),
                     "{}/{}: {longest:?} > {}",
@@ -591,14 +611,7 @@ mod tests {
         let text = "[providers.acme]\nname = \"Acme\"\n[[providers.acme.patterns]]\nkind = \"k\"\nregex = 'acme_(['\nmax_len = 10\n";
         let def = ProviderDef {
             name: Some("Acme".into()),
-            patterns: Some(vec![PatternDef {
-                kind: "k".into(),
-                regex: "acme_([".into(),
-                max_len: 10,
-                near_keyword: false,
-                examples: vec![],
-                not: vec![],
-            }]),
+            patterns: Some(vec![PatternDef::new("k", "acme_([", 10)]),
             ..Default::default()
         };
         let src = Source { path: "/x/config.toml", text };
@@ -613,14 +626,7 @@ mod tests {
     fn a_users_pattern_longer_than_its_max_len_is_refused() {
         let with = |regex: &str, max_len: usize| ProviderDef {
             name: Some("Acme".into()),
-            patterns: Some(vec![PatternDef {
-                kind: "k".into(),
-                regex: regex.into(),
-                max_len,
-                near_keyword: false,
-                examples: vec![],
-                not: vec![],
-            }]),
+            patterns: Some(vec![PatternDef::new("k", regex, max_len)]),
             ..Default::default()
         };
         for (regex, max_len, says) in
