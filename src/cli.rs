@@ -330,6 +330,9 @@ pub struct MetadataArgs {
     /// The secret holding the other half of a two-part credential (Twilio SID + token, AWS key id + secret)
     #[arg(long, value_name = "NAME")]
     pub paired_with: Option<String>,
+    /// Allow this variable although it changes how programs start (PATH, BASH_ENV, LD_*, GIT_*, ...; repeatable)
+    #[arg(long = "allow-var", value_name = "VAR")]
+    pub allow_vars: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -581,6 +584,9 @@ pub struct ExportArgs {
     /// Print to a terminal without asking
     #[arg(short, long)]
     pub yes: bool,
+    /// Allow this variable although it changes how programs start (PATH, BASH_ENV, LD_*, GIT_*, ...; repeatable)
+    #[arg(long = "allow-var", value_name = "VAR")]
+    pub allow_vars: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -609,6 +615,9 @@ pub struct ImportFileArgs {
     /// Replace the values of existing secrets (the old value stays as previous)
     #[arg(long)]
     pub overwrite: bool,
+    /// Allow this variable although it changes how programs start (PATH, BASH_ENV, LD_*, GIT_*, ...; repeatable)
+    #[arg(long = "allow-var", value_name = "VAR")]
+    pub allow_vars: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -625,6 +634,9 @@ pub struct ExecArgs {
     /// Allow live keys outside prod, test keys in prod, and secrets of another environment
     #[arg(long)]
     pub allow_env_mismatch: bool,
+    /// Allow this variable although it changes how programs start (PATH, BASH_ENV, LD_*, GIT_*, ...; repeatable)
+    #[arg(long = "allow-var", value_name = "VAR")]
+    pub allow_vars: Vec<String>,
     /// The command and its arguments, after `--`
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,

@@ -27,8 +27,8 @@ fn open_quietly() -> Option<Vault> {
 pub fn secret_names() -> Vec<CompletionCandidate> {
     let Some(vault) = open_quietly() else { return Vec::new() };
     let Ok(view) = vault.view() else { return Vec::new() };
-    let mut names: Vec<String> =
-        view.records.iter().filter_map(|r| std::str::from_utf8(r.name).ok()).map(str::to_owned).collect();
+    // Only names keyward would write: a shell inserts what it is offered into the command line.
+    let mut names: Vec<String> = view.records.iter().filter_map(|r| r.valid_name()).map(str::to_owned).collect();
     names.sort();
     names.into_iter().map(CompletionCandidate::new).collect()
 }
@@ -45,7 +45,8 @@ pub fn environments() -> Vec<CompletionCandidate> {
     if let Some(vault) = open_quietly()
         && let Ok(view) = vault.view()
     {
-        for env in view.records.iter().filter_map(|r| r.env).filter_map(|e| std::str::from_utf8(e).ok()) {
+        let valid = |e: &&str| crate::vault::secret::validate_env(e).is_ok();
+        for env in view.records.iter().filter_map(|r| r.env).filter_map(|e| std::str::from_utf8(e).ok()).filter(valid) {
             if !envs.iter().any(|x| x == env) {
                 envs.push(env.to_owned());
             }

@@ -42,6 +42,17 @@ struct File {
     audit: AuditSection,
     #[serde(default)]
     notify: Option<crate::notify::Settings>,
+    #[serde(default)]
+    exec: ExecSection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ExecSection {
+    /// Variables that change how programs start (PATH, BASH_ENV, LD_*, ...) this user allows
+    /// keyward to store and hand out.
+    #[serde(default)]
+    allow_vars: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -79,6 +90,8 @@ pub struct Config {
     /// Days without use before `audit report` flags a key.
     pub unused_days: u32,
     pub notify: crate::notify::Settings,
+    /// `[exec] allow_vars`: start-up variables this user lets keyward store and hand out.
+    pub allow_vars: Vec<String>,
 }
 
 pub const DEFAULT_GRACE: u64 = 30 * 86_400;
@@ -133,7 +146,13 @@ impl Config {
                 )
             })?,
         };
+        for (i, var) in file.exec.allow_vars.iter().enumerate() {
+            if let Err(reason) = crate::vault::secret::validate_var(var) {
+                return Err(config_error(&path, find_line(&text, var), &format!("exec.allow_vars[{i}]"), reason));
+            }
+        }
         let config = Config {
+            allow_vars: file.exec.allow_vars,
             max_segment,
             unused_days: file.audit.unused_days.unwrap_or(30),
             notify: file.notify.unwrap_or_default(),
@@ -156,6 +175,19 @@ impl Config {
     pub fn registry(&self) -> Result<Registry> {
         let path = self.path.display().to_string();
         Registry::load(&self.providers, Some(&Source { path: &path, text: &self.text }))
+    }
+}
+
+impl Config {
+    /// Refuses a variable that changes how programs start ([`crate::vault::secret::is_startup_var`])
+    /// unless this user allowed it, on the command line (`flags`) or in this config. `action` says
+    /// what would happen to it ("store", "hand out").
+    pub fn check_startup_var(&self, var: &str, flags: &[String], action: &'static str) -> Result<()> {
+        let allowed = flags.iter().chain(&self.allow_vars).any(|a| a == var);
+        if crate::vault::secret::is_startup_var(var) && !allowed {
+            return Err(Error::StartupVar { var: var.to_owned(), action });
+        }
+        Ok(())
     }
 }
 

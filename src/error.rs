@@ -101,8 +101,10 @@ pub enum Error {
     LockTimeout { path: PathBuf, secs: u64 },
     #[error("{0}")]
     Refused(String, &'static str),
-    #[error("secret {name:?} was revoked{}", if *compromised { " as compromised" } else { "" })]
-    Revoked { name: String, compromised: bool },
+    #[error("{}secret {name:?} was revoked{}", version.map(|v| format!("version {v} of ")).unwrap_or_default(), if *compromised { " as compromised" } else { "" })]
+    Revoked { name: String, compromised: bool, version: Option<u32> },
+    #[error("variable {var} changes how programs start or load code; keyward does not {action} it unless you allow it")]
+    StartupVar { var: String, action: &'static str },
     #[error("{0}")]
     Exec(Box<Error>),
     #[error("secret {name:?} already has a pending value (version {version})")]
@@ -160,7 +162,8 @@ impl Error {
             | LockTimeout { .. }
             | Refused(..)
             | PendingExists { .. }
-            | Revoked { .. } => exit::CONFLICT,
+            | Revoked { .. }
+            | StartupVar { .. } => exit::CONFLICT,
             Exec(_) => exit::EXEC_FAILED,
             Io { .. } | Audit(_) => exit::IO,
         }
@@ -210,7 +213,13 @@ impl Error {
             TokenExists { .. } => "remove it first with `keyward key token rm LABEL`, or pick another label".into(),
             LockTimeout { .. } => "another keyward process is writing this vault; try again".into(),
             Refused(_, hint) => (*hint).into(),
-            Revoked { name, .. } => format!("rotate to a new value with `keyward rotate {name}`"),
+            Revoked { name, version: None, .. } => format!("rotate to a new value with `keyward rotate {name}`"),
+            Revoked { name, version: Some(_), .. } => {
+                format!("a revoked value never leaves keyward; use the current one (`keyward info {name}` lists the versions)")
+            }
+            StartupVar { var, .. } => format!(
+                "if that is intended, pass --allow-var {var} or list it in `[exec] allow_vars` of your own config file"
+            ),
             Exec(inner) => inner.hint(),
             PendingExists { name, .. } => format!(
                 "verify and promote it with `keyward rotate {name} --promote`, or discard it with `keyward rotate {name} --abort`"

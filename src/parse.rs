@@ -147,11 +147,7 @@ pub fn environment(s: &str) -> Result<String, String> {
         "production" | "prd" => "prod",
         other => other,
     };
-    let ok = !normal.is_empty()
-        && normal.len() <= 32
-        && normal.starts_with(|c: char| c.is_ascii_lowercase())
-        && normal.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if !ok {
+    if crate::vault::secret::validate_env(normal).is_err() {
         return Err("expected dev, staging, prod or a short lower-case name".into());
     }
     Ok(normal.to_owned())

@@ -179,7 +179,7 @@ fn next_deadline(records: &Records) -> Option<i64> {
 
 /// Applies every grace deadline that has passed. Runs on each write of the vault; it decodes the
 /// secrets only when the earliest recorded deadline has come.
-pub fn sweep(records: &mut Records, now: i64) -> std::result::Result<bool, postcard::Error> {
+pub fn sweep(records: &mut Records, now: i64) -> std::result::Result<bool, crate::vault::payload::DecodeError> {
     if next_deadline(records).is_none_or(|t| t > now) {
         return Ok(false);
     }
@@ -207,7 +207,7 @@ pub fn sweep_vault(vault: &mut crate::vault::Vault, now: i64) -> Result<()> {
         return Ok(());
     }
     let mut records = vault.records()?;
-    sweep(&mut records, now).map_err(|_| Error::damaged(&vault.path, "a record cannot be decoded"))?;
+    sweep(&mut records, now).map_err(|e| vault.record_error(e))?;
     vault.set_records(&records);
     Ok(())
 }

@@ -21,6 +21,8 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<i32> {
         None => default_var(&args.name),
     };
     let env = args.meta.env.as_deref().map(metadata::env).transpose()?;
+    let config = crate::config::Config::load()?;
+    config.check_startup_var(&var, &args.meta.allow_vars, "store")?;
     if args.generate && meta.provider.is_none() {
         meta.provider = Some("internal".into());
     }
@@ -31,7 +33,7 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<i32> {
     drop(locked);
     let value =
         if args.generate { generate(args.length.into(), args.prefix.as_deref())? } else { input::read_value()? };
-    describe_provider(&mut meta, value.expose(), ctx)?;
+    describe_provider(&mut meta, value.expose(), &config.registry()?, ctx)?;
 
     let secret = Secret::new(args.name.clone(), var, env, meta, value, ctx.now);
     ctx.modify_with(&mut credential, |vault, _| {
@@ -60,8 +62,12 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<i32> {
 
 /// Fills in the provider from the value's shape when none was given, and warns when a given
 /// provider's formats do not fit the value.
-fn describe_provider(meta: &mut Metadata, value: &str, ctx: &Context) -> Result<()> {
-    let registry = crate::config::Config::load()?.registry()?;
+fn describe_provider(
+    meta: &mut Metadata,
+    value: &str,
+    registry: &crate::providers::Registry,
+    ctx: &Context,
+) -> Result<()> {
     match &meta.provider {
         None => {
             if let Some((provider, pattern)) = registry.detect(value) {

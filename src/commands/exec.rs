@@ -44,42 +44,38 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
     for name in &args.only {
         check_name(name)?;
     }
+    let references = references()?;
     let vault = ctx.open()?;
-    let registry = Config::load()?.registry()?;
+    let config = Config::load()?;
+    let registry = config.registry()?;
     let secrets = selection::select(&vault, &args.only, env_name.as_deref())?;
     if !args.allow_env_mismatch {
         selection::check_environment(&secrets, env_name.as_deref(), &registry)?;
     }
-    let mut injected = selection::current_values(&secrets)?;
+    let mut injected = selection::current_values(&secrets, &config, &args.allow_vars)?;
     for s in &secrets {
         if let Some(notice) = rotation::grace_notice(s, ctx.now) {
             ctx.out.notice(&notice);
         }
     }
+    // A reference names a secret as surely as --only does: the same checks apply (revoked
+    // versions, environment, live and test keys). Its variable is the caller's own.
+    for (var, name, selector) in references {
+        let secret = vault.get(&name)?;
+        let version = secret.usable(selector)?;
+        if !args.allow_env_mismatch {
+            selection::check_one(&secret, &version.value, env_name.as_deref(), &registry)?;
+        }
+        injected.push(Injected { name: secret.name.clone(), var, value: version.value.clone() });
+    }
 
     // The child's environment: ours without KEYWARD_* (an install script must not get the vault
-    // token), references resolved, then the injected variables.
+    // token) and without the references, then the injected variables.
     let mut env: BTreeMap<OsString, OsString> = BTreeMap::new();
     for (k, v) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("KEYWARD_") {
-            continue;
+        if !k.to_string_lossy().starts_with("KEYWARD_") && reference(&v).is_none() {
+            env.insert(k, v);
         }
-        if let Some(reference) = v.to_str().and_then(|v| v.strip_prefix(REFERENCE_PREFIX)) {
-            let (name, version) = reference.split_once('@').unwrap_or((reference, "current"));
-            let selector: VersionSelector =
-                version.parse().map_err(|r: String| Error::invalid("reference", format!("keyward:{reference}"), r))?;
-            let secret = vault.get(name)?;
-            let value = secret
-                .version(selector)
-                .ok_or_else(|| Error::VersionNotFound { name: name.into(), version: selector.to_string() })?;
-            injected.push(Injected {
-                name: secret.name.clone(),
-                var: k.to_string_lossy().into_owned(),
-                value: value.value.clone(),
-            });
-            continue;
-        }
-        env.insert(k, v);
     }
     for i in &injected {
         if i.value.expose().contains('\0') {
@@ -100,6 +96,29 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
     let engine =
         if args.no_mask { None } else { Some(super::mask::build(Some(&vault), Some(&registry), Options::default())?) };
     Ok(Prepared { env: env.into_iter().collect(), engine })
+}
+
+/// `keyward:NAME[@VERSION]` in a variable's value: the reference, if it is one.
+fn reference(value: &std::ffi::OsStr) -> Option<&str> {
+    value.to_str().and_then(|v| v.strip_prefix(REFERENCE_PREFIX))
+}
+
+/// The references in our environment, checked before the vault is opened: (variable, secret
+/// name, version).
+fn references() -> Result<Vec<(String, String, VersionSelector)>> {
+    let mut found = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("KEYWARD_") {
+            continue;
+        }
+        let Some(reference) = reference(&v) else { continue };
+        let (name, version) = reference.split_once('@').unwrap_or((reference, "current"));
+        let invalid = |r: String| Error::invalid("reference", format!("{REFERENCE_PREFIX}{reference}"), r);
+        let selector: VersionSelector = version.parse().map_err(invalid)?;
+        check_name(name)?;
+        found.push((k.to_string_lossy().into_owned(), name.to_owned(), selector));
+    }
+    Ok(found)
 }
 
 /// The signals keyward passes on to the command when another process sends them. Signals from

@@ -38,10 +38,11 @@ pub fn run(args: ExportArgs, ctx: &Context) -> Result<i32> {
         }
     }
     let vault = ctx.open()?;
-    let registry = Config::load()?.registry()?;
+    let config = Config::load()?;
+    let registry = config.registry()?;
     let secrets = selection::select(&vault, &args.only, env.as_deref())?;
     selection::check_environment(&secrets, env.as_deref(), &registry)?;
-    let values = selection::current_values(&secrets)?;
+    let values = selection::current_values(&secrets, &config, &args.allow_vars)?;
     for s in &secrets {
         if let Some(notice) = crate::rotation::grace_notice(s, ctx.now) {
             ctx.out.notice(&notice);

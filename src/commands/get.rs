@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use crate::cli::GetArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::vault::secret::{Stage, VersionSelector};
+use crate::vault::secret::VersionSelector;
 
 pub fn run(args: GetArgs, ctx: &Context) -> Result<i32> {
     crate::vault::secret::check_name(&args.name)?;
@@ -18,11 +18,7 @@ pub fn run(args: GetArgs, ctx: &Context) -> Result<i32> {
         args.version.parse().map_err(|reason: String| Error::invalid("version", &args.version, reason))?;
     let vault = ctx.open()?;
     let secret = vault.get(&args.name)?;
-    let version = secret.version(selector).ok_or_else(|| match selector {
-        // No current version: the secret was revoked; say so.
-        VersionSelector::Stage(Stage::Current) => super::selection::revoked(&secret),
-        _ => Error::VersionNotFound { name: secret.name.clone(), version: selector.to_string() },
-    })?;
+    let version = secret.usable(selector)?;
 
     // Recorded before the value leaves the process: no unaudited reads.
     let mut event = crate::audit::Event::new("get").secret(&secret.name);

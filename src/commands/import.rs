@@ -48,6 +48,7 @@ struct Rejected {
 pub fn run(args: ImportArgs, ctx: &Context) -> Result<i32> {
     let env = args.env.as_deref().map(|e| parse::environment(e).map_err(|r| Error::invalid("environment", e, r)));
     let env = env.transpose()?;
+    let config = Config::load()?;
     let (text, source) = read_input(&args.file)?;
     let format =
         args.format.unwrap_or(if args.file.ends_with(".json") { ImportFormat::Json } else { ImportFormat::Dotenv });
@@ -59,7 +60,6 @@ pub fn run(args: ImportArgs, ctx: &Context) -> Result<i32> {
             .collect(),
         ImportFormat::Json => parse_json(&text, &source)?,
     };
-    let config = Config::load()?;
     let registry = config.registry()?;
     if let Some(id) = &args.provider
         && registry.get(id).is_none()
@@ -74,6 +74,8 @@ pub fn run(args: ImportArgs, ctx: &Context) -> Result<i32> {
         let name = import_name(&var);
         if let Err(reason) = validate_var(&var) {
             report.rejected.push(reject(reason));
+        } else if let Err(e) = config.check_startup_var(&var, &args.allow_vars, "store") {
+            report.rejected.push(reject(&format!("{e} (--allow-var {var})")));
         } else if let Err(reason) = validate_name(&name) {
             report.rejected.push(reject(&format!("{name:?} is not a valid secret name: {reason}")));
         } else if value.is_empty() {

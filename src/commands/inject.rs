@@ -33,7 +33,15 @@ pub fn run(args: InjectArgs, ctx: &Context) -> Result<i32> {
                 if let Some(notice) = crate::rotation::grace_notice(&secret, ctx.now) {
                     ctx.out.notice(&notice);
                 }
-                secret.version(selector).map(|v| Cow::Owned(v.value.expose().to_owned()))
+                match secret.usable(selector) {
+                    Ok(v) => Some(Cow::Owned(v.value.expose().to_owned())),
+                    // A revoked value is refused, not reported as unknown.
+                    Err(e @ Error::Revoked { .. }) => {
+                        failure = Some(e);
+                        None
+                    }
+                    Err(_) => None,
+                }
             }
             Err(e) => {
                 failure = Some(e);

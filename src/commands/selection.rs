@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::providers::{Class, Registry};
 use crate::sensitive::SecretValue;
@@ -32,49 +33,48 @@ pub fn select(vault: &Vault, only: &[String], env: Option<&str>) -> Result<Vec<S
 }
 
 /// The current value of each secret, by variable. A secret with no current value (revoked) is
-/// refused: handing out nothing silently would break the job in a harder way to see.
-pub fn current_values(secrets: &[Secret]) -> Result<Vec<Injected>> {
+/// refused: handing out nothing silently would break the job in a harder way to see. So is a
+/// variable that changes how programs start, unless the reader allows it (`allowed`): the vault's
+/// writer chose the variable, and may not be the one who runs the command.
+pub fn current_values(secrets: &[Secret], config: &Config, allowed: &[String]) -> Result<Vec<Injected>> {
     let mut by_var: BTreeMap<String, Injected> = BTreeMap::new();
     for s in secrets {
-        let v = s.current().ok_or_else(|| revoked(s))?;
+        let v = s.usable(VersionSelector::Stage(Stage::Current))?;
+        config.check_startup_var(&s.var, allowed, "hand out")?;
         by_var.insert(s.var.clone(), Injected { name: s.name.clone(), var: s.var.clone(), value: v.value.clone() });
     }
     Ok(by_var.into_values().collect())
 }
 
-pub fn revoked(s: &Secret) -> Error {
-    let compromised = s.body.meta.ext.contains_key(crate::vault::secret::ext::COMPROMISED);
-    let revoked_any = s.body.versions.iter().any(|v| v.stage == Stage::Revoked);
-    if compromised || revoked_any {
-        Error::Revoked { name: s.name.clone(), compromised }
-    } else {
-        Error::VersionNotFound { name: s.name.clone(), version: "current".into() }
-    }
-}
-
 /// Refuses a live key in a non-production run, a test key in production, and a secret of
-/// another environment.
+/// another environment, for each secret's current value.
 pub fn check_environment(secrets: &[Secret], env: Option<&str>, registry: &Registry) -> Result<()> {
-    let Some(env) = env else { return Ok(()) };
     for s in secrets {
-        if let Some(own) = &s.env
-            && own != env
-        {
-            return Err(mismatch(format!("{} belongs to environment {own}, not {env}", s.name)));
-        }
-        let Some(value) = s.version(VersionSelector::Stage(Stage::Current)) else { continue };
-        let provider = s.body.meta.provider.as_deref().and_then(|id| registry.get(id));
-        match provider.map(|p| (p, p.classify(value.value.expose()))) {
-            Some((p, Class::Live)) if env != "prod" => {
-                return Err(mismatch(format!("{} holds a live {} key and the run is for {env}", s.name, p.name)));
-            }
-            Some((p, Class::Test)) if env == "prod" => {
-                return Err(mismatch(format!("{} holds a test {} key and the run is for prod", s.name, p.name)));
-            }
-            _ => {}
+        if let Some(value) = s.version(VersionSelector::Stage(Stage::Current)) {
+            check_one(s, &value.value, env, registry)?;
         }
     }
     Ok(())
+}
+
+/// [`check_environment`] for one value of a secret (a reference may name another version).
+pub fn check_one(s: &Secret, value: &SecretValue, env: Option<&str>, registry: &Registry) -> Result<()> {
+    let Some(env) = env else { return Ok(()) };
+    if let Some(own) = &s.env
+        && own != env
+    {
+        return Err(mismatch(format!("{} belongs to environment {own}, not {env}", s.name)));
+    }
+    let provider = s.body.meta.provider.as_deref().and_then(|id| registry.get(id));
+    match provider.map(|p| (p, p.classify(value.expose()))) {
+        Some((p, Class::Live)) if env != "prod" => {
+            Err(mismatch(format!("{} holds a live {} key and the run is for {env}", s.name, p.name)))
+        }
+        Some((p, Class::Test)) if env == "prod" => {
+            Err(mismatch(format!("{} holds a test {} key and the run is for prod", s.name, p.name)))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn mismatch(what: String) -> Error {

@@ -17,8 +17,12 @@ pub fn run(args: UpdateArgs, ctx: &Context) -> Result<i32> {
     // Validate every flag before unlocking, so bad input never waits on a prompt.
     let mut probe = Metadata::new(ctx.now);
     metadata::apply(&args.meta, &mut probe, ctx.now)?;
+    let config = crate::config::Config::load()?;
+    if let Some(var) = &var {
+        config.check_startup_var(var, &args.meta.allow_vars, "store")?;
+    }
     if args.meta.provider.is_some() {
-        metadata::check_provider(&crate::config::Config::load()?.registry()?, &probe)?;
+        metadata::check_provider(&config.registry()?, &probe)?;
     }
 
     let changed = ctx.modify(|vault, _| {

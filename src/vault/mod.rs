@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use self::format::{Header, Kdf, ParseError, Slot, SlotKind};
-use self::payload::{PayloadView, Records};
+use self::payload::{DecodeError, PayloadView, Records};
 use self::secret::Secret;
 use crate::error::{Error, Result};
 use crate::sensitive::Key32;
@@ -125,10 +125,20 @@ impl Vault {
         Error::damaged(&self.path, "the payload authenticates but cannot be decoded")
     }
 
+    /// The error for a record that cannot be read back: damage, naming the record when it can.
+    pub fn record_error(&self, e: DecodeError) -> Error {
+        match e {
+            DecodeError::Undecodable => self.undecodable(),
+            DecodeError::Invalid { name, reason } => {
+                Error::damaged(&self.path, format!("the record {name:?}: {reason}"))
+            }
+        }
+    }
+
     /// Finds and decodes one secret; the others are not decoded.
     pub fn find(&self, name: &str) -> Result<Option<Secret>> {
         let view = self.view()?;
-        view.find(name).map(|r| r.decode().map_err(|_| self.undecodable())).transpose()
+        view.find(name).map(|r| r.decode().map_err(|e| self.record_error(e))).transpose()
     }
 
     pub fn get(&self, name: &str) -> Result<Secret> {
@@ -137,11 +147,11 @@ impl Vault {
 
     pub fn secrets(&self) -> Result<Vec<Secret>> {
         let view = self.view()?;
-        view.records.iter().map(|r| r.decode().map_err(|_| self.undecodable())).collect()
+        view.records.iter().map(|r| r.decode().map_err(|e| self.record_error(e))).collect()
     }
 
     pub fn records(&self) -> Result<Records> {
-        self.view()?.to_owned_records().map_err(|_| self.undecodable())
+        self.view()?.to_owned_records().map_err(|e| self.record_error(e))
     }
 
     pub fn set_records(&mut self, records: &Records) {

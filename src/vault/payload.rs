@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::secret::{Body, Secret};
+use super::secret::{Body, Secret, validate_record_fields};
 use crate::sensitive::{SecretBytes, to_zeroizing_bytes};
 
 #[derive(Deserialize)]
@@ -28,8 +28,31 @@ pub struct RecordView<'a> {
     pub body: &'a [u8],
 }
 
-fn text(bytes: &[u8]) -> Result<String, postcard::Error> {
-    std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| postcard::Error::DeserializeBadUtf8)
+fn text(bytes: &[u8]) -> Result<String, DecodeError> {
+    std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| DecodeError::Undecodable)
+}
+
+/// Why a record could not be read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The bytes do not decode.
+    Undecodable,
+    /// It decodes, but a clear field is not what keyward writes: a crafted vault.
+    Invalid { name: String, reason: String },
+}
+
+impl From<postcard::Error> for DecodeError {
+    fn from(_: postcard::Error) -> Self {
+        DecodeError::Undecodable
+    }
+}
+
+/// The clear fields, checked as on writing (see [`validate_record_fields`]).
+fn checked(name: &[u8], var: &[u8], env: Option<&[u8]>) -> Result<(String, String, Option<String>), DecodeError> {
+    let (name, var, env) = (text(name)?, text(var)?, env.map(text).transpose()?);
+    validate_record_fields(&name, &var, env.as_deref())
+        .map_err(|reason| DecodeError::Invalid { name: name.clone(), reason })?;
+    Ok((name, var, env))
 }
 
 #[derive(Serialize, Clone, Debug)]
@@ -48,18 +71,20 @@ pub struct Records {
 }
 
 impl<'a> RecordView<'a> {
-    pub fn decode(&self) -> Result<Secret, postcard::Error> {
+    pub fn decode(&self) -> Result<Secret, DecodeError> {
+        let (name, var, env) = checked(self.name, self.var, self.env)?;
         let body: Body = postcard::from_bytes(self.body)?;
-        Ok(Secret { name: text(self.name)?, var: text(self.var)?, env: self.env.map(text).transpose()?, body })
+        Ok(Secret { name, var, env, body })
     }
 
-    pub fn to_owned_record(&self) -> Result<Record, postcard::Error> {
-        Ok(Record {
-            name: text(self.name)?,
-            var: text(self.var)?,
-            env: self.env.map(text).transpose()?,
-            body: SecretBytes::copy_from(self.body),
-        })
+    pub fn to_owned_record(&self) -> Result<Record, DecodeError> {
+        let (name, var, env) = checked(self.name, self.var, self.env)?;
+        Ok(Record { name, var, env, body: SecretBytes::copy_from(self.body) })
+    }
+
+    /// The name, if it is one keyward would write (completion offers nothing else to a shell).
+    pub fn valid_name(&self) -> Option<&'a str> {
+        std::str::from_utf8(self.name).ok().filter(|n| super::secret::validate_name(n).is_ok())
     }
 }
 
@@ -73,7 +98,7 @@ impl Record {
         }
     }
 
-    pub fn decode(&self) -> Result<Secret, postcard::Error> {
+    pub fn decode(&self) -> Result<Secret, DecodeError> {
         self.view().decode()
     }
 
@@ -100,7 +125,7 @@ impl<'a> PayloadView<'a> {
         self.records.iter().find(|r| r.name == name.as_bytes())
     }
 
-    pub fn to_owned_records(&self) -> Result<Records, postcard::Error> {
+    pub fn to_owned_records(&self) -> Result<Records, DecodeError> {
         Ok(Records {
             settings: self.settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             records: self.records.iter().map(RecordView::to_owned_record).collect::<Result<_, _>>()?,
@@ -138,10 +163,10 @@ mod tests {
     proptest! {
         #[test]
         fn encode_then_view_round_trips(
-            entries in proptest::collection::vec(("[a-z][a-z0-9/_.-]{0,20}", "\\PC{1,40}", proptest::option::of("[a-z]{1,8}")), 0..20)
+            entries in proptest::collection::vec(("[a-z][a-z0-9_.-]{0,8}(/[a-z0-9][a-z0-9_.-]{0,8}){0,2}", "\\PC{1,40}", proptest::option::of("[a-z]{1,8}")), 0..20)
         ) {
             let secrets: Vec<Secret> = entries.iter().map(|(name, value, env)| {
-                Secret::new(name.clone(), name.to_uppercase(), env.clone(), meta(), SecretValue::new(value.clone()), 7)
+                Secret::new(name.clone(), crate::vault::secret::default_var(name), env.clone(), meta(), SecretValue::new(value.clone()), 7)
             }).collect();
             let records = Records { settings: vec![("k".into(), "v".into())], records: secrets.iter().map(Record::encode).collect() };
             let bytes = records.encode();

@@ -182,6 +182,30 @@ impl Secret {
     pub fn current(&self) -> Option<&Version> {
         self.version(VersionSelector::Stage(Stage::Current))
     }
+
+    /// Whether the secret was revoked as compromised (no rollback to a leaked value).
+    pub fn compromised(&self) -> bool {
+        self.body.meta.ext.contains_key(ext::COMPROMISED)
+    }
+
+    /// The version `selector` names, if its value may leave keyward. A revoked version never
+    /// does (only `mask` and `scan` use revoked values, to hide them), and a secret with no
+    /// current version was revoked: both are [`Error::Revoked`](crate::error::Error::Revoked).
+    pub fn usable(&self, selector: VersionSelector) -> crate::error::Result<&Version> {
+        use crate::error::Error;
+        match self.version(selector) {
+            Some(v) if v.stage == Stage::Revoked => {
+                Err(Error::Revoked { name: self.name.clone(), compromised: self.compromised(), version: Some(v.id) })
+            }
+            Some(v) => Ok(v),
+            None if selector == VersionSelector::Stage(Stage::Current)
+                && (self.compromised() || self.body.versions.iter().any(|v| v.stage == Stage::Revoked)) =>
+            {
+                Err(Error::Revoked { name: self.name.clone(), compromised: self.compromised(), version: None })
+            }
+            None => Err(Error::VersionNotFound { name: self.name.clone(), version: selector.to_string() }),
+        }
+    }
 }
 
 /// Secret names: 1-128 of `[A-Za-z0-9._/-]`, starting with a letter or digit, with no empty, `.`
@@ -222,6 +246,82 @@ pub fn validate_var(var: &str) -> Result<(), &'static str> {
     }
     if var.starts_with("KEYWARD_") {
         return Err("KEYWARD_* variables are reserved for keyward itself");
+    }
+    Ok(())
+}
+
+/// Variables that change how programs start or load code: a value in one of them runs in every
+/// program of an `exec`, or in the shell that evals an `export`. Whoever can write a vault must
+/// not be able to set one for its readers, so storing one needs the writer's permission and
+/// handing one out needs the reader's (`--allow-var`, or `[exec] allow_vars` in one's own config).
+pub const STARTUP_VARS: &[&str] = &[
+    "BASH_ENV",
+    "BASHOPTS",
+    "BROWSER",
+    "CDPATH",
+    "EDITOR",
+    "ENV",
+    "GCONV_PATH",
+    "HOME",
+    "HOSTALIASES",
+    "IFS",
+    "JAVA_TOOL_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "LESSCLOSE",
+    "LESSOPEN",
+    "MANPAGER",
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "PAGER",
+    "PATH",
+    "PERL5DB",
+    "PERL5LIB",
+    "PERL5OPT",
+    "PERLLIB",
+    "PROMPT_COMMAND",
+    "PS1",
+    "PS4",
+    "PYTHONHOME",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONWARNINGS",
+    "RUBYLIB",
+    "RUBYOPT",
+    "SHELLOPTS",
+    "SSH_ASKPASS",
+    "SUDO_ASKPASS",
+    "VISUAL",
+    "XDG_CONFIG_HOME",
+    "ZDOTDIR",
+    "_JAVA_OPTIONS",
+];
+
+/// Prefixes of whole families of such variables (the dynamic loader's, git's).
+pub const STARTUP_PREFIXES: &[&str] = &["LD_", "DYLD_", "GIT_"];
+
+/// Whether `var` changes how programs start or load code ([`STARTUP_VARS`], [`STARTUP_PREFIXES`]).
+pub fn is_startup_var(var: &str) -> bool {
+    STARTUP_VARS.contains(&var) || STARTUP_PREFIXES.iter().any(|p| var.starts_with(p))
+}
+
+/// Environments as stored: 1-32 of `[a-z0-9_-]`, starting with a letter (the normal form
+/// [`crate::parse::environment`] gives what users type).
+pub fn validate_env(env: &str) -> Result<(), &'static str> {
+    let ok = !env.is_empty()
+        && env.len() <= 32
+        && env.starts_with(|c: char| c.is_ascii_lowercase())
+        && env.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if ok { Ok(()) } else { Err("an environment is 1-32 lower-case letters, digits, '-' or '_'") }
+}
+
+/// Checks the clear fields of a record read back from a vault: whoever wrote the file may not be
+/// whoever reads it, and these fields end up in shell code (`export --format shell`), workflow
+/// files and environments. Returns which field is wrong and why.
+pub fn validate_record_fields(name: &str, var: &str, env: Option<&str>) -> Result<(), String> {
+    validate_name(name).map_err(|r| format!("its name is not valid ({r})"))?;
+    validate_var(var).map_err(|r| format!("its variable is not valid ({r})"))?;
+    if let Some(env) = env {
+        validate_env(env).map_err(|r| format!("its environment is not valid ({r})"))?;
     }
     Ok(())
 }
