@@ -34,7 +34,7 @@ impl Context {
             out: Output::new(global.json, global.quiet, global.no_color),
             vault_flag: global.vault.clone(),
             now,
-            policy: Policy { prompt: true },
+            policy: Policy { prompt: true, passphrase: true },
             command: Cell::new(""),
             opened: RefCell::new(None),
         }

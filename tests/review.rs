@@ -159,3 +159,70 @@ fn references_get_the_checks_of_secrets_named_with_only() {
     assert_eq!(stdout(&out), format!("{}\n", live.len()));
     refused(&exec("keyward:stripe/prod", &["--env", "prod"]), 125, "dev/x belongs to environment dev, not prod");
 }
+
+// ---------------------------------------------------------------- 3. Argon2 cost bombs
+
+/// Runs `cmd`, failing the test if it has not finished after `secs` (an Argon2 derivation at the
+/// maximum cost takes minutes: a finished run within seconds shows none ran).
+fn finishes_within(mut cmd: std::process::Command, secs: u64) -> std::process::Output {
+    use std::process::Stdio;
+    let child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let pid = child.id() as libc::pid_t;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(std::time::Duration::from_secs(secs)) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            // SAFETY: kill with the pid of our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("still running after {secs} s: an Argon2 derivation ran");
+        }
+    }
+}
+
+/// A passphrase vault of 10,000 secrets, and its file rewritten with `slots` passphrase slots at
+/// the maximum Argon2 cost (the header checksum fixed up, as anyone can).
+fn cost_bomb(slots: usize) -> Env {
+    use keyward::vault::{crypto::Argon2Params, format};
+    let mut env = Env::new();
+    std::fs::write(env.path("pass"), "a passphrase 1234\n").unwrap();
+    env.set("KEYWARD_PASSPHRASE_FILE", env.path("pass").to_str().unwrap());
+    env.cmd().args(["init", "--keyring", "none", "--passphrase"]).assert().success();
+    let dotenv: String = (0..10_000).map(|i| format!("SECRET_{i:05}=value-{i:05}-abcdefgh\n")).collect();
+    env.cmd().args(["import", "-"]).write_stdin(dotenv).assert().success();
+    let file = std::fs::read(&env.vault).unwrap();
+    let parsed = format::parse(&file).unwrap();
+    let mut header = parsed.header.clone();
+    let mut slot = header.slots.iter().find(|s| s.kind == format::SlotKind::Passphrase).unwrap().clone();
+    slot.kdf = format::Kdf::Argon2id(Argon2Params::MAX);
+    header.slots = (0..slots).map(|i| format::Slot { label: format!("p{i}"), ..slot.clone() }).collect();
+    let mut bomb = format::encode_header(&header);
+    bomb.extend_from_slice(parsed.ciphertext);
+    std::fs::write(&env.vault, bomb).unwrap();
+    env
+}
+
+fn complete_get(env: &Env) -> std::process::Command {
+    let mut cmd = env.std_cmd();
+    cmd.env("COMPLETE", "bash").env("_CLAP_COMPLETE_INDEX", "2").env("_CLAP_IFS", "\n");
+    cmd.args(["--", "keyward", "get", ""]);
+    cmd
+}
+
+#[test]
+fn a_vault_with_more_than_one_passphrase_slot_is_damaged() {
+    let env = cost_bomb(2);
+    let mut list = env.std_cmd();
+    list.arg("list");
+    refused(&finishes_within(list, 10), 5, "more than one passphrase slot");
+}
+
+#[test]
+fn completion_never_derives_a_passphrase() {
+    for slots in [1, 64] {
+        let env = cost_bomb(slots);
+        let out = finishes_within(complete_get(&env), 10);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(!stdout(&out).contains("secret_") && stderr(&out).is_empty(), "{slots}: {}", stdout(&out));
+    }
+}

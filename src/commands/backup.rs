@@ -187,7 +187,14 @@ pub fn restore(args: RestoreArgs, ctx: &Context) -> Result<i32> {
                     });
                 }
             };
-            (crypto::argon2_kek(pass.expose().as_bytes(), &salt, params), None)
+            let key = crypto::argon2_kek_from_file(pass.expose().as_bytes(), &salt, params).map_err(|_| {
+                Error::CannotUnlock {
+                    path: args.file.clone(),
+                    reason: "this process already tried the passphrase twice".into(),
+                    hint: "run the command again".into(),
+                }
+            })?;
+            (key, None)
         }
         _ => unreachable!("mode 1 has a vault, mode 2 has parameters"),
     };

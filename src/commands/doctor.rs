@@ -93,7 +93,7 @@ pub fn run(ctx: &Context) -> Result<i32> {
     }
 
     if let Some(locked) = &locked {
-        match unlock::unlock(locked, Policy { prompt: false }) {
+        match unlock::unlock(locked, Policy { prompt: false, passphrase: true }) {
             Ok((credential, _)) => add("unlock", Status::Ok, format!("opens now with the {}", credential.describe())),
             Err(e) => add("unlock", Status::Fail, format!("{e} — {}", e.hint())),
         }

@@ -62,7 +62,9 @@ impl Credential {
                 {
                     return Some(kek.clone());
                 }
-                let kek = crypto::argon2_kek(passphrase.expose().as_bytes(), &slot.salt, params);
+                // Parameters from the file: counted, so a hostile vault cannot make a process
+                // derive again and again.
+                let kek = crypto::argon2_kek_from_file(passphrase.expose().as_bytes(), &slot.salt, params).ok()?;
                 *cached = Some((slot.salt, params, kek.clone()));
                 Some(kek)
             }
@@ -97,7 +99,14 @@ impl Credential {
 pub struct Policy {
     /// Prompt for a passphrase on the terminal.
     pub prompt: bool,
+    /// Try the passphrase slot at all (an Argon2 derivation). Completion never does: it runs on
+    /// every Tab, in whatever repository the shell is in.
+    pub passphrase: bool,
 }
+
+/// How many times a passphrase is asked for on a terminal (each try is an Argon2 derivation with
+/// the file's parameters; see [`crypto::MAX_UNTRUSTED_DERIVATIONS`]).
+pub const PROMPT_ATTEMPTS: u32 = 2;
 
 /// Runs the unlock chain against a vault's header.
 pub fn unlock(locked: &Locked, policy: Policy) -> Result<(Credential, Opened)> {
@@ -139,7 +148,9 @@ pub fn unlock(locked: &Locked, policy: Policy) -> Result<(Credential, Opened)> {
         notes.push("no keyring slot".into());
     }
 
-    if header.slots.iter().any(|s| s.kind == SlotKind::Passphrase) {
+    if !policy.passphrase {
+        notes.push("the passphrase is not tried here".into());
+    } else if header.slots.iter().any(|s| s.kind == SlotKind::Passphrase) {
         if let Some(file) = std::env::var_os(PASSPHRASE_FILE_VAR) {
             let passphrase = input::read_passphrase_file(std::path::Path::new(&file))?;
             let mut credential = Credential::Passphrase { passphrase, cached: None };
@@ -151,13 +162,13 @@ pub fn unlock(locked: &Locked, policy: Policy) -> Result<(Credential, Opened)> {
             };
         }
         if policy.prompt && input::can_prompt() {
-            for attempt in 1..=3 {
+            for attempt in 1..=PROMPT_ATTEMPTS {
                 let passphrase = input::prompt_secret(&format!("Passphrase for {}: ", path.display()))?;
                 let mut credential = Credential::Passphrase { passphrase, cached: None };
                 if let Some(opened) = credential.open(&header.vault_id, &header.slots) {
                     return Ok((credential, opened));
                 }
-                if attempt < 3 {
+                if attempt < PROMPT_ATTEMPTS {
                     eprintln!("keyward: that passphrase does not open the vault; try again");
                 }
             }
@@ -270,9 +281,11 @@ mod tests {
         let mut credential =
             Credential::Passphrase { passphrase: pass(), cached: Some((slot.salt, other_params, Key32::random())) };
         assert!(credential.open(&vault.header.vault_id, &vault.header.slots).is_some());
+        // That was this thread's second derivation with parameters from a file: a third, with
+        // another salt in the cache, is refused whatever the passphrase.
         let mut credential =
             Credential::Passphrase { passphrase: pass(), cached: Some(([7; 16], CHEAP, Key32::random())) };
-        assert!(credential.open(&vault.header.vault_id, &vault.header.slots).is_some());
+        assert!(credential.open(&vault.header.vault_id, &vault.header.slots).is_none());
     }
 
     #[test]
@@ -286,7 +299,8 @@ mod tests {
         vault.remove_slots(|s| s.kind == SlotKind::Keyring);
         let locked =
             crate::vault::Locked::from_bytes(&vault.path.clone(), zeroize::Zeroizing::new(vault.seal()), None).unwrap();
-        let Err(Error::CannotUnlock { reason, .. }) = unlock(&locked, Policy { prompt: false }) else {
+        let Err(Error::CannotUnlock { reason, .. }) = unlock(&locked, Policy { prompt: false, passphrase: true })
+        else {
             panic!("a vault with no keyring slot, no key and no passphrase source does not open")
         };
         assert_eq!(
@@ -296,7 +310,10 @@ mod tests {
         vault.remove_slots(|s| s.kind == SlotKind::Passphrase);
         let locked =
             crate::vault::Locked::from_bytes(&vault.path.clone(), zeroize::Zeroizing::new(vault.seal()), None).unwrap();
-        let Err(Error::CannotUnlock { reason, .. }) = unlock(&locked, Policy { prompt: false }) else { panic!() };
+        let Err(Error::CannotUnlock { reason, .. }) = unlock(&locked, Policy { prompt: false, passphrase: true })
+        else {
+            panic!()
+        };
         assert_eq!(reason, "no keyring slot; no passphrase slot");
     }
 

@@ -114,6 +114,40 @@ impl Argon2Params {
 }
 
 /// Derives a key-encryption key from a passphrase. Callers check the parameters first.
+/// How many Argon2 derivations with parameters read from a file one process may run: a wrong
+/// passphrase typed twice. Parameters come from files others can write (a project vault, a
+/// backup), and each derivation may cost up to [`Argon2Params::MAX`].
+pub const MAX_UNTRUSTED_DERIVATIONS: u32 = 2;
+#[cfg(not(test))]
+static UNTRUSTED_DERIVATIONS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+// Unit tests run as threads of one process: each counts its own.
+#[cfg(test)]
+thread_local! {
+    static UNTRUSTED_DERIVATIONS: std::sync::atomic::AtomicU32 = const { std::sync::atomic::AtomicU32::new(0) };
+}
+
+/// The process already ran [`MAX_UNTRUSTED_DERIVATIONS`] derivations.
+#[derive(Debug)]
+pub struct TooManyDerivations;
+
+/// [`argon2_kek`] with parameters read from a file: counted, at most
+/// [`MAX_UNTRUSTED_DERIVATIONS`] per process.
+pub fn argon2_kek_from_file(
+    passphrase: &[u8],
+    salt: &[u8; SALT_LEN],
+    params: Argon2Params,
+) -> Result<Key32, TooManyDerivations> {
+    use std::sync::atomic::Ordering;
+    #[cfg(not(test))]
+    let done = UNTRUSTED_DERIVATIONS.fetch_add(1, Ordering::SeqCst);
+    #[cfg(test)]
+    let done = UNTRUSTED_DERIVATIONS.with(|n| n.fetch_add(1, Ordering::SeqCst));
+    if done >= MAX_UNTRUSTED_DERIVATIONS {
+        return Err(TooManyDerivations);
+    }
+    Ok(argon2_kek(passphrase, salt, params))
+}
+
 pub fn argon2_kek(passphrase: &[u8], salt: &[u8; SALT_LEN], params: Argon2Params) -> Key32 {
     let argon_params = argon2::Params::new(params.m_kib, params.t, params.p, Some(32))
         .expect("parameters were checked against the limits");

@@ -222,6 +222,10 @@ fn parse_header(body: &[u8]) -> Result<Header, ParseError> {
         }
         let label =
             std::str::from_utf8(r.take(label_len)?).map_err(|_| damaged("a key slot label is not UTF-8"))?.to_owned();
+        if label.chars().any(char::is_control) {
+            // Labels are printed without unlocking (`key token list`): no terminal escapes.
+            return Err(damaged("a key slot label holds control characters"));
+        }
         let slot_created = r.i64()?;
         let kdf = match r.u8()? {
             1 => Kdf::HkdfSha256,
@@ -235,6 +239,11 @@ fn parse_header(body: &[u8]) -> Result<Header, ParseError> {
         let salt = r.array()?;
         let nonce = r.array()?;
         let wrapped = r.array()?;
+        if kind == SlotKind::Passphrase && slots.iter().any(|s: &Slot| s.kind == SlotKind::Passphrase) {
+            // Each passphrase slot costs an Argon2 derivation to try: a file with many is an
+            // attack on whoever opens it, not something keyward writes.
+            return Err(damaged("more than one passphrase slot"));
+        }
         slots.push(Slot { kind, label, created: slot_created, kdf, salt, nonce, wrapped });
     }
     if !r.bytes.is_empty() {

@@ -180,7 +180,8 @@ impl Vault {
             nonce,
             wrapped: wrapped.try_into().expect("a wrapped 32-byte key is 48 bytes"),
         };
-        self.remove_slots(|s| s.kind == kind && s.label == label);
+        // One passphrase slot at most (the parser refuses more): a new one replaces it.
+        self.remove_slots(|s| s.kind == kind && (s.label == label || kind == SlotKind::Passphrase));
         self.header.slots.push(slot);
     }
 

@@ -43,7 +43,7 @@ pub fn run(ctx: &Context) -> Result<i32> {
             json!({"kind": s.kind.as_str(), "label": s.label, "created": parse::time(s.created), "kdf": kdf})
         })
         .collect();
-    let unlocks_with = match unlock::unlock(&locked, Policy { prompt: false }) {
+    let unlocks_with = match unlock::unlock(&locked, Policy { prompt: false, passphrase: true }) {
         Ok((credential, opened)) => {
             let label = if opened.slot.label.is_empty() { String::new() } else { format!(" ({})", opened.slot.label) };
             json!({"ok": true, "source": format!("{}{label}", credential.describe())})
