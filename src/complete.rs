@@ -18,7 +18,7 @@ pub fn handle_request() {
 
 fn open_quietly() -> Option<Vault> {
     let global = crate::cli::GlobalArgs { vault: None, json: false, quiet: true, no_color: true };
-    let path = crate::context::Context::new(&global).vault_path();
+    let path = crate::context::Context::new(&global).vault_path().ok()?;
     let locked = Locked::read(&path).ok()?;
     let (_, opened) = unlock::unlock(&locked, Policy { prompt: false, passphrase: false }).ok()?;
     locked.open(opened.data_key).ok()

@@ -96,16 +96,29 @@ pub struct Config {
 
 pub const DEFAULT_GRACE: u64 = 30 * 86_400;
 
-pub fn path() -> PathBuf {
+/// `KEYWARD_CONFIG`, else `$XDG_CONFIG_HOME/keyward/config.toml`.
+pub fn path() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("KEYWARD_CONFIG").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
+        return Ok(PathBuf::from(p));
     }
-    crate::vault::location::xdg_base("XDG_CONFIG_HOME", ".config").join("keyward").join("config.toml")
+    Ok(crate::paths::config_dir()?.join("config.toml"))
+}
+
+/// The config file, if it may be trusted: the user's (or root's), in a directory of the user's,
+/// writable by no one else. A config can run commands (`[notify] command`) and send keys to
+/// other hosts (`base_url`).
+fn checked_path() -> Result<PathBuf> {
+    let path = path()?;
+    if std::env::var_os("KEYWARD_CONFIG").is_none_or(|p| p.is_empty()) {
+        crate::paths::check_own(&crate::paths::config_dir()?)?;
+    }
+    crate::paths::check_own(&path)?;
+    Ok(path)
 }
 
 impl Config {
     pub fn load() -> Result<Config> {
-        let path = path();
+        let path = checked_path()?;
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -196,7 +209,9 @@ impl Config {
     /// default (a broken config is reported by the commands that need it, not by `get`).
     pub fn load_audit_settings() -> u64 {
         // On every `get`: no registry, just the file's [audit] table when there is a file.
-        let Ok(text) = std::fs::read_to_string(path()) else { return crate::audit::DEFAULT_MAX_SEGMENT };
+        let Some(text) = checked_path().ok().and_then(|p| std::fs::read_to_string(p).ok()) else {
+            return crate::audit::DEFAULT_MAX_SEGMENT;
+        };
         toml::from_str::<File>(&text)
             .ok()
             .and_then(|f| f.audit.max_segment.as_ref().and_then(size))

@@ -6,8 +6,6 @@ use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::json;
-
 use crate::audit::{self, Event, Log};
 use crate::cli::GlobalArgs;
 use crate::error::{Error, Result};
@@ -44,15 +42,11 @@ impl Context {
     pub fn unlock(&self, locked: &Locked) -> Result<(Credential, Opened)> {
         unlock::unlock(locked, self.policy).inspect_err(|e| {
             if matches!(e.exit_code(), crate::error::exit::UNLOCK) {
-                let details = json!({"vault": locked.path, "reason": e.to_string()});
-                let log = Log::for_vault(&locked.header.vault_id_hex());
                 // The command fails anyway; a log that cannot be written must not hide why.
-                let _ = log.append_unauthenticated(
-                    "unlock.failed",
-                    &details,
-                    &crate::parse::time(self.now),
-                    self.command.get(),
-                );
+                let (vault, reason) = (locked.path.display().to_string(), e.to_string());
+                let time = crate::parse::time(self.now);
+                let _ = Log::for_vault(&locked.header.vault_id_hex())
+                    .and_then(|log| log.append_unlock_failed(&vault, &reason, &time, self.command.get()));
             }
         })
     }
@@ -74,17 +68,17 @@ impl Context {
         let opened = self.opened.borrow();
         let Some((id, keys)) = opened.as_ref() else { return Ok(()) };
         let config = crate::config::Config::load_audit_settings();
-        let log = Log::new(audit::dir(), id, config);
+        let log = Log::new(audit::dir().map_err(|e| Error::Audit(Box::new(e)))?, id, config);
         log.append(keys, &event, &crate::parse::time(self.now), self.command.get(), durable)
             .map_err(|e| Error::Audit(Box::new(e)))
     }
 
-    pub fn location(&self) -> Location {
+    pub fn location(&self) -> Result<Location> {
         let env = std::env::var_os("KEYWARD_VAULT").map(PathBuf::from);
         let cwd = std::env::current_dir().ok();
-        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let home = crate::paths::home().ok();
         let data_home = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from);
-        location::resolve(&location::Inputs {
+        let location = location::resolve(&location::Inputs {
             flag: self.vault_flag.as_deref(),
             env: env.as_deref(),
             cwd: cwd.as_deref(),
@@ -92,16 +86,22 @@ impl Context {
             data_home: data_home.as_deref(),
             // SAFETY: getuid has no preconditions and cannot fail.
             uid: unsafe { libc::getuid() },
-        })
+        })?;
+        if location.reason == location::Reason::User
+            && let Some(dir) = location.path.parent()
+        {
+            crate::paths::check_own(dir)?;
+        }
+        Ok(location)
     }
 
-    pub fn vault_path(&self) -> PathBuf {
-        self.location().path
+    pub fn vault_path(&self) -> Result<PathBuf> {
+        Ok(self.location()?.path)
     }
 
     /// Reads the vault file and its header; the payload stays encrypted.
     pub fn read_locked(&self) -> Result<Locked> {
-        let locked = Locked::read(&self.vault_path())?;
+        let locked = Locked::read(&self.vault_path()?)?;
         if let Some(mode) = locked.loose_mode {
             self.out.warn(&format!(
                 "{} can be read by other users (mode {mode:03o}); run `chmod 600 {}`",
@@ -140,7 +140,12 @@ impl Context {
         credential: &mut Credential,
         change: impl FnOnce(&mut Vault, &Credential) -> Result<T>,
     ) -> Result<T> {
-        let path = self.vault_path();
+        let location = self.location()?;
+        let path = location.path;
+        if location.reason == location::Reason::Project {
+            // A project vault is chosen by where the command runs: say which file changes.
+            self.out.notice(&format!("writing the project vault {}", path.display()));
+        }
         let _lock = store::lock(&path, lock_timeout())?;
         let locked = Locked::read(&path)?;
         let opened =

@@ -48,6 +48,10 @@ pub enum Error {
     Mismatch,
     #[error("invalid config {path}{}, {field}: {reason}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
     Config { path: String, line: Option<usize>, field: String, reason: String },
+    #[error(
+        "there is no home directory: HOME is not an absolute path and the password database has no home for this user"
+    )]
+    NoHome,
 
     // ---- not found (exit 3)
     #[error("no vault at {}", path.display())]
@@ -115,6 +119,8 @@ pub enum Error {
     Io { action: &'static str, path: PathBuf, source: std::io::Error },
     #[error("cannot record the audit event ({0})")]
     Audit(Box<Error>),
+    #[error("keyward does not use {}: {reason}", path.display())]
+    NotYours { path: PathBuf, reason: String },
 }
 
 impl Error {
@@ -143,6 +149,7 @@ impl Error {
             | NeedsTerminal { .. }
             | Mismatch
             | Config { .. }
+            | NoHome
             | UnknownProvider { .. } => exit::USAGE,
             VaultNotFound { .. }
             | SecretNotFound { .. }
@@ -165,7 +172,7 @@ impl Error {
             | Revoked { .. }
             | StartupVar { .. } => exit::CONFLICT,
             Exec(_) => exit::EXEC_FAILED,
-            Io { .. } | Audit(_) => exit::IO,
+            Io { .. } | Audit(_) | NotYours { .. } => exit::IO,
         }
     }
 
@@ -184,6 +191,13 @@ impl Error {
             NeedsTerminal { hint, .. } => (*hint).into(),
             Mismatch => "run the command again and type the same text twice".into(),
             Config { .. } => "fix the config file (schema: the built-in registry, see `keyward providers --json`)".into(),
+            NoHome => {
+                "set HOME to an absolute path (or XDG_CONFIG_HOME, XDG_STATE_HOME and XDG_DATA_HOME); keyward never keeps its files relative to the current directory".into()
+            }
+            NotYours { path, .. } => format!(
+                "keyward's own files must be yours and writable only by you: check them, then `chmod go-w {}`",
+                path.display()
+            ),
             VaultNotFound { .. } => "create one with `keyward init`, or point --vault / KEYWARD_VAULT at it".into(),
             SecretNotFound { .. } => "see the stored names with `keyward list`".into(),
             VersionNotFound { name, .. } => format!("see its versions with `keyward info {name}`"),

@@ -20,6 +20,7 @@ pub mod mask;
 pub mod notify;
 pub mod output;
 pub mod parse;
+pub mod paths;
 pub mod providers;
 pub mod rotation;
 pub mod scan;

@@ -2,8 +2,8 @@
 
 use std::io::{IsTerminal, Write};
 
+use comfy_table::ContentArrangement;
 use comfy_table::presets::{NOTHING, UTF8_FULL_CONDENSED};
-use comfy_table::{ContentArrangement, Table};
 use serde::Serialize;
 
 /// Output settings, from the global flags and the environment.
@@ -37,26 +37,27 @@ impl Output {
     /// A line of human output (not in --json mode).
     pub fn line(&self, text: &str) {
         if !self.json {
-            self.write(format!("{text}\n").as_bytes());
+            self.write(format!("{}\n", sanitize_lines(text)).as_bytes());
         }
     }
 
     /// A confirmation such as "added X": human mode only, silenced by --quiet.
     pub fn done(&self, text: &str) {
         if !self.json && !self.quiet {
-            self.write(format!("{text}\n").as_bytes());
+            self.write(format!("{}\n", sanitize_lines(text)).as_bytes());
         }
     }
 
     /// A notice on standard error, silenced by --quiet.
     pub fn notice(&self, text: &str) {
         if !self.quiet {
-            eprintln!("keyward: {text}");
+            eprintln!("keyward: {}", sanitize_lines(text));
         }
     }
 
     /// A warning on standard error; shown even with --quiet.
     pub fn warn(&self, text: &str) {
+        let text = sanitize_lines(text);
         if self.color {
             eprintln!("\x1b[33mkeyward: warning:\x1b[0m {text}");
         } else {
@@ -72,18 +73,18 @@ impl Output {
 
     /// A table that fits the terminal, or plain aligned columns when stdout is not a terminal.
     pub fn table(&self, header: &[&str]) -> Table {
-        let mut table = Table::new();
+        let mut table = comfy_table::Table::new();
         if self.stdout_tty {
             table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
         } else {
             table.load_preset(NOTHING).set_content_arrangement(ContentArrangement::Disabled);
         }
         table.set_header(header.iter().map(|h| h.to_string()));
-        table
+        Table(table)
     }
 
     pub fn print_table(&self, table: &Table) {
-        let text = table.to_string();
+        let text = table.0.to_string();
         // Off a terminal the table has no borders: drop the cell padding's leading space (not all
         // leading space, which would shift rows whose first cell is empty) and trailing blanks.
         let lines: Vec<&str> = text
@@ -98,6 +99,16 @@ impl Output {
     }
 }
 
+/// A table whose every cell is sanitized as it goes in: cells hold names, variables, labels,
+/// times and details read from vaults, audit logs and configs that others may have written.
+pub struct Table(comfy_table::Table);
+
+impl Table {
+    pub fn add_row<S: AsRef<str>>(&mut self, cells: impl IntoIterator<Item = S>) {
+        self.0.add_row(cells.into_iter().map(|c| sanitize(c.as_ref())).collect::<Vec<String>>());
+    }
+}
+
 /// Makes text safe to print on a terminal: control characters (escape sequences included) are
 /// shown as `\u{..}` escapes instead of being interpreted.
 pub fn sanitize(text: &str) -> String {
@@ -105,6 +116,11 @@ pub fn sanitize(text: &str) -> String {
         return text.to_owned();
     }
     text.chars().map(|c| if c.is_control() { c.escape_unicode().to_string() } else { c.to_string() }).collect()
+}
+
+/// [`sanitize`] line by line: a message may run over several lines.
+pub fn sanitize_lines(text: &str) -> String {
+    text.split('\n').map(sanitize).collect::<Vec<_>>().join("\n")
 }
 
 #[cfg(test)]
@@ -117,5 +133,6 @@ mod tests {
         let s = sanitize("a\u{1b}]0;pwned\u{7}b\nc");
         assert!(!s.chars().any(char::is_control));
         assert!(s.contains("\\u{1b}"));
+        assert_eq!(sanitize_lines("a\nb\u{1b}[2J\n"), "a\nb\\u{1b}[2J\n");
     }
 }

@@ -66,6 +66,33 @@ fn malformed_input_gets_a_one_line_error_and_its_exit_code() {
     let traversal_ref = file("traversal.tmpl", b"{{ keyward:../../etc/passwd }}");
     let not_backup = file("not.kwb", b"garbage");
     let not_utf8 = file("latin1.env", b"A=caf\xe9\n");
+    let bad_allow = file("allow.toml", b"[exec]\nallow_vars = [\"1BAD\"]\n");
+    let loose_config = file("loose.toml", b"[validate]\ntimeout = \"5s\"\n");
+    std::fs::set_permissions(&loose_config, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    let log = file("app.log", b"a log line\n");
+    let log_link = dir.join("link.log");
+    std::os::unix::fs::symlink(&log, &log_link).unwrap();
+    let log_link = log_link.display().to_string();
+    let (two_passphrases, control_label) = {
+        use keyward::vault::format;
+        let bytes = std::fs::read(&env.vault).unwrap();
+        let parsed = format::parse(&bytes).unwrap();
+        let mut header = parsed.header.clone();
+        let slot = header.slots[0].clone();
+        let passphrase = format::Slot {
+            kind: format::SlotKind::Passphrase,
+            kdf: format::Kdf::Argon2id(keyward::vault::crypto::Argon2Params::DEFAULT),
+            ..slot.clone()
+        };
+        header.slots = vec![passphrase.clone(), format::Slot { label: "again".into(), ..passphrase }];
+        let mut two = format::encode_header(&header);
+        two.extend_from_slice(parsed.ciphertext);
+        let mut header = parsed.header.clone();
+        header.slots = vec![format::Slot { kind: format::SlotKind::Token, label: "ci\u{1b}[2J".into(), ..slot }];
+        let mut control = format::encode_header(&header);
+        control.extend_from_slice(parsed.ciphertext);
+        (file("two-passphrases.kw", &two), file("control-label.kw", &control))
+    };
     std::fs::create_dir_all(dir.join("a-directory.kw")).unwrap();
     // A symlink to a vault file owned by someone else (uid 65534, "nobody").
     let foreign = file("foreign.kw", &std::fs::read(&env.vault).unwrap());
@@ -108,6 +135,11 @@ fn malformed_input_gets_a_one_line_error_and_its_exit_code() {
         case("bad environment", &["add", "new/n", "--env", "Prod Env!"], 2, "invalid environment").stdin("v"),
         case("bad variable", &["add", "new/o", "--var", "1BAD"], 2, "invalid variable").stdin("v"),
         case("reserved variable", &["add", "new/p", "--var", "KEYWARD_VAULT_KEY"], 2, "reserved").stdin("v"),
+        case("a start-up variable", &["add", "new/r", "--var", "LD_PRELOAD"], 6, "changes how programs start")
+            .stdin("v"),
+        case("a name whose variable is PATH", &["add", "path"], 6, "variable PATH").stdin("v"),
+        case("a reference that names no secret", &["exec", "--", "true"], 125, "invalid secret name")
+            .env("X", "keyward:../etc"),
         case("unknown provider", &["add", "new/q", "--provider", "nope"], 2, "no provider").stdin("v"),
         case("bad token label", &["key", "token", "add", "has space"], 2, "invalid token label"),
         case("bad --since", &["audit", "--since", "yesterday-ish"], 2, "invalid time"),
@@ -135,8 +167,20 @@ fn malformed_input_gets_a_one_line_error_and_its_exit_code() {
             .env("KEYWARD_CONFIG", bad_regex.clone()),
         case("config pattern longer than its max_len", &["validate", "--all"], 2, "without limit")
             .env("KEYWARD_CONFIG", unbounded.clone()),
+        case("config allowing a malformed variable", &["exec", "--", "true"], 125, "exec.allow_vars[0]")
+            .env("KEYWARD_CONFIG", bad_allow.clone()),
+        case("config others may write", &["providers"], 7, "others may write")
+            .env("KEYWARD_CONFIG", loose_config.clone()),
+        case("mask --in-place on a link", &["mask", "--in-place", &log_link], 2, "symbolic link"),
         // vaults
         case("a vault from the future", &["--vault", &future, "list"], 5, "newer than this keyward"),
+        case("two passphrase slots", &["--vault", &two_passphrases, "list"], 5, "more than one passphrase slot"),
+        case(
+            "a slot label with an escape",
+            &["--vault", &control_label, "key", "token", "list"],
+            5,
+            "control characters",
+        ),
         case("a directory where the vault should be", &["--vault", &directory_vault, "list"], 2, "is a directory"),
         case("no vault there", &["--vault", "/no/such/vault.kw", "list"], 3, "keyward init"),
         case("malformed vault key", &["list"], 4, "not a keyward token").env("KEYWARD_VAULT_KEY", "kwt1-short"),

@@ -64,6 +64,13 @@ fn a_write_that_runs_out_of_space_keeps_the_old_vault() {
     env.cmd().args(["audit", "verify"]).assert().success();
 }
 
+/// A test that cannot run on this machine says so; under CI, where `.ci/run` runs as root, that
+/// is a failure, not a silent pass.
+fn skipped(why: &str) {
+    assert!(std::env::var_os("CI").is_none(), "CI must be able to run this test: {why}");
+    eprintln!("SKIPPED: {why}");
+}
+
 /// A directory made immutable (`chattr +i`: no entry can be created, renamed or removed in it,
 /// even by root) for the life of the guard. `None` where this machine cannot do it (not root,
 /// or a filesystem without the attribute): the test then says so and checks nothing else.
@@ -100,8 +107,7 @@ fn a_read_only_directory_keeps_the_old_vault() {
     env.add("a/one", "value-one-123456", &[]);
     let before = std::fs::read(&env.vault).unwrap();
     let Some(_guard) = Immutable::set(env.vault.parent().unwrap()) else {
-        eprintln!("skipped: chattr +i is not available here (needs root and a filesystem with it)");
-        return;
+        return skipped("chattr +i is not available here (needs root and a filesystem with it)");
     };
     for args in [vec!["add", "b/two"], vec!["rotate", "a/one", "--no-verify"], vec!["rm", "a/one", "--yes"]] {
         let out = env.cmd().args(&args).write_stdin("another-value-7890").output().unwrap();
@@ -138,8 +144,7 @@ impl Drop for Tiny {
 fn a_full_filesystem_keeps_every_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
     let Some(_mount) = Tiny::mount(&dir.path().join("tiny"), 96) else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
-        return;
+        return skipped("cannot mount a tmpfs here (needs root)");
     };
     let env = vault_in(&dir.path().join("tiny/v"));
     // Each write needs room for the old vault and the new one side by side: adds succeed until

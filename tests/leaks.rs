@@ -109,6 +109,27 @@ fn the_sentinel_never_leaks() {
     }
     assert!(stdout(&out).contains(&format!("SENTINEL={SENTINEL}")));
 
+    // References, and refusals that name a secret or a variable, never its value.
+    let out = env.cmd().env("X", "keyward:leak/sentinel").args(["exec", "--", "true"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_clean("exec with a reference", &format!("{}{}", stdout(&out), stderr(&out)));
+    env.cmd()
+        .args(["add", "leak/hook", "--var", "GIT_ASKPASS", "--allow-var", "GIT_ASKPASS"])
+        .write_stdin(SENTINEL)
+        .assert()
+        .success();
+    for args in [&["exec", "--", "true"][..], &["export"], &["get", "leak/sentinel", "--version", "9"]] {
+        let out = env.cmd().args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        assert_clean(&format!("refusal of {args:?}"), &format!("{}{}", stdout(&out), stderr(&out)));
+    }
+    env.cmd().args(["revoke", "leak/sentinel", "--compromised", "--yes"]).assert().success();
+    for args in [&["get", "leak/sentinel", "--version", "1"][..], &["export", "--only", "leak/sentinel"]] {
+        let out = env.cmd().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(6), "{args:?}");
+        assert_clean(&format!("revoked: {args:?}"), &format!("{}{}", stdout(&out), stderr(&out)));
+    }
+
     // Every file keyward wrote (vault, lock, audit log and head, backup, config): encrypted or clean.
     let mut stack = vec![env.dir.path().to_owned()];
     while let Some(dir) = stack.pop() {

@@ -35,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
         // The stream cuts a block only `lookahead` bytes before the end of what it has read. A
         // line of dots that long after the text, and a first read of exactly that, make each
         // later read move the cut through the text; without them a text shorter than the
-        // lookahead (some 3 KiB) would be masked in one piece whatever the chunks. No pattern
+        // lookahead (some 8 KiB: a PEM body line of up to 8 KiB) would be masked in one piece whatever the chunks. No pattern
         // matches in a line of dots, so the reference runs without it (it is slow).
         let mut with_newline = text.to_vec();
         with_newline.push(b'\n');

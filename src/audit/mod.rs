@@ -11,13 +11,19 @@
 //! segment size starts a new segment whose first entry chains to the last MAC of the one before.
 //!
 //! Failed unlock attempts are recorded without a MAC (there is no key) and marked
-//! `"unauthenticated": true`; they stand outside the chain.
+//! `"unauthenticated": true`; they stand outside the chain. Anyone who can write the file can add
+//! such a line, so only one fixed shape is accepted (an `unlock.failed` event naming the vault and
+//! the reason): any other unauthenticated line breaks the chain, and reports count them only as
+//! failed unlocks.
+//!
+//! Epochs: `key rotate` replaces the audit secret, so whoever once decrypted the payload cannot
+//! write authenticated entries afterwards. The vault keeps the MAC keys of earlier epochs; the
+//! chain continues across the rotation (the first entry of the new epoch carries the last MAC
+//! of the old one), and [`verify`] moves from one epoch's key to the next, never back.
 
 pub mod report;
 
-use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac};
@@ -33,6 +39,8 @@ use crate::vault::store;
 pub const DEFAULT_MAX_SEGMENT: u64 = 10 * 1024 * 1024;
 /// The head file's length: its JSON padded with blanks.
 const HEAD_LEN: usize = 256;
+/// The one event recorded without a MAC.
+pub const UNLOCK_FAILED: &str = "unlock.failed";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Keys for one vault's log: entry MACs and value fingerprints.
@@ -59,6 +67,16 @@ impl Keys {
             mac: hkdf(audit_secret, b"keyward/v1/audit-mac"),
             fingerprint: hkdf(audit_secret, b"keyward/v1/fingerprint"),
         }
+    }
+
+    /// The MAC key alone, kept to verify entries of an earlier epoch (see [`verify`]).
+    pub fn mac_key(&self) -> &Key32 {
+        &self.mac
+    }
+
+    /// Keys that can only verify: an earlier epoch's MAC key, kept in the vault after a rotation.
+    pub fn verifier(mac: Key32) -> Keys {
+        Keys { fingerprint: mac.clone(), mac }
     }
 
     /// A short, non-reversible fingerprint of a value: 8 hex digits of an HMAC under a vault key
@@ -167,9 +185,14 @@ pub fn actor() -> String {
     format!("{}@{}", crate::output::sanitize(&user), crate::unlock::keyring::hostname())
 }
 
-/// The directory holding the logs.
-pub fn dir() -> PathBuf {
-    crate::vault::location::xdg_base("XDG_STATE_HOME", ".local/state").join("keyward").join("audit")
+/// The directory holding the logs (`$XDG_STATE_HOME/keyward/audit`), refused when it or its
+/// parent is not the user's alone.
+pub fn dir() -> Result<PathBuf> {
+    let state = crate::paths::state_dir()?;
+    let dir = state.join("audit");
+    crate::paths::check_own(&state)?;
+    crate::paths::check_own(&dir)?;
+    Ok(dir)
 }
 
 /// One vault's log.
@@ -184,8 +207,8 @@ impl Log {
         Log { dir, id: vault_id_hex.to_owned(), max_segment: max_segment.max(1024) }
     }
 
-    pub fn for_vault(vault_id_hex: &str) -> Log {
-        Log::new(dir(), vault_id_hex, DEFAULT_MAX_SEGMENT)
+    pub fn for_vault(vault_id_hex: &str) -> Result<Log> {
+        Ok(Log::new(dir()?, vault_id_hex, DEFAULT_MAX_SEGMENT))
     }
 
     fn segment_path(&self, n: u32) -> PathBuf {
@@ -223,12 +246,7 @@ impl Log {
     /// vault); a read's event may stay in the page cache.
     pub fn append(&self, keys: &Keys, event: &Event, time: &str, command: &str, durable: bool) -> Result<()> {
         store::create_private_dir(&self.dir)?;
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(self.lock_path())
+        let lock = crate::paths::open_write_nofollow(&self.lock_path())
             .map_err(|e| Error::io("cannot open", self.lock_path(), e))?;
         lock.lock().map_err(|e| Error::io("cannot lock", self.lock_path(), e))?;
 
@@ -268,11 +286,20 @@ impl Log {
         }
     }
 
-    /// Records a failed unlock: no key, so no MAC, marked as such.
-    pub fn append_unauthenticated(&self, event: &str, details: &Value, time: &str, command: &str) -> Result<()> {
+    /// Records a failed unlock: no key, so no MAC, marked as such (the one shape [`verify`] accepts
+    /// without a MAC).
+    pub fn append_unlock_failed(&self, vault: &str, reason: &str, time: &str, command: &str) -> Result<()> {
         store::create_private_dir(&self.dir)?;
         let actor = actor();
-        let entry = Unauthenticated { unauthenticated: true, time, event, actor: &actor, command, details };
+        let details = serde_json::json!({ "vault": vault, "reason": reason });
+        let entry = Unauthenticated {
+            unauthenticated: true,
+            time,
+            event: UNLOCK_FAILED,
+            actor: &actor,
+            command,
+            details: &details,
+        };
         let mut line = serde_json::to_string(&entry).expect("an entry serializes");
         line.push('\n');
         let segment = self.segments().len().max(1) as u32;
@@ -281,12 +308,9 @@ impl Log {
 
     fn write_line(&self, segment: u32, line: &str, durable: bool) -> Result<()> {
         let path = self.segment_path(segment);
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| Error::io("cannot open the audit log", &path, e))?;
+        // Never through a link: one planted here would send keyward's appends elsewhere.
+        let mut file =
+            crate::paths::open_append_nofollow(&path).map_err(|e| Error::io("cannot open the audit log", &path, e))?;
         // One write(2) with O_APPEND: concurrent writers never interleave within a line.
         file.write_all(line.as_bytes()).map_err(|e| Error::io("cannot write the audit log", &path, e))?;
         if durable {
@@ -310,7 +334,8 @@ impl Log {
     pub fn read(&self) -> Result<Vec<Entry>> {
         let mut entries = Vec::new();
         for path in self.segments() {
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::io("cannot read", &path, e))?;
+            let bytes = crate::paths::read_nofollow(&path).map_err(|e| Error::io("cannot read", &path, e))?;
+            let text = String::from_utf8_lossy(&bytes);
             entries.extend(text.lines().filter_map(|l| serde_json::from_str::<Entry>(l).ok()));
         }
         Ok(entries)
@@ -319,13 +344,7 @@ impl Log {
 
 fn write_in_place(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::os::unix::fs::FileExt;
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::io("cannot write", path, e))?;
+    let file = crate::paths::open_write_nofollow(path).map_err(|e| Error::io("cannot write", path, e))?;
     file.write_all_at(bytes, 0)
         .and_then(|()| file.set_len(bytes.len() as u64))
         .map_err(|e| Error::io("cannot write", path, e))
@@ -333,7 +352,7 @@ fn write_in_place(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// The last chained line of one segment file, reading backwards in blocks.
 fn last_chained_in(path: &Path) -> Result<Option<Entry>> {
-    let mut file = match File::open(path) {
+    let mut file = match crate::paths::open_read_nofollow(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("cannot read the audit log", path, e)),
@@ -375,8 +394,35 @@ pub struct Verified {
     pub head_lagging: bool,
 }
 
-/// Checks the whole chain against the head. The error names the first broken entry.
-pub fn verify(log: &Log, keys: &Keys) -> Result<Verified> {
+/// Whether an unauthenticated line has the one shape keyward writes: exactly these fields, the
+/// event `unlock.failed`, and details naming the vault and the reason, all of bounded size.
+fn is_unlock_failed_line(line: &str) -> bool {
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(line) else { return false };
+    let text = |v: Option<&Value>, max: usize| v.and_then(Value::as_str).is_some_and(|s| s.len() <= max);
+    let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+    let mut expected = ["actor", "command", "details", "event", "time", "unauthenticated"];
+    expected.sort_unstable();
+    let details_ok = match map.get("details") {
+        Some(Value::Object(d)) => d.len() == 2 && text(d.get("vault"), 4096) && text(d.get("reason"), 4096),
+        _ => false,
+    };
+    keys == expected
+        && map.get("unauthenticated") == Some(&Value::Bool(true))
+        && map.get("event").and_then(Value::as_str) == Some(UNLOCK_FAILED)
+        && text(map.get("time"), 64)
+        && map.get("time").and_then(Value::as_str).is_some_and(|t| crate::parse::parse_time(t).is_some())
+        && text(map.get("actor"), 512)
+        && text(map.get("command"), 64)
+        && details_ok
+}
+
+/// Checks the whole chain against the head. `keys` are the epochs' keys, oldest first (the
+/// current one last): each entry must verify under the epoch in force or a later one, which then
+/// is in force (never an earlier one), and the head under the current one. The error names the
+/// first broken entry.
+pub fn verify(log: &Log, keys: &[Keys]) -> Result<Verified> {
+    assert!(!keys.is_empty(), "at least the current keys");
+    let current = keys.last().expect("not empty");
     let broken = |path: &Path, line: usize, reason: &str| Error::AuditBroken {
         place: if line > 0 { format!("{} line {line}", path.display()) } else { path.display().to_string() },
         reason: reason.to_owned(),
@@ -386,8 +432,9 @@ pub fn verify(log: &Log, keys: &Keys) -> Result<Verified> {
     let mut prev = GENESIS.to_owned();
     let mut unauthenticated = 0;
     let mut previous_mac_of_last = GENESIS.to_owned();
+    let mut epoch = 0usize;
     for path in &segments {
-        let text = std::fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
+        let text = crate::paths::read_nofollow(path).map_err(|e| Error::io("cannot read", path, e))?;
         let text = String::from_utf8(text).map_err(|_| broken(path, 0, "the file is not UTF-8 text"))?;
         for (i, line) in text.lines().enumerate() {
             let n = i + 1;
@@ -396,6 +443,13 @@ pub fn verify(log: &Log, keys: &Keys) -> Result<Verified> {
             if entry.unauthenticated {
                 if entry.mac.is_some() || entry.seq.is_some() {
                     return Err(broken(path, n, "an unauthenticated entry carries chain fields"));
+                }
+                if !is_unlock_failed_line(line) {
+                    return Err(broken(
+                        path,
+                        n,
+                        "an entry without a MAC that is not a failed unlock (only those are written unauthenticated)",
+                    ));
                 }
                 unauthenticated += 1;
                 continue;
@@ -408,8 +462,10 @@ pub fn verify(log: &Log, keys: &Keys) -> Result<Verified> {
             let Some(body) = line.strip_suffix(&suffix) else {
                 return Err(broken(path, n, "the entry's MAC is not where it belongs"));
             };
-            if keys.mac(format!("{body}}}").as_bytes()) != mac {
-                return Err(broken(path, n, "the entry's MAC does not match (edited or forged)"));
+            let signed = format!("{body}}}");
+            match (epoch..keys.len()).find(|&e| keys[e].mac(signed.as_bytes()) == mac) {
+                Some(e) => epoch = e,
+                None => return Err(broken(path, n, "the entry's MAC does not match (edited or forged)")),
             }
             if seq != expected_seq {
                 return Err(broken(
@@ -428,7 +484,7 @@ pub fn verify(log: &Log, keys: &Keys) -> Result<Verified> {
     }
     let last_seq = expected_seq - 1;
     let head_path = log.head_path();
-    let head: Option<Head> = match std::fs::read(&head_path) {
+    let head: Option<Head> = match crate::paths::read_nofollow(&head_path) {
         Ok(bytes) => {
             Some(serde_json::from_slice(&bytes).map_err(|_| broken(&head_path, 0, "the head file is not valid"))?)
         }
@@ -440,7 +496,7 @@ pub fn verify(log: &Log, keys: &Keys) -> Result<Verified> {
         None if last_seq == 0 => {}
         None => return Err(broken(&head_path, 0, "the head file is missing")),
         Some(h) => {
-            if head_mac(keys, h.segment, h.seq, &h.last_mac) != h.mac {
+            if head_mac(current, h.segment, h.seq, &h.last_mac) != h.mac {
                 return Err(broken(&head_path, 0, "the head file's MAC does not match"));
             }
             if h.seq > last_seq {
@@ -497,10 +553,10 @@ mod tests {
         let (_d, log, keys) = setup();
         add(&log, &keys, 60);
         assert!(log.segments().len() > 1, "small segments rolled over");
-        log.append_unauthenticated("unlock.failed", &Value::Null, "t", "get").unwrap();
-        let v = verify(&log, &keys).unwrap();
+        log.append_unlock_failed("/v.kw", "no way in", "2026-01-01T00:00:00Z", "get").unwrap();
+        let v = verify(&log, std::slice::from_ref(&keys)).unwrap();
         assert_eq!((v.entries, v.unauthenticated, v.head_lagging), (60, 1, false));
-        assert!(verify(&log, &Keys::derive(b"other")).is_err(), "another key does not verify");
+        assert!(verify(&log, &[Keys::derive(b"other")]).is_err(), "another key does not verify");
     }
 
     #[test]
@@ -510,7 +566,10 @@ mod tests {
         let original = lines(&log);
         let check = |mutated: Vec<String>, what: &str| {
             write(&log, &mutated);
-            assert!(matches!(verify(&log, &keys), Err(Error::AuditBroken { .. })), "{what} not detected");
+            assert!(
+                matches!(verify(&log, std::slice::from_ref(&keys)), Err(Error::AuditBroken { .. })),
+                "{what} not detected"
+            );
             write(&log, &original);
         };
         let mut edited = original.clone();
@@ -527,7 +586,46 @@ mod tests {
         let last = forged[4].clone();
         forged.push(last.replace("\"seq\":5", "\"seq\":6"));
         check(forged, "an appended forged entry");
-        assert!(verify(&log, &keys).is_ok());
+        assert!(verify(&log, std::slice::from_ref(&keys)).is_ok());
+    }
+
+    #[test]
+    fn the_chain_continues_across_epochs_and_never_goes_back() {
+        let (_d, log, old) = setup();
+        add(&log, &old, 3);
+        let new = Keys::derive(b"the next secret");
+        add(&log, &new, 2);
+        let chain = [Keys::verifier(old.mac_key().clone()), Keys::derive(b"the next secret")];
+        assert_eq!(verify(&log, &chain).unwrap().entries, 5);
+        // Only the current epoch's key: the old entries do not verify.
+        assert!(verify(&log, &chain[1..]).is_err());
+        // Whoever kept the old key cannot append after the rotation: back to an old epoch is refused.
+        let before = lines(&log);
+        add(&log, &old, 1);
+        let e = verify(&log, &chain).unwrap_err().to_string();
+        assert!(e.contains("line 6") || e.contains("head"), "{e}");
+        write(&log, &before);
+    }
+
+    #[test]
+    fn only_failed_unlocks_may_stand_without_a_mac() {
+        let (_d, log, keys) = setup();
+        add(&log, &keys, 2);
+        log.append_unlock_failed("/v.kw", "no way in", "2026-01-01T00:00:00Z", "get").unwrap();
+        let original = lines(&log);
+        assert_eq!(verify(&log, std::slice::from_ref(&keys)).unwrap().unauthenticated, 1);
+        let forged_lines = [
+            r#"{"unauthenticated":true,"time":"2026-01-01T00:00:00Z","event":"validate","actor":"a@b","command":"validate","details":{"online":{"x":"invalid"}}}"#,
+            r#"{"unauthenticated":true,"time":"2026-01-01T00:00:00Z","event":"unlock.failed","actor":"a@b","command":"get","details":{"vault":"v","reason":"r"},"secret":"x"}"#,
+            r#"{"unauthenticated":true,"time":"2026-01-01T00:00:00Z","event":"unlock.failed","actor":"a@b","command":"get","details":{"vault":"v","reason":"r","more":1}}"#,
+            r#"{"unauthenticated":true,"time":"yesterday","event":"unlock.failed","actor":"a@b","command":"get","details":{"vault":"v","reason":"r"}}"#,
+        ];
+        for forged in forged_lines {
+            let mut mutated = original.clone();
+            mutated.insert(1, forged.to_owned());
+            write(&log, &mutated);
+            assert!(matches!(verify(&log, std::slice::from_ref(&keys)), Err(Error::AuditBroken { .. })), "{forged}");
+        }
     }
 
     #[test]
@@ -537,8 +635,8 @@ mod tests {
         let head = std::fs::read(log.head_path()).unwrap();
         add(&log, &keys, 1);
         std::fs::write(log.head_path(), head).unwrap();
-        assert!(verify(&log, &keys).unwrap().head_lagging);
+        assert!(verify(&log, std::slice::from_ref(&keys)).unwrap().head_lagging);
         add(&log, &keys, 1); // the next append repairs it
-        assert!(!verify(&log, &keys).unwrap().head_lagging);
+        assert!(!verify(&log, std::slice::from_ref(&keys)).unwrap().head_lagging);
     }
 }

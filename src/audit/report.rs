@@ -35,6 +35,9 @@ pub struct Finding {
 #[derive(Debug, Serialize, Default)]
 pub struct Totals {
     pub events: usize,
+    /// Unauthenticated lines: anyone who can write the log can add one, so they count only as
+    /// failed unlocks, never as events, uses or verdicts.
+    pub failed_unlocks: usize,
     pub by_event: BTreeMap<String, usize>,
     pub by_secret: BTreeMap<String, usize>,
     pub by_actor: BTreeMap<String, usize>,
@@ -84,8 +87,10 @@ pub fn build(
         let t = parse::parse_time(&e.time).unwrap_or(0);
         since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
     };
-    let period: Vec<&Entry> = entries.iter().filter(|e| in_period(e)).collect();
-    let mut totals = Totals { events: period.len(), ..Default::default() };
+    let failed_unlocks =
+        entries.iter().filter(|e| e.unauthenticated && e.event == super::UNLOCK_FAILED && in_period(e)).count();
+    let period: Vec<&Entry> = entries.iter().filter(|e| !e.unauthenticated && in_period(e)).collect();
+    let mut totals = Totals { events: period.len(), failed_unlocks, ..Default::default() };
     for e in &period {
         *totals.by_event.entry(e.event.clone()).or_default() += 1;
         *totals.by_actor.entry(e.actor.clone()).or_default() += 1;

@@ -22,7 +22,7 @@ pub fn run(args: AuditArgs, ctx: &Context) -> Result<i32> {
 fn log(ctx: &Context) -> Result<(Log, Config)> {
     let locked = ctx.read_locked()?;
     let config = Config::load()?;
-    Ok((Log::new(audit::dir(), &locked.header.vault_id_hex(), config.max_segment), config))
+    Ok((Log::new(audit::dir()?, &locked.header.vault_id_hex(), config.max_segment), config))
 }
 
 fn period(filter: &AuditFilter, now: i64) -> Result<(Option<i64>, Option<i64>)> {
@@ -95,8 +95,7 @@ fn list(args: AuditArgs, ctx: &Context) -> Result<i32> {
 fn verify(ctx: &Context) -> Result<i32> {
     let (log, _) = log(ctx)?;
     let vault = ctx.open()?;
-    let keys = vault.audit_keys()?;
-    let verified = audit::verify(&log, &keys)?;
+    let verified = audit::verify(&log, &vault.audit_key_chain()?)?;
     if ctx.out.json {
         ctx.out.json(&json!({"intact": true, "entries": verified.entries, "segments": verified.segments,
             "unauthenticated": verified.unauthenticated, "head_lagging": verified.head_lagging}));
@@ -142,10 +141,11 @@ fn run_report(args: ReportArgs, ctx: &Context) -> Result<i32> {
         ctx.out.json(&r);
     } else {
         let mut text = format!(
-            "period: {} to {}\nevents: {}\n",
+            "period: {} to {}\nevents: {}\nfailed unlocks: {}\n",
             r.since.as_deref().unwrap_or("the beginning"),
             r.until.as_deref().unwrap_or("now"),
-            r.totals.events
+            r.totals.events,
+            r.totals.failed_unlocks
         );
         for (title, map) in
             [("by event", &r.totals.by_event), ("by secret", &r.totals.by_secret), ("by actor", &r.totals.by_actor)]

@@ -60,7 +60,7 @@ pub fn backup(args: BackupArgs, ctx: &Context) -> Result<i32> {
     let passphrase = if args.passphrase { Some(input::new_passphrase()?) } else { None };
     let vault = ctx.open()?;
     let vault_bytes = store::read(&vault.path)?.bytes;
-    let log = Log::for_vault(&vault.header.vault_id_hex());
+    let log = Log::for_vault(&vault.header.vault_id_hex())?;
     let mut files = vec![(VAULT_FILE.to_owned(), vault_bytes.to_vec())];
     for path in log.files() {
         let bytes = std::fs::read(&path).map_err(|e| Error::io("cannot read", &path, e))?;
@@ -97,7 +97,7 @@ pub fn backup(args: BackupArgs, ctx: &Context) -> Result<i32> {
     crypto::seal(&key, &nonce, &out, &mut buf);
     out.extend_from_slice(&buf);
     if let Some(dir) = args.file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
+        store::create_private_dir(dir)?;
     }
     store::write_atomic(&args.file, &out)?;
     ctx.audit(
@@ -139,7 +139,7 @@ impl<'a> Reader<'a> {
 }
 
 pub fn restore(args: RestoreArgs, ctx: &Context) -> Result<i32> {
-    let target = ctx.vault_path();
+    let target = ctx.vault_path()?;
     if target.exists() && !args.force {
         return Err(Error::VaultExists { path: target });
     }
@@ -219,6 +219,7 @@ pub fn restore(args: RestoreArgs, ctx: &Context) -> Result<i32> {
         }
         locked.open(data_key.clone())?; // the vault itself authenticates
     }
+    let audit_dir = audit::dir()?;
     let mut audit_files = Vec::new();
     for (name, bytes) in &bundle.files {
         let Some(file) = name.strip_prefix("audit/") else { continue };
@@ -226,11 +227,11 @@ pub fn restore(args: RestoreArgs, ctx: &Context) -> Result<i32> {
         if !safe || !file.starts_with(&vault_id) {
             return Err(damaged(&format!("holds an unexpected file {name:?}")));
         }
-        audit_files.push((audit::dir().join(file), bytes));
+        audit_files.push((audit_dir.join(file), bytes));
     }
 
     // Everything checked: write the audit log, then the vault, each atomically.
-    store::create_private_dir(&audit::dir())?;
+    store::create_private_dir(&audit_dir)?;
     for (path, bytes) in &audit_files {
         store::write_atomic(path, bytes)?;
     }

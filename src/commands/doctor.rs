@@ -32,7 +32,7 @@ struct Finding {
 pub fn run(ctx: &Context) -> Result<i32> {
     let mut found = Vec::new();
     let mut add = |check, status, detail: String| found.push(Finding { check, status, detail });
-    let location = ctx.location();
+    let location = ctx.location()?;
     let path = &location.path;
     add("vault", Status::Ok, format!("{} ({})", path.display(), location.reason.describe()));
 
@@ -123,11 +123,10 @@ pub fn run(ctx: &Context) -> Result<i32> {
         }
     }
 
-    let config_path = crate::config::path();
-    match Config::load() {
-        Ok(_) if config_path.exists() => add("config", Status::Ok, format!("{} is valid", config_path.display())),
-        Ok(_) => add("config", Status::Ok, format!("none at {} (defaults apply)", config_path.display())),
-        Err(e) => add("config", Status::Fail, format!("{e} — {}", e.hint())),
+    match (crate::config::path(), Config::load()) {
+        (Ok(path), Ok(_)) if path.exists() => add("config", Status::Ok, format!("{} is valid", path.display())),
+        (Ok(path), Ok(_)) => add("config", Status::Ok, format!("none at {} (defaults apply)", path.display())),
+        (_, Err(e)) | (Err(e), _) => add("config", Status::Fail, format!("{e} — {}", e.hint())),
     }
 
     let worst = found.iter().map(|f| f.status).max().unwrap_or(Status::Ok);

@@ -14,7 +14,7 @@ use crate::vault::format::SlotKind;
 use crate::vault::{SlotSecret, Vault, store};
 
 pub fn run(args: InitArgs, ctx: &Context) -> Result<i32> {
-    let location = ctx.location();
+    let location = ctx.location()?;
     let path = location.path;
     if path.exists() {
         return Err(Error::VaultExists { path });

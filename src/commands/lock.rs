@@ -6,6 +6,7 @@ use serde_json::json;
 use super::key::keep_a_way_in;
 use crate::context::Context;
 use crate::error::Result;
+use crate::unlock::Credential;
 use crate::unlock::keyring::{self, Backend};
 use crate::vault::format::SlotKind;
 
@@ -24,9 +25,29 @@ pub fn lock(ctx: &Context) -> Result<i32> {
         .filter(|s| s.kind == SlotKind::Keyring)
         .filter_map(|s| Backend::of_label(&s.label))
         .collect();
+    backends.sort_by_key(|b| b.name());
     backends.dedup();
     let mut removed = Vec::new();
     for backend in backends {
+        // The entry is named by the vault id in the header, which anyone can write: delete it
+        // only once it has opened a slot of this file (another vault's entry is left alone).
+        let secret = match keyring::get(backend, &id) {
+            Ok(Some(secret)) => secret,
+            Ok(None) => continue,
+            Err(e) => {
+                ctx.out.warn(&e.to_string());
+                continue;
+            }
+        };
+        let mut credential = Credential::Keyring { backend, secret };
+        if credential.open(&locked.header.vault_id, &locked.header.slots).is_none() {
+            ctx.out.warn(&format!(
+                "the {} entry for vault id {id} does not open {}; it was left in place",
+                backend.name(),
+                locked.path.display()
+            ));
+            continue;
+        }
         match keyring::delete(backend, &id) {
             Ok(true) => removed.push(backend.name()),
             Ok(false) => {}

@@ -33,6 +33,13 @@ pub fn run(args: MaskArgs, ctx: &Context) -> Result<i32> {
         let fd = stdin.as_raw_fd();
         return finish(stream::mask_fd(&engine, stdin.lock(), &mut *stdout, Some(fd)), "standard input");
     }
+    if args.in_place {
+        // Checked for every file before any is changed: replacing a link would leave the
+        // secrets in the file it points to (a symbolic link) or shares data with (a hard link).
+        for path in &args.files {
+            in_place_target(path)?;
+        }
+    }
     for path in &args.files {
         let file = File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
         if args.in_place {
@@ -70,6 +77,22 @@ pub fn build(vault: Option<&Vault>, registry: Option<&Registry>, opts: Options) 
         }
     }
     Ok(Engine::build(&known, registry, opts))
+}
+
+/// `--in-place` rewrites a regular file with one link, nothing else.
+fn in_place_target(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io("cannot read", path, e))?;
+    let why = if meta.file_type().is_symlink() {
+        "it is a symbolic link; give the file it points to"
+    } else if !meta.is_file() {
+        "it is not a regular file"
+    } else if meta.nlink() != 1 {
+        "it has other hard links, which would keep the unmasked text"
+    } else {
+        return Ok(());
+    };
+    Err(Error::invalid("file for --in-place", path.display().to_string(), why))
 }
 
 /// Standard output as a file, unbuffered: the engine writes large blocks itself.

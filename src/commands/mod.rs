@@ -112,7 +112,7 @@ pub fn dispatch(command: Command, ctx: &Context) -> Result<i32> {
 
 /// Uses of each secret (count, last time), from the vault's audit log; empty when there is none.
 pub fn usage(vault: &crate::vault::Vault) -> std::collections::BTreeMap<String, (usize, i64)> {
-    let log = crate::audit::Log::for_vault(&vault.header.vault_id_hex());
+    let Ok(log) = crate::audit::Log::for_vault(&vault.header.vault_id_hex()) else { return Default::default() };
     log.read().map(|entries| crate::audit::report::usage(&entries)).unwrap_or_default()
 }
 
@@ -192,7 +192,8 @@ pub fn notify_grace(secret: &Secret, ctx: &Context) {
     }
     let window = if deadline - ctx.now <= 86_400 { "1d" } else { "7d" };
     let key = format!("{}|{}|{deadline}|{window}", secret.name, secret.body.versions.len());
-    let state = crate::audit::dir().join("notified.json");
+    let Ok(dir) = crate::audit::dir() else { return };
+    let state = dir.join("notified.json");
     let mut sent: Vec<String> =
         std::fs::read(&state).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
     if sent.contains(&key) {

@@ -37,9 +37,27 @@ pub fn forms(value: &str, min_len: usize) -> Vec<Form> {
         }
     }
     push(percent_encode(value).into_bytes(), false);
-    let json = serde_json::to_string(value).expect("a string serializes");
-    push(json.as_bytes()[1..json.len() - 1].to_vec(), false);
+    push(percent_encode_with(value, HexCase::Lower).into_bytes(), false);
+    for json in json_forms(value) {
+        push(json.into_bytes(), false);
+    }
     out
+}
+
+/// JSON string escapings of a value, without the quotes: serde's (and most encoders'), with `/`
+/// escaped as `\/` (PHP, some Java encoders), and Go's HTML-safe one (`&`, `<`, `>` as `\u0026`,
+/// `\u003c`, `\u003e`, and U+2028/2029), alone and with `\/`.
+fn json_forms(value: &str) -> Vec<String> {
+    let json = serde_json::to_string(value).expect("a string serializes");
+    let plain = json[1..json.len() - 1].to_owned();
+    let go = plain
+        .replace('&', "\\u0026")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029");
+    let slashed = |s: &str| s.replace('/', "\\/");
+    vec![slashed(&plain), slashed(&go), go, plain]
 }
 
 /// The standalone encoding (padded and not), plus, for the value at byte offsets 0, 1 and 2 of a
@@ -67,12 +85,26 @@ fn base64_forms(encoding: &Encoding, value: &[u8]) -> Vec<Vec<u8>> {
 
 /// RFC 3986 percent-encoding: everything but unreserved characters, upper-case hex.
 pub fn percent_encode(value: &str) -> String {
+    percent_encode_with(value, HexCase::Upper)
+}
+
+/// Which hex digits an encoder writes: RFC 3986 recommends upper case, some write `%2f`.
+#[derive(Clone, Copy)]
+enum HexCase {
+    Upper,
+    Lower,
+}
+
+fn percent_encode_with(value: &str, case: HexCase) -> String {
     let mut out = String::with_capacity(value.len() * 3);
     for &b in value.as_bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            match case {
+                HexCase::Upper => out.push_str(&format!("%{b:02X}")),
+                HexCase::Lower => out.push_str(&format!("%{b:02x}")),
+            }
         }
     }
     out
@@ -139,6 +171,18 @@ mod tests {
         assert_eq!(f[4], shifted(2).as_bytes()[4..32]);
         // A value too short to have a whole group at offsets 1 and 2 gives no shifted form there.
         assert_eq!(base64_forms(&BASE64, b"abc").len(), 3);
+    }
+
+    #[test]
+    fn the_encodings_other_encoders_write_are_forms_too() {
+        let f = forms("a/b&c<d>e", 6);
+        let has = |text: &str| f.iter().any(|f| f.bytes == text.as_bytes());
+        assert!(has("a%2Fb%26c%3Cd%3Ee"), "upper-case percent-encoding");
+        assert!(has("a%2fb%26c%3cd%3ee"), "lower-case percent-encoding");
+        assert!(has("a/b&c<d>e"), "the value itself");
+        assert!(has(r"a\/b&c<d>e"), "JSON with an escaped slash");
+        assert!(has(r"a/b\u0026c\u003cd\u003ee"), "Go's HTML-safe JSON");
+        assert!(has(r"a\/b\u0026c\u003cd\u003ee"), "both");
     }
 
     #[test]

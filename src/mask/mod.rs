@@ -19,6 +19,7 @@
 
 pub mod forms;
 mod literal_set;
+pub mod pem;
 pub mod reference;
 pub mod stream;
 
@@ -52,6 +53,8 @@ const STEP: usize = LONG - GRAM + 1;
 const MERGED: u32 = u32::MAX;
 /// Marks a keyword's id in the literal set (the rest is its pattern's id).
 const KEYWORD: u32 = 1 << 31;
+/// The id of the PEM BEGIN marker in the literal set.
+const PEM_MARKER: u32 = KEYWORD - 1;
 /// A `[REDACTED:<label>]` is at most this long; a keyword inside one does not count.
 const LABEL_SPAN: usize = 10 + 128 + 1;
 
@@ -86,8 +89,14 @@ struct Label {
 
 #[derive(Debug, Clone)]
 enum LabelOrigin {
-    Known { encoded: bool },
-    Pattern { kind: String },
+    Known {
+        encoded: bool,
+    },
+    Pattern {
+        kind: String,
+    },
+    /// A PEM private key's marker, body or END line ([`pem`]).
+    PrivateKey,
 }
 
 /// Where a span came from, for `scan`'s findings.
@@ -99,6 +108,8 @@ pub enum Origin<'e> {
     Pattern { provider: &'e str, kind: &'e str },
     /// Several overlapping matches merged (masking only).
     Merged,
+    /// A line of a PEM private key (masking only: `scan` reports keys by their pattern).
+    PrivateKey,
 }
 
 /// A found span of text to hide.
@@ -153,6 +164,26 @@ pub struct Engine {
     max_len: usize,
     max_literal: usize,
     context: usize,
+    /// PEM private keys, line by line (with the provider patterns; `None` with `--no-patterns`).
+    pem: Option<(pem::Marker, u32)>,
+}
+
+/// What a stream carries from one block to the next: the keyword gates and the PEM cursor.
+#[derive(Debug, Clone)]
+pub struct Gates {
+    /// Per pattern: where the first keyword of it on the current line ends, if one started
+    /// before the stream's position.
+    pub armed: Vec<Option<usize>>,
+    pub pem: pem::Cursor,
+}
+
+/// What one [`Engine::find`] found besides spans, for [`Engine::advance_gates`].
+#[derive(Debug, Default)]
+pub struct Hits {
+    /// Keyword hits: (start, end, pattern).
+    keywords: Vec<(usize, usize, u32)>,
+    /// PEM BEGIN markers: (start, end).
+    markers: Vec<(usize, usize)>,
 }
 
 fn gram_hash(bytes: &[u8]) -> u64 {
@@ -264,13 +295,26 @@ impl Engine {
             }
         }
         let max_keyword = keyword_literals.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        let pem = registry.map(|_| {
+            let label = labels.len() as u32;
+            labels.push(Label {
+                text: "private-key".into(),
+                partial: false,
+                prefix_len: 0,
+                origin: LabelOrigin::PrivateKey,
+            });
+            prefix_literals.push((pem::MARKER_PREFIX.to_vec(), PEM_MARKER));
+            (pem::Marker::default(), label)
+        });
         let literal_set = LiteralSet::new(
             prefix_literals.into_iter().chain(keyword_literals.into_iter().map(|(k, id)| (k, id | KEYWORD))).collect(),
         );
 
         let max_literal = long.iter().map(|(l, _)| l.len()).chain(short.as_ref().map(|_| LONG)).max().unwrap_or(0);
         let max_pattern = patterns.iter().map(|p| p.max_len).max().unwrap_or(0);
-        let max_len = max_literal.max(max_pattern);
+        // A PEM body line is decided when its newline is in view: at most LINE_MAX away.
+        let max_pem = if pem.is_some() { pem::LINE_MAX + 1 } else { 0 };
+        let max_len = max_literal.max(max_pattern).max(max_pem);
         // Bytes kept before the written point: the boundary byte before a match, and enough to
         // tell whether a keyword sits inside a label of ours.
         let context = LABEL_SPAN + max_keyword + 1;
@@ -290,6 +334,7 @@ impl Engine {
             max_len,
             max_literal,
             context,
+            pem,
         }
     }
 
@@ -299,9 +344,9 @@ impl Engine {
         self.max_len + self.context + 1
     }
 
-    /// How many patterns there are (the size of the keyword-gate state).
-    pub fn pattern_count(&self) -> usize {
-        self.patterns.len()
+    /// The state a stream starts with.
+    pub fn gates(&self) -> Gates {
+        Gates { armed: vec![None; self.patterns.len()], pem: pem::Cursor::default() }
     }
 
     pub fn context(&self) -> usize {
@@ -315,14 +360,9 @@ impl Engine {
     /// first keyword of pattern `p` on the line of `from` ends, if one started before `from` (it
     /// may end after `from`: a keyword cut by a block boundary); the keyword hits found here go
     /// to `hits`, for [`Engine::advance_gates`].
-    pub fn find(
-        &self,
-        w: Window<'_>,
-        armed: &[Option<usize>],
-        hits: &mut Vec<(usize, usize, u32)>,
-        out: &mut Vec<Span>,
-    ) {
-        let Window { hay, from, until, .. } = w;
+    pub fn find(&self, w: Window<'_>, gates: &Gates, found: &mut Hits, out: &mut Vec<Span>) {
+        let Window { hay, from, until, eof } = w;
+        let armed = &gates.armed;
         self.find_long_literals(hay, from, until, out);
         if let Some((ac, labels)) = &self.short {
             for m in ac.find_overlapping_iter(aho_corasick::Input::new(hay).span(from..hay.len())) {
@@ -336,9 +376,23 @@ impl Engine {
                 }
             }
         }
+        let Hits { keywords: hits, markers } = found;
         hits.clear();
+        markers.clear();
         self.literal_set.for_each(hay, from..until, |start, id| {
-            if id & KEYWORD == 0 {
+            if id == PEM_MARKER {
+                if let Some((marker, label)) = &self.pem
+                    && let Some(end) = marker.at(hay, start)
+                {
+                    markers.push((start, end));
+                    // Masked when it opens a body; held back while that is unknown.
+                    match pem::opens_at(hay, end, eof) {
+                        Some(true) => out.push(Span { start, end, label: *label, prefix_len: 0 }),
+                        Some(false) => {}
+                        None => out.push(Span { start, end: hay.len(), label: *label, prefix_len: 0 }),
+                    }
+                }
+            } else if id & KEYWORD == 0 {
                 self.anchored(hay, start, id, out);
             } else if !inside_label(hay, start) {
                 let id = id & !KEYWORD;
@@ -347,6 +401,19 @@ impl Engine {
         });
         hits.sort_unstable();
         hits.dedup();
+        if let Some((_, label)) = &self.pem {
+            // Body lines: from the cursor's line when it is in a body, and after every line
+            // that opens one (a marker on the cursor's line before `from` included).
+            let mut push =
+                |r: std::ops::Range<usize>| out.push(Span { start: r.start, end: r.end, label: *label, prefix_len: 0 });
+            if gates.pem.body {
+                pem::body_spans(hay, gates.pem.line_start, from, until, eof, &mut push);
+            }
+            let ends = gates.pem.marker_end.into_iter().chain(markers.iter().map(|m| m.1));
+            for ls in pem::openings(hay, ends) {
+                pem::body_spans(hay, ls, from, until, eof, &mut push);
+            }
+        }
         // For each gated pattern, the regions to search: from the end of an earlier keyword (or
         // `from`) to the end of its line when armed, and from each keyword to the end of its
         // line; each byte searched once.
@@ -381,15 +448,9 @@ impl Engine {
         }
     }
 
-    /// The keyword-gate state at `cut`, from the state at `from` and the keyword hits between.
-    pub fn advance_gates(
-        &self,
-        hay: &[u8],
-        from: usize,
-        cut: usize,
-        hits: &[(usize, usize, u32)],
-        armed: &mut [Option<usize>],
-    ) {
+    /// The state at `cut`, from the state at `from` and what [`Engine::find`] found between.
+    pub fn advance_gates(&self, hay: &[u8], from: usize, cut: usize, found: &Hits, gates: &mut Gates) {
+        let armed = &mut gates.armed;
         let line_start = match memchr::memrchr(b'\n', &hay[from..cut]) {
             Some(i) => {
                 armed.iter_mut().for_each(|a| *a = None);
@@ -397,12 +458,37 @@ impl Engine {
             }
             None => from,
         };
-        for &(start, end, id) in hits {
+        for &(start, end, id) in &found.keywords {
             if start >= line_start && start < cut {
                 let first = armed[id as usize].map_or(end, |e| e.min(end));
                 armed[id as usize] = Some(first);
             }
         }
+        if self.pem.is_some() {
+            let ends: Vec<usize> = found.markers.iter().filter(|m| m.0 < cut).map(|m| m.1).collect();
+            gates.pem = pem::advance(hay, gates.pem, &ends, cut);
+        }
+    }
+
+    /// How far before `emitted` a stream must keep its buffer for the state in `gates`: the
+    /// keyword context (which covers a marker whose line is still open), the start of a line
+    /// inside a PEM body.
+    /// Drops what cannot matter any more (a line grown too long for a body).
+    pub fn keep_from(&self, emitted: usize, gates: &mut Gates) -> usize {
+        let mut keep = emitted.saturating_sub(self.context);
+        let cursor = &mut gates.pem;
+        if cursor.body && emitted - cursor.line_start > pem::LINE_MAX {
+            cursor.body = false;
+        }
+        if cursor.marker_end.is_some_and(|e| emitted.saturating_sub(e) > pem::BLANKS_MAX) {
+            cursor.marker_end = None;
+        }
+        if cursor.body {
+            keep = keep.min(cursor.line_start);
+        }
+        // A pending marker ends at most BLANKS_MAX before `emitted`: inside the context.
+        const { assert!(LABEL_SPAN > pem::BLANKS_MAX) };
+        keep
     }
 
     fn find_long_literals(&self, hay: &[u8], from: usize, until: usize, out: &mut Vec<Span>) {
@@ -546,6 +632,7 @@ impl Engine {
                 Origin::Known { secret: text, encoded: *encoded }
             }
             Some(Label { text, origin: LabelOrigin::Pattern { kind }, .. }) => Origin::Pattern { provider: text, kind },
+            Some(Label { origin: LabelOrigin::PrivateKey, .. }) => Origin::PrivateKey,
             None => Origin::Merged,
         }
     }
@@ -559,9 +646,8 @@ impl Engine {
     /// Every span in a whole buffer, unmerged (a small input: a decoded blob).
     pub fn find_all(&self, hay: &[u8]) -> Vec<Span> {
         let mut out = Vec::new();
-        let mut hits = Vec::new();
-        let armed = vec![None; self.patterns.len()];
-        self.find(Window { hay, from: 0, until: hay.len(), eof: true }, &armed, &mut hits, &mut out);
+        let window = Window { hay, from: 0, until: hay.len(), eof: true };
+        self.find(window, &self.gates(), &mut Hits::default(), &mut out);
         out
     }
 
@@ -595,6 +681,11 @@ impl Engine {
 
     pub(crate) fn is_unfiltered(&self, id: u32) -> bool {
         self.unfiltered.contains(&id)
+    }
+
+    /// The PEM marker and label, when private keys are masked.
+    pub(crate) fn pem(&self) -> Option<(&pem::Marker, u32)> {
+        self.pem.as_ref().map(|(m, l)| (m, *l))
     }
 }
 

@@ -52,6 +52,11 @@ pub fn spans(engine: &Engine, input: &[u8]) -> Vec<Span> {
             }
         }
     }
+    if let Some((marker, label)) = engine.pem() {
+        for r in super::pem::reference_spans(marker, input) {
+            out.push(Span { start: r.start, end: r.end, label, prefix_len: 0 });
+        }
+    }
     out
 }
 

@@ -10,7 +10,7 @@
 use std::io::{self, Read, Write};
 use std::os::fd::RawFd;
 
-use super::{Engine, Span, Window};
+use super::{Engine, Gates, Hits, Span, Window};
 
 /// Bytes gathered before a block is masked and written.
 pub const BLOCK: usize = 1 << 20;
@@ -55,10 +55,9 @@ pub struct Stream<'e> {
     base: u64,
     block: usize,
     lookahead: usize,
-    /// Per pattern: where the first keyword of it on the current line ends, if one started
-    /// before `emitted`.
-    armed: Vec<Option<usize>>,
-    hits: Vec<(usize, usize, u32)>,
+    /// The keyword gates and the PEM cursor at `emitted`.
+    gates: Gates,
+    hits: Hits,
     spans: Vec<Span>,
 }
 
@@ -72,6 +71,8 @@ impl<'e> Stream<'e> {
     /// further than the engine's matches).
     pub fn with_lookahead(engine: &'e Engine, block: usize, lookahead: usize) -> Stream<'e> {
         let lookahead = lookahead.max(engine.lookahead());
+        // What is kept before the done point (keyword context, or a PEM line: less than the
+        // lookahead), a block, and the lookahead after it.
         let cap = block + 2 * lookahead + engine.context() + 64;
         Stream {
             engine,
@@ -81,8 +82,8 @@ impl<'e> Stream<'e> {
             base: 0,
             block,
             lookahead,
-            armed: vec![None; engine.pattern_count()],
-            hits: Vec::new(),
+            gates: engine.gates(),
+            hits: Hits::default(),
             spans: Vec::new(),
         }
     }
@@ -124,22 +125,23 @@ impl<'e> Stream<'e> {
         }
         self.spans.clear();
         let window = Window { hay, from: emitted, until: cut, eof };
-        engine.find(window, &self.armed, &mut self.hits, &mut self.spans);
+        engine.find(window, &self.gates, &mut self.hits, &mut self.spans);
         // Spans before the done point were handled with the previous block.
         self.spans.retain(|s| s.start >= emitted);
         let cut = sink.block(Block { hay, from: emitted, cut, eof, base: self.base }, &mut self.spans)?;
-        engine.advance_gates(hay, emitted, cut, &self.hits, &mut self.armed);
+        engine.advance_gates(hay, emitted, cut, &self.hits, &mut self.gates);
         self.emitted = cut;
-        // Keep only the context before the done point.
-        let keep_from = self.emitted.saturating_sub(engine.context());
+        // Keep only what the state still needs before the done point.
+        let keep_from = engine.keep_from(self.emitted, &mut self.gates);
         if keep_from > 0 {
             self.buf.copy_within(keep_from..self.filled, 0);
             self.filled -= keep_from;
             self.emitted -= keep_from;
             self.base += keep_from as u64;
-            for end in self.armed.iter_mut().flatten() {
+            for end in self.gates.armed.iter_mut().flatten() {
                 *end = end.saturating_sub(keep_from);
             }
+            self.gates.pem = self.gates.pem.shifted(keep_from);
         }
         Ok(())
     }

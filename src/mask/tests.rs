@@ -255,20 +255,65 @@ fn partial_shows_at_most_half_of_a_value() {
     assert_eq!(String::from_utf8(engine.mask_bytes(value.as_bytes())).unwrap(), "acme_live_…efgh");
 }
 
-/// A private key's header and first line, found by the provider pattern, in every style.
+/// A private key from its BEGIN line through its END line, in every style.
 #[test]
 fn a_private_key_is_masked_line_by_line_in_every_style() {
     let r = Registry::builtin();
     let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7";
-    let input = format!("key:\n-----BEGIN RSA PRIVATE KEY-----\n{body}\nrest\n");
+    let input =
+        format!("key:\n-----BEGIN RSA PRIVATE KEY-----\n{body}\n{body}\n-----END RSA PRIVATE KEY-----\nthe rest\n");
     for (style, expected) in [
-        (Style::Full, "key:\n********\n********\nrest\n"),
-        (Style::Partial, "key:\n********\n********\nrest\n"),
-        (Style::Label, "key:\n[REDACTED:private-key]\n[REDACTED:private-key]\nrest\n"),
+        (Style::Full, "key:\n********\n********\n********\n********\nthe rest\n"),
+        (Style::Partial, "key:\n********\n********\n********\n********\nthe rest\n"),
+        (
+            Style::Label,
+            "key:\n[REDACTED:private-key]\n[REDACTED:private-key]\n[REDACTED:private-key]\n[REDACTED:private-key]\nthe rest\n",
+        ),
     ] {
         let engine = Engine::build(&[], Some(&r), Options { style, min_length: 6 });
         let masked = engine.mask_bytes(input.as_bytes());
         assert_eq!(String::from_utf8(masked.clone()).unwrap(), expected, "{style:?}");
         assert_eq!(engine.mask_bytes(&masked), masked, "{style:?}: idempotent");
     }
+}
+
+/// A key written a line at a time by a slow writer (`exec` with a child that pauses): each line
+/// is masked as it arrives, none is held back, and none is shown.
+#[test]
+fn a_private_key_written_line_by_line_is_masked_as_it_comes() {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let engine = Engine::build(&[], Some(&Registry::builtin()), Options { style: Style::Full, min_length: 6 });
+    let (reader, mut upstream) = std::io::pipe().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    struct Sender(std::sync::mpsc::Sender<Vec<u8>>);
+    impl Write for Sender {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            let _ = self.0.send(b.to_vec());
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let masking = std::thread::spawn(move || {
+        let fd = reader.as_raw_fd();
+        stream::mask_fd(&engine, reader, &mut Sender(tx), Some(fd))
+    });
+    let lines = [
+        "  -----BEGIN OPENSSH PRIVATE KEY-----",
+        "  b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+        "  QyNTUxOQAAACDnOq3VqTLIzp7wh6Sa1V1rL0Kx9xUc1K2h0n1Wm3Q5oQAAAJiYx6lCmMep",
+        "  -----END OPENSSH PRIVATE KEY-----",
+        "  done, and this line is not masked",
+    ];
+    for line in lines {
+        upstream.write_all(format!("{line}\n").as_bytes()).unwrap();
+        let got = rx.recv_timeout(std::time::Duration::from_secs(10)).expect("the line was held back");
+        let got = String::from_utf8(got).unwrap();
+        let want = if line.contains("done") { format!("{line}\n") } else { "  ********\n".to_owned() };
+        assert_eq!(got, want);
+    }
+    drop(upstream);
+    masking.join().unwrap().unwrap();
 }

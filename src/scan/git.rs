@@ -22,9 +22,14 @@ pub struct BlobRef {
     pub before_range: bool,
 }
 
+/// `git` in `repo`, with what a repository's own config could make it run turned off: the
+/// repository is hostile input, and its `.git/config` is part of it. `core.fsmonitor` runs a
+/// program whenever the index is read; textconv filters and external diff programs run on diffs
+/// (the diff commands add `--no-textconv --no-ext-diff`); a pager is never wanted.
 fn git(repo: &Path) -> Command {
     let mut c = Command::new("git");
     c.current_dir(repo).stdin(Stdio::null());
+    c.args(["--no-pager", "-c", "core.fsmonitor=", "-c", "diff.external=", "-c", "core.pager=cat"]);
     c
 }
 
@@ -75,6 +80,7 @@ pub fn history(repo: &Path, since: Option<&str>) -> Result<Vec<BlobRef>> {
     let rev_out = revs.stdout.take().expect("piped");
     let out = git(repo)
         .args(["diff-tree", "--stdin", "-r", "-m", "--root", "--no-renames", "--no-abbrev", "-z", "--diff-filter=AMT"])
+        .args(["--no-textconv", "--no-ext-diff"])
         .stdin(Stdio::from(rev_out))
         .stderr(Stdio::null())
         .output()
@@ -116,12 +122,26 @@ pub fn history(repo: &Path, since: Option<&str>) -> Result<Vec<BlobRef>> {
 
 /// The files staged for commit, with the line ranges the commit adds.
 pub fn staged(repo: &Path) -> Result<Vec<BlobRef>> {
-    let names = run(repo, &["diff", "--cached", "--name-only", "-z", "--no-renames", "--diff-filter=ACMRT"])?;
+    let names = run(
+        repo,
+        &[
+            "diff",
+            "--cached",
+            "--name-only",
+            "-z",
+            "--no-renames",
+            "--diff-filter=ACMRT",
+            "--no-textconv",
+            "--no-ext-diff",
+        ],
+    )?;
     let mut files = Vec::new();
     for name in names.split(|b| *b == 0).filter(|n| !n.is_empty()) {
         let path = String::from_utf8_lossy(name).into_owned();
-        let patch =
-            run(repo, &["diff", "--cached", "-U0", "--no-color", "--no-ext-diff", "--no-renames", "--", &path])?;
+        let patch = run(
+            repo,
+            &["diff", "--cached", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "--", &path],
+        )?;
         let mut added = Vec::new();
         for line in patch.split(|b| *b == b'\n') {
             if let Some(range) = hunk_added(line) {

@@ -126,7 +126,7 @@ impl Scanner {
                     }
                     Rule::Provider { id: provider.to_owned(), kind: kind.to_owned() }
                 }
-                Origin::Merged => continue,
+                Origin::Merged | Origin::PrivateKey => continue,
             };
             let prefix_len = self.engine.public_prefix_len(s);
             out.push(Candidate { start: s.start, end: s.end, rule, value, prefix_len, decoded: None });

@@ -15,6 +15,7 @@
 //! root and the value: it does not move when lines do, and it tells nothing a reader of the
 //! scanned file does not already have.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -63,13 +64,20 @@ impl Settings {
             let root = start.join(path.parent().unwrap_or(Path::new("")));
             return Settings::load(path, root);
         }
+        // Up to the repository root, the home directory or a file-system boundary, whichever
+        // comes first: outside a repository, /tmp/.keyward-scan.toml is anyone's to write.
+        let home = crate::paths::home().ok();
+        let start_dev = std::fs::metadata(start).map(|m| m.dev()).ok();
         let mut dir = Some(start);
         while let Some(d) = dir {
+            if std::fs::metadata(d).map(|m| m.dev()).ok() != start_dev {
+                break;
+            }
             let candidate = d.join(FILE_NAME);
-            if candidate.is_file() {
+            if candidate.is_file() && trusted(&candidate) {
                 return Settings::load(&candidate, d.to_path_buf());
             }
-            if d.join(".git").exists() {
+            if d.join(".git").exists() || home.as_deref() == Some(d) {
                 return Ok(Settings::empty(d.to_path_buf()));
             }
             dir = d.parent();
@@ -203,6 +211,13 @@ pub fn baseline_text(existing: &Settings, new: &[(String, String)]) -> String {
     }
     out.push_str("]\n");
     out
+}
+
+/// A settings file silences findings: only the user's own (or root's) counts.
+fn trusted(path: &Path) -> bool {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    std::fs::metadata(path).is_ok_and(|m| m.uid() == uid || m.uid() == 0)
 }
 
 #[cfg(test)]

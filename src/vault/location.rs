@@ -3,6 +3,8 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::error::{Error, Result};
+
 pub const PROJECT_DIR: &str = ".keyward";
 pub const VAULT_FILE: &str = "vault.kw";
 
@@ -40,60 +42,78 @@ pub struct Inputs<'a> {
     pub uid: u32,
 }
 
-pub fn resolve(inputs: &Inputs<'_>) -> Location {
+pub fn resolve(inputs: &Inputs<'_>) -> Result<Location> {
     if let Some(path) = inputs.flag {
-        return Location { path: path.to_owned(), reason: Reason::Flag };
+        return Ok(Location { path: resolve_link(path), reason: Reason::Flag });
     }
     if let Some(path) = inputs.env.filter(|p| !p.as_os_str().is_empty()) {
-        return Location { path: path.to_owned(), reason: Reason::Env };
+        return Ok(Location { path: resolve_link(path), reason: Reason::Env });
     }
-    if let Some(path) = inputs.cwd.and_then(|cwd| find_project_vault(cwd, inputs.home, inputs.uid)) {
-        return Location { path, reason: Reason::Project };
+    if let Some(cwd) = inputs.cwd
+        && let Some(path) = find_project_vault(cwd, inputs.home, inputs.uid)?
+    {
+        return Ok(Location { path, reason: Reason::Project });
     }
+    // Never a relative path: with no home, there is no user vault (see `crate::paths`).
     let data_home = match (inputs.data_home, inputs.home) {
         (Some(d), _) if d.is_absolute() => d.to_owned(),
-        (_, Some(home)) => home.join(".local/share"),
-        _ => PathBuf::from(".local/share"),
+        (_, Some(home)) if home.is_absolute() => home.join(".local/share"),
+        _ => return Err(Error::NoHome),
     };
-    Location { path: data_home.join("keyward").join(VAULT_FILE), reason: Reason::User }
+    Ok(Location { path: data_home.join("keyward").join(VAULT_FILE), reason: Reason::User })
+}
+
+/// A vault path the user named that is a symbolic link, resolved: a write replaces the file it
+/// points to, not the link (a rename over the link would leave the real vault behind).
+fn resolve_link(path: &Path) -> PathBuf {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()),
+        _ => path.to_owned(),
+    }
 }
 
 /// Walks up from `start` looking for `.keyward/vault.kw`. Stops at `$HOME` (not searched: the
 /// home directory has the user vault) and where the walk would cross into another file system;
 /// skips a `.keyward/` owned by another user, which could be a trap in a shared directory.
-fn find_project_vault(start: &Path, home: Option<&Path>, uid: u32) -> Option<PathBuf> {
-    let start_dev = std::fs::metadata(start).ok()?.dev();
+fn find_project_vault(start: &Path, home: Option<&Path>, uid: u32) -> Result<Option<PathBuf>> {
+    let Ok(start_meta) = std::fs::metadata(start) else { return Ok(None) };
+    let start_dev = start_meta.dev();
     let mut dir = Some(start);
     while let Some(d) = dir {
         if Some(d) == home {
-            return None;
+            return Ok(None);
         }
         match std::fs::metadata(d) {
             Ok(meta) if meta.dev() == start_dev => {}
-            _ => return None,
+            _ => return Ok(None),
         }
         let project = d.join(PROJECT_DIR);
-        if let Ok(meta) = std::fs::metadata(&project)
-            && meta.is_dir()
-            && meta.uid() == uid
-        {
+        // Not followed: a repository is hostile input, and a link there could point at the
+        // user's own vault, which the first write would copy into the repository.
+        if let Ok(meta) = std::fs::symlink_metadata(&project) {
             let vault = project.join(VAULT_FILE);
-            if vault.is_file() {
-                return Some(vault);
+            if meta.file_type().is_symlink() {
+                return Err(symlinked(&project));
+            }
+            if meta.is_dir() && meta.uid() == uid {
+                match std::fs::symlink_metadata(&vault) {
+                    Ok(v) if v.file_type().is_symlink() => return Err(symlinked(&vault)),
+                    Ok(v) if v.is_file() => return Ok(Some(vault)),
+                    _ => {}
+                }
             }
         }
         dir = d.parent();
     }
-    None
+    Ok(None)
 }
 
-/// An XDG base directory: `$VAR` when it is an absolute path, else `$HOME/<fallback>`.
-pub fn xdg_base(var: &str, fallback: &str) -> PathBuf {
-    std::env::var_os(var)
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(fallback)))
-        .unwrap_or_else(|| PathBuf::from(fallback))
+fn symlinked(path: &Path) -> Error {
+    Error::invalid(
+        "project vault",
+        path.display().to_string(),
+        "it is a symbolic link, which keyward does not follow in a project; name the vault with --vault if you trust it",
+    )
 }
 
 #[cfg(test)]
@@ -122,6 +142,7 @@ mod tests {
             data_home: None,
             uid: uid(),
         };
+        let resolve = |inputs: &Inputs<'_>| resolve(inputs).unwrap();
         assert_eq!(resolve(&inputs).reason, Reason::Flag);
         inputs.flag = None;
         assert_eq!(resolve(&inputs).path, Path::new("/e.kw"));
@@ -138,17 +159,29 @@ mod tests {
         assert_eq!(resolve(&inputs).path, Path::new("/data/keyward/vault.kw"));
         inputs.data_home = Some(Path::new("relative/data"));
         assert_eq!(resolve(&inputs).path, home.join(".local/share/keyward/vault.kw"));
+        // With no home there is no user vault: never a path relative to the current directory.
         inputs.home = None;
-        assert_eq!(resolve(&inputs).path, Path::new(".local/share/keyward/vault.kw"));
+        assert!(matches!(super::resolve(&inputs), Err(Error::NoHome)));
+        inputs.home = Some(Path::new("relative/home"));
+        assert!(matches!(super::resolve(&inputs), Err(Error::NoHome)));
     }
 
     #[test]
-    fn an_unset_xdg_variable_falls_back_under_home() {
-        let base = xdg_base("KEYWARD_TEST_SURELY_UNSET_XDG_DIR", ".local/share");
-        match std::env::var_os("HOME") {
-            Some(home) => assert_eq!(base, PathBuf::from(home).join(".local/share")),
-            None => assert_eq!(base, PathBuf::from(".local/share")),
-        }
+    fn a_linked_project_vault_is_refused_and_a_named_one_resolved() {
+        let tmp = tempfile::tempdir().unwrap();
+        let own = tmp.path().join("own.kw");
+        std::fs::write(&own, b"x").unwrap();
+        let repo = tmp.path().join("repo");
+        std::fs::create_dir_all(repo.join(".keyward")).unwrap();
+        std::os::unix::fs::symlink(&own, repo.join(".keyward/vault.kw")).unwrap();
+        let e = find_project_vault(&repo, None, uid()).unwrap_err().to_string();
+        assert!(e.contains("symbolic link") && e.contains("vault.kw"), "{e}");
+        let linked_dir = tmp.path().join("repo2");
+        std::fs::create_dir_all(&linked_dir).unwrap();
+        std::os::unix::fs::symlink(repo.join(".keyward"), linked_dir.join(".keyward")).unwrap();
+        assert!(find_project_vault(&linked_dir, None, uid()).is_err());
+        assert_eq!(resolve_link(&repo.join(".keyward/vault.kw")), std::fs::canonicalize(&own).unwrap());
+        assert_eq!(resolve_link(&own), own);
     }
 
     #[test]
@@ -166,7 +199,7 @@ mod tests {
         std::fs::create_dir_all(home.join("a")).unwrap();
         std::fs::create_dir_all(home.join(".keyward")).unwrap();
         std::fs::write(home.join(".keyward/vault.kw"), b"x").unwrap();
-        assert_eq!(find_project_vault(&home.join("a"), Some(&home), uid()), None);
+        assert_eq!(find_project_vault(&home.join("a"), Some(&home), uid()).unwrap(), None);
     }
 
     #[test]
@@ -174,7 +207,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join(".keyward")).unwrap();
         std::fs::write(tmp.path().join(".keyward/vault.kw"), b"x").unwrap();
-        assert!(find_project_vault(tmp.path(), None, uid()).is_some());
-        assert_eq!(find_project_vault(tmp.path(), None, uid() + 1), None);
+        assert!(find_project_vault(tmp.path(), None, uid()).unwrap().is_some());
+        assert_eq!(find_project_vault(tmp.path(), None, uid() + 1).unwrap(), None);
     }
 }

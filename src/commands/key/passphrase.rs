@@ -24,16 +24,17 @@ pub fn run(args: PassphraseArgs, ctx: &Context) -> Result<i32> {
     let (mut credential, _) = ctx.unlock(&locked)?;
     drop(locked);
     let passphrase = input::new_passphrase()?;
-    ctx.modify_with(&mut credential, |vault, _| {
+    let replaced = ctx.modify_with(&mut credential, |vault, _| {
+        let replaced = vault.header.slots.iter().any(|s| s.kind == SlotKind::Passphrase);
         vault.put_slot(
             SlotKind::Passphrase,
             "",
             SlotSecret::Passphrase(passphrase.expose(), Argon2Params::DEFAULT),
             ctx.now,
         );
-        Ok(())
+        Ok(replaced)
     })?;
-    report(ctx, "set")
+    report(ctx, if replaced { "replaced" } else { "set" })
 }
 
 fn report(ctx: &Context, what: &str) -> Result<i32> {
@@ -42,6 +43,10 @@ fn report(ctx: &Context, what: &str) -> Result<i32> {
         ctx.out.json(&json!({"passphrase": what}));
     } else {
         ctx.out.done(&format!("passphrase {what}"));
+        // A replaced or removed passphrase still works on older copies.
+        if what != "set" {
+            ctx.out.notice(super::token::UNCHANGED_DATA_KEY);
+        }
     }
     Ok(0)
 }

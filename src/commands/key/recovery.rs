@@ -31,7 +31,8 @@ pub fn run(args: RecoveryArgs, ctx: &Context) -> Result<i32> {
     if ctx.out.json && !matches!(dest, Destination::Stdout) {
         ctx.out.json(&json!({"recovery_key": "replaced"}));
     } else {
-        ctx.out.notice("new recovery key issued; the old one no longer opens this vault");
+        ctx.out.notice("new recovery key issued; the old one no longer opens this file as it is now");
+        ctx.out.notice(super::token::UNCHANGED_DATA_KEY);
     }
     Ok(0)
 }

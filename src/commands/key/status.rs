@@ -10,7 +10,7 @@ use crate::unlock::{self, Policy};
 use crate::vault::format::Kdf;
 
 pub fn run(ctx: &Context) -> Result<i32> {
-    let location = ctx.location();
+    let location = ctx.location()?;
     let backends: Vec<_> = Backend::ALL
         .into_iter()
         .filter(|b| cfg!(target_os = "macos") == (*b == Backend::Keychain))

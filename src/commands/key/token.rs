@@ -11,6 +11,10 @@ use crate::unlock::codes::{self, CodeKind};
 use crate::vault::SlotSecret;
 use crate::vault::format::SlotKind;
 
+/// What removing a slot does not do (until slots are recipients that a removal re-keys): said
+/// after every removal, so nobody takes it for a revocation of what the secret already opened.
+pub(super) const UNCHANGED_DATA_KEY: &str = "the data key is unchanged: with any earlier copy of this vault (git history, a backup) the removed secret still yields it, and it opens this file and every later version; if the secret may have leaked, run `keyward key rotate`";
+
 fn label(args: &LabelArg) -> Result<String> {
     parse::label(&args.label).map_err(|reason| Error::invalid("token label", &args.label, reason))
 }
@@ -81,7 +85,8 @@ pub fn rm(args: LabelArg, ctx: &Context) -> Result<i32> {
     if ctx.out.json {
         ctx.out.json(&json!({"removed_token": label}));
     } else {
-        ctx.out.done(&format!("removed token {label}; it no longer opens this vault"));
+        ctx.out.done(&format!("removed token {label}: it no longer opens this file as it is now"));
+        ctx.out.notice(UNCHANGED_DATA_KEY);
     }
     Ok(0)
 }

@@ -1,0 +1,166 @@
+//! Where keyward keeps its own files, and how it opens them.
+//!
+//! Never a relative path: under `env -i`, a systemd system service or some CI runners `HOME` is
+//! unset, and a relative fallback would take the config (which may run a notification command)
+//! and the audit files from whatever directory keyward runs in — a checked-out repository. So:
+//! `HOME` when it is absolute, else the home directory in the password database, else an error;
+//! an `XDG_*_HOME` that is not absolute is ignored, as the XDG Base Directory spec says. And
+//! keyward's own directories must be the user's and writable by no one else.
+
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// The user's home directory.
+pub fn home() -> Result<PathBuf> {
+    home_from(std::env::var_os("HOME")).ok_or(Error::NoHome)
+}
+
+fn home_from(env: Option<OsString>) -> Option<PathBuf> {
+    env.map(PathBuf::from).filter(|p| p.is_absolute()).or_else(password_database_home)
+}
+
+/// The home directory of the real user in the password database (`getpwuid_r`).
+fn password_database_home() -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut buf = vec![0 as libc::c_char; 4096];
+    loop {
+        // SAFETY: passwd is plain data; getpwuid_r writes into it and into `buf`, whose length
+        // it is given, and sets `result` to null or to `&pwd`.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = unsafe { libc::getpwuid_r(libc::getuid(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 || result.is_null() || pwd.pw_dir.is_null() {
+            return None;
+        }
+        // SAFETY: pw_dir points into `buf`, NUL-terminated, valid while `buf` lives.
+        let dir = unsafe { std::ffi::CStr::from_ptr(pwd.pw_dir) };
+        let path = PathBuf::from(std::ffi::OsStr::from_bytes(dir.to_bytes()));
+        return path.is_absolute().then_some(path);
+    }
+}
+
+/// An XDG base directory: the variable when it holds an absolute path, else `HOME/fallback`.
+pub fn xdg(var: &str, fallback: &str) -> Result<PathBuf> {
+    match std::env::var_os(var).map(PathBuf::from).filter(|p| p.is_absolute()) {
+        Some(dir) => Ok(dir),
+        None => Ok(home()?.join(fallback)),
+    }
+}
+
+/// `$XDG_CONFIG_HOME/keyward`.
+pub fn config_dir() -> Result<PathBuf> {
+    Ok(xdg("XDG_CONFIG_HOME", ".config")?.join("keyward"))
+}
+
+/// `$XDG_STATE_HOME/keyward`.
+pub fn state_dir() -> Result<PathBuf> {
+    Ok(xdg("XDG_STATE_HOME", ".local/state")?.join("keyward"))
+}
+
+/// `$XDG_DATA_HOME/keyward`.
+pub fn data_dir() -> Result<PathBuf> {
+    Ok(xdg("XDG_DATA_HOME", ".local/share")?.join("keyward"))
+}
+
+/// Refuses one of keyward's own directories or files (config, state, data) that is not the
+/// user's (root's is accepted for files an administrator installed) or that others may write: whoever
+/// can write there can change what keyward runs, where it sends keys, or what its log says. A
+/// path that does not exist yet is fine (keyward creates it 0700).
+pub fn check_own(path: &Path) -> Result<()> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("cannot read", path, e)),
+    };
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    if meta.uid() != uid && meta.uid() != 0 {
+        return Err(Error::NotYours { path: path.to_owned(), reason: format!("it belongs to uid {}", meta.uid()) });
+    }
+    if meta.mode() & 0o022 != 0 {
+        let reason = format!("others may write to it (mode {:03o})", meta.mode() & 0o777);
+        return Err(Error::NotYours { path: path.to_owned(), reason });
+    }
+    Ok(())
+}
+
+/// Opens a file for appending without following a symbolic link at its path (`O_NOFOLLOW`),
+/// creating it 0600: a link planted there must not redirect keyward's writes.
+pub fn open_append_nofollow(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(path)
+}
+
+/// Opens a file for writing in place (no truncation) without following a link, creating it 0600.
+pub fn open_write_nofollow(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(path)
+}
+
+/// Opens a file for reading without following a link.
+pub fn open_read_nofollow(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path)
+}
+
+/// Reads a whole file without following a link.
+pub fn read_nofollow(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    open_read_nofollow(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relative_or_missing_home_falls_back_to_the_password_database() {
+        let db = password_database_home();
+        assert!(db.as_ref().is_none_or(|p| p.is_absolute()));
+        assert_eq!(home_from(Some("/h/me".into())), Some(PathBuf::from("/h/me")));
+        assert_eq!(home_from(Some("relative/home".into())), db);
+        assert_eq!(home_from(Some("".into())), db);
+        assert_eq!(home_from(None), db);
+    }
+
+    #[test]
+    fn keywards_own_directories_must_be_private_to_the_user() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let own = dir.path().join("keyward");
+        assert!(check_own(&own).is_ok(), "missing is fine");
+        std::fs::create_dir(&own).unwrap();
+        for (mode, ok) in [(0o700, true), (0o755, true), (0o775, false), (0o777, false), (0o757, false)] {
+            std::fs::set_permissions(&own, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert_eq!(check_own(&own).is_ok(), ok, "{mode:o}");
+        }
+        std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o700)).unwrap();
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            std::os::unix::fs::chown(&own, Some(4242), None).unwrap();
+            let e = check_own(&own).unwrap_err().to_string();
+            assert!(e.contains("uid 4242"), "{e}");
+        }
+    }
+
+    #[test]
+    fn links_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, b"keep").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(open_append_nofollow(&link).is_err());
+        assert!(open_write_nofollow(&link).is_err());
+        assert!(read_nofollow(&link).is_err());
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+        assert!(open_append_nofollow(&dir.path().join("new")).is_ok());
+    }
+}
