@@ -44,6 +44,21 @@ fn build(path: &Path, n: usize) -> String {
     codes::encode(CodeKind::Token, &token).to_string()
 }
 
+/// `vault` with its slots replaced by `slots` passphrase slots at the maximum Argon2 cost (the
+/// header checksum recomputed, as anyone can).
+fn write_cost_bomb(vault: &Path, out: &Path, slots: usize) {
+    use keyward::vault::crypto::Argon2Params;
+    use keyward::vault::format::{self, Kdf, Slot};
+    let file = std::fs::read(vault).unwrap();
+    let parsed = format::parse(&file).unwrap();
+    let mut header = parsed.header.clone();
+    let slot = Slot { kind: SlotKind::Passphrase, kdf: Kdf::Argon2id(Argon2Params::MAX), ..header.slots[0].clone() };
+    header.slots = (0..slots).map(|i| Slot { label: format!("p{i}"), ..slot.clone() }).collect();
+    let mut bomb = format::encode_header(&header);
+    bomb.extend_from_slice(parsed.ciphertext);
+    std::fs::write(out, bomb).unwrap();
+}
+
 fn run(args: &[&str], vault: &Path, key: Option<&str>, stdin: Option<&str>) -> Duration {
     let mut cmd = Command::new(BIN);
     cmd.args(args).env_clear().env("KEYWARD_VAULT", vault).env("HOME", vault.parent().unwrap());
@@ -158,6 +173,38 @@ fn main() {
             };
             report("complete names", n, (0..runs).map(|_| complete(Some(&token))).collect(), Some(50.0));
             report("complete, locked", n, (0..runs).map(|_| complete(None)).collect(), Some(200.0));
+        }
+
+        if n == 10_000 {
+            // A hostile project vault: passphrase slots at the maximum Argon2 cost, with
+            // KEYWARD_PASSPHRASE_FILE set. Completion never derives a passphrase (issue #14):
+            // target < 50 ms, with one such slot and with 64 (a file with more than one is refused).
+            for slots in [1, 64] {
+                let bomb = dir.path().join(format!("bomb{slots}.kw"));
+                write_cost_bomb(&vault, &bomb, slots);
+                let pass = dir.path().join("pass");
+                std::fs::write(&pass, "a passphrase 1234\n").unwrap();
+                let complete = || {
+                    let start = Instant::now();
+                    let status = Command::new(BIN)
+                        .args(["--", "keyward", "get", ""])
+                        .env_clear()
+                        .env("KEYWARD_VAULT", &bomb)
+                        .env("KEYWARD_PASSPHRASE_FILE", &pass)
+                        .env("HOME", dir.path())
+                        .env("COMPLETE", "bash")
+                        .env("_CLAP_COMPLETE_INDEX", "2")
+                        .env("_CLAP_IFS", "\n")
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .status()
+                        .unwrap();
+                    assert!(status.success());
+                    start.elapsed()
+                };
+                let what = format!("complete, {slots} bomb slot{}", if slots == 1 { "" } else { "s" });
+                report(&what, n, (0..runs).map(|_| complete()).collect(), Some(50.0));
+            }
         }
 
         let add_runs = runs.min(if n >= 100_000 { 15 } else { runs });

@@ -23,6 +23,9 @@ pub struct Context {
     pub command: Cell<&'static str>,
     /// The last vault opened: its id and audit keys, for [`Context::audit`].
     opened: RefCell<Option<(String, audit::Keys)>>,
+    /// The credential that opened it, tried first next time: a command that reads, then writes,
+    /// then writes again asks and derives a passphrase once.
+    credential: RefCell<Option<Credential>>,
 }
 
 impl Context {
@@ -35,11 +38,23 @@ impl Context {
             policy: Policy { prompt: true, passphrase: true },
             command: Cell::new(""),
             opened: RefCell::new(None),
+            credential: RefCell::new(None),
         }
     }
 
     /// Runs the unlock chain; a failure is recorded in the vault's audit log, unauthenticated.
     pub fn unlock(&self, locked: &Locked) -> Result<(Credential, Opened)> {
+        if let Some(credential) = self.credential.borrow_mut().as_mut()
+            && let Some(opened) = credential.open(&locked.header.vault_id, &locked.header.slots)
+        {
+            return Ok((credential.clone(), opened));
+        }
+        let (credential, opened) = self.unlock_chain(locked)?;
+        *self.credential.borrow_mut() = Some(credential.clone());
+        Ok((credential, opened))
+    }
+
+    fn unlock_chain(&self, locked: &Locked) -> Result<(Credential, Opened)> {
         unlock::unlock(locked, self.policy).inspect_err(|e| {
             if matches!(e.exit_code(), crate::error::exit::UNLOCK) {
                 // The command fails anyway; a log that cannot be written must not hide why.

@@ -2,7 +2,7 @@
 //!
 //! Reads what dotenv libraries accept: comments, blank lines, an `export` prefix, unquoted values
 //! (trimmed, ` #` starts a comment), single quotes (literal, may span lines) and double quotes
-//! (escapes `\n \r \t \" \\ \$ \'`, may span lines). A line it cannot read is an error with its
+//! (escapes `\n \r \t \" \\ \$ \' \``, may span lines). A line it cannot read is an error with its
 //! number, so an import is all or nothing. [`quote`] writes values this parser reads back
 //! unchanged, whatever they hold.
 
@@ -108,7 +108,7 @@ fn double_quoted(text: &str, from: usize) -> Option<(Zeroizing<String>, usize, u
                 'n' => out.push('\n'),
                 'r' => out.push('\r'),
                 't' => out.push('\t'),
-                c @ ('"' | '\\' | '$' | '\'') => out.push(c),
+                c @ ('"' | '\\' | '$' | '\'' | '`') => out.push(c),
                 '\n' => {
                     lines += 1;
                     out.push_str("\\\n");
@@ -134,8 +134,9 @@ fn single_quoted(text: &str, from: usize) -> Option<(Zeroizing<String>, usize, u
     Some((Zeroizing::new(value.to_owned()), from + len + 1, value.matches('\n').count()))
 }
 
-/// `"value"` with `\ " $` and line breaks escaped: read back unchanged by [`parse`] and by
-/// dotenv libraries that expand `$VAR` (the `$` is escaped).
+/// `"value"` with `\ " $ `` ` and line breaks escaped: read back unchanged by [`parse`] and by
+/// dotenv libraries that expand `$VAR` (the `$` is escaped), and run nothing when a shell sources
+/// the file (`set -a; . ./.env`: `$(…)` and backquotes are escaped).
 pub fn quote(value: &str) -> Zeroizing<String> {
     let mut out = Zeroizing::new(String::with_capacity(value.len() + 2));
     out.push('"');
@@ -144,6 +145,7 @@ pub fn quote(value: &str) -> Zeroizing<String> {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
             '$' => out.push_str("\\$"),
+            '`' => out.push_str("\\`"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             c => out.push(c),
@@ -207,6 +209,29 @@ mod tests {
     #[test]
     fn crlf_files() {
         assert_eq!(pairs("A=1\r\nB=\"x\"\r\n"), [("A".into(), "1".into()), ("B".into(), "x".into())]);
+    }
+
+    #[test]
+    fn a_quoted_value_runs_nothing_when_a_shell_sources_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let m = marker.display();
+        for value in [
+            format!("a$(touch {m})b"),
+            format!("a`touch {m}`b"),
+            format!("a\\`touch {m}`b"),
+            format!("x\"; touch {m}; \""),
+        ] {
+            let file = dir.path().join("env");
+            std::fs::write(&file, format!("V={}\n", &*quote(&value))).unwrap();
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!(". {}; printf %s \"$V\"", file.display()))
+                .output()
+                .unwrap();
+            assert!(!marker.exists(), "sourcing ran a command for {value:?}");
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), value);
+        }
     }
 
     proptest! {

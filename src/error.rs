@@ -107,6 +107,8 @@ pub enum Error {
     Refused(String, &'static str),
     #[error("{}secret {name:?} was revoked{}", version.map(|v| format!("version {v} of ")).unwrap_or_default(), if *compromised { " as compromised" } else { "" })]
     Revoked { name: String, compromised: bool, version: Option<u32> },
+    #[error("version {version} of secret {name:?} was previous until {}, when its grace period ended", crate::parse::time(*at))]
+    GraceEnded { name: String, version: u32, at: i64 },
     #[error("variable {var} changes how programs start or load code; keyward does not {action} it unless you allow it")]
     StartupVar { var: String, action: &'static str },
     #[error("{0}")]
@@ -170,6 +172,7 @@ impl Error {
             | Refused(..)
             | PendingExists { .. }
             | Revoked { .. }
+            | GraceEnded { .. }
             | StartupVar { .. } => exit::CONFLICT,
             Exec(_) => exit::EXEC_FAILED,
             Io { .. } | Audit(_) | NotYours { .. } => exit::IO,
@@ -230,6 +233,9 @@ impl Error {
             Revoked { name, version: None, .. } => format!("rotate to a new value with `keyward rotate {name}`"),
             Revoked { name, version: Some(_), .. } => {
                 format!("a revoked value never leaves keyward; use the current one (`keyward info {name}` lists the versions)")
+            }
+            GraceEnded { name, .. } => {
+                format!("use the current value (`keyward get {name}`); the next write revokes the old one")
             }
             StartupVar { var, .. } => format!(
                 "if that is intended, pass --allow-var {var} or list it in `[exec] allow_vars` of your own config file"

@@ -23,8 +23,19 @@ fn home_from(env: Option<OsString>) -> Option<PathBuf> {
     env.map(PathBuf::from).filter(|p| p.is_absolute()).or_else(password_database_home)
 }
 
-/// The home directory of the real user in the password database (`getpwuid_r`).
+/// The home directory of the real user in the password database.
 fn password_database_home() -> Option<PathBuf> {
+    user_entry().map(|u| u.home).filter(|p| p.is_absolute())
+}
+
+/// What the password database says of the real user.
+struct User {
+    name: Vec<u8>,
+    home: PathBuf,
+    gid: libc::gid_t,
+}
+
+fn user_entry() -> Option<User> {
     use std::os::unix::ffi::OsStrExt;
     let mut buf = vec![0 as libc::c_char; 4096];
     loop {
@@ -37,13 +48,47 @@ fn password_database_home() -> Option<PathBuf> {
             buf.resize(buf.len() * 2, 0);
             continue;
         }
-        if rc != 0 || result.is_null() || pwd.pw_dir.is_null() {
+        if rc != 0 || result.is_null() || pwd.pw_dir.is_null() || pwd.pw_name.is_null() {
             return None;
         }
-        // SAFETY: pw_dir points into `buf`, NUL-terminated, valid while `buf` lives.
-        let dir = unsafe { std::ffi::CStr::from_ptr(pwd.pw_dir) };
-        let path = PathBuf::from(std::ffi::OsStr::from_bytes(dir.to_bytes()));
-        return path.is_absolute().then_some(path);
+        // SAFETY: pw_dir and pw_name point into `buf`, NUL-terminated, valid while `buf` lives.
+        let (dir, name) = unsafe { (std::ffi::CStr::from_ptr(pwd.pw_dir), std::ffi::CStr::from_ptr(pwd.pw_name)) };
+        let home = PathBuf::from(std::ffi::OsStr::from_bytes(dir.to_bytes()));
+        return Some(User { name: name.to_bytes().to_vec(), home, gid: pwd.pw_gid });
+    }
+}
+
+/// Whether `gid` is the user's private group (its primary group, named after the user, with no
+/// other members): distributions that make one per user set umask 002, so files are created
+/// group-writable without anyone else being able to write them (OpenSSH's StrictModes accepts
+/// the same).
+fn is_private_group(gid: libc::gid_t) -> bool {
+    let Some(user) = user_entry() else { return false };
+    if user.gid != gid {
+        return false;
+    }
+    let mut buf = vec![0 as libc::c_char; 4096];
+    loop {
+        // SAFETY: as for getpwuid_r: plain data, a buffer of the given length, `result` set to
+        // null or `&grp`.
+        let mut grp: libc::group = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::group = std::ptr::null_mut();
+        let rc = unsafe { libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr(), buf.len(), &mut result) };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 || result.is_null() || grp.gr_name.is_null() {
+            return false;
+        }
+        // SAFETY: gr_name and gr_mem point into `buf`; gr_mem is a NULL-terminated array.
+        let (name, no_members) = unsafe {
+            (
+                std::ffi::CStr::from_ptr(grp.gr_name).to_bytes() == user.name.as_slice(),
+                grp.gr_mem.is_null() || (*grp.gr_mem).is_null(),
+            )
+        };
+        return name && no_members;
     }
 }
 
@@ -71,7 +116,8 @@ pub fn data_dir() -> Result<PathBuf> {
 }
 
 /// Refuses one of keyward's own directories or files (config, state, data) that is not the
-/// user's (root's is accepted for files an administrator installed) or that others may write: whoever
+/// user's (root's is accepted for files an administrator installed) or that others may write (the
+/// group counts unless it is the user's private group): whoever
 /// can write there can change what keyward runs, where it sends keys, or what its log says. A
 /// path that does not exist yet is fine (keyward creates it 0700).
 pub fn check_own(path: &Path) -> Result<()> {
@@ -85,7 +131,8 @@ pub fn check_own(path: &Path) -> Result<()> {
     if meta.uid() != uid && meta.uid() != 0 {
         return Err(Error::NotYours { path: path.to_owned(), reason: format!("it belongs to uid {}", meta.uid()) });
     }
-    if meta.mode() & 0o022 != 0 {
+    let writable_by_others = meta.mode() & 0o002 != 0 || (meta.mode() & 0o020 != 0 && !is_private_group(meta.gid()));
+    if writable_by_others {
         let reason = format!("others may write to it (mode {:03o})", meta.mode() & 0o777);
         return Err(Error::NotYours { path: path.to_owned(), reason });
     }
@@ -137,9 +184,18 @@ mod tests {
         let own = dir.path().join("keyward");
         assert!(check_own(&own).is_ok(), "missing is fine");
         std::fs::create_dir(&own).unwrap();
-        for (mode, ok) in [(0o700, true), (0o755, true), (0o775, false), (0o777, false), (0o757, false)] {
+        let private = is_private_group(std::fs::metadata(&own).unwrap().gid());
+        for (mode, ok) in [(0o700, true), (0o755, true), (0o775, private), (0o777, false), (0o757, false)] {
             std::fs::set_permissions(&own, std::fs::Permissions::from_mode(mode)).unwrap();
             assert_eq!(check_own(&own).is_ok(), ok, "{mode:o}");
+        }
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            // A group of others: group-writable is refused.
+            std::os::unix::fs::chown(&own, None, Some(54321)).unwrap();
+            std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o775)).unwrap();
+            assert!(check_own(&own).is_err());
+            std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o700)).unwrap();
         // SAFETY: geteuid has no preconditions.

@@ -93,6 +93,7 @@ impl fmt::Debug for Key32 {
 }
 
 /// A passphrase typed by the user or read from `KEYWARD_PASSPHRASE_FILE`.
+#[derive(Clone)]
 pub struct Passphrase(Zeroizing<String>);
 
 impl Passphrase {

@@ -209,6 +209,22 @@ fn complete_get(env: &Env) -> std::process::Command {
     cmd
 }
 
+/// A command that reads, then writes twice (`rotate`: stage, then promote) derives the
+/// passphrase once: the credential is kept for the process, and the cap is never reached.
+#[test]
+fn a_passphrase_is_derived_once_per_process_whatever_the_command_does() {
+    let mut env = Env::new();
+    std::fs::write(env.path("pass"), "a passphrase 1234\n").unwrap();
+    env.set("KEYWARD_PASSPHRASE_FILE", env.path("pass").to_str().unwrap());
+    env.cmd().args(["init", "--keyring", "none", "--passphrase"]).assert().success();
+    env.add("svc/token", "first-value-0000001", &[]);
+    let out =
+        env.cmd().args(["rotate", "svc/token", "--no-verify"]).write_stdin("second-value-000002").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(env.get("svc/token"), "second-value-000002");
+    env.cmd().args(["rotate", "svc/token", "--rollback"]).assert().success();
+}
+
 #[test]
 fn a_vault_with_more_than_one_passphrase_slot_is_damaged() {
     let env = cost_bomb(2);
@@ -225,6 +241,11 @@ fn completion_never_derives_a_passphrase() {
         assert!(out.status.success(), "{}", stderr(&out));
         assert!(!stdout(&out).contains("secret_") && stderr(&out).is_empty(), "{slots}: {}", stdout(&out));
     }
+    // Completion still works where it may unlock: a token opens the vault, names are offered.
+    let env = Env::with_recovery_key();
+    env.add("app/key", "value-000000001", &[]);
+    let out = finishes_within(complete_get(&env), 10);
+    assert!(stdout(&out).contains("app/key"), "{}", stdout(&out));
 }
 
 // ---------------------------------------------------------------- 4. HOME may be missing
@@ -283,8 +304,10 @@ fn without_home_nothing_is_taken_from_the_current_directory() {
     );
     let mut revoke = env.cmd();
     rel(&mut revoke);
-    // A command that notifies: the repository's notify command must not run.
-    let _ = revoke.args(["revoke", "k", "--yes"]).output().unwrap();
+    // A command that notifies: the repository's notify command must not run. (Its audit entry
+    // goes to the state directory under the password database's home: this test writes there.)
+    let out = revoke.args(["revoke", "k", "--yes"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
     assert!(!pwned.exists(), "the repository's config ran a command");
     assert!(!repo.join(".local").exists(), "state written into the current directory");
 }
@@ -372,6 +395,14 @@ fn unauthenticated_lines_are_only_failed_unlocks() {
     let mut text = String::from_utf8(intact.clone()).unwrap();
     for _ in 0..10 {
         text.push_str(forged);
+        text.push('\n');
+    }
+    // And lines that claim a MAC they do not have.
+    let bogus = r#"{"seq":9,"time":"2026-11-01T00:00:00Z","event":"validate","secret":null,"fp":null,"actor":"x@y","command":"validate","details":{"online":{"k":"invalid"}},"prev":"00","mac":"00"}"#;
+    for _ in 0..10 {
+        text.push_str(bogus);
+        text.push('\n');
+        text.push_str(&bogus.replace(r#","mac":"00""#, ""));
         text.push('\n');
     }
     std::fs::write(&log, &text).unwrap();
@@ -656,6 +687,38 @@ fn scan_staged_never_runs_what_the_repositorys_git_config_names() {
     let out = env.cmd().current_dir(&repo).args(["scan", "--staged", "--no-known"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(!pwned.exists(), "scan --staged ran a program from .git/config");
+
+    // A signed commit in history and `log.showSignature`: describing the commit that added a key
+    // would run `gpg.program`.
+    let gpg = env.path("gpg.sh");
+    std::fs::write(&gpg, format!("#!/bin/sh\ntouch {}\n", pwned.display())).unwrap();
+    std::fs::set_permissions(&gpg, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    git(&["config", "log.showSignature", "true"]);
+    git(&["config", "gpg.program", &gpg.display().to_string()]);
+    let tree = {
+        let out = std::process::Command::new("git")
+            .args(["-c", "core.fsmonitor=", "write-tree"])
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let commit = format!(
+        "tree {tree}\nauthor A <a@b> 1700000000 +0000\ncommitter A <a@b> 1700000000 +0000\ngpgsig -----BEGIN PGP SIGNATURE-----\n \n iQEzBAABCAAdFiEE\n -----END PGP SIGNATURE-----\n\nsigned\n"
+    );
+    let object = env.path("commit");
+    std::fs::write(&object, commit).unwrap();
+    let out = std::process::Command::new("git")
+        .args(["hash-object", "-t", "commit", "-w"])
+        .arg(&object)
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    git(&["update-ref", "HEAD", &id]);
+    let out = env.cmd().current_dir(&repo).args(["scan", "--git", "--no-known"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!pwned.exists(), "scan --git ran gpg.program from .git/config");
 }
 
 // ---------------------------------------------------------------- 14. what removal does

@@ -194,8 +194,14 @@ fn grace_deadlines_notice_then_expire_on_the_next_write() {
     assert!(stderr(&week).contains("within 7 days") && stderr(&week).contains("2026-03-11T00:00:00Z"));
     let day = env.at("2026-03-10T12:00:00Z").args(["get", "stripe/live"]).output().unwrap();
     assert!(stderr(&day).contains("within 1 day"));
-    // Reads never write; the first write after the deadline revokes the previous version.
-    env.at("2026-03-12T00:00:00Z").args(["get", "stripe/live", "--version", "previous"]).assert().success();
+    // Past the deadline the previous value is no longer handed out, though only the first
+    // write after it revokes it in the file (reads never write).
+    let before = std::fs::read(&env.vault).unwrap();
+    let late = env.at("2026-03-12T00:00:00Z").args(["get", "stripe/live", "--version", "previous"]).output().unwrap();
+    assert_eq!(late.status.code(), Some(6), "{}", stderr(&late));
+    assert!(stderr(&late).contains("grace period ended"), "{}", stderr(&late));
+    assert!(late.stdout.is_empty());
+    assert_eq!(std::fs::read(&env.vault).unwrap(), before);
     env.at("2026-03-12T00:00:00Z").args(["update", "stripe/live", "--note", "x"]).assert().success();
     assert!(get(&env, "stripe/live", "previous").is_none());
     assert_eq!(stages(&env, "stripe/live"), [(1, "revoked".into()), (2, "current".into())]);

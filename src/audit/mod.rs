@@ -416,13 +416,45 @@ fn is_unlock_failed_line(line: &str) -> bool {
         && details_ok
 }
 
+/// The bytes an entry's MAC covers: the line without its `mac` field.
+fn signed_part(line: &str, mac: &str) -> Option<String> {
+    let body = line.strip_suffix(&format!(",\"mac\":\"{mac}\"}}"))?;
+    Some(format!("{body}}}"))
+}
+
+/// The entries a report may count: those whose MAC verifies under one of `keys` (any epoch), and
+/// failed unlocks in their one unauthenticated shape. Anyone who can write the log can add
+/// lines; only these were written by a holder of the audit key (or are harmless). The chain's
+/// order and completeness are [`verify`]'s to check.
+pub fn read_authenticated(log: &Log, keys: &[Keys]) -> Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    for path in log.segments() {
+        let bytes = crate::paths::read_nofollow(&path).map_err(|e| Error::io("cannot read", &path, e))?;
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            let Ok(entry) = serde_json::from_str::<Entry>(line) else { continue };
+            let genuine = if entry.unauthenticated {
+                is_unlock_failed_line(line)
+            } else {
+                entry
+                    .mac
+                    .as_deref()
+                    .and_then(|mac| signed_part(line, mac).map(|signed| (mac, signed)))
+                    .is_some_and(|(mac, signed)| keys.iter().any(|k| k.mac(signed.as_bytes()) == mac))
+            };
+            if genuine {
+                entries.push(entry);
+            }
+        }
+    }
+    Ok(entries)
+}
+
 /// Checks the whole chain against the head. `keys` are the epochs' keys, oldest first (the
 /// current one last): each entry must verify under the epoch in force or a later one, which then
-/// is in force (never an earlier one), and the head under the current one. The error names the
+/// is in force (never an earlier one), and the head likewise. The error names the
 /// first broken entry.
 pub fn verify(log: &Log, keys: &[Keys]) -> Result<Verified> {
     assert!(!keys.is_empty(), "at least the current keys");
-    let current = keys.last().expect("not empty");
     let broken = |path: &Path, line: usize, reason: &str| Error::AuditBroken {
         place: if line > 0 { format!("{} line {line}", path.display()) } else { path.display().to_string() },
         reason: reason.to_owned(),
@@ -458,11 +490,9 @@ pub fn verify(log: &Log, keys: &[Keys]) -> Result<Verified> {
             else {
                 return Err(broken(path, n, "the entry has no seq, prev or mac"));
             };
-            let suffix = format!(",\"mac\":\"{mac}\"}}");
-            let Some(body) = line.strip_suffix(&suffix) else {
+            let Some(signed) = signed_part(line, mac) else {
                 return Err(broken(path, n, "the entry's MAC is not where it belongs"));
             };
-            let signed = format!("{body}}}");
             match (epoch..keys.len()).find(|&e| keys[e].mac(signed.as_bytes()) == mac) {
                 Some(e) => epoch = e,
                 None => return Err(broken(path, n, "the entry's MAC does not match (edited or forged)")),
@@ -496,7 +526,9 @@ pub fn verify(log: &Log, keys: &[Keys]) -> Result<Verified> {
         None if last_seq == 0 => {}
         None => return Err(broken(&head_path, 0, "the head file is missing")),
         Some(h) => {
-            if head_mac(current, h.segment, h.seq, &h.last_mac) != h.mac {
+            // The head is written with the entry it records, so under that entry's epoch, or a
+            // later one (a rotation made elsewhere, on a shared vault, before the next append here).
+            if !keys[epoch..].iter().any(|k| head_mac(k, h.segment, h.seq, &h.last_mac) == h.mac) {
                 return Err(broken(&head_path, 0, "the head file's MAC does not match"));
             }
             if h.seq > last_seq {

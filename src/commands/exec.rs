@@ -62,7 +62,7 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
     // versions, environment, live and test keys). Its variable is the caller's own.
     for (var, name, selector) in references {
         let secret = vault.get(&name)?;
-        let version = secret.usable(selector)?;
+        let version = secret.usable(selector, ctx.now)?;
         if !args.allow_env_mismatch {
             selection::check_one(&secret, &version.value, env_name.as_deref(), &registry)?;
         }

@@ -18,7 +18,7 @@ pub fn run(args: GetArgs, ctx: &Context) -> Result<i32> {
         args.version.parse().map_err(|reason: String| Error::invalid("version", &args.version, reason))?;
     let vault = ctx.open()?;
     let secret = vault.get(&args.name)?;
-    let version = secret.usable(selector)?;
+    let version = secret.usable(selector, ctx.now)?;
 
     // Recorded before the value leaves the process: no unaudited reads.
     let mut event = crate::audit::Event::new("get").secret(&secret.name);

@@ -33,10 +33,10 @@ pub fn run(args: InjectArgs, ctx: &Context) -> Result<i32> {
                 if let Some(notice) = crate::rotation::grace_notice(&secret, ctx.now) {
                     ctx.out.notice(&notice);
                 }
-                match secret.usable(selector) {
+                match secret.usable(selector, ctx.now) {
                     Ok(v) => Some(Cow::Owned(v.value.expose().to_owned())),
                     // A revoked value is refused, not reported as unknown.
-                    Err(e @ Error::Revoked { .. }) => {
+                    Err(e @ (Error::Revoked { .. } | Error::GraceEnded { .. })) => {
                         failure = Some(e);
                         None
                     }

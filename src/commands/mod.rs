@@ -113,7 +113,10 @@ pub fn dispatch(command: Command, ctx: &Context) -> Result<i32> {
 /// Uses of each secret (count, last time), from the vault's audit log; empty when there is none.
 pub fn usage(vault: &crate::vault::Vault) -> std::collections::BTreeMap<String, (usize, i64)> {
     let Ok(log) = crate::audit::Log::for_vault(&vault.header.vault_id_hex()) else { return Default::default() };
-    log.read().map(|entries| crate::audit::report::usage(&entries)).unwrap_or_default()
+    let Ok(keys) = vault.audit_key_chain() else { return Default::default() };
+    crate::audit::read_authenticated(&log, &keys)
+        .map(|entries| crate::audit::report::usage(&entries))
+        .unwrap_or_default()
 }
 
 /// Adds the usage figures to a secret's JSON.

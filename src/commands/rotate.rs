@@ -215,6 +215,7 @@ impl Step<'_> {
                         .out
                         .json(&json!({"name": self.name, "pending": version, "promoted": false, "reason": why}));
                 }
+                let why = crate::output::sanitize(&why);
                 eprintln!(
                     "keyward: the new value of {name} was not promoted: {why}. It is kept as pending version {version} \
                      — fix it at the provider and run `keyward rotate {name} --promote`, promote it anyway with \

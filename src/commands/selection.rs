@@ -39,7 +39,8 @@ pub fn select(vault: &Vault, only: &[String], env: Option<&str>) -> Result<Vec<S
 pub fn current_values(secrets: &[Secret], config: &Config, allowed: &[String]) -> Result<Vec<Injected>> {
     let mut by_var: BTreeMap<String, Injected> = BTreeMap::new();
     for s in secrets {
-        let v = s.usable(VersionSelector::Stage(Stage::Current))?;
+        // A current version has no grace period: the time does not matter here.
+        let v = s.usable(VersionSelector::Stage(Stage::Current), i64::MIN)?;
         config.check_startup_var(&s.var, allowed, "hand out")?;
         by_var.insert(s.var.clone(), Injected { name: s.name.clone(), var: s.var.clone(), value: v.value.clone() });
     }

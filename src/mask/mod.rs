@@ -312,8 +312,9 @@ impl Engine {
 
         let max_literal = long.iter().map(|(l, _)| l.len()).chain(short.as_ref().map(|_| LONG)).max().unwrap_or(0);
         let max_pattern = patterns.iter().map(|p| p.max_len).max().unwrap_or(0);
-        // A PEM body line is decided when its newline is in view: at most LINE_MAX away.
-        let max_pem = if pem.is_some() { pem::LINE_MAX + 1 } else { 0 };
+        // A PEM body line is decided when its newline is in view (at most LINE_MAX away), a key
+        // on one line when its END marker is.
+        let max_pem = if pem.is_some() { pem::LINE_MAX + 2 * pem::MARKER_MAX } else { 0 };
         let max_len = max_literal.max(max_pattern).max(max_pem);
         // Bytes kept before the written point: the boundary byte before a match, and enough to
         // tell whether a keyword sits inside a label of ours.
@@ -385,11 +386,19 @@ impl Engine {
                     && let Some(end) = marker.at(hay, start)
                 {
                     markers.push((start, end));
-                    // Masked when it opens a body; held back while that is unknown.
-                    match pem::opens_at(hay, end, eof) {
-                        Some(true) => out.push(Span { start, end, label: *label, prefix_len: 0 }),
-                        Some(false) => {}
-                        None => out.push(Span { start, end: hay.len(), label: *label, prefix_len: 0 }),
+                    // Masked when it opens a body or a key follows on its line; held back while
+                    // that is unknown.
+                    let span_end = match pem::opens_at(hay, end, eof) {
+                        Some(true) => Some(end),
+                        Some(false) => match marker.one_line(hay, end, eof) {
+                            pem::OneLine::Key { end } => Some(end),
+                            pem::OneLine::None => None,
+                            pem::OneLine::NotYet => Some(hay.len()),
+                        },
+                        None => Some(hay.len()),
+                    };
+                    if let Some(span_end) = span_end {
+                        out.push(Span { start, end: span_end, label: *label, prefix_len: 0 });
                     }
                 }
             } else if id & KEYWORD == 0 {

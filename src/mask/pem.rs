@@ -11,9 +11,12 @@
 //! - an **END line** (`-----END…`) is masked and ends the body;
 //! - any **other line** ends the body and is left to the other rules.
 //!
-//! A line that opens a body opens it whatever else it is, and its marker is masked too (a marker
-//! inside a longer line is left to the provider pattern, whose partial form shows it: masking it
-//! again would make masking not idempotent). The masked part of a line is what lies between its indentation and its trailing blanks, so line
+//! A line that opens a body opens it whatever else it is, and its marker is masked too. A key on
+//! one line — a JSON string (`"-----BEGIN…-----\nMIIE…\n…-----END…-----"`, as in a cloud
+//! service-account file), or an unquoted `echo $KEY` that turned newlines into spaces — is masked
+//! from its marker through its END marker, or through its last base64 character when there is
+//! none (at most [`LINE_MAX`] bytes). A marker with neither after it is left alone (the provider
+//! pattern's partial form shows it, and masking it would make masking not idempotent). The masked part of a line is what lies between its indentation and its trailing blanks, so line
 //! numbers and layout stay. [`reference_spans`] states these rules over a whole input; the
 //! engine applies them to a stream through a [`Cursor`], and the property tests check the two
 //! agree wherever the blocks are cut.
@@ -24,32 +27,92 @@ use std::ops::Range;
 pub const LINE_MAX: usize = 8192;
 /// The most blanks a BEGIN marker may be followed by on its line and still open a body.
 pub const BLANKS_MAX: usize = 64;
-/// The longest BEGIN marker (`-----BEGIN` + 30 + `PRIVATE KEY BLOCK-----`).
-const MARKER_MAX: usize = 10 + 30 + 22;
+/// The longest BEGIN or END marker (`-----BEGIN` + 30 + `PRIVATE KEY BLOCK-----`).
+pub const MARKER_MAX: usize = 10 + 30 + 22;
+/// A one-line key needs this much base64 after its marker.
+const ONE_LINE_MIN: usize = 16;
 /// What every marker starts with: the literal the engine searches for.
 pub const MARKER_PREFIX: &[u8] = b"-----BEGIN";
 /// Header names that may follow a BEGIN line (RFC 1421, RFC 4880's armor).
 const HEADERS: [&[u8]; 7] =
     [b"Proc-Type:", b"DEK-Info:", b"Comment:", b"Version:", b"Hash:", b"Charset:", b"MessageID:"];
 
-/// The anchored BEGIN marker.
-pub struct Marker(regex::bytes::Regex);
+/// The anchored BEGIN and END markers.
+pub struct Marker {
+    begin: regex::bytes::Regex,
+    end: regex::bytes::Regex,
+}
 
 impl Default for Marker {
     fn default() -> Self {
-        Marker(
-            regex::bytes::Regex::new(r"\A-----BEGIN[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----")
-                .expect("the marker regex compiles"),
-        )
+        let marker = |word: &str| {
+            regex::bytes::Regex::new(&format!(r"\A-----{word}[ A-Z0-9]{{0,30}}PRIVATE KEY(?: BLOCK)?-----"))
+                .expect("the marker regex compiles")
+        };
+        Marker { begin: marker("BEGIN"), end: marker("END") }
     }
 }
 
 impl Marker {
-    /// The end of a marker starting at `at`, if one does.
+    /// The end of a BEGIN marker starting at `at`, if one does.
     pub fn at(&self, hay: &[u8], at: usize) -> Option<usize> {
         let window = &hay[at..hay.len().min(at + MARKER_MAX)];
-        self.0.find(window).map(|m| at + m.end())
+        self.begin.find(window).map(|m| at + m.end())
     }
+
+    /// Whether a key written on one line follows a BEGIN marker that ends at `from`: a separator
+    /// (an escaped newline or a space), base64 with more separators, and the END marker if it is
+    /// there; and where it ends.
+    pub fn one_line(&self, hay: &[u8], from: usize, eof: bool) -> OneLine {
+        let limit = hay.len().min(from + LINE_MAX);
+        let separator = |at: usize| -> usize {
+            let rest = &hay[at..limit];
+            if rest.starts_with(b"\\r\\n") {
+                4
+            } else if rest.starts_with(b"\\n") {
+                2
+            } else if rest.first() == Some(&b' ') {
+                1
+            } else {
+                0
+            }
+        };
+        if separator(from) == 0 {
+            return OneLine::None;
+        }
+        let (mut at, mut base64, mut last) = (from, 0, from);
+        while at < limit {
+            let step = separator(at);
+            if step > 0 {
+                at += step;
+            } else if is_base64(hay[at]) {
+                base64 += 1;
+                at += 1;
+                last = at;
+            } else {
+                break;
+            }
+        }
+        if at == hay.len() && hay.len() < from + LINE_MAX && !eof {
+            return OneLine::NotYet;
+        }
+        if base64 < ONE_LINE_MIN {
+            return OneLine::None;
+        }
+        let end = self.end.find(&hay[at..hay.len().min(at + MARKER_MAX)]).map_or(last, |m| at + m.end());
+        OneLine::Key { end }
+    }
+}
+
+/// What follows a BEGIN marker on its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OneLine {
+    /// A key, ending here.
+    Key { end: usize },
+    /// No key.
+    None,
+    /// The input has not shown enough to tell.
+    NotYet,
 }
 
 /// Where a stream stands: the line holding its position, and whether that line is in a body.
@@ -207,12 +270,12 @@ pub fn reference_spans(marker: &Marker, input: &[u8]) -> Vec<Range<usize>> {
             body = kind == Kind::Body;
         }
         for at in ls..le {
-            if let Some(end) = marker.at(&input[..le], at)
-                && le - end <= BLANKS_MAX
-                && input[end..le].iter().all(|&b| is_blank(b))
-            {
+            let Some(end) = marker.at(&input[..le], at) else { continue };
+            if le - end <= BLANKS_MAX && input[end..le].iter().all(|&b| is_blank(b)) {
                 out.push(at..end);
                 body = true;
+            } else if let OneLine::Key { end: key_end } = marker.one_line(input, end, true) {
+                out.push(at..key_end);
             }
         }
         if le >= input.len() {
@@ -252,6 +315,24 @@ mod tests {
         // A marker not at the end of its line opens nothing and is left to the provider pattern.
         let got = masked("x -----BEGIN EC PRIVATE KEY----- trailing\nMIIE\n");
         assert_eq!(got, "x -----BEGIN EC PRIVATE KEY----- trailing\nMIIE\n");
+    }
+
+    #[test]
+    fn a_key_on_one_line_is_masked_through_its_end_marker() {
+        let json = r#"{"private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEF\nAASCBKcwggSjAgEAAoIB\n-----END PRIVATE KEY-----\n", "x": 1}"#;
+        let got = masked(json);
+        assert!(got.starts_with(r#"{"private_key": "#), "{got}");
+        assert!(got.ends_with(r#"\n", "x": 1}"#), "{got}");
+        assert!(!got.contains("MIIE") && !got.contains("-----END"), "{got}");
+        let echoed = "key: -----BEGIN RSA PRIVATE KEY----- MIIEowIBAAKCAQEAu1SU1LfVLPHC ozMxH2Mo4lgOEePz -----END RSA PRIVATE KEY----- done";
+        let got = masked(echoed);
+        assert!(got.starts_with("key: #") && got.ends_with("# done"), "{got}");
+        // No END marker: through the last base64 character.
+        let cut = masked("-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEF\" rest");
+        assert!(cut.ends_with("#\" rest"), "{cut}");
+        // Too little after the marker: not a key, left alone.
+        let prose = "-----BEGIN PRIVATE KEY----- lines go here";
+        assert_eq!(masked(prose), prose);
     }
 
     #[test]

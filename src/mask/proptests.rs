@@ -249,6 +249,13 @@ proptest! {
             2 => "[a-z ,.]{1,30}",
             1 => "[a-z0-9]{1,10} [a-z0-9]{200,300}",
             1 => "key: -----BEGIN EC PRIVATE KEY-----[ a-z]{0,3}",
+            // A key on one line: escaped newlines (JSON) or spaces (`echo $KEY`), with or
+            // without its END marker.
+            2 => ("[A-Za-z0-9+/=]{8,40}", "[A-Za-z0-9+/=]{0,40}", any::<bool>(), any::<bool>()).prop_map(|(a, b, escaped, end)| {
+                let sep = if escaped { "\\n" } else { " " };
+                let end = if end { format!("{sep}-----END PRIVATE KEY-----") } else { String::new() };
+                format!("\"k\": \"-----BEGIN PRIVATE KEY-----{sep}{a}{sep}{b}{end}\", more")
+            }),
         ], 0..30),
         cuts in proptest::collection::vec(1usize..100, 0..20),
         block in 1usize..200,

@@ -25,11 +25,14 @@ pub struct BlobRef {
 /// `git` in `repo`, with what a repository's own config could make it run turned off: the
 /// repository is hostile input, and its `.git/config` is part of it. `core.fsmonitor` runs a
 /// program whenever the index is read; textconv filters and external diff programs run on diffs
-/// (the diff commands add `--no-textconv --no-ext-diff`); a pager is never wanted.
+/// (the diff commands add `--no-textconv --no-ext-diff`); signatures are verified by a program
+/// of the configuration's choosing; a pager is never wanted.
 fn git(repo: &Path) -> Command {
     let mut c = Command::new("git");
     c.current_dir(repo).stdin(Stdio::null());
     c.args(["--no-pager", "-c", "core.fsmonitor=", "-c", "diff.external=", "-c", "core.pager=cat"]);
+    // `git show` of a signed commit runs `gpg.program` when `log.showSignature` is set.
+    c.args(["-c", "log.showSignature=false"]);
     c
 }
 

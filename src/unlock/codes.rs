@@ -24,7 +24,7 @@ impl CodeKind {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Code {
     pub kind: CodeKind,
     pub secret: Key32,

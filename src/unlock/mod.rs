@@ -20,7 +20,8 @@ pub const VAULT_KEY_VAR: &str = "KEYWARD_VAULT_KEY";
 pub const PASSPHRASE_FILE_VAR: &str = "KEYWARD_PASSPHRASE_FILE";
 
 /// Something that can open a slot, kept after the first unlock so a writer can re-open the vault
-/// under its lock without asking again.
+/// under its lock without asking again (and a passphrase is derived once per process).
+#[derive(Clone)]
 pub enum Credential {
     Code(Code),
     Keyring { backend: Backend, secret: Key32 },
@@ -108,6 +109,17 @@ pub struct Policy {
 /// the file's parameters; see [`crypto::MAX_UNTRUSTED_DERIVATIONS`]).
 pub const PROMPT_ATTEMPTS: u32 = 2;
 
+fn derivations_spent(path: &std::path::Path) -> Error {
+    Error::CannotUnlock {
+        path: path.to_owned(),
+        reason: format!(
+            "this process already derived a passphrase {} times, the most it does (each derivation costs what the file asks for)",
+            crypto::MAX_UNTRUSTED_DERIVATIONS
+        ),
+        hint: "run the command again".into(),
+    }
+}
+
 /// Runs the unlock chain against a vault's header.
 pub fn unlock(locked: &Locked, policy: Policy) -> Result<(Credential, Opened)> {
     let header = &locked.header;
@@ -156,12 +168,16 @@ pub fn unlock(locked: &Locked, policy: Policy) -> Result<(Credential, Opened)> {
             let mut credential = Credential::Passphrase { passphrase, cached: None };
             return match credential.open(&header.vault_id, &header.slots) {
                 Some(opened) => Ok((credential, opened)),
+                None if !crypto::untrusted_derivations_left() => Err(derivations_spent(path)),
                 None => {
                     Err(Error::WrongSecret { what: "passphrase (from KEYWARD_PASSPHRASE_FILE)", path: path.clone() })
                 }
             };
         }
         if policy.prompt && input::can_prompt() {
+            if !crypto::untrusted_derivations_left() {
+                return Err(derivations_spent(path));
+            }
             for attempt in 1..=PROMPT_ATTEMPTS {
                 let passphrase = input::prompt_secret(&format!("Passphrase for {}: ", path.display()))?;
                 let mut credential = Credential::Passphrase { passphrase, cached: None };

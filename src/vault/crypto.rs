@@ -126,6 +126,16 @@ thread_local! {
     static UNTRUSTED_DERIVATIONS: std::sync::atomic::AtomicU32 = const { std::sync::atomic::AtomicU32::new(0) };
 }
 
+/// Whether this process may still run a derivation with parameters from a file.
+pub fn untrusted_derivations_left() -> bool {
+    use std::sync::atomic::Ordering;
+    #[cfg(not(test))]
+    let done = UNTRUSTED_DERIVATIONS.load(Ordering::SeqCst);
+    #[cfg(test)]
+    let done = UNTRUSTED_DERIVATIONS.with(|n| n.load(Ordering::SeqCst));
+    done < MAX_UNTRUSTED_DERIVATIONS
+}
+
 /// The process already ran [`MAX_UNTRUSTED_DERIVATIONS`] derivations.
 #[derive(Debug)]
 pub struct TooManyDerivations;

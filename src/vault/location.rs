@@ -90,12 +90,15 @@ fn find_project_vault(start: &Path, home: Option<&Path>, uid: u32) -> Result<Opt
         let project = d.join(PROJECT_DIR);
         // Not followed: a repository is hostile input, and a link there could point at the
         // user's own vault, which the first write would copy into the repository.
-        if let Ok(meta) = std::fs::symlink_metadata(&project) {
+        // Another user's `.keyward` (a link in /tmp, say) is skipped, as a directory of theirs is.
+        if let Ok(meta) = std::fs::symlink_metadata(&project)
+            && meta.uid() == uid
+        {
             let vault = project.join(VAULT_FILE);
             if meta.file_type().is_symlink() {
                 return Err(symlinked(&project));
             }
-            if meta.is_dir() && meta.uid() == uid {
+            if meta.is_dir() {
                 match std::fs::symlink_metadata(&vault) {
                     Ok(v) if v.file_type().is_symlink() => return Err(symlinked(&vault)),
                     Ok(v) if v.is_file() => return Ok(Some(vault)),
@@ -181,6 +184,13 @@ mod tests {
         std::os::unix::fs::symlink(repo.join(".keyward"), linked_dir.join(".keyward")).unwrap();
         assert!(find_project_vault(&linked_dir, None, uid()).is_err());
         assert_eq!(resolve_link(&repo.join(".keyward/vault.kw")), std::fs::canonicalize(&own).unwrap());
+        // Another user's link (as anyone can make in /tmp) is skipped, not an error for everyone
+        // below it.
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            std::os::unix::fs::lchown(linked_dir.join(".keyward"), Some(54321), None).unwrap();
+            assert_eq!(find_project_vault(&linked_dir, None, uid()).unwrap(), None);
+        }
         assert_eq!(resolve_link(&own), own);
     }
 

@@ -188,14 +188,18 @@ impl Secret {
         self.body.meta.ext.contains_key(ext::COMPROMISED)
     }
 
-    /// The version `selector` names, if its value may leave keyward. A revoked version never
-    /// does (only `mask` and `scan` use revoked values, to hide them), and a secret with no
-    /// current version was revoked: both are [`Error::Revoked`](crate::error::Error::Revoked).
-    pub fn usable(&self, selector: VersionSelector) -> crate::error::Result<&Version> {
+    /// The version `selector` names, if its value may leave keyward at `now`. A revoked version
+    /// never does (only `mask` and `scan` use revoked values, to hide them), and a secret with no
+    /// current version was revoked: both are [`Error::Revoked`](crate::error::Error::Revoked). A
+    /// previous version past its grace period is as good as revoked (the next write revokes it).
+    pub fn usable(&self, selector: VersionSelector, now: i64) -> crate::error::Result<&Version> {
         use crate::error::Error;
         match self.version(selector) {
             Some(v) if v.stage == Stage::Revoked => {
                 Err(Error::Revoked { name: self.name.clone(), compromised: self.compromised(), version: Some(v.id) })
+            }
+            Some(v) if v.stage == Stage::Previous && v.grace_until.is_some_and(|t| t <= now) => {
+                Err(Error::GraceEnded { name: self.name.clone(), version: v.id, at: v.grace_until.unwrap_or(now) })
             }
             Some(v) => Ok(v),
             None if selector == VersionSelector::Stage(Stage::Current)
@@ -255,23 +259,37 @@ pub fn validate_var(var: &str) -> Result<(), &'static str> {
 /// not be able to set one for its readers, so storing one needs the writer's permission and
 /// handing one out needs the reader's (`--allow-var`, or `[exec] allow_vars` in one's own config).
 pub const STARTUP_VARS: &[&str] = &[
-    "BASH_ENV",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
     "BASHOPTS",
+    "BASH_ENV",
     "BROWSER",
+    "CARGO_BUILD_RUSTC_WRAPPER",
     "CDPATH",
+    "CORECLR_PROFILER_PATH",
+    "DOCKER_CONFIG",
+    "DOTNET_STARTUP_HOOKS",
     "EDITOR",
     "ENV",
     "GCONV_PATH",
+    "GOFLAGS",
     "HOME",
     "HOSTALIASES",
     "IFS",
+    "_JAVA_OPTIONS",
     "JAVA_TOOL_OPTIONS",
     "JDK_JAVA_OPTIONS",
+    "KUBECONFIG",
     "LESSCLOSE",
     "LESSOPEN",
+    "LUA_INIT",
     "MANPAGER",
     "NODE_OPTIONS",
     "NODE_PATH",
+    "NPM_CONFIG_NODE_OPTIONS",
+    "NPM_CONFIG_SCRIPT_SHELL",
+    "OPENSSL_CONF",
+    "OPENSSL_ENGINES",
     "PAGER",
     "PATH",
     "PERL5DB",
@@ -287,17 +305,19 @@ pub const STARTUP_VARS: &[&str] = &[
     "PYTHONWARNINGS",
     "RUBYLIB",
     "RUBYOPT",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "RUSTC_WRAPPER",
     "SHELLOPTS",
     "SSH_ASKPASS",
     "SUDO_ASKPASS",
     "VISUAL",
     "XDG_CONFIG_HOME",
     "ZDOTDIR",
-    "_JAVA_OPTIONS",
 ];
 
-/// Prefixes of whole families of such variables (the dynamic loader's, git's).
-pub const STARTUP_PREFIXES: &[&str] = &["LD_", "DYLD_", "GIT_"];
+/// Prefixes of whole families of such variables (the dynamic loader's, git's, npm's lower-case
+/// config, which can name a script shell or node options).
+pub const STARTUP_PREFIXES: &[&str] = &["LD_", "DYLD_", "GIT_", "npm_config_"];
 
 /// Whether `var` changes how programs start or load code ([`STARTUP_VARS`], [`STARTUP_PREFIXES`]).
 pub fn is_startup_var(var: &str) -> bool {

@@ -145,12 +145,14 @@ pub fn lock_path(vault: &Path) -> PathBuf {
 /// Takes the exclusive lock, waiting up to `timeout`.
 pub fn lock(vault: &Path, timeout: Duration) -> Result<WriteLock> {
     let path = lock_path(vault);
+    // Not through a link: a repository could ship `.keyward/vault.kw.lock` pointing anywhere.
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&path)
         .map_err(|e| Error::io("cannot open lock file", &path, e))?;
     let start = Instant::now();
