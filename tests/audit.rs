@@ -2,7 +2,7 @@
 //! form, tampering is caught, a failed append stops the command, reports find what they should,
 //! revoke refuses later use, and notifications reach a webhook without values.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

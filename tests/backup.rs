@@ -1,7 +1,7 @@
 //! backup → wipe → restore, through the kernel keyring and through a backup passphrase; a
 //! damaged backup is refused and changes nothing.
 
-mod common;
+use crate::common;
 
 use common::{Env, stderr};
 

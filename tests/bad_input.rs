@@ -2,7 +2,7 @@
 //! exit code and a one-line error that says what to do. Nothing is lost: after the whole table
 //! the vault still holds exactly what it held before.
 
-mod common;
+use crate::common;
 
 use common::{Env, stderr, stdout};
 

@@ -1,6 +1,6 @@
 //! End-to-end tests of the core commands through the real binary.
 
-mod common;
+use crate::common;
 
 use common::{Env, assert_one_line_error, mode, stderr, stdout};
 use predicates::prelude::*;

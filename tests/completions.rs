@@ -2,7 +2,7 @@
 //! bash (its completion function with COMP_WORDS), fish (`complete -C`) and zsh (a pty, zpty).
 //! Mandatory when `CI` is set (.ci/run installs the shells); skipped with a reason otherwise.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,6 @@
 //! Concurrent writers serialize on the vault lock and lose nothing; readers never see a torn file.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

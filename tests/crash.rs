@@ -3,9 +3,9 @@
 //! every acknowledged write is there, the audit chain verifies, and at most one killed writer's
 //! temp file is left (the next writer removes it).
 //!
-//! Short form in `cargo test`; `KEYWARD_CRASH_KILLS=500 cargo test --test crash` for the long one.
+//! Short form in `cargo test`; `KEYWARD_CRASH_KILLS=500 cargo test --test e2e crash::` for the long one.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;

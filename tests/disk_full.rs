@@ -2,7 +2,7 @@
 //! every write fails in the middle. The previous vault stays intact, no temp file is left, and
 //! the error is one line with exit code 7.
 
-mod common;
+use crate::common;
 
 use std::os::unix::process::CommandExt;
 

@@ -1,6 +1,6 @@
 //! `keyward doctor`: what it finds on a healthy setup and on broken ones.
 
-mod common;
+use crate::common;
 
 use common::{Env, stdout};
 use serde_json::Value;

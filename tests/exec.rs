@@ -1,7 +1,7 @@
 //! `keyward exec` end to end: selection, references, masking of both streams, the child's
 //! environment, exit codes, signal forwarding, stdin, and environment-mismatch refusals.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;

@@ -1,6 +1,6 @@
 //! inject, export and import end to end, with hostile values in every format.
 
-mod common;
+use crate::common;
 
 use common::{Env, stderr, stdout};
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! A snapshot of `--help` for every command: help text is part of the interface. When a change
-//! is intended, regenerate with `KEYWARD_BLESS=1 cargo test --test help` and review the diff.
+//! is intended, regenerate with `KEYWARD_BLESS=1 cargo test --test e2e help::` and review the diff.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
@@ -46,7 +46,7 @@ fn help_output_matches_the_snapshot() {
         let first = committed.lines().zip(text.lines()).position(|(a, b)| a != b).unwrap_or(0);
         panic!(
             "help output changed (first difference at line {}):\n  snapshot: {:?}\n  now:      {:?}\n\
-             if intended, run `KEYWARD_BLESS=1 cargo test --test help` and review the diff",
+             if intended, run `KEYWARD_BLESS=1 cargo test --test e2e help::` and review the diff",
             first + 1,
             committed.lines().nth(first),
             text.lines().nth(first)

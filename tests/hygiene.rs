@@ -1,7 +1,7 @@
 //! A recognisable sentinel value goes into the vault; no command but `get` may ever print it, and
 //! the vault file never holds it in the clear.
 
-mod common;
+use crate::common;
 
 use common::{Env, stderr, stdout};
 

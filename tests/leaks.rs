@@ -3,7 +3,7 @@
 //! print values, in the audit log, the config or any temp file, in the arguments of keyward or
 //! of an `exec` child, or in an `exec` child's environment other than its own variable.
 
-mod common;
+use crate::common;
 
 use common::{Env, stderr, stdout};
 

@@ -1,7 +1,7 @@
 //! `keyward mask` through the binary: known values in every version, provider-shaped keys,
 //! failing closed without a vault key, files and --in-place, interactive flushing, broken pipes.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;

@@ -2,7 +2,7 @@
 //! terminal): the passphrase and a value typed by a person. What is typed is never echoed, a
 //! wrong passphrase is asked again, and every way out gives the terminal back as it was.
 
-mod common;
+use crate::common;
 
 use std::os::unix::process::ExitStatusExt;
 

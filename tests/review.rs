@@ -1,7 +1,7 @@
 //! The findings of the independent security review (issue 14), one section each, through the real
 //! binary. Each test failed on the main branch the review attacked.
 
-mod common;
+use crate::common;
 
 use common::{Env, assert_one_line_error, stderr, stdout};
 

@@ -1,7 +1,7 @@
 //! Staged rotation end to end: create → verify (against a loopback provider) → promote, and
 //! promote --force, abort, rollback, finish, grace periods, --due, and a crash between steps.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! a real `git commit` through the installed hook, SARIF, baselines, and `--verify` against a
 //! loopback server standing in for the provider.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command as Std;

@@ -4,7 +4,7 @@
 //! fixtures, references to the environment, public keys, image data). Prints precision and recall
 //! and fails below 0.95 for either.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

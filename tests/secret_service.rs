@@ -2,7 +2,7 @@
 //! Mandatory when `CI` is set (.ci/run installs the daemon); elsewhere skipped with a reason when
 //! the daemon is not installed.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

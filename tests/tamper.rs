@@ -3,7 +3,7 @@
 //! altered file is refused with its documented exit code, with one line on stderr and nothing on
 //! stdout (no plaintext, ever).
 
-mod common;
+use crate::common;
 
 use common::{Env, stderr};
 

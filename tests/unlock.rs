@@ -1,7 +1,7 @@
 //! The unlock chain and key slots, end to end: tokens, the recovery key, the passphrase, the
 //! kernel keyring for real, lock/unlock, import and re-keying.
 
-mod common;
+use crate::common;
 
 use common::{Env, assert_one_line_error, stderr, stdout};
 use predicates::prelude::*;

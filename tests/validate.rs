@@ -1,7 +1,7 @@
 //! `validate` and the provider registry end to end, against a real HTTP server on 127.0.0.1
 //! standing in for each provider.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::Duration;

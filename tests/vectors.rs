@@ -2,9 +2,9 @@
 //! `NAME.expect` beside it saying which key to use and what must happen. One test per vector.
 //!
 //! Regenerate (only when the format changes, with a format version bump):
-//! `cargo test --test vectors -- --ignored regenerate`
+//! `cargo test --test e2e vectors::regenerate -- --ignored`
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

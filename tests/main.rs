@@ -1,0 +1,32 @@
+//! The end-to-end tests, one test binary (as ripgrep and just have it): on two cores, linking
+//! two dozen test crates cost more than running them. Each module is one area, driven through
+//! the real binary; `common` is the harness.
+
+mod common;
+
+mod audit;
+mod backup;
+mod bad_input;
+mod cli;
+mod completions;
+mod concurrency;
+mod crash;
+mod disk_full;
+mod doctor;
+mod exec;
+mod export_import;
+mod generated;
+mod help;
+mod hygiene;
+mod leaks;
+mod mask;
+mod prompt;
+mod review;
+mod rotate;
+mod scan;
+mod scan_quality;
+mod secret_service;
+mod tamper;
+mod unlock;
+mod validate;
+mod vectors;
