@@ -10,10 +10,12 @@ use clap_complete::engine::CompletionCandidate;
 use crate::unlock::{self, Policy};
 use crate::vault::{Locked, Vault};
 
-/// Runs a completion request if the shell made one (the `COMPLETE` variable is set), and exits.
-pub fn handle_request() {
+/// The completion protocol's engine: answers when the shell set `COMPLETE`.
+pub fn engine() -> clap_complete::CompleteEnv<'static, fn() -> clap::Command> {
     use clap::CommandFactory;
-    clap_complete::CompleteEnv::with_factory(crate::cli::Cli::command).bin("keyward").completer("keyward").complete();
+    clap_complete::CompleteEnv::with_factory(crate::cli::Cli::command as fn() -> clap::Command)
+        .bin("keyward")
+        .completer("keyward")
 }
 
 fn open_quietly() -> Option<Vault> {

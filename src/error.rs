@@ -32,6 +32,9 @@ pub enum Error {
     // ---- usage and invalid input (exit 2)
     #[error("{0}")]
     Usage(String),
+    /// The command line did not parse (clap's error, in one line).
+    #[error("{what}")]
+    CommandLine { what: String, usage: String },
     #[error("invalid secret name {name:?}: {reason}")]
     InvalidName { name: String, reason: &'static str },
     #[error("invalid {what} {value:?}: {reason}")]
@@ -121,6 +124,8 @@ pub enum Error {
     Io { action: &'static str, path: PathBuf, source: std::io::Error },
     #[error("cannot record the audit event ({0})")]
     Audit(Box<Error>),
+    #[error("cannot write to standard output: {0}")]
+    Output(std::io::Error),
     #[error("keyward does not use {}: {reason}", path.display())]
     NotYours { path: PathBuf, reason: String },
 }
@@ -138,11 +143,22 @@ impl Error {
         Error::Damaged { path: path.into(), reason: reason.into() }
     }
 
+    /// The reader of our output went away (`keyward list | head -1`): not worth a word.
+    pub fn is_closed_pipe(&self) -> bool {
+        matches!(self, Error::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
+    /// Whether the vault could not be unlocked (exit 4): such failures are audited.
+    pub fn is_unlock_failure(&self) -> bool {
+        self.exit_code() == exit::UNLOCK
+    }
+
     /// The exit code this error maps to; the single place the mapping lives.
     pub fn exit_code(&self) -> i32 {
         use Error::*;
         match self {
             Usage(_)
+            | CommandLine { .. }
             | InvalidName { .. }
             | InvalidValue { .. }
             | EmptyValue
@@ -175,7 +191,7 @@ impl Error {
             | GraceEnded { .. }
             | StartupVar { .. } => exit::CONFLICT,
             Exec(_) => exit::EXEC_FAILED,
-            Io { .. } | Audit(_) | NotYours { .. } => exit::IO,
+            Io { .. } | Audit(_) | NotYours { .. } | Output(_) => exit::IO,
         }
     }
 
@@ -184,6 +200,8 @@ impl Error {
         use Error::*;
         match self {
             Usage(_) => "see `keyward --help`".into(),
+            CommandLine { usage, .. } => format!("usage: {usage}"),
+            Output(_) => "check where the output goes (a full disk, a closed file)".into(),
             InvalidName { .. } => {
                 "use 1-128 letters, digits, '.', '_', '-' or '/', starting with a letter or digit".into()
             }

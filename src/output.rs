@@ -6,31 +6,61 @@ use comfy_table::ContentArrangement;
 use comfy_table::presets::{NOTHING, UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
-/// Output settings, from the global flags and the environment.
-#[derive(Debug, Clone, Copy)]
+/// Output settings, from the global flags and the environment, and the first error writing to
+/// standard output (after which nothing more is written; `run` reports it once the command ends).
+#[derive(Debug)]
 pub struct Output {
     pub json: bool,
     pub quiet: bool,
     pub color: bool,
     pub stdout_tty: bool,
+    failed: std::cell::RefCell<Option<std::io::Error>>,
 }
 
 impl Output {
     pub fn new(json: bool, quiet: bool, no_color: bool) -> Self {
         let stdout_tty = std::io::stdout().is_terminal();
         let no_color = no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Output { json, quiet, color: !no_color && std::io::stderr().is_terminal(), stdout_tty }
+        Output {
+            json,
+            quiet,
+            color: !no_color && std::io::stderr().is_terminal(),
+            stdout_tty,
+            failed: std::cell::RefCell::new(None),
+        }
     }
 
-    /// Writes to standard output; a closed pipe ends the process quietly, as `head` expects.
+    /// Writes to standard output. After a failure (a closed pipe: `keyward list | head -1`)
+    /// nothing more is written, and [`Output::finish`] returns the error.
     pub fn write(&self, bytes: &[u8]) {
+        if self.failed.borrow().is_some() {
+            return;
+        }
         let mut out = std::io::stdout().lock();
         if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                std::process::exit(0);
-            }
-            eprintln!("keyward: cannot write to standard output: {e}");
-            std::process::exit(crate::error::exit::IO);
+            *self.failed.borrow_mut() = Some(e);
+        }
+    }
+
+    /// Writes bytes that hold secret values straight to file descriptor 1, bypassing std's
+    /// stdout buffer so no copy lingers there.
+    pub fn write_unbuffered(&self, bytes: &[u8]) {
+        use std::os::fd::FromRawFd;
+        if self.failed.borrow().is_some() {
+            return;
+        }
+        // SAFETY: fd 1 is open for the life of the process; ManuallyDrop keeps it from being closed.
+        let mut stdout = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
+        if let Err(e) = stdout.write_all(bytes) {
+            *self.failed.borrow_mut() = Some(e);
+        }
+    }
+
+    /// The first error writing to standard output, if there was one.
+    pub fn finish(&self) -> crate::error::Result<()> {
+        match self.failed.borrow_mut().take() {
+            Some(e) => Err(crate::error::Error::Output(e)),
+            None => Ok(()),
         }
     }
 

@@ -1,6 +1,7 @@
 //! `keyward add`: store a new secret. The value comes from standard input, a hidden prompt, or
 //! `--generate`; never from the command line.
 
+use crate::Outcome;
 use serde_json::json;
 
 use super::metadata;
@@ -12,7 +13,7 @@ use crate::sensitive::SecretValue;
 use crate::vault::payload::Record;
 use crate::vault::secret::{Metadata, Secret, check_name, default_var};
 
-pub fn run(args: AddArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: AddArgs, ctx: &Context) -> Result<Outcome> {
     check_name(&args.name)?;
     let mut meta = Metadata::new(ctx.now);
     metadata::apply(&args.meta, &mut meta, ctx.now)?;
@@ -57,7 +58,7 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<i32> {
     } else {
         ctx.out.done(&format!("added {} (variable {})", secret.name, secret.var));
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }
 
 /// Fills in the provider from the value's shape when none was given, and warns when a given

@@ -1,16 +1,17 @@
 //! `keyward audit`: list, report and verify the audit log. None of these appends an event.
 
+use crate::Outcome;
 use serde_json::json;
 
 use crate::audit::{self, Log, report};
 use crate::cli::{AuditArgs, AuditCommand, AuditFilter, ReportArgs};
 use crate::config::Config;
 use crate::context::Context;
-use crate::error::{Error, Result, exit};
+use crate::error::{Error, Result};
 use crate::output::sanitize;
 use crate::parse;
 
-pub fn run(args: AuditArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: AuditArgs, ctx: &Context) -> Result<Outcome> {
     match args.command {
         Some(AuditCommand::Report(r)) => run_report(r, ctx),
         Some(AuditCommand::Verify) => verify(ctx),
@@ -32,7 +33,7 @@ fn period(filter: &AuditFilter, now: i64) -> Result<(Option<i64>, Option<i64>)> 
     Ok((at(&filter.since, false)?, at(&filter.until, true)?))
 }
 
-fn list(args: AuditArgs, ctx: &Context) -> Result<i32> {
+fn list(args: AuditArgs, ctx: &Context) -> Result<Outcome> {
     let (log, _) = log(ctx)?;
     if args.path {
         if ctx.out.json {
@@ -40,7 +41,7 @@ fn list(args: AuditArgs, ctx: &Context) -> Result<i32> {
         } else {
             ctx.out.line(&log.path().display().to_string());
         }
-        return Ok(0);
+        return Ok(Outcome::Success);
     }
     let (since, until) = period(&args.filter, ctx.now)?;
     let mut entries: Vec<audit::Entry> = log
@@ -89,10 +90,10 @@ fn list(args: AuditArgs, ctx: &Context) -> Result<i32> {
         }
         ctx.out.print_table(&table);
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }
 
-fn verify(ctx: &Context) -> Result<i32> {
+fn verify(ctx: &Context) -> Result<Outcome> {
     let (log, _) = log(ctx)?;
     let vault = ctx.open()?;
     let verified = audit::verify(&log, &vault.audit_key_chain()?)?;
@@ -109,10 +110,10 @@ fn verify(ctx: &Context) -> Result<i32> {
             if verified.head_lagging { "; the last append was interrupted before the head was updated" } else { "" }
         ));
     }
-    Ok(exit::OK)
+    Ok(Outcome::Success)
 }
 
-fn run_report(args: ReportArgs, ctx: &Context) -> Result<i32> {
+fn run_report(args: ReportArgs, ctx: &Context) -> Result<Outcome> {
     let (log, config) = log(ctx)?;
     let (since, until) = period(&args.filter, ctx.now)?;
     let vault = ctx.open()?;
@@ -171,5 +172,5 @@ fn run_report(args: ReportArgs, ctx: &Context) -> Result<i32> {
             ctx.out.print_table(&table);
         }
     }
-    Ok(if failed { exit::CHECK_FAILED } else { exit::OK })
+    Ok(if failed { Outcome::ChecksFailed } else { Outcome::Success })
 }

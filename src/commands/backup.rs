@@ -10,6 +10,7 @@
 //! The plaintext is `postcard((files, sha256(postcard(files))))`: the vault file and every audit
 //! segment and head. Restore checks all of it before it writes anything.
 
+use crate::Outcome;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -56,7 +57,7 @@ fn backup_key(data_key: &Key32, salt: &[u8; 16]) -> Key32 {
     out
 }
 
-pub fn backup(args: BackupArgs, ctx: &Context) -> Result<i32> {
+pub fn backup(args: BackupArgs, ctx: &Context) -> Result<Outcome> {
     let passphrase = if args.passphrase { Some(input::new_passphrase()?) } else { None };
     let vault = ctx.open()?;
     let vault_bytes = store::read(&vault.path)?.bytes;
@@ -114,7 +115,7 @@ pub fn backup(args: BackupArgs, ctx: &Context) -> Result<i32> {
             out.len()
         ));
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }
 
 fn damaged(why: &str) -> Error {
@@ -138,7 +139,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-pub fn restore(args: RestoreArgs, ctx: &Context) -> Result<i32> {
+pub fn restore(args: RestoreArgs, ctx: &Context) -> Result<Outcome> {
     let target = ctx.vault_path()?;
     if target.exists() && !args.force {
         return Err(Error::VaultExists { path: target });
@@ -258,7 +259,7 @@ pub fn restore(args: RestoreArgs, ctx: &Context) -> Result<i32> {
             args.file.display()
         ));
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }
 
 fn read_bounded(path: &Path) -> Result<Vec<u8>> {

@@ -1,12 +1,13 @@
 //! `keyward doctor`: checks what a new user's machine has and says what to fix.
 
+use crate::Outcome;
 use std::os::unix::fs::MetadataExt;
 
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::context::Context;
-use crate::error::{Result, exit};
+use crate::error::Result;
 use crate::output::sanitize;
 use crate::parse;
 use crate::unlock::keyring::{self, Backend};
@@ -29,7 +30,7 @@ struct Finding {
     detail: String,
 }
 
-pub fn run(ctx: &Context) -> Result<i32> {
+pub fn run(ctx: &Context) -> Result<Outcome> {
     let mut found = Vec::new();
     let mut add = |check, status, detail: String| found.push(Finding { check, status, detail });
     let location = ctx.location()?;
@@ -144,5 +145,5 @@ pub fn run(ctx: &Context) -> Result<i32> {
         }
         ctx.out.print_table(&table);
     }
-    Ok(if worst == Status::Fail { exit::CHECK_FAILED } else { exit::OK })
+    Ok(if worst == Status::Fail { Outcome::ChecksFailed } else { Outcome::Success })
 }

@@ -4,6 +4,7 @@
 //! Exit codes: the command's own; 128+N when it is killed by signal N; 125 when keyward itself
 //! fails, 126 when the command cannot run and 127 when it is not found, as env(1) does.
 
+use crate::Outcome;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs::File;
@@ -26,7 +27,7 @@ use crate::vault::secret::{VersionSelector, check_name};
 /// secret's value, as `op run` resolves `op://` references.
 pub const REFERENCE_PREFIX: &str = "keyward:";
 
-pub fn run(args: ExecArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: ExecArgs, ctx: &Context) -> Result<Outcome> {
     match prepare(&args, ctx) {
         Ok(prepared) => launch(&args, prepared),
         Err(e) => Err(Error::Exec(Box::new(e))),
@@ -137,7 +138,7 @@ fn signal_set() -> libc::sigset_t {
     }
 }
 
-fn launch(args: &ExecArgs, prepared: Prepared) -> Result<i32> {
+fn launch(args: &ExecArgs, prepared: Prepared) -> Result<Outcome> {
     let Prepared { env, engine } = prepared;
     // Block the forwarded signals in every thread of keyward; one thread waits for them.
     let set = signal_set();
@@ -171,7 +172,7 @@ fn launch(args: &ExecArgs, prepared: Prepared) -> Result<i32> {
                 "keyward: {what}: {} — check the name, the PATH and its permissions",
                 crate::output::sanitize(&program)
             );
-            return Ok(code);
+            return Ok(Outcome::Child(code));
         }
     };
     let pid = child.id() as libc::pid_t;
@@ -201,11 +202,11 @@ fn launch(args: &ExecArgs, prepared: Prepared) -> Result<i32> {
     for pump in pumps {
         let _ = pump.join();
     }
-    Ok(match (status.code(), status.signal()) {
+    Ok(Outcome::Child(match (status.code(), status.signal()) {
         (Some(code), _) => code,
         (None, Some(signal)) => 128 + signal,
         (None, None) => exit::EXEC_FAILED,
-    })
+    }))
 }
 
 /// Waits for the forwarded signals and passes those sent by a process (not the terminal) on.

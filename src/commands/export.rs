@@ -1,5 +1,6 @@
 //! `keyward export`: secrets as environment variables in the forms CI systems read.
 
+use crate::Outcome;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 
@@ -16,7 +17,7 @@ use crate::input;
 use crate::parse;
 use crate::vault::secret::check_name;
 
-pub fn run(args: ExportArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: ExportArgs, ctx: &Context) -> Result<Outcome> {
     let env = args.env.as_deref().map(|e| parse::environment(e).map_err(|r| Error::invalid("environment", e, r)));
     let env = env.transpose()?;
     for name in &args.only {
@@ -34,7 +35,7 @@ pub fn run(args: ExportArgs, ctx: &Context) -> Result<i32> {
         }
         if !input::confirm("Print secret values to this terminal?")? {
             ctx.out.notice("nothing printed");
-            return Ok(crate::error::exit::CONFLICT);
+            return Ok(Outcome::Declined);
         }
     }
     let vault = ctx.open()?;
@@ -88,8 +89,8 @@ pub fn run(args: ExportArgs, ctx: &Context) -> Result<i32> {
             }
         }
     }
-    super::get::write_unbuffered(&out);
-    Ok(0)
+    ctx.out.write_unbuffered(&out);
+    Ok(Outcome::Success)
 }
 
 fn line(out: &mut Vec<u8>, parts: &[&str]) {

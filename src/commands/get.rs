@@ -1,9 +1,6 @@
 //! `keyward get`: print a secret's value, byte for byte.
 
-use std::io::Write;
-use std::mem::ManuallyDrop;
-use std::os::fd::FromRawFd;
-
+use crate::Outcome;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -12,7 +9,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::vault::secret::VersionSelector;
 
-pub fn run(args: GetArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: GetArgs, ctx: &Context) -> Result<Outcome> {
     crate::vault::secret::check_name(&args.name)?;
     let selector: VersionSelector =
         args.version.parse().map_err(|reason: String| Error::invalid("version", &args.version, reason))?;
@@ -49,19 +46,6 @@ pub fn run(args: GetArgs, ctx: &Context) -> Result<i32> {
             out.push(b'\n');
         }
     }
-    write_unbuffered(&out);
-    Ok(0)
-}
-
-/// Writes straight to file descriptor 1, bypassing std's stdout buffer so no copy of the value
-/// lingers there. A closed pipe ends the process quietly.
-pub(crate) fn write_unbuffered(bytes: &[u8]) {
-    // SAFETY: fd 1 is open for the life of the process; ManuallyDrop keeps it from being closed.
-    let mut stdout = ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
-    if let Err(e) = stdout.write_all(bytes)
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        eprintln!("keyward: cannot write to standard output: {e}");
-        std::process::exit(crate::error::exit::IO);
-    }
+    ctx.out.write_unbuffered(&out);
+    Ok(Outcome::Success)
 }

@@ -1,6 +1,7 @@
 //! `keyward import`: secrets from a .env file or a JSON object. Names come from the variables
 //! (`STRIPE_KEY` → `stripe_key`). A malformed line stops the import before anything is stored.
 
+use crate::Outcome;
 use std::io::Read;
 
 use serde::Serialize;
@@ -45,7 +46,7 @@ struct Rejected {
     reason: String,
 }
 
-pub fn run(args: ImportArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
     let env = args.env.as_deref().map(|e| parse::environment(e).map_err(|r| Error::invalid("environment", e, r)));
     let env = env.transpose()?;
     let config = Config::load()?;
@@ -110,7 +111,7 @@ pub fn run(args: ImportArgs, ctx: &Context) -> Result<i32> {
         ctx.audit(crate::audit::Event::new("import").details(details), true)?;
     }
     print(&report, args.dry_run, ctx);
-    Ok(0)
+    Ok(Outcome::Success)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1,13 +1,14 @@
 //! `keyward info`: one secret's metadata and version history, never its values.
 
 use super::{secret_json, stage_order};
+use crate::Outcome;
 use crate::cli::NameArg;
 use crate::context::Context;
 use crate::error::Result;
 use crate::output::sanitize;
 use crate::parse;
 
-pub fn run(args: NameArg, ctx: &Context) -> Result<i32> {
+pub fn run(args: NameArg, ctx: &Context) -> Result<Outcome> {
     crate::vault::secret::check_name(&args.name)?;
     let vault = ctx.open()?;
     let secret = vault.get(&args.name)?;
@@ -15,7 +16,7 @@ pub fn run(args: NameArg, ctx: &Context) -> Result<i32> {
     super::add_usage(&mut json, super::usage(&vault).get(&secret.name));
     if ctx.out.json {
         ctx.out.json(&json);
-        return Ok(0);
+        return Ok(Outcome::Success);
     }
     let field = |v: &serde_json::Value| match v {
         serde_json::Value::Null => "-".to_string(),
@@ -77,5 +78,5 @@ pub fn run(args: NameArg, ctx: &Context) -> Result<i32> {
     }
     ctx.out.write(b"\n");
     ctx.out.print_table(&table);
-    Ok(0)
+    Ok(Outcome::Success)
 }

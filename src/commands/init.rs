@@ -1,5 +1,6 @@
 //! `keyward init`: create a vault and its key slots.
 
+use crate::Outcome;
 use serde_json::json;
 
 use super::recovery::{self, Destination};
@@ -13,7 +14,7 @@ use crate::vault::crypto::Argon2Params;
 use crate::vault::format::SlotKind;
 use crate::vault::{SlotSecret, Vault, store};
 
-pub fn run(args: InitArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: InitArgs, ctx: &Context) -> Result<Outcome> {
     let location = ctx.location()?;
     let path = location.path;
     if path.exists() {
@@ -82,5 +83,5 @@ pub fn run(args: InitArgs, ctx: &Context) -> Result<i32> {
         let how = backend.map_or("no keyring".to_string(), |b| format!("key in the {} keyring", b.name()));
         ctx.out.done(&format!("created vault {} ({how})", path.display()));
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }

@@ -1,5 +1,6 @@
 //! `keyward inject`: render a template, replacing `{{ keyward:NAME }}` with values.
 
+use crate::Outcome;
 use std::borrow::Cow;
 use std::io::Read;
 
@@ -13,7 +14,7 @@ use crate::vault::store;
 /// Templates are config files, not data sets.
 const MAX_TEMPLATE: u64 = 16 * 1024 * 1024;
 
-pub fn run(args: InjectArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: InjectArgs, ctx: &Context) -> Result<Outcome> {
     let (text, source) = match &args.input {
         Some(path) => {
             let file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
@@ -61,9 +62,9 @@ pub fn run(args: InjectArgs, ctx: &Context) -> Result<i32> {
             store::write_atomic(path, rendered.as_bytes())?;
             ctx.out.notice(&format!("wrote {} (mode 0600)", path.display()));
         }
-        None => super::get::write_unbuffered(rendered.as_bytes()),
+        None => ctx.out.write_unbuffered(rendered.as_bytes()),
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }
 
 fn read_text(reader: impl Read, what: &str) -> Result<String> {

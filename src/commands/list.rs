@@ -1,6 +1,7 @@
 //! `keyward list`: the secrets, never their values.
 
 use super::{metadata, secret_json};
+use crate::Outcome;
 use crate::cli::ListArgs;
 use crate::context::Context;
 use crate::error::Result;
@@ -8,7 +9,7 @@ use crate::output::sanitize;
 use crate::parse;
 use crate::rotation::rotated_at;
 
-pub fn run(args: ListArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: ListArgs, ctx: &Context) -> Result<Outcome> {
     let env = args.env.as_deref().map(metadata::env).transpose()?;
     let provider = args.provider.as_deref().map(str::to_ascii_lowercase);
     let vault = ctx.open()?;
@@ -31,11 +32,11 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<i32> {
             })
             .collect();
         ctx.out.json(&list);
-        return Ok(0);
+        return Ok(Outcome::Success);
     }
     if secrets.is_empty() {
         ctx.out.notice("no secrets match");
-        return Ok(0);
+        return Ok(Outcome::Success);
     }
     let mut table = ctx.out.table(&["NAME", "VARIABLE", "ENV", "PROVIDER", "VERSION", "ROTATED", "EXPIRES", "TAGS"]);
     for s in &secrets {
@@ -53,5 +54,5 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<i32> {
         ]);
     }
     ctx.out.print_table(&table);
-    Ok(0)
+    Ok(Outcome::Success)
 }

@@ -1,6 +1,7 @@
 //! `keyward lock`: remove this machine's keyring entry. The vault then opens only through another
 //! slot (`keyward unlock` restores the entry).
 
+use crate::Outcome;
 use serde_json::json;
 
 use super::key::keep_a_way_in;
@@ -10,7 +11,7 @@ use crate::unlock::Credential;
 use crate::unlock::keyring::{self, Backend};
 use crate::vault::format::SlotKind;
 
-pub fn lock(ctx: &Context) -> Result<i32> {
+pub fn lock(ctx: &Context) -> Result<Outcome> {
     let locked = ctx.read_locked()?;
     if !locked.header.slots.iter().any(|s| s.kind != SlotKind::Keyring) {
         // Same rule as removing a slot: never strand the vault.
@@ -64,5 +65,5 @@ pub fn lock(ctx: &Context) -> Result<i32> {
             removed.join(" and ")
         ));
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }

@@ -1,5 +1,6 @@
 //! `keyward mask`: a streaming filter that hides known values and provider-shaped keys.
 
+use crate::Outcome;
 use std::fs::File;
 use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, FromRawFd};
@@ -13,7 +14,7 @@ use crate::providers::Registry;
 use crate::vault::Vault;
 use crate::vault::store;
 
-pub fn run(args: MaskArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: MaskArgs, ctx: &Context) -> Result<Outcome> {
     // Fail closed: the vault is opened (or refused) before any input is read.
     let vault = if args.no_known { None } else { Some(ctx.open()?) };
     let registry = if args.no_patterns { None } else { Some(Config::load()?.registry()?) };
@@ -51,7 +52,7 @@ pub fn run(args: MaskArgs, ctx: &Context) -> Result<i32> {
             finish(stream::mask(&engine, file, &mut *stdout), &path.display().to_string())?;
         }
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }
 
 /// The engine for a vault's values (every version of every secret) and the registry's patterns.
@@ -114,11 +115,11 @@ fn widen_pipe(fd: i32) {
     let _ = fd;
 }
 
-fn finish(result: std::io::Result<()>, what: &str) -> Result<i32> {
+fn finish(result: std::io::Result<()>, what: &str) -> Result<Outcome> {
     match result {
-        Ok(()) => Ok(0),
+        Ok(()) => Ok(Outcome::Success),
         // The reader of our output went away (`| head`): stop quietly.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Outcome::Success),
         Err(e) => Err(Error::io("cannot mask", what, e)),
     }
 }

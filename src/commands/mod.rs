@@ -1,4 +1,4 @@
-//! One module per subcommand, each exposing `run(args, &Context) -> Result<i32>` (the exit code).
+//! One module per subcommand, each exposing `run(args, &Context) -> Result<Outcome>` (the exit code).
 
 pub(crate) mod add;
 mod audit;
@@ -28,6 +28,7 @@ mod selection;
 mod update;
 mod validate;
 
+use crate::Outcome;
 use serde_json::{Value, json};
 
 use crate::cli::Command;
@@ -77,7 +78,7 @@ fn name(command: &Command) -> &'static str {
     }
 }
 
-pub fn dispatch(command: Command, ctx: &Context) -> Result<i32> {
+pub fn dispatch(command: Command, ctx: &Context) -> Result<Outcome> {
     ctx.command.set(name(&command));
     match command {
         Command::Init(args) => init::run(args, ctx),

@@ -1,5 +1,6 @@
 //! `keyward providers`: the registry, as a table or JSON.
 
+use crate::Outcome;
 use serde_json::json;
 
 use crate::config::Config;
@@ -7,7 +8,7 @@ use crate::context::Context;
 use crate::error::Result;
 use crate::output::sanitize;
 
-pub fn run(ctx: &Context) -> Result<i32> {
+pub fn run(ctx: &Context) -> Result<Outcome> {
     let config = Config::load()?;
     let registry = config.registry()?;
     if ctx.out.json {
@@ -35,7 +36,7 @@ pub fn run(ctx: &Context) -> Result<i32> {
             })
             .collect();
         ctx.out.json(&list);
-        return Ok(0);
+        return Ok(Outcome::Success);
     }
     let mut table = ctx.out.table(&["ID", "NAME", "KEY KINDS", "LIVE/TEST", "ONLINE CHECK"]);
     for p in &registry.providers {
@@ -53,5 +54,5 @@ pub fn run(ctx: &Context) -> Result<i32> {
         ]);
     }
     ctx.out.print_table(&table);
-    Ok(0)
+    Ok(Outcome::Success)
 }

@@ -1,5 +1,6 @@
 //! `keyward rename`: give a secret a new name; its variable and history stay.
 
+use crate::Outcome;
 use serde_json::json;
 
 use crate::cli::RenameArgs;
@@ -7,7 +8,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::vault::secret::check_name;
 
-pub fn run(args: RenameArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: RenameArgs, ctx: &Context) -> Result<Outcome> {
     check_name(&args.old)?;
     check_name(&args.new)?;
     let var = ctx.modify(|vault, _| {
@@ -30,5 +31,5 @@ pub fn run(args: RenameArgs, ctx: &Context) -> Result<i32> {
             args.old, args.new, args.new
         ));
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }

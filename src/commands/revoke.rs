@@ -3,6 +3,7 @@
 //! logged; `--compromised` also blocks rollbacks, offers to report the key to a provider with a
 //! public revocation endpoint, and notifies; `--rotate` goes on to a replacement.
 
+use crate::Outcome;
 use serde_json::json;
 
 use crate::audit::Event;
@@ -16,7 +17,7 @@ use crate::parse;
 use crate::vault::payload::Record;
 use crate::vault::secret::{Stage, check_name, ext};
 
-pub fn run(args: RevokeArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: RevokeArgs, ctx: &Context) -> Result<Outcome> {
     check_name(&args.name)?;
     let reason =
         args.reason.as_deref().map(|r| parse::text(r, 500).map_err(|e| Error::invalid("reason", r, e))).transpose()?;
@@ -33,7 +34,7 @@ pub fn run(args: RevokeArgs, ctx: &Context) -> Result<i32> {
         let question = format!("Revoke {}? get, exec and export will refuse it.", sanitize(&args.name));
         if !input::confirm(&question)? {
             ctx.out.notice("nothing changed");
-            return Ok(crate::error::exit::CONFLICT);
+            return Ok(Outcome::Declined);
         }
     }
     let kind = if args.compromised { "compromised" } else { "revoke" };
@@ -98,7 +99,7 @@ pub fn run(args: RevokeArgs, ctx: &Context) -> Result<i32> {
     };
     crate::notify::send(&config.notify, &notice, &ctx.out);
 
-    let mut code = 0;
+    let mut outcome = Outcome::Success;
     if args.rotate {
         let generate = provider.is_none_or(|p| p.generate);
         let rotate = RotateArgs {
@@ -118,7 +119,7 @@ pub fn run(args: RevokeArgs, ctx: &Context) -> Result<i32> {
             within: "14d".into(),
             yes: true,
         };
-        code = super::rotate::run(rotate, ctx)?;
+        outcome = super::rotate::run(rotate, ctx)?;
     }
     match provider.and_then(|p| p.rotation_hint.as_deref().map(|h| (p, h))) {
         Some((p, hint)) => ctx.out.notice(&format!("left to do: revoke the old key at {} too — {hint}", p.name)),
@@ -127,7 +128,7 @@ pub fn run(args: RevokeArgs, ctx: &Context) -> Result<i32> {
     if !args.rotate {
         ctx.out.notice(&format!("then store a replacement with `keyward rotate {}`", args.name));
     }
-    Ok(code)
+    Ok(outcome)
 }
 
 /// Sends a leaked key to the provider's public revocation endpoint (GitHub's

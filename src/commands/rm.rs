@@ -1,5 +1,6 @@
 //! `keyward rm`: remove a secret and every version of it.
 
+use crate::Outcome;
 use serde_json::json;
 
 use crate::cli::RmArgs;
@@ -7,7 +8,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::input;
 
-pub fn run(args: RmArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: RmArgs, ctx: &Context) -> Result<Outcome> {
     crate::vault::secret::check_name(&args.name)?;
     if !args.yes {
         if !input::can_prompt() {
@@ -20,7 +21,7 @@ pub fn run(args: RmArgs, ctx: &Context) -> Result<i32> {
         ctx.open()?.get(&args.name)?;
         if !input::confirm(&format!("Remove {} and all its versions?", args.name))? {
             ctx.out.notice("nothing removed");
-            return Ok(crate::error::exit::CONFLICT);
+            return Ok(Outcome::Declined);
         }
     }
     let versions = ctx.modify(|vault, _| {
@@ -36,5 +37,5 @@ pub fn run(args: RmArgs, ctx: &Context) -> Result<i32> {
     } else {
         ctx.out.done(&format!("removed {} ({versions} version{})", args.name, if versions == 1 { "" } else { "s" }));
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }

@@ -3,6 +3,7 @@
 //! Each step is its own atomic save, so a crash between steps leaves the vault with the current
 //! value untouched and any pending value kept. Network checks run with no lock held.
 
+use crate::Outcome;
 use serde_json::json;
 
 use super::add::generate;
@@ -10,7 +11,7 @@ use crate::audit::Event;
 use crate::cli::RotateArgs;
 use crate::config::Config;
 use crate::context::Context;
-use crate::error::{Error, Result, exit};
+use crate::error::{Error, Result};
 use crate::input;
 use crate::output::sanitize;
 use crate::parse;
@@ -22,7 +23,7 @@ use crate::vault::Vault;
 use crate::vault::payload::{Record, Records};
 use crate::vault::secret::{Secret, Stage, VersionSelector, check_name, ext};
 
-pub fn run(args: RotateArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: RotateArgs, ctx: &Context) -> Result<Outcome> {
     let config = Config::load()?;
     if args.due {
         return due(&args, ctx);
@@ -89,7 +90,7 @@ impl Step<'_> {
         })
     }
 
-    fn create(&self, args: &RotateArgs) -> Result<i32> {
+    fn create(&self, args: &RotateArgs) -> Result<Outcome> {
         let (secret, paired) = self.read()?;
         if let Some(p) = rotation::pending(&secret) {
             return Err(Error::PendingExists { name: secret.name.clone(), version: p.id });
@@ -137,7 +138,7 @@ impl Step<'_> {
         self.promote_or_keep(version, check)
     }
 
-    fn promote_pending(&self, force: bool) -> Result<i32> {
+    fn promote_pending(&self, force: bool) -> Result<Outcome> {
         let (secret, paired) = self.read()?;
         let pending = rotation::pending(&secret)
             .ok_or_else(|| Error::VersionNotFound { name: self.name.into(), version: "pending".into() })?;
@@ -193,7 +194,7 @@ impl Step<'_> {
         Check::Passed(format!("online ({} accepted it)", provider.name))
     }
 
-    fn promote_or_keep(&self, version: u32, check: Check) -> Result<i32> {
+    fn promote_or_keep(&self, version: u32, check: Check) -> Result<Outcome> {
         let name = sanitize(self.name);
         let how = match check {
             Check::Passed(how) => how,
@@ -221,7 +222,7 @@ impl Step<'_> {
                      — fix it at the provider and run `keyward rotate {name} --promote`, promote it anyway with \
                      `--promote --force`, or discard it with `--abort`"
                 );
-                return Ok(exit::CHECK_FAILED);
+                return Ok(Outcome::ChecksFailed);
             }
         };
         let default_grace = self.config.grace;
@@ -252,7 +253,7 @@ impl Step<'_> {
                 "previous": promoted.previous.map(|(id, until)| json!({"version": id, "grace_until": parse::time(until)})),
                 "revoked": promoted.revoked,
             }));
-            return Ok(exit::OK);
+            return Ok(Outcome::Success);
         }
         self.ctx.out.done(&format!("promoted version {} of {name} to current (verified: {how})", promoted.current));
         if let Some((id, until)) = promoted.previous {
@@ -264,10 +265,10 @@ impl Step<'_> {
         if let Some(id) = promoted.revoked {
             self.ctx.out.done(&format!("version {id} is revoked"));
         }
-        Ok(exit::OK)
+        Ok(Outcome::Success)
     }
 
-    fn abort(&self, yes: bool) -> Result<i32> {
+    fn abort(&self, yes: bool) -> Result<Outcome> {
         let (secret, _) = self.read()?;
         let pending = rotation::pending(&secret)
             .ok_or_else(|| Error::VersionNotFound { name: self.name.into(), version: "pending".into() })?;
@@ -285,7 +286,7 @@ impl Step<'_> {
             );
             if !input::confirm(&question)? {
                 self.ctx.out.notice("nothing changed");
-                return Ok(exit::CONFLICT);
+                return Ok(Outcome::Declined);
             }
         }
         let id = self.change(|s, _| rotation::abort(s))?;
@@ -295,10 +296,10 @@ impl Step<'_> {
         } else {
             self.ctx.out.done(&format!("discarded pending version {id} of {}", sanitize(self.name)));
         }
-        Ok(exit::OK)
+        Ok(Outcome::Success)
     }
 
-    fn rollback(&self) -> Result<i32> {
+    fn rollback(&self) -> Result<Outcome> {
         let now = self.ctx.now;
         let (current, revoked) = self.change(|s, _| rotation::rollback(s, now))?;
         self.ctx.audit(
@@ -314,10 +315,10 @@ impl Step<'_> {
                 self.ctx.out.done(&format!("version {id} is revoked"));
             }
         }
-        Ok(exit::OK)
+        Ok(Outcome::Success)
     }
 
-    fn finish(&self, online: bool) -> Result<i32> {
+    fn finish(&self, online: bool) -> Result<Outcome> {
         let (secret, paired) = self.read()?;
         let previous = secret
             .version(VersionSelector::Stage(Stage::Previous))
@@ -364,13 +365,13 @@ impl Step<'_> {
                     provider.name,
                     sanitize(self.name)
                 ));
-                Ok(exit::CHECK_FAILED)
+                Ok(Outcome::ChecksFailed)
             }
             Some((provider, false, false)) => {
                 self.ctx.out.warn(&format!("could not tell whether {} still accepts the old value", provider.name));
-                Ok(exit::OK)
+                Ok(Outcome::Success)
             }
-            _ => Ok(exit::OK),
+            _ => Ok(Outcome::Success),
         }
     }
 }
@@ -381,7 +382,7 @@ fn paired_value(vault: &Vault, secret: &Secret) -> Result<Option<SecretValue>> {
 }
 
 /// `rotate --due`: secrets whose rotation policy says they are due within the window.
-fn due(args: &RotateArgs, ctx: &Context) -> Result<i32> {
+fn due(args: &RotateArgs, ctx: &Context) -> Result<Outcome> {
     let within = parse::duration(&args.within).map_err(|r| Error::invalid("--within", &args.within, r))?;
     let vault = ctx.open()?;
     let mut rows: Vec<(i64, Secret)> = vault
@@ -431,5 +432,5 @@ fn due(args: &RotateArgs, ctx: &Context) -> Result<i32> {
         }
         ctx.out.print_table(&table);
     }
-    Ok(if overdue > 0 { exit::CHECK_FAILED } else { exit::OK })
+    Ok(if overdue > 0 { Outcome::ChecksFailed } else { Outcome::Success })
 }

@@ -1,5 +1,6 @@
 //! `keyward scan`: find hardcoded keys in files, git history or the staged index.
 
+use crate::Outcome;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -10,7 +11,7 @@ use zeroize::Zeroizing;
 use crate::cli::{ScanArgs, ScanFormat};
 use crate::config::Config;
 use crate::context::Context;
-use crate::error::{Error, Result, exit};
+use crate::error::{Error, Result};
 use crate::mask::{Engine, Options, Style};
 use crate::providers::Registry;
 use crate::providers::check::{Checker, Verdict};
@@ -35,14 +36,14 @@ struct Found {
     provider: Option<String>,
 }
 
-pub fn run(args: ScanArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: ScanArgs, ctx: &Context) -> Result<Outcome> {
     let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
     if args.install_hook {
         let repo = git::toplevel(&cwd)?;
         let exe = std::env::current_exe().map_err(|e| Error::io("cannot find", "keyward", e))?;
         let path = git::install_hook(&repo, &exe)?;
         ctx.out.done(&format!("installed {}: commits that add a secret are refused", path.display()));
-        return Ok(exit::OK);
+        return Ok(Outcome::Success);
     }
     let settings = Settings::discover(args.config.as_deref(), &cwd)?;
     let config = Config::load()?;
@@ -90,7 +91,7 @@ pub fn run(args: ScanArgs, ctx: &Context) -> Result<i32> {
             .map_or(0o644, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777);
         crate::vault::store::write_atomic_mode(path, settings::baseline_text(&existing, &new).as_bytes(), mode)?;
         ctx.out.done(&format!("wrote {} fingerprint(s) to {}", new.len(), path.display()));
-        return Ok(exit::OK);
+        return Ok(Outcome::Success);
     }
 
     if args.verify {
@@ -120,7 +121,7 @@ pub fn run(args: ScanArgs, ctx: &Context) -> Result<i32> {
         ScanFormat::Json => ctx.out.json(&report::json_document(&findings, &stats, &notes)),
         ScanFormat::Sarif => ctx.out.json(&report::sarif(&findings, |id| rule_help(&registry, id))),
     }
-    Ok(if findings.is_empty() || args.exit_zero { exit::OK } else { exit::CHECK_FAILED })
+    Ok(if findings.is_empty() || args.exit_zero { Outcome::Success } else { Outcome::ChecksFailed })
 }
 
 /// The engine: the vault's values (unless --no-known, or when the vault cannot be opened: a

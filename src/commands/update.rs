@@ -1,5 +1,6 @@
 //! `keyward update`: change a secret's metadata. The value changes only through rotation.
 
+use crate::Outcome;
 use serde_json::json;
 
 use super::metadata;
@@ -10,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::vault::payload::Record;
 use crate::vault::secret::Metadata;
 
-pub fn run(args: UpdateArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: UpdateArgs, ctx: &Context) -> Result<Outcome> {
     crate::vault::secret::check_name(&args.name)?;
     let var = args.meta.var.as_deref().map(metadata::var).transpose()?;
     let env = args.meta.env.as_deref().map(metadata::env).transpose()?;
@@ -75,5 +76,5 @@ pub fn run(args: UpdateArgs, ctx: &Context) -> Result<i32> {
     } else {
         ctx.out.notice(&format!("{} already had that metadata; nothing changed", args.name));
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }

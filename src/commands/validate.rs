@@ -11,7 +11,7 @@ use super::metadata;
 use crate::cli::ValidateArgs;
 use crate::config::Config;
 use crate::context::Context;
-use crate::error::{Error, Result, exit};
+use crate::error::{Error, Result};
 use crate::input;
 use crate::output::sanitize;
 use crate::parse;
@@ -80,7 +80,7 @@ pub struct Report {
     pub checks: Vec<Item>,
 }
 
-pub fn run(args: ValidateArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: ValidateArgs, ctx: &Context) -> Result<crate::Outcome> {
     let env = args.env.as_deref().map(metadata::env).transpose()?;
     if !args.stdin && !args.all && args.names.is_empty() && env.is_none() {
         return Err(Error::Usage("name the secrets to check, or give --all, --env ENV or --stdin".into()));
@@ -132,7 +132,7 @@ pub fn run(args: ValidateArgs, ctx: &Context) -> Result<i32> {
     }
     print(&reports, ctx);
     let failed = reports.iter().any(|r| r.status == Status::Fail);
-    Ok(if failed { exit::CHECK_FAILED } else { exit::OK })
+    Ok(if failed { crate::Outcome::ChecksFailed } else { crate::Outcome::Success })
 }
 
 fn stdin_target(args: &ValidateArgs, env: Option<String>, registry: &Registry) -> Result<Target> {

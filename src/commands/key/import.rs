@@ -1,6 +1,7 @@
 //! `keyward key import` (and `keyward unlock`): put a fresh keyring slot on this machine, proven
 //! by the recovery key, a token or the passphrase.
 
+use crate::Outcome;
 use serde_json::json;
 
 use crate::cli::ImportArgs;
@@ -13,7 +14,7 @@ use crate::unlock::{self, Credential, codes};
 use crate::vault::format::SlotKind;
 use crate::vault::{Locked, SlotSecret};
 
-pub fn run(args: ImportArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
     let locked = ctx.read_locked()?;
     let backend = keyring::choose(args.keyring)?
         .ok_or_else(|| Error::Usage("importing puts the vault key in a keyring: pick one with --keyring".into()))?;
@@ -37,7 +38,7 @@ pub fn run(args: ImportArgs, ctx: &Context) -> Result<i32> {
     } else {
         ctx.out.done(&format!("this machine now unlocks the vault through the {} keyring", backend.name()));
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }
 
 /// The proof of access: a recovery key or token piped on standard input, else

@@ -7,13 +7,14 @@ mod rotate;
 mod status;
 mod token;
 
+use crate::Outcome;
 use crate::cli::{KeyCommand, TokenCommand};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::vault::Vault;
 use crate::vault::format::SlotKind;
 
-pub fn run(command: KeyCommand, ctx: &Context) -> Result<i32> {
+pub fn run(command: KeyCommand, ctx: &Context) -> Result<Outcome> {
     match command {
         KeyCommand::Status => status::run(ctx),
         KeyCommand::Token(TokenCommand::Add(args)) => token::add(args, ctx),

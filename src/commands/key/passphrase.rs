@@ -1,5 +1,6 @@
 //! `keyward key passphrase [--remove]`: the passphrase slot.
 
+use crate::Outcome;
 use serde_json::json;
 
 use crate::cli::PassphraseArgs;
@@ -10,7 +11,7 @@ use crate::vault::SlotSecret;
 use crate::vault::crypto::Argon2Params;
 use crate::vault::format::SlotKind;
 
-pub fn run(args: PassphraseArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: PassphraseArgs, ctx: &Context) -> Result<Outcome> {
     if args.remove {
         ctx.modify(|vault, _| {
             if vault.remove_slots(|s| s.kind == SlotKind::Passphrase).is_empty() {
@@ -37,7 +38,7 @@ pub fn run(args: PassphraseArgs, ctx: &Context) -> Result<i32> {
     report(ctx, if replaced { "replaced" } else { "set" })
 }
 
-fn report(ctx: &Context, what: &str) -> Result<i32> {
+fn report(ctx: &Context, what: &str) -> Result<Outcome> {
     ctx.audit(crate::audit::Event::new("key.passphrase").details(json!({"passphrase": what})), true)?;
     if ctx.out.json {
         ctx.out.json(&json!({"passphrase": what}));
@@ -48,5 +49,5 @@ fn report(ctx: &Context, what: &str) -> Result<i32> {
             ctx.out.notice(super::token::UNCHANGED_DATA_KEY);
         }
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }

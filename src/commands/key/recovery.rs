@@ -1,5 +1,6 @@
 //! `keyward key recovery`: issue a new recovery key; the old one stops working.
 
+use crate::Outcome;
 use serde_json::json;
 
 use crate::cli::RecoveryArgs;
@@ -10,7 +11,7 @@ use crate::sensitive::Key32;
 use crate::vault::SlotSecret;
 use crate::vault::format::SlotKind;
 
-pub fn run(args: RecoveryArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
     let dest = recovery::destination(args.recovery_key_file.as_deref(), ctx);
     if matches!(dest, Destination::Nowhere) {
         return Err(Error::NeedsTerminal {
@@ -34,5 +35,5 @@ pub fn run(args: RecoveryArgs, ctx: &Context) -> Result<i32> {
         ctx.out.notice("new recovery key issued; the old one no longer opens this file as it is now");
         ctx.out.notice(super::token::UNCHANGED_DATA_KEY);
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }

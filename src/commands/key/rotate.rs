@@ -1,6 +1,7 @@
 //! `keyward key rotate`: re-key after a leak. A new data key; a new keyring slot for this machine;
 //! the passphrase asked again (or dropped); a new recovery key; every token dropped.
 
+use crate::Outcome;
 use serde_json::json;
 
 use crate::cli::RecoveryArgs;
@@ -15,7 +16,7 @@ use crate::vault::SlotSecret;
 use crate::vault::crypto::Argon2Params;
 use crate::vault::format::SlotKind;
 
-pub fn run(args: RecoveryArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
     let locked = ctx.read_locked()?;
     let (mut credential, _) = ctx.unlock(&locked)?;
     let header = locked.header.clone();
@@ -101,5 +102,5 @@ pub fn run(args: RecoveryArgs, ctx: &Context) -> Result<i32> {
         }
         ctx.out.done("note: older copies of the vault file (backups, git history) still open with the old secrets");
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }

@@ -1,5 +1,6 @@
 //! `keyward key status`: which vault, why, its slots, and what unlocks it right now.
 
+use crate::Outcome;
 use serde_json::json;
 
 use crate::context::Context;
@@ -9,7 +10,7 @@ use crate::unlock::keyring::{self, Backend};
 use crate::unlock::{self, Policy};
 use crate::vault::format::Kdf;
 
-pub fn run(ctx: &Context) -> Result<i32> {
+pub fn run(ctx: &Context) -> Result<Outcome> {
     let location = ctx.location()?;
     let backends: Vec<_> = Backend::ALL
         .into_iter()
@@ -29,7 +30,7 @@ pub fn run(ctx: &Context) -> Result<i32> {
         let doc =
             json!({"vault": location.path, "why": location.reason.describe(), "exists": false, "keyrings": backends});
         print(ctx, &doc);
-        return Ok(crate::error::exit::NOT_FOUND);
+        return Ok(Outcome::Missing);
     };
     let slots: Vec<_> = locked
         .header
@@ -62,7 +63,7 @@ pub fn run(ctx: &Context) -> Result<i32> {
         "keyrings": backends,
     });
     print(ctx, &doc);
-    Ok(0)
+    Ok(Outcome::Success)
 }
 
 fn print(ctx: &Context, doc: &serde_json::Value) {

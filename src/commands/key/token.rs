@@ -1,5 +1,6 @@
 //! `keyward key token add|list|rm`: revocable tokens for CI systems and teammates.
 
+use crate::Outcome;
 use serde_json::json;
 
 use crate::cli::LabelArg;
@@ -19,7 +20,7 @@ fn label(args: &LabelArg) -> Result<String> {
     parse::label(&args.label).map_err(|reason| Error::invalid("token label", &args.label, reason))
 }
 
-pub fn add(args: LabelArg, ctx: &Context) -> Result<i32> {
+pub fn add(args: LabelArg, ctx: &Context) -> Result<Outcome> {
     let label = label(&args)?;
     let secret = Key32::random();
     ctx.modify(|vault, _| {
@@ -49,11 +50,11 @@ pub fn add(args: LabelArg, ctx: &Context) -> Result<i32> {
             "token {label} made; store it as KEYWARD_VAULT_KEY in the CI secret store. It is not shown again."
         ));
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }
 
 /// Token labels are in the clear header: listing them needs no unlock.
-pub fn list(ctx: &Context) -> Result<i32> {
+pub fn list(ctx: &Context) -> Result<Outcome> {
     let locked = ctx.read_locked()?;
     let tokens: Vec<_> = locked.header.slots.iter().filter(|s| s.kind == SlotKind::Token).collect();
     if ctx.out.json {
@@ -69,10 +70,10 @@ pub fn list(ctx: &Context) -> Result<i32> {
         }
         ctx.out.print_table(&table);
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }
 
-pub fn rm(args: LabelArg, ctx: &Context) -> Result<i32> {
+pub fn rm(args: LabelArg, ctx: &Context) -> Result<Outcome> {
     let label = label(&args)?;
     ctx.modify(|vault, _| {
         let removed = vault.remove_slots(|s| s.kind == SlotKind::Token && s.label == label);
@@ -88,5 +89,5 @@ pub fn rm(args: LabelArg, ctx: &Context) -> Result<i32> {
         ctx.out.done(&format!("removed token {label}: it no longer opens this file as it is now"));
         ctx.out.notice(UNCHANGED_DATA_KEY);
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }

@@ -1,0 +1,121 @@
+//! The command-line program as a function, callable in-process (as just's `run`): parse the
+//! arguments, answer a completion request or run the command, and say how it ended. Nothing here
+//! exits the process; `main` turns the [`Ending`] into the exit code, after printing the error
+//! (one line, or nothing for a closed pipe).
+
+use std::ffi::OsString;
+
+use clap::{CommandFactory, Parser};
+
+use crate::cli::Cli;
+use crate::context::Context;
+use crate::error::{Error, exit};
+use crate::output::{Output, sanitize};
+
+/// How a command that did not fail ended: the one map from outcomes to exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Success,
+    /// A check found problems (`validate`, `rotate --due`, `audit report`, `doctor`, `scan`):
+    /// exit 1.
+    ChecksFailed,
+    /// The user answered no to a question: nothing was changed. Exit 6, as a refusal.
+    Declined,
+    /// What was asked about does not exist (`key status` with no vault): exit 3.
+    Missing,
+    /// `exec`'s command ended with this code (or 128+N for signal N; 126 and 127 when it could
+    /// not run or was not found).
+    Child(i32),
+}
+
+impl Outcome {
+    pub fn code(self) -> i32 {
+        match self {
+            Outcome::Success => exit::OK,
+            Outcome::ChecksFailed => exit::CHECK_FAILED,
+            Outcome::Declined => exit::CONFLICT,
+            Outcome::Missing => exit::NOT_FOUND,
+            Outcome::Child(code) => code,
+        }
+    }
+}
+
+/// How the program ended: an outcome, or an error to report.
+pub enum Ending {
+    Done(Outcome),
+    Failed { error: Error, out: Output },
+}
+
+impl Ending {
+    /// Prints the error, if any: `keyward: <what happened> — <what to do>` on one line, or
+    /// nothing when the reader of our output went away (`keyward list | head -1`).
+    pub fn report(&self) {
+        if let Ending::Failed { error, out } = self
+            && !error.is_closed_pipe()
+        {
+            let what = sanitize(&error.to_string());
+            let hint = sanitize(&error.hint());
+            eprintln!("{} {what} — {hint}", out.error_prefix());
+        }
+    }
+
+    /// The process exit code.
+    pub fn code(&self) -> i32 {
+        match self {
+            Ending::Done(outcome) => outcome.code(),
+            Ending::Failed { error, .. } if error.is_closed_pipe() => exit::OK,
+            Ending::Failed { error, .. } => error.exit_code(),
+        }
+    }
+}
+
+/// Runs keyward with these arguments (the first is the program name).
+pub fn run(args: impl IntoIterator<Item = OsString>) -> Ending {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let quiet = Output::new(false, true, true);
+    // A shell asking for completions (COMPLETE=<shell>) is answered before anything else.
+    let current_dir = std::env::current_dir().ok();
+    match crate::complete::engine().try_complete(args.clone(), current_dir.as_deref()) {
+        Ok(true) => return Ending::Done(Outcome::Success),
+        Ok(false) => {}
+        Err(e) => return Ending::Failed { error: usage_error(&e), out: quiet },
+    }
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
+            return match e.print() {
+                Ok(()) => Ending::Done(Outcome::Success),
+                Err(io) => Ending::Failed { error: Error::Output(io), out: quiet },
+            };
+        }
+        Err(e) => return Ending::Failed { error: usage_error(&e), out: quiet },
+    };
+    let ctx = Context::new(&cli.global);
+    let result = match cli.command {
+        // No subcommand: a short overview, not an error.
+        None => {
+            ctx.out.write(Cli::command().render_help().to_string().as_bytes());
+            Ok(Outcome::Success)
+        }
+        Some(command) => crate::commands::dispatch(command, &ctx),
+    };
+    // Output that could not be written (a closed pipe, a full disk) ends the command as an error.
+    let result = result.and_then(|outcome| ctx.out.finish().map(|()| outcome));
+    match result {
+        Ok(outcome) => Ending::Done(outcome),
+        Err(error) => Ending::Failed { error, out: ctx.out },
+    }
+}
+
+/// clap's own errors are several lines long; keyward reports one, in its own format.
+fn usage_error(e: &clap::Error) -> Error {
+    let text = e.to_string();
+    // The first paragraph says what is wrong (it may continue on indented lines); the usage line
+    // says what was expected.
+    let what: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+    let what = what.join(" ");
+    let what = what.trim_start_matches("error: ").to_owned();
+    let usage = text.lines().find_map(|l| l.strip_prefix("Usage: ")).unwrap_or("keyward --help").trim().to_owned();
+    Error::CommandLine { what, usage }
+}
