@@ -6,8 +6,6 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::engine::ArgValueCandidates;
 
-use crate::unlock::keyring::Choice;
-
 // Literal macros so `concat!` can build the long help from one copy of each text.
 macro_rules! top_examples {
     () => {
@@ -42,6 +40,53 @@ macro_rules! environment {
   KEYWARD_LOCK_TIMEOUT     seconds to wait for another writer (default 10)
   NO_COLOR                 turn colour off"
     };
+}
+
+/// What `--keyring` asks for (the core's [`crate::unlock::keyring::Choice`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyringArg {
+    /// Secret Service when a session bus offers it, else the kernel keyring (Linux), else the keychain (macOS).
+    Auto,
+    SecretService,
+    Keyutils,
+    Keychain,
+    /// No keyring: unlock only with a passphrase, the recovery key or tokens.
+    None,
+}
+
+impl From<KeyringArg> for crate::unlock::keyring::Choice {
+    fn from(arg: KeyringArg) -> Self {
+        use crate::unlock::keyring::Choice;
+        match arg {
+            KeyringArg::Auto => Choice::Auto,
+            KeyringArg::SecretService => Choice::SecretService,
+            KeyringArg::Keyutils => Choice::Keyutils,
+            KeyringArg::Keychain => Choice::Keychain,
+            KeyringArg::None => Choice::None,
+        }
+    }
+}
+
+/// How `mask` replaces a match (the core's [`crate::mask::Style`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StyleArg {
+    /// The provider's public prefix and the last 4 characters (`sk_live_…a1b2`), for values of
+    /// 20 characters or more; everything else in full
+    Partial,
+    /// `********`
+    Full,
+    /// `[REDACTED:<secret name or provider>]`
+    Label,
+}
+
+impl From<StyleArg> for crate::mask::Style {
+    fn from(arg: StyleArg) -> Self {
+        match arg {
+            StyleArg::Partial => crate::mask::Style::Partial,
+            StyleArg::Full => crate::mask::Style::Full,
+            StyleArg::Label => crate::mask::Style::Label,
+        }
+    }
 }
 
 pub const EXIT_CODES: &str = exit_codes!();
@@ -282,7 +327,7 @@ never prompts and offers nothing when the vault cannot be unlocked without askin
 pub struct InitArgs {
     /// Where the vault key is kept on this machine
     #[arg(long, value_enum, default_value = "auto")]
-    pub keyring: Choice,
+    pub keyring: KeyringArg,
     /// Also protect the vault with a passphrase (asked twice, or KEYWARD_PASSPHRASE_FILE)
     #[arg(long)]
     pub passphrase: bool,
@@ -649,7 +694,7 @@ pub struct MaskArgs {
     pub files: Vec<PathBuf>,
     /// How matches are shown
     #[arg(long, value_enum, default_value = "partial")]
-    pub style: crate::mask::Style,
+    pub style: StyleArg,
     /// Do not open the vault: hide provider-shaped keys only
     #[arg(long)]
     pub no_known: bool,
@@ -860,7 +905,7 @@ pub struct RecoveryArgs {
 pub struct ImportArgs {
     /// Where to keep the vault key on this machine
     #[arg(long, value_enum, default_value = "auto")]
-    pub keyring: Choice,
+    pub keyring: KeyringArg,
 }
 
 #[cfg(test)]

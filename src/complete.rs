@@ -22,7 +22,7 @@ fn open_quietly() -> Option<Vault> {
     let global = crate::cli::GlobalArgs { vault: None, json: false, quiet: true, no_color: true };
     let path = crate::context::Context::new(&global).vault_path().ok()?;
     let locked = Locked::read(&path).ok()?;
-    let (_, opened) = unlock::unlock(&locked, Policy { prompt: false, passphrase: false }).ok()?;
+    let (_, opened) = unlock::unlock(&locked, Policy { passphrase: false }, &mut unlock::NoOne).ok()?;
     locked.open(opened.data_key).ok()
 }
 

@@ -41,7 +41,7 @@ struct File {
     #[serde(default)]
     audit: AuditSection,
     #[serde(default)]
-    notify: Option<crate::notify::Settings>,
+    notify: Option<NotifySettings>,
     #[serde(default)]
     exec: ExecSection,
 }
@@ -89,12 +89,42 @@ pub struct Config {
     pub max_segment: u64,
     /// Days without use before `audit report` flags a key.
     pub unused_days: u32,
-    pub notify: crate::notify::Settings,
+    pub notify: NotifySettings,
     /// `[exec] allow_vars`: start-up variables this user lets keyward store and hand out.
     pub allow_vars: Vec<String>,
 }
 
 pub const DEFAULT_GRACE: u64 = 30 * 86_400;
+/// Bytes after which the audit log starts a new segment (`[audit] max_segment`).
+pub const DEFAULT_MAX_SEGMENT: u64 = 10 * 1024 * 1024;
+
+/// `[notify]`: where notifications go (see [`crate::notify`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySettings {
+    #[serde(default)]
+    pub webhooks: Vec<String>,
+    /// `slack` (default) or `json`.
+    pub format: Option<String>,
+    pub command: Option<String>,
+}
+
+impl NotifySettings {
+    pub fn is_empty(&self) -> bool {
+        self.webhooks.is_empty() && self.command.is_none()
+    }
+
+    /// Checks the URLs and the format when the config is loaded.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        for url in &self.webhooks {
+            crate::providers::check::endpoint(url, "")?;
+        }
+        match self.format.as_deref() {
+            None | Some("slack" | "json") => Ok(()),
+            Some(other) => Err(format!("format {other:?}: expected \"slack\" or \"json\"")),
+        }
+    }
+}
 
 /// `KEYWARD_CONFIG`, else `$XDG_CONFIG_HOME/keyward/config.toml`.
 pub fn path() -> Result<PathBuf> {
@@ -149,7 +179,7 @@ impl Config {
             return Err(config_error(&path, find_line(&text, "concurrency"), "validate.concurrency", "use 1 to 256"));
         }
         let max_segment = match &file.audit.max_segment {
-            None => crate::audit::DEFAULT_MAX_SEGMENT,
+            None => DEFAULT_MAX_SEGMENT,
             Some(v) => size(v).ok_or_else(|| {
                 config_error(
                     &path,
@@ -210,12 +240,12 @@ impl Config {
     pub fn load_audit_settings() -> u64 {
         // On every `get`: no registry, just the file's [audit] table when there is a file.
         let Some(text) = checked_path().ok().and_then(|p| std::fs::read_to_string(p).ok()) else {
-            return crate::audit::DEFAULT_MAX_SEGMENT;
+            return DEFAULT_MAX_SEGMENT;
         };
         toml::from_str::<File>(&text)
             .ok()
             .and_then(|f| f.audit.max_segment.as_ref().and_then(size))
-            .unwrap_or(crate::audit::DEFAULT_MAX_SEGMENT)
+            .unwrap_or(DEFAULT_MAX_SEGMENT)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::audit::{self, Event, Log};
 use crate::cli::GlobalArgs;
@@ -30,12 +30,12 @@ pub struct Context {
 
 impl Context {
     pub fn new(global: &GlobalArgs) -> Context {
-        let now = clock();
+        let now = crate::clock::now();
         Context {
             out: Output::new(global.json, global.quiet, global.no_color),
             vault_flag: global.vault.clone(),
             now,
-            policy: Policy { prompt: true, passphrase: true },
+            policy: Policy { passphrase: true },
             command: Cell::new(""),
             opened: RefCell::new(None),
             credential: RefCell::new(None),
@@ -55,8 +55,8 @@ impl Context {
     }
 
     fn unlock_chain(&self, locked: &Locked) -> Result<(Credential, Opened)> {
-        unlock::unlock(locked, self.policy).inspect_err(|e| {
-            if matches!(e.exit_code(), crate::error::exit::UNLOCK) {
+        unlock::unlock(locked, self.policy, &mut Terminal { out: &self.out }).inspect_err(|e| {
+            if e.is_unlock_failure() {
                 // The command fails anyway; a log that cannot be written must not hide why.
                 let (vault, reason) = (locked.path.display().to_string(), e.to_string());
                 let time = crate::parse::time(self.now);
@@ -86,6 +86,13 @@ impl Context {
         let log = Log::new(audit::dir().map_err(|e| Error::Audit(Box::new(e)))?, id, config);
         log.append(keys, &event, &crate::parse::time(self.now), self.command.get(), durable)
             .map_err(|e| Error::Audit(Box::new(e)))
+    }
+
+    /// Sends a notification; what fails is a warning, never the command's failure.
+    pub fn notify(&self, settings: &crate::config::NotifySettings, notice: &crate::notify::Notice) {
+        for problem in crate::notify::send(settings, notice) {
+            self.out.warn(&problem);
+        }
     }
 
     pub fn location(&self) -> Result<Location> {
@@ -182,29 +189,25 @@ impl Context {
     }
 }
 
-/// The wall clock, in unix seconds.
-pub fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
-/// The time commands work with. Debug builds (the test suite) honour `KEYWARD_NOW` (unix seconds
-/// or RFC 3339) so tests can build histories; a release binary's clock cannot be forged this way.
-fn clock() -> i64 {
-    #[cfg(debug_assertions)]
-    if let Some(t) = std::env::var("KEYWARD_NOW").ok().and_then(|s| {
-        s.parse::<i64>().ok().or_else(|| {
-            humantime::parse_rfc3339(s.trim())
-                .ok()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map(|d| d.as_secs() as i64)
-        })
-    }) {
-        return t;
-    }
-    unix_now()
-}
-
 fn lock_timeout() -> Duration {
     let secs = std::env::var("KEYWARD_LOCK_TIMEOUT").ok().and_then(|s| s.parse::<f64>().ok()).filter(|s| *s >= 0.0);
     Duration::from_secs_f64(secs.unwrap_or(10.0).min(86_400.0))
+}
+
+/// The unlock chain's way to ask for a passphrase: a hidden prompt on the terminal, when there
+/// is one.
+struct Terminal<'o> {
+    out: &'o crate::output::Output,
+}
+
+impl unlock::Ask for Terminal<'_> {
+    fn passphrase(&mut self, path: &std::path::Path, attempt: u32) -> Result<Option<crate::sensitive::Passphrase>> {
+        if !crate::input::can_prompt() {
+            return Ok(None);
+        }
+        if attempt > 1 {
+            self.out.notice("that passphrase does not open the vault; try again");
+        }
+        crate::input::prompt_secret(&format!("Passphrase for {}: ", path.display())).map(Some)
+    }
 }

@@ -1,21 +1,18 @@
 //! Reading secret input: values from standard input or a hidden prompt, passphrases from a file
 //! or a prompt. Nothing here ever takes a secret from the command line.
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::Path;
 
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::sensitive::{Passphrase, SecretValue};
+use crate::sensitive::{PASSPHRASE_LIMIT, Passphrase, SecretValue, into_text, read_bounded, read_passphrase_file};
 
 /// Prompts are possible when standard input is a terminal.
 pub fn can_prompt() -> bool {
     std::io::stdin().is_terminal()
 }
-
-/// The longest passphrase, recovery key or token read (from a prompt or a file).
-const PASSPHRASE_LIMIT: usize = 4096;
 
 /// Asks on the terminal with echo off (see [`crate::tty`]); the answer is at most `limit` bytes.
 fn prompt_hidden(prompt: &str, limit: usize) -> Result<Passphrase> {
@@ -40,39 +37,6 @@ fn prompt_twice(first: &str, again: &str, limit: usize) -> Result<Passphrase> {
     Ok(a)
 }
 
-/// Removes one trailing `\n` or `\r\n`.
-fn strip_one_newline(buf: &mut Vec<u8>) {
-    if buf.last() == Some(&b'\n') {
-        buf.pop();
-        if buf.last() == Some(&b'\r') {
-            buf.pop();
-        }
-    }
-}
-
-/// Reads at most `limit` bytes (plus room for one line ending), without reallocating, so no copy
-/// of the input is left in freed memory.
-fn read_bounded(reader: &mut dyn Read, limit: usize, what: &'static str, path: &Path) -> Result<Zeroizing<Vec<u8>>> {
-    let cap = limit + 3;
-    let mut buf = Zeroizing::new(Vec::with_capacity(cap + 64));
-    reader.take(cap as u64).read_to_end(&mut buf).map_err(|e| Error::io(what, path, e))?;
-    strip_one_newline(&mut buf);
-    if buf.len() > limit {
-        return Err(Error::ValueTooLarge { limit });
-    }
-    Ok(buf)
-}
-
-fn into_text(mut buf: Zeroizing<Vec<u8>>) -> Result<Zeroizing<String>> {
-    match String::from_utf8(std::mem::take(&mut *buf)) {
-        Ok(text) => Ok(Zeroizing::new(text)),
-        Err(e) => {
-            e.into_bytes().zeroize();
-            Err(Error::ValueNotUtf8)
-        }
-    }
-}
-
 /// A secret value: piped standard input, else a hidden prompt asked twice.
 pub fn read_value() -> Result<SecretValue> {
     let text = if can_prompt() {
@@ -91,16 +55,6 @@ pub fn read_value() -> Result<SecretValue> {
         return Err(Error::EmptyValue);
     }
     Ok(SecretValue::new(text.as_str().to_owned()))
-}
-
-pub fn read_passphrase_file(path: &Path) -> Result<Passphrase> {
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io("cannot read passphrase file", path, e))?;
-    let buf = read_bounded(&mut file, PASSPHRASE_LIMIT, "cannot read passphrase file", path)?;
-    let text = into_text(buf)?;
-    if text.is_empty() {
-        return Err(Error::invalid("passphrase file", path.display().to_string(), "it is empty"));
-    }
-    Ok(Passphrase::new(text.as_str().to_owned()))
 }
 
 /// A new passphrase: from `KEYWARD_PASSPHRASE_FILE`, else asked twice on the terminal, else the

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod complete;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod docs;
 pub mod dotenv;
 pub mod error;
 pub mod hardening;
+pub mod host;
 pub mod input;
 pub mod mask;
 pub mod notify;
@@ -24,6 +26,7 @@ pub mod paths;
 pub mod providers;
 pub mod rotation;
 mod run;
+pub mod sanitize;
 pub mod scan;
 pub mod sensitive;
 pub mod template;

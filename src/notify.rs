@@ -15,37 +15,10 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::output::Output;
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    #[serde(default)]
-    pub webhooks: Vec<String>,
-    /// `slack` (default) or `json`.
-    pub format: Option<String>,
-    pub command: Option<String>,
-}
-
-impl Settings {
-    pub fn is_empty(&self) -> bool {
-        self.webhooks.is_empty() && self.command.is_none()
-    }
-
-    /// Checks the URLs and the format when the config is loaded.
-    pub fn check(&self) -> Result<(), String> {
-        for url in &self.webhooks {
-            crate::providers::check::endpoint(url, "")?;
-        }
-        match self.format.as_deref() {
-            None | Some("slack") | Some("json") => Ok(()),
-            Some(other) => Err(format!("format {other:?}: expected \"slack\" or \"json\"")),
-        }
-    }
-}
+pub use crate::config::NotifySettings as Settings;
 
 /// One notification.
 #[derive(Debug, Clone, Serialize)]
@@ -57,10 +30,12 @@ pub struct Notice {
     pub time: String,
 }
 
-/// Sends `notice` everywhere the settings say; failures become warnings.
-pub fn send(settings: &Settings, notice: &Notice, out: &Output) {
+/// Sends `notice` everywhere the settings say. Returns what failed, for the caller to warn
+/// about: a failing hook never fails the command.
+pub fn send(settings: &Settings, notice: &Notice) -> Vec<String> {
+    let mut problems = Vec::new();
     if settings.is_empty() {
-        return;
+        return problems;
     }
     let event = json!({
         "event": notice.event,
@@ -68,7 +43,7 @@ pub fn send(settings: &Settings, notice: &Notice, out: &Output) {
         "text": notice.text,
         "details": notice.details,
         "time": notice.time,
-        "actor": crate::audit::actor(),
+        "actor": crate::host::actor(),
         "source": "keyward",
     });
     if !settings.webhooks.is_empty() {
@@ -86,8 +61,10 @@ pub fn send(settings: &Settings, notice: &Notice, out: &Output) {
             let host = endpoint.host_str().unwrap_or("?").to_owned();
             match client.post(endpoint).json(&body).send() {
                 Ok(r) if r.status().is_success() => {}
-                Ok(r) => out.warn(&format!("the notification webhook at {host} answered HTTP {}", r.status().as_u16())),
-                Err(_) => out.warn(&format!("the notification webhook at {host} could not be reached")),
+                Ok(r) => {
+                    problems.push(format!("the notification webhook at {host} answered HTTP {}", r.status().as_u16()));
+                }
+                Err(_) => problems.push(format!("the notification webhook at {host} could not be reached")),
             }
         }
     }
@@ -107,7 +84,8 @@ pub fn send(settings: &Settings, notice: &Notice, out: &Output) {
         });
         match ok {
             Ok(status) if status.success() => {}
-            _ => out.warn("the notification command failed"),
+            _ => problems.push("the notification command failed".into()),
         }
     }
+    problems
 }

@@ -6,6 +6,8 @@ use comfy_table::ContentArrangement;
 use comfy_table::presets::{NOTHING, UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
+pub use crate::sanitize::{sanitize, sanitize_lines};
+
 /// Output settings, from the global flags and the environment, and the first error writing to
 /// standard output (after which nothing more is written; `run` reports it once the command ends).
 #[derive(Debug)]
@@ -136,33 +138,5 @@ pub struct Table(comfy_table::Table);
 impl Table {
     pub fn add_row<S: AsRef<str>>(&mut self, cells: impl IntoIterator<Item = S>) {
         self.0.add_row(cells.into_iter().map(|c| sanitize(c.as_ref())).collect::<Vec<String>>());
-    }
-}
-
-/// Makes text safe to print on a terminal: control characters (escape sequences included) are
-/// shown as `\u{..}` escapes instead of being interpreted.
-pub fn sanitize(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_owned();
-    }
-    text.chars().map(|c| if c.is_control() { c.escape_unicode().to_string() } else { c.to_string() }).collect()
-}
-
-/// [`sanitize`] line by line: a message may run over several lines.
-pub fn sanitize_lines(text: &str) -> String {
-    text.split('\n').map(sanitize).collect::<Vec<_>>().join("\n")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_are_neutralized() {
-        assert_eq!(sanitize("plain"), "plain");
-        let s = sanitize("a\u{1b}]0;pwned\u{7}b\nc");
-        assert!(!s.chars().any(char::is_control));
-        assert!(s.contains("\\u{1b}"));
-        assert_eq!(sanitize_lines("a\nb\u{1b}[2J\n"), "a\nb\\u{1b}[2J\n");
     }
 }

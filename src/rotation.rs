@@ -145,7 +145,7 @@ pub fn grace_notice(secret: &Secret, now: i64) -> Option<String> {
     (left > 0).then(|| {
         format!(
             "the previous value of {} stops being served at {} (within {} day{}); move its users to the current value",
-            crate::output::sanitize(&secret.name),
+            crate::sanitize::sanitize(&secret.name),
             parse::time(deadline),
             window,
             if *window == 1 { "" } else { "s" }

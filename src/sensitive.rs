@@ -5,8 +5,12 @@
 //! (see [`ZeroizingFlavor`]), so no copy of a value is left behind in freed heap memory.
 
 use std::fmt;
+use std::io::Read;
+use std::path::Path;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{Error, Result};
 use zeroize::{Zeroize, Zeroizing};
 
 /// A secret value as stored in the vault: UTF-8 text, at most [`SecretValue::MAX_LEN`] bytes.
@@ -67,7 +71,7 @@ impl Key32 {
 
     pub fn random() -> Self {
         let mut key = Key32(Zeroizing::new([0u8; 32]));
-        crate::vault::crypto::fill_random(key.0.as_mut());
+        getrandom::fill(key.0.as_mut()).expect("the operating system's random number generator failed");
         key
     }
 
@@ -202,4 +206,59 @@ mod tests {
         let ours = to_zeroizing_bytes(&data, 1);
         assert_eq!(&ours[..], &postcard::to_allocvec(&data).unwrap()[..]);
     }
+}
+
+// ---------------------------------------------------------------- reading secrets
+
+/// The longest passphrase, recovery key or token read (from a prompt or a file).
+pub const PASSPHRASE_LIMIT: usize = 4096;
+
+/// Removes one trailing `\n` or `\r\n`.
+fn strip_one_newline(buf: &mut Vec<u8>) {
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    }
+}
+
+/// Reads at most `limit` bytes (plus room for one line ending), without reallocating, so no copy
+/// of the input is left in freed memory.
+pub fn read_bounded(
+    reader: &mut dyn Read,
+    limit: usize,
+    what: &'static str,
+    path: &Path,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let cap = limit + 3;
+    let mut buf = Zeroizing::new(Vec::with_capacity(cap + 64));
+    reader.take(cap as u64).read_to_end(&mut buf).map_err(|e| Error::io(what, path, e))?;
+    strip_one_newline(&mut buf);
+    if buf.len() > limit {
+        return Err(Error::ValueTooLarge { limit });
+    }
+    Ok(buf)
+}
+
+pub fn into_text(mut buf: Zeroizing<Vec<u8>>) -> Result<Zeroizing<String>> {
+    match String::from_utf8(std::mem::take(&mut *buf)) {
+        Ok(text) => Ok(Zeroizing::new(text)),
+        Err(e) => {
+            e.into_bytes().zeroize();
+            Err(Error::ValueNotUtf8)
+        }
+    }
+}
+
+/// A passphrase from a file (`KEYWARD_PASSPHRASE_FILE`): one trailing newline removed, at most
+/// [`PASSPHRASE_LIMIT`] bytes, read without copies.
+pub fn read_passphrase_file(path: &Path) -> Result<Passphrase> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io("cannot read passphrase file", path, e))?;
+    let buf = read_bounded(&mut file, PASSPHRASE_LIMIT, "cannot read passphrase file", path)?;
+    let text = into_text(buf)?;
+    if text.is_empty() {
+        return Err(Error::invalid("passphrase file", path.display().to_string(), "it is empty"));
+    }
+    Ok(Passphrase::new(text.as_str().to_owned()))
 }

@@ -35,8 +35,7 @@ use crate::error::{Error, Result};
 use crate::sensitive::Key32;
 use crate::vault::store;
 
-/// Bytes after which a new segment starts (`[audit] max_segment` in the config).
-pub const DEFAULT_MAX_SEGMENT: u64 = 10 * 1024 * 1024;
+pub use crate::config::DEFAULT_MAX_SEGMENT;
 /// The head file's length: its JSON padded with blanks.
 const HEAD_LEN: usize = 256;
 /// The one event recorded without a MAC.
@@ -176,15 +175,6 @@ fn head_mac(keys: &Keys, segment: u32, seq: u64, last_mac: &str) -> String {
     keys.mac(format!("keyward-audit-head|{segment}|{seq}|{last_mac}").as_bytes())
 }
 
-/// `user@host`.
-pub fn actor() -> String {
-    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| {
-        // SAFETY: getuid has no preconditions.
-        format!("uid{}", unsafe { libc::getuid() })
-    });
-    format!("{}@{}", crate::output::sanitize(&user), crate::unlock::keyring::hostname())
-}
-
 /// The directory holding the logs (`$XDG_STATE_HOME/keyward/audit`), refused when it or its
 /// parent is not the user's alone.
 pub fn dir() -> Result<PathBuf> {
@@ -256,7 +246,7 @@ impl Log {
         if size >= self.max_segment {
             segment += 1;
         }
-        let actor = actor();
+        let actor = crate::host::actor();
         let body = Body {
             seq: seq + 1,
             time,
@@ -290,7 +280,7 @@ impl Log {
     /// without a MAC).
     pub fn append_unlock_failed(&self, vault: &str, reason: &str, time: &str, command: &str) -> Result<()> {
         store::create_private_dir(&self.dir)?;
-        let actor = actor();
+        let actor = crate::host::actor();
         let details = serde_json::json!({ "vault": vault, "reason": reason });
         let entry = Unauthenticated {
             unauthenticated: true,

@@ -1,10 +1,10 @@
 //! `keyward add`: store a new secret. The value comes from standard input, a hidden prompt, or
 //! `--generate`; never from the command line.
 
-use crate::Outcome;
 use serde_json::json;
 
 use super::metadata;
+use crate::Outcome;
 use crate::cli::AddArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};

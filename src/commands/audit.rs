@@ -1,8 +1,8 @@
 //! `keyward audit`: list, report and verify the audit log. None of these appends an event.
 
-use crate::Outcome;
 use serde_json::json;
 
+use crate::Outcome;
 use crate::audit::{self, Log, report};
 use crate::cli::{AuditArgs, AuditCommand, AuditFilter, ReportArgs};
 use crate::config::Config;
@@ -137,7 +137,7 @@ fn run_report(args: ReportArgs, ctx: &Context) -> Result<Outcome> {
             details: json!({"findings": r.findings}),
             time: parse::time(ctx.now),
         };
-        crate::notify::send(&config.notify, &notice, &ctx.out);
+        ctx.notify(&config.notify, &notice);
     }
     if ctx.out.json {
         ctx.out.json(&r);

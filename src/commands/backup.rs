@@ -10,13 +10,13 @@
 //! The plaintext is `postcard((files, sha256(postcard(files))))`: the vault file and every audit
 //! segment and head. Restore checks all of it before it writes anything.
 
-use crate::Outcome;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use zeroize::Zeroizing;
 
+use crate::Outcome;
 use crate::audit::{self, Event, Log};
 use crate::cli::{BackupArgs, RestoreArgs};
 use crate::context::Context;
@@ -179,7 +179,7 @@ pub fn restore(args: RestoreArgs, ctx: &Context) -> Result<Outcome> {
         }
         (None, Some(params)) => {
             let pass = match std::env::var_os(crate::unlock::PASSPHRASE_FILE_VAR) {
-                Some(file) => input::read_passphrase_file(Path::new(&file))?,
+                Some(file) => crate::sensitive::read_passphrase_file(Path::new(&file))?,
                 None if input::can_prompt() => input::prompt_secret("Backup passphrase: ")?,
                 None => {
                     return Err(Error::NeedsTerminal {

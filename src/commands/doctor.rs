@@ -1,10 +1,10 @@
 //! `keyward doctor`: checks what a new user's machine has and says what to fix.
 
-use crate::Outcome;
 use std::os::unix::fs::MetadataExt;
 
 use serde::Serialize;
 
+use crate::Outcome;
 use crate::config::Config;
 use crate::context::Context;
 use crate::error::Result;
@@ -94,7 +94,7 @@ pub fn run(ctx: &Context) -> Result<Outcome> {
     }
 
     if let Some(locked) = &locked {
-        match unlock::unlock(locked, Policy { prompt: false, passphrase: true }) {
+        match unlock::unlock(locked, Policy { passphrase: true }, &mut unlock::NoOne) {
             Ok((credential, _)) => add("unlock", Status::Ok, format!("opens now with the {}", credential.describe())),
             Err(e) => add("unlock", Status::Fail, format!("{e} — {}", e.hint())),
         }

@@ -4,7 +4,6 @@
 //! Exit codes: the command's own; 128+N when it is killed by signal N; 125 when keyward itself
 //! fails, 126 when the command cannot run and 127 when it is not found, as env(1) does.
 
-use crate::Outcome;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs::File;
@@ -14,6 +13,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 
 use super::selection::{self, Injected};
+use crate::Outcome;
 use crate::cli::ExecArgs;
 use crate::config::Config;
 use crate::context::Context;

@@ -1,6 +1,5 @@
 //! `keyward export`: secrets as environment variables in the forms CI systems read.
 
-use crate::Outcome;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 
@@ -8,6 +7,7 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use super::selection::{self, Injected};
+use crate::Outcome;
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::config::Config;
 use crate::context::Context;

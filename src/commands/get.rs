@@ -1,9 +1,9 @@
 //! `keyward get`: print a secret's value, byte for byte.
 
-use crate::Outcome;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use crate::Outcome;
 use crate::cli::GetArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};

@@ -1,7 +1,6 @@
 //! `keyward import`: secrets from a .env file or a JSON object. Names come from the variables
 //! (`STRIPE_KEY` → `stripe_key`). A malformed line stops the import before anything is stored.
 
-use crate::Outcome;
 use std::io::Read;
 
 use serde::Serialize;
@@ -9,6 +8,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use super::metadata;
+use crate::Outcome;
 use crate::cli::{ImportFileArgs as ImportArgs, ImportFormat};
 use crate::config::Config;
 use crate::context::Context;

@@ -1,9 +1,9 @@
 //! `keyward init`: create a vault and its key slots.
 
-use crate::Outcome;
 use serde_json::json;
 
 use super::recovery::{self, Destination};
+use crate::Outcome;
 use crate::cli::InitArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -21,7 +21,7 @@ pub fn run(args: InitArgs, ctx: &Context) -> Result<Outcome> {
         return Err(Error::VaultExists { path });
     }
     let dest = recovery::destination(args.recovery_key_file.as_deref(), ctx);
-    let backend = keyring::choose(args.keyring)?;
+    let backend = keyring::choose(args.keyring.into())?;
     if backend.is_none() && !args.passphrase && matches!(dest, Destination::Nowhere) {
         return Err(Error::Usage(
             "with --keyring none, give --passphrase or --recovery-key-file: otherwise nothing could open the vault"

@@ -1,9 +1,9 @@
 //! `keyward inject`: render a template, replacing `{{ keyward:NAME }}` with values.
 
-use crate::Outcome;
 use std::borrow::Cow;
 use std::io::Read;
 
+use crate::Outcome;
 use crate::cli::InjectArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};

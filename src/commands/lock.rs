@@ -1,10 +1,10 @@
 //! `keyward lock`: remove this machine's keyring entry. The vault then opens only through another
 //! slot (`keyward unlock` restores the entry).
 
-use crate::Outcome;
 use serde_json::json;
 
 use super::key::keep_a_way_in;
+use crate::Outcome;
 use crate::context::Context;
 use crate::error::Result;
 use crate::unlock::Credential;

@@ -1,10 +1,10 @@
 //! `keyward mask`: a streaming filter that hides known values and provider-shaped keys.
 
-use crate::Outcome;
 use std::fs::File;
 use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, FromRawFd};
 
+use crate::Outcome;
 use crate::cli::MaskArgs;
 use crate::config::Config;
 use crate::context::Context;
@@ -18,7 +18,7 @@ pub fn run(args: MaskArgs, ctx: &Context) -> Result<Outcome> {
     // Fail closed: the vault is opened (or refused) before any input is read.
     let vault = if args.no_known { None } else { Some(ctx.open()?) };
     let registry = if args.no_patterns { None } else { Some(Config::load()?.registry()?) };
-    let opts = Options { style: args.style, min_length: args.min_length.into() };
+    let opts = Options { style: args.style.into(), min_length: args.min_length.into() };
     let engine = build(vault.as_ref(), registry.as_ref(), opts)?;
     if let Some(v) = &vault {
         let count = v.view()?.records.len();

@@ -28,9 +28,9 @@ mod selection;
 mod update;
 mod validate;
 
-use crate::Outcome;
 use serde_json::{Value, json};
 
+use crate::Outcome;
 use crate::cli::Command;
 use crate::context::Context;
 use crate::error::Result;
@@ -211,7 +211,7 @@ pub fn notify_grace(secret: &Secret, ctx: &Context) {
         details: json!({"grace_until": parse::time(deadline)}),
         time: parse::time(ctx.now),
     };
-    crate::notify::send(&config.notify, &notice, &ctx.out);
+    ctx.notify(&config.notify, &notice);
     sent.push(key);
     if crate::vault::store::create_private_dir(state.parent().expect("a parent")).is_ok() {
         let _ = crate::vault::store::write_atomic(&state, &serde_json::to_vec(&sent).unwrap_or_default());

@@ -1,8 +1,8 @@
 //! `keyward providers`: the registry, as a table or JSON.
 
-use crate::Outcome;
 use serde_json::json;
 
+use crate::Outcome;
 use crate::config::Config;
 use crate::context::Context;
 use crate::error::Result;

@@ -1,8 +1,8 @@
 //! `keyward rename`: give a secret a new name; its variable and history stay.
 
-use crate::Outcome;
 use serde_json::json;
 
+use crate::Outcome;
 use crate::cli::RenameArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};

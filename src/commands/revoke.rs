@@ -3,9 +3,9 @@
 //! logged; `--compromised` also blocks rollbacks, offers to report the key to a provider with a
 //! public revocation endpoint, and notifies; `--rotate` goes on to a replacement.
 
-use crate::Outcome;
 use serde_json::json;
 
+use crate::Outcome;
 use crate::audit::Event;
 use crate::cli::{RevokeArgs, RotateArgs};
 use crate::config::Config;
@@ -97,7 +97,7 @@ pub fn run(args: RevokeArgs, ctx: &Context) -> Result<Outcome> {
         details: json!({"reason": reason, "provider": before.body.meta.provider}),
         time: parse::time(now),
     };
-    crate::notify::send(&config.notify, &notice, &ctx.out);
+    ctx.notify(&config.notify, &notice);
 
     let mut outcome = Outcome::Success;
     if args.rotate {

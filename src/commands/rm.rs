@@ -1,8 +1,8 @@
 //! `keyward rm`: remove a secret and every version of it.
 
-use crate::Outcome;
 use serde_json::json;
 
+use crate::Outcome;
 use crate::cli::RmArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};

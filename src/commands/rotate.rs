@@ -3,10 +3,10 @@
 //! Each step is its own atomic save, so a crash between steps leaves the vault with the current
 //! value untouched and any pending value kept. Network checks run with no lock held.
 
-use crate::Outcome;
 use serde_json::json;
 
 use super::add::generate;
+use crate::Outcome;
 use crate::audit::Event;
 use crate::cli::RotateArgs;
 use crate::config::Config;
@@ -172,7 +172,7 @@ impl Step<'_> {
                 format!("format ({} has no online check)", provider.name)
             });
         }
-        let checker = Checker::new(self.config.timeout, 1);
+        let checker = Checker::new(self.config.timeout, 1, crate::clock::unix_now);
         for check in checks {
             let outcome = checker.run(provider, check, value.expose(), paired.map(SecretValue::expose));
             match outcome.verdict {
@@ -210,7 +210,7 @@ impl Step<'_> {
                     details: json!({"pending_version": version}),
                     time: parse::time(self.ctx.now),
                 };
-                crate::notify::send(&self.config.notify, &notice, &self.ctx.out);
+                self.ctx.notify(&self.config.notify, &notice);
                 if self.ctx.out.json {
                     self.ctx
                         .out
@@ -326,7 +326,7 @@ impl Step<'_> {
         // Ask the provider about the old value before revoking it here.
         let mut still_valid = None;
         if online && let Some(provider) = self.provider(&secret) {
-            let checker = Checker::new(self.config.timeout, 1);
+            let checker = Checker::new(self.config.timeout, 1, crate::clock::unix_now);
             let outcomes: Vec<_> = provider
                 .checks_for(previous.value.expose())
                 .into_iter()

@@ -1,6 +1,5 @@
 //! `keyward scan`: find hardcoded keys in files, git history or the staged index.
 
-use crate::Outcome;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -8,11 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use zeroize::Zeroizing;
 
+use crate::Outcome;
 use crate::cli::{ScanArgs, ScanFormat};
 use crate::config::Config;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::mask::{Engine, Options, Style};
+use crate::output::Output;
 use crate::providers::Registry;
 use crate::providers::check::{Checker, Verdict};
 use crate::scan::git::{self, BlobRef};
@@ -117,7 +118,7 @@ pub fn run(args: ScanArgs, ctx: &Context) -> Result<Outcome> {
     }
     let format = if ctx.out.json { ScanFormat::Json } else { args.format };
     match format {
-        ScanFormat::Table => report::table(&ctx.out, &findings, &stats, args.git, args.verify),
+        ScanFormat::Table => table(&ctx.out, &findings, &stats, args.git, args.verify),
         ScanFormat::Json => ctx.out.json(&report::json_document(&findings, &stats, &notes)),
         ScanFormat::Sarif => ctx.out.json(&report::sarif(&findings, |id| rule_help(&registry, id))),
     }
@@ -437,8 +438,13 @@ fn verify(found: &mut [Found], registry: &Registry, config: &Config, ctx: &Conte
         });
         of_finding.push(Some(t));
     }
-    let outcomes =
-        online(&targets, registry, Checker::new(config.timeout, VERIFY_CONCURRENCY), VERIFY_CONCURRENCY, ctx);
+    let outcomes = online(
+        &targets,
+        registry,
+        Checker::new(config.timeout, VERIFY_CONCURRENCY, crate::clock::unix_now),
+        VERIFY_CONCURRENCY,
+        ctx,
+    );
     let mut verdicts: Vec<Option<(Verdict, String)>> = vec![None; targets.len()];
     for (t, outcome) in outcomes {
         let worse = verdicts[t].as_ref().is_none_or(|(v, _)| outcome.verdict.severity() > v.severity());
@@ -454,4 +460,38 @@ fn verify(found: &mut [Found], registry: &Registry, config: &Config, ctx: &Conte
         f.finding.verdict = Some(verdict.0);
         f.finding.verdict_detail = Some(verdict.1);
     }
+}
+
+/// The findings as a table, and a summary line.
+fn table(out: &Output, findings: &[Finding], stats: &Stats, git: bool, verify: bool) {
+    if findings.is_empty() {
+        out.done(&format!("no secrets found ({}, {})", report::plural(stats.files, "file"), report::size(stats.bytes)));
+        return;
+    }
+    let mut header = vec!["LOCATION", "RULE", "WHAT", "PREVIEW"];
+    if git {
+        header.push("COMMIT");
+    }
+    if verify {
+        header.push("VERDICT");
+    }
+    let mut t = out.table(&header);
+    for f in findings {
+        let mut row = vec![format!("{}:{}:{}", f.path, f.line, f.column), f.rule.clone(), f.what(), f.preview.clone()];
+        if git {
+            row.push(f.commit.as_ref().map_or_else(|| "-".into(), |c| c.id.chars().take(12).collect()));
+        }
+        if verify {
+            row.push(f.verdict.map_or("-", Verdict::as_str).to_owned());
+        }
+        t.add_row(row);
+    }
+    out.print_table(&t);
+    out.notice(&format!(
+        "{} in {} ({}){}",
+        report::plural(findings.len() as u64, "finding"),
+        report::plural(stats.files, "file"),
+        report::size(stats.bytes),
+        if stats.suppressed > 0 { format!(", {} suppressed", stats.suppressed) } else { String::new() }
+    ));
 }

@@ -1,9 +1,9 @@
 //! `keyward update`: change a secret's metadata. The value changes only through rotation.
 
-use crate::Outcome;
 use serde_json::json;
 
 use super::metadata;
+use crate::Outcome;
 use crate::audit::Event;
 use crate::cli::{ClearField, UpdateArgs};
 use crate::context::Context;

@@ -101,7 +101,8 @@ pub fn run(args: ValidateArgs, ctx: &Context) -> Result<crate::Outcome> {
     let mut reports: Vec<Report> =
         targets.iter().map(|t| offline(t, &registry, ctx.now, args.strict, !t.stored)).collect();
     if args.online {
-        let outcomes = online(&targets, &registry, Checker::new(timeout, concurrency), concurrency, ctx);
+        let outcomes =
+            online(&targets, &registry, Checker::new(timeout, concurrency, crate::clock::unix_now), concurrency, ctx);
         for (i, outcome) in &outcomes {
             reports[*i].checks.push(online_item(outcome, args.fail_on_unknown));
         }

@@ -30,7 +30,7 @@ use self::literal_set::LiteralSet;
 use crate::providers::Registry;
 
 /// How a match is replaced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
     /// The provider's public prefix and the last 4 characters (`sk_live_…a1b2`), for values of
     /// 20 characters or more; everything else in full

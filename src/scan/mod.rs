@@ -258,7 +258,7 @@ pub fn preview(value: &str, prefix_len: usize) -> String {
     }
     let prefix: String = value.get(..prefix_len.min(value.len() / 2)).unwrap_or("").to_owned();
     let tail: String = chars[chars.len() - 4..].iter().collect();
-    crate::output::sanitize(&format!("{prefix}…{tail}"))
+    crate::sanitize::sanitize(&format!("{prefix}…{tail}"))
 }
 
 #[cfg(test)]

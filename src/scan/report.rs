@@ -1,10 +1,10 @@
-//! What `scan` prints: a table, one JSON document, or SARIF 2.1.0 for code-scanning services.
+//! What `scan` reports: findings, one JSON document, or SARIF 2.1.0 for code-scanning services
+//! (the command prints a table of them).
 //! A finding carries a masked preview and a fingerprint, never the value.
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::output::{Output, sanitize};
 use crate::providers::check::Verdict;
 
 #[derive(Debug, Clone, Serialize)]
@@ -46,7 +46,8 @@ pub struct Stats {
 }
 
 impl Finding {
-    fn what(&self) -> String {
+    /// What was found, for a table.
+    pub fn what(&self) -> String {
         let mut what = match (&self.secret, &self.kind) {
             (Some(secret), _) => format!("vault secret {secret}"),
             (None, Some(kind)) if self.rule == super::generic::RULE => format!("high-entropy value of {kind}"),
@@ -60,49 +61,11 @@ impl Finding {
     }
 }
 
-pub fn table(out: &Output, findings: &[Finding], stats: &Stats, git: bool, verify: bool) {
-    if findings.is_empty() {
-        out.done(&format!("no secrets found ({}, {})", plural(stats.files, "file"), size(stats.bytes)));
-        return;
-    }
-    let mut header = vec!["LOCATION", "RULE", "WHAT", "PREVIEW"];
-    if git {
-        header.push("COMMIT");
-    }
-    if verify {
-        header.push("VERDICT");
-    }
-    let mut t = out.table(&header);
-    for f in findings {
-        let mut row = vec![
-            sanitize(&format!("{}:{}:{}", f.path, f.line, f.column)),
-            f.rule.clone(),
-            sanitize(&f.what()),
-            f.preview.clone(),
-        ];
-        if git {
-            row.push(f.commit.as_ref().map_or_else(|| "-".into(), |c| c.id.chars().take(12).collect()));
-        }
-        if verify {
-            row.push(f.verdict.map_or("-", Verdict::as_str).to_owned());
-        }
-        t.add_row(row);
-    }
-    out.print_table(&t);
-    out.notice(&format!(
-        "{} in {} ({}){}",
-        plural(findings.len() as u64, "finding"),
-        plural(stats.files, "file"),
-        size(stats.bytes),
-        if stats.suppressed > 0 { format!(", {} suppressed", stats.suppressed) } else { String::new() }
-    ));
-}
-
-fn plural(n: u64, what: &str) -> String {
+pub fn plural(n: u64, what: &str) -> String {
     if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
 
-fn size(bytes: u64) -> String {
+pub fn size(bytes: u64) -> String {
     if bytes >= 1 << 20 { format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20)) } else { format!("{bytes} bytes") }
 }
 

@@ -10,7 +10,6 @@ pub mod keyring;
 use self::codes::{Code, CodeKind};
 use self::keyring::Backend;
 use crate::error::{Error, Result};
-use crate::input;
 use crate::sensitive::{Key32, Passphrase};
 use crate::vault::crypto::{self, Argon2Params};
 use crate::vault::format::{Kdf, Slot, SlotKind};
@@ -98,11 +97,26 @@ impl Credential {
 /// What the unlock chain may do in this process.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
-    /// Prompt for a passphrase on the terminal.
-    pub prompt: bool,
     /// Try the passphrase slot at all (an Argon2 derivation). Completion never does: it runs on
     /// every Tab, in whatever repository the shell is in.
     pub passphrase: bool,
+}
+
+/// How the unlock chain asks a person for a passphrase. The core never touches the terminal:
+/// the command-line layer answers with its hidden prompt, completion and checks with [`NoOne`].
+pub trait Ask {
+    /// The passphrase for the vault at `path`, asked for the `attempt`th time (from 1); `None`
+    /// when there is no one to ask.
+    fn passphrase(&mut self, path: &std::path::Path, attempt: u32) -> Result<Option<Passphrase>>;
+}
+
+/// Nobody to ask: the passphrase comes from `KEYWARD_PASSPHRASE_FILE` or not at all.
+pub struct NoOne;
+
+impl Ask for NoOne {
+    fn passphrase(&mut self, _: &std::path::Path, _: u32) -> Result<Option<Passphrase>> {
+        Ok(None)
+    }
 }
 
 /// How many times a passphrase is asked for on a terminal (each try is an Argon2 derivation with
@@ -121,7 +135,7 @@ fn derivations_spent(path: &std::path::Path) -> Error {
 }
 
 /// Runs the unlock chain against a vault's header.
-pub fn unlock(locked: &Locked, policy: Policy) -> Result<(Credential, Opened)> {
+pub fn unlock(locked: &Locked, policy: Policy, ask: &mut dyn Ask) -> Result<(Credential, Opened)> {
     let header = &locked.header;
     let path = &locked.path;
 
@@ -164,7 +178,7 @@ pub fn unlock(locked: &Locked, policy: Policy) -> Result<(Credential, Opened)> {
         notes.push("the passphrase is not tried here".into());
     } else if header.slots.iter().any(|s| s.kind == SlotKind::Passphrase) {
         if let Some(file) = std::env::var_os(PASSPHRASE_FILE_VAR) {
-            let passphrase = input::read_passphrase_file(std::path::Path::new(&file))?;
+            let passphrase = crate::sensitive::read_passphrase_file(std::path::Path::new(&file))?;
             let mut credential = Credential::Passphrase { passphrase, cached: None };
             return match credential.open(&header.vault_id, &header.slots) {
                 Some(opened) => Ok((credential, opened)),
@@ -174,21 +188,18 @@ pub fn unlock(locked: &Locked, policy: Policy) -> Result<(Credential, Opened)> {
                 }
             };
         }
-        if policy.prompt && input::can_prompt() {
-            if !crypto::untrusted_derivations_left() {
-                return Err(derivations_spent(path));
+        if !crypto::untrusted_derivations_left() {
+            return Err(derivations_spent(path));
+        }
+        for attempt in 1..=PROMPT_ATTEMPTS {
+            let Some(passphrase) = ask.passphrase(path, attempt)? else { break };
+            let mut credential = Credential::Passphrase { passphrase, cached: None };
+            if let Some(opened) = credential.open(&header.vault_id, &header.slots) {
+                return Ok((credential, opened));
             }
-            for attempt in 1..=PROMPT_ATTEMPTS {
-                let passphrase = input::prompt_secret(&format!("Passphrase for {}: ", path.display()))?;
-                let mut credential = Credential::Passphrase { passphrase, cached: None };
-                if let Some(opened) = credential.open(&header.vault_id, &header.slots) {
-                    return Ok((credential, opened));
-                }
-                if attempt < PROMPT_ATTEMPTS {
-                    eprintln!("keyward: that passphrase does not open the vault; try again");
-                }
+            if attempt == PROMPT_ATTEMPTS {
+                return Err(Error::WrongSecret { what: "passphrase", path: path.clone() });
             }
-            return Err(Error::WrongSecret { what: "passphrase", path: path.clone() });
         }
         notes.push("a passphrase slot, but no KEYWARD_PASSPHRASE_FILE and no terminal to ask on".into());
     } else {
@@ -315,8 +326,7 @@ mod tests {
         vault.remove_slots(|s| s.kind == SlotKind::Keyring);
         let locked =
             crate::vault::Locked::from_bytes(&vault.path.clone(), zeroize::Zeroizing::new(vault.seal()), None).unwrap();
-        let Err(Error::CannotUnlock { reason, .. }) = unlock(&locked, Policy { prompt: false, passphrase: true })
-        else {
+        let Err(Error::CannotUnlock { reason, .. }) = unlock(&locked, Policy { passphrase: true }, &mut NoOne) else {
             panic!("a vault with no keyring slot, no key and no passphrase source does not open")
         };
         assert_eq!(
@@ -326,8 +336,7 @@ mod tests {
         vault.remove_slots(|s| s.kind == SlotKind::Passphrase);
         let locked =
             crate::vault::Locked::from_bytes(&vault.path.clone(), zeroize::Zeroizing::new(vault.seal()), None).unwrap();
-        let Err(Error::CannotUnlock { reason, .. }) = unlock(&locked, Policy { prompt: false, passphrase: true })
-        else {
+        let Err(Error::CannotUnlock { reason, .. }) = unlock(&locked, Policy { passphrase: true }, &mut NoOne) else {
             panic!()
         };
         assert_eq!(reason, "no keyring slot; no passphrase slot");

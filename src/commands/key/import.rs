@@ -1,9 +1,9 @@
 //! `keyward key import` (and `keyward unlock`): put a fresh keyring slot on this machine, proven
 //! by the recovery key, a token or the passphrase.
 
-use crate::Outcome;
 use serde_json::json;
 
+use crate::Outcome;
 use crate::cli::ImportArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -16,7 +16,7 @@ use crate::vault::{Locked, SlotSecret};
 
 pub fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
     let locked = ctx.read_locked()?;
-    let backend = keyring::choose(args.keyring)?
+    let backend = keyring::choose(args.keyring.into())?
         .ok_or_else(|| Error::Usage("importing puts the vault key in a keyring: pick one with --keyring".into()))?;
     let mut credential = credential(&locked)?;
     drop(locked);
@@ -76,7 +76,7 @@ fn credential(locked: &Locked) -> Result<Credential> {
         });
     }
     let passphrase = match std::env::var_os(unlock::PASSPHRASE_FILE_VAR) {
-        Some(file) => input::read_passphrase_file(std::path::Path::new(&file))?,
+        Some(file) => crate::sensitive::read_passphrase_file(std::path::Path::new(&file))?,
         None if input::can_prompt() => input::prompt_secret(&format!("Passphrase for {}: ", locked.path.display()))?,
         None => {
             return Err(Error::NeedsTerminal {

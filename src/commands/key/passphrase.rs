@@ -1,8 +1,8 @@
 //! `keyward key passphrase [--remove]`: the passphrase slot.
 
-use crate::Outcome;
 use serde_json::json;
 
+use crate::Outcome;
 use crate::cli::PassphraseArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};

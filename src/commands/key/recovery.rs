@@ -1,8 +1,8 @@
 //! `keyward key recovery`: issue a new recovery key; the old one stops working.
 
-use crate::Outcome;
 use serde_json::json;
 
+use crate::Outcome;
 use crate::cli::RecoveryArgs;
 use crate::commands::recovery::{self, Destination};
 use crate::context::Context;

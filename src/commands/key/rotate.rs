@@ -1,9 +1,9 @@
 //! `keyward key rotate`: re-key after a leak. A new data key; a new keyring slot for this machine;
 //! the passphrase asked again (or dropped); a new recovery key; every token dropped.
 
-use crate::Outcome;
 use serde_json::json;
 
+use crate::Outcome;
 use crate::cli::RecoveryArgs;
 use crate::commands::recovery::{self, Destination};
 use crate::context::Context;

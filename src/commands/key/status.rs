@@ -1,8 +1,8 @@
 //! `keyward key status`: which vault, why, its slots, and what unlocks it right now.
 
-use crate::Outcome;
 use serde_json::json;
 
+use crate::Outcome;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::parse;
@@ -44,7 +44,7 @@ pub fn run(ctx: &Context) -> Result<Outcome> {
             json!({"kind": s.kind.as_str(), "label": s.label, "created": parse::time(s.created), "kdf": kdf})
         })
         .collect();
-    let unlocks_with = match unlock::unlock(&locked, Policy { prompt: false, passphrase: true }) {
+    let unlocks_with = match unlock::unlock(&locked, Policy { passphrase: true }, &mut unlock::NoOne) {
         Ok((credential, opened)) => {
             let label = if opened.slot.label.is_empty() { String::new() } else { format!(" ({})", opened.slot.label) };
             json!({"ok": true, "source": format!("{}{label}", credential.describe())})

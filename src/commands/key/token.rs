@@ -1,8 +1,8 @@
 //! `keyward key token add|list|rm`: revocable tokens for CI systems and teammates.
 
-use crate::Outcome;
 use serde_json::json;
 
+use crate::Outcome;
 use crate::cli::LabelArg;
 use crate::context::Context;
 use crate::error::{Error, Result};
