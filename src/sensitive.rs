@@ -188,26 +188,6 @@ impl Serialize for SecretBytes {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn debug_output_is_redacted() {
-        let value = SecretValue::new("sk_live_sentinel".into());
-        assert!(!format!("{value:?}").contains("sentinel"));
-        assert!(!format!("{:?}", Key32::from_bytes([7; 32])).contains('7'));
-        assert!(!format!("{:?}", Passphrase::new("hunter2".into())).contains("hunter2"));
-    }
-
-    #[test]
-    fn zeroizing_flavor_matches_postcard() {
-        let data: Vec<String> = (0..100).map(|i| format!("entry-{i}")).collect();
-        let ours = to_zeroizing_bytes(&data, 1);
-        assert_eq!(&ours[..], &postcard::to_allocvec(&data).unwrap()[..]);
-    }
-}
-
 // ---------------------------------------------------------------- reading secrets
 
 /// The longest passphrase, recovery key or token read (from a prompt or a file).
@@ -261,4 +241,24 @@ pub fn read_passphrase_file(path: &Path) -> Result<Passphrase> {
         return Err(Error::invalid("passphrase file", path.display().to_string(), "it is empty"));
     }
     Ok(Passphrase::new(text.as_str().to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_is_redacted() {
+        let value = SecretValue::new("sk_live_sentinel".into());
+        assert!(!format!("{value:?}").contains("sentinel"));
+        assert!(!format!("{:?}", Key32::from_bytes([7; 32])).contains('7'));
+        assert!(!format!("{:?}", Passphrase::new("hunter2".into())).contains("hunter2"));
+    }
+
+    #[test]
+    fn zeroizing_flavor_matches_postcard() {
+        let data: Vec<String> = (0..100).map(|i| format!("entry-{i}")).collect();
+        let ours = to_zeroizing_bytes(&data, 1);
+        assert_eq!(&ours[..], &postcard::to_allocvec(&data).unwrap()[..]);
+    }
 }
