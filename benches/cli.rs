@@ -99,11 +99,10 @@ fn report(what: &str, n: usize, samples: Vec<Duration>, target: Option<f64>) {
 fn main() {
     let sizes: Vec<usize> = std::env::var("KEYWARD_BENCH_SIZES")
         .ok()
-        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
+        .map_or_else(|| vec![1_000, 10_000, 100_000], |s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect());
     let runs: usize = std::env::var("KEYWARD_BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
     let dir = tempfile::tempdir().unwrap();
-    println!("keyward whole-process benchmark, {runs} runs per figure ({})", BIN);
+    println!("keyward whole-process benchmark, {runs} runs per figure ({BIN})");
     for &n in &sizes {
         let vault = dir.path().join(format!("v{n}.kw"));
         let token = build(&vault, n);

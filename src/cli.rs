@@ -89,8 +89,8 @@ impl From<StyleArg> for crate::mask::Style {
     }
 }
 
-pub const EXIT_CODES: &str = exit_codes!();
-pub const ENVIRONMENT: &str = environment!();
+pub(crate) const EXIT_CODES: &str = exit_codes!();
+pub(crate) const ENVIRONMENT: &str = environment!();
 
 #[derive(Debug, Parser)]
 #[command(
@@ -104,7 +104,7 @@ A secret value is never taken from the command line: it is piped on standard inp
     after_long_help = concat!(top_examples!(), "\n\n", exit_codes!(), "\n\n", environment!()),
     disable_help_subcommand = false
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
@@ -112,7 +112,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Vault file to use [env: KEYWARD_VAULT]
     #[arg(long, global = true, value_name = "PATH")]
     pub vault: Option<PathBuf>,
@@ -128,7 +128,7 @@ pub struct GlobalArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Create a vault and its key slots
     #[command(
         after_help = "Examples:\n  keyward init\n  keyward init --keyring none --passphrase\n  keyward init --vault .keyward/vault.kw --recovery-key-file ~/keyward-recovery.txt"
@@ -324,7 +324,7 @@ never prompts and offers nothing when the vault cannot be unlocked without askin
 }
 
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// Where the vault key is kept on this machine
     #[arg(long, value_enum, default_value = "auto")]
     pub keyring: KeyringArg,
@@ -338,7 +338,7 @@ pub struct InitArgs {
 
 /// Metadata flags shared by `add` and `update`.
 #[derive(Debug, Args, Default)]
-pub struct MetadataArgs {
+pub(crate) struct MetadataArgs {
     /// Provider id (stripe, github, openai, ...) [default: detected from the value]
     #[arg(long, value_name = "ID", add = ArgValueCandidates::new(crate::complete::provider_ids))]
     pub provider: Option<String>,
@@ -381,7 +381,7 @@ pub struct MetadataArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct AddArgs {
+pub(crate) struct AddArgs {
     /// Secret name: letters, digits, '.', '_', '-', '/'
     pub name: String,
     #[command(flatten)]
@@ -398,7 +398,7 @@ pub struct AddArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct GetArgs {
+pub(crate) struct GetArgs {
     #[arg(add = ArgValueCandidates::new(crate::complete::secret_names))]
     pub name: String,
     /// Which version: current, previous, pending or a version number
@@ -410,7 +410,7 @@ pub struct GetArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// Only secrets of this environment
     #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Option<String>,
@@ -423,13 +423,13 @@ pub struct ListArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct NameArg {
+pub(crate) struct NameArg {
     #[arg(add = ArgValueCandidates::new(crate::complete::secret_names))]
     pub name: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ClearField {
+pub(crate) enum ClearField {
     Provider,
     Env,
     Expires,
@@ -443,7 +443,7 @@ pub enum ClearField {
 }
 
 #[derive(Debug, Args)]
-pub struct UpdateArgs {
+pub(crate) struct UpdateArgs {
     #[arg(add = ArgValueCandidates::new(crate::complete::secret_names))]
     pub name: String,
     #[command(flatten)]
@@ -457,14 +457,14 @@ pub struct UpdateArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RenameArgs {
+pub(crate) struct RenameArgs {
     #[arg(add = ArgValueCandidates::new(crate::complete::secret_names))]
     pub old: String,
     pub new: String,
 }
 
 #[derive(Debug, Args)]
-pub struct RmArgs {
+pub(crate) struct RmArgs {
     #[arg(add = ArgValueCandidates::new(crate::complete::secret_names))]
     pub name: String,
     /// Do not ask for confirmation (needed without a terminal)
@@ -473,7 +473,7 @@ pub struct RmArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct AuditArgs {
+pub(crate) struct AuditArgs {
     #[command(subcommand)]
     pub command: Option<AuditCommand>,
     #[command(flatten)]
@@ -499,7 +499,7 @@ pub struct AuditArgs {
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct AuditFilter {
+pub(crate) struct AuditFilter {
     /// From this time: a date (2026-11-01), an RFC 3339 time, or a duration ago (7d)
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
@@ -509,7 +509,7 @@ pub struct AuditFilter {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum AuditCommand {
+pub(crate) enum AuditCommand {
     /// Totals by event, secret and actor, and findings; exit 1 when a finding fails
     #[command(after_help = "Examples:\n  keyward audit report --since 30d\n  keyward audit report --json --notify")]
     Report(ReportArgs),
@@ -519,7 +519,7 @@ pub enum AuditCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     #[command(flatten)]
     pub filter: AuditFilter,
     /// Send the findings to the configured notification hooks
@@ -528,7 +528,7 @@ pub struct ReportArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RevokeArgs {
+pub(crate) struct RevokeArgs {
     #[arg(add = ArgValueCandidates::new(crate::complete::secret_names))]
     pub name: String,
     /// The key leaked: record it, offer to report it to the provider, refuse rollbacks to it
@@ -546,7 +546,7 @@ pub struct RevokeArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct BackupArgs {
+pub(crate) struct BackupArgs {
     /// Where to write the backup (created 0600)
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
@@ -556,7 +556,7 @@ pub struct BackupArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RestoreArgs {
+pub(crate) struct RestoreArgs {
     /// The backup file
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
@@ -566,7 +566,7 @@ pub struct RestoreArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Shell {
+pub(crate) enum Shell {
     Bash,
     Zsh,
     Fish,
@@ -575,7 +575,7 @@ pub enum Shell {
 }
 
 impl Shell {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Shell::Bash => "bash",
             Shell::Zsh => "zsh",
@@ -587,13 +587,13 @@ impl Shell {
 }
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     #[arg(value_enum)]
     pub shell: Shell,
 }
 
 #[derive(Debug, Args)]
-pub struct InjectArgs {
+pub(crate) struct InjectArgs {
     /// The template (default: standard input)
     #[arg(short = 'i', long = "in", value_name = "TEMPLATE")]
     pub input: Option<PathBuf>,
@@ -603,7 +603,7 @@ pub struct InjectArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ExportFormat {
+pub(crate) enum ExportFormat {
     /// VAR="value", escaped so dotenv parsers read it back unchanged
     Dotenv,
     /// export VAR='value', safe to eval
@@ -617,7 +617,7 @@ pub enum ExportFormat {
 }
 
 #[derive(Debug, Args)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// Export the secrets of this environment (and those with none)
     #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Option<String>,
@@ -635,13 +635,13 @@ pub struct ExportArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ImportFormat {
+pub(crate) enum ImportFormat {
     Dotenv,
     Json,
 }
 
 #[derive(Debug, Args)]
-pub struct ImportFileArgs {
+pub(crate) struct ImportFileArgs {
     /// A .env or JSON file, or - for standard input
     #[arg(value_name = "FILE")]
     pub file: String,
@@ -666,7 +666,7 @@ pub struct ImportFileArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ExecArgs {
+pub(crate) struct ExecArgs {
     /// Inject the secrets of this environment (and those with none)
     #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Option<String>,
@@ -688,7 +688,7 @@ pub struct ExecArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct MaskArgs {
+pub(crate) struct MaskArgs {
     /// Files to mask (default: standard input)
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -710,7 +710,7 @@ pub struct MaskArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ScanFormat {
+pub(crate) enum ScanFormat {
     /// A table (no borders when not a terminal)
     Table,
     /// One JSON document
@@ -720,7 +720,7 @@ pub enum ScanFormat {
 }
 
 #[derive(Debug, Args)]
-pub struct ScanArgs {
+pub(crate) struct ScanArgs {
     /// Files and directories to scan [default: .]
     #[arg(value_name = "PATH", value_hint = clap::ValueHint::AnyPath)]
     pub paths: Vec<PathBuf>,
@@ -763,7 +763,7 @@ pub struct ScanArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ValidateArgs {
+pub(crate) struct ValidateArgs {
     /// Secrets to check
     #[arg(value_name = "NAME", add = ArgValueCandidates::new(crate::complete::secret_names))]
     pub names: Vec<String>,
@@ -798,7 +798,7 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("action").args(["promote", "abort", "rollback", "finish", "due"]))]
-pub struct RotateArgs {
+pub(crate) struct RotateArgs {
     /// The secret to rotate
     #[arg(required_unless_present = "due", add = ArgValueCandidates::new(crate::complete::secret_names))]
     pub name: Option<String>,
@@ -847,7 +847,7 @@ pub struct RotateArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum KeyCommand {
+pub(crate) enum KeyCommand {
     /// Which vault is in use and why, its slots, and which unlock source works now
     #[command(after_help = "Examples:\n  keyward key status\n  keyward key status --json")]
     Status,
@@ -869,7 +869,7 @@ pub enum KeyCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum TokenCommand {
+pub(crate) enum TokenCommand {
     /// Make a token and print it once
     #[command(after_help = "Examples:\n  keyward key token add github-actions | gh secret set KEYWARD_VAULT_KEY")]
     Add(LabelArg),
@@ -882,27 +882,27 @@ pub enum TokenCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct LabelArg {
+pub(crate) struct LabelArg {
     /// 1-48 letters, digits, '.', '_', '-' or '@'
     pub label: String,
 }
 
 #[derive(Debug, Args)]
-pub struct PassphraseArgs {
+pub(crate) struct PassphraseArgs {
     /// Remove the passphrase slot instead of setting it
     #[arg(long)]
     pub remove: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct RecoveryArgs {
+pub(crate) struct RecoveryArgs {
     /// Write the recovery key to this file (created 0600); `-` prints it to standard output
     #[arg(long, value_name = "PATH")]
     pub recovery_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
-pub struct ImportArgs {
+pub(crate) struct ImportArgs {
     /// Where to keep the vault key on this machine
     #[arg(long, value_enum, default_value = "auto")]
     pub keyring: KeyringArg,
@@ -935,7 +935,7 @@ mod tests {
                 if sub.has_subcommands() {
                     walk(sub, &path);
                 } else {
-                    let after = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+                    let after = sub.get_after_help().map(std::string::ToString::to_string).unwrap_or_default();
                     let examples = after.strip_prefix("Examples:\n").unwrap_or_default();
                     assert!(examples.lines().next().is_some_and(|l| l.contains("keyward")), "{path} has no examples");
                 }

@@ -11,7 +11,7 @@ use crate::unlock::{self, Policy};
 use crate::vault::{Locked, Vault};
 
 /// The completion protocol's engine: answers when the shell set `COMPLETE`.
-pub fn engine() -> clap_complete::CompleteEnv<'static, fn() -> clap::Command> {
+pub(crate) fn engine() -> clap_complete::CompleteEnv<'static, fn() -> clap::Command> {
     use clap::CommandFactory;
     clap_complete::CompleteEnv::with_factory(crate::cli::Cli::command as fn() -> clap::Command)
         .bin("keyward")
@@ -26,23 +26,24 @@ fn open_quietly() -> Option<Vault> {
     locked.open(opened.data_key).ok()
 }
 
-pub fn secret_names() -> Vec<CompletionCandidate> {
+pub(crate) fn secret_names() -> Vec<CompletionCandidate> {
     let Some(vault) = open_quietly() else { return Vec::new() };
     let Ok(view) = vault.view() else { return Vec::new() };
     // Only names keyward would write: a shell inserts what it is offered into the command line.
-    let mut names: Vec<String> = view.records.iter().filter_map(|r| r.valid_name()).map(str::to_owned).collect();
+    let mut names: Vec<String> =
+        view.records.iter().filter_map(super::vault::payload::RecordView::valid_name).map(str::to_owned).collect();
     names.sort();
     names.into_iter().map(CompletionCandidate::new).collect()
 }
 
-pub fn provider_ids() -> Vec<CompletionCandidate> {
+pub(crate) fn provider_ids() -> Vec<CompletionCandidate> {
     let registry = crate::config::Config::load()
         .and_then(|c| c.registry())
         .unwrap_or_else(|_| crate::providers::Registry::builtin());
     registry.providers.iter().map(|p| CompletionCandidate::new(&p.id).help(Some(p.name.clone().into()))).collect()
 }
 
-pub fn environments() -> Vec<CompletionCandidate> {
+pub(crate) fn environments() -> Vec<CompletionCandidate> {
     let mut envs: Vec<String> = ["dev", "staging", "prod"].iter().map(|s| (*s).to_owned()).collect();
     if let Some(vault) = open_quietly()
         && let Ok(view) = vault.view()

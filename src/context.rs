@@ -14,7 +14,7 @@ use crate::unlock::{self, Credential, Opened, Policy};
 use crate::vault::location::{self, Location};
 use crate::vault::{Locked, Vault, store};
 
-pub struct Context {
+pub(crate) struct Context {
     pub out: Output,
     vault_flag: Option<PathBuf>,
     pub now: i64,
@@ -29,7 +29,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(global: &GlobalArgs) -> Context {
+    pub(crate) fn new(global: &GlobalArgs) -> Context {
         let now = crate::clock::now();
         Context {
             out: Output::new(global.json, global.quiet, global.no_color),
@@ -43,7 +43,7 @@ impl Context {
     }
 
     /// Runs the unlock chain; a failure is recorded in the vault's audit log, unauthenticated.
-    pub fn unlock(&self, locked: &Locked) -> Result<(Credential, Opened)> {
+    pub(crate) fn unlock(&self, locked: &Locked) -> Result<(Credential, Opened)> {
         if let Some(credential) = self.credential.borrow_mut().as_mut()
             && let Some(opened) = credential.open(&locked.header.vault_id, &locked.header.slots)
         {
@@ -72,14 +72,14 @@ impl Context {
     }
 
     /// The fingerprint of a value under the open vault's key.
-    pub fn fingerprint(&self, value: &str) -> Option<String> {
+    pub(crate) fn fingerprint(&self, value: &str) -> Option<String> {
         self.opened.borrow().as_ref().map(|(_, keys)| keys.fingerprint(value))
     }
 
     /// Appends an event to the open vault's audit log. `durable` for events of commands that
     /// changed the vault (fsynced); a read's event may stay in the page cache. A failure stops
     /// the command: nothing is returned unaudited.
-    pub fn audit(&self, event: Event, durable: bool) -> Result<()> {
+    pub(crate) fn audit(&self, event: Event, durable: bool) -> Result<()> {
         let opened = self.opened.borrow();
         let Some((id, keys)) = opened.as_ref() else { return Ok(()) };
         let config = crate::config::Config::load_audit_settings();
@@ -89,13 +89,13 @@ impl Context {
     }
 
     /// Sends a notification; what fails is a warning, never the command's failure.
-    pub fn notify(&self, settings: &crate::config::NotifySettings, notice: &crate::notify::Notice) {
+    pub(crate) fn notify(&self, settings: &crate::config::NotifySettings, notice: &crate::notify::Notice) {
         for problem in crate::notify::send(settings, notice) {
             self.out.warn(&problem);
         }
     }
 
-    pub fn location(&self) -> Result<Location> {
+    pub(crate) fn location(&self) -> Result<Location> {
         let env = std::env::var_os("KEYWARD_VAULT").map(PathBuf::from);
         let cwd = std::env::current_dir().ok();
         let home = crate::paths::home().ok();
@@ -117,12 +117,12 @@ impl Context {
         Ok(location)
     }
 
-    pub fn vault_path(&self) -> Result<PathBuf> {
+    pub(crate) fn vault_path(&self) -> Result<PathBuf> {
         Ok(self.location()?.path)
     }
 
     /// Reads the vault file and its header; the payload stays encrypted.
-    pub fn read_locked(&self) -> Result<Locked> {
+    pub(crate) fn read_locked(&self) -> Result<Locked> {
         let locked = Locked::read(&self.vault_path()?)?;
         if let Some(mode) = locked.loose_mode {
             self.out.warn(&format!(
@@ -135,11 +135,11 @@ impl Context {
     }
 
     /// Opens the vault for reading.
-    pub fn open(&self) -> Result<Vault> {
+    pub(crate) fn open(&self) -> Result<Vault> {
         Ok(self.open_with_credential()?.0)
     }
 
-    pub fn open_with_credential(&self) -> Result<(Vault, Credential, Opened)> {
+    pub(crate) fn open_with_credential(&self) -> Result<(Vault, Credential, Opened)> {
         let locked = self.read_locked()?;
         let (credential, opened) = self.unlock(&locked)?;
         let vault = locked.open(opened.data_key.clone())?;
@@ -149,7 +149,7 @@ impl Context {
 
     /// Read-modify-write. Unlocking (which may prompt) happens before the lock is taken; under the
     /// lock the file is read again, so a concurrent writer's change is never lost.
-    pub fn modify<T>(&self, change: impl FnOnce(&mut Vault, &Credential) -> Result<T>) -> Result<T> {
+    pub(crate) fn modify<T>(&self, change: impl FnOnce(&mut Vault, &Credential) -> Result<T>) -> Result<T> {
         let first = self.read_locked()?;
         let (mut credential, _) = self.unlock(&first)?;
         drop(first);
@@ -157,7 +157,7 @@ impl Context {
     }
 
     /// Read-modify-write with a credential the caller already holds.
-    pub fn modify_with<T>(
+    pub(crate) fn modify_with<T>(
         &self,
         credential: &mut Credential,
         change: impl FnOnce(&mut Vault, &Credential) -> Result<T>,

@@ -8,7 +8,7 @@ use clap_complete::env::{EnvCompleter, Shells};
 use crate::cli::{Cli, ENVIRONMENT, EXIT_CODES};
 
 /// The shells we ship completion scripts for, and their file names.
-pub const SHELLS: [(&str, &str); 5] = [
+pub(crate) const SHELLS: [(&str, &str); 5] = [
     ("bash", "keyward.bash"),
     ("zsh", "_keyward"),
     ("fish", "keyward.fish"),
@@ -18,7 +18,7 @@ pub const SHELLS: [(&str, &str); 5] = [
 
 /// The registration script for `shell`: it calls `keyward` by name (found on PATH), so it is the
 /// same on every machine.
-pub fn completion_script(shell: &str) -> Option<Vec<u8>> {
+pub(crate) fn completion_script(shell: &str) -> Option<Vec<u8>> {
     let shells = Shells::builtins();
     let completer: &dyn EnvCompleter = shells.completer(shell)?;
     let mut buf = Vec::new();
@@ -27,7 +27,7 @@ pub fn completion_script(shell: &str) -> Option<Vec<u8>> {
 }
 
 /// Every generated file: (path relative to the repository root, contents).
-pub fn files() -> Vec<(String, Vec<u8>)> {
+pub(crate) fn files() -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for (shell, file) in SHELLS {
         out.push((format!("completions/{file}"), completion_script(shell).expect("a built-in shell")));
@@ -65,7 +65,7 @@ fn man_page(cmd: &clap::Command, page: &str) -> Vec<u8> {
     if cmd.has_subcommands() {
         man.render_subcommands_section(&mut buf).expect("render to memory");
     }
-    let help = cmd.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+    let help = cmd.get_after_help().map(std::string::ToString::to_string).unwrap_or_default();
     if let Some(examples) = help.strip_prefix("Examples:\n") {
         section(&mut buf, "EXAMPLES", examples);
     }

@@ -155,7 +155,14 @@ impl Error {
 
     /// The exit code this error maps to; the single place the mapping lives.
     pub fn exit_code(&self) -> i32 {
-        use Error::*;
+        use Error::{
+            Audit, AuditBroken, Backup, CannotUnlock, CommandLine, Config, Damaged, EmptyValue, Exec, FutureVersion,
+            GraceEnded, InvalidName, InvalidValue, Io, KeyringUnavailable, LockTimeout, MalformedVaultKey, Mismatch,
+            NeedsTerminal, NoHome, NotAVault, NotYours, Output, PendingExists, Refused, Revoked, SecretExists,
+            SecretNotFound, StartupVar, TokenExists, TokenNotFound, UnknownProvider, UnknownReference, Usage,
+            ValueNotUtf8, ValueTooLarge, VarConflict, VaultExists, VaultNotFound, VersionNotFound, WrongSecret,
+            WrongVaultKey,
+        };
         match self {
             Usage(_)
             | CommandLine { .. }
@@ -197,7 +204,14 @@ impl Error {
 
     /// What the user can do next.
     pub fn hint(&self) -> String {
-        use Error::*;
+        use Error::{
+            Audit, AuditBroken, Backup, CannotUnlock, CommandLine, Config, Damaged, EmptyValue, Exec, FutureVersion,
+            GraceEnded, InvalidName, InvalidValue, Io, KeyringUnavailable, LockTimeout, MalformedVaultKey, Mismatch,
+            NeedsTerminal, NoHome, NotAVault, NotYours, Output, PendingExists, Refused, Revoked, SecretExists,
+            SecretNotFound, StartupVar, TokenExists, TokenNotFound, UnknownProvider, UnknownReference, Usage,
+            ValueNotUtf8, ValueTooLarge, VarConflict, VaultExists, VaultNotFound, VersionNotFound, WrongSecret,
+            WrongVaultKey,
+        };
         match self {
             Usage(_) => "see `keyward --help`".into(),
             CommandLine { usage, .. } => format!("usage: {usage}"),

@@ -9,7 +9,7 @@ static ORIGINAL_CORE: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 pub fn harden_process() {
     let mut original = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes into a valid struct.
-    if unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut original) } == 0 {
+    if unsafe { libc::getrlimit(libc::RLIMIT_CORE, &raw mut original) } == 0 {
         ORIGINAL_CORE[0].store(original.rlim_cur as _, Ordering::Relaxed);
         ORIGINAL_CORE[1].store(original.rlim_max as _, Ordering::Relaxed);
     }
@@ -17,7 +17,7 @@ pub fn harden_process() {
     let no_core = libc::rlimit { rlim_cur: 0, rlim_max: original.rlim_max };
     // SAFETY: setrlimit reads a valid rlimit struct; failure leaves the limit as it was.
     unsafe {
-        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+        libc::setrlimit(libc::RLIMIT_CORE, &raw const no_core);
     }
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_DUMPABLE takes an integer argument and affects only this process.
@@ -40,7 +40,7 @@ pub fn restore_core_limit() {
     };
     // SAFETY: setrlimit reads a valid struct; it is async-signal-safe.
     unsafe {
-        libc::setrlimit(libc::RLIMIT_CORE, &limit);
+        libc::setrlimit(libc::RLIMIT_CORE, &raw const limit);
     }
 }
 
@@ -51,7 +51,7 @@ mod tests {
         super::harden_process();
         let mut limit = libc::rlimit { rlim_cur: 1, rlim_max: 1 };
         // SAFETY: getrlimit writes into a valid struct.
-        unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut limit) };
+        unsafe { libc::getrlimit(libc::RLIMIT_CORE, &raw mut limit) };
         assert_eq!(limit.rlim_cur, 0);
         // SAFETY: PR_GET_DUMPABLE takes no arguments.
         assert_eq!(unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) }, 0);

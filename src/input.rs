@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::sensitive::{PASSPHRASE_LIMIT, Passphrase, SecretValue, into_text, read_bounded, read_passphrase_file};
 
 /// Prompts are possible when standard input is a terminal.
-pub fn can_prompt() -> bool {
+pub(crate) fn can_prompt() -> bool {
     std::io::stdin().is_terminal()
 }
 
@@ -23,7 +23,7 @@ fn prompt_hidden(prompt: &str, limit: usize) -> Result<Passphrase> {
     Ok(Passphrase::new(into_text(line)?.as_str().to_owned()))
 }
 
-pub fn prompt_secret(prompt: &str) -> Result<Passphrase> {
+pub(crate) fn prompt_secret(prompt: &str) -> Result<Passphrase> {
     prompt_hidden(prompt, PASSPHRASE_LIMIT)
 }
 
@@ -38,7 +38,7 @@ fn prompt_twice(first: &str, again: &str, limit: usize) -> Result<Passphrase> {
 }
 
 /// A secret value: piped standard input, else a hidden prompt asked twice.
-pub fn read_value() -> Result<SecretValue> {
+pub(crate) fn read_value() -> Result<SecretValue> {
     let text = if can_prompt() {
         let value = prompt_twice("Value (input hidden): ", "Value again: ", SecretValue::MAX_LEN)?;
         Zeroizing::new(value.expose().to_owned())
@@ -59,7 +59,7 @@ pub fn read_value() -> Result<SecretValue> {
 
 /// A new passphrase: from `KEYWARD_PASSPHRASE_FILE`, else asked twice on the terminal, else the
 /// first line of standard input.
-pub fn new_passphrase() -> Result<Passphrase> {
+pub(crate) fn new_passphrase() -> Result<Passphrase> {
     let passphrase = if let Some(file) = std::env::var_os(crate::unlock::PASSPHRASE_FILE_VAR) {
         read_passphrase_file(Path::new(&file))?
     } else if can_prompt() {
@@ -76,7 +76,7 @@ pub fn new_passphrase() -> Result<Passphrase> {
 }
 
 /// A recovery key or token from standard input (or a hidden prompt on a terminal).
-pub fn read_code(prompt: &str) -> Result<Zeroizing<String>> {
+pub(crate) fn read_code(prompt: &str) -> Result<Zeroizing<String>> {
     if can_prompt() {
         return Ok(Zeroizing::new(prompt_secret(prompt)?.expose().to_owned()));
     }
@@ -85,7 +85,7 @@ pub fn read_code(prompt: &str) -> Result<Zeroizing<String>> {
 }
 
 /// Asks a yes/no question on the terminal; anything but y/yes is no.
-pub fn confirm(question: &str) -> Result<bool> {
+pub(crate) fn confirm(question: &str) -> Result<bool> {
     eprint!("{question} [y/N] ");
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).map_err(|e| Error::io("cannot read", "standard input", e))?;

@@ -1,38 +1,63 @@
 //! keyward: API keys in an encrypted local vault, unlocked through the OS keyring.
 //!
-//! The binary is a thin shell around [`run`]. Modules, from the bottom up:
-//! [`sensitive`] (types that hold secrets), [`vault`] (the file format, crypto and storage),
-//! [`unlock`] (where the vault key comes from), [`commands`] (one module per subcommand),
-//! [`cli`] (the clap definitions), [`error`] (the error type and exit codes).
+//! Two layers (see `docs/architecture.md`). The **core** does the work and can be called from a
+//! test or another program; it never prints, never exits and knows nothing of clap:
+//! [`sensitive`] (types that hold secrets), [`vault`] (the file format, crypto and the store),
+//! [`unlock`] (where the vault key comes from), [`providers`], [`mask`], [`scan`], [`audit`],
+//! [`config`], [`rotation`], [`notify`], and small helpers ([`clock`], [`host`], [`paths`],
+//! [`sanitize`], [`parse`], [`dotenv`], [`template`], [`hardening`]). The **command-line
+//! layer** turns arguments into calls and results into text: `cli` (the clap definitions),
+//! `commands` (one module per subcommand), `context`, `output`, `input` and `tty` (prompts),
+//! `complete` and `docs`. It is private; [`run`] is its entry point, and `main` turns what
+//! `run` returns into the process exit code.
 
+// The core.
 pub mod audit;
-pub mod cli;
 pub mod clock;
-pub mod commands;
-pub mod complete;
 pub mod config;
-pub mod context;
-pub mod docs;
 pub mod dotenv;
 pub mod error;
 pub mod hardening;
 pub mod host;
-pub mod input;
 pub mod mask;
 pub mod notify;
-pub mod output;
 pub mod parse;
 pub mod paths;
 pub mod providers;
 pub mod rotation;
-mod run;
 pub mod sanitize;
 pub mod scan;
 pub mod sensitive;
 pub mod template;
-pub mod tty;
 pub mod unlock;
 pub mod vault;
 
+// The command-line layer.
+mod cli;
+mod commands;
+mod complete;
+mod context;
+mod docs;
+mod input;
+mod output;
+mod run;
+mod tty;
+
 pub use error::{Error, Result};
 pub use run::{Ending, Outcome, run};
+
+/// The command line's definition: the single source of `--help`, the man pages and the shell
+/// completions (the help snapshot test walks it).
+pub fn command() -> clap::Command {
+    <cli::Cli as clap::CommandFactory>::command()
+}
+
+/// The generated files (`completions/`, `man/`) as `(path, bytes)`, as `keyward generate-docs`
+/// writes them: a test compares them with the committed ones.
+pub fn generated_docs() -> Vec<(String, Vec<u8>)> {
+    docs::files()
+}
+
+/// The shells `keyward completions` knows, and the file each one's script is committed as under
+/// `completions/`.
+pub const COMPLETION_SHELLS: [(&str, &str); 5] = docs::SHELLS;

@@ -6,7 +6,7 @@ use comfy_table::ContentArrangement;
 use comfy_table::presets::{NOTHING, UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
-pub use crate::sanitize::{sanitize, sanitize_lines};
+pub(crate) use crate::sanitize::{sanitize, sanitize_lines};
 
 /// Output settings, from the global flags and the environment, and the first error writing to
 /// standard output (after which nothing more is written; `run` reports it once the command ends).
@@ -111,7 +111,7 @@ impl Output {
         } else {
             table.load_preset(NOTHING).set_content_arrangement(ContentArrangement::Disabled);
         }
-        table.set_header(header.iter().map(|h| h.to_string()));
+        table.set_header(header.iter().map(std::string::ToString::to_string));
         Table(table)
     }
 

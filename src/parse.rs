@@ -60,7 +60,7 @@ pub fn parse_time(s: &str) -> Option<i64> {
 }
 
 fn unix(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// RFC 3339 in UTC, to the second.

@@ -43,7 +43,9 @@ fn user_entry() -> Option<User> {
         // it is given, and sets `result` to null or to `&pwd`.
         let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
         let mut result: *mut libc::passwd = std::ptr::null_mut();
-        let rc = unsafe { libc::getpwuid_r(libc::getuid(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+        // SAFETY: as above; getuid has no preconditions.
+        let rc =
+            unsafe { libc::getpwuid_r(libc::getuid(), &raw mut pwd, buf.as_mut_ptr(), buf.len(), &raw mut result) };
         if rc == libc::ERANGE && buf.len() < 1 << 20 {
             buf.resize(buf.len() * 2, 0);
             continue;
@@ -73,7 +75,8 @@ fn is_private_group(gid: libc::gid_t) -> bool {
         // null or `&grp`.
         let mut grp: libc::group = unsafe { std::mem::zeroed() };
         let mut result: *mut libc::group = std::ptr::null_mut();
-        let rc = unsafe { libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr(), buf.len(), &mut result) };
+        // SAFETY: as above.
+        let rc = unsafe { libc::getgrgid_r(gid, &raw mut grp, buf.as_mut_ptr(), buf.len(), &raw mut result) };
         if rc == libc::ERANGE && buf.len() < 1 << 20 {
             buf.resize(buf.len() * 2, 0);
             continue;

@@ -29,7 +29,7 @@ extern "C" fn note_signal(signal: c_int) {
 
 /// Shows `prompt` on the terminal and reads one line with echo off (without its line ending).
 /// A line longer than `limit` bytes is read to its end and refused with `InvalidData`.
-pub fn read_hidden(prompt: &str, limit: usize) -> io::Result<Zeroizing<Vec<u8>>> {
+pub(crate) fn read_hidden(prompt: &str, limit: usize) -> io::Result<Zeroizing<Vec<u8>>> {
     let mut tty = OpenOptions::new().read(true).write(true).open("/dev/tty")?;
     let fd = tty.as_raw_fd();
     let saved = get_mode(fd)?;
@@ -107,7 +107,7 @@ fn hidden_line(tty: &mut File, saved: &libc::termios, prompt: &str, limit: usize
 fn readable(fd: RawFd, millis: c_int) -> bool {
     let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
     // SAFETY: one valid pollfd.
-    unsafe { libc::poll(&mut pfd, 1, millis) > 0 }
+    unsafe { libc::poll(&raw mut pfd, 1, millis) > 0 }
 }
 
 fn get_mode(fd: RawFd) -> io::Result<libc::termios> {
@@ -138,12 +138,12 @@ fn catch_signals() -> Vec<libc::sigaction> {
             // to an atomic, which is async-signal-safe.
             unsafe {
                 let mut previous: libc::sigaction = std::mem::zeroed();
-                libc::sigaction(signal, std::ptr::null(), &mut previous);
+                libc::sigaction(signal, std::ptr::null(), &raw mut previous);
                 // An ignored signal (SIGHUP under nohup, SIGINT in a background job) stays ignored.
                 if previous.sa_sigaction != libc::SIG_IGN {
                     let mut action: libc::sigaction = std::mem::zeroed();
                     action.sa_sigaction = note_signal as *const () as libc::sighandler_t;
-                    libc::sigaction(signal, &action, std::ptr::null_mut());
+                    libc::sigaction(signal, &raw const action, std::ptr::null_mut());
                 }
                 previous
             }

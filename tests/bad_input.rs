@@ -18,7 +18,14 @@ struct Case {
 }
 
 fn case(what: &'static str, args: &[&str], code: i32, says: &'static str) -> Case {
-    Case { what, args: args.iter().map(|s| s.to_string()).collect(), stdin: Vec::new(), env: Vec::new(), code, says }
+    Case {
+        what,
+        args: args.iter().map(std::string::ToString::to_string).collect(),
+        stdin: Vec::new(),
+        env: Vec::new(),
+        code,
+        says,
+    }
 }
 
 impl Case {

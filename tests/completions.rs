@@ -159,7 +159,7 @@ fn a_locked_vault_completes_nothing_and_prints_nothing() {
 #[test]
 fn completions_command_prints_the_committed_scripts() {
     let env = Env::new();
-    for (shell, file) in keyward::docs::SHELLS {
+    for (shell, file) in keyward::COMPLETION_SHELLS {
         let out = env.cmd().args(["completions", shell]).output().unwrap();
         assert_eq!(out.stdout, std::fs::read(script(file)).unwrap(), "{shell}");
         assert!(String::from_utf8_lossy(&out.stdout).contains("keyward"));

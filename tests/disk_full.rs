@@ -17,7 +17,7 @@ fn limited(env: &Env, bytes: u64) -> std::process::Command {
         cmd.pre_exec(move || {
             libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
             let limit = libc::rlimit { rlim_cur: bytes as libc::rlim_t, rlim_max: bytes as libc::rlim_t };
-            libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+            libc::setrlimit(libc::RLIMIT_FSIZE, &raw const limit);
             Ok(())
         });
     }

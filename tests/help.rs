@@ -5,8 +5,6 @@ use crate::common;
 
 use std::path::Path;
 
-use clap::CommandFactory;
-
 fn commands(cmd: &clap::Command, path: Vec<String>, out: &mut Vec<Vec<String>>) {
     out.push(path.clone());
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
@@ -20,7 +18,7 @@ fn commands(cmd: &clap::Command, path: Vec<String>, out: &mut Vec<Vec<String>>) 
 fn help_output_matches_the_snapshot() {
     let env = common::Env::new();
     let mut all = Vec::new();
-    commands(&keyward::cli::Cli::command(), Vec::new(), &mut all);
+    commands(&keyward::command(), Vec::new(), &mut all);
     let mut text = String::new();
     for path in &all {
         let out = env.cmd().args(path).arg("--help").env("COLUMNS", "100").output().unwrap();

@@ -170,13 +170,12 @@ fn finishes_within(mut cmd: std::process::Command, secs: u64) -> std::process::O
     let pid = child.id() as libc::pid_t;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || tx.send(child.wait_with_output()));
-    match rx.recv_timeout(std::time::Duration::from_secs(secs)) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            // SAFETY: kill with the pid of our own child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("still running after {secs} s: an Argon2 derivation ran");
-        }
+    if let Ok(out) = rx.recv_timeout(std::time::Duration::from_secs(secs)) {
+        out.unwrap()
+    } else {
+        // SAFETY: kill with the pid of our own child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        panic!("still running after {secs} s: an Argon2 derivation ran");
     }
 }
 
@@ -609,6 +608,7 @@ fn a_scan_settings_file_outside_the_repository_or_not_the_users_is_ignored() {
     std::fs::write(&theirs, allow_all).unwrap();
     if std::os::unix::fs::chown(&theirs, Some(54321), Some(54321)).is_ok() {
         assert_eq!(scan().status.code(), Some(1), "another user's settings were used");
+        // SAFETY: getuid has no preconditions.
         std::os::unix::fs::chown(&theirs, Some(unsafe { libc::getuid() }), None).unwrap();
     } else {
         assert!(std::env::var_os("CI").is_none(), "CI runs as root: this case must run there");

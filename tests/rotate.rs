@@ -262,7 +262,7 @@ fn a_crash_while_verifying_keeps_current_and_pending() {
     assert_eq!(get(&env, "stripe/live", "pending").as_deref(), Some(new.as_str()));
     let leftovers: Vec<_> = std::fs::read_dir(env.vault.parent().unwrap())
         .unwrap()
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.contains(".tmp"))
         .collect();

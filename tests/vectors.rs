@@ -32,7 +32,7 @@ fn read_expect(name: &str) -> Expect {
             "passphrase" => e.passphrase = Some(v.to_owned()),
             "expect" if v == "success" => e.code = 0,
             "expect" => {
-                e.code = v.strip_prefix("exit ").and_then(|c| c.parse().ok()).expect("expect: success | exit N")
+                e.code = v.strip_prefix("exit ").and_then(|c| c.parse().ok()).expect("expect: success | exit N");
             }
             "stderr" => e.stderr = Some(v.to_owned()),
             "secret" => {

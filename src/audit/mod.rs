@@ -214,6 +214,8 @@ impl Log {
     }
 
     /// The segments that exist, oldest first.
+    // Finite: segments are numbered from 1 without gaps, and the first missing one ends it.
+    #[allow(clippy::maybe_infinite_iter)]
     pub fn segments(&self) -> Vec<PathBuf> {
         (1..).map(|n| self.segment_path(n)).take_while(|p| p.exists()).collect()
     }
@@ -242,7 +244,7 @@ impl Log {
 
         let mut segment = self.segments().len().max(1) as u32;
         let (seq, prev) = self.last_chained(segment)?;
-        let size = std::fs::metadata(self.segment_path(segment)).map(|m| m.len()).unwrap_or(0);
+        let size = std::fs::metadata(self.segment_path(segment)).map_or(0, |m| m.len());
         if size >= self.max_segment {
             segment += 1;
         }

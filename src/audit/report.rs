@@ -114,11 +114,11 @@ pub fn build(
 
     let mut findings = Vec::new();
     let mut add = |severity, secret: &str, kind, message: String| {
-        findings.push(Finding { severity, secret: secret.to_owned(), kind, message })
+        findings.push(Finding { severity, secret: secret.to_owned(), kind, message });
     };
     for s in secrets {
         let Some(current) = s.current() else { continue };
-        let last_use = usage.get(&s.name).map(|u| u.1).unwrap_or(current.created.max(s.body.meta.created));
+        let last_use = usage.get(&s.name).map_or(current.created.max(s.body.meta.created), |u| u.1);
         if now - last_use > i64::from(unused_days) * 86_400 {
             let days = (now - last_use) / 86_400;
             add(Severity::Warn, &s.name, "unused", format!("not used for {days} days: remove it if nothing needs it"));
@@ -142,7 +142,7 @@ pub fn build(
         match s.body.meta.expires {
             Some(at) if at <= now => add(Severity::Fail, &s.name, "expired", format!("expired at {}", parse::time(at))),
             Some(at) if at - now <= EXPIRY_WARNING => {
-                add(Severity::Warn, &s.name, "expiring", format!("expires at {}", parse::time(at)))
+                add(Severity::Warn, &s.name, "expiring", format!("expires at {}", parse::time(at)));
             }
             _ => {}
         }

@@ -13,7 +13,7 @@ use crate::sensitive::SecretValue;
 use crate::vault::payload::Record;
 use crate::vault::secret::{Metadata, Secret, check_name, default_var};
 
-pub fn run(args: AddArgs, ctx: &Context) -> Result<Outcome> {
+pub(crate) fn run(args: AddArgs, ctx: &Context) -> Result<Outcome> {
     check_name(&args.name)?;
     let mut meta = Metadata::new(ctx.now);
     metadata::apply(&args.meta, &mut meta, ctx.now)?;
@@ -90,7 +90,7 @@ fn describe_provider(
 }
 
 /// A random value from the OS generator, URL-safe base64 without padding.
-pub fn generate(bytes: usize, prefix: Option<&str>) -> Result<SecretValue> {
+pub(crate) fn generate(bytes: usize, prefix: Option<&str>) -> Result<SecretValue> {
     let prefix = prefix.unwrap_or("");
     if prefix.len() > 32 || !prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
         return Err(Error::invalid("prefix", prefix, "use up to 32 letters, digits, '_', '-' or '.'"));

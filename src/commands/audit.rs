@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::output::sanitize;
 use crate::parse;
 
-pub fn run(args: AuditArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: AuditArgs, ctx: &Context) -> Result<Outcome> {
     match args.command {
         Some(AuditCommand::Report(r)) => run_report(r, ctx),
         Some(AuditCommand::Verify) => verify(ctx),

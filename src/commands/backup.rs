@@ -57,7 +57,7 @@ fn backup_key(data_key: &Key32, salt: &[u8; 16]) -> Key32 {
     out
 }
 
-pub fn backup(args: BackupArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn backup(args: BackupArgs, ctx: &Context) -> Result<Outcome> {
     let passphrase = if args.passphrase { Some(input::new_passphrase()?) } else { None };
     let vault = ctx.open()?;
     let vault_bytes = store::read(&vault.path)?.bytes;
@@ -139,7 +139,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-pub fn restore(args: RestoreArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn restore(args: RestoreArgs, ctx: &Context) -> Result<Outcome> {
     let target = ctx.vault_path()?;
     if target.exists() && !args.force {
         return Err(Error::VaultExists { path: target });

@@ -6,14 +6,14 @@ use crate::context::Context;
 use crate::docs;
 use crate::error::Result;
 
-pub fn run(args: CompletionsArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: CompletionsArgs, ctx: &Context) -> Result<Outcome> {
     let script = docs::completion_script(args.shell.name()).expect("every listed shell is built in");
     ctx.out.write(&script);
     Ok(Outcome::Success)
 }
 
 /// The hidden `generate-docs` command: writes completions/ and man/ under DIR.
-pub fn generate(dir: &std::path::Path, ctx: &Context) -> Result<Outcome> {
+pub(super) fn generate(dir: &std::path::Path, ctx: &Context) -> Result<Outcome> {
     for (path, bytes) in docs::files() {
         let target = dir.join(&path);
         if let Some(parent) = target.parent() {

@@ -30,7 +30,7 @@ struct Finding {
     detail: String,
 }
 
-pub fn run(ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(ctx: &Context) -> Result<Outcome> {
     let mut found = Vec::new();
     let mut add = |check, status, detail: String| found.push(Finding { check, status, detail });
     let location = ctx.location()?;
@@ -98,14 +98,14 @@ pub fn run(ctx: &Context) -> Result<Outcome> {
             Ok((credential, _)) => add("unlock", Status::Ok, format!("opens now with the {}", credential.describe())),
             Err(e) => add("unlock", Status::Fail, format!("{e} — {}", e.hint())),
         }
-        if !locked.header.slots.iter().any(|s| s.kind == SlotKind::Recovery) {
+        if locked.header.slots.iter().any(|s| s.kind == SlotKind::Recovery) {
+            add("recovery", Status::Ok, "a recovery key slot exists".into());
+        } else {
             add(
                 "recovery",
                 Status::Warn,
                 "no recovery key: if the keyring is lost, only a passphrase or token opens the vault; make one with `keyward key recovery --recovery-key-file PATH`".into(),
             );
-        } else {
-            add("recovery", Status::Ok, "a recovery key slot exists".into());
         }
         // A clock behind the vault's own timestamps makes expiry and rotation checks lie.
         let newest = locked.header.slots.iter().map(|s| s.created).chain([locked.header.created]).max().unwrap_or(0);

@@ -25,9 +25,9 @@ use crate::vault::secret::{VersionSelector, check_name};
 
 /// An environment variable whose value is `keyward:NAME` (or `keyward:NAME@previous`) gets the
 /// secret's value, as `op run` resolves `op://` references.
-pub const REFERENCE_PREFIX: &str = "keyward:";
+pub(super) const REFERENCE_PREFIX: &str = "keyward:";
 
-pub fn run(args: ExecArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: ExecArgs, ctx: &Context) -> Result<Outcome> {
     match prepare(&args, ctx) {
         Ok(prepared) => launch(&args, prepared),
         Err(e) => Err(Error::Exec(Box::new(e))),
@@ -130,9 +130,9 @@ fn signal_set() -> libc::sigset_t {
     // SAFETY: sigemptyset/sigaddset initialize and fill a local set.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
+        libc::sigemptyset(&raw mut set);
         for s in FORWARDED {
-            libc::sigaddset(&mut set, s);
+            libc::sigaddset(&raw mut set, s);
         }
         set
     }
@@ -143,7 +143,7 @@ fn launch(args: &ExecArgs, prepared: Prepared) -> Result<Outcome> {
     // Block the forwarded signals in every thread of keyward; one thread waits for them.
     let set = signal_set();
     // SAFETY: pthread_sigmask with a valid set, before any other thread exists.
-    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &raw const set, std::ptr::null_mut()) };
 
     let mut command = Command::new(&args.command[0]);
     command.args(&args.command[1..]).env_clear().envs(env).stdin(Stdio::inherit());
@@ -155,8 +155,8 @@ fn launch(args: &ExecArgs, prepared: Prepared) -> Result<Outcome> {
         command.pre_exec(|| {
             crate::hardening::restore_core_limit();
             let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            libc::sigemptyset(&raw mut empty);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &raw const empty, std::ptr::null_mut());
             Ok(())
         });
     }
@@ -181,7 +181,10 @@ fn launch(args: &ExecArgs, prepared: Prepared) -> Result<Outcome> {
     let mut pumps = Vec::new();
     if let Some(engine) = engine {
         let engine = std::sync::Arc::new(engine);
-        for (pipe, fd) in [(child.stdout.take().map(|p| p.into()), 1), (child.stderr.take().map(|p| p.into()), 2)] {
+        for (pipe, fd) in [
+            (child.stdout.take().map(std::convert::Into::into), 1),
+            (child.stderr.take().map(std::convert::Into::into), 2),
+        ] {
             let pipe: Option<std::os::fd::OwnedFd> = pipe;
             let Some(pipe) = pipe else { continue };
             let engine = engine.clone();
@@ -214,7 +217,8 @@ fn forward_signals(set: libc::sigset_t, child: libc::pid_t) {
     loop {
         // SAFETY: sigwaitinfo with a valid set and info struct.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let signal = unsafe { libc::sigwaitinfo(&set, &mut info) };
+        // SAFETY: as above.
+        let signal = unsafe { libc::sigwaitinfo(&raw const set, &raw mut info) };
         if signal < 0 {
             continue;
         }

@@ -17,7 +17,7 @@ use crate::input;
 use crate::parse;
 use crate::vault::secret::check_name;
 
-pub fn run(args: ExportArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: ExportArgs, ctx: &Context) -> Result<Outcome> {
     let env = args.env.as_deref().map(|e| parse::environment(e).map_err(|r| Error::invalid("environment", e, r)));
     let env = env.transpose()?;
     for name in &args.only {

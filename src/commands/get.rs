@@ -9,7 +9,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::vault::secret::VersionSelector;
 
-pub fn run(args: GetArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: GetArgs, ctx: &Context) -> Result<Outcome> {
     crate::vault::secret::check_name(&args.name)?;
     let selector: VersionSelector =
         args.version.parse().map_err(|reason: String| Error::invalid("version", &args.version, reason))?;

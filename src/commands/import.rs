@@ -46,7 +46,7 @@ struct Rejected {
     reason: String,
 }
 
-pub fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
     let env = args.env.as_deref().map(|e| parse::environment(e).map_err(|r| Error::invalid("environment", e, r)));
     let env = env.transpose()?;
     let config = Config::load()?;

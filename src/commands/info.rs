@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::output::sanitize;
 use crate::parse;
 
-pub fn run(args: NameArg, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: NameArg, ctx: &Context) -> Result<Outcome> {
     crate::vault::secret::check_name(&args.name)?;
     let vault = ctx.open()?;
     let secret = vault.get(&args.name)?;

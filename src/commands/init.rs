@@ -14,7 +14,7 @@ use crate::vault::crypto::Argon2Params;
 use crate::vault::format::SlotKind;
 use crate::vault::{SlotSecret, Vault, store};
 
-pub fn run(args: InitArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: InitArgs, ctx: &Context) -> Result<Outcome> {
     let location = ctx.location()?;
     let path = location.path;
     if path.exists() {

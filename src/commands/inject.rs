@@ -14,7 +14,7 @@ use crate::vault::store;
 /// Templates are config files, not data sets.
 const MAX_TEMPLATE: u64 = 16 * 1024 * 1024;
 
-pub fn run(args: InjectArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: InjectArgs, ctx: &Context) -> Result<Outcome> {
     let (text, source) = match &args.input {
         Some(path) => {
             let file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;

@@ -9,7 +9,7 @@ use crate::output::sanitize;
 use crate::parse;
 use crate::rotation::rotated_at;
 
-pub fn run(args: ListArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: ListArgs, ctx: &Context) -> Result<Outcome> {
     let env = args.env.as_deref().map(metadata::env).transpose()?;
     let provider = args.provider.as_deref().map(str::to_ascii_lowercase);
     let vault = ctx.open()?;

@@ -11,7 +11,7 @@ use crate::unlock::Credential;
 use crate::unlock::keyring::{self, Backend};
 use crate::vault::format::SlotKind;
 
-pub fn lock(ctx: &Context) -> Result<Outcome> {
+pub(super) fn lock(ctx: &Context) -> Result<Outcome> {
     let locked = ctx.read_locked()?;
     if !locked.header.slots.iter().any(|s| s.kind != SlotKind::Keyring) {
         // Same rule as removing a slot: never strand the vault.

@@ -14,7 +14,7 @@ use crate::providers::Registry;
 use crate::vault::Vault;
 use crate::vault::store;
 
-pub fn run(args: MaskArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: MaskArgs, ctx: &Context) -> Result<Outcome> {
     // Fail closed: the vault is opened (or refused) before any input is read.
     let vault = if args.no_known { None } else { Some(ctx.open()?) };
     let registry = if args.no_patterns { None } else { Some(Config::load()?.registry()?) };
@@ -56,7 +56,7 @@ pub fn run(args: MaskArgs, ctx: &Context) -> Result<Outcome> {
 }
 
 /// The engine for a vault's values (every version of every secret) and the registry's patterns.
-pub fn build(vault: Option<&Vault>, registry: Option<&Registry>, opts: Options) -> Result<Engine> {
+pub(super) fn build(vault: Option<&Vault>, registry: Option<&Registry>, opts: Options) -> Result<Engine> {
     let secrets = match vault {
         Some(v) => v.secrets()?,
         None => Vec::new(),

@@ -6,17 +6,17 @@ use crate::parse;
 use crate::vault::payload::Records;
 use crate::vault::secret::{Metadata, check_name, ext, validate_var};
 
-pub use crate::vault::secret::ext::PAIRED_WITH;
+pub(super) use crate::vault::secret::ext::PAIRED_WITH;
 
 fn check<T>(what: &'static str, value: &str, result: std::result::Result<T, String>) -> Result<T> {
     result.map_err(|reason| Error::invalid(what, value, reason))
 }
 
-pub fn env(value: &str) -> Result<String> {
+pub(super) fn env(value: &str) -> Result<String> {
     check("environment", value, parse::environment(value))
 }
 
-pub fn var(value: &str) -> Result<String> {
+pub(super) fn var(value: &str) -> Result<String> {
     check("variable name", value, validate_var(value).map(|()| value.to_owned()).map_err(str::to_owned))
 }
 
@@ -27,7 +27,7 @@ fn push_unique(list: &mut Vec<String>, item: String) {
 }
 
 /// Applies every flag that was given to `meta`. Returns whether anything changed.
-pub fn apply(args: &MetadataArgs, meta: &mut Metadata, now: i64) -> Result<bool> {
+pub(super) fn apply(args: &MetadataArgs, meta: &mut Metadata, now: i64) -> Result<bool> {
     let before = meta.clone();
     if let Some(p) = &args.provider {
         let p = p.trim().to_ascii_lowercase();
@@ -78,7 +78,7 @@ pub fn apply(args: &MetadataArgs, meta: &mut Metadata, now: i64) -> Result<bool>
 }
 
 /// Refuses a second secret with the same variable in the same environment.
-pub fn check_var_conflict(
+pub(super) fn check_var_conflict(
     records: &crate::vault::payload::Records,
     name: &str,
     var: &str,
@@ -95,7 +95,7 @@ pub fn check_var_conflict(
 }
 
 /// The secret named by --paired-with must exist and be another secret.
-pub fn check_paired(records: &Records, name: &str, meta: &Metadata) -> Result<()> {
+pub(super) fn check_paired(records: &Records, name: &str, meta: &Metadata) -> Result<()> {
     let Some(paired) = meta.ext.get(ext::PAIRED_WITH) else { return Ok(()) };
     if paired == name {
         return Err(Error::invalid("--paired-with", paired, "a secret cannot be paired with itself"));
@@ -107,7 +107,7 @@ pub fn check_paired(records: &Records, name: &str, meta: &Metadata) -> Result<()
 }
 
 /// Checks a provider id against the registry (the built-in providers and the config's).
-pub fn check_provider(registry: &crate::providers::Registry, meta: &Metadata) -> Result<()> {
+pub(super) fn check_provider(registry: &crate::providers::Registry, meta: &Metadata) -> Result<()> {
     match &meta.provider {
         Some(id) if registry.get(id).is_none() => Err(Error::UnknownProvider { id: id.clone() }),
         _ => Ok(()),

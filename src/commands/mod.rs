@@ -78,7 +78,7 @@ fn name(command: &Command) -> &'static str {
     }
 }
 
-pub fn dispatch(command: Command, ctx: &Context) -> Result<Outcome> {
+pub(crate) fn dispatch(command: Command, ctx: &Context) -> Result<Outcome> {
     ctx.command.set(name(&command));
     match command {
         Command::Init(args) => init::run(args, ctx),
@@ -112,7 +112,7 @@ pub fn dispatch(command: Command, ctx: &Context) -> Result<Outcome> {
 }
 
 /// Uses of each secret (count, last time), from the vault's audit log; empty when there is none.
-pub fn usage(vault: &crate::vault::Vault) -> std::collections::BTreeMap<String, (usize, i64)> {
+pub(crate) fn usage(vault: &crate::vault::Vault) -> std::collections::BTreeMap<String, (usize, i64)> {
     let Ok(log) = crate::audit::Log::for_vault(&vault.header.vault_id_hex()) else { return Default::default() };
     let Ok(keys) = vault.audit_key_chain() else { return Default::default() };
     crate::audit::read_authenticated(&log, &keys)
@@ -121,13 +121,13 @@ pub fn usage(vault: &crate::vault::Vault) -> std::collections::BTreeMap<String, 
 }
 
 /// Adds the usage figures to a secret's JSON.
-pub fn add_usage(json: &mut Value, usage: Option<&(usize, i64)>) {
+pub(crate) fn add_usage(json: &mut Value, usage: Option<&(usize, i64)>) {
     json["uses"] = json!(usage.map_or(0, |u| u.0));
     json["last_used"] = json!(usage.map(|u| parse::time(u.1)));
 }
 
 /// The JSON shape of a secret's metadata (never its value), shared by `list` and `info`.
-pub fn secret_json(secret: &Secret, with_versions: bool) -> Value {
+pub(crate) fn secret_json(secret: &Secret, with_versions: bool) -> Value {
     let meta = &secret.body.meta;
     let rotated = crate::rotation::rotated_at(secret);
     let mut value = json!({
@@ -188,7 +188,7 @@ fn stage_order(stage: Stage) -> u8 {
 /// Sends the grace-deadline notification for `secret` once per deadline window (7 days, 1 day),
 /// when notifications are configured. Which ones were sent is kept in the audit directory, so
 /// reads never write the vault.
-pub fn notify_grace(secret: &Secret, ctx: &Context) {
+pub(crate) fn notify_grace(secret: &Secret, ctx: &Context) {
     let Some(deadline) = crate::rotation::grace_deadline(secret) else { return };
     let Ok(config) = crate::config::Config::load() else { return };
     if config.notify.is_empty() {

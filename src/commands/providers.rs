@@ -8,7 +8,7 @@ use crate::context::Context;
 use crate::error::Result;
 use crate::output::sanitize;
 
-pub fn run(ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(ctx: &Context) -> Result<Outcome> {
     let config = Config::load()?;
     let registry = config.registry()?;
     if ctx.out.json {

@@ -9,7 +9,7 @@ use crate::unlock::codes::{self, CodeKind};
 use crate::vault::store;
 
 /// Where a new recovery key goes.
-pub enum Destination {
+pub(super) enum Destination {
     File(PathBuf),
     Stdout,
     Terminal,
@@ -17,7 +17,7 @@ pub enum Destination {
     Nowhere,
 }
 
-pub fn destination(flag: Option<&Path>, ctx: &Context) -> Destination {
+pub(super) fn destination(flag: Option<&Path>, ctx: &Context) -> Destination {
     match flag {
         Some(p) if p == Path::new("-") => Destination::Stdout,
         Some(p) => Destination::File(p.to_owned()),
@@ -28,7 +28,7 @@ pub fn destination(flag: Option<&Path>, ctx: &Context) -> Destination {
 
 /// Writes the key where it belongs. Called before the vault is saved, so a failure here leaves the
 /// vault as it was.
-pub fn deliver(dest: &Destination, key: &Key32, ctx: &Context) -> Result<()> {
+pub(super) fn deliver(dest: &Destination, key: &Key32, ctx: &Context) -> Result<()> {
     let text = codes::encode(CodeKind::Recovery, key);
     match dest {
         Destination::File(path) => {

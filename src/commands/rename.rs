@@ -8,7 +8,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::vault::secret::check_name;
 
-pub fn run(args: RenameArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: RenameArgs, ctx: &Context) -> Result<Outcome> {
     check_name(&args.old)?;
     check_name(&args.new)?;
     let var = ctx.modify(|vault, _| {

@@ -17,7 +17,7 @@ use crate::parse;
 use crate::vault::payload::Record;
 use crate::vault::secret::{Stage, check_name, ext};
 
-pub fn run(args: RevokeArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: RevokeArgs, ctx: &Context) -> Result<Outcome> {
     check_name(&args.name)?;
     let reason =
         args.reason.as_deref().map(|r| parse::text(r, 500).map_err(|e| Error::invalid("reason", r, e))).transpose()?;
@@ -148,10 +148,10 @@ fn report_leak(provider: &crate::providers::Provider, path: &str, value: &str, c
     let body = zeroize::Zeroizing::new(json!({"credentials": [value]}).to_string());
     match client.post(url).header("content-type", "application/json").body(body.to_string()).send() {
         Ok(r) if r.status().is_success() => {
-            ctx.out.done(&format!("reported the key to {} for revocation", provider.name))
+            ctx.out.done(&format!("reported the key to {} for revocation", provider.name));
         }
         Ok(r) => {
-            ctx.out.warn(&format!("{} answered HTTP {} to the revocation report", provider.name, r.status().as_u16()))
+            ctx.out.warn(&format!("{} answered HTTP {} to the revocation report", provider.name, r.status().as_u16()));
         }
         Err(_) => ctx.out.warn(&format!("could not reach {} to report the key", provider.name)),
     }

@@ -8,7 +8,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::input;
 
-pub fn run(args: RmArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: RmArgs, ctx: &Context) -> Result<Outcome> {
     crate::vault::secret::check_name(&args.name)?;
     if !args.yes {
         if !input::can_prompt() {
@@ -29,7 +29,7 @@ pub fn run(args: RmArgs, ctx: &Context) -> Result<Outcome> {
         let index = records.position(&args.name).ok_or_else(|| Error::SecretNotFound { name: args.name.clone() })?;
         let removed = records.records.remove(index);
         vault.set_records(&records);
-        Ok(removed.decode().map(|s| s.body.versions.len()).unwrap_or(0))
+        Ok(removed.decode().map_or(0, |s| s.body.versions.len()))
     })?;
     ctx.audit(crate::audit::Event::new("rm").secret(&args.name).details(json!({"versions": versions})), true)?;
     if ctx.out.json {

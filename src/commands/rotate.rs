@@ -23,7 +23,7 @@ use crate::vault::Vault;
 use crate::vault::payload::{Record, Records};
 use crate::vault::secret::{Secret, Stage, VersionSelector, check_name, ext};
 
-pub fn run(args: RotateArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: RotateArgs, ctx: &Context) -> Result<Outcome> {
     let config = Config::load()?;
     if args.due {
         return due(&args, ctx);

@@ -37,7 +37,7 @@ struct Found {
     provider: Option<String>,
 }
 
-pub fn run(args: ScanArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: ScanArgs, ctx: &Context) -> Result<Outcome> {
     let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
     if args.install_hook {
         let repo = git::toplevel(&cwd)?;
@@ -173,7 +173,7 @@ fn finding(raw: RawFinding, path: &str, relative: &str, commit: Option<Commit>, 
             rule: id,
             kind,
             secret,
-            encoding: raw.decoded.map(|e| e.as_str()),
+            encoding: raw.decoded.map(super::super::scan::decode::Encoding::as_str),
             preview: preview(&raw.value, raw.prefix_len),
             fingerprint,
             commit,
@@ -196,9 +196,7 @@ struct Counters {
 }
 
 fn threads(args: &ScanArgs) -> usize {
-    args.threads
-        .map(usize::from)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+    args.threads.map_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get), usize::from)
 }
 
 /// Walks the paths as ripgrep does (ignore files, hidden files skipped) on every core.
@@ -371,14 +369,13 @@ fn scan_blobs(
                 continue;
             }
             let commit = match b.commit.as_ref().filter(|_| !b.before_range) {
-                Some(id) => Some(match described.get(id) {
-                    Some(c) => c.clone(),
-                    None => {
-                        let (author, date) = git::describe(repo, id)?;
-                        let c = Commit { id: id.clone(), author, date };
-                        described.insert(id.clone(), c.clone());
-                        c
-                    }
+                Some(id) => Some(if let Some(c) = described.get(id) {
+                    c.clone()
+                } else {
+                    let (author, date) = git::describe(repo, id)?;
+                    let c = Commit { id: id.clone(), author, date };
+                    described.insert(id.clone(), c.clone());
+                    c
                 }),
                 None => None,
             };

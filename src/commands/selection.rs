@@ -13,13 +13,13 @@ use crate::vault::Vault;
 use crate::vault::secret::{Secret, Stage, VersionSelector};
 
 /// A variable and the value it gets.
-pub struct Injected {
+pub(super) struct Injected {
     pub name: String,
     pub var: String,
     pub value: SecretValue,
 }
 
-pub fn select(vault: &Vault, only: &[String], env: Option<&str>) -> Result<Vec<Secret>> {
+pub(super) fn select(vault: &Vault, only: &[String], env: Option<&str>) -> Result<Vec<Secret>> {
     let mut secrets = if only.is_empty() {
         let mut all = vault.secrets()?;
         all.retain(|s| s.env.is_none() || (env.is_some() && s.env.as_deref() == env));
@@ -36,7 +36,7 @@ pub fn select(vault: &Vault, only: &[String], env: Option<&str>) -> Result<Vec<S
 /// refused: handing out nothing silently would break the job in a harder way to see. So is a
 /// variable that changes how programs start, unless the reader allows it (`allowed`): the vault's
 /// writer chose the variable, and may not be the one who runs the command.
-pub fn current_values(secrets: &[Secret], config: &Config, allowed: &[String]) -> Result<Vec<Injected>> {
+pub(super) fn current_values(secrets: &[Secret], config: &Config, allowed: &[String]) -> Result<Vec<Injected>> {
     let mut by_var: BTreeMap<String, Injected> = BTreeMap::new();
     for s in secrets {
         // A current version has no grace period: the time does not matter here.
@@ -49,7 +49,7 @@ pub fn current_values(secrets: &[Secret], config: &Config, allowed: &[String]) -
 
 /// Refuses a live key in a non-production run, a test key in production, and a secret of
 /// another environment, for each secret's current value.
-pub fn check_environment(secrets: &[Secret], env: Option<&str>, registry: &Registry) -> Result<()> {
+pub(super) fn check_environment(secrets: &[Secret], env: Option<&str>, registry: &Registry) -> Result<()> {
     for s in secrets {
         if let Some(value) = s.version(VersionSelector::Stage(Stage::Current)) {
             check_one(s, &value.value, env, registry)?;
@@ -59,7 +59,7 @@ pub fn check_environment(secrets: &[Secret], env: Option<&str>, registry: &Regis
 }
 
 /// [`check_environment`] for one value of a secret (a reference may name another version).
-pub fn check_one(s: &Secret, value: &SecretValue, env: Option<&str>, registry: &Registry) -> Result<()> {
+pub(super) fn check_one(s: &Secret, value: &SecretValue, env: Option<&str>, registry: &Registry) -> Result<()> {
     let Some(env) = env else { return Ok(()) };
     if let Some(own) = &s.env
         && own != env

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::vault::payload::Record;
 use crate::vault::secret::Metadata;
 
-pub fn run(args: UpdateArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: UpdateArgs, ctx: &Context) -> Result<Outcome> {
     crate::vault::secret::check_name(&args.name)?;
     let var = args.meta.var.as_deref().map(metadata::var).transpose()?;
     let env = args.meta.env.as_deref().map(metadata::env).transpose()?;

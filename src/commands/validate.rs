@@ -25,7 +25,7 @@ use crate::vault::secret::{check_name, ext};
 const EXPIRY_WARNING_DAYS: i64 = 14;
 
 /// One value to check.
-pub struct Target {
+pub(super) struct Target {
     pub name: String,
     pub env: Option<String>,
     pub provider: Option<String>,
@@ -40,7 +40,7 @@ pub struct Target {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(super) enum Status {
     Skip,
     Ok,
     Warn,
@@ -59,7 +59,7 @@ impl Status {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Item {
+pub(super) struct Item {
     pub check: String,
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -72,7 +72,7 @@ fn item(check: &str, status: Status, detail: impl Into<String>) -> Item {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Report {
+pub(super) struct Report {
     pub name: String,
     pub provider: Option<String>,
     pub env: Option<String>,
@@ -80,7 +80,7 @@ pub struct Report {
     pub checks: Vec<Item>,
 }
 
-pub fn run(args: ValidateArgs, ctx: &Context) -> Result<crate::Outcome> {
+pub(super) fn run(args: ValidateArgs, ctx: &Context) -> Result<crate::Outcome> {
     let env = args.env.as_deref().map(metadata::env).transpose()?;
     if !args.stdin && !args.all && args.names.is_empty() && env.is_none() {
         return Err(Error::Usage("name the secrets to check, or give --all, --env ENV or --stdin".into()));
@@ -191,7 +191,7 @@ fn stored_targets(args: &ValidateArgs, env: Option<String>, ctx: &Context) -> Re
 }
 
 /// The offline checks: format, environment, expiry, rotation age.
-pub fn offline(t: &Target, registry: &Registry, now: i64, strict: bool, value_only: bool) -> Report {
+pub(super) fn offline(t: &Target, registry: &Registry, now: i64, strict: bool, value_only: bool) -> Report {
     let provider = t.provider.as_deref().and_then(|id| registry.get(id));
     let mut checks = Vec::new();
     checks.push(match (&t.provider, provider) {
@@ -268,7 +268,7 @@ fn no_online_check(t: &Target, registry: &Registry) -> Item {
 
 /// Runs every applicable check of every target, `concurrency` at a time. Returns (target index,
 /// outcome) pairs in target order.
-pub fn online(
+pub(super) fn online(
     targets: &[Target],
     registry: &Registry,
     checker: Checker,
@@ -309,7 +309,7 @@ pub fn online(
 }
 
 /// A progress bar on a terminal, for more than a handful of checks.
-pub fn progress(len: usize, ctx: &Context) -> Option<indicatif::ProgressBar> {
+pub(super) fn progress(len: usize, ctx: &Context) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
     if len <= 4 || ctx.out.quiet || !std::io::stderr().is_terminal() {
         return None;

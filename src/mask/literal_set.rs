@@ -31,13 +31,13 @@ const MERGE_HEAD: usize = 3;
 /// Literals per searcher (Teddy's limit; more patterns per searcher measured slower).
 const CHUNK: usize = 64;
 
-pub struct LiteralSet {
+pub(super) struct LiteralSet {
     groups: Vec<Group>,
 }
 
 impl LiteralSet {
     /// `literals` are (bytes, id) pairs; every literal is at least 2 bytes.
-    pub fn new(mut literals: Vec<(Vec<u8>, u32)>) -> LiteralSet {
+    pub(super) fn new(mut literals: Vec<(Vec<u8>, u32)>) -> LiteralSet {
         literals.sort();
         literals.dedup();
         let mut heads: Vec<Vec<u8>> = Vec::new();
@@ -67,13 +67,11 @@ impl LiteralSet {
         let mut groups = Vec::new();
         for class in classes {
             for chunk in class.chunks(CHUNK) {
-                let finder = Config::new()
-                    .match_kind(MatchKind::LeftmostFirst)
-                    .builder()
-                    .extend(chunk)
-                    .build()
-                    .map(Finder::Packed)
-                    .unwrap_or_else(|| Finder::Automaton(AhoCorasick::new(chunk).expect("literal automaton builds")));
+                let finder =
+                    Config::new().match_kind(MatchKind::LeftmostFirst).builder().extend(chunk).build().map_or_else(
+                        || Finder::Automaton(AhoCorasick::new(chunk).expect("literal automaton builds")),
+                        Finder::Packed,
+                    );
                 let members =
                     literals.iter().filter(|(lit, _)| chunk.iter().any(|h| lit.starts_with(h))).cloned().collect();
                 groups.push(Group { finder, literals: members });
@@ -84,12 +82,12 @@ impl LiteralSet {
 
     /// How many literals each searcher stands for (benchmarks and tests).
     #[cfg(test)]
-    pub fn group_sizes(&self) -> Vec<usize> {
+    pub(super) fn group_sizes(&self) -> Vec<usize> {
         self.groups.iter().map(|g| g.literals.len()).collect()
     }
 
     /// Calls `f(start, id)` for every occurrence of every literal starting in `range`.
-    pub fn for_each(&self, hay: &[u8], range: Range<usize>, mut f: impl FnMut(usize, u32)) {
+    pub(super) fn for_each(&self, hay: &[u8], range: Range<usize>, mut f: impl FnMut(usize, u32)) {
         let end = range.end.min(hay.len());
         for group in &self.groups {
             let mut at = range.start;
@@ -114,7 +112,7 @@ impl LiteralSet {
 
 /// A keyword in the forms it is written in: lower and upper case, and capitalized when it is
 /// one word (`Stripe`; nobody writes `Client_secret`).
-pub fn case_variants(keyword: &[u8]) -> Vec<Vec<u8>> {
+pub(super) fn case_variants(keyword: &[u8]) -> Vec<Vec<u8>> {
     let lower = keyword.to_ascii_lowercase();
     let upper = keyword.to_ascii_uppercase();
     let mut v = vec![lower.clone(), upper];
@@ -139,7 +137,7 @@ mod tests {
         let hay = b"x sk-proj-abc ACAC sk-";
         let mut found = Vec::new();
         set.for_each(hay, 0..hay.len(), |s, id| found.push((s, id)));
-        found.sort();
+        found.sort_unstable();
         assert_eq!(found, [(2, 0), (2, 1), (14, 2), (16, 2), (19, 0)]);
         let mut found = Vec::new();
         set.for_each(hay, 3..15, |s, id| found.push((s, id)));

@@ -462,7 +462,7 @@ impl Engine {
         let armed = &mut gates.armed;
         let line_start = match memchr::memrchr(b'\n', &hay[from..cut]) {
             Some(i) => {
-                armed.iter_mut().for_each(|a| *a = None);
+                armed.fill(None);
                 from + i + 1
             }
             None => from,
@@ -544,9 +544,10 @@ impl Engine {
         let window = &hay[at..hay.len().min(at + p.max_len)];
         // `find` first: most tries fail, and only a match needs the (allocating) captures.
         let Some(m) = p.regexes.anchored().find(window) else { return };
-        let prefix_len = match p.has_prefix_group {
-            true => p.regexes.anchored().captures(window).and_then(|c| c.name("prefix")).map_or(0, |g| g.end()),
-            false => 0,
+        let prefix_len = if p.has_prefix_group {
+            p.regexes.anchored().captures(window).and_then(|c| c.name("prefix")).map_or(0, |g| g.end())
+        } else {
+            0
         };
         out.push(Span { start: at, end: at + m.end(), label: p.label, prefix_len: prefix_len as u32 });
     }

@@ -71,10 +71,8 @@ impl Marker {
                 4
             } else if rest.starts_with(b"\\n") {
                 2
-            } else if rest.first() == Some(&b' ') {
-                1
             } else {
-                0
+                usize::from(rest.first() == Some(&b' '))
             }
         };
         if separator(from) == 0 {

@@ -26,7 +26,7 @@ pub fn spans(engine: &Engine, input: &[u8]) -> Vec<Span> {
                     let first = (line_start..line_end)
                         .filter_map(|k| {
                             let longest =
-                                keywords.iter().filter(|kw| input[k..].starts_with(kw)).map(|kw| kw.len()).max();
+                                keywords.iter().filter(|kw| input[k..].starts_with(kw)).map(std::vec::Vec::len).max();
                             longest.map(|len| (k, k + len))
                         })
                         .find(|&(k, _)| !inside_label(input, k))

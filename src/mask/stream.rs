@@ -184,7 +184,7 @@ impl Sink for Masker<'_, '_> {
 fn ready(fd: RawFd) -> bool {
     let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
     // SAFETY: one valid pollfd, zero timeout.
-    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    let n = unsafe { libc::poll(&raw mut pfd, 1, 0) };
     n != 0
 }
 

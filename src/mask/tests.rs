@@ -144,7 +144,7 @@ fn a_keyword_gated_value_is_searched_after_its_keyword() {
 fn acme_engine(keywords: &[&str], patterns: Vec<PatternDef>) -> Engine {
     let acme = crate::providers::ProviderDef {
         name: Some("Acme".into()),
-        keywords: Some(keywords.iter().map(|k| k.to_string()).collect()),
+        keywords: Some(keywords.iter().map(std::string::ToString::to_string).collect()),
         patterns: Some(patterns),
         ..Default::default()
     };

@@ -250,7 +250,7 @@ pub fn verdict(check: &Check, status: u16, body: &str) -> Outcome {
         && check.valid.contains(&status)
     {
         let json: Option<serde_json::Value> = serde_json::from_str(body).ok();
-        return match json.as_ref().and_then(|j| j.get(field)).and_then(|v| v.as_bool()) {
+        return match json.as_ref().and_then(|j| j.get(field)).and_then(serde_json::Value::as_bool) {
             Some(true) => Outcome::new(name, Verdict::Valid, format!("HTTP {status}, {field}: true")),
             Some(false) => {
                 let code = error_code(body).unwrap_or_else(|| "no error code".into());

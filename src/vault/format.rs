@@ -302,9 +302,8 @@ mod tests {
     fn the_largest_header_the_writer_makes_is_read_back() {
         let mut header = sample();
         let slot = header.slots[0].clone();
-        header.slots = (0..MAX_SLOTS)
-            .map(|i| Slot { label: format!("{i:0>width$}", width = MAX_LABEL_LEN), ..slot.clone() })
-            .collect();
+        header.slots =
+            (0..MAX_SLOTS).map(|i| Slot { label: format!("{i:0>MAX_LABEL_LEN$}"), ..slot.clone() }).collect();
         let file = file_with(&header);
         assert!(file.len() > 8 * 1024, "{} bytes", file.len());
         assert_eq!(parse(&file).unwrap().header, header);

@@ -106,7 +106,7 @@ impl Record {
         RecordView {
             name: self.name.as_bytes(),
             var: self.var.as_bytes(),
-            env: self.env.as_ref().map(|e| e.as_bytes()),
+            env: self.env.as_ref().map(std::string::String::as_bytes),
             body: &self.body.0,
         }
     }

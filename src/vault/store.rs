@@ -98,7 +98,7 @@ pub fn replace_keeping_mode(path: &Path, bytes: &[u8]) -> Result<()> {
 /// secret one: scan settings).
 pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = parent_dir(path);
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "vault".into());
+    let file_name = path.file_name().map_or_else(|| "vault".into(), |n| n.to_string_lossy().into_owned());
     let suffix = data_encoding::HEXLOWER.encode(&super::crypto::random::<6>());
     let tmp = dir.join(format!(".{file_name}.{suffix}.tmp"));
     let result = (|| {
@@ -137,7 +137,7 @@ pub struct WriteLock {
 }
 
 pub fn lock_path(vault: &Path) -> PathBuf {
-    let mut name = vault.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = vault.file_name().map(std::ffi::OsStr::to_os_string).unwrap_or_default();
     name.push(".lock");
     vault.with_file_name(name)
 }
@@ -235,6 +235,7 @@ mod tests {
             fs::set_permissions(&path, fs::Permissions::from_mode(loose)).unwrap();
             assert_eq!(read(&path).unwrap().loose_mode, expected, "{loose:o}");
         }
+        // SAFETY: getuid has no preconditions.
         assert_eq!(owner(&path), Some(unsafe { libc::getuid() }));
         assert_eq!(owner(&dir.path().join("missing")), None);
     }
@@ -256,6 +257,7 @@ mod tests {
     #[test]
     fn a_vault_owned_by_someone_else_is_refused() {
         // Giving a file away needs root; elsewhere the end-to-end bad-input table covers it.
+        // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
             return;
         }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use tempfile::TempDir;
 
-pub struct Env {
+pub(crate) struct Env {
     pub dir: TempDir,
     pub home: PathBuf,
     pub vault: PathBuf,
@@ -17,7 +17,7 @@ pub struct Env {
 }
 
 impl Env {
-    pub fn new() -> Env {
+    pub(crate) fn new() -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
@@ -26,7 +26,7 @@ impl Env {
     }
 
     /// A vault with no keyring, opened through its recovery key in KEYWARD_VAULT_KEY.
-    pub fn with_recovery_key() -> Env {
+    pub(crate) fn with_recovery_key() -> Env {
         let mut env = Env::new();
         let file = env.path("recovery.txt");
         env.cmd().args(["init", "--keyring", "none", "--recovery-key-file"]).arg(&file).assert().success();
@@ -34,15 +34,15 @@ impl Env {
         env
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    pub fn set(&mut self, key: &str, value: impl AsRef<str>) {
+    pub(crate) fn set(&mut self, key: &str, value: impl AsRef<str>) {
         self.extra.push((key.to_owned(), value.as_ref().to_owned()));
     }
 
-    pub fn cmd(&self) -> Command {
+    pub(crate) fn cmd(&self) -> Command {
         let mut cmd = Command::cargo_bin("keyward").expect("binary built");
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -63,7 +63,7 @@ impl Env {
 
     /// The same command as a plain `std::process::Command`, for tests that drive the process
     /// themselves (spawn, signal, kill).
-    pub fn std_cmd(&self) -> std::process::Command {
+    pub(crate) fn std_cmd(&self) -> std::process::Command {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("keyward"));
         cmd.env_clear().current_dir(&self.home);
         for (k, v) in self.cmd().get_envs() {
@@ -75,51 +75,51 @@ impl Env {
     }
 
     /// A command run at a given time (`KEYWARD_NOW`, honoured by debug builds only).
-    pub fn at(&self, time: &str) -> Command {
+    pub(crate) fn at(&self, time: &str) -> Command {
         let mut cmd = self.cmd();
         cmd.env("KEYWARD_NOW", time);
         cmd
     }
 
     /// `keyward add NAME ARGS...` with the value on standard input.
-    pub fn add(&self, name: &str, value: &str, args: &[&str]) {
+    pub(crate) fn add(&self, name: &str, value: &str, args: &[&str]) {
         self.cmd().arg("add").arg(name).args(args).write_stdin(value).assert().success();
     }
 
-    pub fn get(&self, name: &str) -> String {
+    pub(crate) fn get(&self, name: &str) -> String {
         let out = self.cmd().args(["get", "-n", name]).output().unwrap();
         assert!(out.status.success(), "get {name}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     }
 }
 
-pub fn stdout(out: &std::process::Output) -> String {
+pub(crate) fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-pub fn stderr(out: &std::process::Output) -> String {
+pub(crate) fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-pub fn mode(path: &Path) -> u32 {
+pub(crate) fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 /// Asserts the one-line error format: `keyward: <what> — <what to do>`.
-pub fn assert_one_line_error(stderr: &str) {
+pub(crate) fn assert_one_line_error(stderr: &str) {
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("keyward: warning:")).collect();
     assert_eq!(lines.len(), 1, "expected one line of error, got: {stderr}");
     assert!(lines[0].starts_with("keyward: ") && lines[0].contains(" — "), "bad error format: {stderr}");
 }
-pub mod provider_server;
-pub mod rng;
-pub mod terminal;
+pub(crate) mod provider_server;
+pub(crate) mod rng;
+pub(crate) mod terminal;
 
 impl Env {
     /// Rewrites the vault's records as a writer holding a key can (a teammate with a token, a
     /// pull request to a committed vault): through the library, so the file still authenticates.
-    pub fn craft(&self, change: impl FnOnce(&mut keyward::vault::payload::Records)) {
+    pub(crate) fn craft(&self, change: impl FnOnce(&mut keyward::vault::payload::Records)) {
         let key = self.key.as_ref().expect("craft needs KEYWARD_VAULT_KEY");
         let code = keyward::unlock::codes::parse(key).expect("a key");
         let locked = keyward::vault::Locked::read(&self.vault).unwrap();
@@ -133,7 +133,7 @@ impl Env {
     }
 
     /// Writes the user's config file.
-    pub fn config(&self, text: &str) {
+    pub(crate) fn config(&self, text: &str) {
         let dir = self.home.join(".config/keyward");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("config.toml"), text).unwrap();

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     pub method: String,
     /// Path and query, as sent.
     pub target: String,
@@ -19,22 +19,22 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
-    pub fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         self.target.split('?').next().unwrap_or("")
     }
 
     /// The bearer token, or the value of `Authorization: token X`.
-    pub fn token(&self) -> Option<&str> {
+    pub(crate) fn token(&self) -> Option<&str> {
         let auth = self.header("authorization")?;
         auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("token ")).or_else(|| auth.strip_prefix("Bot "))
     }
 
     /// HTTP Basic credentials.
-    pub fn basic(&self) -> Option<(String, String)> {
+    pub(crate) fn basic(&self) -> Option<(String, String)> {
         let b64 = self.header("authorization")?.strip_prefix("Basic ")?;
         let text = String::from_utf8(data_encoding::BASE64.decode(b64.as_bytes()).ok()?).ok()?;
         let (u, p) = text.split_once(':')?;
@@ -43,7 +43,7 @@ impl Request {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
@@ -53,10 +53,10 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn status(status: u16) -> Reply {
+    pub(crate) fn status(status: u16) -> Reply {
         Reply { status, ..Default::default() }
     }
-    pub fn json(status: u16, body: &str) -> Reply {
+    pub(crate) fn json(status: u16, body: &str) -> Reply {
         Reply {
             status,
             body: body.into(),
@@ -64,26 +64,26 @@ impl Reply {
             ..Default::default()
         }
     }
-    pub fn header(mut self, k: &str, v: &str) -> Reply {
+    pub(crate) fn header(mut self, k: &str, v: &str) -> Reply {
         self.headers.push((k.into(), v.into()));
         self
     }
-    pub fn body(mut self, body: &str) -> Reply {
+    pub(crate) fn body(mut self, body: &str) -> Reply {
         self.body = body.into();
         self
     }
-    pub fn after(mut self, delay: Duration) -> Reply {
+    pub(crate) fn after(mut self, delay: Duration) -> Reply {
         self.delay = delay;
         self
     }
-    pub fn dropped() -> Reply {
+    pub(crate) fn dropped() -> Reply {
         Reply { drop: true, ..Default::default() }
     }
 }
 
 type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
 
-pub struct Server {
+pub(crate) struct Server {
     pub url: String,
     pub requests: Arc<Mutex<Vec<Request>>>,
     /// The most requests in flight at once.
@@ -91,7 +91,7 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Server {
+    pub(crate) fn start(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -111,7 +111,7 @@ impl Server {
         Server { url, requests, max_in_flight }
     }
 
-    pub fn requests(&self) -> Vec<Request> {
+    pub(crate) fn requests(&self) -> Vec<Request> {
         self.requests.lock().unwrap().clone()
     }
 }

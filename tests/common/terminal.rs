@@ -9,7 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-pub struct Terminal {
+pub(crate) struct Terminal {
     master: File,
     child: Child,
     /// Everything the terminal showed so far.
@@ -19,11 +19,12 @@ pub struct Terminal {
 }
 
 impl Terminal {
-    pub fn spawn(mut cmd: Command) -> Terminal {
+    pub(crate) fn spawn(mut cmd: Command) -> Terminal {
         let (mut master, mut slave) = (-1, -1);
         // SAFETY: two out-pointers to valid ints; no name, default settings and window size.
-        let rc =
-            unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+        let rc = unsafe {
+            libc::openpty(&raw mut master, &raw mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null())
+        };
         assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
         // SAFETY: openpty returned two fresh descriptors that nothing else owns.
         let (master, slave) = unsafe { (File::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
@@ -52,7 +53,7 @@ impl Terminal {
 
     /// Reads until the screen shows `text` after what earlier calls matched; panics with the
     /// screen after 30 s.
-    pub fn expect(&mut self, text: &str) {
+    pub(crate) fn expect(&mut self, text: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(at) = self.screen[self.consumed..].find(text) {
@@ -64,12 +65,12 @@ impl Terminal {
         }
     }
 
-    pub fn type_line(&mut self, line: &str) {
+    pub(crate) fn type_line(&mut self, line: &str) {
         self.master.write_all(format!("{line}\n").as_bytes()).unwrap();
     }
 
     /// Whether the terminal echoes what is typed (the child's settings outlive it).
-    pub fn echoes(&self) -> bool {
+    pub(crate) fn echoes(&self) -> bool {
         let mut t = std::mem::MaybeUninit::<libc::termios>::uninit();
         // SAFETY: a valid descriptor and room for one termios; Linux reports the terminal's
         // settings through its master side.
@@ -80,12 +81,12 @@ impl Terminal {
     }
 
     /// Types raw bytes (control characters included) at the terminal.
-    pub fn type_bytes(&mut self, bytes: &[u8]) {
+    pub(crate) fn type_bytes(&mut self, bytes: &[u8]) {
         self.master.write_all(bytes).unwrap();
     }
 
     /// Waits for the child and returns its status, reading whatever it still shows.
-    pub fn finish(&mut self) -> (ExitStatus, String) {
+    pub(crate) fn finish(&mut self) -> (ExitStatus, String) {
         while self.read_some(Duration::from_secs(30)) {}
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -101,7 +102,7 @@ impl Terminal {
     fn read_some(&mut self, timeout: Duration) -> bool {
         let mut pfd = libc::pollfd { fd: self.master.as_raw_fd(), events: libc::POLLIN, revents: 0 };
         // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as libc::c_int) };
+        let n = unsafe { libc::poll(&raw mut pfd, 1, timeout.as_millis() as libc::c_int) };
         if n <= 0 {
             return false;
         }

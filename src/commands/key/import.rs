@@ -14,7 +14,7 @@ use crate::unlock::{self, Credential, codes};
 use crate::vault::format::SlotKind;
 use crate::vault::{Locked, SlotSecret};
 
-pub fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
+pub(crate) fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
     let locked = ctx.read_locked()?;
     let backend = keyring::choose(args.keyring.into())?
         .ok_or_else(|| Error::Usage("importing puts the vault key in a keyring: pick one with --keyring".into()))?;

@@ -1,6 +1,6 @@
 //! `keyward key ...`: the vault's key slots.
 
-pub mod import;
+pub(super) mod import;
 mod passphrase;
 mod recovery;
 mod rotate;
@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::vault::Vault;
 use crate::vault::format::SlotKind;
 
-pub fn run(command: KeyCommand, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(command: KeyCommand, ctx: &Context) -> Result<Outcome> {
     match command {
         KeyCommand::Status => status::run(ctx),
         KeyCommand::Token(TokenCommand::Add(args)) => token::add(args, ctx),

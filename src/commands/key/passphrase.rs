@@ -11,7 +11,7 @@ use crate::vault::SlotSecret;
 use crate::vault::crypto::Argon2Params;
 use crate::vault::format::SlotKind;
 
-pub fn run(args: PassphraseArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: PassphraseArgs, ctx: &Context) -> Result<Outcome> {
     if args.remove {
         ctx.modify(|vault, _| {
             if vault.remove_slots(|s| s.kind == SlotKind::Passphrase).is_empty() {

@@ -11,7 +11,7 @@ use crate::sensitive::Key32;
 use crate::vault::SlotSecret;
 use crate::vault::format::SlotKind;
 
-pub fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
     let dest = recovery::destination(args.recovery_key_file.as_deref(), ctx);
     if matches!(dest, Destination::Nowhere) {
         return Err(Error::NeedsTerminal {

@@ -16,7 +16,7 @@ use crate::vault::SlotSecret;
 use crate::vault::crypto::Argon2Params;
 use crate::vault::format::SlotKind;
 
-pub fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
     let locked = ctx.read_locked()?;
     let (mut credential, _) = ctx.unlock(&locked)?;
     let header = locked.header.clone();

@@ -10,13 +10,13 @@ use crate::unlock::keyring::{self, Backend};
 use crate::unlock::{self, Policy};
 use crate::vault::format::Kdf;
 
-pub fn run(ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(ctx: &Context) -> Result<Outcome> {
     let location = ctx.location()?;
     let backends: Vec<_> = Backend::ALL
         .into_iter()
         .filter(|b| cfg!(target_os = "macos") == (*b == Backend::Keychain))
         .map(|b| {
-            let state = keyring::probe(b).map(|()| "reachable".to_string()).unwrap_or_else(|e| e.to_string());
+            let state = keyring::probe(b).map_or_else(|e| e.to_string(), |()| "reachable".to_string());
             json!({"backend": b.name(), "state": state, "persistence": b.persistence()})
         })
         .collect();
@@ -71,7 +71,7 @@ fn print(ctx: &Context, doc: &serde_json::Value) {
         ctx.out.json(doc);
         return;
     }
-    let s = |v: &serde_json::Value| v.as_str().map(crate::output::sanitize).unwrap_or_else(|| "-".into());
+    let s = |v: &serde_json::Value| v.as_str().map_or_else(|| "-".into(), crate::output::sanitize);
     let mut text = format!("vault:       {}\nwhy:         {}\n", s(&doc["vault"]), s(&doc["why"]));
     if doc["exists"] == false {
         text.push_str("exists:      no (create it with `keyward init`)\n");

@@ -20,7 +20,7 @@ fn label(args: &LabelArg) -> Result<String> {
     parse::label(&args.label).map_err(|reason| Error::invalid("token label", &args.label, reason))
 }
 
-pub fn add(args: LabelArg, ctx: &Context) -> Result<Outcome> {
+pub(super) fn add(args: LabelArg, ctx: &Context) -> Result<Outcome> {
     let label = label(&args)?;
     let secret = Key32::random();
     ctx.modify(|vault, _| {
@@ -54,7 +54,7 @@ pub fn add(args: LabelArg, ctx: &Context) -> Result<Outcome> {
 }
 
 /// Token labels are in the clear header: listing them needs no unlock.
-pub fn list(ctx: &Context) -> Result<Outcome> {
+pub(super) fn list(ctx: &Context) -> Result<Outcome> {
     let locked = ctx.read_locked()?;
     let tokens: Vec<_> = locked.header.slots.iter().filter(|s| s.kind == SlotKind::Token).collect();
     if ctx.out.json {
@@ -73,7 +73,7 @@ pub fn list(ctx: &Context) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-pub fn rm(args: LabelArg, ctx: &Context) -> Result<Outcome> {
+pub(super) fn rm(args: LabelArg, ctx: &Context) -> Result<Outcome> {
     let label = label(&args)?;
     ctx.modify(|vault, _| {
         let removed = vault.remove_slots(|s| s.kind == SlotKind::Token && s.label == label);
