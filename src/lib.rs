@@ -17,6 +17,7 @@ pub mod clock;
 pub mod config;
 pub mod dotenv;
 pub mod error;
+pub mod files;
 pub mod hardening;
 pub mod host;
 pub mod mask;

@@ -8,8 +8,7 @@
 //! keyward's own directories must be the user's and writable by no one else.
 
 use std::ffi::OsString;
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -142,30 +141,6 @@ pub fn check_own(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Opens a file for appending without following a symbolic link at its path (`O_NOFOLLOW`),
-/// creating it 0600: a link planted there must not redirect keyward's writes.
-pub fn open_append_nofollow(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new().create(true).append(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(path)
-}
-
-/// Opens a file for writing in place (no truncation) without following a link, creating it 0600.
-pub fn open_write_nofollow(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(path)
-}
-
-/// Opens a file for reading without following a link.
-pub fn open_read_nofollow(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path)
-}
-
-/// Reads a whole file without following a link.
-pub fn read_nofollow(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    open_read_nofollow(path)?.read_to_end(&mut bytes)?;
-    Ok(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,19 +182,5 @@ mod tests {
             let e = check_own(&own).unwrap_err().to_string();
             assert!(e.contains("uid 4242"), "{e}");
         }
-    }
-
-    #[test]
-    fn links_are_not_followed() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("target");
-        std::fs::write(&target, b"keep").unwrap();
-        let link = dir.path().join("link");
-        std::os::unix::fs::symlink(&target, &link).unwrap();
-        assert!(open_append_nofollow(&link).is_err());
-        assert!(open_write_nofollow(&link).is_err());
-        assert!(read_nofollow(&link).is_err());
-        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
-        assert!(open_append_nofollow(&dir.path().join("new")).is_ok());
     }
 }

@@ -33,7 +33,6 @@ use sha2::Sha256;
 
 use crate::error::{Error, Result};
 use crate::sensitive::Key32;
-use crate::vault::store;
 
 pub use crate::config::DEFAULT_MAX_SEGMENT;
 /// The head file's length: its JSON padded with blanks.
@@ -237,8 +236,8 @@ impl Log {
     /// Appends one event to the chain. `durable` fsyncs it (events of commands that change the
     /// vault); a read's event may stay in the page cache.
     pub fn append(&self, keys: &Keys, event: &Event, time: &str, command: &str, durable: bool) -> Result<()> {
-        store::create_private_dir(&self.dir)?;
-        let lock = crate::paths::open_write_nofollow(&self.lock_path())
+        crate::files::create_private_dir(&self.dir)?;
+        let lock = crate::files::open_write_nofollow(&self.lock_path())
             .map_err(|e| Error::io("cannot open", self.lock_path(), e))?;
         lock.lock().map_err(|e| Error::io("cannot lock", self.lock_path(), e))?;
 
@@ -269,8 +268,8 @@ impl Log {
         // Padded to a fixed length (JSON allows trailing blanks), so it can be overwritten in place.
         head.resize(HEAD_LEN.max(head.len()), b' ');
         if durable {
-            store::remove_stale_temps(&self.head_path());
-            store::write_atomic(&self.head_path(), &head)
+            crate::files::remove_stale_temps(&self.head_path());
+            crate::files::write_atomic(&self.head_path(), &head)
         } else {
             // A read's event: overwrite the small head in place, one write, no rename. The head
             // always has the same length, so a reader sees the old one or the new one.
@@ -281,7 +280,7 @@ impl Log {
     /// Records a failed unlock: no key, so no MAC, marked as such (the one shape [`verify`] accepts
     /// without a MAC).
     pub fn append_unlock_failed(&self, vault: &str, reason: &str, time: &str, command: &str) -> Result<()> {
-        store::create_private_dir(&self.dir)?;
+        crate::files::create_private_dir(&self.dir)?;
         let actor = crate::host::actor();
         let details = serde_json::json!({ "vault": vault, "reason": reason });
         let entry = Unauthenticated {
@@ -302,7 +301,7 @@ impl Log {
         let path = self.segment_path(segment);
         // Never through a link: one planted here would send keyward's appends elsewhere.
         let mut file =
-            crate::paths::open_append_nofollow(&path).map_err(|e| Error::io("cannot open the audit log", &path, e))?;
+            crate::files::open_append_nofollow(&path).map_err(|e| Error::io("cannot open the audit log", &path, e))?;
         // One write(2) with O_APPEND: concurrent writers never interleave within a line.
         file.write_all(line.as_bytes()).map_err(|e| Error::io("cannot write the audit log", &path, e))?;
         if durable {
@@ -326,7 +325,7 @@ impl Log {
     pub fn read(&self) -> Result<Vec<Entry>> {
         let mut entries = Vec::new();
         for path in self.segments() {
-            let bytes = crate::paths::read_nofollow(&path).map_err(|e| Error::io("cannot read", &path, e))?;
+            let bytes = crate::files::read_nofollow(&path).map_err(|e| Error::io("cannot read", &path, e))?;
             let text = String::from_utf8_lossy(&bytes);
             entries.extend(text.lines().filter_map(|l| serde_json::from_str::<Entry>(l).ok()));
         }
@@ -336,7 +335,7 @@ impl Log {
 
 fn write_in_place(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::os::unix::fs::FileExt;
-    let file = crate::paths::open_write_nofollow(path).map_err(|e| Error::io("cannot write", path, e))?;
+    let file = crate::files::open_write_nofollow(path).map_err(|e| Error::io("cannot write", path, e))?;
     file.write_all_at(bytes, 0)
         .and_then(|()| file.set_len(bytes.len() as u64))
         .map_err(|e| Error::io("cannot write", path, e))
@@ -344,7 +343,7 @@ fn write_in_place(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// The last chained line of one segment file, reading backwards in blocks.
 fn last_chained_in(path: &Path) -> Result<Option<Entry>> {
-    let mut file = match crate::paths::open_read_nofollow(path) {
+    let mut file = match crate::files::open_read_nofollow(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("cannot read the audit log", path, e)),
@@ -421,7 +420,7 @@ fn signed_part(line: &str, mac: &str) -> Option<String> {
 pub fn read_authenticated(log: &Log, keys: &[Keys]) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
     for path in log.segments() {
-        let bytes = crate::paths::read_nofollow(&path).map_err(|e| Error::io("cannot read", &path, e))?;
+        let bytes = crate::files::read_nofollow(&path).map_err(|e| Error::io("cannot read", &path, e))?;
         for line in String::from_utf8_lossy(&bytes).lines() {
             let Ok(entry) = serde_json::from_str::<Entry>(line) else { continue };
             let genuine = if entry.unauthenticated {
@@ -458,7 +457,7 @@ pub fn verify(log: &Log, keys: &[Keys]) -> Result<Verified> {
     let mut previous_mac_of_last = GENESIS.to_owned();
     let mut epoch = 0usize;
     for path in &segments {
-        let text = crate::paths::read_nofollow(path).map_err(|e| Error::io("cannot read", path, e))?;
+        let text = crate::files::read_nofollow(path).map_err(|e| Error::io("cannot read", path, e))?;
         let text = String::from_utf8(text).map_err(|_| broken(path, 0, "the file is not UTF-8 text"))?;
         for (i, line) in text.lines().enumerate() {
             let n = i + 1;
@@ -506,7 +505,7 @@ pub fn verify(log: &Log, keys: &[Keys]) -> Result<Verified> {
     }
     let last_seq = expected_seq - 1;
     let head_path = log.head_path();
-    let head: Option<Head> = match crate::paths::read_nofollow(&head_path) {
+    let head: Option<Head> = match crate::files::read_nofollow(&head_path) {
         Ok(bytes) => {
             Some(serde_json::from_slice(&bytes).map_err(|_| broken(&head_path, 0, "the head file is not valid"))?)
         }

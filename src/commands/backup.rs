@@ -98,9 +98,9 @@ pub(super) fn backup(args: BackupArgs, ctx: &Context) -> Result<Outcome> {
     crypto::seal(&key, &nonce, &out, &mut buf);
     out.extend_from_slice(&buf);
     if let Some(dir) = args.file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        store::create_private_dir(dir)?;
+        crate::files::create_private_dir(dir)?;
     }
-    store::write_atomic(&args.file, &out)?;
+    crate::files::write_atomic(&args.file, &out)?;
     ctx.audit(
         Event::new("backup").details(json!({"file": args.file, "passphrase": passphrase.is_some(), "files": count})),
         true,
@@ -232,16 +232,16 @@ pub(super) fn restore(args: RestoreArgs, ctx: &Context) -> Result<Outcome> {
     }
 
     // Everything checked: write the audit log, then the vault, each atomically.
-    store::create_private_dir(&audit_dir)?;
+    crate::files::create_private_dir(&audit_dir)?;
     for (path, bytes) in &audit_files {
-        store::write_atomic(path, bytes)?;
+        crate::files::write_atomic(path, bytes)?;
     }
     if let Some(dir) = target.parent() {
-        store::create_private_dir(dir)?;
+        crate::files::create_private_dir(dir)?;
     }
     {
         let _lock = store::lock(&target, std::time::Duration::from_secs(10))?;
-        store::write_atomic(&target, &vault_bytes)?;
+        crate::files::write_atomic(&target, &vault_bytes)?;
     }
     if data_key.is_some() {
         // Record the restore in the restored chain (it still verifies).

@@ -31,7 +31,7 @@ pub(super) fn run(args: InitArgs, ctx: &Context) -> Result<Outcome> {
     let passphrase = if args.passphrase { Some(input::new_passphrase()?) } else { None };
 
     if let Some(dir) = path.parent() {
-        store::create_private_dir(dir)?;
+        crate::files::create_private_dir(dir)?;
     }
     let _lock = store::lock(&path, std::time::Duration::from_secs(10))?;
     if path.exists() {

@@ -9,7 +9,6 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::template::{self, TemplateError};
 use crate::vault::secret::VersionSelector;
-use crate::vault::store;
 
 /// Templates are config files, not data sets.
 const MAX_TEMPLATE: u64 = 16 * 1024 * 1024;
@@ -59,7 +58,7 @@ pub(super) fn run(args: InjectArgs, ctx: &Context) -> Result<Outcome> {
     ctx.audit(crate::audit::Event::new("inject").details(serde_json::json!({"secrets": names})), false)?;
     match &args.output {
         Some(path) => {
-            store::write_atomic(path, rendered.as_bytes())?;
+            crate::files::write_atomic(path, rendered.as_bytes())?;
             ctx.out.notice(&format!("wrote {} (mode 0600)", path.display()));
         }
         None => ctx.out.write_unbuffered(rendered.as_bytes()),

@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use crate::mask::{Engine, KnownValue, Options, stream};
 use crate::providers::Registry;
 use crate::vault::Vault;
-use crate::vault::store;
 
 pub(super) fn run(args: MaskArgs, ctx: &Context) -> Result<Outcome> {
     // Fail closed: the vault is opened (or refused) before any input is read.
@@ -46,7 +45,7 @@ pub(super) fn run(args: MaskArgs, ctx: &Context) -> Result<Outcome> {
         if args.in_place {
             let mut out = Vec::new();
             stream::mask(&engine, file, &mut out).map_err(|e| Error::io("cannot read", path, e))?;
-            store::replace_keeping_mode(path, &out)?;
+            crate::files::replace_keeping_mode(path, &out)?;
             zeroize::Zeroize::zeroize(&mut out);
         } else {
             finish(stream::mask(&engine, file, &mut *stdout), &path.display().to_string())?;

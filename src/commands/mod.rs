@@ -213,7 +213,7 @@ pub(crate) fn notify_grace(secret: &Secret, ctx: &Context) {
     };
     ctx.notify(&config.notify, &notice);
     sent.push(key);
-    if crate::vault::store::create_private_dir(state.parent().expect("a parent")).is_ok() {
-        let _ = crate::vault::store::write_atomic(&state, &serde_json::to_vec(&sent).unwrap_or_default());
+    if crate::files::create_private_dir(state.parent().expect("a parent")).is_ok() {
+        let _ = crate::files::write_atomic(&state, &serde_json::to_vec(&sent).unwrap_or_default());
     }
 }

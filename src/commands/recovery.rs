@@ -6,7 +6,6 @@ use crate::context::Context;
 use crate::error::Result;
 use crate::sensitive::Key32;
 use crate::unlock::codes::{self, CodeKind};
-use crate::vault::store;
 
 /// Where a new recovery key goes.
 pub(super) enum Destination {
@@ -36,9 +35,9 @@ pub(super) fn deliver(dest: &Destination, key: &Key32, ctx: &Context) -> Result<
             content.push_str(&text);
             content.push('\n');
             if let Some(dir) = path.parent() {
-                store::create_private_dir(dir)?;
+                crate::files::create_private_dir(dir)?;
             }
-            store::write_atomic(path, content.as_bytes())?;
+            crate::files::write_atomic(path, content.as_bytes())?;
             ctx.out.notice(&format!("recovery key written to {} (mode 0600); keep it offline", path.display()));
         }
         Destination::Stdout => {

@@ -90,7 +90,7 @@ pub(super) fn run(args: ScanArgs, ctx: &Context) -> Result<Outcome> {
         };
         let mode = std::fs::metadata(path)
             .map_or(0o644, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777);
-        crate::vault::store::write_atomic_mode(path, settings::baseline_text(&existing, &new).as_bytes(), mode)?;
+        crate::files::write_atomic_mode(path, settings::baseline_text(&existing, &new).as_bytes(), mode)?;
         ctx.out.done(&format!("wrote {} fingerprint(s) to {}", new.len(), path.display()));
         return Ok(Outcome::Success);
     }

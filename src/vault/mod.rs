@@ -272,9 +272,9 @@ impl Vault {
 
     /// Seals and writes the vault atomically. The caller holds the write lock.
     pub fn save(&mut self) -> Result<()> {
-        store::remove_stale_temps(&self.path);
+        crate::files::remove_stale_temps(&self.path);
         let bytes = self.seal();
-        store::write_atomic(&self.path, &bytes)
+        crate::files::write_atomic(&self.path, &bytes)
     }
 }
 

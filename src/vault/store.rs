@@ -1,12 +1,13 @@
-//! Every file operation on a vault: reading, the exclusive write lock, and atomic replacement.
+//! Every file operation on a vault: reading, and the exclusive write lock (the atomic
+//! replacement is [`crate::files::write_atomic`]).
 //!
 //! Readers take no lock: a vault is only ever replaced by `rename`, so a reader sees the old file
 //! or the new one, never a torn mix. Writers hold an exclusive lock on a sidecar `<vault>.lock`
 //! for their read-modify-write, and nothing else.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -45,90 +46,6 @@ pub fn read(path: &Path) -> Result<VaultFile> {
     let bytes = fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
     let mode = meta.permissions().mode() & 0o777;
     Ok(VaultFile { bytes: Zeroizing::new(bytes), loose_mode: (mode & 0o077 != 0).then_some(mode) })
-}
-
-/// Creates `dir` and its missing parents with mode 0700 (no window where they are wider).
-pub fn create_private_dir(dir: &Path) -> Result<()> {
-    if dir.as_os_str().is_empty() || dir.is_dir() {
-        return Ok(());
-    }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Error::io("cannot create directory", dir, e))
-}
-
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
-/// Replaces `path` with `bytes` atomically: a 0600 temp file in the same directory, fsync,
-/// rename over the target, fsync the directory. On any failure the old file is untouched and the
-/// temp file is removed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_mode(path, bytes, 0o600)
-}
-
-/// Removes temp files a killed writer of `path` left behind. Only for callers that hold the
-/// lock every writer of `path` takes: then no other temp file of it can be in use.
-pub fn remove_stale_temps(path: &Path) {
-    let dir = parent_dir(path);
-    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else { return };
-    let prefix = format!(".{name}.");
-    let Ok(entries) = fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        if file.starts_with(&prefix) && file.ends_with(".tmp") {
-            let _ = fs::remove_file(entry.path());
-        }
-    }
-}
-
-/// [`write_atomic`] for a file that keeps its permission bits (a log masked in place).
-pub fn replace_keeping_mode(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mode = fs::metadata(path).map_err(|e| Error::io("cannot read", path, e))?.permissions().mode() & 0o777;
-    write_atomic_mode(path, bytes, mode)
-}
-
-/// Replaces `path` atomically with a file of permission bits `mode` (a shareable file, not a
-/// secret one: scan settings).
-pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let dir = parent_dir(path);
-    let file_name = path.file_name().map_or_else(|| "vault".into(), |n| n.to_string_lossy().into_owned());
-    let suffix = data_encoding::HEXLOWER.encode(&super::crypto::random::<6>());
-    let tmp = dir.join(format!(".{file_name}.{suffix}.tmp"));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-            .map_err(|e| Error::io("cannot create", &tmp, e))?;
-        file.write_all(bytes).map_err(|e| Error::io("cannot write", &tmp, e))?;
-        file.sync_all().map_err(|e| Error::io("cannot flush", &tmp, e))?;
-        fs::rename(&tmp, path).map_err(|e| Error::io("cannot replace", path, e))?;
-        // The rename is durable only once the directory entry is on disk.
-        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io("cannot flush directory", dir, e))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Writes a new private file (0600, created with that mode, never over an existing file).
-pub fn write_new_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::io("cannot create", path, e))?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| Error::io("cannot write", path, e))
 }
 
 /// An exclusive lock on a vault, released on drop.
@@ -182,31 +99,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn atomic_write_creates_0600_and_leaves_no_temp() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v.kw");
-        write_atomic(&path, b"one").unwrap();
-        write_atomic(&path, b"two").unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"two");
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn failed_write_keeps_old_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v.kw");
-        write_atomic(&path, b"old").unwrap();
-        // A directory in place of the target makes the rename fail.
-        let blocked = dir.path().join("sub");
-        fs::create_dir(&blocked).unwrap();
-        fs::write(blocked.join("x"), b"x").unwrap();
-        assert!(write_atomic(&blocked, b"new").is_err());
-        assert_eq!(fs::read(&path).unwrap(), b"old");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
-    }
-
-    #[test]
     fn second_lock_times_out() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.kw");
@@ -228,7 +120,7 @@ mod tests {
         assert!(matches!(read(&path), Err(Error::VaultNotFound { .. })));
         assert!(read(dir.path()).err().unwrap().to_string().contains("it is a directory"));
 
-        write_atomic(&path, b"bytes").unwrap();
+        crate::files::write_atomic(&path, b"bytes").unwrap();
         let file = read(&path).unwrap();
         assert_eq!((&file.bytes[..], file.loose_mode), (&b"bytes"[..], None));
         for (loose, expected) in [(0o640, Some(0o640)), (0o604, Some(0o604)), (0o700, None), (0o400, None)] {
@@ -248,10 +140,10 @@ mod tests {
         // Through a file: an I/O error, not "no vault here".
         let err = read(&file.join("v.kw")).err().unwrap();
         assert!(!matches!(err, Error::VaultNotFound { .. }), "{err}");
-        assert!(create_private_dir(Path::new("")).is_ok());
-        assert!(create_private_dir(dir.path()).is_ok());
-        assert_eq!(parent_dir(Path::new("v.kw")), Path::new("."));
-        assert_eq!(parent_dir(Path::new("/a/v.kw")), Path::new("/a"));
+        assert!(crate::files::create_private_dir(Path::new("")).is_ok());
+        assert!(crate::files::create_private_dir(dir.path()).is_ok());
+        assert_eq!(crate::files::parent_dir(Path::new("v.kw")), Path::new("."));
+        assert_eq!(crate::files::parent_dir(Path::new("/a/v.kw")), Path::new("/a"));
     }
 
     #[test]
@@ -263,41 +155,10 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.kw");
-        write_atomic(&path, b"bytes").unwrap();
+        crate::files::write_atomic(&path, b"bytes").unwrap();
         std::os::unix::fs::chown(&path, Some(4242), None).unwrap();
         let message = read(&path).err().unwrap().to_string();
         assert!(message.contains("belongs to another user (uid 4242)"), "{message}");
-    }
-
-    #[test]
-    fn only_this_vaults_temp_files_are_swept() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v.kw");
-        let names = [".v.kw.0a1b2c.tmp", ".v.kw.0a1b2c.tmp.keep", ".w.kw.0a1b2c.tmp", "v.kw.0a1b2c.tmp", "v.kw"];
-        for name in names {
-            fs::write(dir.path().join(name), b"x").unwrap();
-        }
-        remove_stale_temps(&path);
-        let mut left: Vec<String> =
-            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-        left.sort();
-        assert_eq!(left, [".v.kw.0a1b2c.tmp.keep", ".w.kw.0a1b2c.tmp", "v.kw", "v.kw.0a1b2c.tmp"]);
-    }
-
-    #[test]
-    fn replacing_keeps_the_mode_and_new_private_files_are_0600_and_new() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("ci.log");
-        fs::write(&log, b"old").unwrap();
-        fs::set_permissions(&log, fs::Permissions::from_mode(0o644)).unwrap();
-        replace_keeping_mode(&log, b"new").unwrap();
-        assert_eq!((fs::read(&log).unwrap(), mode(&log)), (b"new".to_vec(), 0o644));
-
-        let private = dir.path().join("recovery.txt");
-        write_new_private(&private, b"secret").unwrap();
-        assert_eq!((fs::read(&private).unwrap(), mode(&private)), (b"secret".to_vec(), 0o600));
-        assert!(write_new_private(&private, b"other").is_err(), "an existing file is never overwritten");
-        assert_eq!(fs::read(&private).unwrap(), b"secret");
     }
 
     #[test]
@@ -315,14 +176,5 @@ mod tests {
         drop(held);
         waiter.join().unwrap().expect("the waiter gets the lock once it is released");
         drop(lock(&path, Duration::ZERO).expect("free again after the waiter dropped it"));
-    }
-
-    #[test]
-    fn private_dirs_are_0700() {
-        let dir = tempfile::tempdir().unwrap();
-        let nested = dir.path().join("a/b");
-        create_private_dir(&nested).unwrap();
-        assert_eq!(fs::metadata(&nested).unwrap().permissions().mode() & 0o777, 0o700);
-        assert_eq!(fs::metadata(dir.path().join("a")).unwrap().permissions().mode() & 0o777, 0o700);
     }
 }

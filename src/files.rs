@@ -1,0 +1,208 @@
+//! File-system helpers the core shares: private directories (0700 from the start), atomic
+//! replacement (temp file, fsync, rename, fsync the directory), and opens that do not follow a
+//! symbolic link planted at the path.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Creates `dir` and its missing parents with mode 0700 (no window where they are wider).
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io("cannot create directory", dir, e))
+}
+
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Replaces `path` with `bytes` atomically: a 0600 temp file in the same directory, fsync,
+/// rename over the target, fsync the directory. On any failure the old file is untouched and the
+/// temp file is removed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_mode(path, bytes, 0o600)
+}
+
+/// Removes temp files a killed writer of `path` left behind. Only for callers that hold the
+/// lock every writer of `path` takes: then no other temp file of it can be in use.
+pub fn remove_stale_temps(path: &Path) {
+    let dir = parent_dir(path);
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else { return };
+    let prefix = format!(".{name}.");
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.starts_with(&prefix) && file.ends_with(".tmp") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// [`write_atomic`] for a file that keeps its permission bits (a log masked in place).
+pub fn replace_keeping_mode(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mode = fs::metadata(path).map_err(|e| Error::io("cannot read", path, e))?.permissions().mode() & 0o777;
+    write_atomic_mode(path, bytes, mode)
+}
+
+/// Replaces `path` atomically with a file of permission bits `mode` (a shareable file, not a
+/// secret one: scan settings).
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = parent_dir(path);
+    let file_name = path.file_name().map_or_else(|| "vault".into(), |n| n.to_string_lossy().into_owned());
+    let suffix = {
+        let mut random = [0u8; 6];
+        getrandom::fill(&mut random).expect("the operating system's random number generator failed");
+        data_encoding::HEXLOWER.encode(&random)
+    };
+    let tmp = dir.join(format!(".{file_name}.{suffix}.tmp"));
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)
+            .map_err(|e| Error::io("cannot create", &tmp, e))?;
+        file.write_all(bytes).map_err(|e| Error::io("cannot write", &tmp, e))?;
+        file.sync_all().map_err(|e| Error::io("cannot flush", &tmp, e))?;
+        fs::rename(&tmp, path).map_err(|e| Error::io("cannot replace", path, e))?;
+        // The rename is durable only once the directory entry is on disk.
+        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io("cannot flush directory", dir, e))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes a new private file (0600, created with that mode, never over an existing file).
+pub fn write_new_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io("cannot create", path, e))?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| Error::io("cannot write", path, e))
+}
+
+/// Opens a file for appending without following a symbolic link at its path (`O_NOFOLLOW`),
+/// creating it 0600: a link planted there must not redirect keyward's writes.
+pub fn open_append_nofollow(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(path)
+}
+
+/// Opens a file for writing in place (no truncation) without following a link, creating it 0600.
+pub fn open_write_nofollow(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(path)
+}
+
+/// Opens a file for reading without following a link.
+pub fn open_read_nofollow(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path)
+}
+
+/// Reads a whole file without following a link.
+pub fn read_nofollow(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    open_read_nofollow(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn atomic_write_creates_0600_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.kw");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+    #[test]
+    fn failed_write_keeps_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.kw");
+        write_atomic(&path, b"old").unwrap();
+        // A directory in place of the target makes the rename fail.
+        let blocked = dir.path().join("sub");
+        fs::create_dir(&blocked).unwrap();
+        fs::write(blocked.join("x"), b"x").unwrap();
+        assert!(write_atomic(&blocked, b"new").is_err());
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+    #[test]
+    fn only_this_vaults_temp_files_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.kw");
+        let names = [".v.kw.0a1b2c.tmp", ".v.kw.0a1b2c.tmp.keep", ".w.kw.0a1b2c.tmp", "v.kw.0a1b2c.tmp", "v.kw"];
+        for name in names {
+            fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        remove_stale_temps(&path);
+        let mut left: Vec<String> =
+            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        assert_eq!(left, [".v.kw.0a1b2c.tmp.keep", ".w.kw.0a1b2c.tmp", "v.kw", "v.kw.0a1b2c.tmp"]);
+    }
+    #[test]
+    fn replacing_keeps_the_mode_and_new_private_files_are_0600_and_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("ci.log");
+        fs::write(&log, b"old").unwrap();
+        fs::set_permissions(&log, fs::Permissions::from_mode(0o644)).unwrap();
+        replace_keeping_mode(&log, b"new").unwrap();
+        assert_eq!((fs::read(&log).unwrap(), mode(&log)), (b"new".to_vec(), 0o644));
+
+        let private = dir.path().join("recovery.txt");
+        write_new_private(&private, b"secret").unwrap();
+        assert_eq!((fs::read(&private).unwrap(), mode(&private)), (b"secret".to_vec(), 0o600));
+        assert!(write_new_private(&private, b"other").is_err(), "an existing file is never overwritten");
+        assert_eq!(fs::read(&private).unwrap(), b"secret");
+    }
+    #[test]
+    fn private_dirs_are_0700() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("a/b");
+        create_private_dir(&nested).unwrap();
+        assert_eq!(fs::metadata(&nested).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(fs::metadata(dir.path().join("a")).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+
+    #[test]
+    fn links_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, b"keep").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(open_append_nofollow(&link).is_err());
+        assert!(open_write_nofollow(&link).is_err());
+        assert!(read_nofollow(&link).is_err());
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+        assert!(open_append_nofollow(&dir.path().join("new")).is_ok());
+    }
+}
