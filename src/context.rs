@@ -67,7 +67,7 @@ impl Context {
     }
 
     pub(crate) fn remember(&self, vault: &Vault) -> Result<()> {
-        *self.opened.borrow_mut() = Some((vault.header.vault_id_hex(), vault.audit_keys()?));
+        *self.opened.borrow_mut() = Some((vault.header.vault_id_hex(), audit::Keys::of(vault)?));
         Ok(())
     }
 

@@ -425,7 +425,7 @@ fn key_rotate_rotates_the_audit_key_and_the_chain_goes_on() {
         let locked = keyward::vault::Locked::read(&env.vault).unwrap();
         let mut c = keyward::unlock::Credential::Code(code);
         let opened = c.open(&locked.header.vault_id, &locked.header.slots).unwrap();
-        locked.open(opened.data_key).unwrap().audit_keys().unwrap()
+        keyward::audit::Keys::of(&locked.open(opened.data_key).unwrap()).unwrap()
     };
     let rk = env.path("rk2");
     env.cmd().args(["key", "rotate", "--recovery-key-file"]).arg(&rk).assert().success();

@@ -33,6 +33,7 @@ use sha2::Sha256;
 
 use crate::error::{Error, Result};
 use crate::sensitive::Key32;
+use crate::vault::Vault;
 
 pub use crate::config::DEFAULT_MAX_SEGMENT;
 /// The head file's length: its JSON padded with blanks.
@@ -77,6 +78,57 @@ impl Keys {
         Keys { fingerprint: mac.clone(), mac }
     }
 
+    /// A vault's current keys: from the random audit secret kept in its payload (so they
+    /// survive `key rotate`'s new data key), or from the data key for vaults made before the
+    /// secret existed.
+    pub fn of(vault: &Vault) -> Result<Keys> {
+        let secret = vault.setting(SECRET_SETTING)?.and_then(|v| data_encoding::HEXLOWER.decode(v.as_bytes()).ok());
+        Ok(match secret {
+            Some(secret) => Keys::derive(&zeroize::Zeroizing::new(secret)),
+            None => Keys::derive(vault.data_key().expose()),
+        })
+    }
+}
+
+/// The payload setting that holds the audit secret (hex).
+pub const SECRET_SETTING: &str = "audit_secret";
+/// The payload setting that holds the MAC keys of earlier audit epochs (hex, comma-separated).
+pub const HISTORY_SETTING: &str = "audit_history";
+
+/// Gives a new vault its audit secret.
+pub fn init_secret(vault: &mut Vault) -> Result<()> {
+    vault.set_settings(&[(SECRET_SETTING, data_encoding::HEXLOWER.encode(&crate::vault::crypto::random::<32>()))])
+}
+
+/// Every epoch's keys of a vault's log, oldest first, the current ones last: earlier epochs' MAC
+/// keys are kept so the log verifies across [`rotate_secret`].
+pub fn key_chain(vault: &Vault) -> Result<Vec<Keys>> {
+    let history = vault.setting(HISTORY_SETTING)?.unwrap_or("");
+    let mut chain = Vec::new();
+    for hex in history.split(',').filter(|h| !h.is_empty()) {
+        let mac = data_encoding::HEXLOWER.decode(hex.as_bytes()).ok().and_then(|b| Key32::from_slice(&b));
+        let mac = mac.ok_or_else(|| Error::damaged(&vault.path, "an earlier audit key cannot be decoded"))?;
+        chain.push(Keys::verifier(mac));
+    }
+    chain.push(Keys::of(vault)?);
+    Ok(chain)
+}
+
+/// A new audit secret for a vault: whoever read the old one (a removed token holder who
+/// decrypted the payload) can no longer write authenticated entries. The old epoch's MAC key
+/// joins the history, so the log still verifies. Call before replacing the data key (a legacy
+/// vault's keys come from it).
+pub fn rotate_secret(vault: &mut Vault) -> Result<()> {
+    let old_mac = data_encoding::HEXLOWER.encode(Keys::of(vault)?.mac_key().expose());
+    let history = match vault.setting(HISTORY_SETTING)? {
+        Some(h) if !h.is_empty() => format!("{h},{old_mac}"),
+        _ => old_mac,
+    };
+    let secret = data_encoding::HEXLOWER.encode(&crate::vault::crypto::random::<32>());
+    vault.set_settings(&[(SECRET_SETTING, secret), (HISTORY_SETTING, history)])
+}
+
+impl Keys {
     /// A short, non-reversible fingerprint of a value: 8 hex digits of an HMAC under a vault key
     /// (never the value, never a plain hash of it that could be looked up).
     pub fn fingerprint(&self, value: &str) -> String {
@@ -649,6 +701,44 @@ mod tests {
             write(&log, &mutated);
             assert!(matches!(verify(&log, std::slice::from_ref(&keys)), Err(Error::AuditBroken { .. })), "{forged}");
         }
+    }
+
+    fn sample_vault() -> Vault {
+        let mut vault = Vault::create(Path::new("/tmp/x.kw"), 1);
+        init_secret(&mut vault).unwrap();
+        vault
+    }
+
+    #[test]
+    fn a_rotated_audit_secret_keeps_the_old_mac_keys_in_order() {
+        let mut vault = sample_vault();
+        let first = Keys::of(&vault).unwrap();
+        rotate_secret(&mut vault).unwrap();
+        let second = Keys::of(&vault).unwrap();
+        rotate_secret(&mut vault).unwrap();
+        let chain = key_chain(&vault).unwrap();
+        assert_eq!(chain.len(), 3);
+        assert_eq!(chain[0].mac_key().expose(), first.mac_key().expose());
+        assert_eq!(chain[1].mac_key().expose(), second.mac_key().expose());
+        assert_eq!(chain[2].mac_key().expose(), Keys::of(&vault).unwrap().mac_key().expose());
+        assert_ne!(chain[2].mac_key().expose(), second.mac_key().expose());
+        assert_eq!(vault.records().unwrap().settings.iter().filter(|(k, _)| k == SECRET_SETTING).count(), 1);
+    }
+
+    #[test]
+    fn audit_keys_come_from_the_audit_secret_and_survive_a_rekey() {
+        let mut vault = sample_vault();
+        let before = Keys::of(&vault).unwrap().fingerprint("v");
+        vault.rekey();
+        assert_eq!(Keys::of(&vault).unwrap().fingerprint("v"), before);
+        assert_ne!(before, Keys::derive(vault.data_key().expose()).fingerprint("v"));
+
+        // A vault from before the audit secret existed: keys from the data key.
+        let mut records = vault.records().unwrap();
+        records.settings.clear();
+        vault.set_records(&records);
+        let from_data_key = Keys::derive(vault.data_key().expose()).fingerprint("v");
+        assert_eq!(Keys::of(&vault).unwrap().fingerprint("v"), from_data_key);
     }
 
     #[test]

@@ -96,7 +96,7 @@ fn list(args: AuditArgs, ctx: &Context) -> Result<Outcome> {
 fn verify(ctx: &Context) -> Result<Outcome> {
     let (log, _) = log(ctx)?;
     let vault = ctx.open()?;
-    let verified = audit::verify(&log, &vault.audit_key_chain()?)?;
+    let verified = audit::verify(&log, &audit::key_chain(&vault)?)?;
     if ctx.out.json {
         ctx.out.json(&json!({"intact": true, "entries": verified.entries, "segments": verified.segments,
             "unauthenticated": verified.unauthenticated, "head_lagging": verified.head_lagging}));
@@ -120,7 +120,7 @@ fn run_report(args: ReportArgs, ctx: &Context) -> Result<Outcome> {
     let secrets = vault.secrets()?;
     let registry = config.registry()?;
     // Only lines a holder of the audit key wrote (and failed unlocks) count.
-    let entries = audit::read_authenticated(&log, &vault.audit_key_chain()?)?;
+    let entries = audit::read_authenticated(&log, &audit::key_chain(&vault)?)?;
     let r = report::build(&entries, &secrets, &registry, ctx.now, config.unused_days, since, until);
     let failed = r.findings.iter().any(|f| f.severity == report::Severity::Fail);
     if args.notify && !r.findings.is_empty() {

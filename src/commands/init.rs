@@ -38,6 +38,7 @@ pub(super) fn run(args: InitArgs, ctx: &Context) -> Result<Outcome> {
         return Err(Error::VaultExists { path });
     }
     let mut vault = Vault::create(&path, ctx.now);
+    crate::audit::init_secret(&mut vault)?;
     let vault_id = vault.header.vault_id_hex();
 
     let keyring_secret = backend.map(|_| Key32::random());

@@ -20,11 +20,6 @@ use self::secret::Secret;
 use crate::error::{Error, Result};
 use crate::sensitive::Key32;
 
-/// The payload setting that holds the audit secret (hex).
-pub const AUDIT_SECRET: &str = "audit_secret";
-/// The payload setting that holds the MAC keys of earlier audit epochs (hex, comma-separated).
-pub const AUDIT_HISTORY: &str = "audit_history";
-
 /// A vault file read from disk but not yet opened: its header is readable, its payload is not.
 pub struct Locked {
     pub path: PathBuf,
@@ -113,9 +108,7 @@ impl Vault {
             buf: Zeroizing::new(Vec::new()),
             payload: 0..0,
         };
-        let mut records = Records::default();
-        records.settings.push((AUDIT_SECRET.into(), data_encoding::HEXLOWER.encode(&crypto::random::<32>())));
-        vault.set_records(&records);
+        vault.set_records(&Records::default());
         vault
     }
 
@@ -203,55 +196,24 @@ impl Vault {
         &self.data_key
     }
 
-    /// The keys of this vault's audit log: from the random audit secret kept in the payload
-    /// (so they survive `key rotate`'s new data key), or from the data key for vaults made before
-    /// it existed.
-    pub fn audit_keys(&self) -> Result<crate::audit::Keys> {
-        let settings = self.settings()?;
-        let secret = settings
-            .iter()
-            .find(|(k, _)| *k == AUDIT_SECRET)
-            .and_then(|(_, v)| data_encoding::HEXLOWER.decode(v.as_bytes()).ok());
-        Ok(match secret {
-            Some(secret) => crate::audit::Keys::derive(&zeroize::Zeroizing::new(secret)),
-            None => crate::audit::Keys::derive(self.data_key.expose()),
-        })
+    /// A payload setting (vault-wide, encrypted): the audit secret, the next grace deadline.
+    pub fn setting(&self, key: &str) -> Result<Option<&str>> {
+        Ok(self.settings()?.into_iter().find(|(k, _)| *k == key).map(|(_, v)| v))
     }
 
-    /// Every epoch's audit keys, oldest first, the current ones last: earlier epochs' MAC keys are
-    /// kept so the log verifies across [`Vault::rotate_audit_secret`].
-    pub fn audit_key_chain(&self) -> Result<Vec<crate::audit::Keys>> {
-        let settings = self.settings()?;
-        let history = settings.iter().find(|(k, _)| *k == AUDIT_HISTORY).map_or("", |(_, v)| *v);
-        let mut chain = Vec::new();
-        for hex in history.split(',').filter(|h| !h.is_empty()) {
-            let mac = data_encoding::HEXLOWER.decode(hex.as_bytes()).ok().and_then(|b| Key32::from_slice(&b));
-            chain.push(crate::audit::Keys::verifier(mac.ok_or_else(|| self.undecodable())?));
-        }
-        chain.push(self.audit_keys()?);
-        Ok(chain)
-    }
-
-    /// A new audit secret: whoever read the old one (a removed token holder who decrypted the
-    /// payload) can no longer write authenticated entries. The old epoch's MAC key joins the
-    /// history, so the log still verifies.
-    pub fn rotate_audit_secret(&mut self) -> Result<()> {
-        let old_mac = data_encoding::HEXLOWER.encode(self.audit_keys()?.mac_key().expose());
+    /// Sets payload settings (replacing those of the same keys), keeping the records.
+    pub fn set_settings(&mut self, values: &[(&str, String)]) -> Result<()> {
         let mut records = self.records()?;
-        let history = records.settings.iter().find(|(k, _)| k == AUDIT_HISTORY).map(|(_, v)| v.clone());
-        let history = match history {
-            Some(h) if !h.is_empty() => format!("{h},{old_mac}"),
-            _ => old_mac,
-        };
-        records.settings.retain(|(k, _)| k != AUDIT_SECRET && k != AUDIT_HISTORY);
-        records.settings.insert(0, (AUDIT_SECRET.into(), data_encoding::HEXLOWER.encode(&crypto::random::<32>())));
-        records.settings.insert(1, (AUDIT_HISTORY.into(), history));
+        records.settings.retain(|(k, _)| !values.iter().any(|(key, _)| key == k));
+        for (i, (key, value)) in values.iter().enumerate() {
+            records.settings.insert(i, ((*key).to_owned(), value.clone()));
+        }
         self.set_records(&records);
         Ok(())
     }
 
     /// Only the settings, which come first in the payload: the records need no parsing.
-    fn settings(&self) -> Result<Vec<(&str, &str)>> {
+    pub fn settings(&self) -> Result<Vec<(&str, &str)>> {
         let (settings, _) = postcard::take_from_bytes::<Vec<(&str, &str)>>(&self.buf[self.payload.clone()])
             .map_err(|_| self.undecodable())?;
         Ok(settings)
@@ -342,7 +304,6 @@ mod tests {
         assert_eq!(names, ["a"]);
         let records = reopened.records().unwrap();
         assert_eq!(records.records.len(), 1);
-        assert!(records.settings.iter().any(|(k, _)| k == AUDIT_SECRET), "the audit secret is a setting");
     }
 
     fn slots(vault: &Vault) -> Vec<(SlotKind, &str)> {
@@ -380,38 +341,6 @@ mod tests {
         assert_eq!(dropped.iter().map(|s| s.kind).collect::<Vec<_>>(), [SlotKind::Recovery]);
         assert!(vault.header.slots.is_empty());
         assert_ne!(vault.data_key().expose(), &old_key);
-    }
-
-    #[test]
-    fn a_rotated_audit_secret_keeps_the_old_mac_keys_in_order() {
-        let (mut vault, _) = sample_vault();
-        let first = vault.audit_keys().unwrap();
-        vault.rotate_audit_secret().unwrap();
-        let second = vault.audit_keys().unwrap();
-        vault.rotate_audit_secret().unwrap();
-        let chain = vault.audit_key_chain().unwrap();
-        assert_eq!(chain.len(), 3);
-        assert_eq!(chain[0].mac_key().expose(), first.mac_key().expose());
-        assert_eq!(chain[1].mac_key().expose(), second.mac_key().expose());
-        assert_eq!(chain[2].mac_key().expose(), vault.audit_keys().unwrap().mac_key().expose());
-        assert_ne!(chain[2].mac_key().expose(), second.mac_key().expose());
-        assert_eq!(vault.records().unwrap().settings.iter().filter(|(k, _)| k == AUDIT_SECRET).count(), 1);
-    }
-
-    #[test]
-    fn audit_keys_come_from_the_audit_secret_and_survive_a_rekey() {
-        let (mut vault, _) = sample_vault();
-        let before = vault.audit_keys().unwrap().fingerprint("v");
-        vault.rekey();
-        assert_eq!(vault.audit_keys().unwrap().fingerprint("v"), before);
-        assert_ne!(before, crate::audit::Keys::derive(vault.data_key().expose()).fingerprint("v"));
-
-        // A vault from before the audit secret existed: keys from the data key.
-        let mut records = vault.records().unwrap();
-        records.settings.clear();
-        vault.set_records(&records);
-        let from_data_key = crate::audit::Keys::derive(vault.data_key().expose()).fingerprint("v");
-        assert_eq!(vault.audit_keys().unwrap().fingerprint("v"), from_data_key);
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub(super) fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
     let dropped = ctx.modify_with(&mut credential, |vault, _| {
         // The audit secret too (before the data key, from which a legacy vault's is derived):
         // whoever once decrypted the payload can no longer write authenticated audit entries.
-        vault.rotate_audit_secret()?;
+        crate::audit::rotate_secret(vault)?;
         let old = vault.rekey();
         for backend in &this_machine {
             vault.put_slot(SlotKind::Keyring, &backend.slot_label(), SlotSecret::Random(&keyring_secret), ctx.now);
