@@ -18,6 +18,7 @@ mod export_import;
 mod generated;
 mod help;
 mod hygiene;
+mod layers;
 mod leaks;
 mod mask;
 mod prompt;
