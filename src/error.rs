@@ -94,6 +94,9 @@ pub enum Error {
     AuditBroken { place: String, reason: String },
     #[error("{0}")]
     Backup(String),
+    /// A record that does not decode, before the vault names its file (see `Vault::record_error`).
+    #[error("a record cannot be read back")]
+    RecordDecode(crate::vault::payload::DecodeError),
 
     // ---- conflict (exit 6)
     #[error("a secret named {name:?} already exists")]
@@ -130,6 +133,12 @@ pub enum Error {
     NotYours { path: PathBuf, reason: String },
 }
 
+impl From<crate::vault::payload::DecodeError> for Error {
+    fn from(e: crate::vault::payload::DecodeError) -> Self {
+        Error::RecordDecode(e)
+    }
+}
+
 impl Error {
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { action, path: path.into(), source }
@@ -155,14 +164,7 @@ impl Error {
 
     /// The exit code this error maps to; the single place the mapping lives.
     pub fn exit_code(&self) -> i32 {
-        use Error::{
-            Audit, AuditBroken, Backup, CannotUnlock, CommandLine, Config, Damaged, EmptyValue, Exec, FutureVersion,
-            GraceEnded, InvalidName, InvalidValue, Io, KeyringUnavailable, LockTimeout, MalformedVaultKey, Mismatch,
-            NeedsTerminal, NoHome, NotAVault, NotYours, Output, PendingExists, Refused, Revoked, SecretExists,
-            SecretNotFound, StartupVar, TokenExists, TokenNotFound, UnknownProvider, UnknownReference, Usage,
-            ValueNotUtf8, ValueTooLarge, VarConflict, VaultExists, VaultNotFound, VersionNotFound, WrongSecret,
-            WrongVaultKey,
-        };
+        use Error::*;
         match self {
             Usage(_)
             | CommandLine { .. }
@@ -186,7 +188,12 @@ impl Error {
             | MalformedVaultKey { .. }
             | WrongSecret { .. }
             | KeyringUnavailable { .. } => exit::UNLOCK,
-            Damaged { .. } | NotAVault { .. } | FutureVersion { .. } | AuditBroken { .. } | Backup(_) => exit::DAMAGED,
+            Damaged { .. }
+            | NotAVault { .. }
+            | FutureVersion { .. }
+            | AuditBroken { .. }
+            | Backup(_)
+            | RecordDecode(_) => exit::DAMAGED,
             SecretExists { .. }
             | VarConflict { .. }
             | VaultExists { .. }
@@ -204,14 +211,7 @@ impl Error {
 
     /// What the user can do next.
     pub fn hint(&self) -> String {
-        use Error::{
-            Audit, AuditBroken, Backup, CannotUnlock, CommandLine, Config, Damaged, EmptyValue, Exec, FutureVersion,
-            GraceEnded, InvalidName, InvalidValue, Io, KeyringUnavailable, LockTimeout, MalformedVaultKey, Mismatch,
-            NeedsTerminal, NoHome, NotAVault, NotYours, Output, PendingExists, Refused, Revoked, SecretExists,
-            SecretNotFound, StartupVar, TokenExists, TokenNotFound, UnknownProvider, UnknownReference, Usage,
-            ValueNotUtf8, ValueTooLarge, VarConflict, VaultExists, VaultNotFound, VersionNotFound, WrongSecret,
-            WrongVaultKey,
-        };
+        use Error::*;
         match self {
             Usage(_) => "see `keyward --help`".into(),
             CommandLine { usage, .. } => format!("usage: {usage}"),
@@ -282,6 +282,9 @@ impl Error {
                 "the log was edited, truncated or forged after it was written; keep a copy as evidence and restore it from a backup".into()
             }
             Backup(_) => "the backup is damaged or is not a keyward backup; nothing was changed".into(),
+            RecordDecode(_) => {
+                "restore the file from a backup or from version control; it has not been changed".into()
+            }
         }
     }
 }

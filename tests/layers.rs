@@ -68,7 +68,8 @@ fn the_core_never_reaches_into_the_command_line_layer() {
     assert!(core.len() >= 15 && core.iter().any(|m| m == "vault"), "{core:?}");
     assert!(CLI.iter().all(|c| !core.contains(&(*c).to_owned())), "a CLI module is public: {core:?}");
     let mut forbidden: Vec<String> = CLI.iter().map(|m| format!("crate::{m}")).collect();
-    forbidden.extend(["clap", "println!", "eprintln!", "print!(", "eprint!(", "process::exit", "dbg!("].map(String::from));
+    forbidden
+        .extend(["clap", "println!", "eprintln!", "print!(", "eprint!(", "process::exit", "dbg!("].map(String::from));
     let found = violations(&core, &forbidden);
     assert!(found.is_empty(), "the core uses the command-line layer:\n{}", found.join("\n"));
 }

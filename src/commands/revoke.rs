@@ -14,7 +14,6 @@ use crate::error::{Error, Result};
 use crate::input;
 use crate::output::sanitize;
 use crate::parse;
-use crate::vault::payload::Record;
 use crate::vault::secret::{Stage, check_name, ext};
 
 pub(super) fn run(args: RevokeArgs, ctx: &Context) -> Result<Outcome> {
@@ -40,28 +39,24 @@ pub(super) fn run(args: RevokeArgs, ctx: &Context) -> Result<Outcome> {
     let kind = if args.compromised { "compromised" } else { "revoke" };
     let now = ctx.now;
     let revoked = ctx.modify(|vault, _| {
-        let mut records = vault.records()?;
-        let index = records.position(&args.name).ok_or_else(|| Error::SecretNotFound { name: args.name.clone() })?;
-        let mut secret =
-            records.records[index].decode().map_err(|_| Error::damaged(&vault.path, "a record cannot be decoded"))?;
-        let mut ids = Vec::new();
-        for v in secret.body.versions.iter_mut().filter(|v| matches!(v.stage, Stage::Current | Stage::Previous)) {
-            v.stage = Stage::Revoked;
-            v.stage_since = now;
-            v.grace_until = None;
-            ids.push(v.id);
-        }
-        if args.compromised {
-            secret
-                .body
-                .meta
-                .ext
-                .insert(ext::COMPROMISED.into(), reason.clone().unwrap_or_else(|| "compromised".into()));
-        }
-        secret.body.meta.updated = now;
-        records.records[index] = Record::encode(&secret);
-        vault.set_records(&records);
-        Ok(ids)
+        vault.update_secret(&args.name, |secret, _| {
+            let mut ids = Vec::new();
+            for v in secret.body.versions.iter_mut().filter(|v| matches!(v.stage, Stage::Current | Stage::Previous)) {
+                v.stage = Stage::Revoked;
+                v.stage_since = now;
+                v.grace_until = None;
+                ids.push(v.id);
+            }
+            if args.compromised {
+                secret
+                    .body
+                    .meta
+                    .ext
+                    .insert(ext::COMPROMISED.into(), reason.clone().unwrap_or_else(|| "compromised".into()));
+            }
+            secret.body.meta.updated = now;
+            Ok(ids)
+        })
     })?;
     let mut event = Event::new(kind).secret(&args.name).details(json!({"reason": reason, "versions": revoked}));
     event.fingerprint = before.current().and_then(|v| ctx.fingerprint(v.value.expose()));

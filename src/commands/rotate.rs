@@ -20,7 +20,7 @@ use crate::providers::{Provider, Registry};
 use crate::rotation;
 use crate::sensitive::SecretValue;
 use crate::vault::Vault;
-use crate::vault::payload::{Record, Records};
+use crate::vault::payload::Records;
 use crate::vault::secret::{Secret, Stage, VersionSelector, check_name, ext};
 
 pub(super) fn run(args: RotateArgs, ctx: &Context) -> Result<Outcome> {
@@ -77,17 +77,7 @@ impl Step<'_> {
 
     /// Loads, changes and stores this secret under the vault lock.
     fn change<T>(&self, f: impl FnOnce(&mut Secret, &mut Records) -> Result<T>) -> Result<T> {
-        self.ctx.modify(|vault, _| {
-            let mut records = vault.records()?;
-            let index = records.position(self.name).ok_or_else(|| Error::SecretNotFound { name: self.name.into() })?;
-            let mut secret = records.records[index]
-                .decode()
-                .map_err(|_| Error::damaged(&vault.path, "a record cannot be decoded"))?;
-            let result = f(&mut secret, &mut records)?;
-            records.records[index] = Record::encode(&secret);
-            vault.set_records(&records);
-            Ok(result)
-        })
+        self.ctx.modify(|vault, _| vault.update_secret(self.name, f))
     }
 
     fn create(&self, args: &RotateArgs) -> Result<Outcome> {

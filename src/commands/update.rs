@@ -7,8 +7,7 @@ use crate::Outcome;
 use crate::audit::Event;
 use crate::cli::{ClearField, UpdateArgs};
 use crate::context::Context;
-use crate::error::{Error, Result};
-use crate::vault::payload::Record;
+use crate::error::Result;
 use crate::vault::secret::Metadata;
 
 pub(super) fn run(args: UpdateArgs, ctx: &Context) -> Result<Outcome> {
@@ -27,45 +26,41 @@ pub(super) fn run(args: UpdateArgs, ctx: &Context) -> Result<Outcome> {
     }
 
     let changed = ctx.modify(|vault, _| {
-        let mut records = vault.records()?;
-        let index = records.position(&args.name).ok_or_else(|| Error::SecretNotFound { name: args.name.clone() })?;
-        let mut secret =
-            records.records[index].decode().map_err(|_| Error::damaged(&vault.path, "a record cannot be decoded"))?;
-        let before = secret.clone();
-        let meta = &mut secret.body.meta;
-        for field in &args.clear {
-            match field {
-                ClearField::Provider => meta.provider = None,
-                ClearField::Env => secret.env = None,
-                ClearField::Expires => meta.expires = None,
-                ClearField::Scopes => meta.scopes.clear(),
-                ClearField::AllowIp => meta.allow_ips.clear(),
-                ClearField::AllowOrigin => meta.allow_origins.clear(),
-                ClearField::RateLimit => meta.rate_limit = None,
-                ClearField::Tags => meta.tags.clear(),
-                ClearField::Note => meta.note = None,
-                ClearField::PairedWith => {
-                    meta.ext.remove(metadata::PAIRED_WITH);
+        vault.update_secret(&args.name, |secret, records| {
+            let before = secret.clone();
+            let meta = &mut secret.body.meta;
+            for field in &args.clear {
+                match field {
+                    ClearField::Provider => meta.provider = None,
+                    ClearField::Env => secret.env = None,
+                    ClearField::Expires => meta.expires = None,
+                    ClearField::Scopes => meta.scopes.clear(),
+                    ClearField::AllowIp => meta.allow_ips.clear(),
+                    ClearField::AllowOrigin => meta.allow_origins.clear(),
+                    ClearField::RateLimit => meta.rate_limit = None,
+                    ClearField::Tags => meta.tags.clear(),
+                    ClearField::Note => meta.note = None,
+                    ClearField::PairedWith => {
+                        meta.ext.remove(metadata::PAIRED_WITH);
+                    }
                 }
             }
-        }
-        meta.tags.retain(|t| !args.untag.contains(t));
-        metadata::apply(&args.meta, meta, ctx.now)?;
-        if let Some(var) = &var {
-            secret.var = var.clone();
-        }
-        if env.is_some() {
-            secret.env = env.clone();
-        }
-        if secret == before {
-            return Ok(false);
-        }
-        secret.body.meta.updated = ctx.now;
-        metadata::check_var_conflict(&records, &secret.name, &secret.var, secret.env.as_deref())?;
-        metadata::check_paired(&records, &secret.name, &secret.body.meta)?;
-        records.records[index] = Record::encode(&secret);
-        vault.set_records(&records);
-        Ok(true)
+            meta.tags.retain(|t| !args.untag.contains(t));
+            metadata::apply(&args.meta, meta, ctx.now)?;
+            if let Some(var) = &var {
+                secret.var = var.clone();
+            }
+            if env.is_some() {
+                secret.env = env.clone();
+            }
+            if *secret == before {
+                return Ok(false);
+            }
+            secret.body.meta.updated = ctx.now;
+            metadata::check_var_conflict(records, &secret.name, &secret.var, secret.env.as_deref())?;
+            metadata::check_paired(records, &secret.name, &secret.body.meta)?;
+            Ok(true)
+        })
     })?;
 
     ctx.audit(Event::new("update").secret(&args.name).details(json!({"changed": changed})), true)?;

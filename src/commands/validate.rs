@@ -18,7 +18,6 @@ use crate::parse;
 use crate::providers::check::{Checker, Outcome, Verdict};
 use crate::providers::{Class, Registry};
 use crate::sensitive::SecretValue;
-use crate::vault::payload::Record;
 use crate::vault::secret::{check_name, ext};
 
 /// Days before expiry when a secret starts to warn.
@@ -333,23 +332,23 @@ fn record(targets: &[Target], outcomes: &[(usize, Outcome)], ctx: &Context) -> R
         for &i in &stored {
             let mine: Vec<&Outcome> = outcomes.iter().filter(|(j, _)| *j == i).map(|(_, o)| o).collect();
             let Some(worst) = mine.iter().max_by_key(|o| o.verdict.severity()) else { continue };
-            let Some(index) = records.position(&targets[i].name) else { continue };
-            let mut secret = records.records[index]
-                .decode()
-                .map_err(|_| Error::damaged(&vault.path, "a record cannot be decoded"))?;
-            let meta = &mut secret.body.meta;
-            meta.ext.insert(ext::CHECK_VERDICT.into(), worst.verdict.as_str().into());
-            meta.ext.insert(ext::CHECK_AT.into(), ctx.now.to_string());
-            meta.ext.insert(ext::CHECK_DETAIL.into(), format!("{}: {}", worst.check, worst.detail));
-            for o in &mine {
-                if let Some(scopes) = &o.scopes {
-                    meta.scopes = scopes.clone();
-                }
-                if let Some(expires) = o.expires {
-                    meta.expires = Some(expires);
-                }
-            }
-            records.records[index] = Record::encode(&secret);
+            records
+                .update(&targets[i].name, |secret, _| -> Result<()> {
+                    let meta = &mut secret.body.meta;
+                    meta.ext.insert(ext::CHECK_VERDICT.into(), worst.verdict.as_str().into());
+                    meta.ext.insert(ext::CHECK_AT.into(), ctx.now.to_string());
+                    meta.ext.insert(ext::CHECK_DETAIL.into(), format!("{}: {}", worst.check, worst.detail));
+                    for o in &mine {
+                        if let Some(scopes) = &o.scopes {
+                            meta.scopes = scopes.clone();
+                        }
+                        if let Some(expires) = o.expires {
+                            meta.expires = Some(expires);
+                        }
+                    }
+                    Ok(())
+                })
+                .map_err(|e| vault.locate(e))?;
         }
         vault.set_records(&records);
         Ok(())

@@ -130,6 +130,14 @@ impl Vault {
         }
     }
 
+    /// An error of [`Records::update`] with this vault's path in it.
+    pub fn locate(&self, e: Error) -> Error {
+        match e {
+            Error::RecordDecode(d) => self.record_error(d),
+            other => other,
+        }
+    }
+
     /// Finds and decodes one secret; the others are not decoded.
     pub fn find(&self, name: &str) -> Result<Option<Secret>> {
         let view = self.view()?;
@@ -147,6 +155,22 @@ impl Vault {
 
     pub fn records(&self) -> Result<Records> {
         self.view()?.to_owned_records().map_err(|e| self.record_error(e))
+    }
+
+    /// Changes one secret (see [`Records::update`]); [`Error::SecretNotFound`] when there is
+    /// none of that name.
+    pub fn update_secret<T>(
+        &mut self,
+        name: &str,
+        change: impl FnOnce(&mut Secret, &mut Records) -> Result<T>,
+    ) -> Result<T> {
+        let mut records = self.records()?;
+        let result = records
+            .update(name, change)
+            .map_err(|e| self.locate(e))?
+            .ok_or_else(|| Error::SecretNotFound { name: name.to_owned() })?;
+        self.set_records(&records);
+        Ok(result)
     }
 
     pub fn set_records(&mut self, records: &Records) {

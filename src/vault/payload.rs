@@ -142,6 +142,22 @@ impl Records {
     pub fn position(&self, name: &str) -> Option<usize> {
         self.records.iter().position(|r| r.name == name)
     }
+
+    /// Decodes the secret `name`, lets `change` edit it (with the other records at hand, to check
+    /// conflicts or note settings), and stores it back: the one read-change-write of a record.
+    /// `Ok(None)` when there is no such secret.
+    pub fn update<T, E: From<DecodeError>>(
+        &mut self,
+        name: &str,
+        change: impl FnOnce(&mut Secret, &mut Records) -> Result<T, E>,
+    ) -> Result<Option<T>, E> {
+        let Some(index) = self.position(name) else { return Ok(None) };
+        let mut secret = self.records[index].decode()?;
+        let result = change(&mut secret, self)?;
+        let index = self.position(name).unwrap_or(index);
+        self.records[index] = Record::encode(&secret);
+        Ok(Some(result))
+    }
 }
 
 #[cfg(test)]
