@@ -95,7 +95,7 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
         false,
     )?;
     let engine =
-        if args.no_mask { None } else { Some(super::mask::build(Some(&vault), Some(&registry), Options::default())?) };
+        if args.no_mask { None } else { Some(Engine::for_vault(Some(&vault), Some(&registry), Options::default())?) };
     Ok(Prepared { env: env.into_iter().collect(), engine })
 }
 

@@ -9,16 +9,14 @@ use crate::cli::MaskArgs;
 use crate::config::Config;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::mask::{Engine, KnownValue, Options, stream};
-use crate::providers::Registry;
-use crate::vault::Vault;
+use crate::mask::{Engine, Options, stream};
 
 pub(super) fn run(args: MaskArgs, ctx: &Context) -> Result<Outcome> {
     // Fail closed: the vault is opened (or refused) before any input is read.
     let vault = if args.no_known { None } else { Some(ctx.open()?) };
     let registry = if args.no_patterns { None } else { Some(Config::load()?.registry()?) };
     let opts = Options { style: args.style.into(), min_length: args.min_length.into() };
-    let engine = build(vault.as_ref(), registry.as_ref(), opts)?;
+    let engine = Engine::for_vault(vault.as_ref(), registry.as_ref(), opts)?;
     if let Some(v) = &vault {
         let count = v.view()?.records.len();
         ctx.audit(crate::audit::Event::new("mask").details(serde_json::json!({"secrets_known": count})), false)?;
@@ -52,31 +50,6 @@ pub(super) fn run(args: MaskArgs, ctx: &Context) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Success)
-}
-
-/// The engine for a vault's values (every version of every secret) and the registry's patterns.
-pub(super) fn build(vault: Option<&Vault>, registry: Option<&Registry>, opts: Options) -> Result<Engine> {
-    let secrets = match vault {
-        Some(v) => v.secrets()?,
-        None => Vec::new(),
-    };
-    let mut prefixes = Vec::new();
-    for s in &secrets {
-        let provider = s.body.meta.provider.as_deref().and_then(|id| registry?.get(id));
-        for v in &s.body.versions {
-            let prefix = provider.and_then(|p| p.pattern_for(v.value.expose())?.public_prefix(v.value.expose()));
-            prefixes.push(prefix.map(str::to_owned));
-        }
-    }
-    let mut known = Vec::with_capacity(prefixes.len());
-    let mut i = 0;
-    for s in &secrets {
-        for v in &s.body.versions {
-            known.push(KnownValue { name: &s.name, value: v.value.expose(), public_prefix: prefixes[i].as_deref() });
-            i += 1;
-        }
-    }
-    Ok(Engine::build(&known, registry, opts))
 }
 
 /// `--in-place` rewrites a regular file with one link, nothing else.

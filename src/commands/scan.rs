@@ -141,7 +141,7 @@ fn engine(args: &ScanArgs, registry: &Registry, ctx: &Context, notes: &mut Vec<S
         }
     };
     let opts = Options { style: Style::Partial, min_length: KNOWN_MIN_LENGTH };
-    Ok((super::mask::build(vault.as_ref(), Some(registry), opts)?, vault.is_some()))
+    Ok((Engine::for_vault(vault.as_ref(), Some(registry), opts)?, vault.is_some()))
 }
 
 fn rule_help(registry: &Registry, id: &str) -> String {

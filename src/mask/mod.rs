@@ -339,6 +339,39 @@ impl Engine {
         }
     }
 
+    /// The engine for a vault's values (every version of every secret) and the registry's patterns.
+    pub fn for_vault(
+        vault: Option<&crate::vault::Vault>,
+        registry: Option<&Registry>,
+        opts: Options,
+    ) -> crate::error::Result<Engine> {
+        let secrets = match vault {
+            Some(v) => v.secrets()?,
+            None => Vec::new(),
+        };
+        let mut prefixes = Vec::new();
+        for s in &secrets {
+            let provider = s.body.meta.provider.as_deref().and_then(|id| registry?.get(id));
+            for v in &s.body.versions {
+                let prefix = provider.and_then(|p| p.pattern_for(v.value.expose())?.public_prefix(v.value.expose()));
+                prefixes.push(prefix.map(str::to_owned));
+            }
+        }
+        let mut known = Vec::with_capacity(prefixes.len());
+        let mut i = 0;
+        for s in &secrets {
+            for v in &s.body.versions {
+                known.push(KnownValue {
+                    name: &s.name,
+                    value: v.value.expose(),
+                    public_prefix: prefixes[i].as_deref(),
+                });
+                i += 1;
+            }
+        }
+        Ok(Engine::build(&known, registry, opts))
+    }
+
     /// How many bytes past a position a match starting there can reach, plus keyword context:
     /// the overlap the streaming reader keeps between blocks.
     pub fn lookahead(&self) -> usize {
