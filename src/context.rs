@@ -88,6 +88,28 @@ impl Context {
             .map_err(|e| Error::Audit(Box::new(e)))
     }
 
+    /// Asks the providers about `keys` (`(provider id, value, paired value)`), with a progress
+    /// bar on a terminal: `validate --online` and `scan --verify`.
+    pub(crate) fn check_online(
+        &self,
+        checker: &crate::providers::check::Checker,
+        registry: &crate::providers::Registry,
+        keys: &[(&str, &str, Option<&str>)],
+        concurrency: usize,
+    ) -> Vec<(usize, crate::providers::check::Outcome)> {
+        let checks = keys.iter().filter_map(|(id, value, _)| Some(registry.get(id)?.checks_for(value).len())).sum();
+        let bar = self.out.progress(checks, "{spinner} checking keys {pos}/{len} {wide_bar} {elapsed}");
+        let outcomes = checker.run_all(registry, keys, concurrency, &|| {
+            if let Some(bar) = &bar {
+                bar.inc(1);
+            }
+        });
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        outcomes
+    }
+
     /// Sends a notification; what fails is a warning, never the command's failure.
     pub(crate) fn notify(&self, settings: &crate::config::NotifySettings, notice: &crate::notify::Notice) {
         for problem in crate::notify::send(settings, notice) {

@@ -126,6 +126,21 @@ impl Output {
         self.write(format!("{}\n", lines.join("\n")).as_bytes());
     }
 
+    /// A progress bar on a terminal (with `template` from indicatif), for more than a handful
+    /// of steps (`len`; 0 for a spinner of unknown length). None when quiet or not a terminal.
+    pub fn progress(&self, len: usize, template: &'static str) -> Option<indicatif::ProgressBar> {
+        if self.quiet || !std::io::stderr().is_terminal() || (len > 0 && len <= 4) {
+            return None;
+        }
+        let bar =
+            if len == 0 { indicatif::ProgressBar::new_spinner() } else { indicatif::ProgressBar::new(len as u64) };
+        bar.set_style(indicatif::ProgressStyle::with_template(template).expect("static template"));
+        if len == 0 {
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        }
+        Some(bar)
+    }
+
     pub fn error_prefix(&self) -> &'static str {
         if self.color { "\x1b[31mkeyward:\x1b[0m" } else { "keyward:" }
     }

@@ -22,8 +22,6 @@ use crate::scan::settings::{self, Settings};
 use crate::scan::{RawFinding, Rule, Scanned, Scanner, preview};
 use crate::sensitive::SecretValue;
 
-use super::validate::{Target, online};
-
 /// Known values shorter than this are not looked for: a stored port number or `true` would
 /// match everywhere.
 const KNOWN_MIN_LENGTH: usize = 8;
@@ -230,7 +228,7 @@ fn scan_paths(
     let results: Mutex<Vec<Found>> = Mutex::new(Vec::new());
     let counts = Counters::default();
     let warnings: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let bar = progress(ctx);
+    let bar = ctx.out.progress(0, "{spinner} scanned {pos} files {elapsed}");
     walk.build_parallel().run(|| {
         Box::new(|entry| {
             let entry = match entry {
@@ -311,7 +309,7 @@ fn scan_blobs(
     let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(threads * 2);
     let rx = Mutex::new(rx);
     let binary = AtomicU64::new(0);
-    let bar = progress(ctx);
+    let bar = ctx.out.progress(0, "{spinner} scanned {pos} files {elapsed}");
     let read: std::io::Result<()> = std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
@@ -395,22 +393,11 @@ fn scan_blobs(
     Ok(out)
 }
 
-/// A spinner with the file count on a terminal.
-fn progress(ctx: &Context) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal;
-    if ctx.out.quiet || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} scanned {pos} files {elapsed}").expect("static"));
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    Some(bar)
-}
-
 /// Asks each provider about the keys found, each distinct key once, a few at a time.
 fn verify(found: &mut [Found], registry: &Registry, config: &Config, ctx: &Context) {
     let mut index: HashMap<String, usize> = HashMap::new();
-    let mut targets: Vec<Target> = Vec::new();
+    // Each distinct key once: (provider, value).
+    let mut targets: Vec<(String, SecretValue)> = Vec::new();
     let mut of_finding = Vec::with_capacity(found.len());
     for f in found.iter() {
         let provider = f.provider.clone().or_else(|| registry.detect(&f.value).map(|(p, _)| p.id.clone()));
@@ -420,28 +407,14 @@ fn verify(found: &mut [Found], registry: &Registry, config: &Config, ctx: &Conte
         };
         let key = settings::fingerprint(&provider, "", &f.value);
         let t = *index.entry(key).or_insert_with(|| {
-            targets.push(Target {
-                name: f.finding.path.clone(),
-                env: None,
-                provider: Some(provider.clone()),
-                value: SecretValue::new(f.value.to_string()),
-                paired: None,
-                expires: None,
-                rotate_every: None,
-                rotated: 0,
-                stored: false,
-            });
+            targets.push((provider.clone(), SecretValue::new(f.value.to_string())));
             targets.len() - 1
         });
         of_finding.push(Some(t));
     }
-    let outcomes = online(
-        &targets,
-        registry,
-        Checker::new(config.timeout, VERIFY_CONCURRENCY, crate::clock::unix_now),
-        VERIFY_CONCURRENCY,
-        ctx,
-    );
+    let keys: Vec<(&str, &str, Option<&str>)> = targets.iter().map(|(p, v)| (p.as_str(), v.expose(), None)).collect();
+    let checker = Checker::new(config.timeout, VERIFY_CONCURRENCY, crate::clock::unix_now);
+    let outcomes = ctx.check_online(&checker, registry, &keys, VERIFY_CONCURRENCY);
     let mut verdicts: Vec<Option<(Verdict, String)>> = vec![None; targets.len()];
     for (t, outcome) in outcomes {
         let worse = verdicts[t].as_ref().is_none_or(|(v, _)| outcome.verdict.severity() > v.severity());

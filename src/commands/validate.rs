@@ -2,9 +2,6 @@
 //! provider's own answer. Online checks run concurrently over one keep-alive client; the vault is
 //! saved once at the end with each secret's last verdict.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use serde::Serialize;
 
 use super::metadata;
@@ -24,7 +21,7 @@ use crate::vault::secret::{check_name, ext};
 const EXPIRY_WARNING_DAYS: i64 = 14;
 
 /// One value to check.
-pub(super) struct Target {
+struct Target {
     pub name: String,
     pub env: Option<String>,
     pub provider: Option<String>,
@@ -190,7 +187,7 @@ fn stored_targets(args: &ValidateArgs, env: Option<String>, ctx: &Context) -> Re
 }
 
 /// The offline checks: format, environment, expiry, rotation age.
-pub(super) fn offline(t: &Target, registry: &Registry, now: i64, strict: bool, value_only: bool) -> Report {
+fn offline(t: &Target, registry: &Registry, now: i64, strict: bool, value_only: bool) -> Report {
     let provider = t.provider.as_deref().and_then(|id| registry.get(id));
     let mut checks = Vec::new();
     checks.push(match (&t.provider, provider) {
@@ -265,60 +262,20 @@ fn no_online_check(t: &Target, registry: &Registry) -> Item {
     }
 }
 
-/// Runs every applicable check of every target, `concurrency` at a time. Returns (target index,
-/// outcome) pairs in target order.
-pub(super) fn online(
+/// Runs every applicable check of every target. Returns (target index, outcome) pairs in
+/// target order.
+fn online(
     targets: &[Target],
     registry: &Registry,
     checker: Checker,
     concurrency: usize,
     ctx: &Context,
 ) -> Vec<(usize, Outcome)> {
-    let jobs: Vec<(usize, &crate::providers::Provider, &crate::providers::Check)> = targets
+    let keys: Vec<(&str, &str, Option<&str>)> = targets
         .iter()
-        .enumerate()
-        .filter_map(|(i, t)| Some((i, t, registry.get(t.provider.as_deref()?)?)))
-        .flat_map(|(i, t, p)| p.checks_for(t.value.expose()).into_iter().map(move |c| (i, p, c)))
+        .map(|t| (t.provider.as_deref().unwrap_or(""), t.value.expose(), t.paired.as_ref().map(SecretValue::expose)))
         .collect();
-    let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; jobs.len()]);
-    let next = AtomicUsize::new(0);
-    let bar = progress(jobs.len(), ctx);
-    std::thread::scope(|scope| {
-        for _ in 0..concurrency.min(jobs.len()) {
-            scope.spawn(|| {
-                loop {
-                    let j = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(i, provider, check)) = jobs.get(j) else { break };
-                    let t = &targets[i];
-                    let outcome =
-                        checker.run(provider, check, t.value.expose(), t.paired.as_ref().map(SecretValue::expose));
-                    results.lock().expect("no worker panics holding the lock")[j] = Some(outcome);
-                    if let Some(bar) = &bar {
-                        bar.inc(1);
-                    }
-                }
-            });
-        }
-    });
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let results = results.into_inner().expect("workers finished");
-    jobs.iter().zip(results).map(|((i, _, _), o)| (*i, o.expect("every job ran"))).collect()
-}
-
-/// A progress bar on a terminal, for more than a handful of checks.
-pub(super) fn progress(len: usize, ctx: &Context) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal;
-    if len <= 4 || ctx.out.quiet || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(len as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} checking keys {pos}/{len} {wide_bar} {elapsed}")
-            .expect("static template"),
-    );
-    Some(bar)
+    ctx.check_online(&checker, registry, &keys, concurrency)
 }
 
 /// Saves each stored secret's verdict (the worst of its checks) and what the provider reported.

@@ -86,6 +86,45 @@ impl Checker {
         Checker { client, timeout, clock }
     }
 
+    /// Runs every check that applies to each key (`(provider id, value, paired value)`),
+    /// `concurrency` at a time over one keep-alive client; `done` is called after each check (a
+    /// progress bar). Returns `(key index, outcome)` pairs in key order; keys with no provider in
+    /// `registry`, or no check for their shape, get none.
+    pub fn run_all(
+        &self,
+        registry: &super::Registry,
+        keys: &[(&str, &str, Option<&str>)],
+        concurrency: usize,
+        done: &(dyn Fn() + Sync),
+    ) -> Vec<(usize, Outcome)> {
+        use std::sync::Mutex;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let jobs: Vec<(usize, &Provider, &Check)> = keys
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (id, value, _))| Some((i, registry.get(id)?, *value)))
+            .flat_map(|(i, p, value)| p.checks_for(value).into_iter().map(move |c| (i, p, c)))
+            .collect();
+        let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; jobs.len()]);
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..concurrency.min(jobs.len()) {
+                scope.spawn(|| {
+                    loop {
+                        let j = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&(i, provider, check)) = jobs.get(j) else { break };
+                        let (_, value, paired) = keys[i];
+                        let outcome = self.run(provider, check, value, paired);
+                        results.lock().expect("no worker panics holding the lock")[j] = Some(outcome);
+                        done();
+                    }
+                });
+            }
+        });
+        let results = results.into_inner().expect("workers finished");
+        jobs.iter().zip(results).map(|((i, _, _), o)| (*i, o.expect("every job ran"))).collect()
+    }
+
     /// Runs one check of `provider` against `key` (and the paired secret's value when the check
     /// needs two halves).
     pub fn run(&self, provider: &Provider, check: &Check, key: &str, paired: Option<&str>) -> Outcome {
