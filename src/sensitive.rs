@@ -18,6 +18,21 @@ use zeroize::{Zeroize, Zeroizing};
 pub struct SecretValue(Zeroizing<String>);
 
 impl SecretValue {
+    /// A random value from the OS generator, URL-safe base64 without padding.
+    pub fn generate(bytes: usize, prefix: Option<&str>) -> Result<SecretValue> {
+        let prefix = prefix.unwrap_or("");
+        if prefix.len() > 32 || !prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+            return Err(Error::invalid("prefix", prefix, "use up to 32 letters, digits, '_', '-' or '.'"));
+        }
+        let mut raw = zeroize::Zeroizing::new(vec![0u8; bytes]);
+        getrandom::fill(&mut raw).expect("the operating system's random number generator failed");
+        let encoding = &data_encoding::BASE64URL_NOPAD;
+        let mut value = String::with_capacity(prefix.len() + encoding.encode_len(bytes));
+        value.push_str(prefix);
+        encoding.encode_append(&raw, &mut value);
+        Ok(SecretValue::new(value))
+    }
+
     pub const MAX_LEN: usize = 64 * 1024;
 
     pub fn new(value: String) -> Self {
@@ -246,6 +261,17 @@ pub fn read_passphrase_file(path: &Path) -> Result<Passphrase> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_values_are_random_url_safe_and_sized() {
+        let a = SecretValue::generate(32, Some("whk_")).unwrap();
+        let b = SecretValue::generate(32, Some("whk_")).unwrap();
+        assert_ne!(a.expose(), b.expose());
+        assert!(a.expose().starts_with("whk_"));
+        assert_eq!(a.len(), 4 + 43);
+        assert!(a.expose()[4..].chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(SecretValue::generate(32, Some("bad prefix")).is_err());
+    }
 
     #[test]
     fn debug_output_is_redacted() {

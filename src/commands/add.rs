@@ -32,8 +32,11 @@ pub(crate) fn run(args: AddArgs, ctx: &Context) -> Result<Outcome> {
     let locked = ctx.read_locked()?;
     let (mut credential, _) = ctx.unlock(&locked)?;
     drop(locked);
-    let value =
-        if args.generate { generate(args.length.into(), args.prefix.as_deref())? } else { input::read_value()? };
+    let value = if args.generate {
+        SecretValue::generate(args.length.into(), args.prefix.as_deref())?
+    } else {
+        input::read_value()?
+    };
     describe_provider(&mut meta, value.expose(), &config.registry()?, ctx)?;
 
     let secret = Secret::new(args.name.clone(), var, env, meta, value, ctx.now);
@@ -87,33 +90,4 @@ fn describe_provider(
         }
     }
     Ok(())
-}
-
-/// A random value from the OS generator, URL-safe base64 without padding.
-pub(crate) fn generate(bytes: usize, prefix: Option<&str>) -> Result<SecretValue> {
-    let prefix = prefix.unwrap_or("");
-    if prefix.len() > 32 || !prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
-        return Err(Error::invalid("prefix", prefix, "use up to 32 letters, digits, '_', '-' or '.'"));
-    }
-    let mut raw = zeroize::Zeroizing::new(vec![0u8; bytes]);
-    crate::vault::crypto::fill_random(&mut raw);
-    let encoding = &data_encoding::BASE64URL_NOPAD;
-    let mut value = String::with_capacity(prefix.len() + encoding.encode_len(bytes));
-    value.push_str(prefix);
-    encoding.encode_append(&raw, &mut value);
-    Ok(SecretValue::new(value))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn generated_values_are_random_url_safe_and_sized() {
-        let a = super::generate(32, Some("whk_")).unwrap();
-        let b = super::generate(32, Some("whk_")).unwrap();
-        assert_ne!(a.expose(), b.expose());
-        assert!(a.expose().starts_with("whk_"));
-        assert_eq!(a.len(), 4 + 43);
-        assert!(a.expose()[4..].chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-        assert!(super::generate(32, Some("bad prefix")).is_err());
-    }
 }

@@ -5,7 +5,6 @@
 
 use serde_json::json;
 
-use super::add::generate;
 use crate::Outcome;
 use crate::audit::Event;
 use crate::cli::RotateArgs;
@@ -94,7 +93,7 @@ impl Step<'_> {
                     p.rotation_hint.as_deref().unwrap_or("see its dashboard")
                 )));
             }
-            generate(args.length.into(), args.prefix.as_deref())?
+            SecretValue::generate(args.length.into(), args.prefix.as_deref())?
         } else {
             if let Some(p) = provider
                 && let Some(hint) = &p.rotation_hint
