@@ -49,9 +49,7 @@ pub struct Keys {
 }
 
 fn hkdf(ikm: &[u8], info: &[u8]) -> Key32 {
-    let mut out = Key32::from_bytes([0; 32]);
-    hkdf::Hkdf::<Sha256>::new(None, ikm).expand(info, out.expose_mut()).expect("32 bytes is a valid length");
-    out
+    crate::vault::crypto::hkdf(ikm, None, info)
 }
 
 fn hmac_hex(key: &Key32, data: &[u8]) -> String {

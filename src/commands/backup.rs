@@ -50,11 +50,7 @@ fn checksum(files: &[(String, Vec<u8>)]) -> [u8; 32] {
 }
 
 fn backup_key(data_key: &Key32, salt: &[u8; 16]) -> Key32 {
-    let mut out = Key32::from_bytes([0; 32]);
-    hkdf::Hkdf::<sha2::Sha256>::new(Some(salt), data_key.expose())
-        .expand(b"keyward/v1/backup", out.expose_mut())
-        .expect("32 bytes is a valid length");
-    out
+    crypto::hkdf(data_key.expose(), Some(salt), b"keyward/v1/backup")
 }
 
 pub(super) fn backup(args: BackupArgs, ctx: &Context) -> Result<Outcome> {

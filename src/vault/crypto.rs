@@ -75,13 +75,19 @@ pub fn open(key: &Key32, nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &mut Vec<u8>)
     }
 }
 
+/// HKDF-SHA256 to a 32-byte key: the one derivation of keys from keys (slot KEKs, audit and
+/// backup keys), each with its own `info`.
+pub fn hkdf(secret: &[u8], salt: Option<&[u8]>, info: &[u8]) -> Key32 {
+    let mut out = Key32::from_bytes([0; 32]);
+    Hkdf::<Sha256>::new(salt, secret)
+        .expand(info, out.expose_mut())
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    out
+}
+
 /// Derives a key-encryption key from a random 256-bit slot secret.
 pub fn hkdf_kek(secret: &[u8], salt: &[u8; SALT_LEN]) -> Key32 {
-    let mut kek = Key32::from_bytes([0; 32]);
-    Hkdf::<Sha256>::new(Some(salt), secret)
-        .expand(b"keyward/v1/slot-kek", kek.expose_mut())
-        .expect("32 bytes is a valid HKDF-SHA256 output length");
-    kek
+    hkdf(secret, Some(salt), b"keyward/v1/slot-kek")
 }
 
 /// Argon2id cost parameters, as stored in a passphrase slot.
