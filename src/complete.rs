@@ -37,9 +37,12 @@ pub(crate) fn secret_names() -> Vec<CompletionCandidate> {
 }
 
 pub(crate) fn provider_ids() -> Vec<CompletionCandidate> {
-    let registry = crate::config::Config::load()
-        .and_then(|c| c.registry())
-        .unwrap_or_else(|_| crate::providers::Registry::builtin());
+    let config = crate::config::Config::load().ok();
+    let builtin;
+    let registry = if let Some(c) = &config { c.registry() } else {
+        builtin = crate::providers::Registry::builtin();
+        &builtin
+    };
     registry.providers.iter().map(|p| CompletionCandidate::new(&p.id).help(Some(p.name.clone().into()))).collect()
 }
 

@@ -79,8 +79,8 @@ struct Validate {
 /// The config, checked: every duration parsed, every provider compiled.
 pub struct Config {
     pub path: PathBuf,
-    text: String,
-    providers: Vec<(String, ProviderDef)>,
+    /// The built-in providers with this config's overrides, compiled.
+    registry: Registry,
     /// Seconds a previous version stays usable after a rotation.
     pub grace: u64,
     pub timeout: std::time::Duration,
@@ -194,30 +194,28 @@ impl Config {
                 return Err(config_error(&path, find_line(&text, var), &format!("exec.allow_vars[{i}]"), reason));
             }
         }
-        let config = Config {
+        // Compiled once, here: a bad provider definition is reported now, by file, line and field.
+        let providers = file.providers.map(|o| o.0).unwrap_or_default();
+        let shown = path.display().to_string();
+        let registry = Registry::load(&providers, Some(&Source { path: &shown, text: &text }))?;
+        let notify = file.notify.unwrap_or_default();
+        notify.check().map_err(|r| config_error(&path, find_line(&text, "[notify]"), "notify", &r))?;
+        Ok(Config {
             allow_vars: file.exec.allow_vars,
             max_segment,
             unused_days: file.audit.unused_days.unwrap_or(30),
-            notify: file.notify.unwrap_or_default(),
-            providers: file.providers.map(|o| o.0).unwrap_or_default(),
+            notify,
+            registry,
             path,
-            text,
             grace,
             timeout: std::time::Duration::from_secs(timeout),
             concurrency,
-        };
-        config.registry()?; // a bad provider definition is reported now, by file, line and field
-        config
-            .notify
-            .check()
-            .map_err(|r| config_error(&config.path, find_line(&config.text, "[notify]"), "notify", &r))?;
-        Ok(config)
+        })
     }
 
     /// The provider registry: the built-in providers with this config's overrides.
-    pub fn registry(&self) -> Result<Registry> {
-        let path = self.path.display().to_string();
-        Registry::load(&self.providers, Some(&Source { path: &path, text: &self.text }))
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 }
 
@@ -342,7 +340,7 @@ mod tests {
     #[test]
     fn user_providers_are_added() {
         let c = parse("[providers.acme]\nname = \"Acme\"\n[[providers.acme.patterns]]\nkind = \"key\"\nregex = '(?P<prefix>acme_)[a-z0-9]{32}'\nmax_len = 37\nexamples = []\nnot = []\n").unwrap();
-        let r = c.registry().unwrap();
+        let r = c.registry();
         let value = format!("acme_{}", "a1".repeat(16));
         assert_eq!(r.detect(&value).unwrap().0.id, "acme");
     }

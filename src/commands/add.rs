@@ -37,7 +37,7 @@ pub(crate) fn run(args: AddArgs, ctx: &Context) -> Result<Outcome> {
     } else {
         input::read_value()?
     };
-    describe_provider(&mut meta, value.expose(), &config.registry()?, ctx)?;
+    describe_provider(&mut meta, value.expose(), config.registry(), ctx)?;
 
     let secret = Secret::new(args.name.clone(), var, env, meta, value, ctx.now);
     ctx.modify_with(&mut credential, |vault, _| {

@@ -48,10 +48,10 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
     let references = references()?;
     let vault = ctx.open()?;
     let config = Config::load()?;
-    let registry = config.registry()?;
+    let registry = config.registry();
     let secrets = selection::select(&vault, &args.only, env_name.as_deref())?;
     if !args.allow_env_mismatch {
-        selection::check_environment(&secrets, env_name.as_deref(), &registry)?;
+        selection::check_environment(&secrets, env_name.as_deref(), registry)?;
     }
     let mut injected = selection::current_values(&secrets, &config, &args.allow_vars)?;
     for s in &secrets {
@@ -65,7 +65,7 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
         let secret = vault.get(&name)?;
         let version = secret.usable(selector, ctx.now)?;
         if !args.allow_env_mismatch {
-            selection::check_one(&secret, &version.value, env_name.as_deref(), &registry)?;
+            selection::check_one(&secret, &version.value, env_name.as_deref(), registry)?;
         }
         injected.push(Injected { name: secret.name.clone(), var, value: version.value.clone() });
     }
@@ -95,7 +95,7 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
         false,
     )?;
     let engine =
-        if args.no_mask { None } else { Some(Engine::for_vault(Some(&vault), Some(&registry), Options::default())?) };
+        if args.no_mask { None } else { Some(Engine::for_vault(Some(&vault), Some(registry), Options::default())?) };
     Ok(Prepared { env: env.into_iter().collect(), engine })
 }
 

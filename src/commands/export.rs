@@ -40,9 +40,9 @@ pub(super) fn run(args: ExportArgs, ctx: &Context) -> Result<Outcome> {
     }
     let vault = ctx.open()?;
     let config = Config::load()?;
-    let registry = config.registry()?;
+    let registry = config.registry();
     let secrets = selection::select(&vault, &args.only, env.as_deref())?;
-    selection::check_environment(&secrets, env.as_deref(), &registry)?;
+    selection::check_environment(&secrets, env.as_deref(), registry)?;
     let values = selection::current_values(&secrets, &config, &args.allow_vars)?;
     for s in &secrets {
         if let Some(notice) = crate::rotation::grace_notice(s, ctx.now) {

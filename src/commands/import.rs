@@ -61,7 +61,7 @@ pub(super) fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
             .collect(),
         ImportFormat::Json => parse_json(&text, &source)?,
     };
-    let registry = config.registry()?;
+    let registry = config.registry();
     if let Some(id) = &args.provider
         && registry.get(id).is_none()
     {
@@ -92,7 +92,7 @@ pub(super) fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
 
     let mut apply = |records: &mut Records| -> Result<()> {
         for c in &candidates {
-            apply_one(records, c, &args, env.as_deref(), &registry, ctx.now, config.grace, &mut report)?;
+            apply_one(records, c, &args, env.as_deref(), registry, ctx.now, config.grace, &mut report)?;
         }
         Ok(())
     };

@@ -14,9 +14,9 @@ use crate::mask::{Engine, Options, stream};
 pub(super) fn run(args: MaskArgs, ctx: &Context) -> Result<Outcome> {
     // Fail closed: the vault is opened (or refused) before any input is read.
     let vault = if args.no_known { None } else { Some(ctx.open()?) };
-    let registry = if args.no_patterns { None } else { Some(Config::load()?.registry()?) };
+    let config = if args.no_patterns { None } else { Some(Config::load()?) };
     let opts = Options { style: args.style.into(), min_length: args.min_length.into() };
-    let engine = Engine::for_vault(vault.as_ref(), registry.as_ref(), opts)?;
+    let engine = Engine::for_vault(vault.as_ref(), config.as_ref().map(Config::registry), opts)?;
     if let Some(v) = &vault {
         let count = v.view()?.records.len();
         ctx.audit(crate::audit::Event::new("mask").details(serde_json::json!({"secrets_known": count})), false)?;

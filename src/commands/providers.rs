@@ -10,7 +10,7 @@ use crate::output::sanitize;
 
 pub(super) fn run(ctx: &Context) -> Result<Outcome> {
     let config = Config::load()?;
-    let registry = config.registry()?;
+    let registry = config.registry();
     if ctx.out.json {
         let list: Vec<_> = registry
             .providers

@@ -21,7 +21,7 @@ pub(super) fn run(args: RevokeArgs, ctx: &Context) -> Result<Outcome> {
     let reason =
         args.reason.as_deref().map(|r| parse::text(r, 500).map_err(|e| Error::invalid("reason", r, e))).transpose()?;
     let config = Config::load()?;
-    let registry = config.registry()?;
+    let registry = config.registry();
     let before = ctx.open()?.get(&args.name)?;
     if !args.yes {
         if !input::can_prompt() {

@@ -31,8 +31,8 @@ pub(super) fn run(args: RotateArgs, ctx: &Context) -> Result<Outcome> {
     check_name(&name)?;
     let grace = args.grace.as_deref().map(|g| parse::duration(g).map_err(|r| Error::invalid("grace period", g, r)));
     let grace = grace.transpose()?;
-    let registry = config.registry()?;
-    let step = Step { name: &name, ctx, config: &config, registry: &registry, grace };
+    let registry = config.registry();
+    let step = Step { name: &name, ctx, config: &config, registry, grace };
     if args.abort {
         step.abort(args.yes)
     } else if args.rollback {

@@ -46,9 +46,9 @@ pub(super) fn run(args: ScanArgs, ctx: &Context) -> Result<Outcome> {
     }
     let settings = Settings::discover(args.config.as_deref(), &cwd)?;
     let config = Config::load()?;
-    let registry = config.registry()?;
+    let registry = config.registry();
     let mut notes = Vec::new();
-    let (engine, vault_opened) = engine(&args, &registry, ctx, &mut notes)?;
+    let (engine, vault_opened) = engine(&args, registry, ctx, &mut notes)?;
     let scanner = Scanner::new(engine, !settings.rule_allowed(crate::scan::generic::RULE));
 
     let mut stats = Stats::default();
@@ -94,7 +94,7 @@ pub(super) fn run(args: ScanArgs, ctx: &Context) -> Result<Outcome> {
     }
 
     if args.verify {
-        verify(&mut found, &registry, &config, ctx);
+        verify(&mut found, registry, &config, ctx);
     }
     if vault_opened {
         let event = crate::audit::Event::new("scan").details(
@@ -118,7 +118,7 @@ pub(super) fn run(args: ScanArgs, ctx: &Context) -> Result<Outcome> {
     match format {
         ScanFormat::Table => table(&ctx.out, &findings, &stats, args.git, args.verify),
         ScanFormat::Json => ctx.out.json(&report::json_document(&findings, &stats, &notes)),
-        ScanFormat::Sarif => ctx.out.json(&report::sarif(&findings, |id| rule_help(&registry, id))),
+        ScanFormat::Sarif => ctx.out.json(&report::sarif(&findings, |id| rule_help(registry, id))),
     }
     Ok(if findings.is_empty() || args.exit_zero { Outcome::Success } else { Outcome::ChecksFailed })
 }

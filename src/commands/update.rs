@@ -22,7 +22,7 @@ pub(super) fn run(args: UpdateArgs, ctx: &Context) -> Result<Outcome> {
         config.check_startup_var(var, &args.meta.allow_vars, "store")?;
     }
     if args.meta.provider.is_some() {
-        metadata::check_provider(&config.registry()?, &probe)?;
+        metadata::check_provider(config.registry(), &probe)?;
     }
 
     let changed = ctx.modify(|vault, _| {

@@ -85,7 +85,7 @@ pub(super) fn run(args: ValidateArgs, ctx: &Context) -> Result<crate::Outcome> {
         check_name(name)?;
     }
     let config = Config::load()?;
-    let registry = config.registry()?;
+    let registry = config.registry();
     let timeout = match &args.timeout {
         Some(t) => std::time::Duration::from_secs(parse::duration(t).map_err(|r| Error::invalid("timeout", t, r))?),
         None => config.timeout,
@@ -93,19 +93,19 @@ pub(super) fn run(args: ValidateArgs, ctx: &Context) -> Result<crate::Outcome> {
     let concurrency = args.concurrency.map_or(config.concurrency, usize::from);
 
     let targets =
-        if args.stdin { vec![stdin_target(&args, env, &registry)?] } else { stored_targets(&args, env, ctx)? };
+        if args.stdin { vec![stdin_target(&args, env, registry)?] } else { stored_targets(&args, env, ctx)? };
     let mut reports: Vec<Report> =
-        targets.iter().map(|t| offline(t, &registry, ctx.now, args.strict, !t.stored)).collect();
+        targets.iter().map(|t| offline(t, registry, ctx.now, args.strict, !t.stored)).collect();
     if args.online {
         let outcomes =
-            online(&targets, &registry, Checker::new(timeout, concurrency, crate::clock::unix_now), concurrency, ctx);
+            online(&targets, registry, Checker::new(timeout, concurrency, crate::clock::unix_now), concurrency, ctx);
         for (i, outcome) in &outcomes {
             reports[*i].checks.push(online_item(outcome, args.fail_on_unknown));
         }
         let checked: std::collections::HashSet<usize> = outcomes.iter().map(|(i, _)| *i).collect();
         for (i, (target, report)) in targets.iter().zip(&mut reports).enumerate() {
             if !checked.contains(&i) {
-                report.checks.push(no_online_check(target, &registry));
+                report.checks.push(no_online_check(target, registry));
             }
         }
         record(&targets, &outcomes, ctx)?;
