@@ -39,7 +39,9 @@ pub(crate) fn secret_names() -> Vec<CompletionCandidate> {
 pub(crate) fn provider_ids() -> Vec<CompletionCandidate> {
     let config = crate::config::Config::load().ok();
     let builtin;
-    let registry = if let Some(c) = &config { c.registry() } else {
+    let registry = if let Some(c) = &config {
+        c.registry()
+    } else {
         builtin = crate::providers::Registry::builtin();
         &builtin
     };

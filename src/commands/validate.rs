@@ -92,8 +92,7 @@ pub(super) fn run(args: ValidateArgs, ctx: &Context) -> Result<crate::Outcome> {
     };
     let concurrency = args.concurrency.map_or(config.concurrency, usize::from);
 
-    let targets =
-        if args.stdin { vec![stdin_target(&args, env, registry)?] } else { stored_targets(&args, env, ctx)? };
+    let targets = if args.stdin { vec![stdin_target(&args, env, registry)?] } else { stored_targets(&args, env, ctx)? };
     let mut reports: Vec<Report> =
         targets.iter().map(|t| offline(t, registry, ctx.now, args.strict, !t.stored)).collect();
     if args.online {

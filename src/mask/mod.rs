@@ -284,9 +284,9 @@ impl Engine {
                         for variant in keywords.last().into_iter().flatten().flatten() {
                             keyword_literals.push((Vec::<u8>::clone(variant), id));
                         }
-                    } else if let Some(prefixes) = literal_prefixes(&pat.source) {
+                    } else if let Some(prefixes) = pat.literal_prefixes() {
                         for p in prefixes {
-                            prefix_literals.push((p, id));
+                            prefix_literals.push((p.clone(), id));
                         }
                     } else {
                         unfiltered.push(id);
@@ -747,21 +747,6 @@ pub(crate) fn inside_label(hay: &[u8], k: usize) -> bool {
         Some(i) => !window[i..].contains(&b']') && !window[i..].contains(&b'\n'),
         None => false,
     }
-}
-
-/// The literal prefixes every match of `pattern` starts with, if they are distinctive enough
-/// (at least 2 bytes each) to filter on.
-fn literal_prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    use regex_syntax::hir::literal::{ExtractKind, Extractor};
-    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
-    let mut extractor = Extractor::new();
-    extractor.kind(ExtractKind::Prefix).limit_class(4).limit_total(64);
-    let seq = extractor.extract(&hir);
-    let lits = seq.literals()?;
-    if lits.is_empty() || lits.iter().any(|l| l.as_bytes().len() < 2) {
-        return None;
-    }
-    Some(lits.iter().map(|l| l.as_bytes().to_vec()).collect())
 }
 
 #[cfg(test)]

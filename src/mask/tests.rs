@@ -9,7 +9,7 @@ fn every_builtin_pattern_has_a_prefix_or_keywords() {
     let r = Registry::builtin();
     for p in &r.providers {
         for pat in &p.patterns {
-            let filtered = (pat.near_keyword && !p.keywords.is_empty()) || literal_prefixes(&pat.source).is_some();
+            let filtered = (pat.near_keyword && !p.keywords.is_empty()) || pat.literal_prefixes().is_some();
             assert!(filtered, "{}/{} would be searched unfiltered", p.id, pat.kind);
         }
     }

@@ -148,9 +148,9 @@ pub struct Pattern {
     pub near_keyword: bool,
     pub examples: Vec<String>,
     pub not: Vec<String>,
-    /// The literal text every match starts with (`sk_` for Stripe keys), checked before the
-    /// regex is compiled: most values are rejected by most patterns without compiling them.
-    leading: String,
+    /// The literal prefixes every match starts with (`sk_live_`, `sk_test_` for Stripe keys), if
+    /// they are distinctive (see [`Pattern::literal_prefixes`]).
+    prefixes: OnceLock<Option<Vec<Vec<u8>>>>,
     anchored: OnceLock<Regex>,
     unanchored: OnceLock<Regex>,
     /// For the mask engine, compiled on first use and shared with every engine built from this
@@ -180,12 +180,33 @@ impl BytesRegexes {
 impl Pattern {
     /// Does the whole value have this shape?
     pub fn matches_whole(&self, value: &str) -> bool {
+        // Checked before the regex is compiled: most values are refused by most patterns that way.
+        let prefix_fits = self.literal_prefixes().is_none_or(|ps| ps.iter().any(|p| value.as_bytes().starts_with(p)));
         value.len() <= self.max_len
-            && value.starts_with(&self.leading)
+            && prefix_fits
             && self
                 .anchored
                 .get_or_init(|| Regex::new(&format!("^(?:{})$", self.source)).expect("checked at load"))
                 .is_match(value)
+    }
+
+    /// The literal prefixes every match of the pattern starts with, when they are distinctive
+    /// enough (at least 2 bytes each) to filter on: the mask engine searches for them, and a value
+    /// without one cannot match. Read off the regex's syntax tree once.
+    pub fn literal_prefixes(&self) -> Option<&[Vec<u8>]> {
+        self.prefixes
+            .get_or_init(|| {
+                use regex_syntax::hir::literal::{ExtractKind, Extractor};
+                let hir = regex_syntax::Parser::new().parse(&self.source).ok()?;
+                let mut extractor = Extractor::new();
+                extractor.kind(ExtractKind::Prefix).limit_class(4).limit_total(64);
+                let lits = extractor.extract(&hir).literals()?.to_vec();
+                if lits.is_empty() || lits.iter().any(|l| l.as_bytes().len() < 2) {
+                    return None;
+                }
+                Some(lits.iter().map(|l| l.as_bytes().to_vec()).collect())
+            })
+            .as_deref()
     }
 
     /// The pattern for searching in text (mask, scan).
@@ -410,7 +431,7 @@ fn compile(id: &str, def: ProviderDef, src: &Source<'_>, from_user: bool) -> Res
         }
         patterns.push(Pattern {
             kind: p.kind,
-            leading: leading_literal(&p.regex),
+            prefixes: OnceLock::new(),
             bytes: Arc::new(BytesRegexes { source: p.regex.clone(), start: OnceLock::new(), any: OnceLock::new() }),
             source: p.regex,
             max_len: p.max_len,
@@ -456,40 +477,28 @@ fn compile(id: &str, def: ProviderDef, src: &Source<'_>, from_user: bool) -> Res
     })
 }
 
-/// The literal characters a regex's matches all start with, read off its source: letters, digits
-/// and a few punctuation characters (or escaped ones), after an optional leading
-/// `(?P<prefix>`; reading stops at the first character with a meaning in regexes.
-fn leading_literal(source: &str) -> String {
-    let mut rest = source.strip_prefix("(?P<prefix>").unwrap_or(source).chars().peekable();
-    let mut out = String::new();
-    while let Some(c) = rest.next() {
-        match c {
-            c if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':' | '/' | '=' | '@' | '%') => {
-                // A quantifier after it makes the character optional or repeated: stop before it.
-                if matches!(rest.peek(), Some('?' | '*' | '{')) {
-                    break;
-                }
-                out.push(c);
-            }
-            '\\' => match rest.next() {
-                Some(e) if e.is_ascii_punctuation() && !matches!(rest.peek(), Some('?' | '*' | '{')) => out.push(e),
-                _ => break,
-            },
-            _ => break,
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
-    fn leading_literals() {
-        assert_eq!(super::leading_literal("(?P<prefix>sk_(?:live|test)_)[0-9]{4}"), "sk_");
-        assert_eq!(super::leading_literal("(?P<prefix>https://hooks\\.slack\\.com/)T"), "https://hooks.slack.com/");
-        assert_eq!(super::leading_literal("(?P<prefix>(?:AKIA|ASIA))[A-Z]"), "");
-        assert_eq!(super::leading_literal("ab?c"), "a");
-        assert_eq!(super::leading_literal("[0-9a-f]{32}"), "");
+    fn literal_prefixes() {
+        let prefixes = |regex: &str| {
+            let def = PatternDef::new("k", regex, 100);
+            let r = Registry::load(
+                &[(
+                    "x".into(),
+                    ProviderDef { name: Some("X".into()), patterns: Some(vec![def]), ..Default::default() },
+                )],
+                None,
+            )
+            .unwrap();
+            r.get("x").unwrap().patterns[0].literal_prefixes().map(<[Vec<u8>]>::to_vec)
+        };
+        let s = |v: &[&str]| Some(v.iter().map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>());
+        assert_eq!(prefixes("(?P<prefix>sk_(?:live|test)_)[0-9]{4}"), s(&["sk_live_", "sk_test_"]));
+        assert_eq!(prefixes("(?P<prefix>https://hooks\\.slack\\.com/)T"), s(&["https://hooks.slack.com/T"]));
+        assert_eq!(prefixes("(?P<prefix>(?:AKIA|ASIA))[A-Z]"), s(&["AKIA", "ASIA"]));
+        assert_eq!(prefixes("ab?c"), s(&["abc", "ac"]));
+        assert_eq!(prefixes("[0-9a-f]{32}"), None);
     }
 
     use super::*;
