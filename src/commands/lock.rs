@@ -19,17 +19,8 @@ pub(super) fn lock(ctx: &Context) -> Result<Outcome> {
         keep_a_way_in(&probe, "locking")?;
     }
     let id = locked.header.vault_id_hex();
-    let mut backends: Vec<Backend> = locked
-        .header
-        .slots
-        .iter()
-        .filter(|s| s.kind == SlotKind::Keyring)
-        .filter_map(|s| Backend::of_label(&s.label))
-        .collect();
-    backends.sort_by_key(|b| b.name());
-    backends.dedup();
     let mut removed = Vec::new();
-    for backend in backends {
+    for backend in Backend::of_slots(&locked.header.slots, false) {
         // The entry is named by the vault id in the header, which anyone can write: delete it
         // only once it has opened a slot of this file (another vault's entry is left alone).
         let secret = match keyring::get(backend, &id) {

@@ -68,6 +68,20 @@ impl Backend {
         format!("{}@{}", self.name(), crate::host::hostname())
     }
 
+    /// The backends a vault's keyring slots name, each once, in the order of the slots (the
+    /// order the unlock chain tries them); with `this_machine`, only slots labelled with this
+    /// machine's host name.
+    pub fn of_slots(slots: &[crate::vault::format::Slot], this_machine: bool) -> Vec<Backend> {
+        let mut backends = Vec::new();
+        for slot in slots.iter().filter(|s| s.kind == crate::vault::format::SlotKind::Keyring) {
+            let Some(backend) = Backend::of_label(&slot.label) else { continue };
+            if (!this_machine || backend.slot_label() == slot.label) && !backends.contains(&backend) {
+                backends.push(backend);
+            }
+        }
+        backends
+    }
+
     /// The backend a keyring slot label names.
     pub fn of_label(label: &str) -> Option<Backend> {
         Backend::from_name(label.split('@').next().unwrap_or_default())
@@ -219,6 +233,30 @@ mod tests {
         }
         assert!(Backend::Keyutils.persistence().contains("reboot"), "the kernel keyring's loss at reboot is stated");
         assert!(Backend::SecretService.persistence().starts_with("persistent"));
+    }
+
+    #[test]
+    fn backends_of_slots_are_listed_once_in_slot_order() {
+        use crate::vault::format::{Kdf, Slot, SlotKind};
+        let slot = |kind, label: &str| Slot {
+            kind,
+            label: label.into(),
+            created: 0,
+            kdf: Kdf::HkdfSha256,
+            salt: [0; 16],
+            nonce: [0; 12],
+            wrapped: [0; 48],
+        };
+        let here = Backend::Keyutils.slot_label();
+        let slots = [
+            slot(SlotKind::Keyring, "keyutils@other-host"),
+            slot(SlotKind::Token, "secret-service@x"),
+            slot(SlotKind::Keyring, "secret-service@other-host"),
+            slot(SlotKind::Keyring, &here),
+            slot(SlotKind::Keyring, "nonsense@x"),
+        ];
+        assert_eq!(Backend::of_slots(&slots, false), [Backend::Keyutils, Backend::SecretService]);
+        assert_eq!(Backend::of_slots(&slots, true), [Backend::Keyutils]);
     }
 
     #[test]

@@ -150,14 +150,7 @@ pub fn unlock(locked: &Locked, policy: Policy, ask: &mut dyn Ask) -> Result<(Cre
     }
 
     let mut notes = Vec::new();
-    let mut backends: Vec<Backend> = header
-        .slots
-        .iter()
-        .filter(|s| s.kind == SlotKind::Keyring)
-        .filter_map(|s| Backend::of_label(&s.label))
-        .collect();
-    backends.dedup();
-    for backend in backends {
+    for backend in Backend::of_slots(&header.slots, false) {
         match keyring::get(backend, &header.vault_id_hex()) {
             Ok(Some(secret)) => {
                 let mut credential = Credential::Keyring { backend, secret };

@@ -29,12 +29,7 @@ pub(super) fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
     } else {
         None
     };
-    let this_machine: Vec<Backend> = header
-        .slots
-        .iter()
-        .filter(|s| s.kind == SlotKind::Keyring)
-        .filter_map(|s| Backend::of_label(&s.label).filter(|b| b.slot_label() == s.label))
-        .collect();
+    let this_machine = Backend::of_slots(&header.slots, true);
     let dest = recovery::destination(args.recovery_key_file.as_deref(), ctx);
     let recovery_key = (!matches!(dest, Destination::Nowhere)).then(Key32::random);
     if this_machine.is_empty() && passphrase.is_none() && recovery_key.is_none() {
