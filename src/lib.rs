@@ -8,7 +8,7 @@
 //! [`sanitize`], [`parse`], [`dotenv`], [`template`], [`hardening`]). The **command-line
 //! layer** turns arguments into calls and results into text: `cli` (the clap definitions),
 //! `commands` (one module per subcommand), `context`, `output`, `input` and `tty` (prompts),
-//! `complete` and `docs`. It is private; [`run`] is its entry point, and `main` turns what
+//! `metadata_flags` and `recovery_key` (what several commands share), `complete` and `docs`. It is private; [`run`] is its entry point, and `main` turns what
 //! `run` returns into the process exit code.
 
 // The core.
@@ -28,6 +28,7 @@ pub mod providers;
 pub mod rotation;
 pub mod sanitize;
 pub mod scan;
+pub mod selection;
 pub mod sensitive;
 pub mod template;
 pub mod unlock;
@@ -40,7 +41,9 @@ mod complete;
 mod context;
 mod docs;
 mod input;
+mod metadata_flags;
 mod output;
+mod recovery_key;
 mod run;
 mod tty;
 

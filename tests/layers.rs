@@ -5,7 +5,19 @@
 use std::path::{Path, PathBuf};
 
 /// The command-line layer's modules.
-const CLI: [&str; 9] = ["cli", "commands", "complete", "context", "docs", "input", "output", "run", "tty"];
+const CLI: [&str; 11] = [
+    "cli",
+    "commands",
+    "complete",
+    "context",
+    "docs",
+    "input",
+    "metadata_flags",
+    "output",
+    "recovery_key",
+    "run",
+    "tty",
+];
 
 /// Files of a module: `src/<name>.rs` or everything under `src/<name>/`.
 fn files(module: &str) -> Vec<PathBuf> {

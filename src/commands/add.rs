@@ -3,12 +3,12 @@
 
 use serde_json::json;
 
-use super::metadata;
 use crate::Outcome;
 use crate::cli::AddArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::input;
+use crate::metadata_flags as metadata;
 use crate::sensitive::SecretValue;
 use crate::vault::payload::Record;
 use crate::vault::secret::{Metadata, Secret, check_name, default_var};
@@ -45,8 +45,8 @@ pub(crate) fn run(args: AddArgs, ctx: &Context) -> Result<Outcome> {
         if records.position(&secret.name).is_some() {
             return Err(Error::SecretExists { name: secret.name.clone() });
         }
-        metadata::check_paired(&records, &secret.name, &secret.body.meta)?;
-        metadata::check_var_conflict(&records, &secret.name, &secret.var, secret.env.as_deref())?;
+        records.check_paired(&secret.name, &secret.body.meta)?;
+        records.check_var_conflict(&secret.name, &secret.var, secret.env.as_deref())?;
         records.records.push(Record::encode(&secret));
         vault.set_records(&records);
         Ok(())

@@ -12,7 +12,6 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 
-use super::selection::{self, Injected};
 use crate::Outcome;
 use crate::cli::ExecArgs;
 use crate::config::Config;
@@ -21,6 +20,7 @@ use crate::error::{Error, Result, exit};
 use crate::mask::{Engine, Options, stream};
 use crate::parse;
 use crate::rotation;
+use crate::selection::{self, Injected};
 use crate::vault::secret::{VersionSelector, check_name};
 
 /// An environment variable whose value is `keyward:NAME` (or `keyward:NAME@previous`) gets the

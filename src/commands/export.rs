@@ -6,7 +6,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use super::selection::{self, Injected};
 use crate::Outcome;
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::config::Config;
@@ -15,6 +14,7 @@ use crate::dotenv;
 use crate::error::{Error, Result};
 use crate::input;
 use crate::parse;
+use crate::selection::{self, Injected};
 use crate::vault::secret::check_name;
 
 pub(super) fn run(args: ExportArgs, ctx: &Context) -> Result<Outcome> {

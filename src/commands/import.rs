@@ -7,7 +7,6 @@ use serde::Serialize;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use super::metadata;
 use crate::Outcome;
 use crate::cli::{ImportFileArgs as ImportArgs, ImportFormat};
 use crate::config::Config;
@@ -148,7 +147,7 @@ fn apply_one(
         report.overwritten.push(c.name.clone());
         return Ok(());
     }
-    if let Err(Error::VarConflict { other, .. }) = metadata::check_var_conflict(records, &c.name, &c.var, env) {
+    if let Err(Error::VarConflict { other, .. }) = records.check_var_conflict(&c.name, &c.var, env) {
         report.rejected.push(Rejected {
             var: c.var.clone(),
             line: c.line,

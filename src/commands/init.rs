@@ -2,12 +2,12 @@
 
 use serde_json::json;
 
-use super::recovery::{self, Destination};
 use crate::Outcome;
 use crate::cli::InitArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::input;
+use crate::recovery_key::{self as recovery, Destination};
 use crate::sensitive::Key32;
 use crate::unlock::keyring::{self, Backend};
 use crate::vault::crypto::Argon2Params;

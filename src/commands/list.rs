@@ -1,10 +1,11 @@
 //! `keyward list`: the secrets, never their values.
 
-use super::{metadata, secret_json};
+use super::secret_json;
 use crate::Outcome;
 use crate::cli::ListArgs;
 use crate::context::Context;
 use crate::error::Result;
+use crate::metadata_flags as metadata;
 use crate::output::sanitize;
 use crate::parse;
 use crate::rotation::rotated_at;

@@ -16,15 +16,12 @@ mod key;
 mod list;
 mod lock;
 mod mask;
-mod metadata;
 mod providers;
-mod recovery;
 mod rename;
 mod revoke;
 mod rm;
 mod rotate;
 mod scan;
-mod selection;
 mod update;
 mod validate;
 

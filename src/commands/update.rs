@@ -2,12 +2,12 @@
 
 use serde_json::json;
 
-use super::metadata;
 use crate::Outcome;
 use crate::audit::Event;
 use crate::cli::{ClearField, UpdateArgs};
 use crate::context::Context;
 use crate::error::Result;
+use crate::metadata_flags as metadata;
 use crate::vault::secret::Metadata;
 
 pub(super) fn run(args: UpdateArgs, ctx: &Context) -> Result<Outcome> {
@@ -57,8 +57,8 @@ pub(super) fn run(args: UpdateArgs, ctx: &Context) -> Result<Outcome> {
                 return Ok(false);
             }
             secret.body.meta.updated = ctx.now;
-            metadata::check_var_conflict(records, &secret.name, &secret.var, secret.env.as_deref())?;
-            metadata::check_paired(records, &secret.name, &secret.body.meta)?;
+            records.check_var_conflict(&secret.name, &secret.var, secret.env.as_deref())?;
+            records.check_paired(&secret.name, &secret.body.meta)?;
             Ok(true)
         })
     })?;

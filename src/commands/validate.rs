@@ -4,12 +4,12 @@
 
 use serde::Serialize;
 
-use super::metadata;
 use crate::cli::ValidateArgs;
 use crate::config::Config;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::input;
+use crate::metadata_flags as metadata;
 use crate::output::sanitize;
 use crate::parse;
 use crate::providers::check::{Checker, Outcome, Verdict};

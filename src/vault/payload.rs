@@ -139,6 +139,31 @@ impl Records {
         to_zeroizing_bytes(self, hint)
     }
 
+    /// Refuses a second secret with the same variable in the same environment.
+    pub fn check_var_conflict(&self, name: &str, var: &str, env: Option<&str>) -> crate::error::Result<()> {
+        if let Some(other) = self.records.iter().find(|r| r.name != name && r.var == var && r.env.as_deref() == env) {
+            return Err(crate::error::Error::VarConflict {
+                var: var.to_owned(),
+                env: env.unwrap_or("(none)").to_owned(),
+                other: other.name.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The secret a secret is paired with (`--paired-with`) must exist and be another one.
+    pub fn check_paired(&self, name: &str, meta: &super::secret::Metadata) -> crate::error::Result<()> {
+        use crate::error::Error;
+        let Some(paired) = meta.ext.get(super::secret::ext::PAIRED_WITH) else { return Ok(()) };
+        if paired == name {
+            return Err(Error::invalid("--paired-with", paired, "a secret cannot be paired with itself"));
+        }
+        if self.position(paired).is_none() {
+            return Err(Error::SecretNotFound { name: paired.clone() });
+        }
+        Ok(())
+    }
+
     pub fn position(&self, name: &str) -> Option<usize> {
         self.records.iter().position(|r| r.name == name)
     }

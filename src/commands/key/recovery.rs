@@ -4,9 +4,9 @@ use serde_json::json;
 
 use crate::Outcome;
 use crate::cli::RecoveryArgs;
-use crate::commands::recovery::{self, Destination};
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::recovery_key::{self as recovery, Destination};
 use crate::sensitive::Key32;
 use crate::vault::SlotSecret;
 use crate::vault::format::SlotKind;

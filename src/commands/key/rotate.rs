@@ -5,10 +5,10 @@ use serde_json::json;
 
 use crate::Outcome;
 use crate::cli::RecoveryArgs;
-use crate::commands::recovery::{self, Destination};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::input;
+use crate::recovery_key::{self as recovery, Destination};
 use crate::sensitive::Key32;
 use crate::unlock::PASSPHRASE_FILE_VAR;
 use crate::unlock::keyring::{self, Backend};

@@ -3,20 +3,19 @@
 use crate::cli::MetadataArgs;
 use crate::error::{Error, Result};
 use crate::parse;
-use crate::vault::payload::Records;
 use crate::vault::secret::{Metadata, check_name, ext, validate_var};
 
-pub(super) use crate::vault::secret::ext::PAIRED_WITH;
+pub(crate) use crate::vault::secret::ext::PAIRED_WITH;
 
 fn check<T>(what: &'static str, value: &str, result: std::result::Result<T, String>) -> Result<T> {
     result.map_err(|reason| Error::invalid(what, value, reason))
 }
 
-pub(super) fn env(value: &str) -> Result<String> {
+pub(crate) fn env(value: &str) -> Result<String> {
     check("environment", value, parse::environment(value))
 }
 
-pub(super) fn var(value: &str) -> Result<String> {
+pub(crate) fn var(value: &str) -> Result<String> {
     check("variable name", value, validate_var(value).map(|()| value.to_owned()).map_err(str::to_owned))
 }
 
@@ -27,7 +26,7 @@ fn push_unique(list: &mut Vec<String>, item: String) {
 }
 
 /// Applies every flag that was given to `meta`. Returns whether anything changed.
-pub(super) fn apply(args: &MetadataArgs, meta: &mut Metadata, now: i64) -> Result<bool> {
+pub(crate) fn apply(args: &MetadataArgs, meta: &mut Metadata, now: i64) -> Result<bool> {
     let before = meta.clone();
     if let Some(p) = &args.provider {
         let p = p.trim().to_ascii_lowercase();
@@ -77,37 +76,8 @@ pub(super) fn apply(args: &MetadataArgs, meta: &mut Metadata, now: i64) -> Resul
     Ok(changed)
 }
 
-/// Refuses a second secret with the same variable in the same environment.
-pub(super) fn check_var_conflict(
-    records: &crate::vault::payload::Records,
-    name: &str,
-    var: &str,
-    env: Option<&str>,
-) -> Result<()> {
-    if let Some(other) = records.records.iter().find(|r| r.name != name && r.var == var && r.env.as_deref() == env) {
-        return Err(Error::VarConflict {
-            var: var.to_owned(),
-            env: env.unwrap_or("(none)").to_owned(),
-            other: other.name.clone(),
-        });
-    }
-    Ok(())
-}
-
-/// The secret named by --paired-with must exist and be another secret.
-pub(super) fn check_paired(records: &Records, name: &str, meta: &Metadata) -> Result<()> {
-    let Some(paired) = meta.ext.get(ext::PAIRED_WITH) else { return Ok(()) };
-    if paired == name {
-        return Err(Error::invalid("--paired-with", paired, "a secret cannot be paired with itself"));
-    }
-    if records.position(paired).is_none() {
-        return Err(Error::SecretNotFound { name: paired.clone() });
-    }
-    Ok(())
-}
-
 /// Checks a provider id against the registry (the built-in providers and the config's).
-pub(super) fn check_provider(registry: &crate::providers::Registry, meta: &Metadata) -> Result<()> {
+pub(crate) fn check_provider(registry: &crate::providers::Registry, meta: &Metadata) -> Result<()> {
     match &meta.provider {
         Some(id) if registry.get(id).is_none() => Err(Error::UnknownProvider { id: id.clone() }),
         _ => Ok(()),

@@ -8,7 +8,7 @@ use crate::sensitive::Key32;
 use crate::unlock::codes::{self, CodeKind};
 
 /// Where a new recovery key goes.
-pub(super) enum Destination {
+pub(crate) enum Destination {
     File(PathBuf),
     Stdout,
     Terminal,
@@ -16,7 +16,7 @@ pub(super) enum Destination {
     Nowhere,
 }
 
-pub(super) fn destination(flag: Option<&Path>, ctx: &Context) -> Destination {
+pub(crate) fn destination(flag: Option<&Path>, ctx: &Context) -> Destination {
     match flag {
         Some(p) if p == Path::new("-") => Destination::Stdout,
         Some(p) => Destination::File(p.to_owned()),
@@ -27,7 +27,7 @@ pub(super) fn destination(flag: Option<&Path>, ctx: &Context) -> Destination {
 
 /// Writes the key where it belongs. Called before the vault is saved, so a failure here leaves the
 /// vault as it was.
-pub(super) fn deliver(dest: &Destination, key: &Key32, ctx: &Context) -> Result<()> {
+pub(crate) fn deliver(dest: &Destination, key: &Key32, ctx: &Context) -> Result<()> {
     let text = codes::encode(CodeKind::Recovery, key);
     match dest {
         Destination::File(path) => {

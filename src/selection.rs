@@ -1,4 +1,5 @@
-//! Which secrets `exec` and `export` hand out, and the checks before they do.
+//! Which secrets `exec` and `export` hand out, and the checks before they do (a reference in
+//! `exec` gets the same).
 //!
 //! With `--only`, exactly those; with `--env E`, the secrets of E plus those with no environment
 //! (E's win when both set a variable); with neither, only secrets with no environment.
