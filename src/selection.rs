@@ -14,13 +14,13 @@ use crate::vault::Vault;
 use crate::vault::secret::{Secret, Stage, VersionSelector};
 
 /// A variable and the value it gets.
-pub(super) struct Injected {
+pub struct Injected {
     pub name: String,
     pub var: String,
     pub value: SecretValue,
 }
 
-pub(super) fn select(vault: &Vault, only: &[String], env: Option<&str>) -> Result<Vec<Secret>> {
+pub fn select(vault: &Vault, only: &[String], env: Option<&str>) -> Result<Vec<Secret>> {
     let mut secrets = if only.is_empty() {
         let mut all = vault.secrets()?;
         all.retain(|s| s.env.is_none() || (env.is_some() && s.env.as_deref() == env));
@@ -37,7 +37,7 @@ pub(super) fn select(vault: &Vault, only: &[String], env: Option<&str>) -> Resul
 /// refused: handing out nothing silently would break the job in a harder way to see. So is a
 /// variable that changes how programs start, unless the reader allows it (`allowed`): the vault's
 /// writer chose the variable, and may not be the one who runs the command.
-pub(super) fn current_values(secrets: &[Secret], config: &Config, allowed: &[String]) -> Result<Vec<Injected>> {
+pub fn current_values(secrets: &[Secret], config: &Config, allowed: &[String]) -> Result<Vec<Injected>> {
     let mut by_var: BTreeMap<String, Injected> = BTreeMap::new();
     for s in secrets {
         // A current version has no grace period: the time does not matter here.
@@ -50,7 +50,7 @@ pub(super) fn current_values(secrets: &[Secret], config: &Config, allowed: &[Str
 
 /// Refuses a live key in a non-production run, a test key in production, and a secret of
 /// another environment, for each secret's current value.
-pub(super) fn check_environment(secrets: &[Secret], env: Option<&str>, registry: &Registry) -> Result<()> {
+pub fn check_environment(secrets: &[Secret], env: Option<&str>, registry: &Registry) -> Result<()> {
     for s in secrets {
         if let Some(value) = s.version(VersionSelector::Stage(Stage::Current)) {
             check_one(s, &value.value, env, registry)?;
@@ -60,7 +60,7 @@ pub(super) fn check_environment(secrets: &[Secret], env: Option<&str>, registry:
 }
 
 /// [`check_environment`] for one value of a secret (a reference may name another version).
-pub(super) fn check_one(s: &Secret, value: &SecretValue, env: Option<&str>, registry: &Registry) -> Result<()> {
+pub fn check_one(s: &Secret, value: &SecretValue, env: Option<&str>, registry: &Registry) -> Result<()> {
     let Some(env) = env else { return Ok(()) };
     if let Some(own) = &s.env
         && own != env
