@@ -1,11 +1,6 @@
 //! `keyward scan`: find hardcoded keys in files, git history or the staged index.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use zeroize::Zeroizing;
 
 use crate::Outcome;
 use crate::cli::{ScanArgs, ScanFormat};
@@ -16,10 +11,11 @@ use crate::mask::{Engine, Options, Style};
 use crate::output::Output;
 use crate::providers::Registry;
 use crate::providers::check::{Checker, Verdict};
-use crate::scan::git::{self, BlobRef};
-use crate::scan::report::{self, Commit, Finding, Stats};
+use crate::scan::Scanner;
+use crate::scan::git::{self};
+use crate::scan::report::{self, Finding, Stats};
 use crate::scan::settings::{self, Settings};
-use crate::scan::{RawFinding, Rule, Scanned, Scanner, preview};
+use crate::scan::walk::{self, Found, Walk};
 use crate::sensitive::SecretValue;
 
 /// Known values shorter than this are not looked for: a stored port number or `true` would
@@ -27,13 +23,6 @@ use crate::sensitive::SecretValue;
 const KNOWN_MIN_LENGTH: usize = 8;
 /// Online checks in flight at once, per run.
 const VERIFY_CONCURRENCY: usize = 4;
-
-/// A finding with its value, which stays in memory only (verification, fingerprints).
-struct Found {
-    finding: Finding,
-    value: Zeroizing<String>,
-    provider: Option<String>,
-}
 
 pub(super) fn run(args: ScanArgs, ctx: &Context) -> Result<Outcome> {
     let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
@@ -52,13 +41,24 @@ pub(super) fn run(args: ScanArgs, ctx: &Context) -> Result<Outcome> {
     let scanner = Scanner::new(engine, !settings.rule_allowed(crate::scan::generic::RULE));
 
     let mut stats = Stats::default();
+    let bar = ctx.out.progress(0, "{spinner} scanned {pos} files {elapsed}");
+    let progress = || {
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    };
+    let warn = |w: &str| ctx.out.warn(w);
+    let w = Walk { scanner: &scanner, settings: &settings, threads: threads(&args), progress: &progress, warn: &warn };
     let mut found = if args.git || args.staged {
         let repo = git::toplevel(&cwd)?;
         let blobs = if args.staged { git::staged(&repo)? } else { git::history(&repo, args.since.as_deref())? };
-        scan_blobs(&scanner, &repo, blobs, threads(&args), &settings, &mut stats, ctx)?
+        walk::blobs(&w, &repo, blobs, &mut stats)?
     } else {
-        scan_paths(&scanner, &args, &cwd, &settings, &mut stats, ctx)?
+        walk::paths(&w, &args.paths, args.all_files, &cwd, &mut stats)?
     };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
 
     // Suppressions: inline markers were dropped while scanning; disabled rules and accepted
     // fingerprints here (not for --baseline, which records every finding).
@@ -150,247 +150,8 @@ fn rule_help(registry: &Registry, id: &str) -> String {
     }
 }
 
-/// Turns a scanner's raw finding into a report row; `None` when the line allows it.
-fn finding(raw: RawFinding, path: &str, relative: &str, commit: Option<Commit>, stats: &mut Stats) -> Option<Found> {
-    if raw.allowed_inline {
-        stats.suppressed += 1;
-        return None;
-    }
-    let id = raw.rule.id().to_owned();
-    let fingerprint = settings::fingerprint(&id, relative, &raw.value);
-    let (kind, secret, provider) = match raw.rule {
-        Rule::Known { secret, .. } => (None, Some(secret), None),
-        Rule::Provider { id, kind } => (Some(kind), None, Some(id)),
-        Rule::Generic { name } => (Some(name), None, None),
-    };
-    Some(Found {
-        finding: Finding {
-            path: path.to_owned(),
-            line: raw.line,
-            column: raw.column,
-            rule: id,
-            kind,
-            secret,
-            encoding: raw.decoded.map(super::super::scan::decode::Encoding::as_str),
-            preview: preview(&raw.value, raw.prefix_len),
-            fingerprint,
-            commit,
-            verdict: None,
-            verdict_detail: None,
-        },
-        value: raw.value,
-        provider,
-    })
-}
-
-/// What the walk's threads count.
-#[derive(Default)]
-struct Counters {
-    files: AtomicU64,
-    bytes: AtomicU64,
-    binary: AtomicU64,
-    suppressed: AtomicU64,
-    errors: AtomicU64,
-}
-
 fn threads(args: &ScanArgs) -> usize {
     args.threads.map_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get), usize::from)
-}
-
-/// Walks the paths as ripgrep does (ignore files, hidden files skipped) on every core.
-fn scan_paths(
-    scanner: &Scanner,
-    args: &ScanArgs,
-    cwd: &Path,
-    settings: &Settings,
-    stats: &mut Stats,
-    ctx: &Context,
-) -> Result<Vec<Found>> {
-    let paths: Vec<PathBuf> = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
-    for p in &paths {
-        if std::fs::symlink_metadata(p).is_err() {
-            return Err(Error::Usage(format!("{}: no such file or directory", p.display())));
-        }
-    }
-    let all = args.all_files;
-    let mut walk = ignore::WalkBuilder::new(&paths[0]);
-    for p in &paths[1..] {
-        walk.add(p);
-    }
-    walk.hidden(!all)
-        .ignore(!all)
-        .git_ignore(!all)
-        .git_exclude(!all)
-        .git_global(!all)
-        .parents(!all)
-        .threads(threads(args))
-        .filter_entry(|e| e.file_name() != ".git");
-    let results: Mutex<Vec<Found>> = Mutex::new(Vec::new());
-    let counts = Counters::default();
-    let warnings: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let bar = ctx.out.progress(0, "{spinner} scanned {pos} files {elapsed}");
-    walk.build_parallel().run(|| {
-        Box::new(|entry| {
-            let entry = match entry {
-                Ok(e) => e,
-                Err(e) => {
-                    warnings.lock().expect("no panics").push(e.to_string());
-                    counts.errors.fetch_add(1, Ordering::Relaxed);
-                    return ignore::WalkState::Continue;
-                }
-            };
-            if !entry.file_type().is_some_and(|t| t.is_file()) {
-                return ignore::WalkState::Continue;
-            }
-            let path = entry.path();
-            let shown = path.strip_prefix("./").unwrap_or(path).to_string_lossy().into_owned();
-            let relative = settings.relative(&cwd.join(path));
-            if settings.path_allowed(&relative) {
-                return ignore::WalkState::Continue;
-            }
-            let scanned = std::fs::File::open(path).and_then(|f| {
-                let len = f.metadata().map_or(0, |m| m.len());
-                scanner.scan(f).map(|s| (s, len))
-            });
-            match scanned {
-                Ok((Scanned::Binary, _)) => {
-                    counts.binary.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok((Scanned::Findings(raw), len)) => {
-                    counts.files.fetch_add(1, Ordering::Relaxed);
-                    counts.bytes.fetch_add(len, Ordering::Relaxed);
-                    if let Some(bar) = &bar {
-                        bar.inc(1);
-                    }
-                    let mut local = Stats::default();
-                    let found: Vec<Found> =
-                        raw.into_iter().filter_map(|r| finding(r, &shown, &relative, None, &mut local)).collect();
-                    counts.suppressed.fetch_add(local.suppressed, Ordering::Relaxed);
-                    results.lock().expect("no panics").extend(found);
-                }
-                Err(e) => {
-                    warnings.lock().expect("no panics").push(format!("cannot read {shown}: {e}"));
-                    counts.errors.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            ignore::WalkState::Continue
-        })
-    });
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    for w in warnings.into_inner().expect("walk finished") {
-        ctx.out.warn(&crate::output::sanitize(&w));
-    }
-    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-    stats.files += load(&counts.files);
-    stats.bytes += load(&counts.bytes);
-    stats.skipped_binary += load(&counts.binary);
-    stats.suppressed += load(&counts.suppressed);
-    stats.errors += load(&counts.errors);
-    Ok(results.into_inner().expect("walk finished"))
-}
-
-/// Scans git blobs: read in order through one `git cat-file`, scanned on every core. A finding
-/// is reported once per path, rule and value: at the commit that introduced it.
-fn scan_blobs(
-    scanner: &Scanner,
-    repo: &Path,
-    blobs: Vec<BlobRef>,
-    threads: usize,
-    settings: &Settings,
-    stats: &mut Stats,
-    ctx: &Context,
-) -> Result<Vec<Found>> {
-    let blobs: Vec<BlobRef> =
-        blobs.into_iter().filter(|b| !settings.path_allowed(&settings.relative(&repo.join(&b.path)))).collect();
-    let mut reader = git::Blobs::open(repo, blobs.iter().map(|b| b.blob.clone()).collect())?;
-    let per_blob: Mutex<Vec<(usize, Vec<RawFinding>)>> = Mutex::new(Vec::new());
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(threads * 2);
-    let rx = Mutex::new(rx);
-    let binary = AtomicU64::new(0);
-    let bar = ctx.out.progress(0, "{spinner} scanned {pos} files {elapsed}");
-    let read: std::io::Result<()> = std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let job = rx.lock().expect("no panics").recv();
-                    let Ok((i, data)) = job else { break };
-                    match scanner.scan(&data[..]) {
-                        Ok(Scanned::Findings(raw)) => per_blob.lock().expect("no panics").push((i, raw)),
-                        Ok(Scanned::Binary) => {
-                            binary.fetch_add(1, Ordering::Relaxed);
-                        }
-                        // Reading from memory does not fail.
-                        Err(_) => {}
-                    }
-                    if let Some(bar) = &bar {
-                        bar.inc(1);
-                    }
-                }
-            });
-        }
-        let result = (|| {
-            for i in 0..blobs.len() {
-                let Some(size) = reader.next_blob()? else { continue };
-                let mut data = Vec::with_capacity(size as usize);
-                std::io::Read::read_to_end(&mut reader.content(size), &mut data)?;
-                reader.skip(1)?;
-                stats.files += 1;
-                stats.bytes += size;
-                if tx.send((i, data)).is_err() {
-                    break;
-                }
-            }
-            Ok(())
-        })();
-        drop(tx);
-        result
-    });
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    read.map_err(|e| Error::io("cannot read git objects in", repo, e))?;
-    stats.skipped_binary += binary.load(Ordering::Relaxed);
-    let mut per_blob = per_blob.into_inner().expect("workers finished");
-    per_blob.sort_by_key(|(i, _)| *i);
-
-    let mut described: HashMap<String, Commit> = HashMap::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::new();
-    for (i, raws) in per_blob {
-        let b = &blobs[i];
-        for raw in raws {
-            if let Some(added) = &b.added
-                && !added.iter().any(|(first, last)| (*first..=*last).contains(&raw.line))
-            {
-                continue;
-            }
-            let commit = match b.commit.as_ref().filter(|_| !b.before_range) {
-                Some(id) => Some(if let Some(c) = described.get(id) {
-                    c.clone()
-                } else {
-                    let (author, date) = git::describe(repo, id)?;
-                    let c = Commit { id: id.clone(), author, date };
-                    described.insert(id.clone(), c.clone());
-                    c
-                }),
-                None => None,
-            };
-            let relative = settings.relative(&repo.join(&b.path));
-            if b.before_range {
-                let id = raw.rule.id().to_owned();
-                seen.insert(settings::fingerprint(&id, &relative, &raw.value));
-                continue;
-            }
-            if let Some(f) = finding(raw, &b.path, &relative, commit, stats)
-                && seen.insert(f.finding.fingerprint.clone())
-            {
-                out.push(f);
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Asks each provider about the keys found, each distinct key once, a few at a time.

@@ -11,6 +11,7 @@ pub mod generic;
 pub mod git;
 pub mod report;
 pub mod settings;
+pub mod walk;
 
 use std::io::{self, Read};
 
