@@ -3,6 +3,7 @@
 //! [`format`] is the file layout, [`crypto`] the primitives, [`payload`] and [`secret`] the
 //! decrypted contents, [`store`] the file system, [`location`] which file is in use.
 
+pub mod backup;
 pub mod crypto;
 pub mod format;
 pub mod location;
