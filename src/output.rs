@@ -47,13 +47,10 @@ impl Output {
     /// Writes bytes that hold secret values straight to file descriptor 1, bypassing std's
     /// stdout buffer so no copy lingers there.
     pub fn write_unbuffered(&self, bytes: &[u8]) {
-        use std::os::fd::FromRawFd;
         if self.failed.borrow().is_some() {
             return;
         }
-        // SAFETY: fd 1 is open for the life of the process; ManuallyDrop keeps it from being closed.
-        let mut stdout = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
-        if let Err(e) = stdout.write_all(bytes) {
+        if let Err(e) = raw(Stream::Stdout).write_all(bytes) {
             *self.failed.borrow_mut() = Some(e);
         }
     }
@@ -144,6 +141,23 @@ impl Output {
     pub fn error_prefix(&self) -> &'static str {
         if self.color { "\x1b[31mkeyward:\x1b[0m" } else { "keyward:" }
     }
+}
+
+/// Standard output or standard error.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Stream {
+    Stdout = 1,
+    Stderr = 2,
+}
+
+/// A standard stream as a file, unbuffered: for secret values (no copy left in std's buffer) and
+/// for masked streams (`mask`, `exec`), which write large blocks themselves. The one place keyward
+/// writes to a standard stream without `Output`'s line handling.
+pub(crate) fn raw(stream: Stream) -> std::mem::ManuallyDrop<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fds 1 and 2 are open for the life of the process; ManuallyDrop keeps the file from
+    // closing them.
+    std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(stream as i32) })
 }
 
 /// A table whose every cell is sanitized as it goes in: cells hold names, variables, labels,

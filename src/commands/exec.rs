@@ -7,8 +7,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs::File;
-use std::mem::ManuallyDrop;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 
@@ -18,6 +17,7 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::error::{Error, Result, exit};
 use crate::mask::{Engine, Options, stream};
+use crate::output::Stream;
 use crate::parse;
 use crate::rotation;
 use crate::selection::{self, Injected};
@@ -182,8 +182,8 @@ fn launch(args: &ExecArgs, prepared: Prepared) -> Result<Outcome> {
     if let Some(engine) = engine {
         let engine = std::sync::Arc::new(engine);
         for (pipe, fd) in [
-            (child.stdout.take().map(std::convert::Into::into), 1),
-            (child.stderr.take().map(std::convert::Into::into), 2),
+            (child.stdout.take().map(std::convert::Into::into), Stream::Stdout),
+            (child.stderr.take().map(std::convert::Into::into), Stream::Stderr),
         ] {
             let pipe: Option<std::os::fd::OwnedFd> = pipe;
             let Some(pipe) = pipe else { continue };
@@ -191,8 +191,7 @@ fn launch(args: &ExecArgs, prepared: Prepared) -> Result<Outcome> {
             pumps.push(std::thread::spawn(move || {
                 let reader = File::from(pipe);
                 let raw = reader.as_raw_fd();
-                // SAFETY: fds 1 and 2 stay open for the life of the process; never closed here.
-                let mut out = ManuallyDrop::new(unsafe { File::from_raw_fd(fd) });
+                let mut out = crate::output::raw(fd);
                 // A reader of ours that went away is the command's problem, not a reason to stop
                 // draining its output.
                 if stream::mask_fd(&engine, &reader, &mut *out, Some(raw)).is_err() {

@@ -1,8 +1,7 @@
 //! `keyward mask`: a streaming filter that hides known values and provider-shaped keys.
 
 use std::fs::File;
-use std::mem::ManuallyDrop;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 
 use crate::Outcome;
 use crate::cli::MaskArgs;
@@ -23,7 +22,7 @@ pub(super) fn run(args: MaskArgs, ctx: &Context) -> Result<Outcome> {
     }
     drop(vault);
 
-    let mut stdout = ManuallyDrop::new(unsafe_stdout());
+    let mut stdout = crate::output::raw(crate::output::Stream::Stdout);
     widen_pipe(1);
     if args.files.is_empty() {
         widen_pipe(0);
@@ -66,13 +65,6 @@ fn in_place_target(path: &std::path::Path) -> Result<()> {
         return Ok(());
     };
     Err(Error::invalid("file for --in-place", path.display().to_string(), why))
-}
-
-/// Standard output as a file, unbuffered: the engine writes large blocks itself.
-fn unsafe_stdout() -> File {
-    // SAFETY: fd 1 is open for the life of the process; the caller keeps it in ManuallyDrop so it
-    // is never closed.
-    unsafe { File::from_raw_fd(1) }
 }
 
 /// Raises a pipe's kernel buffer to 1 MiB (Linux), so blocks move with fewer context switches.
