@@ -77,6 +77,16 @@ impl Output {
         }
     }
 
+    /// The result of a command: `json` as one document with --json, else the confirmation
+    /// `text()` (silenced by --quiet).
+    pub fn report<T: Serialize + ?Sized>(&self, json: &T, text: impl FnOnce() -> String) {
+        if self.json {
+            self.json(json);
+        } else {
+            self.done(&text());
+        }
+    }
+
     /// A notice on standard error, silenced by --quiet.
     pub fn notice(&self, text: &str) {
         if !self.quiet {

@@ -56,11 +56,9 @@ pub(crate) fn run(args: AddArgs, ctx: &Context) -> Result<Outcome> {
     let mut event = crate::audit::Event::new("add").secret(&secret.name);
     event.fingerprint = fp;
     ctx.audit(event.details(json!({"provider": secret.body.meta.provider, "env": secret.env})), true)?;
-    if ctx.out.json {
-        ctx.out.json(&json!({"added": secret.name, "var": secret.var, "env": secret.env, "version": 1}));
-    } else {
-        ctx.out.done(&format!("added {} (variable {})", secret.name, secret.var));
-    }
+    ctx.out.report(&json!({"added": secret.name, "var": secret.var, "env": secret.env, "version": 1}), || {
+        format!("added {} (variable {})", secret.name, secret.var)
+    });
     Ok(Outcome::Success)
 }
 

@@ -41,16 +41,9 @@ pub(super) fn backup(args: BackupArgs, ctx: &Context) -> Result<Outcome> {
         Event::new("backup").details(json!({"file": args.file, "passphrase": passphrase.is_some(), "files": count})),
         true,
     )?;
-    if ctx.out.json {
-        ctx.out.json(&json!({"backup": args.file, "files": count, "bytes": out.len()}));
-    } else {
-        ctx.out.done(&format!(
-            "wrote {} (the vault and {} audit file(s), {} bytes)",
-            args.file.display(),
-            count - 1,
-            out.len()
-        ));
-    }
+    ctx.out.report(&json!({"backup": args.file, "files": count, "bytes": out.len()}), || {
+        format!("wrote {} (the vault and {} audit file(s), {} bytes)", args.file.display(), count - 1, out.len())
+    });
     Ok(Outcome::Success)
 }
 
@@ -113,16 +106,9 @@ pub(super) fn restore(args: RestoreArgs, ctx: &Context) -> Result<Outcome> {
             ctx.audit(Event::new("restore").details(json!({"file": args.file})), true)?;
         }
     }
-    if ctx.out.json {
-        ctx.out.json(&json!({"restored": target, "audit_files": audit_files.len()}));
-    } else {
-        ctx.out.done(&format!(
-            "restored {} and {} audit file(s) from {}",
-            target.display(),
-            audit_files.len(),
-            args.file.display()
-        ));
-    }
+    ctx.out.report(&json!({"restored": target, "audit_files": audit_files.len()}), || {
+        format!("restored {} and {} audit file(s) from {}", target.display(), audit_files.len(), args.file.display())
+    });
     Ok(Outcome::Success)
 }
 

@@ -23,13 +23,11 @@ pub(super) fn run(args: RenameArgs, ctx: &Context) -> Result<Outcome> {
         Ok(var)
     })?;
     ctx.audit(crate::audit::Event::new("rename").secret(&args.new).details(json!({"from": args.old})), true)?;
-    if ctx.out.json {
-        ctx.out.json(&json!({"renamed": args.old, "to": args.new, "var": var}));
-    } else {
-        ctx.out.done(&format!(
+    ctx.out.report(&json!({"renamed": args.old, "to": args.new, "var": var}), || {
+        format!(
             "renamed {} to {} (variable stays {var}; change it with `keyward update {} --var NEW`)",
             args.old, args.new, args.new
-        ));
-    }
+        )
+    });
     Ok(Outcome::Success)
 }

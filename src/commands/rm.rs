@@ -32,10 +32,8 @@ pub(super) fn run(args: RmArgs, ctx: &Context) -> Result<Outcome> {
         Ok(removed.decode().map_or(0, |s| s.body.versions.len()))
     })?;
     ctx.audit(crate::audit::Event::new("rm").secret(&args.name).details(json!({"versions": versions})), true)?;
-    if ctx.out.json {
-        ctx.out.json(&json!({"removed": args.name, "versions": versions}));
-    } else {
-        ctx.out.done(&format!("removed {} ({versions} version{})", args.name, if versions == 1 { "" } else { "s" }));
-    }
+    ctx.out.report(&json!({"removed": args.name, "versions": versions}), || {
+        format!("removed {} ({versions} version{})", args.name, if versions == 1 { "" } else { "s" })
+    });
     Ok(Outcome::Success)
 }

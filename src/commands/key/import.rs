@@ -33,11 +33,9 @@ pub(crate) fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
         ctx.out.warn(&format!("the kernel keyring keeps the vault key in {}", Backend::Keyutils.persistence()));
     }
     ctx.audit(crate::audit::Event::new("key.import").details(json!({"keyring": backend.name(), "slot": label})), true)?;
-    if ctx.out.json {
-        ctx.out.json(&json!({"keyring": backend.name(), "slot": label}));
-    } else {
-        ctx.out.done(&format!("this machine now unlocks the vault through the {} keyring", backend.name()));
-    }
+    ctx.out.report(&json!({"keyring": backend.name(), "slot": label}), || {
+        format!("this machine now unlocks the vault through the {} keyring", backend.name())
+    });
     Ok(Outcome::Success)
 }
 

@@ -40,14 +40,10 @@ pub(super) fn run(args: PassphraseArgs, ctx: &Context) -> Result<Outcome> {
 
 fn report(ctx: &Context, what: &str) -> Result<Outcome> {
     ctx.audit(crate::audit::Event::new("key.passphrase").details(json!({"passphrase": what})), true)?;
-    if ctx.out.json {
-        ctx.out.json(&json!({"passphrase": what}));
-    } else {
-        ctx.out.done(&format!("passphrase {what}"));
-        // A replaced or removed passphrase still works on older copies.
-        if what != "set" {
-            ctx.out.notice(super::token::UNCHANGED_DATA_KEY);
-        }
+    ctx.out.report(&json!({"passphrase": what}), || format!("passphrase {what}"));
+    // A replaced or removed passphrase still works on older copies.
+    if what != "set" {
+        ctx.out.notice(super::token::UNCHANGED_DATA_KEY);
     }
     Ok(Outcome::Success)
 }

@@ -83,11 +83,9 @@ pub(super) fn rm(args: LabelArg, ctx: &Context) -> Result<Outcome> {
         super::keep_a_way_in(vault, "removing that token")
     })?;
     ctx.audit(crate::audit::Event::new("key.token.rm").details(json!({"label": label})), true)?;
-    if ctx.out.json {
-        ctx.out.json(&json!({"removed_token": label}));
-    } else {
-        ctx.out.done(&format!("removed token {label}: it no longer opens this file as it is now"));
-        ctx.out.notice(UNCHANGED_DATA_KEY);
-    }
+    ctx.out.report(&json!({"removed_token": label}), || {
+        format!("removed token {label}: it no longer opens this file as it is now")
+    });
+    ctx.out.notice(UNCHANGED_DATA_KEY);
     Ok(Outcome::Success)
 }
