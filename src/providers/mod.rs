@@ -7,227 +7,18 @@
 
 pub mod aws;
 pub mod check;
+mod pattern;
+mod schema;
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
-
-use regex::Regex;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
+pub(crate) use self::pattern::longest_match;
+pub use self::pattern::{BytesRegexes, Pattern};
+pub use self::schema::{Auth, Check, Method, PatternDef, ProviderDef};
+
 pub const BUILTIN: &str = include_str!("builtin.toml");
-
-/// One provider as written in TOML. Every field is optional so a config file can override a
-/// single field of a built-in provider; a new provider needs at least a name.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderDef {
-    pub name: Option<String>,
-    pub keywords: Option<Vec<String>>,
-    pub base_url: Option<String>,
-    pub live: Option<Vec<String>>,
-    pub test: Option<Vec<String>>,
-    pub rotation_hint: Option<String>,
-    pub revoke_path: Option<String>,
-    pub generate: Option<bool>,
-    pub patterns: Option<Vec<PatternDef>>,
-    pub checks: Option<Vec<Check>>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PatternDef {
-    pub kind: String,
-    pub regex: String,
-    pub max_len: usize,
-    #[serde(default)]
-    pub near_keyword: bool,
-    #[serde(default)]
-    pub examples: Vec<String>,
-    #[serde(default)]
-    pub not: Vec<String>,
-}
-
-#[cfg(test)]
-impl PatternDef {
-    /// A pattern as a config file could give it, with no examples.
-    pub(crate) fn new(kind: &str, regex: &str, max_len: usize) -> PatternDef {
-        PatternDef {
-            kind: kind.into(),
-            regex: regex.into(),
-            max_len,
-            near_keyword: false,
-            examples: vec![],
-            not: vec![],
-        }
-    }
-}
-
-/// The most bytes `regex` can match, `None` if it has no bound (or does not parse).
-fn longest_match(regex: &str) -> Option<usize> {
-    regex_syntax::parse(regex).ok().and_then(|hir| hir.properties().maximum_len())
-}
-
-/// How a check sends the key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Auth {
-    /// `Authorization: Bearer <key>`
-    Bearer,
-    /// `<header>: <value>`, where value is a template (default `{key}`)
-    Header,
-    /// `?<query>=<key>`
-    Query,
-    /// HTTP Basic with `username` / `password` templates
-    Basic,
-    /// AWS Signature Version 4 (STS GetCallerIdentity)
-    AwsSigv4,
-    None,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Method {
-    Get,
-    Post,
-    Head,
-}
-
-/// One online health check (the seed's "test suites": authentication, read permission, ...).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Check {
-    pub name: String,
-    pub method: Method,
-    pub path: String,
-    pub auth: Auth,
-    pub header: Option<String>,
-    pub value: Option<String>,
-    pub query: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    pub body: Option<String>,
-    /// Only for keys of these pattern kinds (empty: all).
-    #[serde(default)]
-    pub kinds: Vec<String>,
-    #[serde(default)]
-    pub valid: Vec<u16>,
-    #[serde(default)]
-    pub invalid: Vec<u16>,
-    /// For APIs that answer 200 to everything: a JSON boolean field that says whether the key worked.
-    pub json_ok: Option<String>,
-    /// Error codes (the JSON `error` field, or text in the body) that mean the key is invalid.
-    #[serde(default)]
-    pub invalid_errors: Vec<String>,
-    /// A response header listing the key's scopes, copied into the secret's metadata.
-    pub scopes_header: Option<String>,
-    /// A response header giving the key's expiry, copied into the secret's metadata.
-    pub expiry_header: Option<String>,
-}
-
-impl Check {
-    /// Whether the check needs the value of a paired secret.
-    pub fn needs_pair(&self) -> bool {
-        self.auth == Auth::AwsSigv4
-            || [&self.value, &self.username, &self.password, &self.body]
-                .into_iter()
-                .flatten()
-                .any(|t| t.contains("{paired}"))
-    }
-}
-
-/// A compiled key pattern.
-#[derive(Debug)]
-pub struct Pattern {
-    pub kind: String,
-    pub source: String,
-    pub max_len: usize,
-    pub near_keyword: bool,
-    pub examples: Vec<String>,
-    pub not: Vec<String>,
-    /// The literal prefixes every match starts with (`sk_live_`, `sk_test_` for Stripe keys), if
-    /// they are distinctive (see [`Pattern::literal_prefixes`]).
-    prefixes: OnceLock<Option<Vec<Vec<u8>>>>,
-    anchored: OnceLock<Regex>,
-    unanchored: OnceLock<Regex>,
-    /// For the mask engine, compiled on first use and shared with every engine built from this
-    /// registry.
-    bytes: Arc<BytesRegexes>,
-}
-
-/// A pattern's regexes on bytes: anchored at the start only, and unanchored. Compiled when first
-/// needed: a mask run that never meets a pattern's prefix never pays for compiling it.
-#[derive(Debug)]
-pub struct BytesRegexes {
-    source: String,
-    start: OnceLock<regex::bytes::Regex>,
-    any: OnceLock<regex::bytes::Regex>,
-}
-
-impl BytesRegexes {
-    pub fn anchored(&self) -> &regex::bytes::Regex {
-        self.start.get_or_init(|| regex::bytes::Regex::new(&format!("^(?:{})", self.source)).expect("checked at load"))
-    }
-
-    pub fn unanchored(&self) -> &regex::bytes::Regex {
-        self.any.get_or_init(|| regex::bytes::Regex::new(&self.source).expect("checked at load"))
-    }
-}
-
-impl Pattern {
-    /// Does the whole value have this shape?
-    pub fn matches_whole(&self, value: &str) -> bool {
-        // Checked before the regex is compiled: most values are refused by most patterns that way.
-        let prefix_fits = self.literal_prefixes().is_none_or(|ps| ps.iter().any(|p| value.as_bytes().starts_with(p)));
-        value.len() <= self.max_len
-            && prefix_fits
-            && self
-                .anchored
-                .get_or_init(|| Regex::new(&format!("^(?:{})$", self.source)).expect("checked at load"))
-                .is_match(value)
-    }
-
-    /// The literal prefixes every match of the pattern starts with, when they are distinctive
-    /// enough (at least 2 bytes each) to filter on: the mask engine searches for them, and a value
-    /// without one cannot match. Read off the regex's syntax tree once.
-    pub fn literal_prefixes(&self) -> Option<&[Vec<u8>]> {
-        self.prefixes
-            .get_or_init(|| {
-                use regex_syntax::hir::literal::{ExtractKind, Extractor};
-                let hir = regex_syntax::Parser::new().parse(&self.source).ok()?;
-                let mut extractor = Extractor::new();
-                extractor.kind(ExtractKind::Prefix).limit_class(4).limit_total(64);
-                let lits = extractor.extract(&hir).literals()?.to_vec();
-                if lits.is_empty() || lits.iter().any(|l| l.as_bytes().len() < 2) {
-                    return None;
-                }
-                Some(lits.iter().map(|l| l.as_bytes().to_vec()).collect())
-            })
-            .as_deref()
-    }
-
-    /// The pattern for searching in text (mask, scan).
-    pub fn regex(&self) -> &Regex {
-        self.unanchored.get_or_init(|| Regex::new(&self.source).expect("checked at load"))
-    }
-
-    /// The pattern's regexes on bytes, compiled lazily and shared.
-    pub fn bytes(&self) -> Arc<BytesRegexes> {
-        self.bytes.clone()
-    }
-
-    /// The public part of a value of this shape (e.g. `sk_live_`), shown when masking.
-    pub fn public_prefix<'v>(&self, value: &'v str) -> Option<&'v str> {
-        let caps = self
-            .anchored
-            .get_or_init(|| Regex::new(&format!("^(?:{})$", self.source)).expect("checked at load"))
-            .captures(value)?;
-        caps.name("prefix").map(|m| &value[m.range()])
-    }
-}
 
 /// Whether a key is a live (production) or a test key, from the provider's markers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -429,18 +220,7 @@ fn compile(id: &str, def: ProviderDef, src: &Source<'_>, from_user: bool) -> Res
                 ));
             }
         }
-        patterns.push(Pattern {
-            kind: p.kind,
-            prefixes: OnceLock::new(),
-            bytes: Arc::new(BytesRegexes { source: p.regex.clone(), start: OnceLock::new(), any: OnceLock::new() }),
-            source: p.regex,
-            max_len: p.max_len,
-            near_keyword: p.near_keyword,
-            examples: p.examples,
-            not: p.not,
-            anchored: OnceLock::new(),
-            unanchored: OnceLock::new(),
-        });
+        patterns.push(Pattern::new(p));
     }
     let checks = def.checks.unwrap_or_default();
     for (i, c) in checks.iter().enumerate() {
