@@ -18,39 +18,20 @@
 //! bounded overlap between read blocks finds matches that straddle them ([`stream`]).
 
 pub mod forms;
+mod known;
 mod literal_set;
 pub mod pem;
 pub mod reference;
+mod replace;
 pub mod stream;
 
-use aho_corasick::{AhoCorasick, MatchKind};
-
+use self::known::Known;
 use self::literal_set::LiteralSet;
+pub use self::replace::{FULL_MASK, Origin, Style};
+use self::replace::{Label, LabelOrigin, PARTIAL_MIN};
 
 use crate::providers::Registry;
 
-/// How a match is replaced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
-    /// The provider's public prefix and the last 4 characters (`sk_live_…a1b2`), for values of
-    /// 20 characters or more; everything else in full
-    Partial,
-    /// `********`
-    Full,
-    /// `[REDACTED:<secret name or provider>]`
-    Label,
-}
-
-pub const FULL_MASK: &[u8] = b"********";
-/// Partial masking shows at most this much, and only of values at least [`PARTIAL_MIN`] long.
-const PARTIAL_TAIL: usize = 4;
-const PARTIAL_MIN: usize = 20;
-/// Long literals: at least this long, checked through the q-gram filter.
-const LONG: usize = 16;
-const GRAM: usize = 8;
-const STEP: usize = LONG - GRAM + 1;
-/// The label of a span made of several overlapping matches.
-const MERGED: u32 = u32::MAX;
 /// Marks a keyword's id in the literal set (the rest is its pattern's id).
 const KEYWORD: u32 = 1 << 31;
 /// The id of the PEM BEGIN marker in the literal set.
@@ -76,40 +57,6 @@ impl Default for Options {
     fn default() -> Self {
         Options { style: Style::Partial, min_length: 6 }
     }
-}
-
-/// What a match found: a label for the `label` style and how much may be shown.
-#[derive(Debug, Clone)]
-struct Label {
-    text: String,
-    partial: bool,
-    prefix_len: usize,
-    origin: LabelOrigin,
-}
-
-#[derive(Debug, Clone)]
-enum LabelOrigin {
-    Known {
-        encoded: bool,
-    },
-    Pattern {
-        kind: String,
-    },
-    /// A PEM private key's marker, body or END line ([`pem`]).
-    PrivateKey,
-}
-
-/// Where a span came from, for `scan`'s findings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin<'e> {
-    /// A known value (`secret` is its name); `encoded` when found in base64, percent or JSON form.
-    Known { secret: &'e str, encoded: bool },
-    /// A provider pattern.
-    Pattern { provider: &'e str, kind: &'e str },
-    /// Several overlapping matches merged (masking only).
-    Merged,
-    /// A line of a PEM private key (masking only: `scan` reports keys by their pattern).
-    PrivateKey,
 }
 
 /// A found span of text to hide.
@@ -143,15 +90,8 @@ struct Pattern {
 pub struct Engine {
     opts: Options,
     labels: Vec<Label>,
-    /// Long known literals and their labels.
-    literals: Vec<(Box<[u8]>, u32)>,
-    /// Bitset over hashed 8-byte grams of the long literals.
-    bits: Vec<u64>,
-    bits_shift: u32,
-    /// (gram hash, literal, offset), sorted by hash: the exact check behind a bitset hit.
-    grams: Vec<(u64, u32, u32)>,
-    short: Option<(AhoCorasick, Vec<u32>)>,
-    short_literals: Vec<(Vec<u8>, u32)>,
+    /// Every form of every known value, and its label.
+    known: Known,
     patterns: Vec<Pattern>,
     /// For keyword-gated patterns, their keywords (lower, upper and capitalized).
     keywords: Vec<Option<Vec<Vec<u8>>>>,
@@ -162,7 +102,6 @@ pub struct Engine {
     /// Patterns with no literal prefix and no keyword: searched over the whole text.
     unfiltered: Vec<u32>,
     max_len: usize,
-    max_literal: usize,
     context: usize,
     /// PEM private keys, line by line (with the provider patterns; `None` with `--no-patterns`).
     pem: Option<(pem::Marker, u32)>,
@@ -186,17 +125,11 @@ pub struct Hits {
     markers: Vec<(usize, usize)>,
 }
 
-fn gram_hash(bytes: &[u8]) -> u64 {
-    let x = u64::from_le_bytes(bytes[..GRAM].try_into().expect("8 bytes"));
-    x.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (x >> 29)
-}
-
 impl Engine {
     /// Builds the engine. `registry` is `None` with `--no-patterns`.
     pub fn build(known: &[KnownValue<'_>], registry: Option<&Registry>, opts: Options) -> Engine {
         let mut labels: Vec<Label> = Vec::new();
-        let mut long: Vec<(Box<[u8]>, u32)> = Vec::new();
-        let mut short: Vec<(Vec<u8>, u32)> = Vec::new();
+        let mut literals: Vec<(Vec<u8>, u32)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for k in known {
             let value_label = labels.len() as u32;
@@ -218,41 +151,11 @@ impl Engine {
                     continue;
                 }
                 let label = if form.partial { value_label } else { encoded_label };
-                if form.bytes.len() >= LONG {
-                    long.push((form.bytes.into_boxed_slice(), label));
-                } else {
-                    short.push((form.bytes, label));
-                }
+                literals.push((form.bytes, label));
             }
         }
 
-        // The q-gram filter. Checked positions are STEP apart, so an occurrence of a literal always
-        // has a checked position within its first STEP bytes: only the grams at offsets
-        // 0..STEP need to be known. About 64 bits per gram keeps false hits near 1.5% with a
-        // bitset small enough to stay in cache.
-        let gram_count = long.len() * STEP;
-        let bits_log2 = (gram_count.max(1) * 64).next_power_of_two().trailing_zeros().clamp(12, 26);
-        let mut bits = vec![0u64; 1 << (bits_log2 - 6)];
-        let bits_shift = 64 - bits_log2;
-        let mut grams = Vec::with_capacity(gram_count);
-        for (i, (lit, _)) in long.iter().enumerate() {
-            for off in 0..STEP {
-                let h = gram_hash(&lit[off..]);
-                let bit = (h >> bits_shift) as usize;
-                bits[bit >> 6] |= 1 << (bit & 63);
-                grams.push((h, i as u32, off as u32));
-            }
-        }
-        grams.sort_unstable();
-
-        let short_literals = short.clone();
-        let short = (!short.is_empty()).then(|| {
-            let ac = AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .build(short.iter().map(|(b, _)| b))
-                .expect("literal automaton builds");
-            (ac, short.iter().map(|(_, l)| *l).collect())
-        });
+        let known = Known::new(literals);
 
         let mut patterns = Vec::new();
         let mut prefix_literals: Vec<(Vec<u8>, u32)> = Vec::new();
@@ -310,33 +213,15 @@ impl Engine {
             prefix_literals.into_iter().chain(keyword_literals.into_iter().map(|(k, id)| (k, id | KEYWORD))).collect(),
         );
 
-        let max_literal = long.iter().map(|(l, _)| l.len()).chain(short.as_ref().map(|_| LONG)).max().unwrap_or(0);
         let max_pattern = patterns.iter().map(|p| p.max_len).max().unwrap_or(0);
         // A PEM body line is decided when its newline is in view (at most LINE_MAX away), a key
         // on one line when its END marker is.
         let max_pem = if pem.is_some() { pem::LINE_MAX + 2 * pem::MARKER_MAX } else { 0 };
-        let max_len = max_literal.max(max_pattern).max(max_pem);
+        let max_len = known.max_len().max(max_pattern).max(max_pem);
         // Bytes kept before the written point: the boundary byte before a match, and enough to
         // tell whether a keyword sits inside a label of ours.
         let context = LABEL_SPAN + max_keyword + 1;
-        Engine {
-            opts,
-            labels,
-            literals: long,
-            bits,
-            bits_shift,
-            grams,
-            short,
-            short_literals,
-            patterns,
-            keywords,
-            literal_set,
-            unfiltered,
-            max_len,
-            max_literal,
-            context,
-            pem,
-        }
+        Engine { opts, labels, known, patterns, keywords, literal_set, unfiltered, max_len, context, pem }
     }
 
     /// The engine for a vault's values (every version of every secret) and the registry's patterns.
@@ -397,19 +282,7 @@ impl Engine {
     pub fn find(&self, w: Window<'_>, gates: &Gates, found: &mut Hits, out: &mut Vec<Span>) {
         let Window { hay, from, until, eof } = w;
         let armed = &gates.armed;
-        self.find_long_literals(hay, from, until, out);
-        if let Some((ac, labels)) = &self.short {
-            for m in ac.find_overlapping_iter(aho_corasick::Input::new(hay).span(from..hay.len())) {
-                if m.start() < until {
-                    out.push(Span {
-                        start: m.start(),
-                        end: m.end(),
-                        label: labels[m.pattern().as_usize()],
-                        prefix_len: 0,
-                    });
-                }
-            }
-        }
+        self.known.find(hay, from, until, out);
         let Hits { keywords: hits, markers } = found;
         hits.clear();
         markers.clear();
@@ -533,44 +406,6 @@ impl Engine {
         keep
     }
 
-    fn find_long_literals(&self, hay: &[u8], from: usize, until: usize, out: &mut Vec<Span>) {
-        if self.literals.is_empty() {
-            return;
-        }
-        // A literal starting before `until` may have its only checked gram after it.
-        let last = until.saturating_add(self.max_literal);
-        let mut p = from;
-        while p < last && p + GRAM <= hay.len() {
-            let h = gram_hash(&hay[p..]);
-            if self.gram_may_match(h) {
-                self.verify_gram(hay, p, h, from, until, out);
-            }
-            p += STEP;
-        }
-    }
-
-    /// Whether the q-gram filter lets the gram hashed `h` through: a long literal may hold it.
-    fn gram_may_match(&self, h: u64) -> bool {
-        let bit = (h >> self.bits_shift) as usize;
-        self.bits[bit >> 6] & (1 << (bit & 63)) != 0
-    }
-
-    #[cold]
-    fn verify_gram(&self, hay: &[u8], p: usize, h: u64, from: usize, until: usize, out: &mut Vec<Span>) {
-        let first = self.grams.partition_point(|g| g.0 < h);
-        for &(gh, lit, off) in &self.grams[first..] {
-            if gh != h {
-                break;
-            }
-            let (bytes, label) = &self.literals[lit as usize];
-            let Some(start) = p.checked_sub(off as usize) else { continue };
-            let end = start + bytes.len();
-            if start >= from && start < until && end <= hay.len() && hay[start..end] == bytes[..] {
-                out.push(Span { start, end, label: *label, prefix_len: 0 });
-            }
-        }
-    }
-
     #[cold]
     pub(crate) fn anchored(&self, hay: &[u8], at: usize, id: u32, out: &mut Vec<Span>) {
         let p = &self.patterns[id as usize];
@@ -605,87 +440,6 @@ impl Engine {
         }
     }
 
-    /// Sorts spans and merges overlapping ones into their union. A span inside another adds
-    /// nothing; spans that overlap partly (two secrets run into each other) become one span shown
-    /// in full, so no part of either is left.
-    pub fn merge(spans: &mut Vec<Span>) {
-        spans.sort_unstable_by_key(|s| (s.start, std::cmp::Reverse(s.end), s.label));
-        let mut merged: Vec<Span> = Vec::with_capacity(spans.len());
-        for s in spans.drain(..) {
-            match merged.last_mut() {
-                Some(last) if s.start < last.end => {
-                    if s.end > last.end {
-                        last.end = s.end;
-                        last.label = MERGED;
-                        last.prefix_len = 0;
-                    }
-                }
-                _ => merged.push(s),
-            }
-        }
-        *spans = merged;
-    }
-
-    /// The replacement text for one merged span. A span over several lines (a private key's
-    /// header and first line) is replaced line by line, keeping its newlines: line numbers stay
-    /// as they were, and masking the output again changes nothing (a keyword that was on another
-    /// line than a value stays there).
-    pub fn replacement(&self, span: &Span, text: &[u8], out: &mut Vec<u8>) {
-        if memchr::memchr(b'\n', text).is_some() {
-            for (i, part) in text.split(|&b| b == b'\n').enumerate() {
-                if i > 0 {
-                    out.push(b'\n');
-                }
-                match self.opts.style {
-                    _ if part.is_empty() => {}
-                    // Part of a value shown on every line would show too much of it.
-                    Style::Partial => out.extend_from_slice(FULL_MASK),
-                    _ => self.replacement(span, part, out),
-                }
-            }
-            return;
-        }
-        let label = self.labels.get(span.label as usize);
-        match self.opts.style {
-            Style::Full => out.extend_from_slice(FULL_MASK),
-            Style::Label => {
-                out.extend_from_slice(b"[REDACTED:");
-                out.extend_from_slice(label.map_or("secrets", |l| l.text.as_str()).as_bytes());
-                out.push(b']');
-            }
-            Style::Partial => {
-                let len = text.len();
-                match label {
-                    Some(l) if l.partial && len >= PARTIAL_MIN => {
-                        let prefix = (span.prefix_len as usize).max(l.prefix_len).min(len / 2);
-                        out.extend_from_slice(&text[..prefix]);
-                        out.extend_from_slice("…".as_bytes());
-                        out.extend_from_slice(&text[len - PARTIAL_TAIL..]);
-                    }
-                    _ => out.extend_from_slice(FULL_MASK),
-                }
-            }
-        }
-    }
-
-    /// Where a span came from.
-    pub fn origin(&self, span: &Span) -> Origin<'_> {
-        match self.labels.get(span.label as usize) {
-            Some(Label { text, origin: LabelOrigin::Known { encoded }, .. }) => {
-                Origin::Known { secret: text, encoded: *encoded }
-            }
-            Some(Label { text, origin: LabelOrigin::Pattern { kind }, .. }) => Origin::Pattern { provider: text, kind },
-            Some(Label { origin: LabelOrigin::PrivateKey, .. }) => Origin::PrivateKey,
-            None => Origin::Merged,
-        }
-    }
-
-    /// How many leading bytes of a span are a provider's public prefix (`sk_live_`).
-    pub fn public_prefix_len(&self, span: &Span) -> usize {
-        let label = self.labels.get(span.label as usize).map_or(0, |l| l.prefix_len);
-        (span.prefix_len as usize).max(label)
-    }
-
     /// Every span in a whole buffer, unmerged (a small input: a decoded blob).
     pub fn find_all(&self, hay: &[u8]) -> Vec<Span> {
         let mut out = Vec::new();
@@ -703,8 +457,14 @@ impl Engine {
 }
 
 impl Engine {
-    pub(crate) fn short_literals(&self) -> &[(Vec<u8>, u32)] {
-        &self.short_literals
+    #[cfg(test)]
+    fn known(&self) -> &Known {
+        &self.known
+    }
+
+    /// Every known literal and its label (the reference masker searches for each).
+    pub(crate) fn known_literals(&self) -> impl Iterator<Item = (&[u8], u32)> {
+        self.known.all()
     }
 
     pub(crate) fn keywords_of(&self, id: u32) -> Option<&[Vec<u8>]> {
@@ -755,40 +515,6 @@ mod proptests;
 mod tests;
 #[cfg(test)]
 mod passes {
-    use super::*;
-
-    /// The q-gram filter is what keeps a thousand known values cheap: unrelated text must rarely
-    /// get past it to the exact comparison (about 1% with these sizes), and every gram a value
-    /// can be found by must get past it.
-    #[test]
-    fn the_literal_filter_lets_little_unrelated_text_through() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut random_text = |len: usize| -> String {
-            const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
-            (0..len)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    ALPHABET[(state >> 58) as usize] as char
-                })
-                .collect()
-        };
-        let values: Vec<String> = (0..1000).map(|_| random_text(32)).collect();
-        let known: Vec<KnownValue<'_>> =
-            values.iter().map(|v| KnownValue { name: "v", value: v, public_prefix: None }).collect();
-        let engine = Engine::build(&known, None, Options::default());
-        for v in &values {
-            for off in 0..STEP {
-                assert!(engine.gram_may_match(gram_hash(&v.as_bytes()[off..])), "{v} at {off}");
-            }
-        }
-        let text = random_text(1 << 18);
-        let positions = text.len() - GRAM;
-        let through = (0..positions).filter(|&p| engine.gram_may_match(gram_hash(&text.as_bytes()[p..]))).count();
-        assert!(through * 100 < positions * 3, "{through} of {positions} positions got through");
-    }
-
     /// Each searcher of the literal set is one pass over the text (measured: about 2.5
     /// instructions a byte each); adding patterns must not add passes unnoticed.
     #[test]

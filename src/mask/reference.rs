@@ -7,9 +7,7 @@ use super::{Engine, Span, Window, inside_label};
 /// Every span the engine's rules define in `input`.
 pub fn spans(engine: &Engine, input: &[u8]) -> Vec<Span> {
     let mut out = Vec::new();
-    let long = engine.literals.iter().map(|(b, l)| (&b[..], *l));
-    let short = engine.short_literals().iter().map(|(b, l)| (&b[..], *l));
-    for (bytes, label) in long.chain(short) {
+    for (bytes, label) in engine.known_literals() {
         for start in 0..input.len() {
             if input[start..].starts_with(bytes) {
                 out.push(Span { start, end: start + bytes.len(), label, prefix_len: 0 });
