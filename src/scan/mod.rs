@@ -3,8 +3,8 @@
 //! ([`generic`]), and both again inside base64 and percent-encoded text ([`decode`]).
 //!
 //! [`Scanner::scan`] streams any reader in blocks with bounded memory and returns raw findings
-//! with line and column; the command layer ([`crate::commands::scan`]) walks files or git
-//! objects, applies suppressions ([`settings`]), verifies and reports ([`report`]).
+//! with line and column; [`walk`] walks files or git objects with it, on every core; the `scan`
+//! command applies suppressions ([`settings`]), verifies and reports ([`report`]).
 
 pub mod decode;
 pub mod generic;

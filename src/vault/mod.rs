@@ -1,7 +1,8 @@
 //! The vault: the only module that touches vault bytes.
 //!
-//! [`format`] is the file layout, [`crypto`] the primitives, [`payload`] and [`secret`] the
-//! decrypted contents, [`store`] the file system, [`location`] which file is in use.
+//! [`format`](self::format) is the file layout, [`crypto`] the primitives, [`payload`] and
+//! [`secret`] the decrypted contents, [`store`] the file on disk, [`location`] which file is in
+//! use, [`backup`] the backup format.
 
 pub mod backup;
 pub mod crypto;
