@@ -1,6 +1,6 @@
 //! The vault: the only module that touches vault bytes.
 //!
-//! [`format`](self::format) is the file layout, [`crypto`] the primitives, [`payload`] and
+//! [`format`](mod@format) is the file layout, [`crypto`] the primitives, [`payload`] and
 //! [`secret`] the decrypted contents, [`store`] the file on disk, [`location`] which file is in
 //! use, [`backup`] the backup format.
 
