@@ -10,11 +10,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use keyward::sensitive::{Key32, SecretValue};
+use keyward::unlock::RandomSecret;
 use keyward::unlock::codes::{self, CodeKind};
+use keyward::vault::Vault;
 use keyward::vault::format::SlotKind;
 use keyward::vault::payload::Record;
 use keyward::vault::secret::{Metadata, Secret};
-use keyward::vault::{SlotSecret, Vault};
 
 const BIN: &str = env!("CARGO_BIN_EXE_keyward");
 
@@ -22,7 +23,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_keyward");
 fn build(path: &Path, n: usize) -> String {
     let mut vault = Vault::create(path, 1_700_000_000);
     let token = Key32::random();
-    vault.put_slot(SlotKind::Token, "bench", SlotSecret::Random(&token), 1_700_000_000);
+    vault.add_slot(&RandomSecret { kind: SlotKind::Token, label: "bench".to_string(), secret: &token }, 1_700_000_000);
     let mut records = vault.records().unwrap();
     for i in 0..n {
         let mut meta = Metadata::new(1_700_000_000);

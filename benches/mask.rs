@@ -15,11 +15,12 @@ use std::time::Instant;
 use keyward::mask::{Engine, KnownValue, Options};
 use keyward::providers::Registry;
 use keyward::sensitive::{Key32, SecretValue};
+use keyward::unlock::RandomSecret;
 use keyward::unlock::codes::{self, CodeKind};
+use keyward::vault::Vault;
 use keyward::vault::format::SlotKind;
 use keyward::vault::payload::Record;
 use keyward::vault::secret::{Metadata, Secret};
-use keyward::vault::{SlotSecret, Vault};
 
 const BIN: &str = env!("CARGO_BIN_EXE_keyward");
 
@@ -89,7 +90,7 @@ fn log_file(path: &std::path::Path, mb: usize, planted: &[String]) {
 fn vault(path: &std::path::Path, values: &[String]) -> String {
     let mut vault = Vault::create(path, 1_700_000_000);
     let token = Key32::random();
-    vault.put_slot(SlotKind::Token, "bench", SlotSecret::Random(&token), 1_700_000_000);
+    vault.add_slot(&RandomSecret { kind: SlotKind::Token, label: "bench".to_string(), secret: &token }, 1_700_000_000);
     let mut records = vault.records().unwrap();
     for (i, v) in values.iter().enumerate() {
         let s = Secret::new(format!("s/{i}"), format!("S_{i}"), None, Metadata::new(1), SecretValue::new(v.clone()), 1);

@@ -423,7 +423,7 @@ fn key_rotate_rotates_the_audit_key_and_the_chain_goes_on() {
     let old_keys = {
         let code = keyward::unlock::codes::parse(env.key.as_ref().unwrap()).unwrap();
         let locked = keyward::vault::Locked::read(&env.vault).unwrap();
-        let mut c = keyward::unlock::Credential::Code(code);
+        let mut c = keyward::unlock::Credential::new(code);
         let opened = c.open(&locked.header.vault_id, &locked.header.slots).unwrap();
         keyward::audit::Keys::of(&locked.open(opened.data_key).unwrap()).unwrap()
     };

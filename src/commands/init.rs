@@ -9,10 +9,12 @@ use crate::error::{Error, Result};
 use crate::input;
 use crate::recovery_key::{self as recovery, Destination};
 use crate::sensitive::Key32;
+use crate::unlock::RandomSecret;
 use crate::unlock::keyring::{self, Backend};
+use crate::unlock::passphrase::PassphraseRecipient;
 use crate::vault::crypto::Argon2Params;
 use crate::vault::format::SlotKind;
-use crate::vault::{SlotSecret, Vault, store};
+use crate::vault::{Vault, store};
 
 pub(super) fn run(args: InitArgs, ctx: &Context) -> Result<Outcome> {
     let location = ctx.location()?;
@@ -44,14 +46,14 @@ pub(super) fn run(args: InitArgs, ctx: &Context) -> Result<Outcome> {
     let keyring_secret = backend.map(|_| Key32::random());
     if let (Some(backend), Some(secret)) = (backend, &keyring_secret) {
         keyring::set(backend, &vault_id, secret)?;
-        vault.put_slot(SlotKind::Keyring, &backend.slot_label(), SlotSecret::Random(secret), ctx.now);
+        vault.add_slot(&RandomSecret { kind: SlotKind::Keyring, label: backend.slot_label(), secret }, ctx.now);
     }
     if let Some(pass) = &passphrase {
-        vault.put_slot(SlotKind::Passphrase, "", SlotSecret::Passphrase(pass.expose(), Argon2Params::DEFAULT), ctx.now);
+        vault.add_slot(&PassphraseRecipient { passphrase: pass.expose(), params: Argon2Params::DEFAULT }, ctx.now);
     }
     let recovery_key = (!matches!(dest, Destination::Nowhere)).then(Key32::random);
     if let Some(key) = &recovery_key {
-        vault.put_slot(SlotKind::Recovery, "", SlotSecret::Random(key), ctx.now);
+        vault.add_slot(&RandomSecret { kind: SlotKind::Recovery, label: String::new(), secret: key }, ctx.now);
     }
 
     let saved =

@@ -31,7 +31,7 @@ pub(super) fn lock(ctx: &Context) -> Result<Outcome> {
                 continue;
             }
         };
-        let mut credential = Credential::Keyring { backend, secret };
+        let mut credential = Credential::new(crate::unlock::keyring::KeyringIdentity { backend, secret });
         if credential.open(&locked.header.vault_id, &locked.header.slots).is_none() {
             ctx.out.warn(&format!(
                 "the {} entry for vault id {id} does not open {}; it was left in place",

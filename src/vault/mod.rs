@@ -10,13 +10,14 @@ pub mod format;
 pub mod location;
 pub mod payload;
 pub mod secret;
+pub mod slots;
 pub mod store;
 
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use self::format::{Header, Kdf, ParseError, Slot, SlotKind};
+use self::format::{Header, ParseError, Slot, SlotKind, WRAPPED_LEN};
 use self::payload::{DecodeError, PayloadView, Records};
 use self::secret::Secret;
 use crate::error::{Error, Result};
@@ -91,12 +92,6 @@ pub fn unwrap_slot(vault_id: &[u8; 16], slot: &Slot, kek: &Key32) -> Option<Key3
     let aad = format::slot_aad(vault_id, slot.kind, &slot.label);
     crypto::open(kek, &slot.nonce, &aad, &mut buf).ok()?;
     Key32::from_slice(&buf)
-}
-
-/// How a new slot's key-encryption key is made: from a random secret, or from a passphrase.
-pub enum SlotSecret<'a> {
-    Random(&'a Key32),
-    Passphrase(&'a str, crypto::Argon2Params),
 }
 
 impl Vault {
@@ -180,27 +175,28 @@ impl Vault {
         self.payload = 0..self.buf.len();
     }
 
-    /// Adds a slot holding the data key under `secret`, replacing any slot of the same kind and label.
-    pub fn put_slot(&mut self, kind: SlotKind, label: &str, secret: SlotSecret<'_>, now: i64) {
+    /// Adds a slot holding the data key for `recipient`, replacing any slot of the same kind and
+    /// label (and any other passphrase slot: one per vault).
+    pub fn add_slot(&mut self, recipient: &dyn slots::Recipient, now: i64) {
+        let (kind, label) = (recipient.kind(), recipient.label());
         let salt = crypto::random();
-        let (kdf, kek) = match secret {
-            SlotSecret::Random(key) => (Kdf::HkdfSha256, crypto::hkdf_kek(key.expose(), &salt)),
-            SlotSecret::Passphrase(pass, params) => {
-                (Kdf::Argon2id(params), crypto::argon2_kek(pass.as_bytes(), &salt, params))
-            }
-        };
+        let (kdf, kek) = recipient.kek(&salt);
         let nonce = crypto::random();
-        let mut wrapped = self.data_key.expose().to_vec();
-        crypto::seal(&kek, &nonce, &format::slot_aad(&self.header.vault_id, kind, label), &mut wrapped);
+        // Sized for the tag, so sealing never reallocates (which would free a copy of the key
+        // unwiped).
+        let mut wrapped = Zeroizing::new(Vec::with_capacity(WRAPPED_LEN));
+        wrapped.extend_from_slice(self.data_key.expose());
+        crypto::seal(&kek, &nonce, &format::slot_aad(&self.header.vault_id, kind, &label), &mut wrapped);
         let slot = Slot {
             kind,
-            label: label.to_owned(),
+            label: label.clone(),
             created: now,
             kdf,
             salt,
             nonce,
-            wrapped: wrapped.try_into().expect("a wrapped 32-byte key is 48 bytes"),
+            wrapped: wrapped.as_slice().try_into().expect("a wrapped 32-byte key is 48 bytes"),
         };
+        let label = label.as_str();
         // One passphrase slot at most (the parser refuses more): a new one replaces it.
         self.remove_slots(|s| s.kind == kind && (s.label == label || kind == SlotKind::Passphrase));
         self.header.slots.push(slot);
@@ -271,11 +267,12 @@ mod tests {
     use super::*;
     use crate::sensitive::SecretValue;
     use crate::vault::payload::Record;
+    use crate::vault::slots::RandomSecret;
 
     fn sample_vault() -> (Vault, Key32) {
         let mut vault = Vault::create(Path::new("/tmp/x.kw"), 1);
         let token = Key32::random();
-        vault.put_slot(SlotKind::Token, "ci", SlotSecret::Random(&token), 1);
+        vault.add_slot(&RandomSecret { kind: SlotKind::Token, label: "ci".to_string(), secret: &token }, 1);
         let secret = Secret::new(
             "a".into(),
             "A".into(),
@@ -340,12 +337,12 @@ mod tests {
     fn a_slot_replaces_only_the_slot_of_the_same_kind_and_label() {
         let (mut vault, old_token) = sample_vault();
         let key = Key32::random();
-        vault.put_slot(SlotKind::Token, "deploy", SlotSecret::Random(&key), 2);
-        vault.put_slot(SlotKind::Keyring, "ci", SlotSecret::Random(&key), 2);
+        vault.add_slot(&RandomSecret { kind: SlotKind::Token, label: "deploy".to_string(), secret: &key }, 2);
+        vault.add_slot(&RandomSecret { kind: SlotKind::Keyring, label: "ci".to_string(), secret: &key }, 2);
         assert_eq!(slots(&vault), [(SlotKind::Token, "ci"), (SlotKind::Token, "deploy"), (SlotKind::Keyring, "ci")]);
 
         let new_token = Key32::random();
-        vault.put_slot(SlotKind::Token, "ci", SlotSecret::Random(&new_token), 3);
+        vault.add_slot(&RandomSecret { kind: SlotKind::Token, label: "ci".to_string(), secret: &new_token }, 3);
         assert_eq!(slots(&vault), [(SlotKind::Token, "deploy"), (SlotKind::Keyring, "ci"), (SlotKind::Token, "ci")]);
         let ci = vault.header.slots.iter().find(|s| s.kind == SlotKind::Token && s.label == "ci").unwrap();
         assert!(vault.header.slots.iter().all(|s| s.created > 1), "the first `ci` slot is gone");
@@ -357,7 +354,8 @@ mod tests {
     #[test]
     fn removed_and_rekeyed_slots_are_handed_back() {
         let (mut vault, _) = sample_vault();
-        vault.put_slot(SlotKind::Recovery, "recovery", SlotSecret::Random(&Key32::random()), 2);
+        let recovery = Key32::random();
+        vault.add_slot(&RandomSecret { kind: SlotKind::Recovery, label: "recovery".into(), secret: &recovery }, 2);
         let removed = vault.remove_slots(|s| s.kind == SlotKind::Token);
         assert_eq!(removed.iter().map(|s| s.label.as_str()).collect::<Vec<_>>(), ["ci"]);
         assert_eq!(slots(&vault), [(SlotKind::Recovery, "recovery")]);

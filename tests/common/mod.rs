@@ -123,7 +123,7 @@ impl Env {
         let key = self.key.as_ref().expect("craft needs KEYWARD_VAULT_KEY");
         let code = keyward::unlock::codes::parse(key).expect("a key");
         let locked = keyward::vault::Locked::read(&self.vault).unwrap();
-        let mut credential = keyward::unlock::Credential::Code(code);
+        let mut credential = keyward::unlock::Credential::new(code);
         let opened = credential.open(&locked.header.vault_id, &locked.header.slots).expect("the key opens the vault");
         let mut vault = locked.open(opened.data_key).unwrap();
         let mut records = vault.records().unwrap();

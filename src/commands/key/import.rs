@@ -9,10 +9,11 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::input;
 use crate::sensitive::Key32;
+use crate::unlock::RandomSecret;
 use crate::unlock::keyring::{self, Backend};
 use crate::unlock::{self, Credential, codes};
+use crate::vault::Locked;
 use crate::vault::format::SlotKind;
-use crate::vault::{Locked, SlotSecret};
 
 pub(crate) fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
     let locked = ctx.read_locked()?;
@@ -24,7 +25,7 @@ pub(crate) fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
     let label = backend.slot_label();
     let secret = Key32::random();
     let vault_id = ctx.modify_with(&mut credential, |vault, _| {
-        vault.put_slot(SlotKind::Keyring, &label, SlotSecret::Random(&secret), ctx.now);
+        vault.add_slot(&RandomSecret { kind: SlotKind::Keyring, label: label.clone(), secret: &secret }, ctx.now);
         Ok(vault.header.vault_id_hex())
     })?;
     keyring::set(backend, &vault_id, &secret)?;
@@ -60,7 +61,7 @@ fn credential(locked: &Locked) -> Result<Credential> {
     };
     if let Some(text) = code_text {
         let code = codes::parse(&text).map_err(|reason| Error::invalid("recovery key or token", "(hidden)", reason))?;
-        let mut credential = Credential::Code(code);
+        let mut credential = Credential::new(code);
         return match credential.open(&header.vault_id, &header.slots) {
             Some(_) => Ok(credential),
             None => Err(Error::WrongSecret { what: credential.describe(), path: locked.path.clone() }),
@@ -83,7 +84,7 @@ fn credential(locked: &Locked) -> Result<Credential> {
             });
         }
     };
-    let mut credential = Credential::Passphrase { passphrase, cached: None };
+    let mut credential = Credential::new(crate::unlock::passphrase::PassphraseIdentity::new(passphrase));
     match credential.open(&header.vault_id, &header.slots) {
         Some(_) => Ok(credential),
         None => Err(Error::WrongSecret { what: "passphrase", path: locked.path.clone() }),

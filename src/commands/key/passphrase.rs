@@ -7,7 +7,7 @@ use crate::cli::PassphraseArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::input;
-use crate::vault::SlotSecret;
+use crate::unlock::passphrase::PassphraseRecipient;
 use crate::vault::crypto::Argon2Params;
 use crate::vault::format::SlotKind;
 
@@ -27,12 +27,8 @@ pub(super) fn run(args: PassphraseArgs, ctx: &Context) -> Result<Outcome> {
     let passphrase = input::new_passphrase()?;
     let replaced = ctx.modify_with(&mut credential, |vault, _| {
         let replaced = vault.header.slots.iter().any(|s| s.kind == SlotKind::Passphrase);
-        vault.put_slot(
-            SlotKind::Passphrase,
-            "",
-            SlotSecret::Passphrase(passphrase.expose(), Argon2Params::DEFAULT),
-            ctx.now,
-        );
+        vault
+            .add_slot(&PassphraseRecipient { passphrase: passphrase.expose(), params: Argon2Params::DEFAULT }, ctx.now);
         Ok(replaced)
     })?;
     report(ctx, if replaced { "replaced" } else { "set" })

@@ -8,7 +8,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::recovery_key::{self as recovery, Destination};
 use crate::sensitive::Key32;
-use crate::vault::SlotSecret;
+use crate::unlock::RandomSecret;
 use crate::vault::format::SlotKind;
 
 pub(super) fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
@@ -24,7 +24,7 @@ pub(super) fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
     drop(locked);
     let key = Key32::random();
     ctx.modify_with(&mut credential, |vault, _| {
-        vault.put_slot(SlotKind::Recovery, "", SlotSecret::Random(&key), ctx.now);
+        vault.add_slot(&RandomSecret { kind: SlotKind::Recovery, label: String::new(), secret: &key }, ctx.now);
         // Deliver before the vault is saved: a failure here leaves the old recovery key working.
         recovery::deliver(&dest, &key, ctx)
     })?;

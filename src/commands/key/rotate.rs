@@ -11,8 +11,9 @@ use crate::input;
 use crate::recovery_key::{self as recovery, Destination};
 use crate::sensitive::Key32;
 use crate::unlock::PASSPHRASE_FILE_VAR;
+use crate::unlock::RandomSecret;
 use crate::unlock::keyring::{self, Backend};
-use crate::vault::SlotSecret;
+use crate::unlock::passphrase::PassphraseRecipient;
 use crate::vault::crypto::Argon2Params;
 use crate::vault::format::SlotKind;
 
@@ -45,18 +46,16 @@ pub(super) fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
         crate::audit::rotate_secret(vault)?;
         let old = vault.rekey();
         for backend in &this_machine {
-            vault.put_slot(SlotKind::Keyring, &backend.slot_label(), SlotSecret::Random(&keyring_secret), ctx.now);
-        }
-        if let Some(pass) = &passphrase {
-            vault.put_slot(
-                SlotKind::Passphrase,
-                "",
-                SlotSecret::Passphrase(pass.expose(), Argon2Params::DEFAULT),
+            vault.add_slot(
+                &RandomSecret { kind: SlotKind::Keyring, label: backend.slot_label(), secret: &keyring_secret },
                 ctx.now,
             );
         }
+        if let Some(pass) = &passphrase {
+            vault.add_slot(&PassphraseRecipient { passphrase: pass.expose(), params: Argon2Params::DEFAULT }, ctx.now);
+        }
         if let Some(key) = &recovery_key {
-            vault.put_slot(SlotKind::Recovery, "", SlotSecret::Random(key), ctx.now);
+            vault.add_slot(&RandomSecret { kind: SlotKind::Recovery, label: String::new(), secret: key }, ctx.now);
             recovery::deliver(&dest, key, ctx)?;
         }
         Ok(old)

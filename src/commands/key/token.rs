@@ -8,8 +8,8 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::parse;
 use crate::sensitive::Key32;
+use crate::unlock::RandomSecret;
 use crate::unlock::codes::{self, CodeKind};
-use crate::vault::SlotSecret;
 use crate::vault::format::SlotKind;
 
 /// What removing a slot does not do (until slots are recipients that a removal re-keys): said
@@ -33,7 +33,7 @@ pub(super) fn add(args: LabelArg, ctx: &Context) -> Result<Outcome> {
                 "remove unused tokens first",
             ));
         }
-        vault.put_slot(SlotKind::Token, &label, SlotSecret::Random(&secret), ctx.now);
+        vault.add_slot(&RandomSecret { kind: SlotKind::Token, label: label.clone(), secret: &secret }, ctx.now);
         Ok(())
     })?;
     ctx.audit(crate::audit::Event::new("key.token.add").details(json!({"label": label})), true)?;
