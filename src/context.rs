@@ -12,7 +12,8 @@ use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::unlock::{self, Credential, Opened, Policy};
 use crate::vault::location::{self, Location};
-use crate::vault::{Locked, Vault, store};
+use crate::vault::store::{self, Store};
+use crate::vault::{Locked, Vault};
 
 pub(crate) struct Context {
     pub out: Output,
@@ -143,9 +144,14 @@ impl Context {
         Ok(self.location()?.path)
     }
 
+    /// The store of the vault in use (a file).
+    pub(crate) fn store(&self) -> Result<store::FileStore> {
+        Ok(store::FileStore::new(self.vault_path()?))
+    }
+
     /// Reads the vault file and its header; the payload stays encrypted.
     pub(crate) fn read_locked(&self) -> Result<Locked> {
-        let locked = Locked::read(&self.vault_path()?)?;
+        let locked = Locked::read_from(&self.store()?)?;
         if let Some(mode) = locked.loose_mode {
             self.out.warn(&format!(
                 "{} can be read by other users (mode {mode:03o}); run `chmod 600 {}`",
@@ -190,8 +196,9 @@ impl Context {
             // A project vault is chosen by where the command runs: say which file changes.
             self.out.notice(&format!("writing the project vault {}", path.display()));
         }
-        let _lock = store::lock(&path, lock_timeout())?;
-        let locked = Locked::read(&path)?;
+        let store = store::FileStore::new(&path);
+        let _lock = store.lock(lock_timeout())?;
+        let locked = Locked::read_from(&store)?;
         let opened =
             credential.open(&locked.header.vault_id, &locked.header.slots).ok_or_else(|| Error::CannotUnlock {
                 path: path.clone(),
@@ -205,7 +212,7 @@ impl Context {
         let result = change(&mut vault, credential)?;
         // Grace periods end on the next write after their deadline.
         crate::rotation::sweep_vault(&mut vault, self.now)?;
-        vault.save()?;
+        vault.save_to(&store)?;
         self.remember(&vault)?;
         Ok(result)
     }

@@ -13,13 +13,14 @@ use crate::cli::{BackupArgs, RestoreArgs};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::input;
+use crate::vault::Locked;
 use crate::vault::backup::{self, Bundle, Key, MAX_BACKUP, Protection, VAULT_FILE};
-use crate::vault::{Locked, store};
+use crate::vault::store::{FileStore, Store};
 
 pub(super) fn backup(args: BackupArgs, ctx: &Context) -> Result<Outcome> {
     let passphrase = if args.passphrase { Some(input::new_passphrase()?) } else { None };
     let vault = ctx.open()?;
-    let vault_bytes = store::read(&vault.path)?.bytes;
+    let vault_bytes = FileStore::new(&vault.path).read()?.bytes;
     let log = Log::for_vault(&vault.header.vault_id_hex())?;
     let mut files = vec![(VAULT_FILE.to_owned(), vault_bytes.to_vec())];
     for path in log.files() {
@@ -97,8 +98,9 @@ pub(super) fn restore(args: RestoreArgs, ctx: &Context) -> Result<Outcome> {
         crate::files::create_private_dir(dir)?;
     }
     {
-        let _lock = store::lock(&target, std::time::Duration::from_secs(10))?;
-        crate::files::write_atomic(&target, &vault_bytes)?;
+        let store = FileStore::new(&target);
+        let _lock = store.lock(std::time::Duration::from_secs(10))?;
+        store.replace(&vault_bytes)?;
     }
     if data_key.is_some() {
         // Record the restore in the restored chain (it still verifies).

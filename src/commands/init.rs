@@ -12,9 +12,10 @@ use crate::sensitive::Key32;
 use crate::unlock::RandomSecret;
 use crate::unlock::keyring::{self, Backend};
 use crate::unlock::passphrase::PassphraseRecipient;
+use crate::vault::Vault;
 use crate::vault::crypto::Argon2Params;
 use crate::vault::format::SlotKind;
-use crate::vault::{Vault, store};
+use crate::vault::store::{FileStore, Store};
 
 pub(super) fn run(args: InitArgs, ctx: &Context) -> Result<Outcome> {
     let location = ctx.location()?;
@@ -35,7 +36,8 @@ pub(super) fn run(args: InitArgs, ctx: &Context) -> Result<Outcome> {
     if let Some(dir) = path.parent() {
         crate::files::create_private_dir(dir)?;
     }
-    let _lock = store::lock(&path, std::time::Duration::from_secs(10))?;
+    let store = FileStore::new(&path);
+    let _lock = store.lock(std::time::Duration::from_secs(10))?;
     if path.exists() {
         return Err(Error::VaultExists { path });
     }
@@ -56,8 +58,10 @@ pub(super) fn run(args: InitArgs, ctx: &Context) -> Result<Outcome> {
         vault.add_slot(&RandomSecret { kind: SlotKind::Recovery, label: String::new(), secret: key }, ctx.now);
     }
 
-    let saved =
-        recovery_key.as_ref().map_or(Ok(()), |key| recovery::deliver(&dest, key, ctx)).and_then(|()| vault.save());
+    let saved = recovery_key
+        .as_ref()
+        .map_or(Ok(()), |key| recovery::deliver(&dest, key, ctx))
+        .and_then(|()| vault.save_to(&store));
     if let Err(e) = saved {
         if let Some(backend) = backend {
             let _ = keyring::delete(backend, &vault_id);

@@ -55,9 +55,15 @@ fn parse_error(path: &Path, e: ParseError) -> Error {
 }
 
 impl Locked {
+    /// Reads the vault file at `path`.
     pub fn read(path: &Path) -> Result<Locked> {
-        let file = store::read(path)?;
-        Self::from_bytes(path, file.bytes, file.loose_mode)
+        Self::read_from(&store::FileStore::new(path))
+    }
+
+    /// Reads the vault from a store.
+    pub fn read_from(store: &dyn store::Store) -> Result<Locked> {
+        let file = store.read()?;
+        Self::from_bytes(store.path(), file.bytes, file.loose_mode)
     }
 
     pub fn from_bytes(path: &Path, bytes: Zeroizing<Vec<u8>>, loose_mode: Option<u32>) -> Result<Locked> {
@@ -254,11 +260,15 @@ impl Vault {
         file
     }
 
-    /// Seals and writes the vault atomically. The caller holds the write lock.
+    /// Seals and writes the vault to its file at `self.path`. The caller holds the write lock.
     pub fn save(&mut self) -> Result<()> {
-        crate::files::remove_stale_temps(&self.path);
+        self.save_to(&store::FileStore::new(&self.path))
+    }
+
+    /// Seals the vault and replaces it in `store`. The caller holds the store's lock.
+    pub fn save_to(&mut self, store: &dyn store::Store) -> Result<()> {
         let bytes = self.seal();
-        crate::files::write_atomic(&self.path, &bytes)
+        store.replace(&bytes)
     }
 }
 
@@ -374,7 +384,7 @@ mod tests {
         vault.path = dir.path().join("v.kw");
         let stale = dir.path().join(".v.kw.0a1b2c.tmp");
         std::fs::write(&stale, b"left by a killed writer").unwrap();
-        vault.save().unwrap();
+        vault.save_to(&store::FileStore::new(&vault.path)).unwrap();
         assert!(!stale.exists());
         let bytes = std::fs::read(&vault.path).unwrap();
         assert_eq!(reopen(&bytes, &token).unwrap().get("a").unwrap().current().unwrap().value.expose(), "value-1");

@@ -5,8 +5,7 @@
 //! or the new one, never a torn mix. Writers hold an exclusive lock on a sidecar `<vault>.lock`
 //! for their read-modify-write, and nothing else.
 
-use std::fs::{self, File, OpenOptions};
-
+use std::fs::{self, OpenOptions};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -14,6 +13,53 @@ use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+
+/// Where a vault lives: read it, lock it for a read-modify-write, replace it whole. A file
+/// ([`FileStore`]) is the one implementation today; a remote store is one more, and the code
+/// that reads and writes vaults ([`Locked::read_from`](super::Locked::read_from),
+/// [`Vault::save_to`](super::Vault::save_to), the CLI's context) does not change.
+pub trait Store {
+    /// Where it is, for messages.
+    fn path(&self) -> &Path;
+    /// The vault's bytes as they are now. Readers take no lock: a vault is only ever replaced
+    /// whole, so they see the old one or the new one.
+    fn read(&self) -> Result<VaultFile>;
+    /// The exclusive lock of a read-modify-write, waiting up to `timeout`; released on drop.
+    fn lock(&self, timeout: Duration) -> Result<WriteLock>;
+    /// Replaces the vault with `bytes`, atomically. The caller holds the lock.
+    fn replace(&self, bytes: &[u8]) -> Result<()>;
+}
+
+/// A vault in a file: [`read`], [`lock`] on a sidecar `<vault>.lock`, and an atomic rename.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    path: PathBuf,
+}
+
+impl FileStore {
+    pub fn new(path: impl Into<PathBuf>) -> FileStore {
+        FileStore { path: path.into() }
+    }
+}
+
+impl Store for FileStore {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read(&self) -> Result<VaultFile> {
+        read(&self.path)
+    }
+
+    fn lock(&self, timeout: Duration) -> Result<WriteLock> {
+        lock(&self.path, timeout)
+    }
+
+    fn replace(&self, bytes: &[u8]) -> Result<()> {
+        crate::files::remove_stale_temps(&self.path);
+        crate::files::write_atomic(&self.path, bytes)
+    }
+}
 
 /// The bytes of a vault file, and its mode when others may read it (worth a warning).
 pub struct VaultFile {
@@ -50,7 +96,8 @@ pub fn read(path: &Path) -> Result<VaultFile> {
 
 /// An exclusive lock on a vault, released on drop.
 pub struct WriteLock {
-    _file: File,
+    /// What holds the lock (for a file, the open lock file); dropping it releases the lock.
+    _held: Box<dyn std::any::Any>,
 }
 
 pub fn lock_path(vault: &Path) -> PathBuf {
@@ -76,7 +123,7 @@ pub fn lock(vault: &Path, timeout: Duration) -> Result<WriteLock> {
     let mut pause = Duration::from_millis(1);
     loop {
         match file.try_lock() {
-            Ok(()) => return Ok(WriteLock { _file: file }),
+            Ok(()) => return Ok(WriteLock { _held: Box::new(file) }),
             Err(fs::TryLockError::WouldBlock) if start.elapsed() < timeout => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(50));
