@@ -9,6 +9,24 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 use crate::sensitive::{PASSPHRASE_LIMIT, Passphrase, SecretValue, into_text, read_bounded, read_passphrase_file};
 
+/// Standard input without std's buffer: a secret read through `std::io::stdin()` would also sit
+/// in std's 8 KiB buffer, unwiped, for the rest of the process. Reads go straight into the
+/// caller's (zeroizing, pre-sized) buffer.
+struct RawStdin;
+
+impl std::io::Read for RawStdin {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // SAFETY: read(2) into a live buffer of `buf.len()` bytes.
+        let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+        match usize::try_from(n) {
+            Ok(n) => Ok(n),
+            // A closed standard input reads as empty, as std's does.
+            Err(_) if std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF) => Ok(0),
+            Err(_) => Err(std::io::Error::last_os_error()),
+        }
+    }
+}
+
 /// Prompts are possible when standard input is a terminal.
 pub(crate) fn can_prompt() -> bool {
     std::io::stdin().is_terminal()
@@ -43,12 +61,7 @@ pub(crate) fn read_value() -> Result<SecretValue> {
         let value = prompt_twice("Value (input hidden): ", "Value again: ", SecretValue::MAX_LEN)?;
         Zeroizing::new(value.expose().to_owned())
     } else {
-        let buf = read_bounded(
-            &mut std::io::stdin().lock(),
-            SecretValue::MAX_LEN,
-            "cannot read",
-            Path::new("standard input"),
-        )?;
+        let buf = read_bounded(&mut RawStdin, SecretValue::MAX_LEN, "cannot read", Path::new("standard input"))?;
         into_text(buf)?
     };
     if text.is_empty() {
@@ -65,8 +78,7 @@ pub(crate) fn new_passphrase() -> Result<Passphrase> {
     } else if can_prompt() {
         prompt_twice("New passphrase: ", "New passphrase again: ", PASSPHRASE_LIMIT)?
     } else {
-        let buf =
-            read_bounded(&mut std::io::stdin().lock(), PASSPHRASE_LIMIT, "cannot read", Path::new("standard input"))?;
+        let buf = read_bounded(&mut RawStdin, PASSPHRASE_LIMIT, "cannot read", Path::new("standard input"))?;
         Passphrase::new(into_text(buf)?.as_str().to_owned())
     };
     if passphrase.expose().chars().count() < 8 {
@@ -80,7 +92,7 @@ pub(crate) fn read_code(prompt: &str) -> Result<Zeroizing<String>> {
     if can_prompt() {
         return Ok(Zeroizing::new(prompt_secret(prompt)?.expose().to_owned()));
     }
-    let buf = read_bounded(&mut std::io::stdin().lock(), 1024, "cannot read", Path::new("standard input"))?;
+    let buf = read_bounded(&mut RawStdin, 1024, "cannot read", Path::new("standard input"))?;
     into_text(buf)
 }
 

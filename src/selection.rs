@@ -21,16 +21,37 @@ pub struct Injected {
 }
 
 pub fn select(vault: &Vault, only: &[String], env: Option<&str>) -> Result<Vec<Secret>> {
-    let mut secrets = if only.is_empty() {
-        let mut all = vault.secrets()?;
-        all.retain(|s| s.env.is_none() || (env.is_some() && s.env.as_deref() == env));
-        all
+    let secrets = if only.is_empty() {
+        vault.secrets()?
     } else {
         only.iter().map(|n| vault.get(n)).collect::<Result<Vec<_>>>()?
     };
-    // Environment-less first, so a secret of the chosen environment overrides one with none.
+    Ok(in_order(secrets, only.is_empty(), env))
+}
+
+/// [`select`] from secrets already decoded (a command that needs them all anyway decodes once).
+pub fn select_from(all: &[Secret], only: &[String], env: Option<&str>) -> Result<Vec<Secret>> {
+    let secrets = if only.is_empty() {
+        all.to_vec()
+    } else {
+        only.iter().map(|n| find(all, n).cloned()).collect::<Result<Vec<_>>>()?
+    };
+    Ok(in_order(secrets, only.is_empty(), env))
+}
+
+/// The secret named `name` among decoded ones.
+pub fn find<'a>(all: &'a [Secret], name: &str) -> Result<&'a Secret> {
+    all.iter().find(|s| s.name == name).ok_or_else(|| Error::SecretNotFound { name: name.to_owned() })
+}
+
+/// Without `--only`, the secrets of no environment and those of `env`; environment-less first,
+/// so a secret of the chosen environment overrides one with none.
+fn in_order(mut secrets: Vec<Secret>, everything: bool, env: Option<&str>) -> Vec<Secret> {
+    if everything {
+        secrets.retain(|s| s.env.is_none() || (env.is_some() && s.env.as_deref() == env));
+    }
     secrets.sort_by(|a, b| a.env.is_some().cmp(&b.env.is_some()).then_with(|| a.name.cmp(&b.name)));
-    Ok(secrets)
+    secrets
 }
 
 /// The current value of each secret, by variable. A secret with no current value (revoked) is

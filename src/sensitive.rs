@@ -4,6 +4,7 @@
 //! a log can never show a value. Serialization writes into buffers that are zeroized when they grow
 //! (see [`ZeroizingFlavor`]), so no copy of a value is left behind in freed heap memory.
 
+use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
@@ -204,6 +205,21 @@ impl Serialize for SecretBytes {
 }
 
 // ---------------------------------------------------------------- reading secrets
+
+/// The value of environment variable `name`, in a buffer wiped on drop (std hands out a plain
+/// copy of the environment's bytes; this one is not left behind in freed memory).
+pub fn env_secret(name: &str) -> Option<Zeroizing<Vec<u8>>> {
+    use std::os::unix::ffi::OsStringExt;
+    std::env::var_os(name).map(|v| Zeroizing::new(v.into_vec()))
+}
+
+/// Every environment variable, each value in a buffer wiped on drop: the environment holds
+/// secrets (`KEYWARD_VAULT_KEY`, whatever the caller exported), and std's iterator hands out
+/// plain copies.
+pub fn env_vars() -> impl Iterator<Item = (OsString, Zeroizing<Vec<u8>>)> {
+    use std::os::unix::ffi::OsStringExt;
+    std::env::vars_os().map(|(k, v)| (k, Zeroizing::new(v.into_vec())))
+}
 
 /// The longest passphrase, recovery key or token read (from a prompt or a file).
 pub const PASSPHRASE_LIMIT: usize = 4096;

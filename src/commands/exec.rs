@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs::File;
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 
@@ -21,7 +22,9 @@ use crate::output::Stream;
 use crate::parse;
 use crate::rotation;
 use crate::selection::{self, Injected};
+use crate::sensitive;
 use crate::vault::secret::{VersionSelector, check_name};
+use zeroize::Zeroizing;
 
 /// An environment variable whose value is `keyward:NAME` (or `keyward:NAME@previous`) gets the
 /// secret's value, as `op run` resolves `op://` references.
@@ -35,7 +38,9 @@ pub(super) fn run(args: ExecArgs, ctx: &Context) -> Result<Outcome> {
 }
 
 struct Prepared {
-    env: Vec<(OsString, OsString)>,
+    /// The child's environment; the values (injected secrets, and whatever else ours held) are
+    /// wiped when this is dropped.
+    env: Vec<(OsString, Zeroizing<Vec<u8>>)>,
     engine: Option<Engine>,
 }
 
@@ -49,7 +54,9 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
     let vault = ctx.open()?;
     let config = Config::load()?;
     let registry = config.registry();
-    let secrets = selection::select(&vault, &args.only, env_name.as_deref())?;
+    // Decoded once: the selection, the references and the mask engine all read from these.
+    let all = vault.secrets()?;
+    let secrets = selection::select_from(&all, &args.only, env_name.as_deref())?;
     if !args.allow_env_mismatch {
         selection::check_environment(&secrets, env_name.as_deref(), registry)?;
     }
@@ -62,18 +69,18 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
     // A reference names a secret as surely as --only does: the same checks apply (revoked
     // versions, environment, live and test keys). Its variable is the caller's own.
     for (var, name, selector) in references {
-        let secret = vault.get(&name)?;
+        let secret = selection::find(&all, &name)?;
         let version = secret.usable(selector, ctx.now)?;
         if !args.allow_env_mismatch {
-            selection::check_one(&secret, &version.value, env_name.as_deref(), registry)?;
+            selection::check_one(secret, &version.value, env_name.as_deref(), registry)?;
         }
         injected.push(Injected { name: secret.name.clone(), var, value: version.value.clone() });
     }
 
     // The child's environment: ours without KEYWARD_* (an install script must not get the vault
     // token) and without the references, then the injected variables.
-    let mut env: BTreeMap<OsString, OsString> = BTreeMap::new();
-    for (k, v) in std::env::vars_os() {
+    let mut env: BTreeMap<OsString, Zeroizing<Vec<u8>>> = BTreeMap::new();
+    for (k, v) in sensitive::env_vars() {
         if !k.to_string_lossy().starts_with("KEYWARD_") && reference(&v).is_none() {
             env.insert(k, v);
         }
@@ -86,7 +93,7 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
                 format!("{} holds a NUL byte, which no environment variable can", i.name),
             ));
         }
-        env.insert(i.var.clone().into(), i.value.expose().into());
+        env.insert(i.var.clone().into(), Zeroizing::new(i.value.expose().as_bytes().to_vec()));
     }
     let names: Vec<&str> = injected.iter().map(|i| i.name.as_str()).collect();
     let program = std::path::Path::new(&args.command[0]).file_name().map(|n| n.to_string_lossy().into_owned());
@@ -94,21 +101,20 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
         crate::audit::Event::new("exec").details(serde_json::json!({"secrets": names, "program": program})),
         false,
     )?;
-    let engine =
-        if args.no_mask { None } else { Some(Engine::for_vault(Some(&vault), Some(registry), Options::default())?) };
+    let engine = (!args.no_mask).then(|| Engine::for_secrets(&all, Some(registry), Options::default()));
     Ok(Prepared { env: env.into_iter().collect(), engine })
 }
 
 /// `keyward:NAME[@VERSION]` in a variable's value: the reference, if it is one.
-fn reference(value: &std::ffi::OsStr) -> Option<&str> {
-    value.to_str().and_then(|v| v.strip_prefix(REFERENCE_PREFIX))
+fn reference(value: &[u8]) -> Option<&str> {
+    std::str::from_utf8(value).ok().and_then(|v| v.strip_prefix(REFERENCE_PREFIX))
 }
 
 /// The references in our environment, checked before the vault is opened: (variable, secret
 /// name, version).
 fn references() -> Result<Vec<(String, String, VersionSelector)>> {
     let mut found = Vec::new();
-    for (k, v) in std::env::vars_os() {
+    for (k, v) in sensitive::env_vars() {
         if k.to_string_lossy().starts_with("KEYWARD_") {
             continue;
         }
@@ -146,7 +152,12 @@ fn launch(args: &ExecArgs, prepared: Prepared) -> Result<Outcome> {
     unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &raw const set, std::ptr::null_mut()) };
 
     let mut command = Command::new(&args.command[0]);
-    command.args(&args.command[1..]).env_clear().envs(env).stdin(Stdio::inherit());
+    command.args(&args.command[1..]).env_clear().stdin(Stdio::inherit());
+    for (k, v) in &env {
+        command.env(k, std::ffi::OsStr::from_bytes(v));
+    }
+    // std's Command keeps its own copies (see the heap-leak test's exceptions); ours go now.
+    drop(env);
     if engine.is_some() {
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
     }

@@ -7,11 +7,11 @@
 //! fraction of a lookup per byte. Short literals go into a small Aho-Corasick automaton.
 //!
 //! The literals are secrets: everything derived from them here is wiped when the engine is
-//! dropped (the automaton's own copies of the short literals are the one exception, named in the
-//! leak test: aho-corasick gives no way to wipe them).
+//! dropped. The heap-leak test (`tests/heap.rs`) checks that the Aho-Corasick automaton frees no
+//! contiguous copy of a short literal either (it keeps them as transitions).
 
 use aho_corasick::{AhoCorasick, MatchKind};
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::Span;
 
@@ -39,11 +39,11 @@ pub(super) fn gram_hash(bytes: &[u8]) -> u64 {
 }
 
 impl Known {
-    /// `literals`: (bytes, label), each once. The bytes move into boxes of their exact size (no
-    /// spare capacity holding a copy).
-    pub(super) fn new(literals: Vec<(Vec<u8>, u32)>) -> Known {
+    /// `literals`: (bytes, label), each once. The bytes are copied into boxes of their exact
+    /// size, wiped when the engine is dropped; the buffers they came in are wiped as they drop.
+    pub(super) fn new(literals: Vec<(Zeroizing<Vec<u8>>, u32)>) -> Known {
         let (long, short): (Vec<_>, Vec<_>) =
-            literals.into_iter().map(|(b, l)| (b.into_boxed_slice(), l)).partition(|(b, _)| b.len() >= LONG);
+            literals.into_iter().map(|(b, l)| (Box::<[u8]>::from(&b[..]), l)).partition(|(b, _)| b.len() >= LONG);
 
         // Checked positions are STEP apart, so an occurrence of a literal always has a checked
         // position within its first STEP bytes: only the grams at offsets 0..STEP need to be

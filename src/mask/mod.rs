@@ -30,6 +30,8 @@ use self::literal_set::LiteralSet;
 pub use self::replace::{FULL_MASK, Origin, Style};
 use self::replace::{Label, LabelOrigin, PARTIAL_MIN};
 
+use zeroize::Zeroizing;
+
 use crate::providers::Registry;
 
 /// Marks a keyword's id in the literal set (the rest is its pattern's id).
@@ -129,8 +131,7 @@ impl Engine {
     /// Builds the engine. `registry` is `None` with `--no-patterns`.
     pub fn build(known: &[KnownValue<'_>], registry: Option<&Registry>, opts: Options) -> Engine {
         let mut labels: Vec<Label> = Vec::new();
-        let mut literals: Vec<(Vec<u8>, u32)> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut literals: Vec<(Zeroizing<Vec<u8>>, u32)> = Vec::new();
         for k in known {
             let value_label = labels.len() as u32;
             labels.push(Label {
@@ -147,13 +148,14 @@ impl Engine {
                 origin: LabelOrigin::Known { encoded: true },
             });
             for form in forms::forms(k.value, opts.min_length.max(1)) {
-                if !seen.insert(form.bytes.clone()) {
-                    continue;
-                }
                 let label = if form.partial { value_label } else { encoded_label };
                 literals.push((form.bytes, label));
             }
         }
+        // Each literal once, with the label of its first occurrence (a stable sort keeps that
+        // one first); the duplicates are wiped as they are dropped.
+        literals.sort_by(|a, b| a.0.cmp(&b.0));
+        literals.dedup_by(|later, first| later.0 == first.0);
 
         let known = Known::new(literals);
 
@@ -234,8 +236,13 @@ impl Engine {
             Some(v) => v.secrets()?,
             None => Vec::new(),
         };
+        Ok(Engine::for_secrets(&secrets, registry, opts))
+    }
+
+    /// The engine for these secrets' values (every version) and the registry's patterns.
+    pub fn for_secrets(secrets: &[crate::vault::secret::Secret], registry: Option<&Registry>, opts: Options) -> Engine {
         let mut prefixes = Vec::new();
-        for s in &secrets {
+        for s in secrets {
             let provider = s.body.meta.provider.as_deref().and_then(|id| registry?.get(id));
             for v in &s.body.versions {
                 let prefix = provider.and_then(|p| p.pattern_for(v.value.expose())?.public_prefix(v.value.expose()));
@@ -244,7 +251,7 @@ impl Engine {
         }
         let mut known = Vec::with_capacity(prefixes.len());
         let mut i = 0;
-        for s in &secrets {
+        for s in secrets {
             for v in &s.body.versions {
                 known.push(KnownValue {
                     name: &s.name,
@@ -254,7 +261,7 @@ impl Engine {
                 i += 1;
             }
         }
-        Ok(Engine::build(&known, registry, opts))
+        Engine::build(&known, registry, opts)
     }
 
     /// How many bytes past a position a match starting there can reach, plus keyword context:

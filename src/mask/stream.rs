@@ -10,6 +10,8 @@
 use std::io::{self, Read, Write};
 use std::os::fd::RawFd;
 
+use zeroize::Zeroize;
+
 use super::{Engine, Gates, Hits, Span, Window};
 
 /// Bytes gathered before a block is masked and written.
@@ -50,6 +52,9 @@ pub struct Stream<'e> {
     engine: &'e Engine,
     buf: Vec<u8>,
     filled: usize,
+    /// The most of `buf` ever filled: what is wiped on drop (the rest was never written, and
+    /// touching a megabyte of untouched pages would cost more than a small input's whole run).
+    high: usize,
     emitted: usize,
     /// The offset of `buf[0]` in the whole input.
     base: u64,
@@ -78,6 +83,7 @@ impl<'e> Stream<'e> {
             engine,
             buf: vec![0; cap],
             filled: 0,
+            high: 0,
             emitted: 0,
             base: 0,
             block,
@@ -98,6 +104,7 @@ impl<'e> Stream<'e> {
             match reader.read(&mut self.buf[self.filled..]) {
                 Ok(n) => {
                     self.filled += n;
+                    self.high = self.high.max(self.filled);
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -144,6 +151,13 @@ impl<'e> Stream<'e> {
             self.gates.pem = self.gates.pem.shifted(keep_from);
         }
         Ok(())
+    }
+}
+
+impl Drop for Stream<'_> {
+    /// The buffer held the input, secrets and all (it was never reallocated: its size is fixed).
+    fn drop(&mut self) {
+        self.buf[..self.high].zeroize();
     }
 }
 

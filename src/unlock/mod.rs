@@ -105,8 +105,8 @@ pub fn unlock(locked: &Locked, policy: Policy, ask: &mut dyn Ask) -> Result<(Cre
     let header = &locked.header;
     let path = &locked.path;
 
-    if let Some(text) = std::env::var_os(VAULT_KEY_VAR) {
-        let text = zeroize::Zeroizing::new(text.to_string_lossy().into_owned());
+    if let Some(text) = crate::sensitive::env_secret(VAULT_KEY_VAR) {
+        let text = zeroize::Zeroizing::new(String::from_utf8_lossy(&text).into_owned());
         let code = codes::parse(&text).map_err(|reason| Error::MalformedVaultKey { reason })?;
         let mut credential = Credential::new(code);
         return match credential.open(&header.vault_id, &header.slots) {
