@@ -1,8 +1,9 @@
 //! The heap-leak test: no secret is freed without being wiped first.
 //!
 //! A global allocator that, while armed, scans every block it frees (and every block a
-//! reallocation moves away from) for a set of sentinels: a secret value and its base64 form, the
-//! vault's data key, and the unlock code in `KEYWARD_VAULT_KEY` with the key it decodes to. The
+//! reallocation moves away from) for a set of sentinels: secret values (long and short) and
+//! their encoded forms, the vault's data key, the audit secret, and the unlock code in
+//! `KEYWARD_VAULT_KEY` with the key it decodes to. The
 //! commands run in this process through `keyward::run`, as the binary runs them. A block freed
 //! with a sentinel in it is a copy of a secret left in memory that the allocator hands to the next
 //! caller (and that a core dump or a swapped page would show).
@@ -232,7 +233,10 @@ fn main() {
     let opened = credential.open(&locked.header.vault_id, &locked.header.slots).expect("the key opens the vault");
     let data_key = opened.data_key.expose().to_vec();
     let code_key = keyward::unlock::codes::parse(&code).unwrap().secret.expose().to_vec();
-    drop(opened);
+    let opened_vault = locked.open(opened.data_key).unwrap();
+    let audit_secret =
+        opened_vault.setting(keyward::audit::SECRET_SETTING).unwrap().expect("an audit secret").to_owned();
+    drop(opened_vault);
     SENTINELS
         .set(vec![
             ("the value", VALUE.as_bytes().to_vec()),
@@ -243,6 +247,7 @@ fn main() {
             ("the data key", data_key),
             ("the unlock code", code.clone().into_bytes()),
             ("the unlock code's key", code_key),
+            ("the audit secret", audit_secret.into_bytes()),
         ])
         .unwrap_or_else(|_| unreachable!());
 

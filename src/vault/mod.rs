@@ -15,7 +15,7 @@ pub mod store;
 
 use std::path::{Path, PathBuf};
 
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use self::format::{Header, ParseError, Slot, SlotKind, WRAPPED_LEN};
 use self::payload::{DecodeError, PayloadView, Records};
@@ -230,11 +230,17 @@ impl Vault {
     }
 
     /// Sets payload settings (replacing those of the same keys), keeping the records.
-    pub fn set_settings(&mut self, values: &[(&str, String)]) -> Result<()> {
+    /// Values may be secrets (the audit secret): the ones replaced are wiped.
+    pub fn set_settings(&mut self, values: &[(&str, &str)]) -> Result<()> {
         let mut records = self.records()?;
+        for (k, v) in &mut records.settings {
+            if values.iter().any(|(key, _)| key == k) {
+                v.zeroize();
+            }
+        }
         records.settings.retain(|(k, _)| !values.iter().any(|(key, _)| key == k));
         for (i, (key, value)) in values.iter().enumerate() {
-            records.settings.insert(i, ((*key).to_owned(), value.clone()));
+            records.settings.insert(i, ((*key).to_owned(), (*value).to_owned()));
         }
         self.set_records(&records);
         Ok(())

@@ -4,7 +4,7 @@
 //! 100,000 decodes only the index and that one body. Writes work on owned [`Record`]s.
 
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::secret::{Body, Secret, validate_record_fields};
 use crate::sensitive::{SecretBytes, to_zeroizing_bytes};
@@ -68,6 +68,16 @@ pub struct Record {
 pub struct Records {
     pub settings: Vec<(String, String)>,
     pub records: Vec<Record>,
+}
+
+impl Drop for Records {
+    /// Settings include the audit secret and earlier epochs' MAC keys (the records' bodies wipe
+    /// themselves).
+    fn drop(&mut self) {
+        for (_, value) in &mut self.settings {
+            value.zeroize();
+        }
+    }
 }
 
 impl<'a> RecordView<'a> {
