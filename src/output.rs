@@ -87,6 +87,28 @@ impl Output {
         }
     }
 
+    /// A result that is a list: `json()` as one document with --json; else a table with
+    /// `header` whose rows `rows` adds, or, when it adds none, `empty` as a notice.
+    pub fn listing<T: Serialize>(
+        &self,
+        json: impl FnOnce() -> T,
+        header: &[&str],
+        empty: &str,
+        rows: impl FnOnce(&mut Table),
+    ) {
+        if self.json {
+            self.json(&json());
+            return;
+        }
+        let mut table = self.table(header);
+        rows(&mut table);
+        if table.0.row_count() == 0 {
+            self.notice(empty);
+        } else {
+            self.print_table(&table);
+        }
+    }
+
     /// A notice on standard error, silenced by --quiet.
     pub fn notice(&self, text: &str) {
         if !self.quiet {

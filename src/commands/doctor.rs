@@ -131,19 +131,20 @@ pub(super) fn run(ctx: &Context) -> Result<Outcome> {
     }
 
     let worst = found.iter().map(|f| f.status).max().unwrap_or(Status::Ok);
-    if ctx.out.json {
-        ctx.out.json(&found);
-    } else {
-        let mut table = ctx.out.table(&["CHECK", "RESULT", "DETAIL"]);
-        for f in &found {
-            let status = match f.status {
-                Status::Ok => "ok",
-                Status::Warn => "warn",
-                Status::Fail => "FAIL",
-            };
-            table.add_row(vec![f.check.to_string(), status.to_string(), sanitize(&f.detail)]);
-        }
-        ctx.out.print_table(&table);
-    }
+    ctx.out.listing(
+        || &found,
+        &["CHECK", "RESULT", "DETAIL"],
+        "",
+        |table| {
+            for f in &found {
+                let status = match f.status {
+                    Status::Ok => "ok",
+                    Status::Warn => "warn",
+                    Status::Fail => "FAIL",
+                };
+                table.add_row(vec![f.check.to_string(), status.to_string(), sanitize(&f.detail)]);
+            }
+        },
+    );
     Ok(if worst == Status::Fail { Outcome::ChecksFailed } else { Outcome::Success })
 }

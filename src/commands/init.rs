@@ -79,16 +79,15 @@ pub(super) fn run(args: InitArgs, ctx: &Context) -> Result<Outcome> {
         ctx.out.notice("no recovery key was made (no terminal to show it on); make one with `keyward key recovery --recovery-key-file PATH`");
     }
     let slots: Vec<_> = vault.header.slots.iter().map(|s| json!({"kind": s.kind.as_str(), "label": s.label})).collect();
-    if ctx.out.json {
-        ctx.out.json(&json!({
-            "vault": path,
-            "vault_id": vault_id,
-            "keyring": backend.map(Backend::name),
-            "slots": slots,
-        }));
-    } else {
+    let json = json!({
+        "vault": path,
+        "vault_id": vault_id,
+        "keyring": backend.map(Backend::name),
+        "slots": slots,
+    });
+    ctx.out.report(&json, || {
         let how = backend.map_or("no keyring".to_string(), |b| format!("key in the {} keyring", b.name()));
-        ctx.out.done(&format!("created vault {} ({how})", path.display()));
-    }
+        format!("created vault {} ({how})", path.display())
+    });
     Ok(Outcome::Success)
 }

@@ -22,7 +22,8 @@ pub(super) fn run(args: ListArgs, ctx: &Context) -> Result<Outcome> {
     });
     secrets.sort_by(|a, b| a.name.cmp(&b.name));
 
-    if ctx.out.json {
+    let header = ["NAME", "VARIABLE", "ENV", "PROVIDER", "VERSION", "ROTATED", "EXPIRES", "TAGS"];
+    let json = || {
         let usage = super::usage(&vault);
         let list: Vec<_> = secrets
             .iter()
@@ -32,28 +33,23 @@ pub(super) fn run(args: ListArgs, ctx: &Context) -> Result<Outcome> {
                 json
             })
             .collect();
-        ctx.out.json(&list);
-        return Ok(Outcome::Success);
-    }
-    if secrets.is_empty() {
-        ctx.out.notice("no secrets match");
-        return Ok(Outcome::Success);
-    }
-    let mut table = ctx.out.table(&["NAME", "VARIABLE", "ENV", "PROVIDER", "VERSION", "ROTATED", "EXPIRES", "TAGS"]);
-    for s in &secrets {
-        let meta = &s.body.meta;
-        let day = |t: i64| parse::time(t)[..10].to_string();
-        table.add_row(vec![
-            sanitize(&s.name),
-            s.var.clone(),
-            s.env.clone().unwrap_or_else(|| "-".into()),
-            meta.provider.as_deref().map_or("-".into(), sanitize),
-            s.current().map_or("-".into(), |v| v.id.to_string()),
-            day(rotated_at(s)),
-            meta.expires.map_or("-".into(), day),
-            if meta.tags.is_empty() { "-".into() } else { sanitize(&meta.tags.join(",")) },
-        ]);
-    }
-    ctx.out.print_table(&table);
+        list
+    };
+    ctx.out.listing(json, &header, "no secrets match", |table| {
+        for s in &secrets {
+            let meta = &s.body.meta;
+            let day = |t: i64| parse::time(t)[..10].to_string();
+            table.add_row(vec![
+                sanitize(&s.name),
+                s.var.clone(),
+                s.env.clone().unwrap_or_else(|| "-".into()),
+                meta.provider.as_deref().map_or("-".into(), sanitize),
+                s.current().map_or("-".into(), |v| v.id.to_string()),
+                day(rotated_at(s)),
+                meta.expires.map_or("-".into(), day),
+                if meta.tags.is_empty() { "-".into() } else { sanitize(&meta.tags.join(",")) },
+            ]);
+        }
+    });
     Ok(Outcome::Success)
 }

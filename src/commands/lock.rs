@@ -46,15 +46,15 @@ pub(super) fn lock(ctx: &Context) -> Result<Outcome> {
             Err(e) => ctx.out.warn(&e.to_string()),
         }
     }
-    if ctx.out.json {
-        ctx.out.json(&json!({"locked": true, "removed_from": removed}));
-    } else if removed.is_empty() {
-        ctx.out.done("no keyring entry for this vault on this machine; it was already locked");
-    } else {
-        ctx.out.done(&format!(
-            "locked: removed the vault key from the {} keyring; `keyward unlock` restores it",
-            removed.join(" and ")
-        ));
-    }
+    ctx.out.report(&json!({"locked": true, "removed_from": removed}), || {
+        if removed.is_empty() {
+            "no keyring entry for this vault on this machine; it was already locked".to_owned()
+        } else {
+            format!(
+                "locked: removed the vault key from the {} keyring; `keyward unlock` restores it",
+                removed.join(" and ")
+            )
+        }
+    });
     Ok(Outcome::Success)
 }

@@ -384,9 +384,8 @@ fn due(args: &RotateArgs, ctx: &Context) -> Result<Outcome> {
     rows.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
     let overdue = rows.iter().filter(|(d, _)| *d <= ctx.now).count();
     let status = |d: i64| if d <= ctx.now { "overdue" } else { "due" };
-    if ctx.out.json {
-        let list: Vec<_> = rows
-            .iter()
+    let json = || {
+        rows.iter()
             .map(|(d, s)| {
                 json!({
                     "name": s.name,
@@ -398,12 +397,10 @@ fn due(args: &RotateArgs, ctx: &Context) -> Result<Outcome> {
                     "pending": rotation::pending(s).map(|v| v.id),
                 })
             })
-            .collect();
-        ctx.out.json(&list);
-    } else if rows.is_empty() {
-        ctx.out.notice(&format!("nothing is due for rotation within {}", parse::short_duration(within)));
-    } else {
-        let mut table = ctx.out.table(&["NAME", "ENV", "PROVIDER", "ROTATED", "DUE", "STATUS"]);
+            .collect::<Vec<_>>()
+    };
+    let empty = format!("nothing is due for rotation within {}", parse::short_duration(within));
+    ctx.out.listing(json, &["NAME", "ENV", "PROVIDER", "ROTATED", "DUE", "STATUS"], &empty, |table| {
         for (d, s) in &rows {
             let rotated = rotation::rotated_at(s);
             let mut state = status(*d).to_string();
@@ -419,7 +416,6 @@ fn due(args: &RotateArgs, ctx: &Context) -> Result<Outcome> {
                 state,
             ]);
         }
-        ctx.out.print_table(&table);
-    }
+    });
     Ok(if overdue > 0 { Outcome::ChecksFailed } else { Outcome::Success })
 }

@@ -84,17 +84,17 @@ pub(super) fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
             .details(json!({"dropped_tokens": tokens, "dropped_keyring_slots": machines})),
         true,
     )?;
-    if ctx.out.json {
-        ctx.out.json(&json!({"rekeyed": true, "dropped_tokens": tokens, "dropped_keyring_slots": machines}));
-    } else {
-        ctx.out.done("vault re-keyed: old tokens, recovery key and passphrase no longer open it");
+    ctx.out.report(&json!({"rekeyed": true, "dropped_tokens": tokens, "dropped_keyring_slots": machines}), || {
+        let mut lines = vec!["vault re-keyed: old tokens, recovery key and passphrase no longer open it".to_owned()];
         if !tokens.is_empty() {
-            ctx.out.done(&format!("re-issue these tokens with `keyward key token add LABEL`: {}", tokens.join(", ")));
+            lines.push(format!("re-issue these tokens with `keyward key token add LABEL`: {}", tokens.join(", ")));
         }
         if !machines.is_empty() {
-            ctx.out.done(&format!("run `keyward key import` again on: {}", machines.join(", ")));
+            lines.push(format!("run `keyward key import` again on: {}", machines.join(", ")));
         }
-        ctx.out.done("note: older copies of the vault file (backups, git history) still open with the old secrets");
-    }
+        lines
+            .push("note: older copies of the vault file (backups, git history) still open with the old secrets".into());
+        lines.join("\n")
+    });
     Ok(Outcome::Success)
 }

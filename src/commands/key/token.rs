@@ -57,19 +57,13 @@ pub(super) fn add(args: LabelArg, ctx: &Context) -> Result<Outcome> {
 pub(super) fn list(ctx: &Context) -> Result<Outcome> {
     let locked = ctx.read_locked()?;
     let tokens: Vec<_> = locked.header.slots.iter().filter(|s| s.kind == SlotKind::Token).collect();
-    if ctx.out.json {
-        let list: Vec<_> =
-            tokens.iter().map(|s| json!({"label": s.label, "created": parse::time(s.created)})).collect();
-        ctx.out.json(&list);
-    } else if tokens.is_empty() {
-        ctx.out.notice("no tokens; make one with `keyward key token add LABEL`");
-    } else {
-        let mut table = ctx.out.table(&["LABEL", "CREATED"]);
-        for s in tokens {
+    let json =
+        || tokens.iter().map(|s| json!({"label": s.label, "created": parse::time(s.created)})).collect::<Vec<_>>();
+    ctx.out.listing(json, &["LABEL", "CREATED"], "no tokens; make one with `keyward key token add LABEL`", |table| {
+        for s in &tokens {
             table.add_row(vec![s.label.clone(), parse::time(s.created)]);
         }
-        ctx.out.print_table(&table);
-    }
+    });
     Ok(Outcome::Success)
 }
 
