@@ -81,6 +81,12 @@ pub enum Error {
     WrongSecret { what: &'static str, path: PathBuf },
     #[error("the {backend} keyring is not reachable: {reason}")]
     KeyringUnavailable { backend: &'static str, reason: String },
+    #[error("{slot} has no access to {domain}")]
+    NoDomainAccess { slot: String, domain: String },
+    #[error("{slot} cannot make the environment {domain}: only a key with access to every domain can")]
+    NewDomainNeedsAll { slot: String, domain: String },
+    #[error("{slot} cannot {what}: it needs access to every domain")]
+    NeedsAllDomains { slot: String, what: String },
 
     // ---- damaged, tampered or unreadable vault (exit 5)
     #[error("{} is damaged or has been tampered with: {reason}", path.display())]
@@ -187,7 +193,10 @@ impl Error {
             | WrongVaultKey { .. }
             | MalformedVaultKey { .. }
             | WrongSecret { .. }
-            | KeyringUnavailable { .. } => exit::UNLOCK,
+            | KeyringUnavailable { .. }
+            | NoDomainAccess { .. }
+            | NewDomainNeedsAll { .. }
+            | NeedsAllDomains { .. } => exit::UNLOCK,
             Damaged { .. }
             | NotAVault { .. }
             | FutureVersion { .. }
@@ -247,6 +256,9 @@ impl Error {
             }
             MalformedVaultKey { .. } => "check the value for a copy and paste error".into(),
             WrongSecret { .. } => "try again, or unlock another way (see `keyward key status`)".into(),
+            NoDomainAccess { .. } | NewDomainNeedsAll { .. } | NeedsAllDomains { .. } => {
+                "use a key that holds it (see `keyward key status`), or ask someone who holds every domain to grant it".into()
+            }
             KeyringUnavailable { .. } => {
                 "use `--keyring none` with `--passphrase` or a recovery key file, or start a keyring daemon".into()
             }

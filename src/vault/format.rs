@@ -18,7 +18,7 @@ pub const MAX_SLOTS: usize = 64;
 pub const MAX_LABEL_LEN: usize = 64;
 pub const WRAPPED_LEN: usize = 32 + TAG_LEN;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SlotKind {
     Keyring = 1,
     Recovery = 2,
@@ -35,6 +35,11 @@ impl SlotKind {
             4 => SlotKind::Token,
             _ => return None,
         })
+    }
+
+    /// Whether slots of this kind carry a label (`token:ci`), or stand alone (`recovery`).
+    pub fn labelled(self) -> bool {
+        matches!(self, SlotKind::Keyring | SlotKind::Token)
     }
 
     pub fn as_str(self) -> &'static str {

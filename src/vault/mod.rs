@@ -12,6 +12,7 @@ pub mod payload;
 pub mod secret;
 pub mod slots;
 pub mod store;
+pub mod v2;
 
 use std::path::{Path, PathBuf};
 
@@ -129,6 +130,10 @@ impl Vault {
             DecodeError::Undecodable => self.undecodable(),
             DecodeError::Invalid { name, reason } => {
                 Error::damaged(&self.path, format!("the record {name:?}: {reason}"))
+            }
+            DecodeError::NoAccess { domain } => Error::NoDomainAccess { slot: "this key".into(), domain },
+            DecodeError::Unsealable { name } => {
+                Error::damaged(&self.path, format!("the record {name:?} does not authenticate"))
             }
         }
     }

@@ -39,6 +39,10 @@ pub enum DecodeError {
     Undecodable,
     /// It decodes, but a clear field is not what keyward writes: a crafted vault.
     Invalid { name: String, reason: String },
+    /// A version 2 record of a domain the unlocking slot does not hold.
+    NoAccess { domain: String },
+    /// A version 2 record that does not authenticate under its domain's key.
+    Unsealable { name: String },
 }
 
 impl From<postcard::Error> for DecodeError {
@@ -60,7 +64,24 @@ pub struct Record {
     pub name: String,
     pub var: String,
     pub env: Option<String>,
-    pub body: SecretBytes,
+    pub body: RecordBody,
+}
+
+/// A record's body: encoded (version 1 always; version 2 once changed), or a version 2 body still
+/// sealed, which opens on demand and, unchanged, is written back byte for byte.
+#[derive(Clone, Debug)]
+pub enum RecordBody {
+    Plain(SecretBytes),
+    Sealed(super::v2::vault::Sealed),
+}
+
+impl Serialize for RecordBody {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RecordBody::Plain(bytes) => bytes.serialize(s),
+            RecordBody::Sealed(_) => Err(serde::ser::Error::custom("a sealed version 2 body has no version 1 form")),
+        }
+    }
 }
 
 /// The owned, editable form of the payload.
@@ -89,7 +110,7 @@ impl<'a> RecordView<'a> {
 
     pub fn to_owned_record(&self) -> Result<Record, DecodeError> {
         let (name, var, env) = checked(self.name, self.var, self.env)?;
-        Ok(Record { name, var, env, body: SecretBytes::copy_from(self.body) })
+        Ok(Record { name, var, env, body: RecordBody::Plain(SecretBytes::copy_from(self.body)) })
     }
 
     /// The name, if it is one keyward would write (completion offers nothing else to a shell).
@@ -104,20 +125,33 @@ impl Record {
             name: secret.name.clone(),
             var: secret.var.clone(),
             env: secret.env.clone(),
-            body: SecretBytes(to_zeroizing_bytes(&secret.body, 256)),
+            body: RecordBody::Plain(SecretBytes(to_zeroizing_bytes(&secret.body, 256))),
         }
     }
 
     pub fn decode(&self) -> Result<Secret, DecodeError> {
-        self.view().decode()
-    }
-
-    fn view(&self) -> RecordView<'_> {
+        let opened;
+        let body: &[u8] = match &self.body {
+            RecordBody::Plain(bytes) => &bytes.0,
+            RecordBody::Sealed(sealed) => {
+                opened = sealed.open()?;
+                &opened
+            }
+        };
         RecordView {
             name: self.name.as_bytes(),
             var: self.var.as_bytes(),
             env: self.env.as_ref().map(std::string::String::as_bytes),
-            body: &self.body.0,
+            body,
+        }
+        .decode()
+    }
+
+    /// The encoded body, opening a sealed one.
+    pub fn plain_body(&self) -> Result<SecretBytes, DecodeError> {
+        match &self.body {
+            RecordBody::Plain(bytes) => Ok(bytes.clone()),
+            RecordBody::Sealed(sealed) => Ok(SecretBytes(sealed.open()?)),
         }
     }
 }
@@ -145,7 +179,11 @@ impl<'a> PayloadView<'a> {
 
 impl Records {
     pub fn encode(&self) -> Zeroizing<Vec<u8>> {
-        let hint = self.records.iter().map(|r| r.name.len() + r.var.len() + r.body.0.len() + 16).sum::<usize>() + 16;
+        let body_len = |r: &Record| match &r.body {
+            RecordBody::Plain(b) => b.0.len(),
+            RecordBody::Sealed(_) => 0,
+        };
+        let hint = self.records.iter().map(|r| r.name.len() + r.var.len() + body_len(r) + 16).sum::<usize>() + 16;
         to_zeroizing_bytes(self, hint)
     }
 

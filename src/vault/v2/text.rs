@@ -1,0 +1,635 @@
+//! The text of a version 2 vault: parsing and printing, no cryptography (see
+//! `docs/vault-format.md`, "Version 2").
+//!
+//! The parser is strict and bounded: every line is checked against the grammar and the order the
+//! spec gives, every limit before any allocation it governs, and any input gives a document or a
+//! [`ParseError`], never a panic. Secret lines are not copied: a [`SecretLine`] holds ranges into
+//! the document's text, so a vault of 100,000 secrets is parsed without 100,000 allocations.
+
+use std::fmt::Write as _;
+use std::ops::Range;
+
+use data_encoding::{BASE64_NOPAD, HEXLOWER};
+
+use crate::vault::crypto::Argon2Params;
+use crate::vault::format::SlotKind;
+use crate::vault::secret::{validate_env, validate_name, validate_var};
+
+/// The first line of a version 2 vault.
+pub const FIRST_LINE: &str = "keyward vault 2";
+/// What the first line of any later text version starts with.
+pub const MARKER: &str = "keyward vault ";
+pub const VERSION: u16 = 2;
+pub const MAX_FILE: usize = 256 << 20;
+pub const MAX_LINE: usize = 2 << 20;
+pub const MAX_SLOTS: usize = 64;
+pub const MAX_DOMAINS: usize = 1024;
+pub const MAX_SECRETS: usize = 1_000_000;
+pub const MAX_SEALED: usize = 1 << 20;
+pub const MAX_LABEL: usize = 64;
+/// A wrapped domain key (a whole age file for one X25519 recipient, grease included) is a few
+/// hundred bytes; this bounds what a reader hands to the age parser.
+pub const MAX_WRAP: usize = 4096;
+/// Generations stay exact in every JSON reader.
+pub const MAX_GENERATION: u64 = 1 << 53;
+/// The domain whose recipients hold every domain, present and future.
+pub const ALL: &str = "@all";
+/// The domain of secrets with no environment.
+pub const DEFAULT: &str = "@default";
+/// Nonce and tag at the front of a sealed body.
+pub const SEALED_PREFIX: usize = 12 + 16;
+
+/// A slot's name: its kind, and for keyring entries and tokens a label. Names sort by their
+/// text, as the file orders slot lines.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SlotName {
+    pub kind: SlotKind,
+    pub label: String,
+}
+
+impl Ord for SlotName {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.to_string().cmp(&other.to_string())
+    }
+}
+
+impl PartialOrd for SlotName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl SlotName {
+    pub fn new(kind: SlotKind, label: &str) -> SlotName {
+        SlotName { kind, label: if kind.labelled() { label.to_owned() } else { String::new() } }
+    }
+
+    pub fn parse(text: &str) -> Result<SlotName, String> {
+        let (kind, label) = match text.split_once(':') {
+            Some(("keyring", l)) => (SlotKind::Keyring, l),
+            Some(("token", l)) => (SlotKind::Token, l),
+            None if text == "recovery" => (SlotKind::Recovery, ""),
+            None if text == "passphrase" => (SlotKind::Passphrase, ""),
+            _ => return Err(format!("{text:?} is not a slot name")),
+        };
+        if kind.labelled() {
+            check_label(label)?;
+        }
+        Ok(SlotName { kind, label: label.to_owned() })
+    }
+}
+
+impl std::fmt::Display for SlotName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.kind.labelled() {
+            write!(f, "{}:{}", self.kind.as_str(), self.label)
+        } else {
+            f.write_str(self.kind.as_str())
+        }
+    }
+}
+
+/// A slot label: 1-64 of `[A-Za-z0-9._@-]`.
+pub fn check_label(label: &str) -> Result<(), String> {
+    let ok = !label.is_empty()
+        && label.len() <= MAX_LABEL
+        && label.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-'));
+    if ok { Ok(()) } else { Err(format!("{label:?} is not a slot label (1-64 of A-Z a-z 0-9 . _ @ -)")) }
+}
+
+/// One `slot` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    pub name: SlotName,
+    /// The age X25519 recipient (`age1…`), checked by the parser to be one.
+    pub recipient: String,
+    pub created: i64,
+    /// A passphrase slot's Argon2id parameters and salt.
+    pub argon2: Option<(Argon2Params, [u8; 16])>,
+}
+
+/// One `to` line: the domain key as an age file for one slot's recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wrap {
+    pub slot: SlotName,
+    pub age: Vec<u8>,
+}
+
+/// One `vouch` line: the previous key vouching for the key of `generation`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vouch {
+    pub generation: u64,
+    pub previous: [u8; 16],
+    pub boxed: [u8; 48],
+    pub mac: [u8; 32],
+}
+
+/// A domain's lines other than its secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainHead {
+    pub name: String,
+    pub generation: u64,
+    pub key_id: [u8; 16],
+    /// Absent for `@all`.
+    pub grant: Option<[u8; 32]>,
+    pub to: Vec<Wrap>,
+    pub vouches: Vec<Vouch>,
+    /// Present in `@default` only.
+    pub settings: Option<Vec<u8>>,
+    pub seal: [u8; 32],
+}
+
+/// One `secret` line, as ranges into the document's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretLine {
+    pub name: Range<usize>,
+    pub var: Range<usize>,
+    /// The base64 of the sealed body.
+    pub sealed: Range<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    pub head: DomainHead,
+    pub secrets: Vec<SecretLine>,
+}
+
+/// A parsed version 2 vault.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub text: String,
+    pub id: [u8; 16],
+    pub created: i64,
+    pub slots: Vec<Slot>,
+    pub domains: Vec<Domain>,
+}
+
+/// Why a text is not a version 2 vault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// It does not start with the version 2 first line.
+    NotAVault,
+    /// A later version's first line.
+    FutureVersion(u16),
+    /// A version 2 vault, damaged or tampered with: the line number (1-based) and what is wrong.
+    Damaged { line: usize, reason: String },
+}
+
+impl Document {
+    pub fn secret_name(&self, s: &SecretLine) -> &str {
+        &self.text[s.name.clone()]
+    }
+
+    pub fn secret_var(&self, s: &SecretLine) -> &str {
+        &self.text[s.var.clone()]
+    }
+
+    pub fn sealed_text(&self, s: &SecretLine) -> &str {
+        &self.text[s.sealed.clone()]
+    }
+
+    pub fn domain(&self, name: &str) -> Option<&Domain> {
+        self.domains.iter().find(|d| d.head.name == name)
+    }
+
+    pub fn slot(&self, name: &SlotName) -> Option<&Slot> {
+        self.slots.iter().find(|s| &s.name == name)
+    }
+
+    /// The domain and line of the secret `name`.
+    pub fn find(&self, name: &str) -> Option<(&Domain, &SecretLine)> {
+        self.domains.iter().find_map(|d| {
+            d.secrets.binary_search_by(|s| self.text[s.name.clone()].cmp(name)).ok().map(|i| (d, &d.secrets[i]))
+        })
+    }
+}
+
+/// The environment a domain holds secrets of (`None` for `@default` and `@all`).
+pub fn environment(domain: &str) -> Option<&str> {
+    (!domain.starts_with('@')).then_some(domain)
+}
+
+/// The domain of secrets of this environment.
+pub fn domain_of(env: Option<&str>) -> &str {
+    env.unwrap_or(DEFAULT)
+}
+
+/// The 16-byte tag of a sealed body, read from the front of its base64 without decoding the rest.
+pub fn sealed_tag(b64: &str) -> Option<[u8; 16]> {
+    // Nonce (12) and tag (16) are the first 28 bytes: the first 40 characters decode to 30.
+    let head = BASE64_NOPAD.decode(b64.get(..40)?.as_bytes()).ok()?;
+    head[12..28].try_into().ok()
+}
+
+// ---------------------------------------------------------------- parsing
+
+/// How the version of a text vault's first line reads, if it has one.
+pub fn version_of(bytes: &[u8]) -> Option<Result<u16, ()>> {
+    let first = bytes.split(|&b| b == b'\n').next()?;
+    let first = first.strip_suffix(b"\r").unwrap_or(first);
+    let rest = first.strip_prefix(MARKER.as_bytes())?;
+    Some(std::str::from_utf8(rest).ok().and_then(|v| v.parse::<u16>().ok()).ok_or(()))
+}
+
+struct Lines<'a> {
+    text: &'a str,
+    pos: usize,
+    number: usize,
+}
+
+impl<'a> Lines<'a> {
+    /// The next non-empty line: (its number, the line without its ending).
+    fn next(&mut self) -> Result<Option<(usize, &'a str)>, ParseError> {
+        loop {
+            if self.pos >= self.text.len() {
+                return Ok(None);
+            }
+            let rest = &self.text[self.pos..];
+            let Some(end) = rest.find('\n') else {
+                self.number += 1;
+                return Err(damaged(self.number, "the last line has no line ending (a truncated file)"));
+            };
+            self.pos += end + 1;
+            self.number += 1;
+            if end > MAX_LINE {
+                return Err(damaged(self.number, "a line is longer than the format allows"));
+            }
+            let line = &rest[..end];
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if !line.is_empty() {
+                return Ok(Some((self.number, line)));
+            }
+        }
+    }
+}
+
+fn next_line<'a>(lines: &mut Lines<'a>, what: &str) -> Result<(usize, &'a str), ParseError> {
+    lines.next()?.ok_or_else(|| damaged(lines.number, format!("the file ends before {what} (a truncated file)")))
+}
+
+fn damaged(line: usize, reason: impl Into<String>) -> ParseError {
+    ParseError::Damaged { line, reason: reason.into() }
+}
+
+fn fields(line: &str) -> Vec<&str> {
+    line.split(' ').collect()
+}
+
+fn b64<const N: usize>(n: usize, what: &str, text: &str) -> Result<[u8; N], ParseError> {
+    let bytes = BASE64_NOPAD.decode(text.as_bytes()).map_err(|_| damaged(n, format!("{what} is not base64")))?;
+    bytes.try_into().map_err(|_| damaged(n, format!("{what} has the wrong length")))
+}
+
+fn b64_vec(n: usize, what: &str, text: &str, max: usize) -> Result<Vec<u8>, ParseError> {
+    if text.len() > max.div_ceil(3) * 4 {
+        return Err(damaged(n, format!("{what} is too long")));
+    }
+    BASE64_NOPAD.decode(text.as_bytes()).map_err(|_| damaged(n, format!("{what} is not base64")))
+}
+
+fn hex16(n: usize, what: &str, text: &str) -> Result<[u8; 16], ParseError> {
+    let bytes = HEXLOWER.decode(text.as_bytes()).map_err(|_| damaged(n, format!("{what} is not lower-case hex")))?;
+    bytes.try_into().map_err(|_| damaged(n, format!("{what} has the wrong length")))
+}
+
+fn integer<T: std::str::FromStr>(n: usize, what: &str, text: &str) -> Result<T, ParseError> {
+    // Canonical decimal only (one text per number, as for base64): digits, an optional leading
+    // minus, no leading zeros, no "-0".
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && text != "-0";
+    if !canonical {
+        return Err(damaged(n, format!("{what} is not a number")));
+    }
+    text.parse().map_err(|_| damaged(n, format!("{what} is out of range")))
+}
+
+fn domain_name_ok(name: &str) -> bool {
+    name == ALL || name == DEFAULT || validate_env(name).is_ok()
+}
+
+/// Where a domain sorts: `@all`, `@default`, then environments by name.
+fn domain_rank(name: &str) -> (u8, &str) {
+    match name {
+        ALL => (0, ""),
+        DEFAULT => (1, ""),
+        other => (2, other),
+    }
+}
+
+/// Parses a version 2 vault. `bytes` is the whole file.
+pub fn parse(bytes: &[u8]) -> Result<Document, ParseError> {
+    match version_of(bytes) {
+        None => return Err(ParseError::NotAVault),
+        Some(Err(())) => return Err(damaged(1, "the first line names no format version")),
+        Some(Ok(v)) if v > VERSION => return Err(ParseError::FutureVersion(v)),
+        Some(Ok(VERSION)) => {}
+        Some(Ok(_)) => return Err(ParseError::NotAVault),
+    }
+    if bytes.len() > MAX_FILE {
+        return Err(damaged(0, "the file is larger than the format allows"));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = memchr::memchr_iter(b'\n', &bytes[..e.valid_up_to()]).count() + 1;
+        damaged(line, "the file is not UTF-8")
+    })?;
+    let mut lines = Lines { text, pos: 0, number: 0 };
+    let mut next = |what: &str| next_line(&mut lines, what);
+
+    let (n, first) = next("the first line")?;
+    if first != FIRST_LINE {
+        return Err(damaged(n, "the first line is not the version 2 marker"));
+    }
+    let (n, line) = next("the id line")?;
+    let id = match fields(line)[..] {
+        ["id", hex] => hex16(n, "the vault id", hex)?,
+        _ => return Err(damaged(n, "expected `id <vault id>`")),
+    };
+    let (n, line) = next("the created line")?;
+    let created = match fields(line)[..] {
+        ["created", t] => integer::<i64>(n, "created", t)?,
+        _ => return Err(damaged(n, "expected `created <time>`")),
+    };
+
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut domains: Vec<Domain> = Vec::new();
+    let mut secret_count = 0usize;
+    let (mut n, mut line) = next("the end line")?;
+    while line.starts_with("slot ") {
+        let slot = parse_slot(n, line)?;
+        if let Some(last) = slots.last()
+            && last.name >= slot.name
+        {
+            return Err(damaged(n, "slot lines are out of order or repeated"));
+        }
+        if slots.len() == MAX_SLOTS {
+            return Err(damaged(n, "more slots than the format allows"));
+        }
+        slots.push(slot);
+        (n, line) = next("the end line")?;
+    }
+    if slots.iter().filter(|s| s.name.kind == SlotKind::Passphrase).count() > 1 {
+        return Err(damaged(n, "more than one passphrase slot"));
+    }
+
+    while line.starts_with("domain ") {
+        let mut head = parse_domain_line(n, line)?;
+        if let Some(last) = domains.last()
+            && domain_rank(&last.head.name) >= domain_rank(&head.name)
+        {
+            return Err(damaged(n, "domains are out of order or repeated"));
+        }
+        if domains.len() == MAX_DOMAINS {
+            return Err(damaged(n, "more domains than the format allows"));
+        }
+        let expect_first = if domains.is_empty() {
+            Some(ALL)
+        } else if domains.len() == 1 {
+            Some(DEFAULT)
+        } else {
+            None
+        };
+        if let Some(expected) = expect_first
+            && head.name != expected
+        {
+            return Err(damaged(n, format!("expected the {expected} domain here")));
+        }
+        (n, line) = next("the end line")?;
+        // grant
+        if head.name != ALL {
+            match fields(line)[..] {
+                ["grant", mac] => head.grant = Some(b64(n, "the grant", mac)?),
+                _ => return Err(damaged(n, format!("expected the grant of {}", head.name))),
+            }
+            (n, line) = next("the end line")?;
+        }
+        // to
+        while line.starts_with("to ") {
+            let wrap = match fields(line)[..] {
+                ["to", slot, age] => Wrap {
+                    slot: SlotName::parse(slot).map_err(|r| damaged(n, r))?,
+                    age: b64_vec(n, "a wrapped key", age, MAX_WRAP)?,
+                },
+                _ => return Err(damaged(n, "expected `to <slot> <wrapped key>`")),
+            };
+            if slots.binary_search_by(|s| s.name.cmp(&wrap.slot)).is_err() {
+                return Err(damaged(n, format!("a key is wrapped for {}, which has no slot line", wrap.slot)));
+            }
+            if let Some(last) = head.to.last()
+                && last.slot >= wrap.slot
+            {
+                return Err(damaged(n, "to lines are out of order or repeated"));
+            }
+            head.to.push(wrap);
+            (n, line) = next("the end line")?;
+        }
+        // vouch
+        while line.starts_with("vouch ") {
+            let vouch = match fields(line)[..] {
+                ["vouch", g, prev, boxed, mac] => Vouch {
+                    generation: integer(n, "a vouch's generation", g)?,
+                    previous: hex16(n, "a vouch's previous key id", prev)?,
+                    boxed: b64(n, "a vouch's box", boxed)?,
+                    mac: b64(n, "a vouch's MAC", mac)?,
+                },
+                _ => return Err(damaged(n, "expected `vouch <generation> <key id> <box> <mac>`")),
+            };
+            let in_order = head.vouches.last().map_or(vouch.generation >= 2, |last| last.generation < vouch.generation);
+            if !in_order || vouch.generation > head.generation {
+                return Err(damaged(n, "vouch lines are out of order, repeated or ahead of the domain"));
+            }
+            head.vouches.push(vouch);
+            (n, line) = next("the end line")?;
+        }
+        // settings
+        if head.name == DEFAULT {
+            match fields(line)[..] {
+                ["settings", sealed] => head.settings = Some(b64_vec(n, "the settings", sealed, MAX_SEALED)?),
+                _ => return Err(damaged(n, "expected the settings of @default")),
+            }
+            if head.settings.as_ref().is_some_and(|s| s.len() < SEALED_PREFIX) {
+                return Err(damaged(n, "the settings are too short to be sealed"));
+            }
+            (n, line) = next("the end line")?;
+        }
+        match fields(line)[..] {
+            ["seal", mac] => head.seal = b64(n, "the seal", mac)?,
+            _ => return Err(damaged(n, format!("expected the seal of {}", head.name))),
+        }
+        (n, line) = next("the end line")?;
+        let mut secrets: Vec<SecretLine> = Vec::new();
+        while line.starts_with("secret ") {
+            if head.name == ALL {
+                return Err(damaged(n, "the @all domain holds no secrets"));
+            }
+            let secret = parse_secret(n, text, line)?;
+            let name = &text[secret.name.clone()];
+            if let Some(last) = secrets.last()
+                && text[last.name.clone()] >= *name
+            {
+                return Err(damaged(n, "secret lines are out of order or repeated"));
+            }
+            secret_count += 1;
+            if secret_count > MAX_SECRETS {
+                return Err(damaged(n, "more secrets than the format allows"));
+            }
+            secrets.push(secret);
+            (n, line) = next("the end line")?;
+        }
+        domains.push(Domain { head, secrets });
+    }
+    if line != "end" {
+        return Err(damaged(n, format!("unexpected line {:?}", line.split(' ').next().unwrap_or(""))));
+    }
+    if let Some((n, _)) = lines.next()? {
+        return Err(damaged(n, "lines after the end line"));
+    }
+    if domains.len() < 2 {
+        return Err(damaged(n, "the @all and @default domains are missing"));
+    }
+    // A name lives in one domain only.
+    let mut names: Vec<&str> = domains.iter().flat_map(|d| d.secrets.iter().map(|s| &text[s.name.clone()])).collect();
+    names.sort_unstable();
+    if let Some(twice) = names.windows(2).find_map(|w| (w[0] == w[1]).then_some(w[0])) {
+        return Err(damaged(0, format!("the secret {twice} is in two domains")));
+    }
+    Ok(Document { text: text.to_owned(), id, created, slots, domains })
+}
+
+fn parse_slot(n: usize, line: &str) -> Result<Slot, ParseError> {
+    let f = fields(line);
+    let ["slot", name, recipient, created, ref rest @ ..] = f[..] else {
+        return Err(damaged(n, "expected `slot <name> <recipient> <created>`"));
+    };
+    let name = SlotName::parse(name).map_err(|r| damaged(n, r))?;
+    if recipient.len() > 128 || recipient.parse::<age::x25519::Recipient>().is_err() {
+        return Err(damaged(n, format!("the recipient of {name} is not an age X25519 recipient")));
+    }
+    let created = integer::<i64>(n, "created", created)?;
+    let argon2 = match (name.kind, rest) {
+        (SlotKind::Passphrase, ["argon2id", memory, passes, lanes, salt]) => {
+            let params = Argon2Params {
+                m_kib: integer(n, "m", memory)?,
+                t: integer(n, "t", passes)?,
+                p: integer(n, "p", lanes)?,
+            };
+            params.check().map_err(|r| damaged(n, r))?;
+            Some((params, b64(n, "the salt", salt)?))
+        }
+        (SlotKind::Passphrase, _) => return Err(damaged(n, "a passphrase slot needs `argon2id <m> <t> <p> <salt>`")),
+        (_, []) => None,
+        _ => return Err(damaged(n, format!("unexpected fields after the slot {name}"))),
+    };
+    Ok(Slot { name, recipient: recipient.to_owned(), created, argon2 })
+}
+
+fn parse_domain_line(n: usize, line: &str) -> Result<DomainHead, ParseError> {
+    let ["domain", name, generation, key_id] = fields(line)[..] else {
+        return Err(damaged(n, "expected `domain <name> <generation> <key id>`"));
+    };
+    if !domain_name_ok(name) {
+        return Err(damaged(n, format!("{name:?} is not a domain name")));
+    }
+    let generation: u64 = integer(n, "the generation", generation)?;
+    if generation == 0 || generation > MAX_GENERATION {
+        return Err(damaged(n, "the generation is out of range"));
+    }
+    Ok(DomainHead {
+        name: name.to_owned(),
+        generation,
+        key_id: hex16(n, "the key id", key_id)?,
+        grant: None,
+        to: Vec::new(),
+        vouches: Vec::new(),
+        settings: None,
+        seal: [0; 32],
+    })
+}
+
+/// `line` is a slice of `text`; the ranges are offsets into `text`.
+fn parse_secret(n: usize, text: &str, line: &str) -> Result<SecretLine, ParseError> {
+    let start = line.as_ptr() as usize - text.as_ptr() as usize;
+    let f = fields(line);
+    let ["secret", name, var, sealed] = f[..] else {
+        return Err(damaged(n, "expected `secret <name> <variable> <sealed body>`"));
+    };
+    if let Err(r) = validate_name(name) {
+        return Err(damaged(n, format!("a secret's name is not valid ({r})")));
+    }
+    if let Err(r) = validate_var(var) {
+        return Err(damaged(n, format!("the variable of {name} is not valid ({r})")));
+    }
+    if sealed.len() < 40 || sealed.len() > MAX_SEALED.div_ceil(3) * 4 {
+        return Err(damaged(n, format!("the sealed body of {name} has an impossible length")));
+    }
+    // Offsets into the whole text: the fields follow "secret " one space apart.
+    let name_start = start + "secret ".len();
+    let var_start = name_start + name.len() + 1;
+    let sealed_start = var_start + var.len() + 1;
+    Ok(SecretLine {
+        name: name_start..name_start + name.len(),
+        var: var_start..var_start + var.len(),
+        sealed: sealed_start..sealed_start + sealed.len(),
+    })
+}
+
+// ---------------------------------------------------------------- printing
+
+/// A secret line to print: its clear fields and its sealed body in base64.
+pub struct PrintSecret<'a> {
+    pub name: &'a str,
+    pub var: &'a str,
+    pub sealed: &'a str,
+}
+
+/// Writes the header lines and the slot lines.
+pub fn print_header(out: &mut String, id: &[u8; 16], created: i64, slots: &[Slot]) {
+    let _ = writeln!(out, "{FIRST_LINE}\nid {}\ncreated {created}", HEXLOWER.encode(id));
+    for s in slots {
+        let _ = write!(out, "slot {} {} {}", s.name, s.recipient, s.created);
+        if let Some((p, salt)) = &s.argon2 {
+            let _ = write!(out, " argon2id {} {} {} {}", p.m_kib, p.t, p.p, BASE64_NOPAD.encode(salt));
+        }
+        out.push('\n');
+    }
+}
+
+/// Writes one domain block (preceded by an empty line).
+pub fn print_domain<'a>(out: &mut String, head: &DomainHead, secrets: impl IntoIterator<Item = PrintSecret<'a>>) {
+    let _ = writeln!(out, "\ndomain {} {} {}", head.name, head.generation, HEXLOWER.encode(&head.key_id));
+    if let Some(grant) = &head.grant {
+        let _ = writeln!(out, "grant {}", BASE64_NOPAD.encode(grant));
+    }
+    for w in &head.to {
+        let _ = writeln!(out, "to {} {}", w.slot, BASE64_NOPAD.encode(&w.age));
+    }
+    for v in &head.vouches {
+        let _ = writeln!(
+            out,
+            "vouch {} {} {} {}",
+            v.generation,
+            HEXLOWER.encode(&v.previous),
+            BASE64_NOPAD.encode(&v.boxed),
+            BASE64_NOPAD.encode(&v.mac)
+        );
+    }
+    if let Some(settings) = &head.settings {
+        let _ = writeln!(out, "settings {}", BASE64_NOPAD.encode(settings));
+    }
+    let _ = writeln!(out, "seal {}", BASE64_NOPAD.encode(&head.seal));
+    for s in secrets {
+        out.push_str("secret ");
+        out.push_str(s.name);
+        out.push(' ');
+        out.push_str(s.var);
+        out.push(' ');
+        out.push_str(s.sealed);
+        out.push('\n');
+    }
+}
+
+pub fn print_end(out: &mut String) {
+    out.push_str("end\n");
+}

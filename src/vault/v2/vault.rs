@@ -1,0 +1,865 @@
+//! An opened version 2 vault: its domains open on demand (unwrapped with the unlocking slot's
+//! identity, checked against the key id, the seal and, for a holder of `@all`, the grant), its
+//! records read without decrypting the others, and writes that re-seal only what changed and
+//! re-key every domain a removed slot held.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use data_encoding::BASE64_NOPAD;
+use zeroize::{Zeroize, Zeroizing};
+
+use super::keys::{self, DomainKey, Transcript};
+use super::text::{self, ALL, DEFAULT, Document, DomainHead, PrintSecret, Slot, SlotName, Wrap};
+use crate::error::{Error, Result};
+use crate::sensitive::Key32;
+use crate::vault::format::SlotKind;
+use crate::vault::payload::{DecodeError, Record, RecordBody, Records};
+use crate::vault::secret::Secret;
+
+/// A slot's access: every domain (it is a recipient of `@all`), or these environments (and
+/// `@default`, which every slot holds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    All,
+    Domains(BTreeSet<String>),
+}
+
+impl Access {
+    pub fn holds(&self, domain: &str) -> bool {
+        match self {
+            Access::All => true,
+            Access::Domains(d) => domain == DEFAULT || d.contains(domain),
+        }
+    }
+}
+
+/// A version 2 body still sealed, as [`RecordBody::Sealed`] carries it.
+#[derive(Clone)]
+pub struct Sealed {
+    doc: Arc<Document>,
+    domain: usize,
+    line: usize,
+    key: Option<Arc<DomainKey>>,
+}
+
+impl std::fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sealed({}/{})", self.domain, self.line)
+    }
+}
+
+impl Sealed {
+    fn domain_name(&self) -> &str {
+        &self.doc.domains[self.domain].head.name
+    }
+
+    fn line(&self) -> &text::SecretLine {
+        &self.doc.domains[self.domain].secrets[self.line]
+    }
+
+    /// The encoded body, decrypted.
+    pub fn open(&self) -> std::result::Result<Zeroizing<Vec<u8>>, DecodeError> {
+        let key = self.key.as_ref().ok_or_else(|| DecodeError::NoAccess { domain: self.domain_name().to_owned() })?;
+        let line = self.line();
+        let name = self.doc.secret_name(line);
+        let sealed = BASE64_NOPAD
+            .decode(self.doc.sealed_text(line).as_bytes())
+            .map_err(|_| DecodeError::Unsealable { name: name.to_owned() })?;
+        key.open(&record_aad(&self.doc.id, self.domain_name(), name), &sealed)
+            .map_err(|_| DecodeError::Unsealable { name: name.to_owned() })
+    }
+}
+
+fn record_aad(id: &[u8; 16], domain: &str, name: &str) -> Vec<u8> {
+    let mut t = Transcript::new("keyward/v2/record", id);
+    t.str(domain).str(name);
+    t.as_bytes().to_vec()
+}
+
+fn settings_aad(id: &[u8; 16]) -> Vec<u8> {
+    Transcript::new("keyward/v2/settings", id).as_bytes().to_vec()
+}
+
+/// The recipients of a domain's `to` lines, with each slot's recipient, as the seal and grant
+/// cover them.
+fn recipients_transcript(t: &mut Transcript, slots: &[Slot], to: &[Wrap]) {
+    t.u32(u32::try_from(to.len()).unwrap_or(u32::MAX));
+    for w in to {
+        let recipient = slots.iter().find(|s| s.name == w.slot).map_or("", |s| s.recipient.as_str());
+        t.str(&w.slot.to_string()).str(recipient);
+    }
+}
+
+/// The seal MAC input of a domain.
+fn seal_transcript<'a>(
+    id: &[u8; 16],
+    slots: &[Slot],
+    head: &DomainHead,
+    secrets: impl ExactSizeIterator<Item = (&'a str, &'a str, [u8; 16])>,
+) -> Transcript {
+    let mut t = Transcript::new("keyward/v2/seal", id);
+    t.str(&head.name).u64(head.generation).raw(&head.key_id);
+    recipients_transcript(&mut t, slots, &head.to);
+    t.u32(u32::try_from(head.vouches.len()).unwrap_or(u32::MAX));
+    for v in &head.vouches {
+        t.u64(v.generation).raw(&v.previous).raw(&v.boxed).raw(&v.mac);
+    }
+    match &head.settings {
+        Some(s) => t.raw(&[1]).raw(&s[12..28]),
+        None => t.raw(&[0]),
+    };
+    let env = text::environment(&head.name).unwrap_or("");
+    t.u32(u32::try_from(secrets.len()).unwrap_or(u32::MAX));
+    for (name, var, tag) in secrets {
+        t.str(name).str(var).str(env).raw(&tag);
+    }
+    t
+}
+
+fn grant_transcript(id: &[u8; 16], slots: &[Slot], head: &DomainHead) -> Transcript {
+    let mut t = Transcript::new("keyward/v2/grant", id);
+    t.str(&head.name).u64(head.generation).raw(&head.key_id);
+    recipients_transcript(&mut t, slots, &head.to);
+    t
+}
+
+/// Where a domain sorts in the file.
+fn domain_order(name: &str) -> (u8, String) {
+    match name {
+        ALL => (0, String::new()),
+        DEFAULT => (1, String::new()),
+        other => (2, other.to_owned()),
+    }
+}
+
+/// The settings of `@default`: (key, value) pairs.
+pub type Settings = Vec<(String, String)>;
+
+/// A slot to add: its line, and the domains it will hold.
+pub struct NewSlot {
+    pub slot: Slot,
+    pub access: Access,
+}
+
+/// An opened version 2 vault.
+pub struct Vault2 {
+    pub path: PathBuf,
+    doc: Arc<Document>,
+    /// The slot that unlocked it and that slot's X25519 secret (`None` for a vault made here).
+    opener: Option<(SlotName, Key32)>,
+    /// Domains opened so far, checked.
+    opened: RefCell<BTreeMap<String, Arc<DomainKey>>>,
+    /// Records and settings to write (`None`: as in the file).
+    edited: Option<(Settings, Vec<Record>)>,
+    /// Slots as they will be written, and each one's access.
+    slots: Vec<Slot>,
+    access: BTreeMap<SlotName, Access>,
+    /// Domains to re-key on save.
+    rekey: BTreeSet<String>,
+}
+
+impl Vault2 {
+    /// A new vault with no slots yet: `@all` and `@default` with fresh keys.
+    pub fn create(path: PathBuf, id: [u8; 16], now: i64) -> Vault2 {
+        let head = |name: &str, key: &DomainKey| DomainHead {
+            name: name.to_owned(),
+            generation: 1,
+            key_id: key.id(),
+            grant: None,
+            to: Vec::new(),
+            vouches: Vec::new(),
+            settings: None,
+            seal: [0; 32],
+        };
+        let all = DomainKey::random(&id);
+        let default = DomainKey::random(&id);
+        let doc = Document {
+            text: String::new(),
+            id,
+            created: now,
+            slots: Vec::new(),
+            domains: vec![
+                text::Domain { head: head(ALL, &all), secrets: Vec::new() },
+                text::Domain { head: head(DEFAULT, &default), secrets: Vec::new() },
+            ],
+        };
+        let opened = BTreeMap::from([(ALL.to_owned(), Arc::new(all)), (DEFAULT.to_owned(), Arc::new(default))]);
+        Vault2 {
+            path,
+            doc: Arc::new(doc),
+            opener: None,
+            opened: RefCell::new(opened),
+            edited: Some((Vec::new(), Vec::new())),
+            slots: Vec::new(),
+            access: BTreeMap::new(),
+            rekey: BTreeSet::new(),
+        }
+    }
+
+    /// The vault `doc`, unlocked by `slot` with its X25519 `secret` (which the caller matched
+    /// to the slot's recipient).
+    pub fn open(path: PathBuf, doc: Document, slot: SlotName, secret: Key32) -> Vault2 {
+        let access = access_of(&doc);
+        let slots = doc.slots.clone();
+        Vault2 {
+            path,
+            doc: Arc::new(doc),
+            opener: Some((slot, secret)),
+            opened: RefCell::new(BTreeMap::new()),
+            edited: None,
+            slots,
+            access,
+            rekey: BTreeSet::new(),
+        }
+    }
+
+    pub fn id(&self) -> &[u8; 16] {
+        &self.doc.id
+    }
+
+    pub fn created(&self) -> i64 {
+        self.doc.created
+    }
+
+    pub fn document(&self) -> &Document {
+        &self.doc
+    }
+
+    /// The slots as they will be written, and each one's access.
+    pub fn slots(&self) -> impl Iterator<Item = (&Slot, &Access)> {
+        self.slots.iter().filter_map(|s| self.access.get(&s.name).map(|a| (s, a)))
+    }
+
+    /// The slot that unlocked the vault.
+    pub fn opener(&self) -> Option<&SlotName> {
+        self.opener.as_ref().map(|(s, _)| s)
+    }
+
+    fn opener_label(&self) -> String {
+        self.opener().map_or_else(|| "this key".to_owned(), ToString::to_string)
+    }
+
+    /// Whether the unlocking slot holds `domain` (a vault made here holds all).
+    pub fn holds(&self, domain: &str) -> bool {
+        match self.opener() {
+            None => true,
+            Some(slot) => access_of(&self.doc).get(slot).is_some_and(|a| a.holds(domain)),
+        }
+    }
+
+    fn no_access(&self, domain: &str) -> Error {
+        Error::NoDomainAccess { slot: self.opener_label(), domain: domain.to_owned() }
+    }
+
+    fn damaged(&self, reason: impl Into<String>) -> Error {
+        Error::damaged(&self.path, reason.into())
+    }
+
+    /// The key of `domain`, unwrapping and checking it the first time.
+    pub fn domain_key(&self, domain: &str) -> Result<Arc<DomainKey>> {
+        if let Some(key) = self.opened.borrow().get(domain) {
+            return Ok(key.clone());
+        }
+        let Some((slot, secret)) = &self.opener else { return Err(self.no_access(domain)) };
+        let doc = &self.doc;
+        let d = doc.domain(domain).ok_or_else(|| self.no_access(domain))?;
+        let wrap = d.head.to.iter().find(|w| &w.slot == slot).ok_or_else(|| self.no_access(domain))?;
+        let raw = keys::unwrap(&wrap.age, &keys::identity(secret))
+            .ok_or_else(|| self.damaged(format!("the key of {domain} wrapped for {slot} does not open with it")))?;
+        let key = DomainKey::new(&doc.id, raw);
+        if key.id() != d.head.key_id {
+            return Err(self.damaged(format!("the key of {domain} wrapped for {slot} is not the domain's key")));
+        }
+        let tags = d
+            .secrets
+            .iter()
+            .map(|s| {
+                let tag = text::sealed_tag(doc.sealed_text(s));
+                (doc.secret_name(s), doc.secret_var(s), tag)
+            })
+            .collect::<Vec<_>>();
+        if let Some((name, _, _)) = tags.iter().find(|(_, _, t)| t.is_none()) {
+            return Err(self.damaged(format!("the sealed body of {name} is not base64")));
+        }
+        let seal = seal_transcript(
+            &doc.id,
+            &doc.slots,
+            &d.head,
+            tags.into_iter().map(|(n, v, t)| (n, v, t.unwrap_or_default())),
+        );
+        if !keys::mac_eq(&key.seal_mac(&seal), &d.head.seal) {
+            return Err(self.damaged(format!(
+                "{domain} does not authenticate: a record, recipient or vouch was added, removed or altered"
+            )));
+        }
+        let key = Arc::new(key);
+        self.opened.borrow_mut().insert(domain.to_owned(), key.clone());
+        // A holder of @all checks who was granted this domain.
+        if domain != ALL && access_of(doc).get(slot) == Some(&Access::All) {
+            let all = self.domain_key(ALL)?;
+            self.check_grant(&all, &d.head)?;
+        }
+        Ok(key)
+    }
+
+    fn check_grant(&self, all: &DomainKey, head: &DomainHead) -> Result<()> {
+        let doc = &self.doc;
+        let expected = keys::hmac(&all.grant_key(&doc.id), grant_transcript(&doc.id, &doc.slots, head).as_bytes());
+        if !head.grant.is_some_and(|g| keys::mac_eq(&g, &expected)) {
+            return Err(self.damaged(format!(
+                "the recipients of {} were changed by someone without access to every domain",
+                head.name
+            )));
+        }
+        let all_head = &doc.domains[0].head;
+        if let Some(missing) = all_head.to.iter().find(|w| !head.to.iter().any(|t| t.slot == w.slot)) {
+            return Err(
+                self.damaged(format!("{} lacks the key for {}, which holds every domain", head.name, missing.slot))
+            );
+        }
+        Ok(())
+    }
+
+    fn sealed_for(&self, domain: usize, line: usize) -> Sealed {
+        let name = &self.doc.domains[domain].head.name;
+        let key = self.holds(name).then(|| self.domain_key(name).ok()).flatten();
+        Sealed { doc: self.doc.clone(), domain, line, key }
+    }
+
+    /// Finds and opens one secret: only its domain is unwrapped, only its body decrypted.
+    pub fn find(&self, name: &str) -> Result<Option<Secret>> {
+        if let Some((_, records)) = &self.edited {
+            return records
+                .iter()
+                .find(|r| r.name == name)
+                .map(|r| r.decode().map_err(|e| self.record_error(e)))
+                .transpose();
+        }
+        let Some((d, line)) = self.doc.find(name) else { return Ok(None) };
+        if !self.holds(&d.head.name) {
+            return Err(self.no_access(&d.head.name));
+        }
+        let key = self.domain_key(&d.head.name)?;
+        let di = self.doc.domains.iter().position(|x| std::ptr::eq(x, d)).expect("a domain of the document");
+        let li = d.secrets.iter().position(|x| std::ptr::eq(x, line)).expect("a line of the domain");
+        let sealed = Sealed { doc: self.doc.clone(), domain: di, line: li, key: Some(key) };
+        self.record(di, li, RecordBody::Sealed(sealed)).decode().map(Some).map_err(|e| self.record_error(e))
+    }
+
+    fn record(&self, domain: usize, line: usize, body: RecordBody) -> Record {
+        let d = &self.doc.domains[domain];
+        let l = &d.secrets[line];
+        Record {
+            name: self.doc.secret_name(l).to_owned(),
+            var: self.doc.secret_var(l).to_owned(),
+            env: text::environment(&d.head.name).map(str::to_owned),
+            body,
+        }
+    }
+
+    pub fn record_error(&self, e: DecodeError) -> Error {
+        match e {
+            DecodeError::NoAccess { domain } => self.no_access(&domain),
+            DecodeError::Undecodable => self.damaged("a record authenticates but cannot be decoded"),
+            DecodeError::Invalid { name, reason } => self.damaged(format!("the record {name:?}: {reason}")),
+            DecodeError::Unsealable { name } => self.damaged(format!("the record {name:?} does not authenticate")),
+        }
+    }
+
+    /// Every record, those of domains this slot does not hold included (their bodies stay
+    /// sealed and cannot be opened), and the settings.
+    pub fn records(&self) -> Result<Records> {
+        if let Some((settings, records)) = &self.edited {
+            return Ok(Records { settings: settings.clone(), records: records.clone() });
+        }
+        let mut records = Vec::with_capacity(self.doc.domains.iter().map(|d| d.secrets.len()).sum());
+        for (di, d) in self.doc.domains.iter().enumerate() {
+            if self.holds(&d.head.name) {
+                self.domain_key(&d.head.name)?;
+            }
+            for li in 0..d.secrets.len() {
+                records.push(self.record(di, li, RecordBody::Sealed(self.sealed_for(di, li))));
+            }
+        }
+        records.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Records { settings: self.settings()?, records })
+    }
+
+    /// The secrets of the domains this slot holds, and the names of the domains it skipped.
+    pub fn secrets(&self) -> Result<(Vec<Secret>, Vec<String>)> {
+        let records = self.records()?;
+        let mut secrets = Vec::with_capacity(records.records.len());
+        let mut skipped = BTreeSet::new();
+        for r in &records.records {
+            match r.decode() {
+                Ok(s) => secrets.push(s),
+                Err(DecodeError::NoAccess { domain }) => {
+                    skipped.insert(domain);
+                }
+                Err(e) => return Err(self.record_error(e)),
+            }
+        }
+        Ok((secrets, skipped.into_iter().collect()))
+    }
+
+    /// The settings of `@default`, opened (as edited, if they were).
+    pub fn settings(&self) -> Result<Vec<(String, String)>> {
+        if let Some((settings, _)) = &self.edited {
+            return Ok(settings.clone());
+        }
+        self.file_settings()
+    }
+
+    /// The settings as the file holds them.
+    fn file_settings(&self) -> Result<Vec<(String, String)>> {
+        let Some(sealed) = &self.doc.domains[1].head.settings else { return Ok(Vec::new()) };
+        let key = self.domain_key(DEFAULT)?;
+        let plain = key
+            .open(&settings_aad(&self.doc.id), sealed)
+            .map_err(|_| self.damaged("the settings do not authenticate"))?;
+        postcard::from_bytes::<Vec<(String, String)>>(&plain)
+            .map_err(|_| self.damaged("the settings cannot be decoded"))
+    }
+
+    pub fn set_records(&mut self, records: &Records) {
+        self.edited = Some((records.settings.clone(), records.records.clone()));
+    }
+
+    /// Adds a slot (replacing one of the same name), wrapping the keys of the domains it will
+    /// hold. Needs `@all`: only a holder of every domain grants access.
+    pub fn add_slot(&mut self, new: NewSlot) -> Result<()> {
+        self.domain_key(ALL)?;
+        if let Access::Domains(domains) = &new.access {
+            for d in domains.iter().filter(|d| self.doc.domain(d).is_some()) {
+                self.domain_key(d)?;
+            }
+        }
+        let name = new.slot.name.clone();
+        if self.slots.iter().any(|s| s.name == name) {
+            // Replacing a slot removes the old one: what it held is re-keyed.
+            self.remove_slots(|s| s.name == name)?;
+        }
+        if name.kind == SlotKind::Passphrase {
+            self.remove_slots(|s| s.name.kind == SlotKind::Passphrase)?;
+        }
+        if self.slots.len() >= text::MAX_SLOTS {
+            return Err(Error::invalid("slot", name.to_string(), "the vault has the most slots it can hold"));
+        }
+        let pos = self.slots.partition_point(|s| s.name < name);
+        self.slots.insert(pos, new.slot);
+        self.access.insert(name, new.access);
+        Ok(())
+    }
+
+    /// Removes the slots `which` picks; every domain one of them held is re-keyed on save.
+    /// Needs `@all` (the grants change) and every domain re-keyed.
+    pub fn remove_slots(&mut self, mut which: impl FnMut(&Slot) -> bool) -> Result<Vec<Slot>> {
+        let (removed, kept): (Vec<Slot>, Vec<Slot>) =
+            std::mem::take(&mut self.slots).into_iter().partition(|s| which(s));
+        self.slots = kept;
+        for slot in &removed {
+            let access = self.access.remove(&slot.name);
+            for d in &self.doc.domains {
+                let held =
+                    access.as_ref().is_some_and(|a| a.holds(&d.head.name) && (d.head.name != ALL || *a == Access::All));
+                if held {
+                    self.rekey.insert(d.head.name.clone());
+                }
+            }
+        }
+        if !removed.is_empty() {
+            self.domain_key(ALL)?;
+            for d in self.rekey.clone() {
+                self.domain_key(&d)?;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Re-keys every domain (`key rotate`); needs every domain.
+    pub fn rekey_all(&mut self) -> Result<()> {
+        for d in &self.doc.domains {
+            self.domain_key(&d.head.name)?;
+            self.rekey.insert(d.head.name.clone());
+        }
+        Ok(())
+    }
+
+    /// Whether `@default` will be re-keyed on save (the audit secret is rotated with it).
+    pub fn rekeys_default(&self) -> bool {
+        self.rekey.contains(DEFAULT)
+    }
+
+    /// The domains that will be re-keyed on save.
+    pub fn rekeyed(&self) -> impl Iterator<Item = &str> {
+        self.rekey.iter().map(String::as_str)
+    }
+
+    /// The whole file, with every change: re-keyed domains get new keys, changed records and
+    /// domains are re-sealed, everything else is written back as it was.
+    pub fn seal(&mut self) -> Result<Vec<u8>> {
+        let doc = self.doc.clone();
+        let (settings, records) = match &self.edited {
+            Some((s, r)) => (Some(s.clone()), r.clone()),
+            None => (None, self.records()?.records.clone()),
+        };
+        // Domains: those in the file, and any environment a record now needs.
+        let mut names: BTreeSet<String> = doc.domains.iter().map(|d| d.head.name.clone()).collect();
+        for r in &records {
+            names.insert(text::domain_of(r.env.as_deref()).to_owned());
+        }
+        for a in self.access.values() {
+            if let Access::Domains(domains) = a {
+                names.extend(domains.iter().cloned());
+            }
+        }
+        let mut names: Vec<String> = names.into_iter().collect();
+        names.sort_by_key(|n| domain_order(n));
+        if names.len() > text::MAX_DOMAINS {
+            return Err(Error::invalid("environment", "", "the vault has the most environments it can hold"));
+        }
+
+        // New keys first: @all's grant key signs every domain's recipients.
+        let mut new_keys: BTreeMap<String, Arc<DomainKey>> = BTreeMap::new();
+        for name in &names {
+            let exists = doc.domain(name).is_some();
+            if !exists || self.rekey.contains(name) {
+                if exists {
+                    self.domain_key(name)?;
+                } else if !self.holds(ALL) {
+                    return Err(Error::NewDomainNeedsAll { slot: self.opener_label(), domain: name.clone() });
+                }
+                new_keys.insert(name.clone(), Arc::new(DomainKey::random(&doc.id)));
+            }
+        }
+        let key_of = |this: &Self, name: &str| -> Result<Arc<DomainKey>> {
+            match new_keys.get(name) {
+                Some(k) => Ok(k.clone()),
+                None => this.domain_key(name),
+            }
+        };
+
+        let mut out = String::with_capacity(doc.text.len() + 4096);
+        text::print_header(&mut out, &doc.id, doc.created, &self.slots);
+        for name in &names {
+            let old = doc.domain(name);
+            let old_index = doc.domains.iter().position(|d| &d.head.name == name);
+            let recipients: Vec<&Slot> = self
+                .slots
+                .iter()
+                .filter(|s| {
+                    let a = self.access.get(&s.name);
+                    if name == ALL { a == Some(&Access::All) } else { a.is_some_and(|a| a.holds(name)) }
+                })
+                .collect();
+            let rekeyed = new_keys.contains_key(name);
+            let mut domain_records: Vec<&Record> =
+                records.iter().filter(|r| name != ALL && text::domain_of(r.env.as_deref()) == name).collect();
+            domain_records.sort_by(|a, b| a.name.cmp(&b.name));
+
+            // Which secret lines stay as they are.
+            let kept = |r: &Record| -> Option<&str> {
+                let RecordBody::Sealed(s) = &r.body else { return None };
+                (!rekeyed
+                    && Arc::ptr_eq(&s.doc, &doc)
+                    && Some(s.domain) == old_index
+                    && doc.secret_name(s.line()) == r.name
+                    && doc.secret_var(s.line()) == r.var)
+                    .then(|| doc.sealed_text(s.line()))
+            };
+            let recipients_same =
+                old.is_some_and(|d| {
+                    d.head.to.len() == recipients.len()
+                        && d.head.to.iter().zip(&recipients).all(|(w, s)| {
+                            w.slot == s.name && doc.slot(&w.slot).is_some_and(|o| o.recipient == s.recipient)
+                        })
+                });
+            let records_same = old.is_some_and(|d| {
+                d.secrets.len() == domain_records.len() && domain_records.iter().all(|r| kept(r).is_some())
+            });
+            let settings_same = name != DEFAULT || settings.is_none() || settings == Some(self.file_settings()?);
+            if let Some(d) = old
+                && !rekeyed
+                && recipients_same
+                && records_same
+                && settings_same
+            {
+                // Untouched: written back as it was (this slot may not even hold it).
+                let secrets = d.secrets.iter().map(|s| PrintSecret {
+                    name: doc.secret_name(s),
+                    var: doc.secret_var(s),
+                    sealed: doc.sealed_text(s),
+                });
+                text::print_domain(&mut out, &d.head, secrets);
+                continue;
+            }
+            if !self.holds(name) {
+                return Err(self.no_access(name));
+            }
+            let key = key_of(self, name)?;
+            let mut head = match old {
+                Some(d) if !rekeyed => d.head.clone(),
+                Some(d) => {
+                    let old_key = self.domain_key(name)?;
+                    let generation = d.head.generation + 1;
+                    let mut head = d.head.clone();
+                    head.vouches.push(old_key.vouch_for(&key, &doc.id, name, generation));
+                    head.generation = generation;
+                    head.key_id = key.id();
+                    head.to.clear();
+                    head
+                }
+                None => DomainHead {
+                    name: name.clone(),
+                    generation: 1,
+                    key_id: key.id(),
+                    grant: None,
+                    to: Vec::new(),
+                    vouches: Vec::new(),
+                    settings: None,
+                    seal: [0; 32],
+                },
+            };
+            // to lines: keep a recipient's wrap when key and recipient are unchanged.
+            let mut to = Vec::with_capacity(recipients.len());
+            for s in &recipients {
+                let unchanged = head
+                    .to
+                    .iter()
+                    .find(|w| w.slot == s.name && doc.slot(&w.slot).is_some_and(|o| o.recipient == s.recipient));
+                to.push(match unchanged {
+                    Some(w) => w.clone(),
+                    None => Wrap { slot: s.name.clone(), age: keys::wrap(key.expose(), &s.recipient) },
+                });
+            }
+            head.to = to;
+            if name == DEFAULT && !(settings_same && !rekeyed && head.settings.is_some()) {
+                let settings = match &settings {
+                    Some(s) => s.clone(),
+                    None => self.file_settings()?,
+                };
+                let mut plain = Zeroizing::new(postcard::to_allocvec(&settings).unwrap_or_default());
+                head.settings = Some(key.seal(&settings_aad(&doc.id), &plain));
+                plain.zeroize();
+            }
+            // Secret lines: kept, or sealed now.
+            let mut lines: Vec<(String, String, String)> = Vec::with_capacity(domain_records.len());
+            for r in &domain_records {
+                let sealed = if let Some(b64) = kept(r) {
+                    b64.to_owned()
+                } else {
+                    let body = r.plain_body().map_err(|e| self.record_error(e))?;
+                    BASE64_NOPAD.encode(&key.seal(&record_aad(&doc.id, name, &r.name), &body.0))
+                };
+                lines.push((r.name.clone(), r.var.clone(), sealed));
+            }
+            let seal_input = seal_transcript(
+                &doc.id,
+                &self.slots,
+                &head,
+                lines.iter().map(|(n, v, s)| (n.as_str(), v.as_str(), text::sealed_tag(s).unwrap_or_default())),
+            );
+            head.seal = key.seal_mac(&seal_input);
+            // Who holds the domain changed: only a holder of @all may say so.
+            if name != ALL && (rekeyed || !recipients_same || old.is_none()) {
+                if !self.holds(ALL) {
+                    return Err(Error::NewDomainNeedsAll { slot: self.opener_label(), domain: name.clone() });
+                }
+                let all = key_of(self, ALL)?;
+                let grant = grant_transcript(&doc.id, &self.slots, &head);
+                head.grant = Some(keys::hmac(&all.grant_key(&doc.id), grant.as_bytes()));
+            }
+            text::print_domain(
+                &mut out,
+                &head,
+                lines.iter().map(|(n, v, s)| PrintSecret { name: n, var: v, sealed: s }),
+            );
+        }
+        text::print_end(&mut out);
+        Ok(out.into_bytes())
+    }
+}
+
+/// Each slot's access, from the `to` lines.
+pub fn access_of(doc: &Document) -> BTreeMap<SlotName, Access> {
+    let mut access = BTreeMap::new();
+    for s in &doc.slots {
+        let in_all = doc.domains[0].head.to.iter().any(|w| w.slot == s.name);
+        let a = if in_all {
+            Access::All
+        } else {
+            let domains = doc
+                .domains
+                .iter()
+                .filter(|d| text::environment(&d.head.name).is_some() && d.head.to.iter().any(|w| w.slot == s.name))
+                .map(|d| d.head.name.clone())
+                .collect();
+            Access::Domains(domains)
+        };
+        access.insert(s.name.clone(), a);
+    }
+    access
+}
+
+/// The settings value of `key`.
+pub fn setting(settings: &[(String, String)], key: &str) -> Option<Zeroizing<String>> {
+    settings.iter().find(|(k, _)| k == key).map(|(_, v)| Zeroizing::new(v.clone()))
+}
+
+/// The slot whose recipient is the public key of `secret`.
+pub fn slot_of(doc: &Document, secret: &Key32) -> Option<SlotName> {
+    let recipient = keys::recipient(secret);
+    doc.slots.iter().find(|s| s.recipient == recipient).map(|s| s.name.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sensitive::SecretValue;
+    use crate::vault::secret::Metadata;
+
+    fn secret(name: &str, env: Option<&str>, value: &str) -> Record {
+        Record::encode(&Secret::new(
+            name.into(),
+            crate::vault::secret::default_var(name),
+            env.map(str::to_owned),
+            Metadata::new(1),
+            SecretValue::new(value.into()),
+            1,
+        ))
+    }
+
+    fn slot(kind: SlotKind, label: &str, secret: &Key32) -> Slot {
+        Slot { name: SlotName::new(kind, label), recipient: keys::recipient(secret), created: 1, argon2: None }
+    }
+
+    fn reopen(bytes: &[u8], secret: &Key32) -> Vault2 {
+        let doc = text::parse(bytes).expect("parses");
+        let slot = slot_of(&doc, secret).expect("a slot for this key");
+        Vault2::open(PathBuf::from("/tmp/v.kw"), doc, slot, secret.clone())
+    }
+
+    /// A vault with an all-domain token, a staging-only token and secrets in three domains.
+    fn sample() -> (Vec<u8>, Key32, Key32) {
+        let (admin, staging) = (Key32::random(), Key32::random());
+        let mut v = Vault2::create(PathBuf::from("/tmp/v.kw"), [9; 16], 1);
+        v.add_slot(NewSlot { slot: slot(SlotKind::Token, "admin", &admin), access: Access::All }).unwrap();
+        let only = Access::Domains(BTreeSet::from(["staging".to_owned()]));
+        v.add_slot(NewSlot { slot: slot(SlotKind::Token, "ci-staging", &staging), access: only }).unwrap();
+        let records = Records {
+            settings: vec![("audit_secret".into(), "00".into())],
+            records: vec![
+                secret("shared", None, "shared-value"),
+                secret("stage/key", Some("staging"), "staging-value"),
+                secret("prod/key", Some("prod"), "prod-value"),
+            ],
+        };
+        v.set_records(&records);
+        (v.seal().unwrap(), admin, staging)
+    }
+
+    fn value(v: &Vault2, name: &str) -> Result<String> {
+        Ok(v.find(name)?.expect("exists").current().unwrap().value.expose().to_owned())
+    }
+
+    #[test]
+    fn each_slot_reads_exactly_its_domains() {
+        let (bytes, admin, staging) = sample();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.starts_with("keyward vault 2\n"), "{text}");
+        let a = reopen(&bytes, &admin);
+        assert_eq!(value(&a, "prod/key").unwrap(), "prod-value");
+        assert_eq!(value(&a, "stage/key").unwrap(), "staging-value");
+        let s = reopen(&bytes, &staging);
+        assert_eq!(value(&s, "shared").unwrap(), "shared-value");
+        assert_eq!(value(&s, "stage/key").unwrap(), "staging-value");
+        assert!(matches!(s.find("prod/key"), Err(Error::NoDomainAccess { .. })));
+        let (secrets, skipped) = s.secrets().unwrap();
+        assert_eq!(secrets.len(), 2);
+        assert_eq!(skipped, vec!["prod".to_owned()]);
+        assert_eq!(setting(&s.settings().unwrap(), "audit_secret").unwrap().as_str(), "00");
+    }
+
+    #[test]
+    fn an_unchanged_secret_keeps_its_line_and_a_new_one_adds_a_line() {
+        let (bytes, admin, _) = sample();
+        let mut v = reopen(&bytes, &admin);
+        let mut records = v.records().unwrap();
+        records.records.push(secret("zz/new", None, "new-value"));
+        v.set_records(&records);
+        let after = v.seal().unwrap();
+        let (before, after) = (String::from_utf8(bytes).unwrap(), String::from_utf8(after).unwrap());
+        let old: BTreeSet<&str> = before.lines().collect();
+        let new: BTreeSet<&str> = after.lines().collect();
+        let added: Vec<&&str> = new.difference(&old).collect();
+        let removed: Vec<&&str> = old.difference(&new).collect();
+        // The new secret's line and @default's seal; nothing else.
+        assert_eq!(added.len(), 2, "{added:#?}");
+        assert_eq!(removed.len(), 1, "{removed:#?}");
+        assert!(added.iter().any(|l| l.starts_with("secret zz/new ")));
+    }
+
+    #[test]
+    fn a_limited_slot_writes_its_domain_but_cannot_make_one() {
+        let (bytes, admin, staging) = sample();
+        let mut s = reopen(&bytes, &staging);
+        let mut records = s.records().unwrap();
+        records.records.push(secret("stage/other", Some("staging"), "v2"));
+        s.set_records(&records);
+        let written = s.seal().unwrap();
+        assert_eq!(value(&reopen(&written, &admin), "stage/other").unwrap(), "v2");
+        let mut s = reopen(&written, &staging);
+        let mut records = s.records().unwrap();
+        records.records.push(secret("qa/key", Some("qa"), "v"));
+        s.set_records(&records);
+        assert!(matches!(s.seal(), Err(Error::NewDomainNeedsAll { .. })));
+    }
+
+    #[test]
+    fn removing_a_slot_rekeys_what_it_held() {
+        let (bytes, admin, staging) = sample();
+        let mut v = reopen(&bytes, &admin);
+        v.remove_slots(|s| s.name.label == "ci-staging").unwrap();
+        let mut records = v.records().unwrap();
+        records.records.push(secret("stage/after", Some("staging"), "after-removal"));
+        v.set_records(&records);
+        let written = v.seal().unwrap();
+        // The removed token has no slot any more.
+        assert!(slot_of(&text::parse(&written).unwrap(), &staging).is_none());
+        // The attack: the old file's wrap of staging opens with the removed token, but that key
+        // no longer opens anything in the new file.
+        let old_doc = text::parse(&bytes).unwrap();
+        let old_wrap =
+            &old_doc.domain("staging").unwrap().head.to.iter().find(|w| w.slot.label == "ci-staging").unwrap().age;
+        let old_key = DomainKey::new(&old_doc.id, keys::unwrap(old_wrap, &keys::identity(&staging)).unwrap());
+        let new_doc = text::parse(&written).unwrap();
+        let d = new_doc.domain("staging").unwrap();
+        assert_eq!(d.head.generation, 2);
+        assert_ne!(d.head.key_id, old_key.id());
+        for line in &d.secrets {
+            let sealed = BASE64_NOPAD.decode(new_doc.sealed_text(line).as_bytes()).unwrap();
+            let aad = record_aad(&new_doc.id, "staging", new_doc.secret_name(line));
+            assert!(old_key.open(&aad, &sealed).is_err());
+        }
+        // The admin reads everything, and the vouch chain reaches the old key.
+        let a = reopen(&written, &admin);
+        assert_eq!(value(&a, "stage/after").unwrap(), "after-removal");
+        let key = a.domain_key("staging").unwrap();
+        assert!(keys::chain_reaches(&new_doc.id, "staging", &key, 2, &d.head.vouches, (1, old_key.id())));
+    }
+
+    #[test]
+    fn tampering_with_a_domain_is_damage() {
+        let (bytes, admin, _) = sample();
+        let text = String::from_utf8(bytes).unwrap();
+        // Remove the prod secret's line.
+        let removed: String =
+            text.lines().filter(|l| !l.starts_with("secret prod/key ")).map(|l| format!("{l}\n")).collect();
+        let v = reopen(removed.as_bytes(), &admin);
+        assert!(matches!(v.domain_key("prod"), Err(Error::Damaged { .. })));
+        assert!(matches!(v.find("shared"), Ok(Some(_))), "other domains still open");
+    }
+}
