@@ -23,7 +23,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_keyward");
 fn build(path: &Path, n: usize) -> String {
     let mut vault = Vault::create(path, 1_700_000_000);
     let token = Key32::random();
-    vault.add_slot(&RandomSecret { kind: SlotKind::Token, label: "bench".to_string(), secret: &token }, 1_700_000_000);
+    vault
+        .add_slot(&RandomSecret { kind: SlotKind::Token, label: "bench".to_string(), secret: &token }, 1_700_000_000)
+        .unwrap();
     let mut records = vault.records().unwrap();
     for i in 0..n {
         let mut meta = Metadata::new(1_700_000_000);

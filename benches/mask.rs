@@ -90,7 +90,9 @@ fn log_file(path: &std::path::Path, mb: usize, planted: &[String]) {
 fn vault(path: &std::path::Path, values: &[String]) -> String {
     let mut vault = Vault::create(path, 1_700_000_000);
     let token = Key32::random();
-    vault.add_slot(&RandomSecret { kind: SlotKind::Token, label: "bench".to_string(), secret: &token }, 1_700_000_000);
+    vault
+        .add_slot(&RandomSecret { kind: SlotKind::Token, label: "bench".to_string(), secret: &token }, 1_700_000_000)
+        .unwrap();
     let mut records = vault.records().unwrap();
     for (i, v) in values.iter().enumerate() {
         let s = Secret::new(format!("s/{i}"), format!("S_{i}"), None, Metadata::new(1), SecretValue::new(v.clone()), 1);

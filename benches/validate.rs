@@ -28,7 +28,9 @@ fn main() {
     let path = dir.path().join("vault.kw");
     let mut vault = Vault::create(&path, 1_700_000_000);
     let token = Key32::random();
-    vault.add_slot(&RandomSecret { kind: SlotKind::Token, label: "bench".to_string(), secret: &token }, 1_700_000_000);
+    vault
+        .add_slot(&RandomSecret { kind: SlotKind::Token, label: "bench".to_string(), secret: &token }, 1_700_000_000)
+        .unwrap();
     let mut records = vault.records().unwrap();
     for i in 0..SECRETS {
         let mut meta = Metadata::new(1_700_000_000);

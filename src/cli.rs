@@ -334,6 +334,10 @@ pub(crate) struct InitArgs {
     /// Write the recovery key to this file (created 0600); `-` prints it to standard output
     #[arg(long, value_name = "PATH")]
     pub recovery_key_file: Option<PathBuf>,
+    /// Vault format: 2 (a text file for git, environments as key domains) or 1 (the binary
+    /// format of keyward before format 2, for a team not yet upgraded)
+    #[arg(long, value_name = "VERSION", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=2))]
+    pub format: u16,
 }
 
 /// Metadata flags shared by `add` and `update`.
@@ -871,14 +875,27 @@ pub(crate) enum KeyCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum TokenCommand {
     /// Make a token and print it once
-    #[command(after_help = "Examples:\n  keyward key token add github-actions | gh secret set KEYWARD_VAULT_KEY")]
-    Add(LabelArg),
+    #[command(
+        after_help = "Examples:\n  keyward key token add github-actions | gh secret set KEYWARD_VAULT_KEY\n  keyward key token add ci-staging --env staging    # opens staging and secrets with no environment, nothing else"
+    )]
+    Add(TokenAddArgs),
     /// List token labels
     #[command(after_help = "Examples:\n  keyward key token list\n  keyward key token list --json")]
     List,
     /// Remove a token: it stops working at once
     #[command(after_help = "Examples:\n  keyward key token rm github-actions")]
     Rm(LabelArg),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TokenAddArgs {
+    /// 1-48 letters, digits, '.', '_', '-' or '@'
+    pub label: String,
+    /// Limit the token to this environment (repeatable); it also opens secrets with no
+    /// environment. Without it the token opens every environment, present and future. Needs
+    /// vault format 2
+    #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
+    pub env: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@
 use clap_complete::engine::CompletionCandidate;
 
 use crate::unlock::{self, Policy};
-use crate::vault::{Locked, Vault};
+use crate::vault::Locked;
 
 /// The completion protocol's engine: answers when the shell set `COMPLETE`.
 pub(crate) fn engine() -> clap_complete::CompleteEnv<'static, fn() -> clap::Command> {
@@ -18,20 +18,22 @@ pub(crate) fn engine() -> clap_complete::CompleteEnv<'static, fn() -> clap::Comm
         .completer("keyward")
 }
 
-fn open_quietly() -> Option<Vault> {
+/// The secrets' names and environments: from the clear text of a format 2 vault without
+/// unlocking it, else from the vault opened without interaction.
+fn index() -> Option<Vec<(String, Option<String>)>> {
     let global = crate::cli::GlobalArgs { vault: None, json: false, quiet: true, no_color: true };
     let path = crate::context::Context::new(&global).vault_path().ok()?;
     let locked = Locked::read(&path).ok()?;
+    if let Some(index) = locked.clear_index() {
+        return Some(index.into_iter().map(|(n, e)| (n.to_owned(), e.map(str::to_owned))).collect());
+    }
     let (_, opened) = unlock::unlock(&locked, Policy { passphrase: false }, &mut unlock::NoOne).ok()?;
-    locked.open(opened.data_key).ok()
+    locked.open(opened.key).ok()?.index().ok()
 }
 
 pub(crate) fn secret_names() -> Vec<CompletionCandidate> {
-    let Some(vault) = open_quietly() else { return Vec::new() };
-    let Ok(view) = vault.view() else { return Vec::new() };
-    // Only names keyward would write: a shell inserts what it is offered into the command line.
-    let mut names: Vec<String> =
-        view.records.iter().filter_map(super::vault::payload::RecordView::valid_name).map(str::to_owned).collect();
+    let Some(index) = index() else { return Vec::new() };
+    let mut names: Vec<String> = index.into_iter().map(|(n, _)| n).collect();
     names.sort();
     names.into_iter().map(CompletionCandidate::new).collect()
 }
@@ -50,14 +52,9 @@ pub(crate) fn provider_ids() -> Vec<CompletionCandidate> {
 
 pub(crate) fn environments() -> Vec<CompletionCandidate> {
     let mut envs: Vec<String> = ["dev", "staging", "prod"].iter().map(|s| (*s).to_owned()).collect();
-    if let Some(vault) = open_quietly()
-        && let Ok(view) = vault.view()
-    {
-        let valid = |e: &&str| crate::vault::secret::validate_env(e).is_ok();
-        for env in view.records.iter().filter_map(|r| r.env).filter_map(|e| std::str::from_utf8(e).ok()).filter(valid) {
-            if !envs.iter().any(|x| x == env) {
-                envs.push(env.to_owned());
-            }
+    for env in index().unwrap_or_default().into_iter().filter_map(|(_, e)| e) {
+        if !envs.contains(&env) {
+            envs.push(env);
         }
     }
     envs.into_iter().map(CompletionCandidate::new).collect()

@@ -46,7 +46,7 @@ impl Context {
     /// Runs the unlock chain; a failure is recorded in the vault's audit log, unauthenticated.
     pub(crate) fn unlock(&self, locked: &Locked) -> Result<(Credential, Opened)> {
         if let Some(credential) = self.credential.borrow_mut().as_mut()
-            && let Some(opened) = credential.open(&locked.header.vault_id, &locked.header.slots)
+            && let Some(opened) = credential.open(locked)
         {
             return Ok((credential.clone(), opened));
         }
@@ -61,14 +61,14 @@ impl Context {
                 // The command fails anyway; a log that cannot be written must not hide why.
                 let (vault, reason) = (locked.path.display().to_string(), e.to_string());
                 let time = crate::parse::time(self.now);
-                let _ = Log::for_vault(&locked.header.vault_id_hex())
+                let _ = Log::for_vault(&locked.id_hex())
                     .and_then(|log| log.append_unlock_failed(&vault, &reason, &time, self.command.get()));
             }
         })
     }
 
     pub(crate) fn remember(&self, vault: &Vault) -> Result<()> {
-        *self.opened.borrow_mut() = Some((vault.header.vault_id_hex(), audit::Keys::of(vault)?));
+        *self.opened.borrow_mut() = Some((vault.id_hex(), audit::Keys::of(vault)?));
         Ok(())
     }
 
@@ -170,7 +170,7 @@ impl Context {
     pub(crate) fn open_with_credential(&self) -> Result<(Vault, Credential, Opened)> {
         let locked = self.read_locked()?;
         let (credential, opened) = self.unlock(&locked)?;
-        let vault = locked.open(opened.data_key.clone())?;
+        let vault = locked.open(opened.key.clone())?;
         self.remember(&vault)?;
         Ok((vault, credential, opened))
     }
@@ -199,17 +199,24 @@ impl Context {
         let store = store::FileStore::new(&path);
         let _lock = store.lock(lock_timeout())?;
         let locked = Locked::read_from(&store)?;
-        let opened =
-            credential.open(&locked.header.vault_id, &locked.header.slots).ok_or_else(|| Error::CannotUnlock {
-                path: path.clone(),
-                reason: format!(
-                    "the vault was re-keyed while this command ran; the {} no longer opens it",
-                    credential.describe()
-                ),
-                hint: "run the command again".into(),
-            })?;
-        let mut vault = locked.open(opened.data_key)?;
+        let opened = credential.open(&locked).ok_or_else(|| Error::CannotUnlock {
+            path: path.clone(),
+            reason: format!(
+                "the vault was re-keyed while this command ran; the {} no longer opens it",
+                credential.describe()
+            ),
+            hint: "run the command again".into(),
+        })?;
+        let mut vault = locked.open(opened.key)?;
+        let audit_secret = vault.setting(audit::SECRET_SETTING)?;
         let result = change(&mut vault, credential)?;
+        // Format 2: whoever held @default before a re-key must not go on writing authenticated
+        // audit entries (the chain continues across the new key).
+        if vault.rekeyed_domains().iter().any(|d| d == crate::vault::v2::text::DEFAULT)
+            && vault.setting(audit::SECRET_SETTING)? == audit_secret
+        {
+            audit::rotate_secret(&mut vault)?;
+        }
         // Grace periods end on the next write after their deadline.
         crate::rotation::sweep_vault(&mut vault, self.now)?;
         vault.save_to(&store)?;

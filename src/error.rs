@@ -87,6 +87,8 @@ pub enum Error {
     NewDomainNeedsAll { slot: String, domain: String },
     #[error("{slot} cannot {what}: it needs access to every domain")]
     NeedsAllDomains { slot: String, what: String },
+    #[error("{what} needs vault format 2")]
+    NeedsFormat2 { what: String },
 
     // ---- damaged, tampered or unreadable vault (exit 5)
     #[error("{} is damaged or has been tampered with: {reason}", path.display())]
@@ -197,6 +199,7 @@ impl Error {
             | NoDomainAccess { .. }
             | NewDomainNeedsAll { .. }
             | NeedsAllDomains { .. } => exit::UNLOCK,
+            NeedsFormat2 { .. } => exit::USAGE,
             Damaged { .. }
             | NotAVault { .. }
             | FutureVersion { .. }
@@ -256,6 +259,7 @@ impl Error {
             }
             MalformedVaultKey { .. } => "check the value for a copy and paste error".into(),
             WrongSecret { .. } => "try again, or unlock another way (see `keyward key status`)".into(),
+            NeedsFormat2 { .. } => "convert the vault with `keyward key upgrade`".into(),
             NoDomainAccess { .. } | NewDomainNeedsAll { .. } | NeedsAllDomains { .. } => {
                 "use a key that holds it (see `keyward key status`), or ask someone who holds every domain to grant it".into()
             }

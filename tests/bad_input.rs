@@ -50,10 +50,16 @@ fn malformed_input_gets_a_one_line_error_and_its_exit_code() {
         std::fs::write(&p, content).unwrap();
         p.display().to_string()
     };
+    // Format 1 files, for the attacks on its binary header.
+    let v1 = Env::with_recovery_key_v1();
     let future = {
-        let mut bytes = std::fs::read(&env.vault).unwrap();
+        let mut bytes = std::fs::read(&v1.vault).unwrap();
         bytes[8] = 9; // format version 9
         file("future.kw", &bytes)
+    };
+    let future_text = {
+        let text = std::fs::read_to_string(&env.vault).unwrap();
+        file("future2.kw", text.replacen("keyward vault 2\n", "keyward vault 3\n", 1).as_bytes())
     };
     let bad_config = file("bad.toml", b"[validate]\nconcurrency = \"many\"\n");
     let bad_regex = file(
@@ -82,7 +88,7 @@ fn malformed_input_gets_a_one_line_error_and_its_exit_code() {
     let log_link = log_link.display().to_string();
     let (two_passphrases, control_label) = {
         use keyward::vault::format;
-        let bytes = std::fs::read(&env.vault).unwrap();
+        let bytes = std::fs::read(&v1.vault).unwrap();
         let parsed = format::parse(&bytes).unwrap();
         let mut header = parsed.header.clone();
         let slot = header.slots[0].clone();
@@ -181,6 +187,7 @@ fn malformed_input_gets_a_one_line_error_and_its_exit_code() {
         case("mask --in-place on a link", &["mask", "--in-place", &log_link], 2, "symbolic link"),
         // vaults
         case("a vault from the future", &["--vault", &future, "list"], 5, "newer than this keyward"),
+        case("a text vault from the future", &["--vault", &future_text, "list"], 5, "newer than this keyward"),
         case("two passphrase slots", &["--vault", &two_passphrases, "list"], 5, "more than one passphrase slot"),
         case(
             "a slot label with an escape",

@@ -144,7 +144,9 @@ fn complete_get(env: &Env) -> std::process::Output {
 
 #[test]
 fn a_locked_vault_completes_nothing_and_prints_nothing() {
-    let env = setup();
+    // Format 1 keeps names encrypted: without a way in, nothing.
+    let env = Env::with_recovery_key_v1();
+    env.add("stripe/live", "sk_live_completion_test_value_0000", &[]);
     let mut locked = Env::new();
     locked.vault = env.vault.clone();
     let out = complete_get(&locked);
@@ -154,6 +156,18 @@ fn a_locked_vault_completes_nothing_and_prints_nothing() {
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
     // And unlocked, the same request lists the names.
     assert!(String::from_utf8_lossy(&complete_get(&env).stdout).contains("stripe/live"));
+}
+
+#[test]
+fn a_text_vault_completes_its_clear_names_without_unlocking() {
+    // Format 2 keeps names in the clear (as `git diff` shows them): completion needs no key.
+    let env = setup();
+    let mut locked = Env::new();
+    locked.vault = env.vault.clone();
+    let out = complete_get(&locked);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stripe/live"));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

@@ -225,17 +225,19 @@ fn main() {
     // SAFETY: as above.
     unsafe { std::env::set_var("KEYWARD_VAULT_KEY", &code) };
 
-    // The sentinels: the value and its base64 form (as the mask engine keeps it), the data key,
-    // the unlock code and the key it decodes to.
+    // The sentinels: the value and its base64 form (as the mask engine keeps it), the vault's
+    // keys (the domain keys of format 2), the unlock code and the key it decodes to.
     let key = keyward::unlock::codes::parse(&code).expect("a recovery key");
     let locked = keyward::vault::Locked::read(&vault).unwrap();
     let mut credential = keyward::unlock::Credential::new(key);
-    let opened = credential.open(&locked.header.vault_id, &locked.header.slots).expect("the key opens the vault");
-    let data_key = opened.data_key.expose().to_vec();
+    let opened = credential.open(&locked).expect("the key opens the vault");
     let code_key = keyward::unlock::codes::parse(&code).unwrap().secret.expose().to_vec();
-    let opened_vault = locked.open(opened.data_key).unwrap();
+    let opened_vault = locked.open(opened.key).unwrap();
+    let data_key = opened_vault.backup_key().unwrap().expose().to_vec();
+    let v2 = opened_vault.v2().expect("init makes format 2");
+    let all_key = v2.domain_key("@all").unwrap().expose().expose().to_vec();
     let audit_secret =
-        opened_vault.setting(keyward::audit::SECRET_SETTING).unwrap().expect("an audit secret").to_owned();
+        opened_vault.setting(keyward::audit::SECRET_SETTING).unwrap().expect("an audit secret").to_string();
     drop(opened_vault);
     SENTINELS
         .set(vec![
@@ -244,7 +246,8 @@ fn main() {
             ("the value percent-encoded", keyward::mask::forms::percent_encode(VALUE).into_bytes()),
             ("the value JSON-escaped", r"HEAPSENTINEL-5b1e0d\/value+abcdef\u0026".as_bytes().to_vec()),
             ("the short value", SHORT.as_bytes().to_vec()),
-            ("the data key", data_key),
+            ("the default domain's key", data_key),
+            ("the @all domain's key", all_key),
             ("the unlock code", code.clone().into_bytes()),
             ("the unlock code's key", code_key),
             ("the audit secret", audit_secret.into_bytes()),

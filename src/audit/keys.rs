@@ -51,7 +51,8 @@ impl Keys {
         let secret = vault.setting(SECRET_SETTING)?.and_then(|v| data_encoding::HEXLOWER.decode(v.as_bytes()).ok());
         Ok(match secret {
             Some(secret) => Keys::derive(&zeroize::Zeroizing::new(secret)),
-            None => Keys::derive(vault.data_key().expose()),
+            // Format 1 vaults made before the audit secret existed; every format 2 vault has one.
+            None => Keys::derive(vault.backup_key()?.expose()),
         })
     }
 }
@@ -70,7 +71,7 @@ pub fn init_secret(vault: &mut Vault) -> Result<()> {
 /// Every epoch's keys of a vault's log, oldest first, the current ones last: earlier epochs' MAC
 /// keys are kept so the log verifies across [`rotate_secret`].
 pub fn key_chain(vault: &Vault) -> Result<Vec<Keys>> {
-    let history = vault.setting(HISTORY_SETTING)?.unwrap_or("");
+    let history = vault.setting(HISTORY_SETTING)?.unwrap_or_default();
     let mut chain = Vec::new();
     for hex in history.split(',').filter(|h| !h.is_empty()) {
         let mac = data_encoding::HEXLOWER.decode(hex.as_bytes()).ok().and_then(|b| Key32::from_slice(&b));
@@ -87,11 +88,11 @@ pub fn key_chain(vault: &Vault) -> Result<Vec<Keys>> {
 /// vault's keys come from it).
 pub fn rotate_secret(vault: &mut Vault) -> Result<()> {
     let old_mac = Zeroizing::new(data_encoding::HEXLOWER.encode(Keys::of(vault)?.mac_key().expose()));
-    let earlier = vault.setting(HISTORY_SETTING)?.unwrap_or("");
+    let earlier = vault.setting(HISTORY_SETTING)?.unwrap_or_default();
     // Sized up front: MAC keys, not to be left behind by a growing buffer.
     let mut history = Zeroizing::new(String::with_capacity(earlier.len() + 1 + old_mac.len()));
     if !earlier.is_empty() {
-        history.push_str(earlier);
+        history.push_str(&earlier);
         history.push(',');
     }
     history.push_str(&old_mac);

@@ -436,7 +436,7 @@ mod tests {
     }
 
     fn sample_vault() -> Vault {
-        let mut vault = Vault::create(Path::new("/tmp/x.kw"), 1);
+        let mut vault = Vault::create_v1(Path::new("/tmp/x.kw"), 1);
         init_secret(&mut vault).unwrap();
         vault
     }
@@ -461,15 +461,15 @@ mod tests {
     fn audit_keys_come_from_the_audit_secret_and_survive_a_rekey() {
         let mut vault = sample_vault();
         let before = Keys::of(&vault).unwrap().fingerprint("v");
-        vault.rekey();
+        vault.rekey().unwrap();
         assert_eq!(Keys::of(&vault).unwrap().fingerprint("v"), before);
-        assert_ne!(before, Keys::derive(vault.data_key().expose()).fingerprint("v"));
+        assert_ne!(before, Keys::derive(vault.data_key().unwrap().expose()).fingerprint("v"));
 
         // A vault from before the audit secret existed: keys from the data key.
         let mut records = vault.records().unwrap();
         records.settings.clear();
         vault.set_records(&records);
-        let from_data_key = Keys::derive(vault.data_key().expose()).fingerprint("v");
+        let from_data_key = Keys::derive(vault.data_key().unwrap().expose()).fingerprint("v");
         assert_eq!(Keys::of(&vault).unwrap().fingerprint("v"), from_data_key);
     }
 

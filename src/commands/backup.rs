@@ -21,7 +21,7 @@ pub(super) fn backup(args: BackupArgs, ctx: &Context) -> Result<Outcome> {
     let passphrase = if args.passphrase { Some(input::new_passphrase()?) } else { None };
     let vault = ctx.open()?;
     let vault_bytes = FileStore::new(&vault.path).read()?.bytes;
-    let log = Log::for_vault(&vault.header.vault_id_hex())?;
+    let log = Log::for_vault(&vault.id_hex())?;
     let mut files = vec![(VAULT_FILE.to_owned(), vault_bytes.to_vec())];
     for path in log.files() {
         let bytes = std::fs::read(&path).map_err(|e| Error::io("cannot read", &path, e))?;
@@ -29,8 +29,9 @@ pub(super) fn backup(args: BackupArgs, ctx: &Context) -> Result<Outcome> {
         files.push((format!("audit/{name}"), bytes));
     }
     let count = files.len();
+    let backup_key = vault.backup_key()?;
     let protection = match &passphrase {
-        None => Protection::VaultKey { vault_file: &vault_bytes, data_key: vault.data_key() },
+        None => Protection::VaultKey { vault_file: &vault_bytes, data_key: &backup_key },
         Some(pass) => Protection::Passphrase(pass.expose()),
     };
     let out = backup::seal(&Bundle::new(files), &protection);
@@ -55,10 +56,11 @@ pub(super) fn restore(args: RestoreArgs, ctx: &Context) -> Result<Outcome> {
     }
     let data = read_bounded(&args.file)?;
     let parsed = backup::parse(&data)?;
-    let (bundle, data_key) = if let Some(vault_bytes) = parsed.vault_file {
+    let (bundle, unlocked) = if let Some(vault_bytes) = parsed.vault_file {
         let locked = Locked::from_bytes(&target, Zeroizing::new(vault_bytes.to_vec()), None)?;
         let (_, opened) = ctx.unlock(&locked)?;
-        (parsed.open(Key::DataKey(&opened.data_key))?, Some(opened.data_key))
+        let key = locked.open(opened.key)?.backup_key()?;
+        (parsed.open(Key::DataKey(&key))?, true)
     } else {
         let pass = match std::env::var_os(crate::unlock::PASSPHRASE_FILE_VAR) {
             Some(file) => crate::sensitive::read_passphrase_file(Path::new(&file))?,
@@ -70,13 +72,15 @@ pub(super) fn restore(args: RestoreArgs, ctx: &Context) -> Result<Outcome> {
                 });
             }
         };
-        (parsed.open(Key::Passphrase(pass.expose()))?, None)
+        (parsed.open(Key::Passphrase(pass.expose()))?, false)
     };
     let vault_bytes = bundle.vault().expect("an opened bundle holds a vault").to_vec();
     let locked = Locked::from_bytes(&target, Zeroizing::new(vault_bytes.clone()), None)?;
-    let vault_id = locked.header.vault_id_hex();
-    if let Some(data_key) = &data_key {
-        locked.open(data_key.clone())?; // the vault itself authenticates
+    let vault_id = locked.id_hex();
+    if unlocked {
+        // The vault itself authenticates (every domain this key holds, in format 2).
+        let (_, opened) = ctx.unlock(&locked)?;
+        locked.open(opened.key)?.records()?;
     }
     let audit_dir = audit::dir()?;
     let mut audit_files = Vec::new();
@@ -102,7 +106,7 @@ pub(super) fn restore(args: RestoreArgs, ctx: &Context) -> Result<Outcome> {
         let _lock = store.lock(std::time::Duration::from_secs(10))?;
         store.replace(&vault_bytes)?;
     }
-    if data_key.is_some() {
+    if unlocked {
         // Record the restore in the restored chain (it still verifies).
         if ctx.open().is_ok() {
             ctx.audit(Event::new("restore").details(json!({"file": args.file})), true)?;

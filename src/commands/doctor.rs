@@ -94,11 +94,21 @@ pub(super) fn run(ctx: &Context) -> Result<Outcome> {
     }
 
     if let Some(locked) = &locked {
+        if locked.version() >= 2 {
+            add("format", Status::Ok, format!("version {}", locked.version()));
+        } else {
+            add(
+                "format",
+                Status::Warn,
+                "version 1: removing a token does not re-key the vault; `keyward key upgrade` converts it to version 2"
+                    .into(),
+            );
+        }
         match unlock::unlock(locked, Policy { passphrase: true }, &mut unlock::NoOne) {
             Ok((credential, _)) => add("unlock", Status::Ok, format!("opens now with the {}", credential.describe())),
             Err(e) => add("unlock", Status::Fail, format!("{e} — {}", e.hint())),
         }
-        if locked.header.slots.iter().any(|s| s.kind == SlotKind::Recovery) {
+        if locked.slots().iter().any(|s| s.kind == SlotKind::Recovery) {
             add("recovery", Status::Ok, "a recovery key slot exists".into());
         } else {
             add(
@@ -108,7 +118,7 @@ pub(super) fn run(ctx: &Context) -> Result<Outcome> {
             );
         }
         // A clock behind the vault's own timestamps makes expiry and rotation checks lie.
-        let newest = locked.header.slots.iter().map(|s| s.created).chain([locked.header.created]).max().unwrap_or(0);
+        let newest = locked.slots().iter().map(|s| s.created).chain([locked.created()]).max().unwrap_or(0);
         if ctx.now + 300 < newest {
             add(
                 "clock",

@@ -41,21 +41,21 @@ pub(super) fn run(args: InitArgs, ctx: &Context) -> Result<Outcome> {
     if path.exists() {
         return Err(Error::VaultExists { path });
     }
-    let mut vault = Vault::create(&path, ctx.now);
+    let mut vault = if args.format == 1 { Vault::create_v1(&path, ctx.now) } else { Vault::create(&path, ctx.now) };
     crate::audit::init_secret(&mut vault)?;
-    let vault_id = vault.header.vault_id_hex();
+    let entry = vault.keyring_name();
 
     let keyring_secret = backend.map(|_| Key32::random());
     if let (Some(backend), Some(secret)) = (backend, &keyring_secret) {
-        keyring::set(backend, &vault_id, secret)?;
-        vault.add_slot(&RandomSecret { kind: SlotKind::Keyring, label: backend.slot_label(), secret }, ctx.now);
+        keyring::set(backend, &entry, secret)?;
+        vault.add_slot(&RandomSecret { kind: SlotKind::Keyring, label: backend.slot_label(), secret }, ctx.now)?;
     }
     if let Some(pass) = &passphrase {
-        vault.add_slot(&PassphraseRecipient { passphrase: pass.expose(), params: Argon2Params::DEFAULT }, ctx.now);
+        vault.add_slot(&PassphraseRecipient { passphrase: pass.expose(), params: Argon2Params::DEFAULT }, ctx.now)?;
     }
     let recovery_key = (!matches!(dest, Destination::Nowhere)).then(Key32::random);
     if let Some(key) = &recovery_key {
-        vault.add_slot(&RandomSecret { kind: SlotKind::Recovery, label: String::new(), secret: key }, ctx.now);
+        vault.add_slot(&RandomSecret { kind: SlotKind::Recovery, label: String::new(), secret: key }, ctx.now)?;
     }
 
     let saved = recovery_key
@@ -64,13 +64,13 @@ pub(super) fn run(args: InitArgs, ctx: &Context) -> Result<Outcome> {
         .and_then(|()| vault.save_to(&store));
     if let Err(e) = saved {
         if let Some(backend) = backend {
-            let _ = keyring::delete(backend, &vault_id);
+            let _ = keyring::delete(backend, &entry);
         }
         return Err(e);
     }
 
     ctx.remember(&vault)?;
-    let kinds: Vec<&str> = vault.header.slots.iter().map(|s| s.kind.as_str()).collect();
+    let kinds: Vec<&str> = vault.slots().iter().map(|s| s.kind.as_str()).collect();
     ctx.audit(crate::audit::Event::new("init").details(json!({"slots": kinds})), true)?;
     if backend == Some(Backend::Keyutils) {
         ctx.out.warn(&format!("the kernel keyring keeps the vault key in {}", Backend::Keyutils.persistence()));
@@ -78,10 +78,11 @@ pub(super) fn run(args: InitArgs, ctx: &Context) -> Result<Outcome> {
     if matches!(dest, Destination::Nowhere) {
         ctx.out.notice("no recovery key was made (no terminal to show it on); make one with `keyward key recovery --recovery-key-file PATH`");
     }
-    let slots: Vec<_> = vault.header.slots.iter().map(|s| json!({"kind": s.kind.as_str(), "label": s.label})).collect();
+    let slots: Vec<_> = vault.slots().iter().map(|s| json!({"kind": s.kind.as_str(), "label": s.label})).collect();
     let json = json!({
         "vault": path,
-        "vault_id": vault_id,
+        "vault_id": vault.id_hex(),
+        "format_version": vault.version(),
         "keyring": backend.map(Backend::name),
         "slots": slots,
     });

@@ -13,17 +13,19 @@ use crate::vault::format::SlotKind;
 
 pub(super) fn lock(ctx: &Context) -> Result<Outcome> {
     let locked = ctx.read_locked()?;
-    if !locked.header.slots.iter().any(|s| s.kind != SlotKind::Keyring) {
+    let slots = locked.slots();
+    if !slots.iter().any(|s| s.kind != SlotKind::Keyring) {
         // Same rule as removing a slot: never strand the vault.
         let probe = crate::vault::Vault::create(&locked.path, 0);
         keep_a_way_in(&probe, "locking")?;
     }
-    let id = locked.header.vault_id_hex();
+    let id = locked.id_hex();
+    let entry = locked.keyring_name();
     let mut removed = Vec::new();
-    for backend in Backend::of_slots(&locked.header.slots, false) {
+    for backend in Backend::of_slots(&slots, false) {
         // The entry is named by the vault id in the header, which anyone can write: delete it
         // only once it has opened a slot of this file (another vault's entry is left alone).
-        let secret = match keyring::get(backend, &id) {
+        let secret = match keyring::get(backend, &entry) {
             Ok(Some(secret)) => secret,
             Ok(None) => continue,
             Err(e) => {
@@ -32,7 +34,7 @@ pub(super) fn lock(ctx: &Context) -> Result<Outcome> {
             }
         };
         let mut credential = Credential::new(crate::unlock::keyring::KeyringIdentity { backend, secret });
-        if credential.open(&locked.header.vault_id, &locked.header.slots).is_none() {
+        if credential.open(&locked).is_none() {
             ctx.out.warn(&format!(
                 "the {} entry for vault id {id} does not open {}; it was left in place",
                 backend.name(),
@@ -40,7 +42,7 @@ pub(super) fn lock(ctx: &Context) -> Result<Outcome> {
             ));
             continue;
         }
-        match keyring::delete(backend, &id) {
+        match keyring::delete(backend, &entry) {
             Ok(true) => removed.push(backend.name()),
             Ok(false) => {}
             Err(e) => ctx.out.warn(&e.to_string()),

@@ -31,12 +31,16 @@ pub struct Code {
 }
 
 impl super::Identity for Code {
-    fn fits(&self, slot: &crate::vault::format::Slot) -> bool {
+    fn fits(&self, kind: crate::vault::format::SlotKind, _: &str) -> bool {
         use crate::vault::format::SlotKind;
         match self.kind {
-            CodeKind::Recovery => slot.kind == SlotKind::Recovery,
-            CodeKind::Token => slot.kind == SlotKind::Token,
+            CodeKind::Recovery => kind == SlotKind::Recovery,
+            CodeKind::Token => kind == SlotKind::Token,
         }
+    }
+
+    fn x25519(&mut self, _: &crate::vault::v2::text::Slot) -> Option<Key32> {
+        Some(self.secret.clone())
     }
 
     fn kek(&mut self, slot: &crate::vault::format::Slot) -> Option<Key32> {

@@ -1,9 +1,10 @@
 //! The OS keyring backends, through the keyring-core family of crates.
 //!
-//! One entry per vault (service `keyward`, user `vault-<vault id>`) holds a random 256-bit slot
-//! secret; the vault's `keyring` slot wraps the data key under a key derived from it. The keyring
-//! therefore never holds the data key itself, and removing a slot from the vault revokes it even
-//! if a copy of the keyring entry survives.
+//! One entry per vault (service `keyward`, user `vault-<vault id>`, or `vault2-<vault id>` for
+//! format 2) holds a random 256-bit slot secret: in format 1 the vault's `keyring` slot wraps the
+//! data key under a key derived from it, in format 2 it is the slot's X25519 secret. The keyring
+//! never holds a vault key itself, and removing a slot from the vault revokes it even if a copy of
+//! the keyring entry survives.
 
 use std::sync::Arc;
 
@@ -33,8 +34,12 @@ pub struct KeyringIdentity {
 }
 
 impl super::Identity for KeyringIdentity {
-    fn fits(&self, slot: &crate::vault::format::Slot) -> bool {
-        slot.kind == crate::vault::format::SlotKind::Keyring && Backend::of_label(&slot.label) == Some(self.backend)
+    fn fits(&self, kind: crate::vault::format::SlotKind, label: &str) -> bool {
+        kind == crate::vault::format::SlotKind::Keyring && Backend::of_label(label) == Some(self.backend)
+    }
+
+    fn x25519(&mut self, _: &crate::vault::v2::text::Slot) -> Option<Key32> {
+        Some(self.secret.clone())
     }
 
     fn kek(&mut self, slot: &crate::vault::format::Slot) -> Option<Key32> {
@@ -98,7 +103,7 @@ impl Backend {
     /// The backends a vault's keyring slots name, each once, in the order of the slots (the
     /// order the unlock chain tries them); with `this_machine`, only slots labelled with this
     /// machine's host name.
-    pub fn of_slots(slots: &[crate::vault::format::Slot], this_machine: bool) -> Vec<Backend> {
+    pub fn of_slots(slots: &[crate::vault::slots::SlotInfo], this_machine: bool) -> Vec<Backend> {
         let mut backends = Vec::new();
         for slot in slots.iter().filter(|s| s.kind == crate::vault::format::SlotKind::Keyring) {
             let Some(backend) = Backend::of_label(&slot.label) else { continue };
@@ -179,14 +184,16 @@ fn session_bus_plausible() -> bool {
     std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty())
 }
 
-fn entry(backend: Backend, store: &Arc<CredentialStore>, vault_id: &str) -> Result<Entry> {
-    Entry::new_in_store(store, SERVICE, &format!("vault-{vault_id}")).map_err(|e| unavailable(backend, describe(&e)))
+/// The entry `name` (a vault's [`keyring_name`](crate::vault::Locked::keyring_name)) in the
+/// `keyward` service.
+fn entry(backend: Backend, store: &Arc<CredentialStore>, name: &str) -> Result<Entry> {
+    Entry::new_in_store(store, SERVICE, name).map_err(|e| unavailable(backend, describe(&e)))
 }
 
 /// Reads this vault's slot secret; `Ok(None)` when the keyring has no entry for it.
-pub fn get(backend: Backend, vault_id: &str) -> Result<Option<Key32>> {
+pub fn get(backend: Backend, name: &str) -> Result<Option<Key32>> {
     let store = open_store(backend)?;
-    match entry(backend, &store, vault_id)?.get_secret() {
+    match entry(backend, &store, name)?.get_secret() {
         Ok(bytes) => {
             let bytes = zeroize::Zeroizing::new(bytes);
             Ok(Key32::from_slice(&bytes))
@@ -196,15 +203,15 @@ pub fn get(backend: Backend, vault_id: &str) -> Result<Option<Key32>> {
     }
 }
 
-pub fn set(backend: Backend, vault_id: &str, secret: &Key32) -> Result<()> {
+pub fn set(backend: Backend, name: &str, secret: &Key32) -> Result<()> {
     let store = open_store(backend)?;
-    entry(backend, &store, vault_id)?.set_secret(secret.expose()).map_err(|e| unavailable(backend, describe(&e)))
+    entry(backend, &store, name)?.set_secret(secret.expose()).map_err(|e| unavailable(backend, describe(&e)))
 }
 
 /// Removes this vault's entry; `Ok(false)` when there was none.
-pub fn delete(backend: Backend, vault_id: &str) -> Result<bool> {
+pub fn delete(backend: Backend, name: &str) -> Result<bool> {
     let store = open_store(backend)?;
-    match entry(backend, &store, vault_id)?.delete_credential() {
+    match entry(backend, &store, name)?.delete_credential() {
         Ok(()) => Ok(true),
         Err(keyring_core::Error::NoEntry) => Ok(false),
         Err(e) => Err(unavailable(backend, describe(&e))),
@@ -264,15 +271,13 @@ mod tests {
 
     #[test]
     fn backends_of_slots_are_listed_once_in_slot_order() {
-        use crate::vault::format::{Kdf, Slot, SlotKind};
-        let slot = |kind, label: &str| Slot {
+        use crate::vault::format::SlotKind;
+        let slot = |kind, label: &str| crate::vault::slots::SlotInfo {
             kind,
             label: label.into(),
             created: 0,
-            kdf: Kdf::HkdfSha256,
-            salt: [0; 16],
-            nonce: [0; 12],
-            wrapped: [0; 48],
+            access: crate::vault::slots::Access::All,
+            argon2: None,
         };
         let here = Backend::Keyutils.slot_label();
         let slots = [

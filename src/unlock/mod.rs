@@ -11,10 +11,12 @@ pub mod passphrase;
 use self::keyring::{Backend, KeyringIdentity};
 use self::passphrase::PassphraseIdentity;
 use crate::error::{Error, Result};
-use crate::sensitive::{Key32, Passphrase};
+use crate::sensitive::Passphrase;
 use crate::vault::crypto;
-use crate::vault::format::{Slot, SlotKind};
-use crate::vault::{Locked, unwrap_slot};
+use crate::vault::format::SlotKind;
+use crate::vault::slots::SlotInfo;
+use crate::vault::v1::unwrap_slot;
+use crate::vault::{Locked, LockedFormat, OpenKey};
 
 pub const VAULT_KEY_VAR: &str = "KEYWARD_VAULT_KEY";
 pub const PASSPHRASE_FILE_VAR: &str = "KEYWARD_PASSPHRASE_FILE";
@@ -31,11 +33,12 @@ impl Clone for Credential {
     }
 }
 
-/// How the vault was opened, for messages and `key status`.
-#[derive(Debug, Clone)]
+/// How the vault was opened: the key for [`Locked::open`], and the slot that gave it (for
+/// messages and `key status`).
+#[derive(Clone)]
 pub struct Opened {
-    pub data_key: Key32,
-    pub slot: Slot,
+    pub key: OpenKey,
+    pub slot: SlotInfo,
 }
 
 impl Credential {
@@ -43,16 +46,37 @@ impl Credential {
         Credential(Box::new(identity))
     }
 
-    /// Tries every slot that fits; returns the data key and the slot that opened.
-    pub fn open(&mut self, vault_id: &[u8; 16], slots: &[Slot]) -> Option<Opened> {
-        let fitting: Vec<&Slot> = slots.iter().filter(|s| self.0.fits(s)).collect();
-        for slot in fitting {
-            let kek = self.0.kek(slot)?;
-            if let Some(data_key) = unwrap_slot(vault_id, slot, &kek) {
-                return Some(Opened { data_key, slot: slot.clone() });
+    /// Tries every slot that fits; returns the key and the slot that opened.
+    pub fn open(&mut self, locked: &Locked) -> Option<Opened> {
+        let infos = locked.slots();
+        match &locked.format {
+            LockedFormat::V1(l) => {
+                let vault_id = &l.header.vault_id;
+                let fitting = l.header.slots.iter().filter(|s| self.0.fits(s.kind, &s.label));
+                for slot in fitting.collect::<Vec<_>>() {
+                    let kek = self.0.kek(slot)?;
+                    if let Some(data_key) = unwrap_slot(vault_id, slot, &kek) {
+                        let info = infos.iter().find(|i| i.kind == slot.kind && i.label == slot.label)?.clone();
+                        return Some(Opened { key: OpenKey::V1(data_key), slot: info });
+                    }
+                }
+                None
+            }
+            LockedFormat::V2(doc) => {
+                let fitting = doc.slots.iter().filter(|s| self.0.fits(s.name.kind, &s.name.label));
+                for slot in fitting.collect::<Vec<_>>() {
+                    let secret = self.0.x25519(slot)?;
+                    // The slot is the one whose recipient this secret's public key is: no
+                    // trial decryption.
+                    if crate::vault::v2::keys::recipient(&secret) == slot.recipient {
+                        let info =
+                            infos.iter().find(|i| i.kind == slot.name.kind && i.label == slot.name.label)?.clone();
+                        return Some(Opened { key: OpenKey::V2 { slot: slot.name.clone(), secret }, slot: info });
+                    }
+                }
+                None
             }
         }
-        None
     }
 
     pub fn describe(&self) -> &'static str {
@@ -102,25 +126,25 @@ fn derivations_spent(path: &std::path::Path) -> Error {
 
 /// Runs the unlock chain against a vault's header.
 pub fn unlock(locked: &Locked, policy: Policy, ask: &mut dyn Ask) -> Result<(Credential, Opened)> {
-    let header = &locked.header;
+    let slots = locked.slots();
     let path = &locked.path;
 
     if let Some(text) = crate::sensitive::env_secret(VAULT_KEY_VAR) {
         let text = zeroize::Zeroizing::new(String::from_utf8_lossy(&text).into_owned());
         let code = codes::parse(&text).map_err(|reason| Error::MalformedVaultKey { reason })?;
         let mut credential = Credential::new(code);
-        return match credential.open(&header.vault_id, &header.slots) {
+        return match credential.open(locked) {
             Some(opened) => Ok((credential, opened)),
             None => Err(Error::WrongVaultKey { path: path.clone() }),
         };
     }
 
     let mut notes = Vec::new();
-    for backend in Backend::of_slots(&header.slots, false) {
-        match keyring::get(backend, &header.vault_id_hex()) {
+    for backend in Backend::of_slots(&slots, false) {
+        match keyring::get(backend, &locked.keyring_name()) {
             Ok(Some(secret)) => {
                 let mut credential = Credential::new(KeyringIdentity { backend, secret });
-                if let Some(opened) = credential.open(&header.vault_id, &header.slots) {
+                if let Some(opened) = credential.open(locked) {
                     return Ok((credential, opened));
                 }
                 notes.push(format!("the {} entry does not open this vault", backend.name()));
@@ -129,17 +153,17 @@ pub fn unlock(locked: &Locked, policy: Policy, ask: &mut dyn Ask) -> Result<(Cre
             Err(e) => notes.push(e.to_string()),
         }
     }
-    if !header.slots.iter().any(|s| s.kind == SlotKind::Keyring) {
+    if !slots.iter().any(|s| s.kind == SlotKind::Keyring) {
         notes.push("no keyring slot".into());
     }
 
     if !policy.passphrase {
         notes.push("the passphrase is not tried here".into());
-    } else if header.slots.iter().any(|s| s.kind == SlotKind::Passphrase) {
+    } else if slots.iter().any(|s| s.kind == SlotKind::Passphrase) {
         if let Some(file) = std::env::var_os(PASSPHRASE_FILE_VAR) {
             let passphrase = crate::sensitive::read_passphrase_file(std::path::Path::new(&file))?;
             let mut credential = Credential::new(PassphraseIdentity::new(passphrase));
-            return match credential.open(&header.vault_id, &header.slots) {
+            return match credential.open(locked) {
                 Some(opened) => Ok((credential, opened)),
                 None if !crypto::untrusted_derivations_left() => Err(derivations_spent(path)),
                 None => {
@@ -153,7 +177,7 @@ pub fn unlock(locked: &Locked, policy: Policy, ask: &mut dyn Ask) -> Result<(Cre
         for attempt in 1..=PROMPT_ATTEMPTS {
             let Some(passphrase) = ask.passphrase(path, attempt)? else { break };
             let mut credential = Credential::new(PassphraseIdentity::new(passphrase));
-            if let Some(opened) = credential.open(&header.vault_id, &header.slots) {
+            if let Some(opened) = credential.open(locked) {
                 return Ok((credential, opened));
             }
             if attempt == PROMPT_ATTEMPTS {
@@ -177,6 +201,7 @@ mod tests {
     use super::codes::{Code, CodeKind};
     use super::passphrase::PassphraseRecipient;
     use super::*;
+    use crate::sensitive::Key32;
     use crate::vault::Vault;
     use crate::vault::crypto::Argon2Params;
 
@@ -191,8 +216,8 @@ mod tests {
         keyutils: Key32,
     }
 
-    /// A vault with one slot of every kind, two tokens and two keyring slots.
-    fn vault() -> (Vault, Keys) {
+    /// A vault with one slot of every kind, two tokens and two keyring slots, in format 1 or 2.
+    fn vault(version: u16) -> (Vault, Keys) {
         let keys = Keys {
             recovery: Key32::random(),
             first_token: Key32::random(),
@@ -200,20 +225,32 @@ mod tests {
             secret_service: Key32::random(),
             keyutils: Key32::random(),
         };
-        let mut vault = Vault::create(std::path::Path::new("/nonexistent/vault"), 0);
+        let path = std::path::Path::new("/nonexistent/vault");
+        let mut vault = if version == 1 { Vault::create_v1(path, 0) } else { Vault::create(path, 0) };
+        crate::audit::init_secret(&mut vault).unwrap();
         let random = |kind, label: &str, secret| RandomSecret { kind, label: label.into(), secret };
-        vault.add_slot(&random(SlotKind::Recovery, "recovery", &keys.recovery), 0);
-        vault.add_slot(&random(SlotKind::Token, "token:ci", &keys.first_token), 0);
-        vault.add_slot(&random(SlotKind::Token, "token:deploy", &keys.second_token), 0);
-        vault.add_slot(&random(SlotKind::Keyring, "secret-service@host", &keys.secret_service), 0);
-        vault.add_slot(&random(SlotKind::Keyring, "keyutils@host", &keys.keyutils), 0);
-        vault.add_slot(&PassphraseRecipient { passphrase: "correct horse", params: CHEAP }, 0);
+        vault.add_slot(&random(SlotKind::Recovery, "", &keys.recovery), 0).unwrap();
+        vault.add_slot(&random(SlotKind::Token, "ci", &keys.first_token), 0).unwrap();
+        vault.add_slot(&random(SlotKind::Token, "deploy", &keys.second_token), 0).unwrap();
+        vault.add_slot(&random(SlotKind::Keyring, "secret-service@host", &keys.secret_service), 0).unwrap();
+        vault.add_slot(&random(SlotKind::Keyring, "keyutils@host", &keys.keyutils), 0).unwrap();
+        vault.add_slot(&PassphraseRecipient { passphrase: "correct horse", params: CHEAP }, 0).unwrap();
         (vault, keys)
     }
 
-    fn opens(vault: &Vault, mut credential: Credential) -> Option<String> {
-        let opened = credential.open(&vault.header.vault_id, &vault.header.slots)?;
-        assert_eq!(opened.data_key.expose(), vault.data_key().expose(), "an opened slot yields the data key");
+    fn locked(vault: &mut Vault) -> Locked {
+        Locked::from_bytes(&vault.path.clone(), zeroize::Zeroizing::new(vault.seal().unwrap()), None).unwrap()
+    }
+
+    /// The label of the slot `credential` opens, after checking that what it gave opens the vault.
+    fn opens(vault: &mut Vault, mut credential: Credential) -> Option<String> {
+        let locked = locked(vault);
+        let opened = credential.open(&locked)?;
+        if let OpenKey::V1(key) = &opened.key {
+            assert_eq!(key.expose(), vault.data_key().unwrap().expose(), "an opened slot yields the data key");
+        }
+        let reopened = locked.open(opened.key).expect("the key opens the vault");
+        assert!(reopened.records().is_ok());
         Some(opened.slot.label)
     }
 
@@ -223,30 +260,41 @@ mod tests {
 
     #[test]
     fn each_credential_opens_its_own_slot_and_no_other() {
-        let (vault, keys) = vault();
-        assert_eq!(opens(&vault, code(CodeKind::Recovery, &keys.recovery)).as_deref(), Some("recovery"));
-        assert_eq!(opens(&vault, code(CodeKind::Token, &keys.first_token)).as_deref(), Some("token:ci"));
-        // The second token slot is reached after the first one fails to open.
-        assert_eq!(opens(&vault, code(CodeKind::Token, &keys.second_token)).as_deref(), Some("token:deploy"));
-        let keyring = |backend, secret: &Key32| Credential::new(KeyringIdentity { backend, secret: secret.clone() });
-        assert_eq!(
-            opens(&vault, keyring(Backend::SecretService, &keys.secret_service)).as_deref(),
-            Some("secret-service@host")
-        );
-        assert_eq!(opens(&vault, keyring(Backend::Keyutils, &keys.keyutils)).as_deref(), Some("keyutils@host"));
-        let passphrase = Credential::new(PassphraseIdentity::new(Passphrase::new("correct horse".into())));
-        assert_eq!(opens(&vault, passphrase).as_deref(), Some(""));
+        // A thread per format: each spends its own budget of passphrase derivations.
+        for version in [1, 2] {
+            std::thread::spawn(move || each_credential_opens_its_own_slot(version)).join().unwrap();
+        }
+    }
 
-        // A secret presented as the wrong kind of credential opens nothing: a token is never
-        // tried against the recovery slot, a keyring entry only against its own backend's slot.
-        assert_eq!(opens(&vault, code(CodeKind::Token, &keys.recovery)), None);
-        assert_eq!(opens(&vault, code(CodeKind::Recovery, &keys.first_token)), None);
-        assert_eq!(opens(&vault, keyring(Backend::Keyutils, &keys.secret_service)), None);
-        assert_eq!(opens(&vault, keyring(Backend::Keychain, &keys.keyutils)), None);
-        assert_eq!(opens(&vault, keyring(Backend::SecretService, &keys.recovery)), None);
-        let wrong = Credential::new(PassphraseIdentity::new(Passphrase::new("wrong horse".into())));
-        assert_eq!(opens(&vault, wrong), None);
-        assert_eq!(opens(&vault, code(CodeKind::Token, &Key32::random())), None);
+    fn each_credential_opens_its_own_slot(version: u16) {
+        {
+            let (mut vault, keys) = vault(version);
+            let vault = &mut vault;
+            assert_eq!(opens(vault, code(CodeKind::Recovery, &keys.recovery)).as_deref(), Some(""));
+            assert_eq!(opens(vault, code(CodeKind::Token, &keys.first_token)).as_deref(), Some("ci"));
+            // The second token slot is reached after the first one fails to open.
+            assert_eq!(opens(vault, code(CodeKind::Token, &keys.second_token)).as_deref(), Some("deploy"));
+            let keyring =
+                |backend, secret: &Key32| Credential::new(KeyringIdentity { backend, secret: secret.clone() });
+            assert_eq!(
+                opens(vault, keyring(Backend::SecretService, &keys.secret_service)).as_deref(),
+                Some("secret-service@host")
+            );
+            assert_eq!(opens(vault, keyring(Backend::Keyutils, &keys.keyutils)).as_deref(), Some("keyutils@host"));
+            let passphrase = Credential::new(PassphraseIdentity::new(Passphrase::new("correct horse".into())));
+            assert_eq!(opens(vault, passphrase).as_deref(), Some(""));
+
+            // A secret presented as the wrong kind of credential opens nothing: a token is never
+            // tried against the recovery slot, a keyring entry only against its own backend's slot.
+            assert_eq!(opens(vault, code(CodeKind::Token, &keys.recovery)), None);
+            assert_eq!(opens(vault, code(CodeKind::Recovery, &keys.first_token)), None);
+            assert_eq!(opens(vault, keyring(Backend::Keyutils, &keys.secret_service)), None);
+            assert_eq!(opens(vault, keyring(Backend::Keychain, &keys.keyutils)), None);
+            assert_eq!(opens(vault, keyring(Backend::SecretService, &keys.recovery)), None);
+            let wrong = Credential::new(PassphraseIdentity::new(Passphrase::new("wrong horse".into())));
+            assert_eq!(opens(vault, wrong), None);
+            assert_eq!(opens(vault, code(CodeKind::Token, &Key32::random())), None);
+        }
     }
 
     #[test]
@@ -256,24 +304,26 @@ mod tests {
         if std::env::var_os(VAULT_KEY_VAR).is_some() || std::env::var_os(PASSPHRASE_FILE_VAR).is_some() {
             return;
         }
-        let (mut vault, _) = vault();
-        vault.remove_slots(|s| s.kind == SlotKind::Keyring);
-        let locked =
-            crate::vault::Locked::from_bytes(&vault.path.clone(), zeroize::Zeroizing::new(vault.seal()), None).unwrap();
-        let Err(Error::CannotUnlock { reason, .. }) = unlock(&locked, Policy { passphrase: true }, &mut NoOne) else {
-            panic!("a vault with no keyring slot, no key and no passphrase source does not open")
-        };
-        assert_eq!(
-            reason,
-            "no keyring slot; a passphrase slot, but no KEYWARD_PASSPHRASE_FILE and no terminal to ask on"
-        );
-        vault.remove_slots(|s| s.kind == SlotKind::Passphrase);
-        let locked =
-            crate::vault::Locked::from_bytes(&vault.path.clone(), zeroize::Zeroizing::new(vault.seal()), None).unwrap();
-        let Err(Error::CannotUnlock { reason, .. }) = unlock(&locked, Policy { passphrase: true }, &mut NoOne) else {
-            panic!()
-        };
-        assert_eq!(reason, "no keyring slot; no passphrase slot");
+        for version in [1, 2] {
+            let (mut vault, _) = vault(version);
+            vault.remove_slots(|s| s.kind == SlotKind::Keyring).unwrap();
+            let Err(Error::CannotUnlock { reason, .. }) =
+                unlock(&locked(&mut vault), Policy { passphrase: true }, &mut NoOne)
+            else {
+                panic!("a vault with no keyring slot, no key and no passphrase source does not open")
+            };
+            assert_eq!(
+                reason,
+                "no keyring slot; a passphrase slot, but no KEYWARD_PASSPHRASE_FILE and no terminal to ask on"
+            );
+            vault.remove_slots(|s| s.kind == SlotKind::Passphrase).unwrap();
+            let Err(Error::CannotUnlock { reason, .. }) =
+                unlock(&locked(&mut vault), Policy { passphrase: true }, &mut NoOne)
+            else {
+                panic!()
+            };
+            assert_eq!(reason, "no keyring slot; no passphrase slot");
+        }
     }
 
     #[test]

@@ -21,24 +21,35 @@ impl PassphraseIdentity {
     }
 }
 
+impl PassphraseIdentity {
+    /// Argon2id of the passphrase with this salt and these parameters (from a file: counted, so a
+    /// hostile vault cannot make a process derive again and again), kept for the next call.
+    fn derive(&mut self, salt: &[u8; SALT_LEN], params: Argon2Params) -> Option<Key32> {
+        if let Some((s, p, key)) = &self.cached
+            && s == salt
+            && *p == params
+        {
+            return Some(key.clone());
+        }
+        let key = crypto::argon2_kek_from_file(self.passphrase.expose().as_bytes(), salt, params).ok()?;
+        self.cached = Some((*salt, params, key.clone()));
+        Some(key)
+    }
+}
+
 impl Identity for PassphraseIdentity {
-    fn fits(&self, slot: &Slot) -> bool {
-        slot.kind == SlotKind::Passphrase
+    fn fits(&self, kind: SlotKind, _: &str) -> bool {
+        kind == SlotKind::Passphrase
     }
 
     fn kek(&mut self, slot: &Slot) -> Option<Key32> {
         let Kdf::Argon2id(params) = slot.kdf else { return None };
-        if let Some((salt, p, kek)) = &self.cached
-            && *salt == slot.salt
-            && *p == params
-        {
-            return Some(kek.clone());
-        }
-        // Parameters from the file: counted, so a hostile vault cannot make a process derive
-        // again and again.
-        let kek = crypto::argon2_kek_from_file(self.passphrase.expose().as_bytes(), &slot.salt, params).ok()?;
-        self.cached = Some((slot.salt, params, kek.clone()));
-        Some(kek)
+        self.derive(&slot.salt, params)
+    }
+
+    fn x25519(&mut self, slot: &crate::vault::v2::text::Slot) -> Option<Key32> {
+        let (params, salt) = slot.argon2?;
+        self.derive(&salt, params)
     }
 
     fn describe(&self) -> &'static str {
@@ -66,6 +77,9 @@ impl Recipient for PassphraseRecipient<'_> {
     fn kek(&self, salt: &[u8; SALT_LEN]) -> (Kdf, Key32) {
         (Kdf::Argon2id(self.params), crypto::argon2_kek(self.passphrase.as_bytes(), salt, self.params))
     }
+    fn x25519(&self, salt: &[u8; SALT_LEN]) -> (Key32, Option<Argon2Params>) {
+        (crypto::argon2_kek(self.passphrase.as_bytes(), salt, self.params), Some(self.params))
+    }
 }
 
 #[cfg(test)]
@@ -78,17 +92,21 @@ mod tests {
 
     #[test]
     fn a_passphrase_is_derived_once_per_salt_and_parameters() {
-        let mut vault = Vault::create(std::path::Path::new("/nonexistent/vault"), 0);
-        vault.add_slot(&PassphraseRecipient { passphrase: "correct horse", params: CHEAP }, 0);
-        let slot = vault.header.slots[0].clone();
+        let mut vault = Vault::create_v1(std::path::Path::new("/nonexistent/vault"), 0);
+        vault.add_slot(&PassphraseRecipient { passphrase: "correct horse", params: CHEAP }, 0).unwrap();
+        let slot = vault.v1_header().unwrap().slots[0].clone();
+        let locked = crate::vault::Locked::from_bytes(
+            std::path::Path::new("/nonexistent/vault"),
+            zeroize::Zeroizing::new(vault.seal().unwrap()),
+            None,
+        )
+        .unwrap();
         let pass = || Passphrase::new("correct horse".into());
         let mut identity = PassphraseIdentity::new(pass());
         assert!(identity.kek(&slot).is_some());
         let Some((salt, params, _)) = &identity.cached else { panic!("the derived key is cached") };
         assert_eq!((*salt, *params), (slot.salt, CHEAP));
-        let opens = |identity: PassphraseIdentity| {
-            Credential::new(identity).open(&vault.header.vault_id, &vault.header.slots).is_some()
-        };
+        let opens = |identity: PassphraseIdentity| Credential::new(identity).open(&locked).is_some();
 
         // The cache is what is used for the same salt and parameters: poison it and the slot no
         // longer opens; with other parameters, the passphrase is derived again and opens it.
@@ -105,10 +123,15 @@ mod tests {
 
     #[test]
     fn a_new_passphrase_slot_replaces_the_old_one() {
-        let mut vault = Vault::create(std::path::Path::new("/nonexistent/vault"), 0);
-        vault.add_slot(&PassphraseRecipient { passphrase: "first one", params: CHEAP }, 0);
-        vault.add_slot(&PassphraseRecipient { passphrase: "second one", params: CHEAP }, 1);
-        assert_eq!(vault.header.slots.len(), 1);
-        assert_eq!(vault.header.slots[0].created, 1);
+        for mut vault in [
+            Vault::create_v1(std::path::Path::new("/nonexistent/vault"), 0),
+            Vault::create(std::path::Path::new("/nonexistent/vault"), 0),
+        ] {
+            vault.add_slot(&PassphraseRecipient { passphrase: "first one", params: CHEAP }, 0).unwrap();
+            vault.add_slot(&PassphraseRecipient { passphrase: "second one", params: CHEAP }, 1).unwrap();
+            let slots = vault.slots();
+            assert_eq!(slots.len(), 1);
+            assert_eq!(slots[0].created, 1);
+        }
     }
 }

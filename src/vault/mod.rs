@@ -1,8 +1,10 @@
-//! The vault: the only module that touches vault bytes.
+//! The vault: the only module that touches vault bytes, in either format.
 //!
-//! [`format`](mod@format) is the file layout, [`crypto`] the primitives, [`payload`] and
-//! [`secret`] the decrypted contents, [`store`] the file on disk, [`location`] which file is in
-//! use, [`backup`] the backup format.
+//! [`v2`] is the text format `init` writes (age-wrapped key domains, a sealed body per secret),
+//! [`v1`] the binary format of earlier releases ([`format`](mod@format) its layout, [`payload`]
+//! its decrypted contents); [`Locked`] and [`Vault`] hide which one a file is. [`crypto`] holds the
+//! primitives, [`secret`] the decrypted secrets, [`slots`] the ways in, [`store`] the file on
+//! disk, [`location`] which file is in use, [`backup`] the backup format.
 
 pub mod backup;
 pub mod crypto;
@@ -12,47 +14,87 @@ pub mod payload;
 pub mod secret;
 pub mod slots;
 pub mod store;
+pub mod v1;
 pub mod v2;
 
 use std::path::{Path, PathBuf};
 
 use zeroize::{Zeroize, Zeroizing};
 
-use self::format::{Header, ParseError, Slot, SlotKind, WRAPPED_LEN};
-use self::payload::{DecodeError, PayloadView, Records};
+use self::format::ParseError;
+use self::payload::{DecodeError, Records};
 use self::secret::Secret;
+use self::slots::{Access, SlotInfo};
+use self::v1::{Locked1, Vault1};
+use self::v2::text::{Document, SlotName};
+use self::v2::vault::{NewSlot, Vault2};
 use crate::error::{Error, Result};
 use crate::sensitive::Key32;
 
-/// A vault file read from disk but not yet opened: its header is readable, its payload is not.
+/// The newest format this keyward writes and reads.
+pub const NEWEST_VERSION: u16 = v2::text::VERSION;
+
+/// A vault file read from disk but not yet opened: what is in the clear is readable (the slots;
+/// in format 2 also the names of the secrets), the rest is not.
 pub struct Locked {
     pub path: PathBuf,
-    pub header: Header,
-    /// The whole file; the payload is decrypted in place, so a large vault is held once.
-    bytes: Zeroizing<Vec<u8>>,
-    aad_len: usize,
-    ciphertext_start: usize,
     pub loose_mode: Option<u32>,
+    pub format: LockedFormat,
 }
 
-/// An opened vault: the header, the data key and the decrypted payload.
-pub struct Vault {
-    pub path: PathBuf,
-    pub header: Header,
-    data_key: Key32,
-    /// `buf[payload]` is the plaintext.
-    buf: Zeroizing<Vec<u8>>,
-    payload: std::ops::Range<usize>,
+pub enum LockedFormat {
+    V1(Locked1),
+    V2(Document),
+}
+
+/// What a slot gave: the key that opens the vault.
+#[derive(Clone)]
+pub enum OpenKey {
+    /// Format 1: the data key.
+    V1(Key32),
+    /// Format 2: the slot that matched and its X25519 secret.
+    V2 { slot: SlotName, secret: Key32 },
 }
 
 fn parse_error(path: &Path, e: ParseError) -> Error {
     match e {
         ParseError::NotAVault => Error::NotAVault { path: path.to_owned() },
         ParseError::FutureVersion(found) => {
-            Error::FutureVersion { path: path.to_owned(), found, supported: format::VERSION }
+            Error::FutureVersion { path: path.to_owned(), found, supported: NEWEST_VERSION }
         }
         ParseError::Damaged(reason) => Error::damaged(path, reason),
     }
+}
+
+fn text_error(path: &Path, e: v2::text::ParseError) -> Error {
+    match e {
+        v2::text::ParseError::NotAVault => Error::NotAVault { path: path.to_owned() },
+        v2::text::ParseError::FutureVersion(found) => {
+            Error::FutureVersion { path: path.to_owned(), found, supported: NEWEST_VERSION }
+        }
+        v2::text::ParseError::Damaged { line: 0, reason } => Error::damaged(path, reason),
+        v2::text::ParseError::Damaged { line, reason } => Error::damaged(path, format!("line {line}: {reason}")),
+    }
+}
+
+fn v1_slot_info(s: &format::Slot) -> SlotInfo {
+    let argon2 = match s.kdf {
+        format::Kdf::Argon2id(p) => Some(p),
+        format::Kdf::HkdfSha256 => None,
+    };
+    SlotInfo { kind: s.kind, label: s.label.clone(), created: s.created, access: Access::All, argon2 }
+}
+
+fn v2_slot_infos<'a>(slots: impl Iterator<Item = (&'a v2::text::Slot, &'a Access)>) -> Vec<SlotInfo> {
+    slots
+        .map(|(s, a)| SlotInfo {
+            kind: s.name.kind,
+            label: s.name.label.clone(),
+            created: s.created,
+            access: a.clone(),
+            argon2: s.argon2.map(|(p, _)| p),
+        })
+        .collect()
 }
 
 impl Locked {
@@ -67,74 +109,195 @@ impl Locked {
         Self::from_bytes(store.path(), file.bytes, file.loose_mode)
     }
 
+    /// Parses either format: version 1's binary magic, or a text vault's first line.
     pub fn from_bytes(path: &Path, bytes: Zeroizing<Vec<u8>>, loose_mode: Option<u32>) -> Result<Locked> {
-        let parsed = format::parse(&bytes).map_err(|e| parse_error(path, e))?;
-        let (header, aad_len) = (parsed.header, parsed.aad.len());
-        let ciphertext_start = bytes.len() - parsed.ciphertext.len();
-        Ok(Locked { path: path.to_owned(), header, bytes, aad_len, ciphertext_start, loose_mode })
-    }
-
-    /// Tries to open `slot` with a key-encryption key.
-    pub fn unwrap_slot(&self, slot: &Slot, kek: &Key32) -> Option<Key32> {
-        unwrap_slot(&self.header.vault_id, slot, kek)
-    }
-
-    /// Decrypts the payload. A data key that opened a slot but does not authenticate the payload
-    /// means the file was changed: damage or tampering, never a wrong key.
-    pub fn open(self, data_key: Key32) -> Result<Vault> {
-        let Locked { path, header, mut bytes, aad_len, ciphertext_start, .. } = self;
-        let (head, ciphertext) = bytes.split_at_mut(ciphertext_start);
-        let Ok(len) = crypto::open_in_place(&data_key, &header.payload_nonce, &head[..aad_len], ciphertext) else {
-            return Err(Error::damaged(&path, "the payload does not authenticate"));
+        let format = if bytes.starts_with(format::MAGIC) {
+            LockedFormat::V1(Locked1::parse(bytes).map_err(|e| parse_error(path, e))?)
+        } else {
+            LockedFormat::V2(v2::text::parse(&bytes).map_err(|e| text_error(path, e))?)
         };
-        let payload = ciphertext_start..ciphertext_start + len;
-        // A payload that authenticates but does not parse is refused by the first `view()`, which
-        // every use of the vault makes; parsing it here too would double the cost of a `get`.
-        Ok(Vault { path, header, data_key, buf: bytes, payload })
+        Ok(Locked { path: path.to_owned(), loose_mode, format })
+    }
+
+    pub fn version(&self) -> u16 {
+        match &self.format {
+            LockedFormat::V1(_) => format::VERSION,
+            LockedFormat::V2(_) => v2::text::VERSION,
+        }
+    }
+
+    pub fn id(&self) -> [u8; 16] {
+        match &self.format {
+            LockedFormat::V1(l) => l.header.vault_id,
+            LockedFormat::V2(d) => d.id,
+        }
+    }
+
+    pub fn id_hex(&self) -> String {
+        data_encoding::HEXLOWER.encode(&self.id())
+    }
+
+    pub fn created(&self) -> i64 {
+        match &self.format {
+            LockedFormat::V1(l) => l.header.created,
+            LockedFormat::V2(d) => d.created,
+        }
+    }
+
+    /// The slots, as the file names them (readable without unlocking).
+    pub fn slots(&self) -> Vec<SlotInfo> {
+        match &self.format {
+            LockedFormat::V1(l) => l.header.slots.iter().map(v1_slot_info).collect(),
+            LockedFormat::V2(d) => {
+                let access = v2::vault::access_of(d);
+                v2_slot_infos(d.slots.iter().filter_map(|s| access.get(&s.name).map(|a| (s, a))))
+            }
+        }
+    }
+
+    /// The name of this vault's keyring entry (format 2 uses its own, so upgrading a vault
+    /// never overwrites the entry its old file still needs).
+    pub fn keyring_name(&self) -> String {
+        keyring_name(self.version(), &self.id())
+    }
+
+    /// The secrets' names and environments, when the format keeps them in the clear (format 2;
+    /// the parser has checked them).
+    pub fn clear_index(&self) -> Option<Vec<(&str, Option<&str>)>> {
+        match &self.format {
+            LockedFormat::V1(_) => None,
+            LockedFormat::V2(d) => Some(
+                d.domains
+                    .iter()
+                    .flat_map(|x| x.secrets.iter().map(|s| (d.secret_name(s), v2::text::environment(&x.head.name))))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Opens the vault with what a slot gave. A key that opened a slot but does not open the
+    /// rest means the file was changed: damage or tampering, never a wrong key.
+    pub fn open(self, key: OpenKey) -> Result<Vault> {
+        let Locked { path, format, .. } = self;
+        let format = match (format, key) {
+            (LockedFormat::V1(l), OpenKey::V1(data_key)) => {
+                Format::V1(l.open(data_key).map_err(|_| Error::damaged(&path, "the payload does not authenticate"))?)
+            }
+            (LockedFormat::V2(doc), OpenKey::V2 { slot, secret }) => {
+                Format::V2(Box::new(Vault2::open(path.clone(), doc, slot, secret)))
+            }
+            _ => return Err(Error::damaged(&path, "the key is for another vault format")),
+        };
+        Ok(Vault { path, format })
     }
 }
 
-pub fn unwrap_slot(vault_id: &[u8; 16], slot: &Slot, kek: &Key32) -> Option<Key32> {
-    let mut buf = Zeroizing::new(slot.wrapped.to_vec());
-    let aad = format::slot_aad(vault_id, slot.kind, &slot.label);
-    crypto::open(kek, &slot.nonce, &aad, &mut buf).ok()?;
-    Key32::from_slice(&buf)
+/// The keyring entry name of a vault: `vault-<id>` (format 1), `vault2-<id>` (format 2).
+pub fn keyring_name(version: u16, id: &[u8; 16]) -> String {
+    let hex = data_encoding::HEXLOWER.encode(id);
+    if version >= 2 { format!("vault2-{hex}") } else { format!("vault-{hex}") }
+}
+
+enum Format {
+    V1(Vault1),
+    V2(Box<Vault2>),
+}
+
+/// An opened vault, in either format.
+pub struct Vault {
+    pub path: PathBuf,
+    format: Format,
 }
 
 impl Vault {
-    /// A new, empty vault with no slots yet.
+    /// A new, empty vault in the newest format, with no slots yet.
     pub fn create(path: &Path, now: i64) -> Vault {
-        let header = Header { vault_id: crypto::random(), created: now, payload_nonce: [0; 12], slots: Vec::new() };
-        let mut vault = Vault {
+        Vault {
             path: path.to_owned(),
-            header,
-            data_key: Key32::random(),
-            buf: Zeroizing::new(Vec::new()),
-            payload: 0..0,
-        };
-        vault.set_records(&Records::default());
-        vault
+            format: Format::V2(Box::new(Vault2::create(path.to_owned(), crypto::random(), now))),
+        }
     }
 
-    pub fn view(&self) -> Result<PayloadView<'_>> {
-        PayloadView::parse(&self.buf[self.payload.clone()]).map_err(|_| self.undecodable())
+    /// A new, empty version 1 vault (for tests and benchmarks of the old format).
+    pub fn create_v1(path: &Path, now: i64) -> Vault {
+        Vault { path: path.to_owned(), format: Format::V1(Vault1::create(now)) }
+    }
+
+    pub fn version(&self) -> u16 {
+        match &self.format {
+            Format::V1(_) => format::VERSION,
+            Format::V2(_) => v2::text::VERSION,
+        }
+    }
+
+    pub fn id(&self) -> [u8; 16] {
+        match &self.format {
+            Format::V1(v) => v.header.vault_id,
+            Format::V2(v) => *v.id(),
+        }
+    }
+
+    pub fn id_hex(&self) -> String {
+        data_encoding::HEXLOWER.encode(&self.id())
+    }
+
+    pub fn created(&self) -> i64 {
+        match &self.format {
+            Format::V1(v) => v.header.created,
+            Format::V2(v) => v.created(),
+        }
+    }
+
+    pub fn keyring_name(&self) -> String {
+        keyring_name(self.version(), &self.id())
+    }
+
+    /// The slots as they will be written.
+    pub fn slots(&self) -> Vec<SlotInfo> {
+        match &self.format {
+            Format::V1(v) => v.header.slots.iter().map(v1_slot_info).collect(),
+            Format::V2(v) => v2_slot_infos(v.slots()),
+        }
+    }
+
+    /// The version 1 header, for the commands that still work on it directly.
+    pub fn v1_header(&self) -> Option<&format::Header> {
+        match &self.format {
+            Format::V1(v) => Some(&v.header),
+            Format::V2(_) => None,
+        }
+    }
+
+    /// The version 2 vault, for what only it has (domains, grants, re-keying).
+    pub fn v2(&self) -> Option<&Vault2> {
+        match &self.format {
+            Format::V1(_) => None,
+            Format::V2(v) => Some(v),
+        }
+    }
+
+    pub fn v2_mut(&mut self) -> Option<&mut Vault2> {
+        match &mut self.format {
+            Format::V1(_) => None,
+            Format::V2(v) => Some(v),
+        }
     }
 
     fn undecodable(&self) -> Error {
         Error::damaged(&self.path, "the payload authenticates but cannot be decoded")
     }
 
-    /// The error for a record that cannot be read back: damage, naming the record when it can.
+    /// The error for a record that cannot be read back: damage, naming the record when it can,
+    /// or a domain this key does not hold.
     pub fn record_error(&self, e: DecodeError) -> Error {
-        match e {
-            DecodeError::Undecodable => self.undecodable(),
-            DecodeError::Invalid { name, reason } => {
-                Error::damaged(&self.path, format!("the record {name:?}: {reason}"))
-            }
-            DecodeError::NoAccess { domain } => Error::NoDomainAccess { slot: "this key".into(), domain },
-            DecodeError::Unsealable { name } => {
-                Error::damaged(&self.path, format!("the record {name:?} does not authenticate"))
-            }
+        match &self.format {
+            Format::V2(v) => v.record_error(e),
+            Format::V1(_) => match e {
+                DecodeError::Invalid { name, reason } => {
+                    Error::damaged(&self.path, format!("the record {name:?}: {reason}"))
+                }
+                _ => self.undecodable(),
+            },
         }
     }
 
@@ -146,23 +309,81 @@ impl Vault {
         }
     }
 
+    /// Every secret's name and environment, without decoding a body; names that keyward would
+    /// not write are left out (a shell inserts what completion offers into a command line).
+    pub fn index(&self) -> Result<Vec<(String, Option<String>)>> {
+        match &self.format {
+            Format::V1(v) => {
+                let view = v.view().map_err(|e| self.record_error(e))?;
+                Ok(view
+                    .records
+                    .iter()
+                    .filter_map(|r| {
+                        let name = r.valid_name()?;
+                        let env =
+                            r.env.and_then(|e| std::str::from_utf8(e).ok()).filter(|e| secret::validate_env(e).is_ok());
+                        Some((name.to_owned(), env.map(str::to_owned)))
+                    })
+                    .collect())
+            }
+            Format::V2(v) => {
+                let d = v.document();
+                Ok(d.domains
+                    .iter()
+                    .flat_map(|x| {
+                        x.secrets.iter().map(|s| {
+                            (d.secret_name(s).to_owned(), v2::text::environment(&x.head.name).map(str::to_owned))
+                        })
+                    })
+                    .collect())
+            }
+        }
+    }
+
     /// Finds and decodes one secret; the others are not decoded.
     pub fn find(&self, name: &str) -> Result<Option<Secret>> {
-        let view = self.view()?;
-        view.find(name).map(|r| r.decode().map_err(|e| self.record_error(e))).transpose()
+        match &self.format {
+            Format::V1(v) => v.find(name).map_err(|e| self.record_error(e)),
+            Format::V2(v) => v.find(name),
+        }
     }
 
     pub fn get(&self, name: &str) -> Result<Secret> {
         self.find(name)?.ok_or_else(|| Error::SecretNotFound { name: name.to_owned() })
     }
 
+    /// Every secret this key can open (in format 2, those of the domains it holds; see
+    /// [`Vault::skipped_domains`]).
     pub fn secrets(&self) -> Result<Vec<Secret>> {
-        let view = self.view()?;
-        view.records.iter().map(|r| r.decode().map_err(|e| self.record_error(e))).collect()
+        match &self.format {
+            Format::V1(v) => v.secrets().map_err(|e| self.record_error(e)),
+            Format::V2(v) => Ok(v.secrets()?.0),
+        }
     }
 
+    /// The domains with secrets this key cannot open (format 2), for commands over the whole
+    /// vault to name.
+    pub fn skipped_domains(&self) -> Vec<String> {
+        match &self.format {
+            Format::V1(_) => Vec::new(),
+            Format::V2(v) => {
+                let doc = v.document();
+                doc.domains
+                    .iter()
+                    .filter(|d| !d.secrets.is_empty() && !v.holds(&d.head.name))
+                    .map(|d| d.head.name.clone())
+                    .collect()
+            }
+        }
+    }
+
+    /// Every record (in format 2 those of domains this key cannot open too, their bodies sealed),
+    /// for a change to write back.
     pub fn records(&self) -> Result<Records> {
-        self.view()?.to_owned_records().map_err(|e| self.record_error(e))
+        match &self.format {
+            Format::V1(v) => v.records().map_err(|e| self.record_error(e)),
+            Format::V2(v) => v.records(),
+        }
     }
 
     /// Changes one secret (see [`Records::update`]); [`Error::SecretNotFound`] when there is
@@ -182,59 +403,97 @@ impl Vault {
     }
 
     pub fn set_records(&mut self, records: &Records) {
-        self.buf = records.encode();
-        self.payload = 0..self.buf.len();
+        match &mut self.format {
+            Format::V1(v) => v.set_records(records),
+            Format::V2(v) => v.set_records(records),
+        }
     }
 
-    /// Adds a slot holding the data key for `recipient`, replacing any slot of the same kind and
-    /// label (and any other passphrase slot: one per vault).
-    pub fn add_slot(&mut self, recipient: &dyn slots::Recipient, now: i64) {
-        let (kind, label) = (recipient.kind(), recipient.label());
-        let salt = crypto::random();
-        let (kdf, kek) = recipient.kek(&salt);
-        let nonce = crypto::random();
-        // Sized for the tag, so sealing never reallocates (which would free a copy of the key
-        // unwiped).
-        let mut wrapped = Zeroizing::new(Vec::with_capacity(WRAPPED_LEN));
-        wrapped.extend_from_slice(self.data_key.expose());
-        crypto::seal(&kek, &nonce, &format::slot_aad(&self.header.vault_id, kind, &label), &mut wrapped);
-        let slot = Slot {
-            kind,
-            label: label.clone(),
-            created: now,
-            kdf,
-            salt,
-            nonce,
-            wrapped: wrapped.as_slice().try_into().expect("a wrapped 32-byte key is 48 bytes"),
-        };
-        let label = label.as_str();
-        // One passphrase slot at most (the parser refuses more): a new one replaces it.
-        self.remove_slots(|s| s.kind == kind && (s.label == label || kind == SlotKind::Passphrase));
-        self.header.slots.push(slot);
+    /// Adds a slot for `recipient` with access to every domain, replacing any slot of the same
+    /// kind and label (and any other passphrase slot: one per vault).
+    pub fn add_slot(&mut self, recipient: &dyn slots::Recipient, now: i64) -> Result<()> {
+        self.add_slot_with(recipient, now, Access::All)
     }
 
-    pub fn remove_slots(&mut self, mut which: impl FnMut(&Slot) -> bool) -> Vec<Slot> {
-        let (removed, kept) = std::mem::take(&mut self.header.slots).into_iter().partition(|s| which(s));
-        self.header.slots = kept;
-        removed
+    /// [`Vault::add_slot`] with the given access; a limited slot needs format 2.
+    pub fn add_slot_with(&mut self, recipient: &dyn slots::Recipient, now: i64, access: Access) -> Result<()> {
+        match &mut self.format {
+            Format::V1(v) => {
+                if access != Access::All {
+                    return Err(Error::NeedsFormat2 { what: "a key limited to some environments".into() });
+                }
+                v.add_slot(recipient, now);
+                Ok(())
+            }
+            Format::V2(v) => {
+                let salt: [u8; 16] = crypto::random();
+                let (secret, params) = recipient.x25519(&salt);
+                let slot = v2::text::Slot {
+                    name: SlotName::new(recipient.kind(), &recipient.label()),
+                    recipient: v2::keys::recipient(&secret),
+                    created: now,
+                    argon2: params.map(|p| (p, salt)),
+                };
+                v.add_slot(NewSlot { slot, access })
+            }
+        }
     }
 
-    /// Replaces the data key; every existing slot becomes useless and is dropped.
-    pub fn rekey(&mut self) -> Vec<Slot> {
-        self.data_key = Key32::random();
-        std::mem::take(&mut self.header.slots)
+    /// Removes the slots `which` picks and returns them. In format 2 every domain one of them
+    /// held is re-keyed in the same write.
+    pub fn remove_slots(&mut self, mut which: impl FnMut(&SlotInfo) -> bool) -> Result<Vec<SlotInfo>> {
+        match &mut self.format {
+            Format::V1(v) => Ok(v.remove_slots(|s| which(&v1_slot_info(s))).iter().map(v1_slot_info).collect()),
+            Format::V2(v) => {
+                let infos = v2_slot_infos(v.slots());
+                let picked: Vec<SlotInfo> = infos.into_iter().filter(|s| which(s)).collect();
+                v.remove_slots(|s| picked.iter().any(|p| p.kind == s.name.kind && p.label == s.name.label))?;
+                Ok(picked)
+            }
+        }
     }
 
-    pub fn data_key(&self) -> &Key32 {
-        &self.data_key
+    /// Replaces every key (`key rotate`): every slot is dropped and handed back.
+    pub fn rekey(&mut self) -> Result<Vec<SlotInfo>> {
+        match &mut self.format {
+            Format::V1(v) => Ok(v.rekey().iter().map(v1_slot_info).collect()),
+            Format::V2(v) => {
+                v.rekey_all()?;
+                let infos = v2_slot_infos(v.slots());
+                v.remove_slots(|_| true)?;
+                Ok(infos)
+            }
+        }
     }
 
-    /// A payload setting (vault-wide, encrypted): the audit secret, the next grace deadline.
-    pub fn setting(&self, key: &str) -> Result<Option<&str>> {
-        Ok(self.settings()?.into_iter().find(|(k, _)| *k == key).map(|(_, v)| v))
+    /// The domains the next save re-keys (format 2).
+    pub fn rekeyed_domains(&self) -> Vec<String> {
+        self.v2().map(|v| v.rekeyed().map(str::to_owned).collect()).unwrap_or_default()
     }
 
-    /// Sets payload settings (replacing those of the same keys), keeping the records.
+    /// The data key of a version 1 vault.
+    pub fn data_key(&self) -> Option<&Key32> {
+        match &self.format {
+            Format::V1(v) => Some(v.data_key()),
+            Format::V2(_) => None,
+        }
+    }
+
+    /// A key only holders of this vault have, for backups: the data key (format 1), the
+    /// default domain's key (format 2, which every slot holds).
+    pub fn backup_key(&self) -> Result<Key32> {
+        match &self.format {
+            Format::V1(v) => Ok(v.data_key().clone()),
+            Format::V2(v) => Ok(v.domain_key(v2::text::DEFAULT)?.expose().clone()),
+        }
+    }
+
+    /// A vault-wide setting (encrypted): the audit secret, the next grace deadline.
+    pub fn setting(&self, key: &str) -> Result<Option<Zeroizing<String>>> {
+        Ok(self.settings()?.into_iter().find(|(k, _)| k == key).map(|(_, v)| v))
+    }
+
+    /// Sets settings (replacing those of the same keys), keeping the records.
     /// Values may be secrets (the audit secret): the ones replaced are wiped.
     pub fn set_settings(&mut self, values: &[(&str, &str)]) -> Result<()> {
         let mut records = self.records()?;
@@ -251,24 +510,28 @@ impl Vault {
         Ok(())
     }
 
-    /// Only the settings, which come first in the payload: the records need no parsing.
-    pub fn settings(&self) -> Result<Vec<(&str, &str)>> {
-        let (settings, _) = postcard::take_from_bytes::<Vec<(&str, &str)>>(&self.buf[self.payload.clone()])
-            .map_err(|_| self.undecodable())?;
-        Ok(settings)
+    /// The settings, decrypted, in wiped-on-drop values.
+    pub fn settings(&self) -> Result<Vec<(String, Zeroizing<String>)>> {
+        match &self.format {
+            Format::V1(v) => Ok(v
+                .settings()
+                .map_err(|_| self.undecodable())?
+                .into_iter()
+                .map(|(k, val)| (k.to_owned(), Zeroizing::new(val.to_owned())))
+                .collect()),
+            Format::V2(v) => {
+                let mut settings = v.settings()?;
+                Ok(settings.0.iter_mut().map(|(k, val)| (k.clone(), Zeroizing::new(std::mem::take(val)))).collect())
+            }
+        }
     }
 
-    /// Encrypts the vault under a fresh nonce and returns the whole file.
-    pub fn seal(&mut self) -> Vec<u8> {
-        self.header.payload_nonce = crypto::random();
-        let mut file = format::encode_header(&self.header);
-        let aad_len = file.len() - format::CHECKSUM_LEN;
-        let plaintext = &self.buf[self.payload.clone()];
-        let mut buf = Zeroizing::new(Vec::with_capacity(plaintext.len() + crypto::TAG_LEN));
-        buf.extend_from_slice(plaintext);
-        crypto::seal(&self.data_key, &self.header.payload_nonce, &file[..aad_len], &mut buf);
-        file.extend_from_slice(&buf);
-        file
+    /// The whole file, sealed.
+    pub fn seal(&mut self) -> Result<Vec<u8>> {
+        match &mut self.format {
+            Format::V1(v) => Ok(v.seal()),
+            Format::V2(v) => v.seal(),
+        }
     }
 
     /// Seals and writes the vault to its file at `self.path`. The caller holds the write lock.
@@ -278,7 +541,7 @@ impl Vault {
 
     /// Seals the vault and replaces it in `store`. The caller holds the store's lock.
     pub fn save_to(&mut self, store: &dyn store::Store) -> Result<()> {
-        let bytes = self.seal();
+        let bytes = self.seal()?;
         store.replace(&bytes)
     }
 }
@@ -287,13 +550,14 @@ impl Vault {
 mod tests {
     use super::*;
     use crate::sensitive::SecretValue;
+    use crate::vault::format::SlotKind;
     use crate::vault::payload::Record;
     use crate::vault::slots::RandomSecret;
 
     fn sample_vault() -> (Vault, Key32) {
-        let mut vault = Vault::create(Path::new("/tmp/x.kw"), 1);
+        let mut vault = Vault::create_v1(Path::new("/tmp/x.kw"), 1);
         let token = Key32::random();
-        vault.add_slot(&RandomSecret { kind: SlotKind::Token, label: "ci".to_string(), secret: &token }, 1);
+        vault.add_slot(&RandomSecret { kind: SlotKind::Token, label: "ci".to_string(), secret: &token }, 1).unwrap();
         let secret = Secret::new(
             "a".into(),
             "A".into(),
@@ -310,16 +574,17 @@ mod tests {
 
     fn reopen(bytes: &[u8], token: &Key32) -> Result<Vault> {
         let locked = Locked::from_bytes(Path::new("/tmp/x.kw"), Zeroizing::new(bytes.to_vec()), None)?;
-        let slot = locked.header.slots[0].clone();
+        let LockedFormat::V1(l) = &locked.format else { panic!("a version 1 file") };
+        let slot = l.header.slots[0].clone();
         let kek = crypto::hkdf_kek(token.expose(), &slot.salt);
-        let key = locked.unwrap_slot(&slot, &kek).expect("token opens its slot");
-        locked.open(key)
+        let key = l.unwrap_slot(&slot, &kek).expect("token opens its slot");
+        locked.open(OpenKey::V1(key))
     }
 
     #[test]
     fn seal_and_reopen() {
         let (mut vault, token) = sample_vault();
-        let bytes = vault.seal();
+        let bytes = vault.seal().unwrap();
         let reopened = reopen(&bytes, &token).unwrap();
         assert_eq!(reopened.get("a").unwrap().current().unwrap().value.expose(), "value-1");
         assert!(!bytes.windows(7).any(|w| w == b"value-1"), "no plaintext in the file");
@@ -328,8 +593,8 @@ mod tests {
     #[test]
     fn every_payload_byte_flip_is_refused_as_damage() {
         let (mut vault, token) = sample_vault();
-        let bytes = vault.seal();
-        let start = format::encode_header(&vault.header).len();
+        let bytes = vault.seal().unwrap();
+        let start = format::encode_header(vault.v1_header().unwrap()).len();
         for i in start..bytes.len() {
             let mut bad = bytes.clone();
             bad[i] ^= 0x01;
@@ -343,49 +608,64 @@ mod tests {
     #[test]
     fn a_reopened_vault_lists_its_secrets_and_records() {
         let (mut vault, token) = sample_vault();
-        let reopened = reopen(&vault.seal(), &token).unwrap();
+        let reopened = reopen(&vault.seal().unwrap(), &token).unwrap();
         let names: Vec<String> = reopened.secrets().unwrap().into_iter().map(|s| s.name).collect();
         assert_eq!(names, ["a"]);
         let records = reopened.records().unwrap();
         assert_eq!(records.records.len(), 1);
     }
 
-    fn slots(vault: &Vault) -> Vec<(SlotKind, &str)> {
-        vault.header.slots.iter().map(|s| (s.kind, s.label.as_str())).collect()
+    fn slots(vault: &Vault) -> Vec<(SlotKind, String)> {
+        vault.slots().into_iter().map(|s| (s.kind, s.label)).collect()
+    }
+
+    fn pairs(list: &[(SlotKind, &str)]) -> Vec<(SlotKind, String)> {
+        list.iter().map(|(k, l)| (*k, (*l).to_owned())).collect()
     }
 
     #[test]
     fn a_slot_replaces_only_the_slot_of_the_same_kind_and_label() {
         let (mut vault, old_token) = sample_vault();
         let key = Key32::random();
-        vault.add_slot(&RandomSecret { kind: SlotKind::Token, label: "deploy".to_string(), secret: &key }, 2);
-        vault.add_slot(&RandomSecret { kind: SlotKind::Keyring, label: "ci".to_string(), secret: &key }, 2);
-        assert_eq!(slots(&vault), [(SlotKind::Token, "ci"), (SlotKind::Token, "deploy"), (SlotKind::Keyring, "ci")]);
+        vault.add_slot(&RandomSecret { kind: SlotKind::Token, label: "deploy".to_string(), secret: &key }, 2).unwrap();
+        vault.add_slot(&RandomSecret { kind: SlotKind::Keyring, label: "ci".to_string(), secret: &key }, 2).unwrap();
+        assert_eq!(
+            slots(&vault),
+            pairs(&[(SlotKind::Token, "ci"), (SlotKind::Token, "deploy"), (SlotKind::Keyring, "ci")])
+        );
 
         let new_token = Key32::random();
-        vault.add_slot(&RandomSecret { kind: SlotKind::Token, label: "ci".to_string(), secret: &new_token }, 3);
-        assert_eq!(slots(&vault), [(SlotKind::Token, "deploy"), (SlotKind::Keyring, "ci"), (SlotKind::Token, "ci")]);
-        let ci = vault.header.slots.iter().find(|s| s.kind == SlotKind::Token && s.label == "ci").unwrap();
-        assert!(vault.header.slots.iter().all(|s| s.created > 1), "the first `ci` slot is gone");
+        vault
+            .add_slot(&RandomSecret { kind: SlotKind::Token, label: "ci".to_string(), secret: &new_token }, 3)
+            .unwrap();
+        assert_eq!(
+            slots(&vault),
+            pairs(&[(SlotKind::Token, "deploy"), (SlotKind::Keyring, "ci"), (SlotKind::Token, "ci")])
+        );
+        let header = vault.v1_header().unwrap();
+        let ci = header.slots.iter().find(|s| s.kind == SlotKind::Token && s.label == "ci").unwrap();
+        assert!(header.slots.iter().all(|s| s.created > 1), "the first `ci` slot is gone");
         let kek = |k: &Key32| crypto::hkdf_kek(k.expose(), &ci.salt);
-        assert!(unwrap_slot(&vault.header.vault_id, ci, &kek(&new_token)).is_some());
-        assert!(unwrap_slot(&vault.header.vault_id, ci, &kek(&old_token)).is_none());
+        assert!(v1::unwrap_slot(&header.vault_id, ci, &kek(&new_token)).is_some());
+        assert!(v1::unwrap_slot(&header.vault_id, ci, &kek(&old_token)).is_none());
     }
 
     #[test]
     fn removed_and_rekeyed_slots_are_handed_back() {
         let (mut vault, _) = sample_vault();
         let recovery = Key32::random();
-        vault.add_slot(&RandomSecret { kind: SlotKind::Recovery, label: "recovery".into(), secret: &recovery }, 2);
-        let removed = vault.remove_slots(|s| s.kind == SlotKind::Token);
+        vault
+            .add_slot(&RandomSecret { kind: SlotKind::Recovery, label: "recovery".into(), secret: &recovery }, 2)
+            .unwrap();
+        let removed = vault.remove_slots(|s| s.kind == SlotKind::Token).unwrap();
         assert_eq!(removed.iter().map(|s| s.label.as_str()).collect::<Vec<_>>(), ["ci"]);
-        assert_eq!(slots(&vault), [(SlotKind::Recovery, "recovery")]);
+        assert_eq!(slots(&vault), pairs(&[(SlotKind::Recovery, "recovery")]));
 
-        let old_key = vault.data_key().expose().to_owned();
-        let dropped = vault.rekey();
+        let old_key = vault.data_key().unwrap().expose().to_owned();
+        let dropped = vault.rekey().unwrap();
         assert_eq!(dropped.iter().map(|s| s.kind).collect::<Vec<_>>(), [SlotKind::Recovery]);
-        assert!(vault.header.slots.is_empty());
-        assert_ne!(vault.data_key().expose(), &old_key);
+        assert!(vault.slots().is_empty());
+        assert_ne!(vault.data_key().unwrap().expose(), &old_key);
     }
 
     #[test]
@@ -399,15 +679,15 @@ mod tests {
         assert!(!stale.exists());
         let bytes = std::fs::read(&vault.path).unwrap();
         assert_eq!(reopen(&bytes, &token).unwrap().get("a").unwrap().current().unwrap().value.expose(), "value-1");
-        let opened_header = Locked::read(&vault.path).unwrap().header;
-        assert_eq!(opened_header, vault.header, "the file holds the header as last sealed");
+        let LockedFormat::V1(opened) = Locked::read(&vault.path).unwrap().format else { panic!("version 1") };
+        assert_eq!(&opened.header, vault.v1_header().unwrap(), "the file holds the header as last sealed");
     }
 
     #[test]
     fn a_fresh_nonce_every_save() {
         let (mut vault, _) = sample_vault();
-        let a = vault.seal();
-        let b = vault.seal();
+        let a = vault.seal().unwrap();
+        let b = vault.seal().unwrap();
         assert_ne!(a, b);
     }
 }

@@ -27,9 +27,22 @@ impl Env {
 
     /// A vault with no keyring, opened through its recovery key in KEYWARD_VAULT_KEY.
     pub(crate) fn with_recovery_key() -> Env {
+        Env::with_recovery_key_in(2)
+    }
+
+    /// [`Env::with_recovery_key`] in vault format 1 (the binary format before format 2).
+    pub(crate) fn with_recovery_key_v1() -> Env {
+        Env::with_recovery_key_in(1)
+    }
+
+    fn with_recovery_key_in(format: u16) -> Env {
         let mut env = Env::new();
         let file = env.path("recovery.txt");
-        env.cmd().args(["init", "--keyring", "none", "--recovery-key-file"]).arg(&file).assert().success();
+        env.cmd()
+            .args(["init", "--keyring", "none", "--format", &format.to_string(), "--recovery-key-file"])
+            .arg(&file)
+            .assert()
+            .success();
         env.key = Some(std::fs::read_to_string(&file).unwrap().trim().to_owned());
         env
     }
@@ -124,8 +137,8 @@ impl Env {
         let code = keyward::unlock::codes::parse(key).expect("a key");
         let locked = keyward::vault::Locked::read(&self.vault).unwrap();
         let mut credential = keyward::unlock::Credential::new(code);
-        let opened = credential.open(&locked.header.vault_id, &locked.header.slots).expect("the key opens the vault");
-        let mut vault = locked.open(opened.data_key).unwrap();
+        let opened = credential.open(&locked).expect("the key opens the vault");
+        let mut vault = locked.open(opened.key).unwrap();
         let mut records = vault.records().unwrap();
         change(&mut records);
         vault.set_records(&records);

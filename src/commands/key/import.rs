@@ -24,11 +24,11 @@ pub(crate) fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
 
     let label = backend.slot_label();
     let secret = Key32::random();
-    let vault_id = ctx.modify_with(&mut credential, |vault, _| {
-        vault.add_slot(&RandomSecret { kind: SlotKind::Keyring, label: label.clone(), secret: &secret }, ctx.now);
-        Ok(vault.header.vault_id_hex())
+    let entry = ctx.modify_with(&mut credential, |vault, _| {
+        vault.add_slot(&RandomSecret { kind: SlotKind::Keyring, label: label.clone(), secret: &secret }, ctx.now)?;
+        Ok(vault.keyring_name())
     })?;
-    keyring::set(backend, &vault_id, &secret)?;
+    keyring::set(backend, &entry, &secret)?;
 
     if backend == Backend::Keyutils {
         ctx.out.warn(&format!("the kernel keyring keeps the vault key in {}", Backend::Keyutils.persistence()));
@@ -43,7 +43,6 @@ pub(crate) fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
 /// The proof of access: a recovery key or token piped on standard input, else
 /// `KEYWARD_VAULT_KEY`, else the passphrase (file or prompt).
 fn credential(locked: &Locked) -> Result<Credential> {
-    let header = &locked.header;
     let from_stdin = if input::can_prompt() { None } else { Some(input::read_code("")?) };
     let code_text = match from_stdin.filter(|t| !t.trim().is_empty()) {
         Some(text) => Some(text),
@@ -62,12 +61,12 @@ fn credential(locked: &Locked) -> Result<Credential> {
     if let Some(text) = code_text {
         let code = codes::parse(&text).map_err(|reason| Error::invalid("recovery key or token", "(hidden)", reason))?;
         let mut credential = Credential::new(code);
-        return match credential.open(&header.vault_id, &header.slots) {
+        return match credential.open(locked) {
             Some(_) => Ok(credential),
             None => Err(Error::WrongSecret { what: credential.describe(), path: locked.path.clone() }),
         };
     }
-    if !header.slots.iter().any(|s| s.kind == SlotKind::Passphrase) {
+    if !locked.slots().iter().any(|s| s.kind == SlotKind::Passphrase) {
         return Err(Error::CannotUnlock {
             path: locked.path.clone(),
             reason: "no recovery key or token was given and the vault has no passphrase slot".into(),
@@ -85,7 +84,7 @@ fn credential(locked: &Locked) -> Result<Credential> {
         }
     };
     let mut credential = Credential::new(crate::unlock::passphrase::PassphraseIdentity::new(passphrase));
-    match credential.open(&header.vault_id, &header.slots) {
+    match credential.open(locked) {
         Some(_) => Ok(credential),
         None => Err(Error::WrongSecret { what: "passphrase", path: locked.path.clone() }),
     }

@@ -13,33 +13,35 @@ use crate::vault::format::SlotKind;
 
 pub(super) fn run(args: PassphraseArgs, ctx: &Context) -> Result<Outcome> {
     if args.remove {
-        ctx.modify(|vault, _| {
-            if vault.remove_slots(|s| s.kind == SlotKind::Passphrase).is_empty() {
+        let rekeyed = ctx.modify(|vault, _| {
+            if vault.remove_slots(|s| s.kind == SlotKind::Passphrase)?.is_empty() {
                 return Err(Error::Refused("the vault has no passphrase slot".into(), "nothing to remove"));
             }
-            super::keep_a_way_in(vault, "removing the passphrase")
+            super::keep_a_way_in(vault, "removing the passphrase")?;
+            Ok(vault.rekeyed_domains())
         })?;
-        return report(ctx, "removed");
+        return report(ctx, "removed", &rekeyed);
     }
     let locked = ctx.read_locked()?;
     let (mut credential, _) = ctx.unlock(&locked)?;
     drop(locked);
     let passphrase = input::new_passphrase()?;
-    let replaced = ctx.modify_with(&mut credential, |vault, _| {
-        let replaced = vault.header.slots.iter().any(|s| s.kind == SlotKind::Passphrase);
-        vault
-            .add_slot(&PassphraseRecipient { passphrase: passphrase.expose(), params: Argon2Params::DEFAULT }, ctx.now);
-        Ok(replaced)
+    let (replaced, rekeyed) = ctx.modify_with(&mut credential, |vault, _| {
+        let replaced = vault.slots().iter().any(|s| s.kind == SlotKind::Passphrase);
+        let recipient = PassphraseRecipient { passphrase: passphrase.expose(), params: Argon2Params::DEFAULT };
+        vault.add_slot(&recipient, ctx.now)?;
+        Ok((replaced, vault.rekeyed_domains()))
     })?;
-    report(ctx, if replaced { "replaced" } else { "set" })
+    report(ctx, if replaced { "replaced" } else { "set" }, &rekeyed)
 }
 
-fn report(ctx: &Context, what: &str) -> Result<Outcome> {
-    ctx.audit(crate::audit::Event::new("key.passphrase").details(json!({"passphrase": what})), true)?;
-    ctx.out.report(&json!({"passphrase": what}), || format!("passphrase {what}"));
-    // A replaced or removed passphrase still works on older copies.
+fn report(ctx: &Context, what: &str, rekeyed: &[String]) -> Result<Outcome> {
+    let details = json!({"passphrase": what, "rekeyed": rekeyed});
+    ctx.audit(crate::audit::Event::new("key.passphrase").details(details.clone()), true)?;
+    ctx.out.report(&details, || format!("passphrase {what}"));
+    // A replaced or removed passphrase: what it still opens, and what it no longer does.
     if what != "set" {
-        ctx.out.notice(super::token::UNCHANGED_DATA_KEY);
+        super::token::removal_note(ctx, rekeyed);
     }
     Ok(Outcome::Success)
 }

@@ -23,17 +23,18 @@ pub(super) fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
     let (mut credential, _) = ctx.unlock(&locked)?;
     drop(locked);
     let key = Key32::random();
-    ctx.modify_with(&mut credential, |vault, _| {
-        vault.add_slot(&RandomSecret { kind: SlotKind::Recovery, label: String::new(), secret: &key }, ctx.now);
+    let rekeyed = ctx.modify_with(&mut credential, |vault, _| {
+        vault.add_slot(&RandomSecret { kind: SlotKind::Recovery, label: String::new(), secret: &key }, ctx.now)?;
         // Deliver before the vault is saved: a failure here leaves the old recovery key working.
-        recovery::deliver(&dest, &key, ctx)
+        recovery::deliver(&dest, &key, ctx)?;
+        Ok(vault.rekeyed_domains())
     })?;
-    ctx.audit(crate::audit::Event::new("key.recovery"), true)?;
+    ctx.audit(crate::audit::Event::new("key.recovery").details(json!({"rekeyed": rekeyed})), true)?;
     if ctx.out.json && !matches!(dest, Destination::Stdout) {
-        ctx.out.json(&json!({"recovery_key": "replaced"}));
+        ctx.out.json(&json!({"recovery_key": "replaced", "rekeyed": rekeyed}));
     } else {
         ctx.out.notice("new recovery key issued; the old one no longer opens this file as it is now");
-        ctx.out.notice(super::token::UNCHANGED_DATA_KEY);
+        super::token::removal_note(ctx, &rekeyed);
     }
     Ok(Outcome::Success)
 }

@@ -20,17 +20,18 @@ use crate::vault::format::SlotKind;
 pub(super) fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
     let locked = ctx.read_locked()?;
     let (mut credential, _) = ctx.unlock(&locked)?;
-    let header = locked.header.clone();
+    let slots = locked.slots();
+    let format2 = locked.version() >= 2;
     drop(locked);
 
     // Everything that may ask the user happens before the lock is taken.
-    let had_passphrase = header.slots.iter().any(|s| s.kind == SlotKind::Passphrase);
+    let had_passphrase = slots.iter().any(|s| s.kind == SlotKind::Passphrase);
     let passphrase = if had_passphrase && (std::env::var_os(PASSPHRASE_FILE_VAR).is_some() || input::can_prompt()) {
         Some(input::new_passphrase()?)
     } else {
         None
     };
-    let this_machine = Backend::of_slots(&header.slots, true);
+    let this_machine = Backend::of_slots(&slots, true);
     let dest = recovery::destination(args.recovery_key_file.as_deref(), ctx);
     let recovery_key = (!matches!(dest, Destination::Nowhere)).then(Key32::random);
     if this_machine.is_empty() && passphrase.is_none() && recovery_key.is_none() {
@@ -40,29 +41,28 @@ pub(super) fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
     }
     let keyring_secret = Key32::random();
 
-    let dropped = ctx.modify_with(&mut credential, |vault, _| {
+    let (dropped, entry) = ctx.modify_with(&mut credential, |vault, _| {
         // The audit secret too (before the data key, from which a legacy vault's is derived):
         // whoever once decrypted the payload can no longer write authenticated audit entries.
         crate::audit::rotate_secret(vault)?;
-        let old = vault.rekey();
+        let old = vault.rekey()?;
         for backend in &this_machine {
-            vault.add_slot(
-                &RandomSecret { kind: SlotKind::Keyring, label: backend.slot_label(), secret: &keyring_secret },
-                ctx.now,
-            );
+            let recipient =
+                RandomSecret { kind: SlotKind::Keyring, label: backend.slot_label(), secret: &keyring_secret };
+            vault.add_slot(&recipient, ctx.now)?;
         }
         if let Some(pass) = &passphrase {
-            vault.add_slot(&PassphraseRecipient { passphrase: pass.expose(), params: Argon2Params::DEFAULT }, ctx.now);
+            let recipient = PassphraseRecipient { passphrase: pass.expose(), params: Argon2Params::DEFAULT };
+            vault.add_slot(&recipient, ctx.now)?;
         }
         if let Some(key) = &recovery_key {
-            vault.add_slot(&RandomSecret { kind: SlotKind::Recovery, label: String::new(), secret: key }, ctx.now);
+            vault.add_slot(&RandomSecret { kind: SlotKind::Recovery, label: String::new(), secret: key }, ctx.now)?;
             recovery::deliver(&dest, key, ctx)?;
         }
-        Ok(old)
+        Ok((old, vault.keyring_name()))
     })?;
-    let vault_id = data_encoding::HEXLOWER.encode(&header.vault_id);
     for backend in &this_machine {
-        if let Err(e) = keyring::set(*backend, &vault_id, &keyring_secret) {
+        if let Err(e) = keyring::set(*backend, &entry, &keyring_secret) {
             ctx.out.warn(&format!("{e}; unlock with the recovery key or passphrase, then run `keyward key import`"));
         }
     }
@@ -92,8 +92,11 @@ pub(super) fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
         if !machines.is_empty() {
             lines.push(format!("run `keyward key import` again on: {}", machines.join(", ")));
         }
-        lines
-            .push("note: older copies of the vault file (backups, git history) still open with the old secrets".into());
+        lines.push(if format2 {
+            "note: older copies of the vault file (backups, git history) still open with the old secrets, but nothing written from now on does".into()
+        } else {
+            "note: older copies of the vault file (backups, git history) still open with the old secrets".into()
+        });
         lines.join("\n")
     });
     Ok(Outcome::Success)

@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::parse;
 use crate::unlock::keyring::{self, Backend};
 use crate::unlock::{self, Policy};
-use crate::vault::format::Kdf;
 
 pub(super) fn run(ctx: &Context) -> Result<Outcome> {
     let location = ctx.location()?;
@@ -32,16 +31,24 @@ pub(super) fn run(ctx: &Context) -> Result<Outcome> {
         print(ctx, &doc);
         return Ok(Outcome::Missing);
     };
+    let version = locked.version();
     let slots: Vec<_> = locked
-        .header
-        .slots
+        .slots()
         .iter()
         .map(|s| {
-            let kdf = match s.kdf {
-                Kdf::HkdfSha256 => "hkdf-sha256".to_string(),
-                Kdf::Argon2id(p) => format!("argon2id m={}KiB t={} p={}", p.m_kib, p.t, p.p),
+            let kdf = match (s.argon2, version) {
+                (None, 1) => "hkdf-sha256".to_string(),
+                (None, _) => "x25519".to_string(),
+                (Some(p), 1) => format!("argon2id m={}KiB t={} p={}", p.m_kib, p.t, p.p),
+                (Some(p), _) => format!("argon2id m={}KiB t={} p={}, x25519", p.m_kib, p.t, p.p),
             };
-            json!({"kind": s.kind.as_str(), "label": s.label, "created": parse::time(s.created), "kdf": kdf})
+            json!({
+                "kind": s.kind.as_str(),
+                "label": s.label,
+                "created": parse::time(s.created),
+                "kdf": kdf,
+                "access": super::access_json(&s.access),
+            })
         })
         .collect();
     let unlocks_with = match unlock::unlock(&locked, Policy { passphrase: true }, &mut unlock::NoOne) {
@@ -55,9 +62,9 @@ pub(super) fn run(ctx: &Context) -> Result<Outcome> {
         "vault": locked.path,
         "why": location.reason.describe(),
         "exists": true,
-        "vault_id": locked.header.vault_id_hex(),
-        "format_version": crate::vault::format::VERSION,
-        "created": parse::time(locked.header.created),
+        "vault_id": locked.id_hex(),
+        "format_version": version,
+        "created": parse::time(locked.created()),
         "slots": slots,
         "unlocks_now": unlocks_with,
         "keyrings": backends,
@@ -76,7 +83,12 @@ fn print(ctx: &Context, doc: &serde_json::Value) {
     if doc["exists"] == false {
         text.push_str("exists:      no (create it with `keyward init`)\n");
     } else {
-        text.push_str(&format!("vault id:    {}\ncreated:     {}\n", s(&doc["vault_id"]), s(&doc["created"])));
+        text.push_str(&format!(
+            "vault id:    {}\nformat:      version {}\ncreated:     {}\n",
+            s(&doc["vault_id"]),
+            doc["format_version"],
+            s(&doc["created"])
+        ));
         let unlock = &doc["unlocks_now"];
         if unlock["ok"] == true {
             text.push_str(&format!("unlocks now: yes, with the {}\n", s(&unlock["source"])));
@@ -87,8 +99,15 @@ fn print(ctx: &Context, doc: &serde_json::Value) {
         for slot in doc["slots"].as_array().into_iter().flatten() {
             let label = s(&slot["label"]);
             let label = if label.is_empty() { String::new() } else { format!(" {label}") };
+            let access = match &slot["access"] {
+                serde_json::Value::Array(envs) => {
+                    let envs: Vec<String> = envs.iter().map(s).collect();
+                    format!(", access: {} and secrets with no environment", envs.join(", "))
+                }
+                _ => String::new(),
+            };
             text.push_str(&format!(
-                "  {}{label}  (created {}, {})\n",
+                "  {}{label}  (created {}, {}{access})\n",
                 s(&slot["kind"]),
                 s(&slot["created"]),
                 s(&slot["kdf"])

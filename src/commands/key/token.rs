@@ -3,44 +3,63 @@
 use serde_json::json;
 
 use crate::Outcome;
-use crate::cli::LabelArg;
+use std::collections::BTreeSet;
+
+use crate::cli::{LabelArg, TokenAddArgs};
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::metadata_flags as metadata;
 use crate::parse;
 use crate::sensitive::Key32;
 use crate::unlock::RandomSecret;
 use crate::unlock::codes::{self, CodeKind};
 use crate::vault::format::SlotKind;
+use crate::vault::slots::Access;
 
-/// What removing a slot does not do (until slots are recipients that a removal re-keys): said
-/// after every removal, so nobody takes it for a revocation of what the secret already opened.
-pub(super) const UNCHANGED_DATA_KEY: &str = "the data key is unchanged: with any earlier copy of this vault (git history, a backup) the removed secret still yields it, and it opens this file and every later version; if the secret may have leaked, run `keyward key rotate`";
+/// What removing a slot does not do in format 1: said after every removal there, so nobody
+/// takes it for a revocation of what the secret already opened.
+pub(super) const UNCHANGED_DATA_KEY: &str = "the data key is unchanged: with any earlier copy of this vault (git history, a backup) the removed secret still yields it, and it opens this file and every later version; run `keyward key upgrade` (format 2 re-keys on every removal), or `keyward key rotate` if the secret may have leaked";
+
+/// What a removal did to the keys: in format 2 the domains it re-keyed, in format 1 nothing.
+pub(super) fn removal_note(ctx: &Context, rekeyed: &[String]) {
+    if rekeyed.is_empty() {
+        ctx.out.notice(UNCHANGED_DATA_KEY);
+    } else {
+        ctx.out.notice(&format!(
+            "re-keyed {}: the removed secret opens nothing written from now on, even with an older copy of the file (what it could read before, it may have kept)",
+            rekeyed.join(", ")
+        ));
+    }
+}
 
 fn label(args: &LabelArg) -> Result<String> {
     parse::label(&args.label).map_err(|reason| Error::invalid("token label", &args.label, reason))
 }
 
-pub(super) fn add(args: LabelArg, ctx: &Context) -> Result<Outcome> {
-    let label = label(&args)?;
+pub(super) fn add(args: TokenAddArgs, ctx: &Context) -> Result<Outcome> {
+    let label = parse::label(&args.label).map_err(|reason| Error::invalid("token label", &args.label, reason))?;
+    let envs = args.env.iter().map(|e| metadata::env(e)).collect::<Result<BTreeSet<String>>>()?;
+    let access = if envs.is_empty() { Access::All } else { Access::Domains(envs.clone()) };
     let secret = Key32::random();
     ctx.modify(|vault, _| {
-        if vault.header.slots.iter().any(|s| s.kind == SlotKind::Token && s.label == label) {
+        if vault.slots().iter().any(|s| s.kind == SlotKind::Token && s.label == label) {
             return Err(Error::TokenExists { label: label.clone() });
         }
-        if vault.header.slots.len() >= crate::vault::format::MAX_SLOTS {
+        if vault.slots().len() >= crate::vault::format::MAX_SLOTS {
             return Err(Error::Refused(
                 "the vault has the maximum number of key slots".into(),
                 "remove unused tokens first",
             ));
         }
-        vault.add_slot(&RandomSecret { kind: SlotKind::Token, label: label.clone(), secret: &secret }, ctx.now);
-        Ok(())
+        let recipient = RandomSecret { kind: SlotKind::Token, label: label.clone(), secret: &secret };
+        vault.add_slot_with(&recipient, ctx.now, access.clone())
     })?;
-    ctx.audit(crate::audit::Event::new("key.token.add").details(json!({"label": label})), true)?;
+    let envs: Vec<&String> = envs.iter().collect();
+    ctx.audit(crate::audit::Event::new("key.token.add").details(json!({"label": label, "env": envs})), true)?;
     let token = codes::encode(CodeKind::Token, &secret);
     // The token is printed once, even with --quiet: it is what the command is for.
     if ctx.out.json {
-        ctx.out.json(&json!({"label": label, "token": &*token}));
+        ctx.out.json(&json!({"label": label, "env": envs, "token": &*token}));
     } else {
         let mut line = zeroize::Zeroizing::new(String::with_capacity(token.len() + 1));
         line.push_str(&token);
@@ -56,12 +75,18 @@ pub(super) fn add(args: LabelArg, ctx: &Context) -> Result<Outcome> {
 /// Token labels are in the clear header: listing them needs no unlock.
 pub(super) fn list(ctx: &Context) -> Result<Outcome> {
     let locked = ctx.read_locked()?;
-    let tokens: Vec<_> = locked.header.slots.iter().filter(|s| s.kind == SlotKind::Token).collect();
-    let json =
-        || tokens.iter().map(|s| json!({"label": s.label, "created": parse::time(s.created)})).collect::<Vec<_>>();
-    ctx.out.listing(json, &["LABEL", "CREATED"], "no tokens; make one with `keyward key token add LABEL`", |table| {
+    let slots = locked.slots();
+    let tokens: Vec<_> = slots.iter().filter(|s| s.kind == SlotKind::Token).collect();
+    let json = || {
+        tokens
+            .iter()
+            .map(|s| json!({"label": s.label, "created": parse::time(s.created), "access": super::access_json(&s.access)}))
+            .collect::<Vec<_>>()
+    };
+    let header = ["LABEL", "CREATED", "ACCESS"];
+    ctx.out.listing(json, &header, "no tokens; make one with `keyward key token add LABEL`", |table| {
         for s in &tokens {
-            table.add_row(vec![s.label.clone(), parse::time(s.created)]);
+            table.add_row(vec![s.label.clone(), parse::time(s.created), super::access_text(&s.access)]);
         }
     });
     Ok(Outcome::Success)
@@ -69,17 +94,18 @@ pub(super) fn list(ctx: &Context) -> Result<Outcome> {
 
 pub(super) fn rm(args: LabelArg, ctx: &Context) -> Result<Outcome> {
     let label = label(&args)?;
-    ctx.modify(|vault, _| {
-        let removed = vault.remove_slots(|s| s.kind == SlotKind::Token && s.label == label);
+    let rekeyed = ctx.modify(|vault, _| {
+        let removed = vault.remove_slots(|s| s.kind == SlotKind::Token && s.label == label)?;
         if removed.is_empty() {
             return Err(Error::TokenNotFound { label: label.clone() });
         }
-        super::keep_a_way_in(vault, "removing that token")
+        super::keep_a_way_in(vault, "removing that token")?;
+        Ok(vault.rekeyed_domains())
     })?;
-    ctx.audit(crate::audit::Event::new("key.token.rm").details(json!({"label": label})), true)?;
-    ctx.out.report(&json!({"removed_token": label}), || {
+    ctx.audit(crate::audit::Event::new("key.token.rm").details(json!({"label": label, "rekeyed": rekeyed})), true)?;
+    ctx.out.report(&json!({"removed_token": label, "rekeyed": rekeyed}), || {
         format!("removed token {label}: it no longer opens this file as it is now")
     });
-    ctx.out.notice(UNCHANGED_DATA_KEY);
+    removal_note(ctx, &rekeyed);
     Ok(Outcome::Success)
 }

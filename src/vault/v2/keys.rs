@@ -8,8 +8,6 @@
 //! (here, a domain key) in a buffer it frees without wiping. Unwrapping goes through
 //! `age::Decryptor`, which wipes what it decrypts.
 
-use std::io::Read;
-
 use chacha20poly1305::aead::AeadInPlace;
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit};
 use data_encoding::BASE64_NOPAD;
@@ -297,14 +295,51 @@ pub fn wrap(key: &Key32, recipient: &str) -> Vec<u8> {
     out
 }
 
-/// The 32-byte key inside an age file, if `identity` opens it and it holds exactly 32 bytes.
+/// The 32-byte key inside an age file as [`wrap`] writes it (one X25519 stanza, one chunk),
+/// if `identity` opens it. The file is parsed here rather than by `age::Decryptor`, whose
+/// chunk reader frees a copy of the plaintext unwiped when it shrinks its buffer; the stanza is
+/// still opened by age's own X25519 identity.
 pub fn unwrap(age_file: &[u8], identity: &age::x25519::Identity) -> Option<Key32> {
-    let decryptor = age::Decryptor::new_buffered(age_file).ok()?;
-    let mut reader = decryptor.decrypt(std::iter::once(identity as &dyn age::Identity)).ok()?;
-    let mut key = Key32::from_bytes([0; 32]);
-    reader.read_exact(key.expose_mut()).ok()?;
-    let mut extra = [0u8; 1];
-    (reader.read(&mut extra).ok()? == 0).then_some(key)
+    use age::Identity as _;
+    use age_core::secrecy::ExposeSecret as _;
+    // The header: the version line, one stanza (its 32-byte body is one line of 43 characters),
+    // and the MAC line; then exactly one chunk: nonce, 32 bytes, tag.
+    let mac_at = age_file.windows(5).position(|w| w == b"\n--- ")? + 1;
+    let header_end = mac_at + age_file[mac_at..].iter().position(|&b| b == b'\n')?;
+    let header = std::str::from_utf8(&age_file[..mac_at]).ok()?;
+    let mac_line = std::str::from_utf8(&age_file[mac_at..header_end]).ok()?;
+    let payload = &age_file[header_end + 1..];
+    let mut lines = header.strip_suffix('\n')?.split('\n');
+    let (Some(AGE_V1), Some(stanza), Some(body), None) = (lines.next(), lines.next(), lines.next(), lines.next())
+    else {
+        return None;
+    };
+    let arg = stanza.strip_prefix("-> X25519 ")?;
+    if arg.contains(' ') || body.len() >= 64 || payload.len() != 16 + 32 + 16 {
+        return None;
+    }
+    let stanza = age_core::format::Stanza {
+        tag: "X25519".to_owned(),
+        args: vec![arg.to_owned()],
+        body: BASE64_NOPAD.decode(body.as_bytes()).ok()?,
+    };
+    let file_key = identity.unwrap_stanza(&stanza)?.ok()?;
+    let fk = file_key.expose_secret();
+    // The header MAC covers everything up to and including "---".
+    let mac: [u8; 32] = BASE64_NOPAD.decode(mac_line.strip_prefix("--- ")?.as_bytes()).ok()?.try_into().ok()?;
+    let signed = &age_file[..mac_at + 3];
+    if !mac_eq(&hmac(&crypto::hkdf(fk, Some(b""), b"header"), signed), &mac) {
+        return None;
+    }
+    let (nonce, chunk) = payload.split_at(16);
+    let payload_key = crypto::hkdf(fk, Some(nonce), b"payload");
+    let mut key = Key32::from_bytes(chunk[..32].try_into().expect("32 bytes"));
+    let tag = chacha20poly1305::Tag::from_slice(&chunk[32..]);
+    let mut chunk_nonce = [0u8; 12];
+    chunk_nonce[11] = 1;
+    let cipher = ChaCha20Poly1305::new(payload_key.expose().into());
+    cipher.decrypt_in_place_detached(&chunk_nonce.into(), b"", key.expose_mut(), tag).ok()?;
+    Some(key)
 }
 
 #[cfg(test)]
@@ -318,6 +353,8 @@ mod tests {
         let file = wrap(&key, &recipient(&secret));
         assert!(file.starts_with(b"age-encryption.org/v1\n-> X25519 "));
         assert_eq!(unwrap(&file, &identity(&secret)).unwrap().expose(), key.expose());
+        // A valid age file: the age crate's own reader opens it too (the CLI does, in tests/).
+        assert_eq!(age::decrypt(&identity(&secret), &file).unwrap(), key.expose());
         assert!(unwrap(&file, &identity(&Key32::random())).is_none());
         let mut flipped = file.clone();
         let last = flipped.len() - 1;

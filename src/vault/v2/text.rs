@@ -588,11 +588,20 @@ pub struct PrintSecret<'a> {
 pub fn print_header(out: &mut String, id: &[u8; 16], created: i64, slots: &[Slot]) {
     let _ = writeln!(out, "{FIRST_LINE}\nid {}\ncreated {created}", HEXLOWER.encode(id));
     for s in slots {
-        let _ = write!(out, "slot {} {} {}", s.name, s.recipient, s.created);
-        if let Some((p, salt)) = &s.argon2 {
-            let _ = write!(out, " argon2id {} {} {} {}", p.m_kib, p.t, p.p, BASE64_NOPAD.encode(salt));
-        }
+        out.push_str(&s.line());
         out.push('\n');
+    }
+}
+
+impl Slot {
+    /// The slot's line, without its line ending: what the file holds, and what seals and grants
+    /// cover.
+    pub fn line(&self) -> String {
+        let mut line = format!("slot {} {} {}", self.name, self.recipient, self.created);
+        if let Some((p, salt)) = &self.argon2 {
+            let _ = write!(line, " argon2id {} {} {} {}", p.m_kib, p.t, p.p, BASE64_NOPAD.encode(salt));
+        }
+        line
     }
 }
 

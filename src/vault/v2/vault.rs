@@ -18,23 +18,7 @@ use crate::sensitive::Key32;
 use crate::vault::format::SlotKind;
 use crate::vault::payload::{DecodeError, Record, RecordBody, Records};
 use crate::vault::secret::Secret;
-
-/// A slot's access: every domain (it is a recipient of `@all`), or these environments (and
-/// `@default`, which every slot holds).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Access {
-    All,
-    Domains(BTreeSet<String>),
-}
-
-impl Access {
-    pub fn holds(&self, domain: &str) -> bool {
-        match self {
-            Access::All => true,
-            Access::Domains(d) => domain == DEFAULT || d.contains(domain),
-        }
-    }
-}
+pub use crate::vault::slots::Access;
 
 /// A version 2 body still sealed, as [`RecordBody::Sealed`] carries it.
 #[derive(Clone)]
@@ -83,25 +67,26 @@ fn settings_aad(id: &[u8; 16]) -> Vec<u8> {
     Transcript::new("keyward/v2/settings", id).as_bytes().to_vec()
 }
 
-/// The recipients of a domain's `to` lines, with each slot's recipient, as the seal and grant
-/// cover them.
+/// The recipients of a domain's `to` lines as the seal and grant cover them: each one's whole
+/// slot line and wrapped key.
 fn recipients_transcript(t: &mut Transcript, slots: &[Slot], to: &[Wrap]) {
     t.u32(u32::try_from(to.len()).unwrap_or(u32::MAX));
     for w in to {
-        let recipient = slots.iter().find(|s| s.name == w.slot).map_or("", |s| s.recipient.as_str());
-        t.str(&w.slot.to_string()).str(recipient);
+        let line = slots.iter().find(|s| s.name == w.slot).map(Slot::line).unwrap_or_default();
+        t.str(&line).bytes(&w.age);
     }
 }
 
 /// The seal MAC input of a domain.
 fn seal_transcript<'a>(
     id: &[u8; 16],
+    created: i64,
     slots: &[Slot],
     head: &DomainHead,
     secrets: impl ExactSizeIterator<Item = (&'a str, &'a str, [u8; 16])>,
 ) -> Transcript {
     let mut t = Transcript::new("keyward/v2/seal", id);
-    t.str(&head.name).u64(head.generation).raw(&head.key_id);
+    t.raw(&created.to_le_bytes()).str(&head.name).u64(head.generation).raw(&head.key_id);
     recipients_transcript(&mut t, slots, &head.to);
     t.u32(u32::try_from(head.vouches.len()).unwrap_or(u32::MAX));
     for v in &head.vouches {
@@ -135,8 +120,18 @@ fn domain_order(name: &str) -> (u8, String) {
     }
 }
 
-/// The settings of `@default`: (key, value) pairs.
-pub type Settings = Vec<(String, String)>;
+/// The settings of `@default`: (key, value) pairs. The values include the audit secret: they are
+/// wiped when dropped.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Settings(pub Vec<(String, String)>);
+
+impl Drop for Settings {
+    fn drop(&mut self) {
+        for (_, value) in &mut self.0 {
+            value.zeroize();
+        }
+    }
+}
 
 /// A slot to add: its line, and the domains it will hold.
 pub struct NewSlot {
@@ -192,7 +187,7 @@ impl Vault2 {
             doc: Arc::new(doc),
             opener: None,
             opened: RefCell::new(opened),
-            edited: Some((Vec::new(), Vec::new())),
+            edited: Some((Settings::default(), Vec::new())),
             slots: Vec::new(),
             access: BTreeMap::new(),
             rekey: BTreeSet::new(),
@@ -286,6 +281,7 @@ impl Vault2 {
         }
         let seal = seal_transcript(
             &doc.id,
+            doc.created,
             &doc.slots,
             &d.head,
             tags.into_iter().map(|(n, v, t)| (n, v, t.unwrap_or_default())),
@@ -373,7 +369,7 @@ impl Vault2 {
     /// sealed and cannot be opened), and the settings.
     pub fn records(&self) -> Result<Records> {
         if let Some((settings, records)) = &self.edited {
-            return Ok(Records { settings: settings.clone(), records: records.clone() });
+            return Ok(Records { settings: settings.0.clone(), records: records.clone() });
         }
         let mut records = Vec::with_capacity(self.doc.domains.iter().map(|d| d.secrets.len()).sum());
         for (di, d) in self.doc.domains.iter().enumerate() {
@@ -385,7 +381,8 @@ impl Vault2 {
             }
         }
         records.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Records { settings: self.settings()?, records })
+        let mut settings = self.settings()?;
+        Ok(Records { settings: std::mem::take(&mut settings.0), records })
     }
 
     /// The secrets of the domains this slot holds, and the names of the domains it skipped.
@@ -406,7 +403,7 @@ impl Vault2 {
     }
 
     /// The settings of `@default`, opened (as edited, if they were).
-    pub fn settings(&self) -> Result<Vec<(String, String)>> {
+    pub fn settings(&self) -> Result<Settings> {
         if let Some((settings, _)) = &self.edited {
             return Ok(settings.clone());
         }
@@ -414,18 +411,19 @@ impl Vault2 {
     }
 
     /// The settings as the file holds them.
-    fn file_settings(&self) -> Result<Vec<(String, String)>> {
-        let Some(sealed) = &self.doc.domains[1].head.settings else { return Ok(Vec::new()) };
+    fn file_settings(&self) -> Result<Settings> {
+        let Some(sealed) = &self.doc.domains[1].head.settings else { return Ok(Settings::default()) };
         let key = self.domain_key(DEFAULT)?;
         let plain = key
             .open(&settings_aad(&self.doc.id), sealed)
             .map_err(|_| self.damaged("the settings do not authenticate"))?;
         postcard::from_bytes::<Vec<(String, String)>>(&plain)
+            .map(Settings)
             .map_err(|_| self.damaged("the settings cannot be decoded"))
     }
 
     pub fn set_records(&mut self, records: &Records) {
-        self.edited = Some((records.settings.clone(), records.records.clone()));
+        self.edited = Some((Settings(records.settings.clone()), records.records.clone()));
     }
 
     /// Adds a slot (replacing one of the same name), wrapping the keys of the domains it will
@@ -641,9 +639,8 @@ impl Vault2 {
                     Some(s) => s.clone(),
                     None => self.file_settings()?,
                 };
-                let mut plain = Zeroizing::new(postcard::to_allocvec(&settings).unwrap_or_default());
+                let plain = crate::sensitive::to_zeroizing_bytes(&settings.0, 256);
                 head.settings = Some(key.seal(&settings_aad(&doc.id), &plain));
-                plain.zeroize();
             }
             // Secret lines: kept, or sealed now.
             let mut lines: Vec<(String, String, String)> = Vec::with_capacity(domain_records.len());
@@ -658,6 +655,7 @@ impl Vault2 {
             }
             let seal_input = seal_transcript(
                 &doc.id,
+                doc.created,
                 &self.slots,
                 &head,
                 lines.iter().map(|(n, v, s)| (n.as_str(), v.as_str(), text::sealed_tag(s).unwrap_or_default())),
@@ -705,8 +703,8 @@ pub fn access_of(doc: &Document) -> BTreeMap<SlotName, Access> {
 }
 
 /// The settings value of `key`.
-pub fn setting(settings: &[(String, String)], key: &str) -> Option<Zeroizing<String>> {
-    settings.iter().find(|(k, _)| k == key).map(|(_, v)| Zeroizing::new(v.clone()))
+pub fn setting(settings: &Settings, key: &str) -> Option<Zeroizing<String>> {
+    settings.0.iter().find(|(k, _)| k == key).map(|(_, v)| Zeroizing::new(v.clone()))
 }
 
 /// The slot whose recipient is the public key of `secret`.
