@@ -870,6 +870,24 @@ pub(crate) enum KeyCommand {
     /// Re-key after a leak: new data key, new keyring slot and recovery key; tokens are dropped
     #[command(after_help = "Examples:\n  keyward key rotate --recovery-key-file ~/keyward-recovery.txt")]
     Rotate(RecoveryArgs),
+    /// Convert a format 1 vault to format 2: every secret kept, new keys for every slot
+    #[command(
+        after_help = "Examples:\n  keyward key upgrade --recovery-key-file ~/keyward-recovery.txt\n  keyward key upgrade --recovery-key-file - --reissue-tokens --drop-passphrase\n\nEvery secret, version and piece of metadata is kept, in one atomic write. This machine's keyring slot\nis made anew and a new recovery key is issued; the passphrase is asked again (or dropped with\n--drop-passphrase); tokens are listed for re-issue, or re-issued with --reissue-tokens (each printed\nonce). Keyring slots of other machines are dropped: run `keyward key import` there."
+    )]
+    Upgrade(UpgradeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UpgradeArgs {
+    /// Write the new recovery key to this file (created 0600); `-` prints it to standard output
+    #[arg(long, value_name = "PATH")]
+    pub recovery_key_file: Option<PathBuf>,
+    /// Drop the passphrase slot instead of asking for the passphrase again
+    #[arg(long)]
+    pub drop_passphrase: bool,
+    /// Make new tokens with the old labels and print them once (otherwise they are listed)
+    #[arg(long)]
+    pub reissue_tokens: bool,
 }
 
 #[derive(Debug, Subcommand)]

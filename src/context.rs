@@ -67,6 +67,13 @@ impl Context {
         })
     }
 
+    /// Prints what opening format 2 domains found (a domain replaced rather than re-keyed).
+    pub(crate) fn print_vault_warnings(&self) {
+        for warning in crate::vault::v2::seen::take_warnings() {
+            self.out.warn(&warning);
+        }
+    }
+
     pub(crate) fn remember(&self, vault: &Vault) -> Result<()> {
         *self.opened.borrow_mut() = Some((vault.id_hex(), audit::Keys::of(vault)?));
         Ok(())

@@ -100,6 +100,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Ending {
         }
         Some(command) => crate::commands::dispatch(command, &ctx),
     };
+    ctx.print_vault_warnings();
     // Output that could not be written (a closed pipe, a full disk) ends the command as an error.
     let result = result.and_then(|outcome| ctx.out.finish().map(|()| outcome));
     match result {

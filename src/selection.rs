@@ -21,6 +21,8 @@ pub struct Injected {
 }
 
 pub fn select(vault: &Vault, only: &[String], env: Option<&str>) -> Result<Vec<Secret>> {
+    // A key limited to other environments is refused, not handed an empty selection.
+    vault.check_holds(env)?;
     let secrets = if only.is_empty() {
         vault.secrets()?
     } else {
@@ -29,19 +31,25 @@ pub fn select(vault: &Vault, only: &[String], env: Option<&str>) -> Result<Vec<S
     Ok(in_order(secrets, only.is_empty(), env))
 }
 
-/// [`select`] from secrets already decoded (a command that needs them all anyway decodes once).
-pub fn select_from(all: &[Secret], only: &[String], env: Option<&str>) -> Result<Vec<Secret>> {
+/// [`select`] from the secrets of `vault` already decoded (a command that needs them all anyway
+/// decodes once).
+pub fn select_from(vault: &Vault, all: &[Secret], only: &[String], env: Option<&str>) -> Result<Vec<Secret>> {
+    vault.check_holds(env)?;
     let secrets = if only.is_empty() {
         all.to_vec()
     } else {
-        only.iter().map(|n| find(all, n).cloned()).collect::<Result<Vec<_>>>()?
+        only.iter().map(|n| find(vault, all, n).cloned()).collect::<Result<Vec<_>>>()?
     };
     Ok(in_order(secrets, only.is_empty(), env))
 }
 
-/// The secret named `name` among decoded ones.
-pub fn find<'a>(all: &'a [Secret], name: &str) -> Result<&'a Secret> {
-    all.iter().find(|s| s.name == name).ok_or_else(|| Error::SecretNotFound { name: name.to_owned() })
+/// The secret named `name` among those decoded from `vault`; when it is not among them, why
+/// (no such secret, or a domain this key does not hold).
+pub fn find<'a>(vault: &Vault, all: &'a [Secret], name: &str) -> Result<&'a Secret> {
+    match all.iter().find(|s| s.name == name) {
+        Some(secret) => Ok(secret),
+        None => Err(vault.get(name).err().unwrap_or_else(|| Error::SecretNotFound { name: name.to_owned() })),
+    }
 }
 
 /// Without `--only`, the secrets of no environment and those of `env`; environment-less first,

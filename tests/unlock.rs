@@ -165,10 +165,18 @@ fn key_rotate_locks_out_old_tokens_and_recovery_key() {
     let kinds: Vec<&str> = status["slots"].as_array().unwrap().iter().map(|s| s["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["recovery"], "every token was dropped");
 
-    // An old copy of the file still opens with the old token, as documented.
+    // An old copy of the file still opens with the old token, as documented...
+    let elsewhere = env.path("old.kw");
+    std::fs::write(&elsewhere, &old_copy).unwrap();
+    let out =
+        env.cmd().env("KEYWARD_VAULT", &elsewhere).env("KEYWARD_VAULT_KEY", &ci).args(["get", "k"]).output().unwrap();
+    assert_eq!(stdout(&out), "value\n", "{}", stderr(&out));
+    // ...but put back in place of the re-keyed file, this machine knows it for a rollback.
     std::fs::write(&env.vault, old_copy).unwrap();
     env.key = Some(ci);
-    assert_eq!(env.get("k"), "value");
+    let out = env.cmd().args(["get", "k"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("rolled back to generation 1"), "{}", stderr(&out));
 }
 
 #[test]

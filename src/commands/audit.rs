@@ -117,6 +117,7 @@ fn run_report(args: ReportArgs, ctx: &Context) -> Result<Outcome> {
     let (log, config) = log(ctx)?;
     let (since, until) = period(&args.filter, ctx.now)?;
     let vault = ctx.open()?;
+    super::note_skipped(ctx, &vault);
     let secrets = vault.secrets()?;
     let registry = config.registry();
     // Only lines a holder of the audit key wrote (and failed unlocks) count.

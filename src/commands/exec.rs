@@ -56,7 +56,7 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
     let registry = config.registry();
     // Decoded once: the selection, the references and the mask engine all read from these.
     let all = vault.secrets()?;
-    let secrets = selection::select_from(&all, &args.only, env_name.as_deref())?;
+    let secrets = selection::select_from(&vault, &all, &args.only, env_name.as_deref())?;
     if !args.allow_env_mismatch {
         selection::check_environment(&secrets, env_name.as_deref(), registry)?;
     }
@@ -69,7 +69,7 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
     // A reference names a secret as surely as --only does: the same checks apply (revoked
     // versions, environment, live and test keys). Its variable is the caller's own.
     for (var, name, selector) in references {
-        let secret = selection::find(&all, &name)?;
+        let secret = selection::find(&vault, &all, &name)?;
         let version = secret.usable(selector, ctx.now)?;
         if !args.allow_env_mismatch {
             selection::check_one(secret, &version.value, env_name.as_deref(), registry)?;
@@ -102,6 +102,8 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
         false,
     )?;
     let engine = (!args.no_mask).then(|| Engine::for_secrets(&all, Some(registry), Options::default()));
+    // Said before the command runs, not after it ends.
+    ctx.print_vault_warnings();
     Ok(Prepared { env: env.into_iter().collect(), engine })
 }
 

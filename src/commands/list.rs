@@ -21,6 +21,18 @@ pub(super) fn run(args: ListArgs, ctx: &Context) -> Result<Outcome> {
             && args.tag.as_ref().is_none_or(|t| s.body.meta.tags.contains(t))
     });
     secrets.sort_by(|a, b| a.name.cmp(&b.name));
+    // Format 2 keeps names in the clear: those of domains this key cannot open are listed too,
+    // marked, unless a filter needs what only their bodies say.
+    let skipped = vault.skipped_domains();
+    let mut sealed: Vec<(String, String, Option<String>)> = Vec::new();
+    if !skipped.is_empty() && provider.is_none() && args.tag.is_none() {
+        for r in &vault.records()?.records {
+            let domain = r.env.as_deref().unwrap_or("@default");
+            if skipped.iter().any(|d| d == domain) && env.as_ref().is_none_or(|e| r.env.as_ref() == Some(e)) {
+                sealed.push((r.name.clone(), r.var.clone(), r.env.clone()));
+            }
+        }
+    }
 
     let header = ["NAME", "VARIABLE", "ENV", "PROVIDER", "VERSION", "ROTATED", "EXPIRES", "TAGS"];
     let json = || {
@@ -32,6 +44,11 @@ pub(super) fn run(args: ListArgs, ctx: &Context) -> Result<Outcome> {
                 super::add_usage(&mut json, usage.get(&s.name));
                 json
             })
+            .chain(
+                sealed
+                    .iter()
+                    .map(|(name, var, env)| serde_json::json!({"name": name, "var": var, "env": env, "access": false})),
+            )
             .collect();
         list
     };
@@ -50,6 +67,26 @@ pub(super) fn run(args: ListArgs, ctx: &Context) -> Result<Outcome> {
                 if meta.tags.is_empty() { "-".into() } else { sanitize(&meta.tags.join(",")) },
             ]);
         }
+        for (name, var, env) in &sealed {
+            let hidden = "(no access)".to_owned();
+            table.add_row(vec![
+                sanitize(name),
+                var.clone(),
+                env.clone().unwrap_or_else(|| "-".into()),
+                hidden.clone(),
+                hidden.clone(),
+                hidden.clone(),
+                hidden.clone(),
+                hidden,
+            ]);
+        }
     });
+    if !skipped.is_empty() {
+        ctx.out.notice(&format!(
+            "{}: the secrets of {} are listed by name only",
+            vault.no_access(&skipped.join(", ")),
+            skipped.join(", ")
+        ));
+    }
     Ok(Outcome::Success)
 }

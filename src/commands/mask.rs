@@ -17,6 +17,7 @@ pub(super) fn run(args: MaskArgs, ctx: &Context) -> Result<Outcome> {
     let opts = Options { style: args.style.into(), min_length: args.min_length.into() };
     let engine = Engine::for_vault(vault.as_ref(), config.as_ref().map(Config::registry), opts)?;
     if let Some(v) = &vault {
+        super::note_skipped(ctx, v);
         let count = v.index()?.len();
         ctx.audit(crate::audit::Event::new("mask").details(serde_json::json!({"secrets_known": count})), false)?;
     }

@@ -34,6 +34,15 @@ use crate::error::Result;
 use crate::parse;
 use crate::vault::secret::{Secret, Stage, ext};
 
+/// Says which domains a command over the whole vault skipped (format 2: this key does not
+/// hold them).
+pub(crate) fn note_skipped(ctx: &Context, vault: &crate::vault::Vault) {
+    let skipped = vault.skipped_domains();
+    if !skipped.is_empty() {
+        ctx.out.notice(&format!("skipped {}: {}", skipped.join(", "), vault.no_access(&skipped.join(", "))));
+    }
+}
+
 /// The command's name as audit entries record it.
 fn name(command: &Command) -> &'static str {
     use crate::cli::{KeyCommand, TokenCommand};
@@ -54,6 +63,7 @@ fn name(command: &Command) -> &'static str {
         Command::Key(KeyCommand::Recovery(_)) => "key recovery",
         Command::Key(KeyCommand::Import(_)) => "key import",
         Command::Key(KeyCommand::Rotate(_)) => "key rotate",
+        Command::Key(KeyCommand::Upgrade(_)) => "key upgrade",
         Command::Lock => "lock",
         Command::Unlock(_) => "unlock",
         Command::Validate(_) => "validate",

@@ -374,6 +374,7 @@ fn paired_value(vault: &Vault, secret: &Secret) -> Result<Option<SecretValue>> {
 fn due(args: &RotateArgs, ctx: &Context) -> Result<Outcome> {
     let within = parse::duration(&args.within).map_err(|r| Error::invalid("--within", &args.within, r))?;
     let vault = ctx.open()?;
+    super::note_skipped(ctx, &vault);
     let mut rows: Vec<(i64, Secret)> = vault
         .secrets()?
         .into_iter()

@@ -138,6 +138,12 @@ fn engine(args: &ScanArgs, registry: &Registry, ctx: &Context, notes: &mut Vec<S
             Err(e) => return Err(e),
         }
     };
+    if let Some(v) = &vault
+        && !v.skipped_domains().is_empty()
+    {
+        let skipped = v.skipped_domains().join(", ");
+        notes.push(format!("known values of {skipped} not searched: {}", v.no_access(&skipped)));
+    }
     let opts = Options { style: Style::Partial, min_length: KNOWN_MIN_LENGTH };
     Ok((Engine::for_vault(vault.as_ref(), Some(registry), opts)?, vault.is_some()))
 }

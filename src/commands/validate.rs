@@ -156,6 +156,7 @@ fn stdin_target(args: &ValidateArgs, env: Option<String>, registry: &Registry) -
 fn stored_targets(args: &ValidateArgs, env: Option<String>, ctx: &Context) -> Result<Vec<Target>> {
     let vault = ctx.open()?;
     let mut secrets = if args.names.is_empty() {
+        super::note_skipped(ctx, &vault);
         vault.secrets()?
     } else {
         args.names.iter().map(|n| vault.get(n)).collect::<Result<Vec<_>>>()?

@@ -252,6 +252,21 @@ impl Vault {
         keyring_name(self.version(), &self.id())
     }
 
+    /// This vault in format 2, with the same id, creation time, secrets and settings, and no
+    /// slots yet (the caller adds them). A format 2 vault is handed back as it is.
+    pub fn to_format2(&self) -> Result<Vault> {
+        if let Format::V2(_) = self.format {
+            return Err(Error::Refused(
+                format!("{} is already in format 2", self.path.display()),
+                "nothing to upgrade",
+            ));
+        }
+        let records = self.records()?;
+        let mut v2 = Vault2::create(self.path.clone(), self.id(), self.created());
+        v2.set_records(&records);
+        Ok(Vault { path: self.path.clone(), format: Format::V2(Box::new(v2)) })
+    }
+
     /// The slots as they will be written.
     pub fn slots(&self) -> Vec<SlotInfo> {
         match &self.format {
@@ -358,6 +373,20 @@ impl Vault {
         match &self.format {
             Format::V1(v) => v.secrets().map_err(|e| self.record_error(e)),
             Format::V2(v) => Ok(v.secrets()?.0),
+        }
+    }
+
+    /// The refusal for a domain this key does not hold: "token ci-staging has no access to prod".
+    pub fn no_access(&self, domain: &str) -> Error {
+        let slot = self.v2().map_or_else(|| "this key".to_owned(), Vault2::opener_label);
+        Error::NoDomainAccess { slot, domain: domain.to_owned() }
+    }
+
+    /// Refuses an environment whose secrets this key cannot open (format 2).
+    pub fn check_holds(&self, env: Option<&str>) -> Result<()> {
+        match (self.v2(), env) {
+            (Some(v), Some(env)) if !v.holds(env) => Err(self.no_access(env)),
+            _ => Ok(()),
         }
     }
 

@@ -6,6 +6,7 @@ mod recovery;
 mod rotate;
 mod status;
 mod token;
+mod upgrade;
 
 use crate::Outcome;
 use crate::cli::{KeyCommand, TokenCommand};
@@ -24,6 +25,7 @@ pub(super) fn run(command: KeyCommand, ctx: &Context) -> Result<Outcome> {
         KeyCommand::Recovery(args) => recovery::run(args, ctx),
         KeyCommand::Import(args) => import::run(args, ctx),
         KeyCommand::Rotate(args) => rotate::run(args, ctx),
+        KeyCommand::Upgrade(args) => upgrade::run(args, ctx),
     }
 }
 

@@ -2,5 +2,6 @@
 //! (see `docs/vault-format.md`, "Version 2").
 
 pub mod keys;
+pub mod seen;
 pub mod text;
 pub mod vault;

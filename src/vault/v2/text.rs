@@ -64,6 +64,16 @@ impl SlotName {
         SlotName { kind, label: if kind.labelled() { label.to_owned() } else { String::new() } }
     }
 
+    /// How messages name it: "token ci-staging", "keyring keyutils@laptop", "the recovery key".
+    pub fn describe(&self) -> String {
+        match self.kind {
+            SlotKind::Token | SlotKind::Keyring => format!("{} {}", self.kind.as_str(), self.label),
+            SlotKind::Recovery | SlotKind::Passphrase => {
+                format!("the {}", self.kind.as_str().replace("recovery", "recovery key"))
+            }
+        }
+    }
+
     pub fn parse(text: &str) -> Result<SlotName, String> {
         let (kind, label) = match text.split_once(':') {
             Some(("keyring", l)) => (SlotKind::Keyring, l),

@@ -12,6 +12,7 @@ use data_encoding::BASE64_NOPAD;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::keys::{self, DomainKey, Transcript};
+use super::seen;
 use super::text::{self, ALL, DEFAULT, Document, DomainHead, PrintSecret, Slot, SlotName, Wrap};
 use crate::error::{Error, Result};
 use crate::sensitive::Key32;
@@ -233,8 +234,9 @@ impl Vault2 {
         self.opener.as_ref().map(|(s, _)| s)
     }
 
-    fn opener_label(&self) -> String {
-        self.opener().map_or_else(|| "this key".to_owned(), ToString::to_string)
+    /// How messages name the unlocking slot: "token ci-staging", "the recovery key".
+    pub fn opener_label(&self) -> String {
+        self.opener().map_or_else(|| "this key".to_owned(), SlotName::describe)
     }
 
     /// Whether the unlocking slot holds `domain` (a vault made here holds all).
@@ -242,6 +244,15 @@ impl Vault2 {
         match self.opener() {
             None => true,
             Some(slot) => access_of(&self.doc).get(slot).is_some_and(|a| a.holds(domain)),
+        }
+    }
+
+    /// Refuses what only a holder of every domain may do.
+    fn require_all(&self, what: &str) -> Result<()> {
+        if self.holds(ALL) {
+            Ok(())
+        } else {
+            Err(Error::NeedsAllDomains { slot: self.opener_label(), what: what.into() })
         }
     }
 
@@ -291,6 +302,7 @@ impl Vault2 {
                 "{domain} does not authenticate: a record, recipient or vouch was added, removed or altered"
             )));
         }
+        self.check_seen(domain, &d.head, &key)?;
         let key = Arc::new(key);
         self.opened.borrow_mut().insert(domain.to_owned(), key.clone());
         // A holder of @all checks who was granted this domain.
@@ -299,6 +311,46 @@ impl Vault2 {
             self.check_grant(&all, &d.head)?;
         }
         Ok(key)
+    }
+
+    /// Checks a domain against what this machine remembers of it (see [`seen`]): a rollback is
+    /// refused, a replacement reported; anything else is remembered.
+    fn check_seen(&self, domain: &str, head: &DomainHead, key: &DomainKey) -> Result<()> {
+        let Some(file) = seen::file(&self.path, &self.doc.id) else { return Ok(()) };
+        let mut state = seen::load(&file);
+        let found = seen::Entry { generation: head.generation, key_id: head.key_id };
+        let replaced = || {
+            seen::warn(format!(
+                "{domain} in {} was replaced, not re-keyed: its key does not come from the one this machine saw before; if the vault was re-created on purpose, delete {}",
+                self.path.display(),
+                file.display()
+            ));
+        };
+        match seen::judge(state.domains.get(domain), found) {
+            seen::Verdict::RolledBack { remembered } => {
+                return Err(self.damaged(format!(
+                    "{domain} was rolled back to generation {} (this machine has seen generation {remembered})",
+                    head.generation
+                )));
+            }
+            seen::Verdict::Replaced => {
+                replaced();
+                return Ok(());
+            }
+            seen::Verdict::Later(remembered) => {
+                let target = (remembered.generation, remembered.key_id);
+                if !keys::chain_reaches(&self.doc.id, domain, key, head.generation, &head.vouches, target) {
+                    replaced();
+                    return Ok(());
+                }
+            }
+            seen::Verdict::Known if state.domains.get(domain) == Some(&found) => return Ok(()),
+            seen::Verdict::Known => {}
+        }
+        state.vault = self.path.display().to_string();
+        state.domains.insert(domain.to_owned(), found);
+        seen::save(&file, &state);
+        Ok(())
     }
 
     fn check_grant(&self, all: &DomainKey, head: &DomainHead) -> Result<()> {
@@ -429,6 +481,7 @@ impl Vault2 {
     /// Adds a slot (replacing one of the same name), wrapping the keys of the domains it will
     /// hold. Needs `@all`: only a holder of every domain grants access.
     pub fn add_slot(&mut self, new: NewSlot) -> Result<()> {
+        self.require_all("add a key slot")?;
         self.domain_key(ALL)?;
         if let Access::Domains(domains) = &new.access {
             for d in domains.iter().filter(|d| self.doc.domain(d).is_some()) {
@@ -469,6 +522,7 @@ impl Vault2 {
             }
         }
         if !removed.is_empty() {
+            self.require_all("remove a key slot")?;
             self.domain_key(ALL)?;
             for d in self.rekey.clone() {
                 self.domain_key(&d)?;
@@ -479,6 +533,7 @@ impl Vault2 {
 
     /// Re-keys every domain (`key rotate`); needs every domain.
     pub fn rekey_all(&mut self) -> Result<()> {
+        self.require_all("re-key the vault")?;
         for d in &self.doc.domains {
             self.domain_key(&d.head.name)?;
             self.rekey.insert(d.head.name.clone());

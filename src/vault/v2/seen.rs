@@ -1,0 +1,118 @@
+//! What this machine remembers of each format 2 vault it opened: for each domain, the highest
+//! generation seen and that generation's key id (`$XDG_STATE_HOME/keyward/seen/`, one small JSON
+//! file per vault path and vault id, no secrets).
+//!
+//! A domain whose generation is lower than remembered was rolled back (refused). A domain at a
+//! higher generation must carry vouches that chain back to the remembered key; one that does not
+//! was replaced by someone who did not hold the old key, and is reported. A reader with nothing
+//! remembered (a fresh CI runner) can tell neither: see the threat model.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Warnings found while opening domains, for the command-line layer to print (a domain is
+/// opened on demand, deep inside whatever command needed it).
+static WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// The warnings found so far, taken.
+pub fn take_warnings() -> Vec<String> {
+    std::mem::take(&mut *WARNINGS.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+}
+
+pub(super) fn warn(message: String) {
+    let mut warnings = WARNINGS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !warnings.contains(&message) {
+        warnings.push(message);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub generation: u64,
+    #[serde(with = "hex16")]
+    pub key_id: [u8; 16],
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    /// The vault file, for a person reading the state directory.
+    #[serde(default)]
+    pub vault: String,
+    #[serde(default)]
+    pub domains: BTreeMap<String, Entry>,
+}
+
+mod hex16 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(id: &[u8; 16], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&data_encoding::HEXLOWER.encode(id))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 16], D::Error> {
+        let text = String::deserialize(d)?;
+        let bytes = data_encoding::HEXLOWER.decode(text.as_bytes()).map_err(serde::de::Error::custom)?;
+        bytes.try_into().map_err(|_| serde::de::Error::custom("a key id is 16 bytes"))
+    }
+}
+
+/// The state file of the vault at `vault` with id `id`, when there is a state directory.
+pub fn file(vault: &Path, id: &[u8; 16]) -> Option<PathBuf> {
+    let dir = crate::paths::state_dir().ok()?.join("seen");
+    let canonical = std::fs::canonicalize(vault).unwrap_or_else(|_| vault.to_owned());
+    let mut h = Sha256::new();
+    h.update(canonical.as_os_str().as_encoded_bytes());
+    h.update([0]);
+    h.update(id);
+    Some(dir.join(format!("{}.json", data_encoding::HEXLOWER.encode(&h.finalize()[..12]))))
+}
+
+/// The remembered state (empty when there is none, or it cannot be read: memory is a help, not
+/// a requirement).
+pub fn load(file: &Path) -> State {
+    let Ok(bytes) = crate::files::read_nofollow(file) else { return State::default() };
+    if bytes.len() > 1 << 20 {
+        return State::default();
+    }
+    serde_json::from_slice(&bytes).unwrap_or_default()
+}
+
+/// Writes the state, atomically, in a private directory; a failure is ignored (the next command
+/// remembers instead).
+pub fn save(file: &Path, state: &State) {
+    let Some(dir) = file.parent() else { return };
+    if crate::files::create_private_dir(dir).is_err() || crate::paths::check_own(dir).is_err() {
+        return;
+    }
+    if let Ok(bytes) = serde_json::to_vec_pretty(state) {
+        let _ = crate::files::write_atomic(file, &bytes);
+    }
+}
+
+/// What the remembered entry says of a domain found at `found`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing remembered, or the same key: fine, remember it.
+    Known,
+    /// A lower generation than remembered.
+    RolledBack { remembered: u64 },
+    /// The same generation with another key, or a higher one whose vouches do not reach the
+    /// remembered key.
+    Replaced,
+    /// A higher generation: the caller checks the vouches against this.
+    Later(Entry),
+}
+
+pub fn judge(remembered: Option<&Entry>, found: Entry) -> Verdict {
+    match remembered {
+        None => Verdict::Known,
+        Some(r) if found.generation < r.generation => Verdict::RolledBack { remembered: r.generation },
+        Some(r) if found.generation == r.generation && found.key_id == r.key_id => Verdict::Known,
+        Some(r) if found.generation == r.generation => Verdict::Replaced,
+        Some(r) => Verdict::Later(*r),
+    }
+}
