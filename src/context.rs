@@ -177,7 +177,7 @@ impl Context {
     pub(crate) fn open_with_credential(&self) -> Result<(Vault, Credential, Opened)> {
         let locked = self.read_locked()?;
         let (credential, opened) = self.unlock(&locked)?;
-        let vault = locked.open(opened.key.clone())?;
+        let vault = locked.open_remembering(opened.key.clone())?;
         self.remember(&vault)?;
         Ok((vault, credential, opened))
     }
@@ -214,7 +214,7 @@ impl Context {
             ),
             hint: "run the command again".into(),
         })?;
-        let mut vault = locked.open(opened.key)?;
+        let mut vault = locked.open_remembering(opened.key)?;
         let audit_secret = vault.setting(audit::SECRET_SETTING)?;
         let result = change(&mut vault, credential)?;
         // Format 2: whoever held @default before a re-key must not go on writing authenticated

@@ -15,6 +15,7 @@ mod disk_full;
 mod doctor;
 mod exec;
 mod export_import;
+mod format2;
 mod generated;
 mod help;
 mod hygiene;

@@ -178,13 +178,25 @@ impl Locked {
     /// Opens the vault with what a slot gave. A key that opened a slot but does not open the
     /// rest means the file was changed: damage or tampering, never a wrong key.
     pub fn open(self, key: OpenKey) -> Result<Vault> {
+        self.open_in(key, false)
+    }
+
+    /// [`Locked::open`], checking format 2 domains against what this machine remembers of them
+    /// and remembering what it finds (see [`v2::seen`]): what the command-line program does. A
+    /// library caller opens without touching the state directory.
+    pub fn open_remembering(self, key: OpenKey) -> Result<Vault> {
+        self.open_in(key, true)
+    }
+
+    fn open_in(self, key: OpenKey, remember: bool) -> Result<Vault> {
         let Locked { path, format, .. } = self;
         let format = match (format, key) {
             (LockedFormat::V1(l), OpenKey::V1(data_key)) => {
                 Format::V1(l.open(data_key).map_err(|_| Error::damaged(&path, "the payload does not authenticate"))?)
             }
             (LockedFormat::V2(doc), OpenKey::V2 { slot, secret }) => {
-                Format::V2(Box::new(Vault2::open(path.clone(), doc, slot, secret)))
+                let memory = if remember { v2::seen::file(&path, &doc.id) } else { None };
+                Format::V2(Box::new(Vault2::open(path.clone(), doc, slot, secret).remembering(memory)))
             }
             _ => return Err(Error::damaged(&path, "the key is for another vault format")),
         };

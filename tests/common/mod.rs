@@ -130,6 +130,16 @@ pub(crate) mod rng;
 pub(crate) mod terminal;
 
 impl Env {
+    /// The vault opened through the library with this test's key (as a reader of the file would).
+    pub(crate) fn open_vault(&self) -> keyward::vault::Vault {
+        let key = self.key.as_ref().expect("open_vault needs KEYWARD_VAULT_KEY");
+        let code = keyward::unlock::codes::parse(key).expect("a key");
+        let locked = keyward::vault::Locked::read(&self.vault).unwrap();
+        let mut credential = keyward::unlock::Credential::new(code);
+        let opened = credential.open(&locked).expect("the key opens the vault");
+        locked.open(opened.key).unwrap()
+    }
+
     /// Rewrites the vault's records as a writer holding a key can (a teammate with a token, a
     /// pull request to a committed vault): through the library, so the file still authenticates.
     pub(crate) fn craft(&self, change: impl FnOnce(&mut keyward::vault::payload::Records)) {

@@ -155,6 +155,8 @@ pub struct Vault2 {
     access: BTreeMap<SlotName, Access>,
     /// Domains to re-key on save.
     rekey: BTreeSet<String>,
+    /// Where this machine remembers the domains it opened (see [`seen`]); `None`: it does not.
+    memory: Option<PathBuf>,
 }
 
 impl Vault2 {
@@ -192,6 +194,7 @@ impl Vault2 {
             slots: Vec::new(),
             access: BTreeMap::new(),
             rekey: BTreeSet::new(),
+            memory: None,
         }
     }
 
@@ -209,7 +212,14 @@ impl Vault2 {
             slots,
             access,
             rekey: BTreeSet::new(),
+            memory: None,
         }
+    }
+
+    /// Checks domains against, and remembers them in, the state file `memory`.
+    pub fn remembering(mut self, memory: Option<PathBuf>) -> Vault2 {
+        self.memory = memory;
+        self
     }
 
     pub fn id(&self) -> &[u8; 16] {
@@ -316,7 +326,7 @@ impl Vault2 {
     /// Checks a domain against what this machine remembers of it (see [`seen`]): a rollback is
     /// refused, a replacement reported; anything else is remembered.
     fn check_seen(&self, domain: &str, head: &DomainHead, key: &DomainKey) -> Result<()> {
-        let Some(file) = seen::file(&self.path, &self.doc.id) else { return Ok(()) };
+        let Some(file) = self.memory.clone() else { return Ok(()) };
         let mut state = seen::load(&file);
         let found = seen::Entry { generation: head.generation, key_id: head.key_id };
         let replaced = || {
@@ -902,6 +912,124 @@ mod tests {
         assert_eq!(value(&a, "stage/after").unwrap(), "after-removal");
         let key = a.domain_key("staging").unwrap();
         assert!(keys::chain_reaches(&new_doc.id, "staging", &key, 2, &d.head.vouches, (1, old_key.id())));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add { name: u8, env: u8, value: u16 },
+        Update { name: u8, value: u16 },
+        Remove { name: u8 },
+        TokenAdd { label: u8, envs: Vec<u8> },
+        TokenRemove { label: u8 },
+    }
+
+    const ENVS: [Option<&str>; 4] = [None, Some("dev"), Some("staging"), Some("prod")];
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0u8..6, 0u8..4, any::<u16>()).prop_map(|(name, env, value)| Op::Add { name, env, value }),
+            (0u8..6, any::<u16>()).prop_map(|(name, value)| Op::Update { name, value }),
+            (0u8..6).prop_map(|name| Op::Remove { name }),
+            (0u8..4, proptest::collection::vec(1u8..4, 0..3)).prop_map(|(label, envs)| Op::TokenAdd { label, envs }),
+            (0u8..4).prop_map(|label| Op::TokenRemove { label }),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+        /// Whatever sequence of adds, updates, removals, token adds and token removals: every
+        /// domain opens for exactly the slots that should hold it, a removed token opens none,
+        /// and every secret reads back as the model says.
+        #[test]
+        fn every_domain_opens_for_exactly_its_holders(ops in proptest::collection::vec(op(), 1..10)) {
+            let id = [3u8; 16];
+            let recovery = Key32::random();
+            let mut v = Vault2::create(PathBuf::from("/nonexistent/p.kw"), id, 1);
+            v.add_slot(NewSlot { slot: slot(SlotKind::Recovery, "", &recovery), access: Access::All }).unwrap();
+            let mut bytes = v.seal().unwrap();
+            let mut secrets: BTreeMap<String, (Option<&str>, String)> = BTreeMap::new();
+            let mut tokens: BTreeMap<String, (Key32, Access)> = BTreeMap::new();
+            let mut removed: Vec<Key32> = Vec::new();
+            for op in ops {
+                let mut v = reopen(&bytes, &recovery);
+                let mut records = v.records().unwrap();
+                match op {
+                    Op::Add { name, env, value } => {
+                        let name = format!("s{name}");
+                        if secrets.contains_key(&name) { continue; }
+                        let env = ENVS[usize::from(env)];
+                        records.records.push(secret(&name, env, &format!("value-{value}")));
+                        secrets.insert(name, (env, format!("value-{value}")));
+                    }
+                    Op::Update { name, value } => {
+                        let name = format!("s{name}");
+                        let Some(entry) = secrets.get_mut(&name) else { continue };
+                        let i = records.position(&name).unwrap();
+                        records.records[i] = secret(&name, entry.0, &format!("new-{value}"));
+                        entry.1 = format!("new-{value}");
+                    }
+                    Op::Remove { name } => {
+                        let name = format!("s{name}");
+                        if secrets.remove(&name).is_none() { continue; }
+                        records.records.retain(|r| r.name != name);
+                    }
+                    Op::TokenAdd { label, envs } => {
+                        let label = format!("t{label}");
+                        if tokens.contains_key(&label) { continue; }
+                        let key = Key32::random();
+                        let access = if envs.is_empty() {
+                            Access::All
+                        } else {
+                            Access::Domains(envs.iter().map(|e| ENVS[usize::from(*e)].unwrap().to_owned()).collect())
+                        };
+                        v.add_slot(NewSlot { slot: slot(SlotKind::Token, &label, &key), access: access.clone() }).unwrap();
+                        tokens.insert(label, (key, access));
+                    }
+                    Op::TokenRemove { label } => {
+                        let label = format!("t{label}");
+                        let Some((key, _)) = tokens.remove(&label) else { continue };
+                        v.remove_slots(|s| s.name.label == label).unwrap();
+                        removed.push(key);
+                    }
+                }
+                v.set_records(&records);
+                bytes = v.seal().unwrap();
+
+                let doc = text::parse(&bytes).unwrap();
+                let holders = std::iter::once((recovery.clone(), Access::All)).chain(tokens.values().cloned());
+                for (key, access) in holders {
+                    let identity = keys::identity(&key);
+                    for d in &doc.domains {
+                        let name = &d.head.name;
+                        let should = if name == ALL { access == Access::All } else { access.holds(name) };
+                        let opens = d.head.to.iter().any(|w| {
+                            keys::unwrap(&w.age, &identity).is_some_and(|k| DomainKey::new(&doc.id, k).id() == d.head.key_id)
+                        });
+                        proptest::prop_assert_eq!(opens, should, "{} for {:?}", name, access);
+                        if should {
+                            let reader = reopen(&bytes, &key);
+                            let checked = reader.domain_key(name).map(|_| ());
+                            proptest::prop_assert!(checked.is_ok(), "{} checks out: {:?}", name, checked);
+                        }
+                    }
+                }
+                for key in &removed {
+                    let identity = keys::identity(key);
+                    for d in &doc.domains {
+                        proptest::prop_assert!(d.head.to.iter().all(|w| keys::unwrap(&w.age, &identity).is_none()));
+                    }
+                }
+                let admin = reopen(&bytes, &recovery);
+                for (name, (env, value)) in &secrets {
+                    let s = admin.find(name).unwrap().unwrap();
+                    proptest::prop_assert_eq!(s.env.as_deref(), *env);
+                    proptest::prop_assert_eq!(s.current().unwrap().value.expose(), value.as_str());
+                }
+                proptest::prop_assert_eq!(admin.secrets().unwrap().0.len(), secrets.len());
+            }
+        }
     }
 
     #[test]
