@@ -11,7 +11,8 @@ cargo fuzz build
 for target in $(cargo fuzz list); do
     mkdir -p "fuzz/corpus/$target"
     seeds=()
-    [ "$target" = vault_parse ] && seeds=(tests/vectors)
+    [ "$target" = vault_parse ] && seeds=(tests/vectors tests/vectors/v2)
+    [ "$target" = vault_text ] && seeds=(tests/vectors/v2)
     echo "--- $target (${seconds}s)"
     log="fuzz/$target.log"
     if ! cargo fuzz run "$target" "fuzz/corpus/$target" "${seeds[@]}" -- -max_total_time="$seconds" \

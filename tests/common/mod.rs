@@ -140,6 +140,20 @@ impl Env {
         locked.open(opened.key).unwrap()
     }
 
+    /// [`Env::open_vault`], or through the passphrase in KEYWARD_PASSPHRASE_FILE when there is
+    /// no key.
+    pub(crate) fn open_vault_with_passphrase(&self) -> keyward::vault::Vault {
+        if self.key.is_some() {
+            return self.open_vault();
+        }
+        let file = self.extra.iter().find(|(k, _)| k == "KEYWARD_PASSPHRASE_FILE").expect("a key or a passphrase");
+        let passphrase = keyward::sensitive::read_passphrase_file(std::path::Path::new(&file.1)).unwrap();
+        let locked = keyward::vault::Locked::read(&self.vault).unwrap();
+        let identity = keyward::unlock::passphrase::PassphraseIdentity::new(passphrase);
+        let opened = keyward::unlock::Credential::new(identity).open(&locked).expect("the passphrase opens the vault");
+        locked.open(opened.key).unwrap()
+    }
+
     /// Rewrites the vault's records as a writer holding a key can (a teammate with a token, a
     /// pull request to a committed vault): through the library, so the file still authenticates.
     pub(crate) fn craft(&self, change: impl FnOnce(&mut keyward::vault::payload::Records)) {

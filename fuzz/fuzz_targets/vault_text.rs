@@ -1,0 +1,30 @@
+//! Any bytes as a format 2 vault's text: a document or a clean error, never a panic; a document
+//! prints back to text that parses to the same document (the format has one spelling).
+#![no_main]
+
+use keyward::vault::v2::text::{self, PrintSecret};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(doc) = text::parse(data) else { return };
+    let mut out = String::new();
+    text::print_header(&mut out, &doc.id, doc.created, &doc.slots);
+    for d in &doc.domains {
+        let secrets: Vec<PrintSecret<'_>> = d
+            .secrets
+            .iter()
+            .map(|s| PrintSecret { name: doc.secret_name(s), var: doc.secret_var(s), sealed: doc.sealed_text(s) })
+            .collect();
+        text::print_domain(&mut out, &d.head, secrets);
+    }
+    text::print_end(&mut out);
+    let again = text::parse(out.as_bytes()).expect("printed text parses");
+    assert_eq!(again.id, doc.id);
+    assert_eq!(again.slots, doc.slots);
+    assert_eq!(again.domains.len(), doc.domains.len());
+    for (a, b) in again.domains.iter().zip(&doc.domains) {
+        assert_eq!(a.head, b.head);
+        let names = |x: &text::Document, d: &text::Domain| d.secrets.iter().map(|s| (x.secret_name(s).to_owned(), x.sealed_text(s).to_owned())).collect::<Vec<_>>();
+        assert_eq!(names(&again, a), names(&doc, b));
+    }
+});
