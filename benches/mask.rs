@@ -98,7 +98,7 @@ fn vault(path: &std::path::Path, values: &[String]) -> String {
         let s = Secret::new(format!("s/{i}"), format!("S_{i}"), None, Metadata::new(1), SecretValue::new(v.clone()), 1);
         records.records.push(Record::encode(&s));
     }
-    vault.set_records(&records);
+    vault.set_records(records);
     vault.save().unwrap();
     codes::encode(CodeKind::Token, &token).to_string()
 }

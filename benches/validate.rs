@@ -39,7 +39,7 @@ fn main() {
         let secret = Secret::new(format!("stripe/{i}"), format!("K{i}"), None, meta, value, 1_700_000_000);
         records.records.push(Record::encode(&secret));
     }
-    vault.set_records(&records);
+    vault.set_records(records);
     vault.save().unwrap();
     let token = codes::encode(CodeKind::Token, &token).to_string();
 

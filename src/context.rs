@@ -187,13 +187,15 @@ impl Context {
     pub(crate) fn modify<T>(&self, change: impl FnOnce(&mut Vault, &Credential) -> Result<T>) -> Result<T> {
         let first = self.read_locked()?;
         let (mut credential, _) = self.unlock(&first)?;
-        drop(first);
-        self.modify_with(&mut credential, change)
+        self.modify_with(first, &mut credential, change)
     }
 
-    /// Read-modify-write with a credential the caller already holds.
+    /// Read-modify-write with a credential the caller already holds, unlocked from `first`:
+    /// under the lock, `first` is used again when the file is still that version (a 22 MB vault
+    /// is not read and parsed twice), and read again when anything replaced or touched it.
     pub(crate) fn modify_with<T>(
         &self,
+        first: Locked,
         credential: &mut Credential,
         change: impl FnOnce(&mut Vault, &Credential) -> Result<T>,
     ) -> Result<T> {
@@ -205,7 +207,13 @@ impl Context {
         }
         let store = store::FileStore::new(&path);
         let _lock = store.lock(lock_timeout())?;
-        let locked = Locked::read_from(&store)?;
+        let locked = match first.identity {
+            Some(identity) if first.path == path && store.unchanged(&identity) => first,
+            _ => {
+                drop(first);
+                Locked::read_from(&store)?
+            }
+        };
         let opened = credential.open(&locked).ok_or_else(|| Error::CannotUnlock {
             path: path.clone(),
             reason: format!(

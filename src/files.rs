@@ -121,6 +121,38 @@ pub fn read_nofollow(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// A buffer of `capacity` bytes for a large file read whole. On Linux its 2 MiB-aligned
+/// interior is advised to use transparent huge pages: a 22 MB vault read into 4 KiB pages costs
+/// 5,600 page faults (about 10 ms on a virtual machine), into huge pages a dozen. The advice
+/// changes how the memory is backed, never what it holds.
+pub fn large_buffer(capacity: usize) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(capacity);
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = buf.as_mut_ptr() as usize;
+        let (first, last) = (start.next_multiple_of(HUGE), (start + buf.capacity()) / HUGE * HUGE);
+        if capacity >= 2 * HUGE && last > first {
+            // SAFETY: the range lies inside the buffer's allocation, which this function owns;
+            // MADV_HUGEPAGE only changes the backing of its pages and fails harmlessly where
+            // transparent huge pages are off.
+            unsafe {
+                libc::madvise(first as *mut libc::c_void, last - first, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    buf
+}
+
+/// Reads the whole of `file` (whose length is `len`, as its metadata said) into a
+/// [`large_buffer`].
+pub fn read_whole(mut file: File, len: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = large_buffer(usize::try_from(len).unwrap_or(0).saturating_add(1));
+    file.read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
@@ -129,6 +161,20 @@ mod tests {
 
     fn mode(path: &Path) -> u32 {
         fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_large_file_is_read_whole_and_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        // 9 MB of a pattern that differs at every offset mod 251: any lost or doubled chunk shows.
+        let bytes: Vec<u8> = (0..9_000_003u32).map(|i| (i % 251) as u8).collect();
+        fs::write(&path, &bytes).unwrap();
+        let read = read_whole(File::open(&path).unwrap(), bytes.len() as u64).unwrap();
+        assert!(read == bytes);
+        // A file that grew after its length was taken is still read to its end.
+        let read = read_whole(File::open(&path).unwrap(), 10).unwrap();
+        assert_eq!(read.len(), bytes.len());
     }
 
     #[test]

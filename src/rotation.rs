@@ -221,7 +221,7 @@ pub fn sweep_vault(vault: &mut crate::vault::Vault, now: i64) -> Result<()> {
     }
     let mut records = vault.records()?;
     sweep(&mut records, now).map_err(|e| vault.record_error(e))?;
-    vault.set_records(&records);
+    vault.set_records(records);
     Ok(())
 }
 

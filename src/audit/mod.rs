@@ -468,7 +468,7 @@ mod tests {
         // A vault from before the audit secret existed: keys from the data key.
         let mut records = vault.records().unwrap();
         records.settings.clear();
-        vault.set_records(&records);
+        vault.set_records(records);
         let from_data_key = Keys::derive(vault.data_key().unwrap().expose()).fingerprint("v");
         assert_eq!(Keys::of(&vault).unwrap().fingerprint("v"), from_data_key);
     }

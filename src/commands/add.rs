@@ -31,7 +31,6 @@ pub(crate) fn run(args: AddArgs, ctx: &Context) -> Result<Outcome> {
     // Unlock (which may prompt) and read the value (which may prompt) before taking the lock.
     let locked = ctx.read_locked()?;
     let (mut credential, _) = ctx.unlock(&locked)?;
-    drop(locked);
     let value = if args.generate {
         SecretValue::generate(args.length.into(), args.prefix.as_deref())?
     } else {
@@ -40,7 +39,7 @@ pub(crate) fn run(args: AddArgs, ctx: &Context) -> Result<Outcome> {
     describe_provider(&mut meta, value.expose(), config.registry(), ctx)?;
 
     let secret = Secret::new(args.name.clone(), var, env, meta, value, ctx.now);
-    ctx.modify_with(&mut credential, |vault, _| {
+    ctx.modify_with(locked, &mut credential, |vault, _| {
         let mut records = vault.records()?;
         if records.position(&secret.name).is_some() {
             return Err(Error::SecretExists { name: secret.name.clone() });
@@ -48,7 +47,7 @@ pub(crate) fn run(args: AddArgs, ctx: &Context) -> Result<Outcome> {
         records.check_paired(&secret.name, &secret.body.meta)?;
         records.check_var_conflict(&secret.name, &secret.var, secret.env.as_deref())?;
         records.records.push(Record::encode(&secret));
-        vault.set_records(&records);
+        vault.set_records(records);
         Ok(())
     })?;
 

@@ -101,7 +101,7 @@ pub(super) fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
         ctx.modify(|vault, _| {
             let mut records = vault.records()?;
             apply(&mut records)?;
-            vault.set_records(&records);
+            vault.set_records(records);
             Ok(())
         })?;
     }

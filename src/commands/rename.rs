@@ -19,7 +19,7 @@ pub(super) fn run(args: RenameArgs, ctx: &Context) -> Result<Outcome> {
         }
         records.records[index].name = args.new.clone();
         let var = records.records[index].var.clone();
-        vault.set_records(&records);
+        vault.set_records(records);
         Ok(var)
     })?;
     ctx.audit(crate::audit::Event::new("rename").secret(&args.new).details(json!({"from": args.old})), true)?;

@@ -28,7 +28,7 @@ pub(super) fn run(args: RmArgs, ctx: &Context) -> Result<Outcome> {
         let mut records = vault.records()?;
         let index = records.position(&args.name).ok_or_else(|| Error::SecretNotFound { name: args.name.clone() })?;
         let removed = records.records.remove(index);
-        vault.set_records(&records);
+        vault.set_records(records);
         Ok(removed.decode().map_or(0, |s| s.body.versions.len()))
     })?;
     ctx.audit(crate::audit::Event::new("rm").secret(&args.name).details(json!({"versions": versions})), true)?;

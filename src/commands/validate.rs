@@ -307,7 +307,7 @@ fn record(targets: &[Target], outcomes: &[(usize, Outcome)], ctx: &Context) -> R
                 })
                 .map_err(|e| vault.locate(e))?;
         }
-        vault.set_records(&records);
+        vault.set_records(records);
         Ok(())
     })
 }

@@ -40,6 +40,8 @@ pub struct Locked {
     pub path: PathBuf,
     pub loose_mode: Option<u32>,
     pub format: LockedFormat,
+    /// Which version of the file this is (see [`store::Store::unchanged`]).
+    pub identity: Option<store::FileIdentity>,
 }
 
 pub enum LockedFormat {
@@ -106,7 +108,9 @@ impl Locked {
     /// Reads the vault from a store.
     pub fn read_from(store: &dyn store::Store) -> Result<Locked> {
         let file = store.read()?;
-        Self::from_bytes(store.path(), file.bytes, file.loose_mode)
+        let mut locked = Self::from_bytes(store.path(), file.bytes, file.loose_mode)?;
+        locked.identity = file.identity;
+        Ok(locked)
     }
 
     /// Parses either format: version 1's binary magic, or a text vault's first line.
@@ -114,9 +118,11 @@ impl Locked {
         let format = if bytes.starts_with(format::MAGIC) {
             LockedFormat::V1(Locked1::parse(bytes).map_err(|e| parse_error(path, e))?)
         } else {
-            LockedFormat::V2(v2::text::parse(&bytes).map_err(|e| text_error(path, e))?)
+            // The file's bytes become the document's text, without a copy (they are not secret).
+            let mut bytes = bytes;
+            LockedFormat::V2(v2::text::parse_owned(std::mem::take(&mut *bytes)).map_err(|e| text_error(path, e))?)
         };
-        Ok(Locked { path: path.to_owned(), loose_mode, format })
+        Ok(Locked { path: path.to_owned(), loose_mode, format, identity: None })
     }
 
     pub fn version(&self) -> u16 {
@@ -275,7 +281,7 @@ impl Vault {
         }
         let records = self.records()?;
         let mut v2 = Vault2::create(self.path.clone(), self.id(), self.created());
-        v2.set_records(&records);
+        v2.set_records(records);
         Ok(Vault { path: self.path.clone(), format: Format::V2(Box::new(v2)) })
     }
 
@@ -439,13 +445,13 @@ impl Vault {
             .update(name, change)
             .map_err(|e| self.locate(e))?
             .ok_or_else(|| Error::SecretNotFound { name: name.to_owned() })?;
-        self.set_records(&records);
+        self.set_records(records);
         Ok(result)
     }
 
-    pub fn set_records(&mut self, records: &Records) {
+    pub fn set_records(&mut self, records: Records) {
         match &mut self.format {
-            Format::V1(v) => v.set_records(records),
+            Format::V1(v) => v.set_records(&records),
             Format::V2(v) => v.set_records(records),
         }
     }
@@ -547,7 +553,7 @@ impl Vault {
         for (i, (key, value)) in values.iter().enumerate() {
             records.settings.insert(i, ((*key).to_owned(), (*value).to_owned()));
         }
-        self.set_records(&records);
+        self.set_records(records);
         Ok(())
     }
 
@@ -609,7 +615,7 @@ mod tests {
         );
         let mut records = vault.records().unwrap();
         records.records.push(Record::encode(&secret));
-        vault.set_records(&records);
+        vault.set_records(records);
         (vault, token)
     }
 

@@ -215,16 +215,30 @@ impl Secret {
 /// Secret names: 1-128 of `[A-Za-z0-9._/-]`, starting with a letter or digit, with no empty, `.`
 /// or `..` path segment.
 pub fn validate_name(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() || name.len() > 128 {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() > 128 {
         return Err("it must be 1 to 128 characters long");
     }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/')) {
+    // One pass over the bytes (a vault of 100,000 records validates every name it reads): the
+    // character set, and each segment between slashes.
+    let mut bad_char = false;
+    let mut bad_segment = false;
+    let mut segment_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        bad_char |= !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'));
+        if b == b'/' {
+            bad_segment |= matches!(&bytes[segment_start..i], b"" | b"." | b"..");
+            segment_start = i + 1;
+        }
+    }
+    bad_segment |= matches!(&bytes[segment_start..], b"" | b"." | b"..");
+    if bad_char {
         return Err("it may only contain letters, digits, '.', '_', '-' and '/'");
     }
-    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+    if !bytes[0].is_ascii_alphanumeric() {
         return Err("it must start with a letter or digit");
     }
-    if name.split('/').any(|segment| segment.is_empty() || segment == "." || segment == "..") {
+    if bad_segment {
         return Err("it may not contain an empty, '.' or '..' segment");
     }
     Ok(())
@@ -243,9 +257,9 @@ pub fn default_var(name: &str) -> String {
 }
 
 pub fn validate_var(var: &str) -> Result<(), &'static str> {
-    let mut chars = var.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') || var.len() > 128 {
+    let bytes = var.as_bytes();
+    let first_ok = bytes.first().is_some_and(|&c| c.is_ascii_alphabetic() || c == b'_');
+    if !first_ok || !bytes.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_') || bytes.len() > 128 {
         return Err("an environment variable name is a letter or '_' followed by letters, digits or '_'");
     }
     if var.starts_with("KEYWARD_") {

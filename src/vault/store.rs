@@ -28,6 +28,35 @@ pub trait Store {
     fn lock(&self, timeout: Duration) -> Result<WriteLock>;
     /// Replaces the vault with `bytes`, atomically. The caller holds the lock.
     fn replace(&self, bytes: &[u8]) -> Result<()>;
+    /// Whether the vault is still the one `identity` describes (a writer, holding the lock,
+    /// skips reading it again). `false` when unsure.
+    fn unchanged(&self, identity: &FileIdentity) -> bool {
+        let _ = identity;
+        false
+    }
+}
+
+/// What identifies one version of a file: a replacement (keyward's rename, git's checkout) or an
+/// edit in place changes the inode, the size or the change time. Git's index trusts the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileIdentity {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileIdentity {
+    pub fn of(meta: &fs::Metadata) -> FileIdentity {
+        FileIdentity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
 }
 
 /// A vault in a file: [`read`], [`lock`] on a sidecar `<vault>.lock`, and an atomic rename.
@@ -59,12 +88,18 @@ impl Store for FileStore {
         crate::files::remove_stale_temps(&self.path);
         crate::files::write_atomic(&self.path, bytes)
     }
+
+    fn unchanged(&self, identity: &FileIdentity) -> bool {
+        fs::metadata(&self.path).is_ok_and(|meta| FileIdentity::of(&meta) == *identity)
+    }
 }
 
 /// The bytes of a vault file, and its mode when others may read it (worth a warning).
 pub struct VaultFile {
     pub bytes: Zeroizing<Vec<u8>>,
     pub loose_mode: Option<u32>,
+    /// The version read, as its open file described it (`None` for a store without files).
+    pub identity: Option<FileIdentity>,
 }
 
 pub fn read(path: &Path) -> Result<VaultFile> {
@@ -89,9 +124,20 @@ pub fn read(path: &Path) -> Result<VaultFile> {
             format!("it belongs to another user (uid {}); keyward only opens vaults you own", meta.uid()),
         ));
     }
-    let bytes = fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
+    // The identity of what was read comes from the open file itself: a replacement between the
+    // check above and the read cannot pair one version's identity with another's bytes.
+    let (bytes, identity) = fs::File::open(path)
+        .and_then(|file| {
+            let identity = FileIdentity::of(&file.metadata()?);
+            Ok((crate::files::read_whole(file, meta.len())?, identity))
+        })
+        .map_err(|e| Error::io("cannot read", path, e))?;
     let mode = meta.permissions().mode() & 0o777;
-    Ok(VaultFile { bytes: Zeroizing::new(bytes), loose_mode: (mode & 0o077 != 0).then_some(mode) })
+    Ok(VaultFile {
+        bytes: Zeroizing::new(bytes),
+        loose_mode: (mode & 0o077 != 0).then_some(mode),
+        identity: Some(identity),
+    })
 }
 
 /// An exclusive lock on a vault, released on drop.
@@ -154,6 +200,24 @@ mod tests {
             Err(Error::LockTimeout { .. }) => {}
             other => panic!("expected a timeout, got {:?}", other.err()),
         }
+    }
+
+    #[test]
+    fn a_replacement_or_an_edit_in_place_changes_the_identity() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().join("v.kw"));
+        store.replace(b"one").unwrap();
+        let first = read(store.path()).unwrap().identity.unwrap();
+        assert!(store.unchanged(&first), "nothing happened");
+        // keyward's own writes: a rename, even of the same bytes.
+        store.replace(b"one").unwrap();
+        assert!(!store.unchanged(&first));
+        // Another program's edit in place, of the same length.
+        let second = read(store.path()).unwrap().identity.unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+        fs::OpenOptions::new().write(true).open(store.path()).unwrap().write_all(b"two").unwrap();
+        assert!(!store.unchanged(&second));
     }
 
     fn mode(path: &Path) -> u32 {

@@ -165,7 +165,7 @@ impl Env {
         let mut vault = locked.open(opened.key).unwrap();
         let mut records = vault.records().unwrap();
         change(&mut records);
-        vault.set_records(&records);
+        vault.set_records(records);
         vault.save().unwrap();
     }
 

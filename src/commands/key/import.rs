@@ -20,11 +20,10 @@ pub(crate) fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
     let backend = keyring::choose(args.keyring.into())?
         .ok_or_else(|| Error::Usage("importing puts the vault key in a keyring: pick one with --keyring".into()))?;
     let mut credential = credential(&locked)?;
-    drop(locked);
 
     let label = backend.slot_label();
     let secret = Key32::random();
-    let entry = ctx.modify_with(&mut credential, |vault, _| {
+    let entry = ctx.modify_with(locked, &mut credential, |vault, _| {
         vault.add_slot(&RandomSecret { kind: SlotKind::Keyring, label: label.clone(), secret: &secret }, ctx.now)?;
         Ok(vault.keyring_name())
     })?;

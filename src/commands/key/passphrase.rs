@@ -24,9 +24,8 @@ pub(super) fn run(args: PassphraseArgs, ctx: &Context) -> Result<Outcome> {
     }
     let locked = ctx.read_locked()?;
     let (mut credential, _) = ctx.unlock(&locked)?;
-    drop(locked);
     let passphrase = input::new_passphrase()?;
-    let (replaced, rekeyed) = ctx.modify_with(&mut credential, |vault, _| {
+    let (replaced, rekeyed) = ctx.modify_with(locked, &mut credential, |vault, _| {
         let replaced = vault.slots().iter().any(|s| s.kind == SlotKind::Passphrase);
         let recipient = PassphraseRecipient { passphrase: passphrase.expose(), params: Argon2Params::DEFAULT };
         vault.add_slot(&recipient, ctx.now)?;

@@ -21,9 +21,8 @@ pub(super) fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
     }
     let locked = ctx.read_locked()?;
     let (mut credential, _) = ctx.unlock(&locked)?;
-    drop(locked);
     let key = Key32::random();
-    let rekeyed = ctx.modify_with(&mut credential, |vault, _| {
+    let rekeyed = ctx.modify_with(locked, &mut credential, |vault, _| {
         vault.add_slot(&RandomSecret { kind: SlotKind::Recovery, label: String::new(), secret: &key }, ctx.now)?;
         // Deliver before the vault is saved: a failure here leaves the old recovery key working.
         recovery::deliver(&dest, &key, ctx)?;

@@ -22,7 +22,6 @@ pub(super) fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
     let (mut credential, _) = ctx.unlock(&locked)?;
     let slots = locked.slots();
     let format2 = locked.version() >= 2;
-    drop(locked);
 
     // Everything that may ask the user happens before the lock is taken.
     let had_passphrase = slots.iter().any(|s| s.kind == SlotKind::Passphrase);
@@ -41,7 +40,7 @@ pub(super) fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
     }
     let keyring_secret = Key32::random();
 
-    let (dropped, entry) = ctx.modify_with(&mut credential, |vault, _| {
+    let (dropped, entry) = ctx.modify_with(locked, &mut credential, |vault, _| {
         // The audit secret too (before the data key, from which a legacy vault's is derived):
         // whoever once decrypted the payload can no longer write authenticated audit entries.
         crate::audit::rotate_secret(vault)?;

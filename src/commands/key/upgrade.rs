@@ -33,7 +33,6 @@ pub(super) fn run(args: UpgradeArgs, ctx: &Context) -> Result<Outcome> {
     let (mut credential, _) = ctx.unlock(&locked)?;
     let slots = locked.slots();
     let old_entry = locked.keyring_name();
-    drop(locked);
 
     // Everything that may ask the user happens before the lock is taken.
     let dest = recovery::destination(args.recovery_key_file.as_deref(), ctx);
@@ -61,7 +60,7 @@ pub(super) fn run(args: UpgradeArgs, ctx: &Context) -> Result<Outcome> {
     let new_tokens: Vec<(String, Key32)> =
         if args.reissue_tokens { tokens.iter().map(|l| (l.clone(), Key32::random())).collect() } else { Vec::new() };
 
-    let entry = ctx.modify_with(&mut credential, |vault, _| {
+    let entry = ctx.modify_with(locked, &mut credential, |vault, _| {
         let mut upgraded = vault.to_format2()?;
         // The old slots' holders read the audit secret: a new one, the chain going on.
         crate::audit::rotate_secret(&mut upgraded)?;

@@ -19,9 +19,26 @@ use super::text::{SEALED_PREFIX, Vouch};
 use crate::sensitive::Key32;
 use crate::vault::crypto::{self, AuthFailed, NONCE_LEN, TAG_LEN};
 
+/// Where a [`Transcript`] goes: a buffer (associated data), or straight into a MAC (a seal over
+/// 100,000 records is hashed as it is written, never held).
+pub trait Absorb {
+    fn absorb(&mut self, bytes: &[u8]);
+}
+
+impl Absorb for Vec<u8> {
+    fn absorb(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+impl Absorb for Hmac<Sha256> {
+    fn absorb(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
 /// The length-prefixed encoding of MAC and associated-data inputs (`str`, `u64` in the spec).
-#[derive(Default)]
-pub struct Transcript(Vec<u8>);
+pub struct Transcript<S: Absorb = Vec<u8>>(S);
 
 impl Transcript {
     pub fn new(label: &str, vault_id: &[u8; 16]) -> Transcript {
@@ -31,35 +48,51 @@ impl Transcript {
         t
     }
 
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Transcript<Hmac<Sha256>> {
+    /// A transcript MAC'd under `key` as it is written.
+    pub fn mac(key: &Key32, label: &str, vault_id: &[u8; 16]) -> Self {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.expose()).expect("any key length");
+        mac.update(label.as_bytes());
+        mac.update(vault_id);
+        Transcript(mac)
+    }
+
+    pub fn finish(self) -> [u8; 32] {
+        self.0.finalize().into_bytes().into()
+    }
+}
+
+impl<S: Absorb> Transcript<S> {
     pub fn str(&mut self, s: &str) -> &mut Self {
         self.bytes(s.as_bytes())
     }
 
     /// A length-prefixed byte string.
     pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
-        self.0.extend_from_slice(&u32::try_from(b.len()).unwrap_or(u32::MAX).to_le_bytes());
-        self.0.extend_from_slice(b);
+        self.0.absorb(&u32::try_from(b.len()).unwrap_or(u32::MAX).to_le_bytes());
+        self.0.absorb(b);
         self
     }
 
     /// Fixed-length bytes, as they are.
     pub fn raw(&mut self, b: &[u8]) -> &mut Self {
-        self.0.extend_from_slice(b);
+        self.0.absorb(b);
         self
     }
 
     pub fn u64(&mut self, n: u64) -> &mut Self {
-        self.0.extend_from_slice(&n.to_le_bytes());
+        self.0.absorb(&n.to_le_bytes());
         self
     }
 
     pub fn u32(&mut self, n: u32) -> &mut Self {
-        self.0.extend_from_slice(&n.to_le_bytes());
+        self.0.absorb(&n.to_le_bytes());
         self
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
     }
 }
 
@@ -128,8 +161,9 @@ impl DomainKey {
         crypto::hkdf(self.key.expose(), Some(vault_id), b"keyward/v2/grant")
     }
 
-    pub fn seal_mac(&self, transcript: &Transcript) -> [u8; 32] {
-        hmac(&self.seal, transcript.as_bytes())
+    /// A transcript MAC'd under the seal key as it is written (see the spec's `seal`).
+    pub fn seal_transcript(&self, vault_id: &[u8; 16]) -> Transcript<Hmac<Sha256>> {
+        Transcript::mac(&self.seal, "keyward/v2/seal", vault_id)
     }
 
     /// Seals `plaintext` as `nonce || tag || ciphertext`, in a buffer sized up front.

@@ -227,7 +227,8 @@ pub fn domain_of(env: Option<&str>) -> &str {
 /// The 16-byte tag of a sealed body, read from the front of its base64 without decoding the rest.
 pub fn sealed_tag(b64: &str) -> Option<[u8; 16]> {
     // Nonce (12) and tag (16) are the first 28 bytes: the first 40 characters decode to 30.
-    let head = BASE64_NOPAD.decode(b64.get(..40)?.as_bytes()).ok()?;
+    let mut head = [0u8; 30];
+    BASE64_NOPAD.decode_mut(b64.get(..40)?.as_bytes(), &mut head).ok()?;
     head[12..28].try_into().ok()
 }
 
@@ -255,7 +256,7 @@ impl<'a> Lines<'a> {
                 return Ok(None);
             }
             let rest = &self.text[self.pos..];
-            let Some(end) = rest.find('\n') else {
+            let Some(end) = memchr::memchr(b'\n', rest.as_bytes()) else {
                 self.number += 1;
                 return Err(damaged(self.number, "the last line has no line ending (a truncated file)"));
             };
@@ -331,7 +332,12 @@ fn domain_rank(name: &str) -> (u8, &str) {
 
 /// Parses a version 2 vault. `bytes` is the whole file.
 pub fn parse(bytes: &[u8]) -> Result<Document, ParseError> {
-    match version_of(bytes) {
+    parse_owned(bytes.to_vec())
+}
+
+/// [`parse`], taking the file's bytes (they become the document's text without a copy).
+pub fn parse_owned(bytes: Vec<u8>) -> Result<Document, ParseError> {
+    match version_of(&bytes) {
         None => return Err(ParseError::NotAVault),
         Some(Err(())) => return Err(damaged(1, "the first line names no format version")),
         Some(Ok(v)) if v > VERSION => return Err(ParseError::FutureVersion(v)),
@@ -341,10 +347,12 @@ pub fn parse(bytes: &[u8]) -> Result<Document, ParseError> {
     if bytes.len() > MAX_FILE {
         return Err(damaged(0, "the file is larger than the format allows"));
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = memchr::memchr_iter(b'\n', &bytes[..e.valid_up_to()]).count() + 1;
+    let owned = String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let line = memchr::memchr_iter(b'\n', &bytes[..e.utf8_error().valid_up_to()]).count() + 1;
         damaged(line, "the file is not UTF-8")
     })?;
+    let text = owned.as_str();
     let mut lines = Lines { text, pos: 0, number: 0 };
     let mut next = |what: &str| next_line(&mut lines, what);
 
@@ -499,13 +507,41 @@ pub fn parse(bytes: &[u8]) -> Result<Document, ParseError> {
     if domains.len() < 2 {
         return Err(damaged(n, "the @all and @default domains are missing"));
     }
-    // A name lives in one domain only.
-    let mut names: Vec<&str> = domains.iter().flat_map(|d| d.secrets.iter().map(|s| &text[s.name.clone()])).collect();
-    names.sort_unstable();
-    if let Some(twice) = names.windows(2).find_map(|w| (w[0] == w[1]).then_some(w[0])) {
+    // A name lives in one domain only. Each domain's names are sorted: a merge finds a name
+    // twice in linear time.
+    if let Some(twice) = name_in_two_domains(text, &domains) {
         return Err(damaged(0, format!("the secret {twice} is in two domains")));
     }
-    Ok(Document { text: text.to_owned(), id, created, slots, domains })
+    Ok(Document { text: owned, id, created, slots, domains })
+}
+
+/// A name that more than one domain holds, by merging the domains' sorted name lists. There are
+/// few domains: the smallest head is found by looking at each.
+fn name_in_two_domains<'t>(text: &'t str, domains: &[Domain]) -> Option<&'t str> {
+    let mut lists: Vec<std::slice::Iter<'_, SecretLine>> =
+        domains.iter().filter(|d| !d.secrets.is_empty()).map(|d| d.secrets.iter()).collect();
+    if lists.len() < 2 {
+        return None;
+    }
+    let name = |s: &SecretLine| &text[s.name.clone()];
+    let mut heads: Vec<Option<&'t str>> = lists.iter_mut().map(|l| l.next().map(name)).collect();
+    let mut last: Option<&str> = None;
+    loop {
+        let mut smallest: Option<(usize, &str)> = None;
+        for (i, head) in heads.iter().enumerate() {
+            if let Some(h) = *head
+                && smallest.is_none_or(|(_, s)| h < s)
+            {
+                smallest = Some((i, h));
+            }
+        }
+        let (i, current) = smallest?;
+        if last == Some(current) {
+            return Some(current);
+        }
+        last = Some(current);
+        heads[i] = lists[i].next().map(name);
+    }
 }
 
 fn parse_slot(n: usize, line: &str) -> Result<Slot, ParseError> {
@@ -561,10 +597,16 @@ fn parse_domain_line(n: usize, line: &str) -> Result<DomainHead, ParseError> {
 /// `line` is a slice of `text`; the ranges are offsets into `text`.
 fn parse_secret(n: usize, text: &str, line: &str) -> Result<SecretLine, ParseError> {
     let start = line.as_ptr() as usize - text.as_ptr() as usize;
-    let f = fields(line);
-    let ["secret", name, var, sealed] = f[..] else {
-        return Err(damaged(n, "expected `secret <name> <variable> <sealed body>`"));
-    };
+    // The fields by memchr: the sealed body is most of the line, and a space in it is damage.
+    let shape = || damaged(n, "expected `secret <name> <variable> <sealed body>`");
+    let rest = line.strip_prefix("secret ").ok_or_else(shape)?;
+    let name_end = memchr::memchr(b' ', rest.as_bytes()).ok_or_else(shape)?;
+    let (name, rest) = (&rest[..name_end], &rest[name_end + 1..]);
+    let var_end = memchr::memchr(b' ', rest.as_bytes()).ok_or_else(shape)?;
+    let (var, sealed) = (&rest[..var_end], &rest[var_end + 1..]);
+    if memchr::memchr(b' ', sealed.as_bytes()).is_some() {
+        return Err(shape());
+    }
     if let Err(r) = validate_name(name) {
         return Err(damaged(n, format!("a secret's name is not valid ({r})")));
     }

@@ -70,7 +70,7 @@ fn settings_aad(id: &[u8; 16]) -> Vec<u8> {
 
 /// The recipients of a domain's `to` lines as the seal and grant cover them: each one's whole
 /// slot line and wrapped key.
-fn recipients_transcript(t: &mut Transcript, slots: &[Slot], to: &[Wrap]) {
+fn recipients_transcript<S: keys::Absorb>(t: &mut Transcript<S>, slots: &[Slot], to: &[Wrap]) {
     t.u32(u32::try_from(to.len()).unwrap_or(u32::MAX));
     for w in to {
         let line = slots.iter().find(|s| s.name == w.slot).map(Slot::line).unwrap_or_default();
@@ -78,17 +78,16 @@ fn recipients_transcript(t: &mut Transcript, slots: &[Slot], to: &[Wrap]) {
     }
 }
 
-/// The seal MAC input of a domain.
-fn seal_transcript<'a>(
-    id: &[u8; 16],
+/// Feeds a domain's seal input (see the spec) into `t`, which began with the label and the id.
+fn seal_transcript<'a, S: keys::Absorb>(
+    t: &mut Transcript<S>,
     created: i64,
     slots: &[Slot],
     head: &DomainHead,
     secrets: impl ExactSizeIterator<Item = (&'a str, &'a str, [u8; 16])>,
-) -> Transcript {
-    let mut t = Transcript::new("keyward/v2/seal", id);
+) {
     t.raw(&created.to_le_bytes()).str(&head.name).u64(head.generation).raw(&head.key_id);
-    recipients_transcript(&mut t, slots, &head.to);
+    recipients_transcript(t, slots, &head.to);
     t.u32(u32::try_from(head.vouches.len()).unwrap_or(u32::MAX));
     for v in &head.vouches {
         t.u64(v.generation).raw(&v.previous).raw(&v.boxed).raw(&v.mac);
@@ -102,7 +101,6 @@ fn seal_transcript<'a>(
     for (name, var, tag) in secrets {
         t.str(name).str(var).str(env).raw(&tag);
     }
-    t
 }
 
 fn grant_transcript(id: &[u8; 16], slots: &[Slot], head: &DomainHead) -> Transcript {
@@ -289,25 +287,21 @@ impl Vault2 {
         if key.id() != d.head.key_id {
             return Err(self.damaged(format!("the key of {domain} wrapped for {slot} is not the domain's key")));
         }
-        let tags = d
-            .secrets
-            .iter()
-            .map(|s| {
-                let tag = text::sealed_tag(doc.sealed_text(s));
-                (doc.secret_name(s), doc.secret_var(s), tag)
-            })
-            .collect::<Vec<_>>();
-        if let Some((name, _, _)) = tags.iter().find(|(_, _, t)| t.is_none()) {
+        // The seal, hashed as the lines are read: a tag that does not decode is damage.
+        let mut bad_tag: Option<&str> = None;
+        let secrets = d.secrets.iter().map(|s| {
+            let tag = text::sealed_tag(doc.sealed_text(s));
+            if tag.is_none() && bad_tag.is_none() {
+                bad_tag = Some(doc.secret_name(s));
+            }
+            (doc.secret_name(s), doc.secret_var(s), tag.unwrap_or_default())
+        });
+        let mut seal = key.seal_transcript(&doc.id);
+        seal_transcript(&mut seal, doc.created, &doc.slots, &d.head, secrets);
+        if let Some(name) = bad_tag {
             return Err(self.damaged(format!("the sealed body of {name} is not base64")));
         }
-        let seal = seal_transcript(
-            &doc.id,
-            doc.created,
-            &doc.slots,
-            &d.head,
-            tags.into_iter().map(|(n, v, t)| (n, v, t.unwrap_or_default())),
-        );
-        if !keys::mac_eq(&key.seal_mac(&seal), &d.head.seal) {
+        if !keys::mac_eq(&seal.finish(), &d.head.seal) {
             return Err(self.damaged(format!(
                 "{domain} does not authenticate: a record, recipient or vouch was added, removed or altered"
             )));
@@ -381,12 +375,6 @@ impl Vault2 {
         Ok(())
     }
 
-    fn sealed_for(&self, domain: usize, line: usize) -> Sealed {
-        let name = &self.doc.domains[domain].head.name;
-        let key = self.holds(name).then(|| self.domain_key(name).ok()).flatten();
-        Sealed { doc: self.doc.clone(), domain, line, key }
-    }
-
     /// Finds and opens one secret: only its domain is unwrapped, only its body decrypted.
     pub fn find(&self, name: &str) -> Result<Option<Secret>> {
         if let Some((_, records)) = &self.edited {
@@ -435,11 +423,11 @@ impl Vault2 {
         }
         let mut records = Vec::with_capacity(self.doc.domains.iter().map(|d| d.secrets.len()).sum());
         for (di, d) in self.doc.domains.iter().enumerate() {
-            if self.holds(&d.head.name) {
-                self.domain_key(&d.head.name)?;
-            }
+            // Once per domain, not per record: who holds it, and its key.
+            let key = if self.holds(&d.head.name) { Some(self.domain_key(&d.head.name)?) } else { None };
             for li in 0..d.secrets.len() {
-                records.push(self.record(di, li, RecordBody::Sealed(self.sealed_for(di, li))));
+                let sealed = Sealed { doc: self.doc.clone(), domain: di, line: li, key: key.clone() };
+                records.push(self.record(di, li, RecordBody::Sealed(sealed)));
             }
         }
         records.sort_by(|a, b| a.name.cmp(&b.name));
@@ -484,8 +472,9 @@ impl Vault2 {
             .map_err(|_| self.damaged("the settings cannot be decoded"))
     }
 
-    pub fn set_records(&mut self, records: &Records) {
-        self.edited = Some((Settings(records.settings.clone()), records.records.clone()));
+    pub fn set_records(&mut self, mut records: Records) {
+        // Records zeroizes its settings on drop: take them out rather than copy them.
+        self.edited = Some((Settings(std::mem::take(&mut records.settings)), std::mem::take(&mut records.records)));
     }
 
     /// Adds a slot (replacing one of the same name), wrapping the keys of the domains it will
@@ -605,7 +594,8 @@ impl Vault2 {
             }
         };
 
-        let mut out = String::with_capacity(doc.text.len() + 4096);
+        // An empty buffer is UTF-8; a large one is backed by huge pages (see large_buffer).
+        let mut out = String::from_utf8(crate::files::large_buffer(doc.text.len() + 4096)).unwrap_or_default();
         text::print_header(&mut out, &doc.id, doc.created, &self.slots);
         for name in &names {
             let old = doc.domain(name);
@@ -708,24 +698,23 @@ impl Vault2 {
                 head.settings = Some(key.seal(&settings_aad(&doc.id), &plain));
             }
             // Secret lines: kept, or sealed now.
-            let mut lines: Vec<(String, String, String)> = Vec::with_capacity(domain_records.len());
+            // A kept line's sealed body is borrowed from the old text, not copied.
+            let mut lines: Vec<(&str, &str, std::borrow::Cow<'_, str>)> = Vec::with_capacity(domain_records.len());
             for r in &domain_records {
                 let sealed = if let Some(b64) = kept(r) {
-                    b64.to_owned()
+                    std::borrow::Cow::Borrowed(b64)
                 } else {
                     let body = r.plain_body().map_err(|e| self.record_error(e))?;
-                    BASE64_NOPAD.encode(&key.seal(&record_aad(&doc.id, name, &r.name), &body.0))
+                    std::borrow::Cow::Owned(
+                        BASE64_NOPAD.encode(&key.seal(&record_aad(&doc.id, name, &r.name), &body.0)),
+                    )
                 };
-                lines.push((r.name.clone(), r.var.clone(), sealed));
+                lines.push((&r.name, &r.var, sealed));
             }
-            let seal_input = seal_transcript(
-                &doc.id,
-                doc.created,
-                &self.slots,
-                &head,
-                lines.iter().map(|(n, v, s)| (n.as_str(), v.as_str(), text::sealed_tag(s).unwrap_or_default())),
-            );
-            head.seal = key.seal_mac(&seal_input);
+            let mut seal = key.seal_transcript(&doc.id);
+            let secrets = lines.iter().map(|(n, v, s)| (*n, *v, text::sealed_tag(s).unwrap_or_default()));
+            seal_transcript(&mut seal, doc.created, &self.slots, &head, secrets);
+            head.seal = seal.finish();
             // Who holds the domain changed: only a holder of @all may say so.
             if name != ALL && (rekeyed || !recipients_same || old.is_none()) {
                 if !self.holds(ALL) {
@@ -820,7 +809,7 @@ mod tests {
                 secret("prod/key", Some("prod"), "prod-value"),
             ],
         };
-        v.set_records(&records);
+        v.set_records(records);
         (v.seal().unwrap(), admin, staging)
     }
 
@@ -852,7 +841,7 @@ mod tests {
         let mut v = reopen(&bytes, &admin);
         let mut records = v.records().unwrap();
         records.records.push(secret("zz/new", None, "new-value"));
-        v.set_records(&records);
+        v.set_records(records);
         let after = v.seal().unwrap();
         let (before, after) = (String::from_utf8(bytes).unwrap(), String::from_utf8(after).unwrap());
         let old: BTreeSet<&str> = before.lines().collect();
@@ -871,13 +860,13 @@ mod tests {
         let mut s = reopen(&bytes, &staging);
         let mut records = s.records().unwrap();
         records.records.push(secret("stage/other", Some("staging"), "v2"));
-        s.set_records(&records);
+        s.set_records(records);
         let written = s.seal().unwrap();
         assert_eq!(value(&reopen(&written, &admin), "stage/other").unwrap(), "v2");
         let mut s = reopen(&written, &staging);
         let mut records = s.records().unwrap();
         records.records.push(secret("qa/key", Some("qa"), "v"));
-        s.set_records(&records);
+        s.set_records(records);
         assert!(matches!(s.seal(), Err(Error::NewDomainNeedsAll { .. })));
     }
 
@@ -888,7 +877,7 @@ mod tests {
         v.remove_slots(|s| s.name.label == "ci-staging").unwrap();
         let mut records = v.records().unwrap();
         records.records.push(secret("stage/after", Some("staging"), "after-removal"));
-        v.set_records(&records);
+        v.set_records(records);
         let written = v.seal().unwrap();
         // The removed token has no slot any more.
         assert!(slot_of(&text::parse(&written).unwrap(), &staging).is_none());
@@ -994,7 +983,7 @@ mod tests {
                         removed.push(key);
                     }
                 }
-                v.set_records(&records);
+                v.set_records(records);
                 bytes = v.seal().unwrap();
 
                 let doc = text::parse(&bytes).unwrap();
