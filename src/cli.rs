@@ -872,7 +872,7 @@ pub(crate) enum KeyCommand {
     Rotate(RecoveryArgs),
     /// Convert a format 1 vault to format 2: every secret kept, new keys for every slot
     #[command(
-        after_help = "Examples:\n  keyward key upgrade --recovery-key-file ~/keyward-recovery.txt\n  keyward key upgrade --recovery-key-file - --reissue-tokens --drop-passphrase\n\nEvery secret, version and piece of metadata is kept, in one atomic write. This machine's keyring slot\nis made anew and a new recovery key is issued; the passphrase is asked again (or dropped with\n--drop-passphrase); tokens are listed for re-issue, or re-issued with --reissue-tokens (each printed\nonce). Keyring slots of other machines are dropped: run `keyward key import` there."
+        after_help = "Examples:\n  keyward key upgrade --recovery-key-file ~/keyward-recovery.txt\n  keyward key upgrade --recovery-key-file - --reissue-tokens --drop-passphrase\n\nEvery secret, version and piece of metadata is kept, in one atomic write. This machine's\nkeyring slot is made anew and a new recovery key is issued; the passphrase is asked again (or\ndropped with --drop-passphrase); tokens are listed for re-issue, or re-issued with\n--reissue-tokens (each printed once). Keyring slots of other machines are dropped: run\n`keyward key import` there."
     )]
     Upgrade(UpgradeArgs),
 }

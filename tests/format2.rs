@@ -293,7 +293,7 @@ fn a_domain_replaced_by_someone_without_its_key_is_reported_and_a_rollback_refus
         keyward::sensitive::SecretValue::new("attacker-chosen-value".into()),
         1,
     );
-    fake.set_records(&Records { settings: Vec::new(), records: vec![Record::encode(&forged)] });
+    fake.set_records(Records { settings: Vec::new(), records: vec![Record::encode(&forged)] });
     let fake_text = String::from_utf8(fake.seal().unwrap()).unwrap();
     let block = |text: &str| {
         let start = text.find("\ndomain prod ").unwrap() + 1;
@@ -515,4 +515,30 @@ fn backup_and_restore_keep_format_2() {
     env.cmd().args(["restore"]).arg(&backup).assert().success();
     assert!(std::fs::read_to_string(&env.vault).unwrap().starts_with("keyward vault 2\n"));
     assert_eq!(env.get("k"), "value-0000000001");
+}
+
+// ---------------------------------------------------------------- codes in the open
+
+#[test]
+fn tokens_and_recovery_keys_are_found_by_scan_and_hidden_by_mask() {
+    let env = Env::with_recovery_key();
+    let recovery = env.key.clone().unwrap();
+    let ci = token(&env, "ci", &[]);
+    // A pasted token and recovery key in a file someone is about to commit.
+    let dir = env.path("repo");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("deploy.sh"), format!("export KEYWARD_VAULT_KEY={ci}\n# {recovery}\n")).unwrap();
+    let out = env.cmd().current_dir(&dir).args(["scan", "--no-known", "--format", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = stdout(&out);
+    assert!(report.matches("\"keyward\"").count() >= 2, "both found as keyward's: {report}");
+    assert!(!report.contains(&ci) && !report.contains(&recovery), "findings never print the key");
+
+    // In a log, with the vault's known values turned off: the shapes alone are enough.
+    let log = format!("token={ci} recovery={recovery} done\n");
+    let out = env.cmd().args(["mask", "--no-known"]).write_stdin(log).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let masked = stdout(&out);
+    assert!(!masked.contains(&ci[5..]) && !masked.contains(&recovery[4..]), "{masked}");
+    assert!(masked.ends_with("done\n"), "{masked}");
 }
