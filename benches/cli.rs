@@ -163,7 +163,7 @@ fn rekey_a_domain(runs: usize, dir: &Path) {
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        samples.push(run(&["key", "token", "rm", "ci-prod"], &vault, Some(&token), None));
+        samples.push(run(&["key", "token", "rm", "ci-prod", "--yes"], &vault, Some(&token), None));
     }
     report("v2 re-key a domain", 10_000, samples, Some(1000.0));
 }

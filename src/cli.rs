@@ -331,9 +331,15 @@ pub(crate) struct InitArgs {
     /// Also protect the vault with a passphrase (asked twice, or KEYWARD_PASSPHRASE_FILE)
     #[arg(long)]
     pub passphrase: bool,
-    /// Write the recovery key to this file (created 0600); `-` prints it to standard output
+    /// Write the recovery key to this file (created 0600); `-` prints it to standard output,
+    /// alone (everything else goes to standard error)
     #[arg(long, value_name = "PATH")]
     pub recovery_key_file: Option<PathBuf>,
+    /// Make no recovery key. Without a terminal, init refuses unless a recovery key file, a
+    /// passphrase or this flag leaves a decision about the way back: with it, losing this
+    /// machine's keyring entry (the kernel keyring loses it at reboot) loses the vault
+    #[arg(long, conflicts_with = "recovery_key_file")]
+    pub no_recovery: bool,
     /// Vault format: 2 (a text file for git, environments as key domains) or 1 (the binary
     /// format of keyward before format 2, for a team not yet upgraded)
     #[arg(long, value_name = "VERSION", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=2))]
@@ -557,6 +563,9 @@ pub(crate) struct BackupArgs {
     /// Protect it with its own passphrase (KEYWARD_PASSPHRASE_FILE, or asked twice)
     #[arg(long)]
     pub passphrase: bool,
+    /// Replace an existing file without asking (needed without a terminal)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -863,13 +872,15 @@ pub(crate) enum KeyCommand {
     Passphrase(PassphraseArgs),
     /// Issue a new recovery key, replacing the old one
     #[command(after_help = "Examples:\n  keyward key recovery --recovery-key-file ~/keyward-recovery.txt")]
-    Recovery(RecoveryArgs),
+    Recovery(KeyRecoveryArgs),
     /// Put a fresh keyring slot on this machine, from the recovery key, a token or the passphrase
     #[command(after_help = "Examples:\n  keyward key import < recovery.txt\n  keyward key import --keyring keyutils")]
     Import(ImportArgs),
     /// Re-key after a leak: new data key, new keyring slot and recovery key; tokens are dropped
-    #[command(after_help = "Examples:\n  keyward key rotate --recovery-key-file ~/keyward-recovery.txt")]
-    Rotate(RecoveryArgs),
+    #[command(
+        after_help = "Examples:\n  keyward key rotate --recovery-key-file ~/keyward-recovery.txt\n  keyward key rotate --yes --recovery-key-file - > new-recovery.txt    # in a script"
+    )]
+    Rotate(RotateKeyArgs),
     /// Convert a format 1 vault to format 2: every secret kept, new keys for every slot
     #[command(
         after_help = "Examples:\n  keyward key upgrade --recovery-key-file ~/keyward-recovery.txt\n  keyward key upgrade --recovery-key-file - --reissue-tokens --drop-passphrase\n\nEvery secret, version and piece of metadata is kept, in one atomic write. This machine's\nkeyring slot is made anew and a new recovery key is issued; the passphrase is asked again (or\ndropped with --drop-passphrase); tokens are listed for re-issue, or re-issued with\n--reissue-tokens (each printed once). Keyring slots of other machines are dropped: run\n`keyward key import` there."
@@ -888,6 +899,10 @@ pub(crate) struct UpgradeArgs {
     /// Make new tokens with the old labels and print them once (otherwise they are listed)
     #[arg(long)]
     pub reissue_tokens: bool,
+    /// Do not ask for confirmation (needed without a terminal): the old tokens and recovery key
+    /// stop working
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -901,8 +916,10 @@ pub(crate) enum TokenCommand {
     #[command(after_help = "Examples:\n  keyward key token list\n  keyward key token list --json")]
     List,
     /// Remove a token: it stops working at once
-    #[command(after_help = "Examples:\n  keyward key token rm github-actions")]
-    Rm(LabelArg),
+    #[command(
+        after_help = "Examples:\n  keyward key token rm github-actions\n  keyward key token rm github-actions --yes    # in a script"
+    )]
+    Rm(TokenRmArgs),
 }
 
 #[derive(Debug, Args)]
@@ -923,17 +940,53 @@ pub(crate) struct LabelArg {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct TokenRmArgs {
+    #[command(flatten)]
+    pub label: LabelArg,
+    /// Do not ask for confirmation (needed without a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct PassphraseArgs {
     /// Remove the passphrase slot instead of setting it
     #[arg(long)]
     pub remove: bool,
+    /// Do not ask before removing or replacing the passphrase (needed without a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct RecoveryArgs {
-    /// Write the recovery key to this file (created 0600); `-` prints it to standard output
+    /// Write the recovery key to this file (created 0600); `-` prints it to standard output,
+    /// alone (everything else goes to standard error)
     #[arg(long, value_name = "PATH")]
     pub recovery_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeyRecoveryArgs {
+    #[command(flatten)]
+    pub recovery: RecoveryArgs,
+    /// Do not ask before replacing an existing recovery key (needed without a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RotateKeyArgs {
+    #[command(flatten)]
+    pub recovery: RecoveryArgs,
+    /// Issue no recovery key. Without a terminal, `key rotate` refuses unless a recovery key file,
+    /// a new passphrase (KEYWARD_PASSPHRASE_FILE) or this flag leaves a decision about the way
+    /// back
+    #[arg(long, conflicts_with = "recovery_key_file")]
+    pub no_recovery: bool,
+    /// Do not ask for confirmation (needed without a terminal): every token stops working
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -97,6 +97,19 @@ pub(crate) fn read_code(prompt: &str) -> Result<Zeroizing<String>> {
 }
 
 /// Asks a yes/no question on the terminal; anything but y/yes is no.
+/// The one rule for commands that destroy or invalidate something: `--yes` (or `--force`) goes
+/// ahead; otherwise ask on a terminal; without one, refuse (exit 2) saying which flag to add.
+/// `Ok(false)`: the user said no.
+pub(crate) fn confirm_or_refuse(given: bool, what: &'static str, question: &str, hint: &'static str) -> Result<bool> {
+    if given {
+        return Ok(true);
+    }
+    if !can_prompt() {
+        return Err(Error::NeedsTerminal { what, hint });
+    }
+    confirm(question)
+}
+
 pub(crate) fn confirm(question: &str) -> Result<bool> {
     eprint!("{question} [y/N] ");
     let mut answer = String::new();

@@ -16,6 +16,28 @@ pub(crate) enum Destination {
     Nowhere,
 }
 
+/// Where standard output is the key's alone: `--recovery-key-file -` with `--json` would put two
+/// documents there, so that mix is refused.
+pub(crate) fn check_stdout(dest: &Destination, ctx: &Context) -> Result<()> {
+    if matches!(dest, Destination::Stdout) && ctx.out.json {
+        return Err(crate::error::Error::Usage(
+            "--json and --recovery-key-file - both write to standard output: write the key to a file".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The closing report of a command that issued a recovery key. With `-`, standard output carries
+/// the key alone (`keyward init --recovery-key-file - > key.txt` makes a file that unlocks), so
+/// the report goes to standard error.
+pub(crate) fn report(dest: &Destination, ctx: &Context, json: &serde_json::Value, text: impl FnOnce() -> String) {
+    if matches!(dest, Destination::Stdout) {
+        ctx.out.notice(&text());
+    } else {
+        ctx.out.report(json, text);
+    }
+}
+
 pub(crate) fn destination(flag: Option<&Path>, ctx: &Context) -> Destination {
     match flag {
         Some(p) if p == Path::new("-") => Destination::Stdout,

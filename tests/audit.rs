@@ -54,7 +54,7 @@ fn every_command_records_its_event_and_no_value_reaches_the_log() {
     env.cmd().arg("inject").write_stdin("{{ keyward:app/key2 }}").assert().success();
     env.cmd().arg("mask").write_stdin("log line\n").assert().success();
     let token = env.cmd().args(["key", "token", "add", "ci"]).output().unwrap();
-    env.cmd().args(["key", "token", "rm", "ci"]).assert().success();
+    env.cmd().args(["key", "token", "rm", "ci", "--yes"]).assert().success();
     env.cmd().args(["rm", "imported", "--yes"]).assert().success();
     env.cmd().args(["revoke", "app/key2", "--yes"]).assert().success();
     env.cmd().arg("backup").arg(env.path("b.kwb")).assert().success();

@@ -316,14 +316,97 @@ fn init_with_no_way_in_is_refused() {
 }
 
 #[test]
-fn non_tty_init_without_a_file_prints_no_recovery_key() {
+fn init_without_a_terminal_leaves_a_way_back_or_says_it_knowingly_leaves_none() {
+    // Issue 19, item 1: a keyring entry alone is no way back (the kernel keyring forgets it at
+    // reboot), and without a terminal no recovery key can be shown.
     let env = Env::new();
     let out = env.cmd().args(["init", "--keyring", "keyutils"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_one_line_error(&stderr(&out));
+    for way in ["--recovery-key-file", "--passphrase", "--no-recovery"] {
+        assert!(stderr(&out).contains(way), "names {way}: {}", stderr(&out));
+    }
+    assert!(!env.vault.exists(), "nothing was created");
+
+    let out = env.cmd().args(["init", "--keyring", "keyutils", "--no-recovery"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stdout(&out).contains("kw1-"));
-    assert!(stderr(&out).contains("key recovery"), "says how to make one later");
+    assert!(stderr(&out).contains("--no-recovery") && stderr(&out).contains("key recovery"), "{}", stderr(&out));
     assert!(stderr(&out).contains("reboot"), "warns about kernel keyring persistence");
     env.cmd().arg("lock").assert().code(6); // the only slot: locking would strand the vault
+
+    // key rotate in a script: asks for --yes first, then for a way back.
+    let out = env.cmd().args(["key", "rotate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    let out = env.cmd().args(["key", "rotate", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--no-recovery"), "{}", stderr(&out));
+    // With `-`, standard output is the new recovery key alone: redirected, it unlocks.
+    let out = env.cmd().args(["key", "rotate", "--yes", "--recovery-key-file", "-"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let key = stdout(&out);
+    assert_eq!(key.lines().count(), 1, "the key alone: {key:?}");
+    assert!(stderr(&out).contains("re-keyed"), "the report goes to stderr: {}", stderr(&out));
+    env.cmd().arg("lock").assert().success();
+    env.cmd().args(["list"]).env("KEYWARD_VAULT_KEY", key.trim()).assert().success();
+}
+
+#[test]
+fn init_recovery_key_to_standard_output_writes_the_key_alone() {
+    // Issue 19, item 2: `keyward init --recovery-key-file - > key.txt` makes a file that unlocks.
+    let env = Env::new();
+    let out = env.cmd().args(["init", "--keyring", "none", "--recovery-key-file", "-"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let key = stdout(&out);
+    assert_eq!(key.lines().count(), 1, "the key alone: {key:?}");
+    assert!(key.starts_with("kw1-"));
+    assert!(stderr(&out).contains("created vault"), "{}", stderr(&out));
+    env.cmd().args(["list"]).env("KEYWARD_VAULT_KEY", key.trim()).assert().success();
+
+    // --json would put a second document on standard output: refused, nothing created.
+    let other = Env::new();
+    let out = other.cmd().args(["init", "--keyring", "none", "--json", "--recovery-key-file", "-"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!other.vault.exists());
+}
+
+#[test]
+fn commands_that_destroy_or_invalidate_ask_or_need_yes_in_scripts() {
+    // Issue 19, item 7: one rule for every such command.
+    let env = Env::with_recovery_key();
+    env.add("k", "value-1", &[]);
+    let token = env.cmd().args(["key", "token", "add", "ci"]).output().unwrap();
+    let token = stdout(&token).trim().to_owned();
+    let backup = env.path("backup.kwb");
+    std::fs::write(&backup, "precious").unwrap();
+    let refusals: [&[&str]; 6] = [
+        &["key", "token", "rm", "ci"],
+        &["key", "rotate", "--recovery-key-file", "/dev/null"],
+        &["key", "recovery", "--recovery-key-file", "/dev/null"],
+        &["rm", "k"],
+        &["revoke", "k"],
+        &["backup", backup.to_str().unwrap()],
+    ];
+    for args in refusals {
+        let out = env.cmd().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        common::assert_one_line_error(&stderr(&out));
+        assert!(stderr(&out).contains("--yes") || stderr(&out).contains("--force"), "{args:?}: {}", stderr(&out));
+    }
+    // Nothing happened.
+    env.cmd()
+        .args(["get", "k"])
+        .env("KEYWARD_VAULT_KEY", &token)
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("value-1"));
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), "precious");
+    // With the flag, each goes ahead.
+    env.cmd().args(["backup", "--force"]).arg(&backup).assert().success();
+    assert_ne!(std::fs::read(&backup).unwrap(), b"precious");
+    env.cmd().args(["key", "token", "rm", "ci", "--yes"]).assert().success();
+    env.cmd().args(["get", "k"]).env("KEYWARD_VAULT_KEY", &token).assert().code(4);
 }
 
 #[test]

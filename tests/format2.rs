@@ -122,7 +122,7 @@ fn only_a_key_of_every_domain_adds_slots_or_makes_an_environment() {
     let (env, staging) = team();
     let as_staging = |args: &[&str]| env.cmd().env("KEYWARD_VAULT_KEY", &staging).args(args).output().unwrap();
     refused(&as_staging(&["key", "token", "add", "friend"]), 4, "needs access to every domain");
-    refused(&as_staging(&["key", "token", "rm", "ci-staging"]), 4, "needs access to every domain");
+    refused(&as_staging(&["key", "token", "rm", "ci-staging", "--yes"]), 4, "needs access to every domain");
     let out = env
         .cmd()
         .env("KEYWARD_VAULT_KEY", &staging)
@@ -149,7 +149,7 @@ fn only_a_key_of_every_domain_adds_slots_or_makes_an_environment() {
 fn a_removed_token_opens_nothing_written_after_its_removal_even_with_the_old_file() {
     let (env, staging) = team();
     let old = std::fs::read(&env.vault).unwrap();
-    let out = run(&env, &["key", "token", "rm", "ci-staging"]);
+    let out = run(&env, &["key", "token", "rm", "ci-staging", "--yes"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("re-keyed @default, staging"), "{}", stderr(&out));
     env.add("stage/after", "written-after-removal", &["--env", "staging"]);
@@ -188,14 +188,20 @@ fn every_removal_rekeys_and_says_so() {
     let env = Env::with_recovery_key();
     env.add("k", "value-0000000001", &[]);
     std::fs::write(env.path("pass"), "a passphrase 1234\n").unwrap();
-    let out = env.cmd().env("KEYWARD_PASSPHRASE_FILE", env.path("pass")).args(["key", "passphrase"]).output().unwrap();
+    let out = env
+        .cmd()
+        .env("KEYWARD_PASSPHRASE_FILE", env.path("pass"))
+        .args(["key", "passphrase", "--yes"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let generation = || document(&env.vault).domain("@default").unwrap().head.generation;
     let before = generation();
-    let out = run(&env, &["key", "passphrase", "--remove"]);
+    let out = run(&env, &["key", "passphrase", "--remove", "--yes"]);
     assert!(stderr(&out).contains("re-keyed @all, @default"), "{}", stderr(&out));
     assert_eq!(generation(), before + 1);
-    let out = env.cmd().args(["key", "recovery", "--recovery-key-file"]).arg(env.path("rk2")).output().unwrap();
+    let out =
+        env.cmd().args(["key", "recovery", "--yes", "--recovery-key-file"]).arg(env.path("rk2")).output().unwrap();
     assert!(stderr(&out).contains("re-keyed"), "{}", stderr(&out));
     assert_eq!(generation(), before + 2);
     let mut env = env;
@@ -320,7 +326,7 @@ fn a_domain_replaced_by_someone_without_its_key_is_reported_and_a_rollback_refus
     // machine, which saw generation 2, refuses the older copy put back.
     std::fs::write(&env.vault, &real_text).unwrap();
     let before = std::fs::read(&env.vault).unwrap();
-    env.cmd().args(["key", "token", "rm", "ci-prod"]).assert().success();
+    env.cmd().args(["key", "token", "rm", "ci-prod", "--yes"]).assert().success();
     assert_eq!(env.get("prod/key"), "prod-value-000000001");
     let after = std::fs::read(&env.vault).unwrap();
     std::fs::write(&env.vault, &before).unwrap();
@@ -466,7 +472,7 @@ fn key_upgrade_keeps_every_secret_and_version_and_makes_new_keys() {
 
     let out = env
         .cmd()
-        .args(["key", "upgrade", "--reissue-tokens", "--recovery-key-file"])
+        .args(["key", "upgrade", "--reissue-tokens", "--yes", "--recovery-key-file"])
         .arg(env.path("rk2"))
         .output()
         .unwrap();
@@ -487,7 +493,7 @@ fn key_upgrade_keeps_every_secret_and_version_and_makes_new_keys() {
     assert_eq!(stdout(&out), "prod-value-000000001");
     env.cmd().args(["audit", "verify"]).assert().success();
     // Upgrading again does nothing; the old file still says it is format 1.
-    let out = run(&env, &["key", "upgrade", "--recovery-key-file", "-"]);
+    let out = run(&env, &["key", "upgrade", "--recovery-key-file", "-", "--yes"]);
     assert!(stdout(&out).contains("already in format 2"), "{}", stdout(&out));
     assert!(old_file.starts_with(b"\x89KEYWARD"));
 }

@@ -269,15 +269,15 @@ fn main() {
         step(&["rotate", "heap/value", "--rollback", "--yes"], ""),
         step(&["key", "status"], ""),
         step(&["key", "token", "add", "ci"], ""),
-        step(&["key", "token", "rm", "ci"], ""),
-        step(&["key", "passphrase"], "a passphrase for the heap test\n"),
-        step(&["key", "recovery", "--recovery-key-file", second_recovery.to_str().unwrap()], ""),
+        step(&["key", "token", "rm", "ci", "--yes"], ""),
+        step(&["key", "passphrase", "--yes"], "a passphrase for the heap test\n"),
+        step(&["key", "recovery", "--recovery-key-file", second_recovery.to_str().unwrap(), "--yes"], ""),
     ];
     for (i, s) in steps.iter().enumerate() {
         run(dir, i + 1, s, true);
     }
     // Re-keying last: it replaces the recovery key this process unlocks with.
-    let rekey = step(&["key", "rotate", "--recovery-key-file", third_recovery.to_str().unwrap()], "");
+    let rekey = step(&["key", "rotate", "--recovery-key-file", third_recovery.to_str().unwrap(), "--yes"], "");
     // SAFETY: as above.
     unsafe { std::env::set_var("KEYWARD_VAULT_KEY", std::fs::read_to_string(&second_recovery).unwrap().trim()) };
     run(dir, steps.len() + 1, &rekey, true);

@@ -445,7 +445,7 @@ fn key_rotate_rotates_the_audit_key_and_the_chain_goes_on() {
         keyward::audit::Keys::of(&locked.open(opened.key).unwrap()).unwrap()
     };
     let rk = env.path("rk2");
-    env.cmd().args(["key", "rotate", "--recovery-key-file"]).arg(&rk).assert().success();
+    env.cmd().args(["key", "rotate", "--yes", "--recovery-key-file"]).arg(&rk).assert().success();
     env.key = Some(std::fs::read_to_string(&rk).unwrap().trim().to_owned());
     env.add("k2", "value-000000002", &[]);
     env.cmd().args(["audit", "verify"]).assert().success();
@@ -751,7 +751,7 @@ fn removing_a_token_says_what_it_does_not_do() {
     // Format 1 cannot re-key on removal, and says so.
     let env = Env::with_recovery_key_v1();
     env.cmd().args(["key", "token", "add", "ci"]).assert().success();
-    let out = run(&env, &["key", "token", "rm", "ci"]);
+    let out = run(&env, &["key", "token", "rm", "ci", "--yes"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let said = format!("{}{}", stdout(&out), stderr(&out));
     assert!(said.contains("the data key is unchanged") && said.contains("keyward key rotate"), "{said}");
@@ -759,7 +759,7 @@ fn removing_a_token_says_what_it_does_not_do() {
     // Format 2 re-keys what the token held, and says that.
     let env = Env::with_recovery_key();
     env.cmd().args(["key", "token", "add", "ci"]).assert().success();
-    let out = run(&env, &["key", "token", "rm", "ci"]);
+    let out = run(&env, &["key", "token", "rm", "ci", "--yes"]);
     let said = format!("{}{}", stdout(&out), stderr(&out));
     assert!(said.contains("re-keyed @all, @default") && said.contains("opens nothing written from now on"), "{said}");
 }

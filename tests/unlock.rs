@@ -42,8 +42,8 @@ fn tokens_unlock_and_removed_tokens_stop_working() {
     assert!(!stdout(&list).contains(&ci));
 
     env.key = Some(recovery);
-    env.cmd().args(["key", "token", "rm", "github-actions"]).assert().success();
-    env.cmd().args(["key", "token", "rm", "github-actions"]).assert().code(3);
+    env.cmd().args(["key", "token", "rm", "github-actions", "--yes"]).assert().success();
+    env.cmd().args(["key", "token", "rm", "github-actions", "--yes"]).assert().code(3);
     env.key = Some(ci);
     let out = env.cmd().args(["get", "k"]).output().unwrap();
     assert_eq!(out.status.code(), Some(4));
@@ -57,7 +57,7 @@ fn wrong_or_malformed_vault_key_is_exit_4_without_fall_through() {
     // A passphrase slot exists and its file is set, but a wrong KEYWARD_VAULT_KEY must not fall through.
     std::fs::write(env.path("pass"), "correct horse battery\n").unwrap();
     env.set("KEYWARD_PASSPHRASE_FILE", env.path("pass").to_str().unwrap());
-    env.cmd().args(["key", "passphrase"]).assert().success();
+    env.cmd().args(["key", "passphrase", "--yes"]).assert().success();
 
     env.key = Some(stranger_token());
     let out = env.cmd().args(["get", "k"]).output().unwrap();
@@ -116,13 +116,13 @@ fn passphrase_can_be_removed_but_not_the_last_way_in() {
     std::fs::write(env.path("pass"), "a long enough passphrase\n").unwrap();
     env.set("KEYWARD_PASSPHRASE_FILE", env.path("pass").to_str().unwrap());
     env.cmd().args(["init", "--keyring", "none", "--passphrase"]).assert().success();
-    env.cmd().args(["key", "passphrase", "--remove"]).assert().code(6);
-    env.cmd().args(["key", "recovery", "--recovery-key-file"]).arg(env.path("rk")).assert().success();
-    env.cmd().args(["key", "passphrase", "--remove"]).assert().success();
+    env.cmd().args(["key", "passphrase", "--remove", "--yes"]).assert().code(6);
+    env.cmd().args(["key", "recovery", "--yes", "--recovery-key-file"]).arg(env.path("rk")).assert().success();
+    env.cmd().args(["key", "passphrase", "--remove", "--yes"]).assert().success();
     env.cmd().args(["list"]).assert().code(4); // the passphrase no longer opens it
     env.extra.clear();
     env.key = Some(std::fs::read_to_string(env.path("rk")).unwrap());
-    env.cmd().args(["key", "passphrase", "--remove"]).assert().code(6);
+    env.cmd().args(["key", "passphrase", "--remove", "--yes"]).assert().code(6);
     env.cmd().args(["list"]).assert().success();
 }
 
@@ -130,8 +130,8 @@ fn passphrase_can_be_removed_but_not_the_last_way_in() {
 fn key_recovery_replaces_the_old_recovery_key() {
     let mut env = Env::with_recovery_key();
     let old = env.key.clone().unwrap();
-    env.cmd().args(["key", "recovery"]).assert().code(2); // no terminal and no file
-    env.cmd().args(["key", "recovery", "--recovery-key-file"]).arg(env.path("new")).assert().success();
+    env.cmd().args(["key", "recovery", "--yes"]).assert().code(2); // no terminal and no file
+    env.cmd().args(["key", "recovery", "--yes", "--recovery-key-file"]).arg(env.path("new")).assert().success();
     let new = std::fs::read_to_string(env.path("new")).unwrap();
     assert_ne!(new.trim(), old);
     env.cmd().args(["list"]).assert().code(4);
@@ -148,7 +148,8 @@ fn key_rotate_locks_out_old_tokens_and_recovery_key() {
     let old_recovery = env.key.clone().unwrap();
     let old_copy = std::fs::read(&env.vault).unwrap();
 
-    let out = env.cmd().args(["key", "rotate", "--recovery-key-file"]).arg(env.path("new-rk")).output().unwrap();
+    let out =
+        env.cmd().args(["key", "rotate", "--yes", "--recovery-key-file"]).arg(env.path("new-rk")).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("ci") && text.contains("laptop"), "names the tokens to re-issue: {text}");

@@ -192,7 +192,7 @@ fn every_format_1_vector_that_opens_upgrades_with_every_secret_intact() {
         let before = bodies(&env);
         let rk = env.path("rk");
         let mut upgrade = env.cmd();
-        upgrade.args(["key", "upgrade", "--recovery-key-file"]).arg(&rk);
+        upgrade.args(["key", "upgrade", "--yes", "--recovery-key-file"]).arg(&rk);
         if expect.passphrase.is_none() {
             upgrade.arg("--drop-passphrase");
         }

@@ -18,6 +18,17 @@ use crate::vault::backup::{self, Bundle, Key, MAX_BACKUP, Protection, VAULT_FILE
 use crate::vault::store::{FileStore, Store};
 
 pub(super) fn backup(args: BackupArgs, ctx: &Context) -> Result<Outcome> {
+    if std::fs::symlink_metadata(&args.file).is_ok()
+        && !input::confirm_or_refuse(
+            args.force,
+            "replacing an existing file",
+            &format!("{} exists. Replace it?", args.file.display()),
+            "add --force to replace it; nothing was written",
+        )?
+    {
+        ctx.out.notice("nothing written");
+        return Ok(Outcome::Declined);
+    }
     let passphrase = if args.passphrase { Some(input::new_passphrase()?) } else { None };
     let vault = ctx.open()?;
     let vault_bytes = FileStore::new(&vault.path).read()?.bytes;
@@ -52,7 +63,14 @@ pub(super) fn backup(args: BackupArgs, ctx: &Context) -> Result<Outcome> {
 pub(super) fn restore(args: RestoreArgs, ctx: &Context) -> Result<Outcome> {
     let target = ctx.vault_path()?;
     if target.exists() && !args.force {
-        return Err(Error::VaultExists { path: target });
+        // On a terminal, ask; in a script, --force is needed (exit 6, as for any existing vault).
+        if !input::can_prompt() {
+            return Err(Error::VaultExists { path: target });
+        }
+        if !input::confirm(&format!("{} exists. Replace it with the backup?", target.display()))? {
+            ctx.out.notice("nothing restored");
+            return Ok(Outcome::Declined);
+        }
     }
     let data = read_bounded(&args.file)?;
     let parsed = backup::parse(&data)?;

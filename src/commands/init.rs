@@ -23,12 +23,25 @@ pub(super) fn run(args: InitArgs, ctx: &Context) -> Result<Outcome> {
     if path.exists() {
         return Err(Error::VaultExists { path });
     }
-    let dest = recovery::destination(args.recovery_key_file.as_deref(), ctx);
+    let dest = if args.no_recovery {
+        Destination::Nowhere
+    } else {
+        recovery::destination(args.recovery_key_file.as_deref(), ctx)
+    };
+    recovery::check_stdout(&dest, ctx)?;
     let backend = keyring::choose(args.keyring.into())?;
     if backend.is_none() && !args.passphrase && matches!(dest, Destination::Nowhere) {
         return Err(Error::Usage(
             "with --keyring none, give --passphrase or --recovery-key-file: otherwise nothing could open the vault"
                 .into(),
+        ));
+    }
+    // A keyring entry alone is no way back: the kernel keyring forgets it at reboot, and any
+    // keyring is lost with the machine. Without a terminal to show a recovery key on, the run
+    // must leave another way in, or say that it knowingly leaves none.
+    if matches!(dest, Destination::Nowhere) && !args.passphrase && !args.no_recovery {
+        return Err(Error::Usage(
+            "no recovery key can be shown without a terminal, and a keyring entry alone is lost with the machine (or at reboot, for the kernel keyring): give --recovery-key-file PATH, --passphrase (with KEYWARD_PASSPHRASE_FILE), or --no-recovery to accept that risk; nothing was created".into(),
         ));
     }
     let passphrase = if args.passphrase { Some(input::new_passphrase()?) } else { None };
@@ -75,8 +88,8 @@ pub(super) fn run(args: InitArgs, ctx: &Context) -> Result<Outcome> {
     if backend == Some(Backend::Keyutils) {
         ctx.out.warn(&format!("the kernel keyring keeps the vault key in {}", Backend::Keyutils.persistence()));
     }
-    if matches!(dest, Destination::Nowhere) {
-        ctx.out.notice("no recovery key was made (no terminal to show it on); make one with `keyward key recovery --recovery-key-file PATH`");
+    if args.no_recovery && !args.passphrase {
+        ctx.out.warn("no recovery key was made (--no-recovery): if this machine's keyring entry is lost, nothing opens the vault; make one with `keyward key recovery --recovery-key-file PATH`");
     }
     let slots: Vec<_> = vault.slots().iter().map(|s| json!({"kind": s.kind.as_str(), "label": s.label})).collect();
     let json = json!({
@@ -86,7 +99,7 @@ pub(super) fn run(args: InitArgs, ctx: &Context) -> Result<Outcome> {
         "keyring": backend.map(Backend::name),
         "slots": slots,
     });
-    ctx.out.report(&json, || {
+    recovery::report(&dest, ctx, &json, || {
         let how = backend.map_or("no keyring".to_string(), |b| format!("key in the {} keyring", b.name()));
         format!("created vault {} ({how})", path.display())
     });

@@ -12,6 +12,22 @@ use crate::vault::crypto::Argon2Params;
 use crate::vault::format::SlotKind;
 
 pub(super) fn run(args: PassphraseArgs, ctx: &Context) -> Result<Outcome> {
+    let has_passphrase = ctx.read_locked()?.slots().iter().any(|s| s.kind == SlotKind::Passphrase);
+    if has_passphrase
+        && !input::confirm_or_refuse(
+            args.yes,
+            if args.remove { "removing the passphrase" } else { "replacing the passphrase" },
+            if args.remove {
+                "Remove the passphrase? It will no longer open the vault"
+            } else {
+                "Replace the passphrase? The old one will no longer open the vault"
+            },
+            "add --yes to go ahead without asking; nothing was changed",
+        )?
+    {
+        ctx.out.notice("nothing changed");
+        return Ok(Outcome::Declined);
+    }
     if args.remove {
         let rekeyed = ctx.modify(|vault, _| {
             if vault.remove_slots(|s| s.kind == SlotKind::Passphrase)?.is_empty() {

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::Outcome;
-use crate::cli::RecoveryArgs;
+use crate::cli::RotateKeyArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::input;
@@ -17,7 +17,22 @@ use crate::unlock::passphrase::PassphraseRecipient;
 use crate::vault::crypto::Argon2Params;
 use crate::vault::format::SlotKind;
 
-pub(super) fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(args: RotateKeyArgs, ctx: &Context) -> Result<Outcome> {
+    let dest = if args.no_recovery {
+        Destination::Nowhere
+    } else {
+        recovery::destination(args.recovery.recovery_key_file.as_deref(), ctx)
+    };
+    recovery::check_stdout(&dest, ctx)?;
+    if !input::confirm_or_refuse(
+        args.yes,
+        "re-keying the vault",
+        "Re-key the vault? Every token, the recovery key and other machines' keyring slots stop working",
+        "add --yes to re-key without asking; nothing was changed",
+    )? {
+        ctx.out.notice("nothing changed");
+        return Ok(Outcome::Declined);
+    }
     let locked = ctx.read_locked()?;
     let (mut credential, _) = ctx.unlock(&locked)?;
     let slots = locked.slots();
@@ -31,11 +46,16 @@ pub(super) fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
         None
     };
     let this_machine = Backend::of_slots(&slots, true);
-    let dest = recovery::destination(args.recovery_key_file.as_deref(), ctx);
     let recovery_key = (!matches!(dest, Destination::Nowhere)).then(Key32::random);
     if this_machine.is_empty() && passphrase.is_none() && recovery_key.is_none() {
         return Err(Error::Usage(
             "after re-keying nothing would open the vault: give --recovery-key-file PATH or a new passphrase (KEYWARD_PASSPHRASE_FILE)".into(),
+        ));
+    }
+    // As for init: a keyring slot alone is no way back.
+    if passphrase.is_none() && recovery_key.is_none() && !args.no_recovery {
+        return Err(Error::Usage(
+            "no recovery key can be shown without a terminal, and after re-keying only this machine's keyring would open the vault: give --recovery-key-file PATH, a new passphrase (KEYWARD_PASSPHRASE_FILE), or --no-recovery to accept that risk; nothing was changed".into(),
         ));
     }
     let keyring_secret = Key32::random();
@@ -75,15 +95,16 @@ pub(super) fn run(args: RecoveryArgs, ctx: &Context) -> Result<Outcome> {
     if had_passphrase && passphrase.is_none() {
         ctx.out.notice("the passphrase slot was dropped (no terminal and no KEYWARD_PASSPHRASE_FILE); set one with `keyward key passphrase`");
     }
-    if recovery_key.is_none() {
-        ctx.out.notice("no recovery key was issued (no terminal to show it on); make one with `keyward key recovery --recovery-key-file PATH`");
+    if recovery_key.is_none() && passphrase.is_none() {
+        ctx.out.warn("no recovery key was issued (--no-recovery): only this machine's keyring opens the vault now; make one with `keyward key recovery --recovery-key-file PATH`");
     }
     ctx.audit(
         crate::audit::Event::new("key.rotate")
             .details(json!({"dropped_tokens": tokens, "dropped_keyring_slots": machines})),
         true,
     )?;
-    ctx.out.report(&json!({"rekeyed": true, "dropped_tokens": tokens, "dropped_keyring_slots": machines}), || {
+    let report = json!({"rekeyed": true, "dropped_tokens": tokens, "dropped_keyring_slots": machines});
+    recovery::report(&dest, ctx, &report, || {
         let mut lines = vec!["vault re-keyed: old tokens, recovery key and passphrase no longer open it".to_owned()];
         if !tokens.is_empty() {
             lines.push(format!("re-issue these tokens with `keyward key token add LABEL`: {}", tokens.join(", ")));

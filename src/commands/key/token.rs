@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::Outcome;
 use std::collections::BTreeSet;
 
-use crate::cli::{LabelArg, TokenAddArgs};
+use crate::cli::{LabelArg, TokenAddArgs, TokenRmArgs};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::metadata_flags as metadata;
@@ -92,8 +92,17 @@ pub(super) fn list(ctx: &Context) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-pub(super) fn rm(args: LabelArg, ctx: &Context) -> Result<Outcome> {
-    let label = label(&args)?;
+pub(super) fn rm(args: TokenRmArgs, ctx: &Context) -> Result<Outcome> {
+    let label = label(&args.label)?;
+    if !crate::input::confirm_or_refuse(
+        args.yes,
+        "removing a token",
+        &format!("Remove token {label}? Every job that uses it stops working"),
+        "add --yes to remove it without asking; nothing was removed",
+    )? {
+        ctx.out.notice("nothing removed");
+        return Ok(Outcome::Declined);
+    }
     let rekeyed = ctx.modify(|vault, _| {
         let removed = vault.remove_slots(|s| s.kind == SlotKind::Token && s.label == label)?;
         if removed.is_empty() {

@@ -30,6 +30,15 @@ pub(super) fn run(args: UpgradeArgs, ctx: &Context) -> Result<Outcome> {
         });
         return Ok(Outcome::Success);
     }
+    if !crate::input::confirm_or_refuse(
+        args.yes,
+        "upgrading the vault",
+        "Upgrade the vault to format 2? Its tokens and recovery key stop working (new ones are issued)",
+        "add --yes to upgrade without asking; nothing was changed",
+    )? {
+        ctx.out.notice("nothing changed");
+        return Ok(Outcome::Declined);
+    }
     let (mut credential, _) = ctx.unlock(&locked)?;
     let slots = locked.slots();
     let old_entry = locked.keyring_name();
@@ -42,6 +51,7 @@ pub(super) fn run(args: UpgradeArgs, ctx: &Context) -> Result<Outcome> {
             hint: "use --recovery-key-file PATH (or - for standard output)",
         });
     }
+    recovery::check_stdout(&dest, ctx)?;
     let had_passphrase = slots.iter().any(|s| s.kind == SlotKind::Passphrase);
     let passphrase = if had_passphrase && !args.drop_passphrase {
         if std::env::var_os(PASSPHRASE_FILE_VAR).is_none() && !input::can_prompt() {
@@ -137,9 +147,14 @@ pub(super) fn run(args: UpgradeArgs, ctx: &Context) -> Result<Outcome> {
         line.push('\n');
         ctx.out.write(line.as_bytes());
     }
-    ctx.out.done(
-        "upgraded the vault to format 2: every secret kept; this machine's keyring slot and the recovery key are new",
-    );
+    let done =
+        "upgraded the vault to format 2: every secret kept; this machine's keyring slot and the recovery key are new";
+    // With `-`, standard output carries the key and the re-issued tokens only.
+    if matches!(dest, Destination::Stdout) {
+        ctx.out.notice(done);
+    } else {
+        ctx.out.done(done);
+    }
     if !issued.is_empty() {
         ctx.out.notice("the tokens above replace the old ones (same labels): store each where its old one was; they are not shown again");
     } else if !tokens.is_empty() {
