@@ -421,7 +421,8 @@ pub(crate) struct GetArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ListArgs {
-    /// Only secrets of this environment
+    /// Only secrets of this environment, and those with none (as everywhere); an environment no
+    /// secret has and that is not a well-known name is refused as a typo
     #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Option<String>,
     /// Only secrets of this provider
@@ -783,7 +784,8 @@ pub(crate) struct ValidateArgs {
     /// Check every secret
     #[arg(long, conflicts_with_all = ["names", "stdin"])]
     pub all: bool,
-    /// Only secrets of this environment (with --stdin: the environment the key is meant for)
+    /// Secrets of this environment and those with none, as `exec` and `export` select them
+    /// (with --stdin: the environment the key is meant for)
     #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Option<String>,
     /// Also ask each provider whether it accepts the key

@@ -45,6 +45,9 @@ pub enum Error {
     ValueTooLarge { limit: usize },
     #[error("the secret value is not UTF-8 text")]
     ValueNotUtf8,
+    /// An environment no secret has and nobody names: a typo fails closed.
+    #[error("no secret is in environment {env:?}{suggestion}")]
+    UnknownEnvironment { env: String, suggestion: String },
     #[error("{what} needs a terminal to ask, and standard input is not one")]
     NeedsTerminal { what: &'static str, hint: &'static str },
     #[error("the two entries do not match")]
@@ -182,6 +185,7 @@ impl Error {
             | ValueTooLarge { .. }
             | ValueNotUtf8
             | NeedsTerminal { .. }
+            | UnknownEnvironment { .. }
             | Mismatch
             | Config { .. }
             | NoHome
@@ -236,6 +240,9 @@ impl Error {
             ValueTooLarge { .. } => "keyward stores API keys and tokens, not files".into(),
             ValueNotUtf8 => "store binary material base64-encoded".into(),
             NeedsTerminal { hint, .. } => (*hint).into(),
+            UnknownEnvironment { .. } => {
+                "see the environments in use with `keyward list`; nothing was run or checked".into()
+            }
             Mismatch => "run the command again and type the same text twice".into(),
             Config { .. } => "fix the config file (schema: the built-in registry, see `keyward providers --json`)".into(),
             NoHome => {

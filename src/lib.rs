@@ -30,6 +30,7 @@ pub mod sanitize;
 pub mod scan;
 pub mod selection;
 pub mod sensitive;
+pub mod suggest;
 pub mod template;
 pub mod unlock;
 pub mod vault;

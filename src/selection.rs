@@ -13,6 +13,50 @@ use crate::sensitive::SecretValue;
 use crate::vault::Vault;
 use crate::vault::secret::{Secret, Stage, VersionSelector};
 
+/// Environments everyone names: asking for one of these that holds no secret yet selects nothing,
+/// as asked; any other unknown name is taken for a typo and refused.
+pub const WELL_KNOWN_ENVS: &[&str] = &[
+    "dev",
+    "development",
+    "staging",
+    "stage",
+    "prod",
+    "production",
+    "test",
+    "testing",
+    "qa",
+    "uat",
+    "preview",
+    "local",
+    "ci",
+];
+
+/// The one selection by environment, everywhere (`exec`, `export`, `validate`, `list`): the
+/// secrets of `env` plus those with no environment.
+pub fn in_env(secret_env: Option<&str>, env: &str) -> bool {
+    secret_env.is_none_or(|e| e == env)
+}
+
+/// Refuses an environment that no secret of `vault` has (its records' environments, those of
+/// domains this key cannot open included) and that is not well known, suggesting the closest.
+pub fn check_env_known(vault: &Vault, env: &str) -> Result<()> {
+    if WELL_KNOWN_ENVS.contains(&env) {
+        return Ok(());
+    }
+    let records = vault.records()?;
+    let mut known: Vec<&str> = records.records.iter().filter_map(|r| r.env.as_deref()).collect();
+    if known.contains(&env) {
+        return Ok(());
+    }
+    known.extend_from_slice(WELL_KNOWN_ENVS);
+    known.sort_unstable();
+    known.dedup();
+    Err(Error::UnknownEnvironment {
+        env: env.to_owned(),
+        suggestion: crate::suggest::did_you_mean(env, known.iter().copied()),
+    })
+}
+
 /// A variable and the value it gets.
 pub struct Injected {
     pub name: String,
@@ -21,6 +65,9 @@ pub struct Injected {
 }
 
 pub fn select(vault: &Vault, only: &[String], env: Option<&str>) -> Result<Vec<Secret>> {
+    if let Some(env) = env {
+        check_env_known(vault, env)?;
+    }
     // A key limited to other environments is refused, not handed an empty selection.
     vault.check_holds(env)?;
     let secrets = if only.is_empty() {
@@ -34,6 +81,9 @@ pub fn select(vault: &Vault, only: &[String], env: Option<&str>) -> Result<Vec<S
 /// [`select`] from the secrets of `vault` already decoded (a command that needs them all anyway
 /// decodes once).
 pub fn select_from(vault: &Vault, all: &[Secret], only: &[String], env: Option<&str>) -> Result<Vec<Secret>> {
+    if let Some(env) = env {
+        check_env_known(vault, env)?;
+    }
     vault.check_holds(env)?;
     let secrets = if only.is_empty() {
         all.to_vec()
@@ -56,25 +106,55 @@ pub fn find<'a>(vault: &Vault, all: &'a [Secret], name: &str) -> Result<&'a Secr
 /// so a secret of the chosen environment overrides one with none.
 fn in_order(mut secrets: Vec<Secret>, everything: bool, env: Option<&str>) -> Vec<Secret> {
     if everything {
-        secrets.retain(|s| s.env.is_none() || (env.is_some() && s.env.as_deref() == env));
+        secrets.retain(|s| env.map_or(s.env.is_none(), |e| in_env(s.env.as_deref(), e)));
     }
     secrets.sort_by(|a, b| a.env.is_some().cmp(&b.env.is_some()).then_with(|| a.name.cmp(&b.name)));
     secrets
 }
 
-/// The current value of each secret, by variable. A secret with no current value (revoked) is
-/// refused: handing out nothing silently would break the job in a harder way to see. So is a
-/// variable that changes how programs start, unless the reader allows it (`allowed`): the vault's
-/// writer chose the variable, and may not be the one who runs the command.
-pub fn current_values(secrets: &[Secret], config: &Config, allowed: &[String]) -> Result<Vec<Injected>> {
+/// What [`current_values`] hands out, and the revoked secrets it left out.
+pub struct Values {
+    pub injected: Vec<Injected>,
+    /// Revoked secrets that were not asked for by name: left out, for the caller to warn about.
+    pub left_out: Vec<String>,
+}
+
+/// The current value of each secret, by variable. A revoked secret asked for by name (`--only`)
+/// is refused: handing out nothing silently would break the job in a harder way to see. One that
+/// merely belongs to the environment is left out and named in [`Values::left_out`], so one
+/// revoked key does not stop every run until it is rotated. A variable that changes how programs
+/// start is refused unless the reader allows it (`allowed`): the vault's writer chose the
+/// variable, and may not be the one who runs the command.
+pub fn current_values(secrets: &[Secret], config: &Config, allowed: &[String], by_name: bool) -> Result<Values> {
     let mut by_var: BTreeMap<String, Injected> = BTreeMap::new();
+    let mut left_out = Vec::new();
     for s in secrets {
         // A current version has no grace period: the time does not matter here.
-        let v = s.usable(VersionSelector::Stage(Stage::Current), i64::MIN)?;
+        let v = match s.usable(VersionSelector::Stage(Stage::Current), i64::MIN) {
+            Ok(v) => v,
+            Err(Error::Revoked { .. }) if !by_name => {
+                left_out.push(s.name.clone());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         config.check_startup_var(&s.var, allowed, "hand out")?;
         by_var.insert(s.var.clone(), Injected { name: s.name.clone(), var: s.var.clone(), value: v.value.clone() });
     }
-    Ok(by_var.into_values().collect())
+    Ok(Values { injected: by_var.into_values().collect(), left_out })
+}
+
+/// The warning for revoked secrets left out of a run.
+pub fn left_out_warning(left_out: &[String]) -> Option<String> {
+    (!left_out.is_empty()).then(|| {
+        format!(
+            "left out revoked {}: {} (rotate {} with `keyward rotate NAME`, or name {} with --only to make the run fail)",
+            if left_out.len() == 1 { "secret" } else { "secrets" },
+            left_out.join(", "),
+            if left_out.len() == 1 { "it" } else { "them" },
+            if left_out.len() == 1 { "it" } else { "them" },
+        )
+    })
 }
 
 /// Refuses a live key in a non-production run, a test key in production, and a secret of

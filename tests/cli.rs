@@ -201,7 +201,13 @@ fn list_filters_and_never_shows_values() {
         doc.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect()
     };
     assert_eq!(names(&[]), ["a", "b", "c"]);
-    assert_eq!(names(&["--env", "prod"]), ["a"]);
+    // One selection everywhere (issue 19, item 4): an environment's secrets and those with none.
+    assert_eq!(names(&["--env", "prod"]), ["a", "c"]);
+    // A well-known environment with no secret selects nothing but the shared ones; a typo fails.
+    assert_eq!(names(&["--env", "staging"]), ["c"]);
+    let out = env.cmd().args(["list", "--env", "prdo"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("did you mean prod?"), "{}", stderr(&out));
     assert_eq!(names(&["--provider", "openai"]), ["b"]);
     assert_eq!(names(&["--tag", "billing"]), ["a"]);
     assert!(names(&["--tag", "none"]).is_empty());

@@ -121,3 +121,38 @@ fn environment_mismatches_are_refused() {
         env.cmd().args(["exec", "--env", "prod", "--only", "stripe/live,prod/only", "--", "true"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn a_mistyped_environment_fails_closed_with_a_suggestion() {
+    // Issue 19, item 3: `exec --env prdo` used to run the command without its secrets.
+    let env = vault();
+    let out = exec(&env, &["--env", "prdo"], "echo ran");
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "the command never ran");
+    common::assert_one_line_error(&stderr(&out));
+    assert!(stderr(&out).contains("did you mean prod?"), "{}", stderr(&out));
+    let out = env.cmd().args(["export", "--env", "prdo"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("did you mean prod?"), "{}", stderr(&out));
+    // A well-known environment with no secrets of its own gets the shared ones.
+    let out = exec(&env, &["--no-mask", "--env", "staging"], "echo A=$A");
+    assert_eq!(stdout(&out), "A=value-of-a-000000\n", "{}", stderr(&out));
+}
+
+#[test]
+fn a_revoked_secret_is_left_out_with_a_warning_unless_asked_for_by_name() {
+    // Issue 19, item 5: one revoked secret used to stop every run of its environment.
+    let env = vault();
+    env.cmd().args(["revoke", "b", "--yes"]).assert().success();
+    let out = exec(&env, &["--no-mask", "--env", "dev"], "echo A=$A B=${B-unset}");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "A=value-of-a-000000 B=unset\n");
+    assert!(stderr(&out).contains("left out revoked secret: b"), "{}", stderr(&out));
+    let out = env.cmd().args(["export", "--env", "dev"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("value-of-b") && stderr(&out).contains("left out revoked secret: b"));
+    // Asked for by name: still refused.
+    let out = exec(&env, &["--only", "b"], "echo ran");
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+}

@@ -274,9 +274,16 @@ fn offline_checks_environment_expiry_and_rotation_age() {
     let strict = env.at(later).args(["validate", "live/in-prod", "--strict", "--json"]).output().unwrap();
     assert_eq!(results(&json(&strict))["live/in-prod"]["rotation"].0, "fail");
 
-    // --env selects; no selection at all is a usage error.
+    // --env selects as exec and export do (issue 19, item 4): dev's secrets and those with no
+    // environment; a mistyped environment fails closed (item 3); no selection is a usage error.
     let out = env.cmd().args(["validate", "--env", "dev", "--json"]).output().unwrap();
-    assert_eq!(json(&out).as_array().unwrap().len(), 1);
+    let doc = json(&out);
+    let names: Vec<&str> = doc.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["live/in-dev", "not/stripe"]);
+    let out = env.cmd().args(["validate", "--env", "prdo"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    common::assert_one_line_error(&stderr(&out));
+    assert!(stderr(&out).contains("did you mean prod?"), "{}", stderr(&out));
     let out = env.cmd().arg("validate").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     common::assert_one_line_error(&stderr(&out));

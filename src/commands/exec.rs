@@ -60,7 +60,11 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
     if !args.allow_env_mismatch {
         selection::check_environment(&secrets, env_name.as_deref(), registry)?;
     }
-    let mut injected = selection::current_values(&secrets, &config, &args.allow_vars)?;
+    let values = selection::current_values(&secrets, &config, &args.allow_vars, !args.only.is_empty())?;
+    if let Some(warning) = selection::left_out_warning(&values.left_out) {
+        ctx.out.warn(&warning);
+    }
+    let mut injected = values.injected;
     for s in &secrets {
         if let Some(notice) = rotation::grace_notice(s, ctx.now) {
             ctx.out.notice(&notice);

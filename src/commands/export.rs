@@ -43,7 +43,11 @@ pub(super) fn run(args: ExportArgs, ctx: &Context) -> Result<Outcome> {
     let registry = config.registry();
     let secrets = selection::select(&vault, &args.only, env.as_deref())?;
     selection::check_environment(&secrets, env.as_deref(), registry)?;
-    let values = selection::current_values(&secrets, &config, &args.allow_vars)?;
+    let values = selection::current_values(&secrets, &config, &args.allow_vars, !args.only.is_empty())?;
+    if let Some(warning) = selection::left_out_warning(&values.left_out) {
+        ctx.out.warn(&warning);
+    }
+    let values = values.injected;
     for s in &secrets {
         if let Some(notice) = crate::rotation::grace_notice(s, ctx.now) {
             ctx.out.notice(&notice);

@@ -14,9 +14,14 @@ pub(super) fn run(args: ListArgs, ctx: &Context) -> Result<Outcome> {
     let env = args.env.as_deref().map(metadata::env).transpose()?;
     let provider = args.provider.as_deref().map(str::to_ascii_lowercase);
     let vault = ctx.open()?;
+    if let Some(env) = &env {
+        crate::selection::check_env_known(&vault, env)?;
+    }
     let mut secrets = vault.secrets()?;
+    // --env E: E's secrets and those with no environment, as everywhere.
+    let in_env = |secret_env: Option<&str>| env.as_deref().is_none_or(|e| crate::selection::in_env(secret_env, e));
     secrets.retain(|s| {
-        env.as_ref().is_none_or(|e| s.env.as_ref() == Some(e))
+        in_env(s.env.as_deref())
             && provider.as_ref().is_none_or(|p| s.body.meta.provider.as_ref() == Some(p))
             && args.tag.as_ref().is_none_or(|t| s.body.meta.tags.contains(t))
     });
@@ -28,7 +33,7 @@ pub(super) fn run(args: ListArgs, ctx: &Context) -> Result<Outcome> {
     if !skipped.is_empty() && provider.is_none() && args.tag.is_none() {
         for r in &vault.records()?.records {
             let domain = r.env.as_deref().unwrap_or("@default");
-            if skipped.iter().any(|d| d == domain) && env.as_ref().is_none_or(|e| r.env.as_ref() == Some(e)) {
+            if skipped.iter().any(|d| d == domain) && in_env(r.env.as_deref()) {
                 sealed.push((r.name.clone(), r.var.clone(), r.env.clone()));
             }
         }

@@ -162,7 +162,9 @@ fn stored_targets(args: &ValidateArgs, env: Option<String>, ctx: &Context) -> Re
         args.names.iter().map(|n| vault.get(n)).collect::<Result<Vec<_>>>()?
     };
     if let Some(env) = &env {
-        secrets.retain(|s| s.env.as_ref() == Some(env));
+        crate::selection::check_env_known(&vault, env)?;
+        // The one selection: env's secrets and those with no environment.
+        secrets.retain(|s| crate::selection::in_env(s.env.as_deref(), env));
     }
     let mut targets = Vec::with_capacity(secrets.len());
     for s in secrets {
