@@ -139,15 +139,23 @@ pub(crate) enum Command {
         after_help = "Examples:\n  printf %s \"$KEY\" | keyward add stripe/live --provider stripe --env prod\n  keyward add github/ci --var GITHUB_TOKEN --expires 2027-01-31 --scope repo\n  keyward add internal/webhook --generate --prefix whk_"
     )]
     Add(AddArgs),
+    /// Store a value under a name: `add` for a new name; for an existing one, a staged rotation
+    /// (pending, verified, promoted), as `rotate NAME`
+    #[command(
+        after_help = "Examples:\n  printf %s \"$KEY\" | keyward set stripe/live              # adds it, or rotates to the new value\n  printf %s \"$KEY\" | keyward set openai/dev --env dev   # metadata flags apply to a new name"
+    )]
+    Set(SetArgs),
     /// Print a secret's value
     #[command(
         after_help = "Examples:\n  keyward get stripe/live\n  curl -H \"Authorization: Bearer $(keyward get -n openai/dev)\" ...\n  keyward get stripe/live --version previous"
     )]
+    #[command(visible_alias = "show")]
     Get(GetArgs),
     /// List secrets (never their values)
     #[command(
         after_help = "Examples:\n  keyward list\n  keyward list --env prod --provider stripe\n  keyward list --tag ci --json"
     )]
+    #[command(visible_alias = "ls")]
     List(ListArgs),
     /// Show a secret's metadata and version history (never values)
     #[command(after_help = "Examples:\n  keyward info stripe/live\n  keyward info stripe/live --json")]
@@ -161,10 +169,13 @@ pub(crate) enum Command {
     #[command(after_help = "Examples:\n  keyward rename stripe stripe/live")]
     Rename(RenameArgs),
     /// Remove a secret and all its versions
-    #[command(after_help = "Examples:\n  keyward rm old/key\n  keyward rm old/key --yes   # in scripts")]
+    #[command(
+        visible_aliases = ["remove", "delete"],
+        after_help = "Examples:\n  keyward rm old/key\n  keyward rm old/key --yes   # in scripts"
+    )]
     Rm(RmArgs),
     /// Manage the vault's key slots: status, tokens, passphrase, recovery key, re-keying
-    #[command(subcommand)]
+    #[command(subcommand, arg_required_else_help = true)]
     Key(KeyCommand),
     /// Remove this machine's keyring entry for the vault
     #[command(after_help = "Examples:\n  keyward lock\n  keyward unlock   # restore it later")]
@@ -224,7 +235,9 @@ base64 and percent-encoded text. A line containing `keyward:allow` is not report
 rules and fingerprints. Exit status: 0 nothing found, 1 findings, 2 usage error.")]
     Scan(ScanArgs),
     /// Run a command with secrets as environment variables and its output masked
-    #[command(after_help = "Examples:
+    #[command(
+        visible_alias = "run",
+        after_help = "Examples:
   keyward exec -- npm test
   keyward exec --env prod -- ./deploy.sh
   keyward exec --only stripe/test,github/ci -- make release
@@ -234,7 +247,8 @@ Which secrets: with --only, those; with --env E, those of E plus those with no e
 otherwise only those with no environment. Variables set to keyward:NAME are resolved too.
 The command gets keyward's environment without KEYWARD_* variables.
 Exit codes: the command's own; 128+N if it was killed by signal N; 125 if keyward failed,
-126 if the command could not run, 127 if it was not found.")]
+126 if the command could not run, 127 if it was not found."
+    )]
     Exec(ExecArgs),
     /// Render a template, replacing {{ keyward:NAME }} with values
     #[command(after_help = "Examples:
@@ -405,6 +419,22 @@ pub(crate) struct AddArgs {
     /// With --generate: text put before the random part (e.g. whk_)
     #[arg(long, value_name = "PREFIX", requires = "generate")]
     pub prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SetArgs {
+    /// Secret name: letters, digits, '.', '_', '-', '/'
+    #[arg(add = ArgValueCandidates::new(crate::complete::secret_names))]
+    pub name: String,
+    /// For a new name: its metadata, as `add` takes it
+    #[command(flatten)]
+    pub meta: MetadataArgs,
+    /// For an existing name: how long the old value keeps working after promotion
+    #[arg(long, value_name = "DURATION")]
+    pub grace: Option<String>,
+    /// For an existing name: promote without checking the new value (recorded)
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 #[derive(Debug, Args)]
@@ -867,7 +897,7 @@ pub(crate) enum KeyCommand {
     #[command(after_help = "Examples:\n  keyward key status\n  keyward key status --json")]
     Status,
     /// CI and teammate tokens (for KEYWARD_VAULT_KEY)
-    #[command(subcommand)]
+    #[command(subcommand, arg_required_else_help = true)]
     Token(TokenCommand),
     /// Set, replace or remove the passphrase slot
     #[command(after_help = "Examples:\n  keyward key passphrase\n  keyward key passphrase --remove")]

@@ -35,7 +35,7 @@ pub enum Error {
     /// The command line did not parse (clap's error, in one line).
     #[error("{what}")]
     CommandLine { what: String, usage: String },
-    #[error("invalid secret name {name:?}: {reason}")]
+    #[error("invalid secret name {}: {reason}", shown_name(name))]
     InvalidName { name: String, reason: &'static str },
     #[error("invalid {what} {value:?}: {reason}")]
     InvalidValue { what: &'static str, value: String, reason: String },
@@ -63,7 +63,7 @@ pub enum Error {
     #[error("no vault at {}", path.display())]
     VaultNotFound { path: PathBuf },
     #[error("no secret named {name:?}")]
-    SecretNotFound { name: String },
+    SecretNotFound { name: String, suggestion: Option<String> },
     #[error("secret {name:?} has no {version} version")]
     VersionNotFound { name: String, version: String },
     #[error("no token labelled {label:?}")]
@@ -232,6 +232,9 @@ impl Error {
             Usage(_) => "see `keyward --help`".into(),
             CommandLine { usage, .. } => format!("usage: {usage}"),
             Output(_) => "check where the output goes (a full disk, a closed file)".into(),
+            InvalidName { name, .. } if looks_like_assignment(name) => {
+                "values are never taken from the command line: pipe it, `printf %s \"$VALUE\" | keyward add NAME`".into()
+            }
             InvalidName { .. } => {
                 "use 1-128 letters, digits, '.', '_', '-' or '/', starting with a letter or digit".into()
             }
@@ -253,6 +256,9 @@ impl Error {
                 path.display()
             ),
             VaultNotFound { .. } => "create one with `keyward init`, or point --vault / KEYWARD_VAULT at it".into(),
+            SecretNotFound { suggestion: Some(close), .. } => {
+                format!("did you mean {close}? (see the stored names with `keyward list`)")
+            }
             SecretNotFound { .. } => "see the stored names with `keyward list`".into(),
             VersionNotFound { name, .. } => format!("see its versions with `keyward info {name}`"),
             TokenNotFound { .. } => "see the tokens with `keyward key token list`".into(),
@@ -310,4 +316,15 @@ impl Error {
             }
         }
     }
+}
+
+/// `NAME=value` typed where a name goes: the part after `=` is probably a secret.
+fn looks_like_assignment(name: &str) -> bool {
+    name.contains('=')
+}
+
+/// A rejected name as an error may show it: quoted, or not at all when it holds what looks like a
+/// value (an error line ends up in terminal scrollback and CI logs).
+fn shown_name(name: &str) -> String {
+    if looks_like_assignment(name) { "(not shown: it looks like NAME=value)".to_owned() } else { format!("{name:?}") }
 }

@@ -24,6 +24,8 @@ pub enum Outcome {
     Declined,
     /// What was asked about does not exist (`key status` with no vault): exit 3.
     Missing,
+    /// A command group was run without its subcommand; its help was printed: exit 2.
+    Usage,
     /// `exec`'s command ended with this code (or 128+N for signal N; 126 and 127 when it could
     /// not run or was not found).
     Child(i32),
@@ -36,6 +38,7 @@ impl Outcome {
             Outcome::ChecksFailed => exit::CHECK_FAILED,
             Outcome::Declined => exit::CONFLICT,
             Outcome::Missing => exit::NOT_FOUND,
+            Outcome::Usage => exit::USAGE,
             Outcome::Child(code) => code,
         }
     }
@@ -79,7 +82,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Ending {
     match crate::complete::engine().try_complete(args.clone(), current_dir.as_deref()) {
         Ok(true) => return Ending::Done(Outcome::Success),
         Ok(false) => {}
-        Err(e) => return Ending::Failed { error: usage_error(&e), out: quiet },
+        Err(e) => return Ending::Failed { error: usage_error(&e, &args), out: quiet },
     }
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
@@ -89,7 +92,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Ending {
                 Err(io) => Ending::Failed { error: Error::Output(io), out: quiet },
             };
         }
-        Err(e) => return Ending::Failed { error: usage_error(&e), out: quiet },
+        // A command group without its subcommand (`keyward key`): its help, as a usage error.
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            return match e.print() {
+                Ok(()) => Ending::Done(Outcome::Usage),
+                Err(io) => Ending::Failed { error: Error::Output(io), out: quiet },
+            };
+        }
+        Err(e) => return Ending::Failed { error: usage_error(&e, &args), out: quiet },
     };
     let ctx = Context::new(&cli.global);
     let result = match cli.command {
@@ -109,14 +119,55 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Ending {
     }
 }
 
-/// clap's own errors are several lines long; keyward reports one, in its own format.
-fn usage_error(e: &clap::Error) -> Error {
+/// clap's own errors are several lines long; keyward reports one, in its own format, with clap's
+/// "did you mean" tip folded in. An unexpected word on the command line is never repeated: it
+/// is most often a value typed where keyward never takes one, and the error would put it into a
+/// terminal's scrollback or a CI log.
+fn usage_error(e: &clap::Error, args: &[std::ffi::OsString]) -> Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
     let text = e.to_string();
-    // The first paragraph says what is wrong (it may continue on indented lines); the usage line
-    // says what was expected.
-    let what: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
-    let what = what.join(" ");
-    let what = what.trim_start_matches("error: ").to_owned();
     let usage = text.lines().find_map(|l| l.strip_prefix("Usage: ")).unwrap_or("keyward --help").trim().to_owned();
+    if e.kind() == ErrorKind::UnknownArgument
+        && let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg)
+        && !arg.starts_with('-')
+    {
+        return Error::CommandLine {
+            what: "unexpected argument (not shown: values are never taken from the command line; pipe a value instead, `printf %s \"$VALUE\" | keyward add NAME`)".into(),
+            usage,
+        };
+    }
+    // The first paragraph says what is wrong (it may continue on indented lines); a tip says what
+    // was probably meant.
+    let what: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+    let mut what = what.join(" ").trim_start_matches("error: ").to_owned();
+    let mut tips = text.lines().filter_map(|l| l.trim().strip_prefix("tip: ")).peekable();
+    if tips.peek().is_none()
+        && e.kind() == ErrorKind::UnknownArgument
+        && let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg)
+        && let Some(flag) = arg.strip_prefix("--")
+    {
+        // clap's own similarity misses a swapped pair of letters (`--evn`): look again.
+        let flags = long_flags(args);
+        if let Some(close) = crate::suggest::closest(flag, flags.iter().map(String::as_str)) {
+            what.push_str(&format!(" (did you mean --{close}?)"));
+        }
+    }
+    for tip in tips {
+        what.push_str(&format!(" ({tip})"));
+    }
     Error::CommandLine { what, usage }
+}
+
+/// The long flags of the (sub)command that `args` names.
+fn long_flags(args: &[std::ffi::OsString]) -> Vec<String> {
+    let mut cmd = Cli::command();
+    cmd.build();
+    for arg in args.iter().skip(1).filter_map(|a| a.to_str()) {
+        match cmd.find_subcommand(arg) {
+            Some(sub) => cmd = sub.clone(),
+            None if arg.starts_with('-') => {}
+            None => break,
+        }
+    }
+    cmd.get_arguments().filter_map(|a| a.get_long().map(str::to_owned)).collect()
 }

@@ -98,7 +98,10 @@ pub fn select_from(vault: &Vault, all: &[Secret], only: &[String], env: Option<&
 pub fn find<'a>(vault: &Vault, all: &'a [Secret], name: &str) -> Result<&'a Secret> {
     match all.iter().find(|s| s.name == name) {
         Some(secret) => Ok(secret),
-        None => Err(vault.get(name).err().unwrap_or_else(|| Error::SecretNotFound { name: name.to_owned() })),
+        None => Err(vault
+            .get(name)
+            .err()
+            .unwrap_or_else(|| Error::SecretNotFound { name: name.to_owned(), suggestion: None })),
     }
 }
 

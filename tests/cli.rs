@@ -501,3 +501,72 @@ fn names_and_metadata_are_sanitized_when_printed() {
     let out = env.cmd().args(["get", "x\u{1b}]0;pwned\u{7}"]).output().unwrap();
     assert!(!stderr(&out).contains('\u{1b}') && !stderr(&out).contains('\u{7}'));
 }
+
+#[test]
+fn typos_get_suggestions_and_the_aliases_of_peer_tools_work() {
+    // Issue 19, item 10.
+    let env = Env::with_recovery_key();
+    env.add("stripe/live", "sk_live_value_000000000001", &[]);
+    let said = |args: &[&str]| {
+        let out = env.cmd().args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} fails");
+        common::assert_one_line_error(&stderr(&out));
+        stderr(&out)
+    };
+    assert!(said(&["lst"]).contains("'list'"), "a subcommand");
+    assert!(said(&["list", "--evn", "prod"]).contains("did you mean --env?"), "a flag, letters swapped");
+    assert!(said(&["list", "--provder", "x"]).contains("'--provider'"), "a flag");
+    assert!(said(&["get", "stripe/lve"]).contains("did you mean stripe/live?"), "a secret name");
+    assert!(!said(&["get", "zzz"]).contains("did you mean"), "nothing close: no suggestion");
+    // ls, show, run, remove/delete, set.
+    env.cmd().args(["ls"]).assert().success().stdout(predicate::str::contains("stripe/live"));
+    env.cmd().args(["show", "stripe/live"]).assert().success().stdout(predicate::str::starts_with("sk_live_value"));
+    env.cmd()
+        .args(["run", "--no-mask", "--only", "stripe/live", "--", "sh", "-c", "echo $STRIPE_LIVE"])
+        .assert()
+        .success()
+        .stdout("sk_live_value_000000000001\n");
+    // set: adds a new name, rotates an existing one (staged: the old value becomes previous).
+    env.cmd().args(["set", "new/one", "--env", "dev"]).write_stdin("first-value-0001").assert().success();
+    env.cmd().args(["set", "new/one", "--no-verify"]).write_stdin("second-value-002").assert().success();
+    env.cmd().args(["get", "new/one"]).assert().success().stdout(predicate::str::starts_with("second-value-002"));
+    env.cmd()
+        .args(["get", "new/one", "--version", "previous"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("first-value-0001"));
+    env.cmd().args(["set", "new/one", "--env", "prod"]).write_stdin("x-value-00000003").assert().code(2);
+    env.cmd().args(["delete", "new/one", "--yes"]).assert().success();
+    env.cmd().args(["remove", "stripe/live", "--yes"]).assert().success();
+    env.cmd().args(["list", "--json"]).assert().success().stdout("[]\n");
+}
+
+#[test]
+fn command_groups_without_a_subcommand_print_their_help() {
+    // Issue 19, item 11.
+    let env = Env::new();
+    for (group, lists) in [(&["key"][..], "  token"), (&["key", "token"], "  add")] {
+        let out = env.cmd().args(group).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{group:?}");
+        let help = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(help.contains(lists), "{group:?}: {help}");
+        assert!(
+            help.contains("Commands:") && help.contains("token") || help.contains("  add"),
+            "{group:?} lists its subcommands: {help}"
+        );
+    }
+}
+
+#[test]
+fn a_value_typed_as_an_argument_is_never_echoed() {
+    // Issue 19, item 12.
+    let env = Env::with_recovery_key();
+    let value = "sk_live_51HbX9EchoedValue00000000";
+    for args in [vec!["add", "stripe/x", value], vec!["add", &format!("stripe/x={value}")], vec!["get", "x", value]] {
+        let out = env.cmd().args(&args).write_stdin("").output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        common::assert_one_line_error(&stderr(&out));
+        assert!(!stderr(&out).contains("EchoedValue"), "{args:?} echoed the value: {}", stderr(&out));
+        assert!(stderr(&out).contains("never taken from the command line"), "{}", stderr(&out));
+    }
+}

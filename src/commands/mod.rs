@@ -22,6 +22,7 @@ mod revoke;
 mod rm;
 mod rotate;
 mod scan;
+mod set;
 mod update;
 mod validate;
 
@@ -49,6 +50,7 @@ fn name(command: &Command) -> &'static str {
     match command {
         Command::Init(_) => "init",
         Command::Add(_) => "add",
+        Command::Set(_) => "set",
         Command::Get(_) => "get",
         Command::List(_) => "list",
         Command::Info(_) => "info",
@@ -90,6 +92,7 @@ pub(crate) fn dispatch(command: Command, ctx: &Context) -> Result<Outcome> {
     match command {
         Command::Init(args) => init::run(args, ctx),
         Command::Add(args) => add::run(args, ctx),
+        Command::Set(args) => set::run(args, ctx),
         Command::Get(args) => get::run(args, ctx),
         Command::List(args) => list::run(args, ctx),
         Command::Info(args) => info::run(args, ctx),

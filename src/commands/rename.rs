@@ -13,7 +13,9 @@ pub(super) fn run(args: RenameArgs, ctx: &Context) -> Result<Outcome> {
     check_name(&args.new)?;
     let var = ctx.modify(|vault, _| {
         let mut records = vault.records()?;
-        let index = records.position(&args.old).ok_or_else(|| Error::SecretNotFound { name: args.old.clone() })?;
+        let index = records
+            .position(&args.old)
+            .ok_or_else(|| Error::SecretNotFound { name: args.old.clone(), suggestion: None })?;
         if records.position(&args.new).is_some() {
             return Err(Error::SecretExists { name: args.new.clone() });
         }

@@ -26,7 +26,9 @@ pub(super) fn run(args: RmArgs, ctx: &Context) -> Result<Outcome> {
     }
     let versions = ctx.modify(|vault, _| {
         let mut records = vault.records()?;
-        let index = records.position(&args.name).ok_or_else(|| Error::SecretNotFound { name: args.name.clone() })?;
+        let index = records
+            .position(&args.name)
+            .ok_or_else(|| Error::SecretNotFound { name: args.name.clone(), suggestion: None })?;
         let removed = records.records.remove(index);
         vault.set_records(records);
         Ok(removed.decode().map_or(0, |s| s.body.versions.len()))

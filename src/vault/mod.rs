@@ -382,7 +382,14 @@ impl Vault {
     }
 
     pub fn get(&self, name: &str) -> Result<Secret> {
-        self.find(name)?.ok_or_else(|| Error::SecretNotFound { name: name.to_owned() })
+        self.find(name)?
+            .ok_or_else(|| Error::SecretNotFound { name: name.to_owned(), suggestion: self.closest_name(name) })
+    }
+
+    /// The stored name closest to a mistyped `name` (a miss only: it reads every name).
+    fn closest_name(&self, name: &str) -> Option<String> {
+        let records = self.records().ok()?;
+        crate::suggest::closest(name, records.records.iter().map(|r| r.name.as_str())).map(str::to_owned)
     }
 
     /// Every secret this key can open (in format 2, those of the domains it holds; see
@@ -444,7 +451,7 @@ impl Vault {
         let result = records
             .update(name, change)
             .map_err(|e| self.locate(e))?
-            .ok_or_else(|| Error::SecretNotFound { name: name.to_owned() })?;
+            .ok_or_else(|| Error::SecretNotFound { name: name.to_owned(), suggestion: None })?;
         self.set_records(records);
         Ok(result)
     }

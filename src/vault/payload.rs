@@ -207,7 +207,7 @@ impl Records {
             return Err(Error::invalid("--paired-with", paired, "a secret cannot be paired with itself"));
         }
         if self.position(paired).is_none() {
-            return Err(Error::SecretNotFound { name: paired.clone() });
+            return Err(Error::SecretNotFound { name: paired.clone(), suggestion: None });
         }
         Ok(())
     }
