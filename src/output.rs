@@ -3,8 +3,9 @@
 use std::io::{IsTerminal, Write};
 
 use comfy_table::ContentArrangement;
-use comfy_table::presets::{NOTHING, UTF8_FULL_CONDENSED};
+use comfy_table::presets::NOTHING;
 use serde::Serialize;
+use unicode_width::UnicodeWidthStr;
 
 pub(crate) use crate::sanitize::{sanitize, sanitize_lines};
 
@@ -102,7 +103,7 @@ impl Output {
         }
         let mut table = self.table(header);
         rows(&mut table);
-        if table.0.row_count() == 0 {
+        if table.is_empty() {
             self.notice(empty);
         } else {
             self.print_table(&table);
@@ -132,27 +133,19 @@ impl Output {
         self.write(text.as_bytes());
     }
 
-    /// A table that fits the terminal, or plain aligned columns when stdout is not a terminal.
+    /// A table: plain aligned columns, fitted to the terminal's width on a terminal.
+    #[allow(clippy::unused_self)] // a table belongs to the output it is printed on
     pub fn table(&self, header: &[&str]) -> Table {
-        let mut table = comfy_table::Table::new();
-        if self.stdout_tty {
-            table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
-        } else {
-            table.load_preset(NOTHING).set_content_arrangement(ContentArrangement::Disabled);
-        }
-        table.set_header(header.iter().map(std::string::ToString::to_string));
-        Table(table)
+        Table { header: header.iter().map(|h| (*h).to_owned()).collect(), rows: Vec::new() }
     }
 
+    /// Prints a table. Off a terminal, every column in full (scripts parse it). On a terminal,
+    /// fitted to its width without ever breaking a cell: free-text columns are shortened with
+    /// `…` and the least important columns (the last) left out, with a line saying so; when not
+    /// even the first two fit, each row is printed as `HEADER: value` lines.
     pub fn print_table(&self, table: &Table) {
-        let text = table.0.to_string();
-        // Off a terminal the table has no borders: drop the cell padding's leading space (not all
-        // leading space, which would shift rows whose first cell is empty) and trailing blanks.
-        let lines: Vec<&str> = text
-            .lines()
-            .map(|l| if self.stdout_tty { l } else { l.strip_prefix(' ').unwrap_or(l).trim_end() })
-            .collect();
-        self.write(format!("{}\n", lines.join("\n")).as_bytes());
+        let text = if self.stdout_tty { table.render_for(terminal_width()) } else { table.render_plain() };
+        self.write(text.as_bytes());
     }
 
     /// A progress bar on a terminal (with `template` from indicatif), for more than a handful
@@ -194,10 +187,229 @@ pub(crate) fn raw(stream: Stream) -> std::mem::ManuallyDrop<std::fs::File> {
 
 /// A table whose every cell is sanitized as it goes in: cells hold names, variables, labels,
 /// times and details read from vaults, audit logs and configs that others may have written.
-pub struct Table(comfy_table::Table);
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+/// Columns never shortened: names, times, versions and verdicts are read whole or not at all.
+const WHOLE: &[&str] = &[
+    "NAME",
+    "SECRET",
+    "LABEL",
+    "ID",
+    "TIME",
+    "CREATED",
+    "ROTATED",
+    "EXPIRES",
+    "DUE",
+    "SINCE",
+    "GRACE UNTIL",
+    "VERIFIED",
+    "VERSION",
+    "STAGE",
+    "SEVERITY",
+    "RESULT",
+    "STATUS",
+    "CHECK",
+];
+/// The narrowest a shortened column gets.
+const MIN_SHORTENED: usize = 8;
+const GAP: usize = 2;
+
+/// How a table is laid out at a width.
+#[derive(Debug, PartialEq)]
+enum Layout {
+    /// These columns, at these widths (a cell wider than its column is shortened with `…`).
+    Columns { shown: Vec<usize>, widths: Vec<usize> },
+    /// One `HEADER: value` line per cell, rows apart.
+    Stacked,
+}
 
 impl Table {
     pub fn add_row<S: AsRef<str>>(&mut self, cells: impl IntoIterator<Item = S>) {
-        self.0.add_row(cells.into_iter().map(|c| sanitize(c.as_ref())).collect::<Vec<String>>());
+        self.rows.push(cells.into_iter().map(|c| sanitize(c.as_ref())).collect());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    fn cell(&self, row: usize, column: usize) -> &str {
+        self.rows[row].get(column).map_or("", String::as_str)
+    }
+
+    /// The width each column needs to show every cell whole.
+    fn natural_widths(&self) -> Vec<usize> {
+        (0..self.header.len())
+            .map(|c| {
+                (0..self.rows.len()).map(|r| self.cell(r, c).width()).max().unwrap_or(0).max(self.header[c].width())
+            })
+            .collect()
+    }
+
+    fn layout(&self, width: usize) -> Layout {
+        let natural = self.natural_widths();
+        let mut shown: Vec<usize> = (0..self.header.len()).collect();
+        loop {
+            let mut widths: Vec<usize> = shown.iter().map(|&c| natural[c]).collect();
+            let total = |w: &[usize]| w.iter().sum::<usize>() + GAP * w.len().saturating_sub(1);
+            // Shorten free-text columns, the least important first.
+            for i in (1..shown.len()).rev() {
+                let excess = total(&widths).saturating_sub(width);
+                if excess == 0 {
+                    break;
+                }
+                let column = shown[i];
+                if WHOLE.contains(&self.header[column].as_str()) {
+                    continue;
+                }
+                let floor = MIN_SHORTENED.max(self.header[column].width());
+                widths[i] -= excess.min(widths[i].saturating_sub(floor));
+            }
+            if total(&widths) <= width {
+                return Layout::Columns { shown, widths };
+            }
+            if shown.len() <= 2 {
+                return Layout::Stacked;
+            }
+            shown.pop();
+        }
+    }
+
+    /// Every column in full, aligned, two spaces apart (the form scripts read).
+    fn render_plain(&self) -> String {
+        let all: Vec<usize> = (0..self.header.len()).collect();
+        self.render_columns(&all, &self.natural_widths())
+    }
+
+    fn render_for(&self, width: usize) -> String {
+        match self.layout(width) {
+            Layout::Columns { shown, widths } => {
+                let mut text = self.render_columns(&shown, &widths);
+                if shown.len() < self.header.len() {
+                    let left_out: Vec<&str> = self.header[shown.len()..].iter().map(String::as_str).collect();
+                    let note = format!("(hidden at this width: {}; see --json)", left_out.join(", "));
+                    text.push_str(&shorten(&note, width));
+                    text.push('\n');
+                }
+                text
+            }
+            Layout::Stacked => {
+                let mut text = String::new();
+                for r in 0..self.rows.len() {
+                    if r > 0 {
+                        text.push('\n');
+                    }
+                    for (c, header) in self.header.iter().enumerate() {
+                        let cell = self.cell(r, c);
+                        if !cell.is_empty() && cell != "-" {
+                            text.push_str(&format!("{header}: {cell}\n"));
+                        }
+                    }
+                }
+                text
+            }
+        }
+    }
+
+    fn render_columns(&self, shown: &[usize], widths: &[usize]) -> String {
+        let mut table = comfy_table::Table::new();
+        table.load_preset(NOTHING).set_content_arrangement(ContentArrangement::Disabled);
+        let fit = |text: &str, i: usize| shorten(text, widths[i]);
+        table.set_header(shown.iter().enumerate().map(|(i, &c)| fit(&self.header[c], i)));
+        for r in 0..self.rows.len() {
+            table.add_row(shown.iter().enumerate().map(|(i, &c)| fit(self.cell(r, c), i)));
+        }
+        // No borders: drop the cell padding's leading space (not all leading space, which would
+        // shift rows whose first cell is empty) and trailing blanks.
+        let text = table.to_string();
+        let mut out = String::with_capacity(text.len());
+        for line in text.lines() {
+            out.push_str(line.strip_prefix(' ').unwrap_or(line).trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// `text` cut to `width` columns, its last one an ellipsis when anything was cut.
+fn shorten(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for ch in text.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(ch);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
+/// The terminal's width: standard output's window size, else `COLUMNS`, else 80.
+fn terminal_width() -> usize {
+    // SAFETY: winsize is plain integers, for which all zeroes is a valid value.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ fills a winsize for a terminal descriptor, and fails harmlessly on
+    // anything else.
+    let rc = unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &raw mut size) };
+    if rc == 0 && size.ws_col > 0 {
+        return usize::from(size.ws_col);
+    }
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|&c: &usize| c > 0).unwrap_or(80)
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    fn list_table() -> Table {
+        let mut t = Table { header: Vec::new(), rows: Vec::new() };
+        t.header =
+            ["NAME", "VARIABLE", "ENV", "PROVIDER", "VERSION", "ROTATED", "EXPIRES", "TAGS"].map(String::from).to_vec();
+        t.add_row(["stripe/live", "STRIPE_LIVE", "prod", "stripe", "3", "2026-11-29", "2027-01-31", "billing, ci"]);
+        t.add_row([
+            "github/ci-release-bot",
+            "GITHUB_TOKEN",
+            "-",
+            "github",
+            "1",
+            "2026-10-02",
+            "-",
+            "ci, release, team-platform",
+        ]);
+        t
+    }
+
+    #[test]
+    fn no_line_is_wider_than_the_terminal_and_no_name_time_or_header_is_broken() {
+        let t = list_table();
+        for width in [40, 60, 80, 120, 200] {
+            let text = t.render_for(width);
+            for line in text.lines() {
+                assert!(line.width() <= width, "{width}: {line:?} in\n{text}");
+            }
+            for whole in ["stripe/live", "github/ci-release-bot", "NAME"] {
+                assert!(text.contains(whole), "{width}: {whole} in\n{text}");
+            }
+            for time in ["2026-11-29", "2026-10-02"] {
+                assert!(!text.contains(&time[..7]) || text.contains(time), "{width}: a time cut: {text}");
+            }
+        }
+        assert!(t.render_for(200).contains("team-platform") && !t.render_for(200).contains("hidden"));
+        assert!(t.render_for(80).contains("hidden at this width"));
+        assert!(t.render_for(20).contains("NAME: github/ci-release-bot\nVARIABLE: GITHUB_TOKEN"));
+    }
+
+    #[test]
+    fn shortening_marks_what_it_cut() {
+        assert_eq!(shorten("ci, release, team-platform", 8), "ci, rel…");
+        assert_eq!(shorten("short", 8), "short");
     }
 }

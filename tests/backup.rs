@@ -62,11 +62,23 @@ fn backup_and_restore_with_a_passphrase_on_a_machine_without_the_key() {
     let backup = env.path("vault.kwb");
     env.cmd().args(["backup", "--passphrase"]).arg(&backup).assert().success();
     wipe(&env);
-    // No vault key at all for the restore: the passphrase alone opens the backup.
-    let key = env.key.take();
+    // A new machine with nothing but the backup and its passphrase: the backup opens, the vault
+    // inside does not. Restoring it anyway would leave a vault every command refuses (exit 4), so
+    // restore refuses first and says what to run (issue 19, item 8).
+    let key = env.key.take().unwrap();
     let out = env.cmd().arg("restore").arg(&backup).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    common::assert_one_line_error(&stderr(&out));
+    assert!(stderr(&out).contains("KEYWARD_VAULT_KEY") && stderr(&out).contains("key import"), "{}", stderr(&out));
+    assert!(!env.vault.exists(), "nothing was restored");
+    // The whole path: restore with the recovery key at hand, then a keyring slot for this machine.
+    let out = env.cmd().arg("restore").arg(&backup).env("KEYWARD_VAULT_KEY", &key).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    env.key = key;
+    let out = env.cmd().args(["key", "import", "--keyring", "keyutils"]).write_stdin(key.clone()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    env.cmd().args(["get", "-n", "p/key"]).assert().success().stdout("passphrase-backup-value");
+    env.cmd().arg("lock").assert().success();
+    env.key = Some(key);
     assert_eq!(env.get("p/key"), "passphrase-backup-value");
     env.cmd().args(["audit", "verify"]).assert().success();
 

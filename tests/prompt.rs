@@ -165,3 +165,67 @@ fn a_new_passphrase_is_typed_twice() {
     env.add("k", "value-0001", &[]);
     assert_eq!(env.get("k"), "value-0001");
 }
+
+/// Issue 19, item 6: on a terminal, `list` says which vault it read; a project vault is chosen by
+/// the directory, so it is named.
+#[test]
+fn list_on_a_terminal_names_the_vault_it_read() {
+    let env = Env::with_recovery_key();
+    env.add("k", "value-0001", &[]);
+    let mut term = on_terminal(&env, &["list"]);
+    let (status, screen) = term.finish();
+    assert_eq!(status.code(), Some(0), "{screen}");
+    let vault = env.vault.display().to_string();
+    assert!(screen.contains(&format!("vault {vault} (from KEYWARD_VAULT)")), "{screen}");
+    // Not in a pipe: the table alone.
+    let out = env.cmd().arg("list").output().unwrap();
+    assert!(!common::stdout(&out).contains(&vault));
+}
+
+/// Issue 19, item 9: `list` and `audit` on terminals of 60, 80, 120 and 200 columns never break a
+/// name, a time or a header, and no line is wider than the terminal; the renderings are committed
+/// (`tests/snapshots/tables/`; `KEYWARD_BLESS=1` rewrites them).
+#[test]
+fn tables_fit_the_terminal_without_breaking_words() {
+    let env = Env::with_recovery_key();
+    let at = "2026-11-29T12:00:00Z";
+    let add = |name: &str, value: &str, args: &[&str]| {
+        env.at(at).arg("add").arg(name).args(args).write_stdin(value.to_owned()).assert().success();
+    };
+    add(
+        "stripe/live",
+        "sk_live_51HbX9TableValue0000000000",
+        &["--env", "prod", "--tag", "billing", "--expires", "2027-01-31"],
+    );
+    add(
+        "github/ci-release-bot",
+        "ghp_TableValue0000000000000000000000000",
+        &["--tag", "ci", "--tag", "release", "--tag", "team-platform"],
+    );
+    add("openai/dev", "sk-proj-TableValue000000000000000000000000", &["--env", "dev"]);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/tables");
+    let bless = std::env::var_os("KEYWARD_BLESS").is_some();
+    for columns in [60u16, 80, 120, 200] {
+        let mut cmd = env.std_cmd();
+        cmd.args(["list", "--no-color"]).env("KEYWARD_NOW", at);
+        let (status, screen) = Terminal::spawn_sized(cmd, columns, 40).finish();
+        assert_eq!(status.code(), Some(0), "{screen}");
+        let screen = screen.replace("\r\n", "\n").replace(&env.vault.display().to_string(), "VAULT");
+        for line in screen.lines() {
+            assert!(line.chars().count() <= usize::from(columns), "{columns}: {line:?}\n{screen}");
+        }
+        for whole in ["stripe/live", "github/ci-release-bot", "openai/dev", "NAME", "ROTATED", "2026-11-29"] {
+            if screen.contains(&whole[..whole.len() - 1]) {
+                assert!(screen.contains(whole), "{columns}: {whole} is broken\n{screen}");
+            }
+        }
+        let file = dir.join(format!("list-{columns}.txt"));
+        if bless {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&file, &screen).unwrap();
+        } else {
+            let expected = std::fs::read_to_string(&file).unwrap_or_default();
+            assert_eq!(screen, expected, "{columns} columns changed; KEYWARD_BLESS=1 rewrites {}", file.display());
+        }
+    }
+}

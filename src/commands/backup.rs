@@ -99,6 +99,21 @@ pub(super) fn restore(args: RestoreArgs, ctx: &Context) -> Result<Outcome> {
         // The vault itself authenticates (every domain this key holds, in format 2).
         let (_, opened) = ctx.unlock(&locked)?;
         locked.open(opened.key)?.records()?;
+    } else {
+        // A passphrase backup opens without the vault's keys; the vault it holds does not. On a
+        // new machine nothing may open it: refuse before writing, and say what to run.
+        let opened = ctx.unlock(&locked).map_err(|e| match e {
+            Error::Damaged { .. } => e,
+            _ => Error::CannotUnlock {
+                path: target.clone(),
+                reason: "the backup opened, but nothing on this machine opens the vault inside it (no keyring slot here, no KEYWARD_VAULT_KEY, no passphrase slot)".into(),
+                hint: format!(
+                    "run `KEYWARD_VAULT_KEY=<its recovery key or a token> keyward restore {}`, then `keyward key import` to put a keyring slot on this machine; nothing was restored",
+                    args.file.display()
+                ),
+            },
+        })?;
+        locked.open(opened.1.key)?.records()?;
     }
     let audit_dir = audit::dir()?;
     let mut audit_files = Vec::new();

@@ -57,6 +57,14 @@ pub(super) fn run(args: ListArgs, ctx: &Context) -> Result<Outcome> {
             .collect();
         list
     };
+    // On a terminal, say which vault this is: a project vault is chosen by the directory, and
+    // `cd project/sub; keyward list` should not look like the personal vault.
+    if ctx.out.stdout_tty && !ctx.out.json && !ctx.out.quiet {
+        let location = ctx.location()?;
+        let line =
+            crate::sanitize::sanitize(&format!("vault {} ({})", location.path.display(), location.reason.describe()));
+        ctx.out.write(format!("{line}\n").as_bytes());
+    }
     ctx.out.listing(json, &header, "no secrets match", |table| {
         for s in &secrets {
             let meta = &s.body.meta;

@@ -19,11 +19,17 @@ pub(crate) struct Terminal {
 }
 
 impl Terminal {
-    pub(crate) fn spawn(mut cmd: Command) -> Terminal {
+    pub(crate) fn spawn(cmd: Command) -> Terminal {
+        Terminal::spawn_sized(cmd, 80, 24)
+    }
+
+    /// [`Terminal::spawn`] on a terminal of `columns` by `rows`.
+    pub(crate) fn spawn_sized(mut cmd: Command, columns: u16, rows: u16) -> Terminal {
         let (mut master, mut slave) = (-1, -1);
-        // SAFETY: two out-pointers to valid ints; no name, default settings and window size.
+        let size = libc::winsize { ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0 };
+        // SAFETY: two out-pointers to valid ints and a valid window size; no name, default settings.
         let rc = unsafe {
-            libc::openpty(&raw mut master, &raw mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null())
+            libc::openpty(&raw mut master, &raw mut slave, std::ptr::null_mut(), std::ptr::null(), &raw const size)
         };
         assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
         // SAFETY: openpty returned two fresh descriptors that nothing else owns.
