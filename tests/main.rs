@@ -23,6 +23,7 @@ mod layers;
 mod leaks;
 mod mask;
 mod prompt;
+mod readme;
 mod review;
 mod rotate;
 mod scan;

@@ -176,7 +176,7 @@ fn list_on_a_terminal_names_the_vault_it_read() {
     let (status, screen) = term.finish();
     assert_eq!(status.code(), Some(0), "{screen}");
     let vault = env.vault.display().to_string();
-    assert!(screen.contains(&format!("vault {vault} (from KEYWARD_VAULT)")), "{screen}");
+    assert!(screen.contains(&format!("vault {vault}: from KEYWARD_VAULT")), "{screen}");
     // Not in a pipe: the table alone.
     let out = env.cmd().arg("list").output().unwrap();
     assert!(!common::stdout(&out).contains(&vault));

@@ -62,7 +62,7 @@ pub(super) fn run(args: ListArgs, ctx: &Context) -> Result<Outcome> {
     if ctx.out.stdout_tty && !ctx.out.json && !ctx.out.quiet {
         let location = ctx.location()?;
         let line =
-            crate::sanitize::sanitize(&format!("vault {} ({})", location.path.display(), location.reason.describe()));
+            crate::sanitize::sanitize(&format!("vault {}: {}", location.path.display(), location.reason.describe()));
         ctx.out.write(format!("{line}\n").as_bytes());
     }
     ctx.out.listing(json, &header, "no secrets match", |table| {
