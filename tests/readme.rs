@@ -56,7 +56,7 @@ fn examples(readme: &str) -> Vec<Example> {
             match line.strip_prefix("$ ") {
                 Some(command) => out.push(Example { command: command.to_owned(), shown: Vec::new() }),
                 None if !line.trim().is_empty() => {
-                    out.last_mut().expect("output after a command").shown.push(line.to_owned())
+                    out.last_mut().expect("output after a command").shown.push(line.to_owned());
                 }
                 None => {}
             }
