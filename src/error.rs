@@ -268,7 +268,7 @@ impl Error {
             }
             CannotUnlock { hint, .. } => hint.clone(),
             WrongVaultKey { .. } => {
-                "the token may have been removed or the vault re-keyed: issue a new one with `keyward key token add LABEL`".into()
+                "a new token needs the vault file that holds its slot: check that it was committed and pushed; otherwise the token was removed or the vault re-keyed: issue a new one with `keyward key token add LABEL`".into()
             }
             MalformedVaultKey { .. } => "check the value for a copy and paste error".into(),
             WrongSecret { .. } => "try again, or unlock another way (see `keyward key status`)".into(),

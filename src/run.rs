@@ -47,18 +47,23 @@ impl Outcome {
 /// How the program ended: an outcome, or an error to report.
 pub enum Ending {
     Done(Outcome),
-    Failed { error: Error, out: Output },
+    Failed { error: Error, out: Output, command: Option<&'static str> },
 }
 
 impl Ending {
     /// Prints the error, if any: `keyward: <what happened> — <what to do>` on one line, or
     /// nothing when the reader of our output went away (`keyward list | head -1`).
     pub fn report(&self) {
-        if let Ending::Failed { error, out } = self
+        if let Ending::Failed { error, out, command } = self
             && !error.is_closed_pipe()
         {
             let what = sanitize(&error.to_string());
-            let hint = sanitize(&error.hint());
+            // A hint that points at the command's help names the command that failed.
+            let hint = sanitize(
+                &error
+                    .hint()
+                    .replace("keyward help <command>", &format!("keyward help {}", command.unwrap_or("COMMAND"))),
+            );
             eprintln!("{} {what} — {hint}", out.error_prefix());
         }
     }
@@ -82,26 +87,27 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Ending {
     match crate::complete::engine().try_complete(args.clone(), current_dir.as_deref()) {
         Ok(true) => return Ending::Done(Outcome::Success),
         Ok(false) => {}
-        Err(e) => return Ending::Failed { error: usage_error(&e, &args), out: quiet },
+        Err(e) => return Ending::Failed { error: usage_error(&e, &args), out: quiet, command: None },
     }
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
             return match e.print() {
                 Ok(()) => Ending::Done(Outcome::Success),
-                Err(io) => Ending::Failed { error: Error::Output(io), out: quiet },
+                Err(io) => Ending::Failed { error: Error::Output(io), out: quiet, command: None },
             };
         }
         // A command group without its subcommand (`keyward key`): its help, as a usage error.
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             return match e.print() {
                 Ok(()) => Ending::Done(Outcome::Usage),
-                Err(io) => Ending::Failed { error: Error::Output(io), out: quiet },
+                Err(io) => Ending::Failed { error: Error::Output(io), out: quiet, command: None },
             };
         }
-        Err(e) => return Ending::Failed { error: usage_error(&e, &args), out: quiet },
+        Err(e) => return Ending::Failed { error: usage_error(&e, &args), out: quiet, command: None },
     };
     let ctx = Context::new(&cli.global);
+    let command = cli.command.as_ref().map(crate::commands::name);
     let result = match cli.command {
         // No subcommand: a short overview, not an error.
         None => {
@@ -115,7 +121,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Ending {
     let result = result.and_then(|outcome| ctx.out.finish().map(|()| outcome));
     match result {
         Ok(outcome) => Ending::Done(outcome),
-        Err(error) => Ending::Failed { error, out: ctx.out },
+        Err(error) => Ending::Failed { error, out: ctx.out, command },
     }
 }
 

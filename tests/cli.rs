@@ -570,3 +570,54 @@ fn a_value_typed_as_an_argument_is_never_echoed() {
         assert!(stderr(&out).contains("never taken from the command line"), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn advice_names_the_real_command_and_fits_the_situation() {
+    // Issue 19, item 13.
+    let mut env = Env::with_recovery_key();
+    env.add("stripe/live", "sk_live_51HbX9AdviceValue00000000000", &["--provider", "stripe"]);
+    let err = |env: &Env, args: &[&str]| {
+        let out = env.cmd().args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        common::assert_one_line_error(&stderr(&out));
+        stderr(&out)
+    };
+    assert!(err(&env, &["audit", "--since", "yesterday"]).contains("`keyward help audit`"));
+    assert!(err(&env, &["get", "stripe/live", "--version", "old"]).contains("`keyward help get`"));
+    let dir = env.path("vaults");
+    std::fs::create_dir(&dir).unwrap();
+    let said = err(&env, &["--vault", dir.to_str().unwrap(), "list"]);
+    assert!(said.contains(&format!("did you mean {}/vault.kw?", dir.display())), "{said}");
+    // A value in the wrong format: the fix is another value, not the provider.
+    let out = env.cmd().args(["rotate", "stripe/live"]).write_stdin("not-a-stripe-key-at-all").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--abort") && stderr(&out).contains("pipe the right value"), "{}", stderr(&out));
+    // A token this file has no slot for: maybe the vault with its slot was never pushed.
+    let other = Env::with_recovery_key();
+    let foreign = stdout(&other.cmd().args(["key", "token", "add", "ci"]).output().unwrap()).trim().to_owned();
+    env.key = Some(foreign);
+    assert!(err(&env, &["list"]).contains("committed and pushed"));
+    // No passphrase slot: no passphrase advice.
+    env.key = None;
+    let said = err(&env, &["list"]);
+    assert!(!said.to_lowercase().contains("give the passphrase"), "{said}");
+}
+
+#[test]
+fn the_pre_commit_refusal_says_how_to_get_past_it() {
+    let env = Env::new();
+    let repo = env.path("repo");
+    std::fs::create_dir(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git").args(args).current_dir(&repo).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "-q"]);
+    std::fs::write(repo.join("deploy.sh"), "STRIPE=sk_live_4eC39HqLyjWDarjtT1zdp7dc\n").unwrap();
+    git(&["add", "deploy.sh"]);
+    let out = env.cmd().current_dir(&repo).args(["scan", "--staged", "--no-known"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    for way in ["keyward:allow", "--baseline", "git commit --no-verify"] {
+        assert!(stderr(&out).contains(way), "{way}: {}", stderr(&out));
+    }
+}

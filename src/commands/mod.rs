@@ -45,7 +45,7 @@ pub(crate) fn note_skipped(ctx: &Context, vault: &crate::vault::Vault) {
 }
 
 /// The command's name as audit entries record it.
-fn name(command: &Command) -> &'static str {
+pub(crate) fn name(command: &Command) -> &'static str {
     use crate::cli::{KeyCommand, TokenCommand};
     match command {
         Command::Init(_) => "init",

@@ -59,6 +59,8 @@ struct Step<'a> {
 enum Check {
     Passed(String),
     Failed(String),
+    /// The value is not a key of its provider at all: the fix is another value, not the provider.
+    WrongFormat(String),
 }
 
 impl Step<'_> {
@@ -151,7 +153,7 @@ impl Step<'_> {
             return Check::Passed("nothing to check (no provider)".into());
         };
         if !provider.patterns.is_empty() && provider.pattern_for(value.expose()).is_none() {
-            return Check::Failed(format!("it does not match any {} key format", provider.name));
+            return Check::WrongFormat(format!("it does not match any {} key format", provider.name));
         }
         let checks = provider.checks_for(value.expose());
         if checks.is_empty() {
@@ -185,9 +187,10 @@ impl Step<'_> {
 
     fn promote_or_keep(&self, version: u32, check: Check) -> Result<Outcome> {
         let name = sanitize(self.name);
+        let wrong_value = matches!(check, Check::WrongFormat(_));
         let how = match check {
             Check::Passed(how) => how,
-            Check::Failed(why) => {
+            Check::Failed(why) | Check::WrongFormat(why) => {
                 self.ctx.audit(
                     Event::new("rotate.failed").secret(self.name).details(json!({"version": version, "reason": why})),
                     true,
@@ -206,11 +209,19 @@ impl Step<'_> {
                         .json(&json!({"name": self.name, "pending": version, "promoted": false, "reason": why}));
                 }
                 let why = crate::output::sanitize(&why);
-                eprintln!(
-                    "keyward: the new value of {name} was not promoted: {why}. It is kept as pending version {version} \
-                     — fix it at the provider and run `keyward rotate {name} --promote`, promote it anyway with \
-                     `--promote --force`, or discard it with `--abort`"
-                );
+                if wrong_value {
+                    eprintln!(
+                        "keyward: the new value of {name} was not promoted: {why}. It is kept as pending version {version} \
+                         — discard it with `keyward rotate {name} --abort` and pipe the right value to \
+                         `keyward rotate {name}` again, or promote it anyway with `--promote --force`"
+                    );
+                } else {
+                    eprintln!(
+                        "keyward: the new value of {name} was not promoted: {why}. It is kept as pending version {version} \
+                         — fix it at the provider and run `keyward rotate {name} --promote`, promote it anyway with \
+                         `--promote --force`, or discard it with `--abort`"
+                    );
+                }
                 return Ok(Outcome::ChecksFailed);
             }
         };

@@ -120,6 +120,12 @@ pub(super) fn run(args: ScanArgs, ctx: &Context) -> Result<Outcome> {
         ScanFormat::Json => ctx.out.json(&report::json_document(&findings, &stats, &notes)),
         ScanFormat::Sarif => ctx.out.json(&report::sarif(&findings, |id| rule_help(registry, id))),
     }
+    if args.staged && !findings.is_empty() && !args.exit_zero {
+        // What the pre-commit hook's refusal needs to say: the three ways past it.
+        ctx.out.notice(
+            "this commit adds what looks like a key: remove it; or, if it is not one, put `keyward:allow` on its line, accept today's findings with `keyward scan --baseline .keyward-scan.toml`, or commit once with `git commit --no-verify`",
+        );
+    }
     Ok(if findings.is_empty() || args.exit_zero { Outcome::Success } else { Outcome::ChecksFailed })
 }
 

@@ -189,10 +189,16 @@ pub fn unlock(locked: &Locked, policy: Policy, ask: &mut dyn Ask) -> Result<(Cre
         notes.push("no passphrase slot".into());
     }
 
+    // Name only the ways in this vault has: no passphrase advice for a vault without one.
+    let has_passphrase = slots.iter().any(|s| s.kind == SlotKind::Passphrase);
     Err(Error::CannotUnlock {
         path: path.clone(),
         reason: notes.join("; "),
-        hint: "set KEYWARD_VAULT_KEY to a token or the recovery key, run `keyward unlock` to restore this machine's keyring entry, or give the passphrase (KEYWARD_PASSPHRASE_FILE or a terminal)".into(),
+        hint: if has_passphrase {
+            "set KEYWARD_VAULT_KEY to a token or the recovery key, run `keyward unlock` to restore this machine's keyring entry, or give the passphrase (KEYWARD_PASSPHRASE_FILE or a terminal)".into()
+        } else {
+            "set KEYWARD_VAULT_KEY to a token or the recovery key, or run `keyward unlock` (with one of them) to restore this machine's keyring entry".into()
+        },
     })
 }
 

@@ -111,7 +111,11 @@ pub fn read(path: &Path) -> Result<VaultFile> {
         Err(e) => return Err(Error::io("cannot read", path, e)),
     };
     if meta.is_dir() {
-        return Err(Error::invalid("vault path", path.display().to_string(), "it is a directory, not a vault file"));
+        return Err(Error::invalid(
+            "vault path",
+            path.display().to_string(),
+            format!("it is a directory, not a vault file (did you mean {}?)", path.join("vault.kw").display()),
+        ));
     }
     // A vault someone else owns (directly or behind a symlink) could be swapped by them at any
     // time: refuse it, as ssh refuses keys it does not own.
