@@ -668,11 +668,15 @@ pub(crate) struct ExportArgs {
     /// Export exactly these secrets (comma-separated or repeated)
     #[arg(long, value_name = "NAME", value_delimiter = ',', add = ArgValueCandidates::new(crate::complete::secret_names))]
     pub only: Vec<String>,
-    #[arg(long, value_enum, default_value = "dotenv")]
-    pub format: ExportFormat,
+    /// Output format [default: dotenv; json with --json]
+    #[arg(long, value_enum)]
+    pub format: Option<ExportFormat>,
     /// Print to a terminal without asking
     #[arg(short, long)]
     pub yes: bool,
+    /// Allow live keys outside prod, test keys in prod, and secrets of another environment
+    #[arg(long)]
+    pub allow_env_mismatch: bool,
     /// Allow this variable although it changes how programs start (PATH, BASH_ENV, LD_*, GIT_*, ...; repeatable)
     #[arg(long = "allow-var", value_name = "VAR")]
     pub allow_vars: Vec<String>,

@@ -258,6 +258,9 @@ impl unlock::Ask for Terminal<'_> {
         }
         if attempt > 1 {
             self.out.notice("that passphrase does not open the vault; try again");
+        } else {
+            // Asked because no keyring slot here opened it: say how not to be asked every time.
+            self.out.notice("no keyring entry on this machine opens the vault; after this, `keyward unlock` keeps one so the passphrase is not asked on every command");
         }
         crate::input::prompt_secret(&format!("Passphrase for {}: ", path.display())).map(Some)
     }

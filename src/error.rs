@@ -64,7 +64,7 @@ pub enum Error {
     VaultNotFound { path: PathBuf },
     #[error("no secret named {name:?}")]
     SecretNotFound { name: String, suggestion: Option<String> },
-    #[error("secret {name:?} has no {version} version")]
+    #[error("secret {name:?} has no {}", version_words(version))]
     VersionNotFound { name: String, version: String },
     #[error("no token labelled {label:?}")]
     TokenNotFound { label: String },
@@ -327,4 +327,9 @@ fn looks_like_assignment(name: &str) -> bool {
 /// value (an error line ends up in terminal scrollback and CI logs).
 fn shown_name(name: &str) -> String {
     if looks_like_assignment(name) { "(not shown: it looks like NAME=value)".to_owned() } else { format!("{name:?}") }
+}
+
+/// A version in a sentence: "has no version 9", "has no pending version".
+fn version_words(version: &str) -> String {
+    version.strip_prefix('#').map_or_else(|| format!("{version} version"), |n| format!("version {n}"))
 }

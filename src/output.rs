@@ -23,7 +23,9 @@ pub struct Output {
 impl Output {
     pub fn new(json: bool, quiet: bool, no_color: bool) -> Self {
         let stdout_tty = std::io::stdout().is_terminal();
-        let no_color = no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let no_color = no_color
+            || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+            || std::env::var_os("TERM").is_some_and(|t| t == "dumb");
         Output {
             json,
             quiet,

@@ -64,7 +64,13 @@ impl Ending {
                     .hint()
                     .replace("keyward help <command>", &format!("keyward help {}", command.unwrap_or("COMMAND"))),
             );
-            eprintln!("{} {what} — {hint}", out.error_prefix());
+            if out.json {
+                // Under --json, errors are JSON too (on standard error, one line).
+                let doc = serde_json::json!({"error": what, "hint": hint, "exit_code": error.exit_code()});
+                eprintln!("{doc}");
+            } else {
+                eprintln!("{} {what} — {hint}", out.error_prefix());
+            }
         }
     }
 

@@ -30,3 +30,8 @@ mod tests {
         assert_eq!(sanitize_lines("a\nb\u{1b}[2J\n"), "a\nb\\u{1b}[2J\n");
     }
 }
+
+/// "a" or "an" before `word`, by its first letter (an OpenAI key, an AWS key, a Stripe key).
+pub fn article(word: &str) -> &'static str {
+    if word.starts_with(|c: char| "AEIOUaeiou".contains(c)) { "an" } else { "a" }
+}

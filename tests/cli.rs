@@ -621,3 +621,40 @@ fn the_pre_commit_refusal_says_how_to_get_past_it() {
         assert!(stderr(&out).contains(way), "{way}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn smaller_things_from_the_new_user_trial() {
+    // Issue 19, item 14.
+    let env = Env::with_recovery_key();
+    env.add(
+        "b/openai",
+        "sk-svcacct-lx0z4f5JZSCnDW6tGgx7gPnxzw6B5TEvZ61Af7wScNZhMWee",
+        &["--provider", "openai", "--env", "dev"],
+    );
+    env.add("a/plain", "plain-value-0001", &[]);
+    // --json means --format json for export; mixed with another format it is refused.
+    let out = env.cmd().args(["export", "--json", "--env", "dev"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON, not dotenv");
+    assert_eq!(doc["A_PLAIN"], "plain-value-0001");
+    let out = env.cmd().args(["export", "--json", "--format", "shell"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // The flag the environment refusal points at exists on export too.
+    env.cmd().args(["export", "--env", "prod", "--allow-env-mismatch", "--only", "b/openai"]).assert().success();
+    // validate --all is sorted by name; "an OpenAI", not "a OpenAI".
+    let out = env.cmd().args(["validate", "--all", "--json"]).output().unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = doc.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["a/plain", "b/openai"]);
+    let out = env.cmd().args(["validate", "b/openai"]).output().unwrap();
+    assert!(stdout(&out).contains("an OpenAI"), "{}", stdout(&out));
+    // "has no version 9", not "has no #9 version".
+    let out = env.cmd().args(["get", "a/plain", "--version", "9"]).output().unwrap();
+    assert!(stderr(&out).contains("has no version 9"), "{}", stderr(&out));
+    // Errors under --json are JSON, with the exit code.
+    let out = env.cmd().args(["get", "nope", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let doc: Value = serde_json::from_str(stderr(&out).trim()).expect("a JSON error");
+    assert_eq!(doc["exit_code"], 3);
+    assert!(doc["error"].as_str().unwrap().contains("nope"));
+}

@@ -229,3 +229,32 @@ fn tables_fit_the_terminal_without_breaking_words() {
         }
     }
 }
+
+/// Issue 19, item 14: `export --format github` on a terminal asks before printing
+/// `::add-mask::<value>`; `TERM=dumb` gets no colour; a passphrase prompt says how not to be
+/// asked every time.
+#[test]
+fn small_terminal_things() {
+    let env = Env::with_recovery_key();
+    env.add("k", "the-github-value-0001", &[]);
+    let mut cmd = env.std_cmd();
+    cmd.args(["export", "--format", "github"]).env("GITHUB_ENV", env.path("github_env"));
+    let mut term = Terminal::spawn(cmd);
+    term.expect("[y/N] ");
+    term.type_line("n");
+    let (_, screen) = term.finish();
+    assert!(!screen.contains("the-github-value-0001"), "{screen}");
+
+    let mut cmd = env.std_cmd();
+    cmd.args(["get", "nope"]).env("TERM", "dumb");
+    let (_, screen) = Terminal::spawn(cmd).finish();
+    assert!(screen.contains("keyward:") && !screen.contains('\x1b'), "{screen:?}");
+
+    let env = passphrase_vault();
+    let mut term = on_terminal(&env, &["get", "k"]);
+    term.expect("Passphrase for");
+    assert!(term.screen.contains("keyward unlock"), "{}", term.screen);
+    term.type_line(PASSPHRASE);
+    let (status, _) = term.finish();
+    assert!(status.success());
+}

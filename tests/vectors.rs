@@ -70,7 +70,8 @@ fn check_in(dir: &Path, name: &str) {
     let out = env.cmd().args(["list", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(expect.code), "{name}: stderr {}", stderr(&out));
     if let Some(want) = &expect.stderr {
-        assert!(stderr(&out).contains(want.as_str()), "{name}: stderr {:?} lacks {want:?}", stderr(&out));
+        let said = common::error_text(&stderr(&out));
+        assert!(said.contains(want.as_str()), "{name}: stderr {said:?} lacks {want:?}");
     }
     if expect.code != 0 {
         assert!(stdout(&out).is_empty(), "{name}: a refused vault prints nothing on stdout");

@@ -80,7 +80,8 @@ fn describe_provider(
             let provider = registry.get(id).ok_or_else(|| Error::UnknownProvider { id: id.clone() })?;
             if !provider.patterns.is_empty() && provider.pattern_for(value).is_none() {
                 ctx.out.warn(&format!(
-                    "the value does not look like a {} key; check it with `keyward validate`",
+                    "the value does not look like {} {} key; check it with `keyward validate`",
+                    crate::sanitize::article(&provider.name),
                     provider.name
                 ));
             }

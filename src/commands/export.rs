@@ -23,9 +23,18 @@ pub(super) fn run(args: ExportArgs, ctx: &Context) -> Result<Outcome> {
     for name in &args.only {
         check_name(name)?;
     }
+    // --json is --format json; with another format it is a contradiction.
+    let format = match (args.format, ctx.out.json) {
+        (None, false) => ExportFormat::Dotenv,
+        (None | Some(ExportFormat::Json), true) => ExportFormat::Json,
+        (Some(f), false) => f,
+        (Some(_), true) => {
+            return Err(Error::Usage("--json prints JSON: drop it, or drop --format".into()));
+        }
+    };
     let github_env = std::env::var_os("GITHUB_ENV").filter(|p| !p.is_empty());
-    // Values on a terminal are values on screen: ask first.
-    let to_screen = ctx.out.stdout_tty && !(args.format == ExportFormat::Github && github_env.is_some());
+    // Values on a terminal are values on screen (::add-mask:: lines included): ask first.
+    let to_screen = ctx.out.stdout_tty;
     if to_screen && !args.yes {
         if !input::can_prompt() {
             return Err(Error::NeedsTerminal {
@@ -42,7 +51,9 @@ pub(super) fn run(args: ExportArgs, ctx: &Context) -> Result<Outcome> {
     let config = Config::load()?;
     let registry = config.registry();
     let secrets = selection::select(&vault, &args.only, env.as_deref())?;
-    selection::check_environment(&secrets, env.as_deref(), registry)?;
+    if !args.allow_env_mismatch {
+        selection::check_environment(&secrets, env.as_deref(), registry)?;
+    }
     let values = selection::current_values(&secrets, &config, &args.allow_vars, !args.only.is_empty())?;
     if let Some(warning) = selection::left_out_warning(&values.left_out) {
         ctx.out.warn(&warning);
@@ -55,13 +66,13 @@ pub(super) fn run(args: ExportArgs, ctx: &Context) -> Result<Outcome> {
     }
 
     let names: Vec<&str> = values.iter().map(|v| v.name.as_str()).collect();
-    let format = format!("{:?}", args.format).to_ascii_lowercase();
+    let format_name = format!("{format:?}").to_ascii_lowercase();
     ctx.audit(
-        crate::audit::Event::new("export").details(serde_json::json!({"secrets": names, "format": format})),
+        crate::audit::Event::new("export").details(serde_json::json!({"secrets": names, "format": format_name})),
         false,
     )?;
     let mut out = Zeroizing::new(Vec::new());
-    match args.format {
+    match format {
         ExportFormat::Dotenv => {
             for v in &values {
                 line(&mut out, &[&v.var, "=", &dotenv::quote(v.value.expose())]);

@@ -61,10 +61,12 @@ pub(super) fn run(args: RevokeArgs, ctx: &Context) -> Result<Outcome> {
     let mut event = Event::new(kind).secret(&args.name).details(json!({"reason": reason, "versions": revoked}));
     event.fingerprint = before.current().and_then(|v| ctx.fingerprint(v.value.expose()));
     ctx.audit(event, true)?;
+    let versions: Vec<String> = revoked.iter().map(ToString::to_string).collect();
     ctx.out.done(&format!(
-        "revoked {} (versions {:?}): get, exec and export now refuse it",
+        "revoked {} ({} {}): get, exec and export now refuse it",
         sanitize(&args.name),
-        revoked
+        if versions.len() == 1 { "version" } else { "versions" },
+        versions.join(", ")
     ));
 
     let provider = before.body.meta.provider.as_deref().and_then(|id| registry.get(id));

@@ -161,6 +161,9 @@ fn stored_targets(args: &ValidateArgs, env: Option<String>, ctx: &Context) -> Re
     } else {
         args.names.iter().map(|n| vault.get(n)).collect::<Result<Vec<_>>>()?
     };
+    if args.names.is_empty() {
+        secrets.sort_by(|a, b| a.name.cmp(&b.name));
+    }
     if let Some(env) = &env {
         crate::selection::check_env_known(&vault, env)?;
         // The one selection: env's secrets and those with no environment.
@@ -199,7 +202,9 @@ fn offline(t: &Target, registry: &Registry, now: i64, strict: bool, value_only: 
             item("format", Status::Skip, format!("{} has no format rules", p.name))
         }
         (_, Some(p)) => match p.pattern_for(t.value.expose()) {
-            Some(pat) => item("format", Status::Ok, format!("a {} {}", p.name, pat.kind)),
+            Some(pat) => {
+                item("format", Status::Ok, format!("{} {} {}", crate::sanitize::article(&p.name), p.name, pat.kind))
+            }
             None => item("format", Status::Fail, format!("does not match any {} key format", p.name)),
         },
     });

@@ -119,11 +119,25 @@ pub(crate) fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-/// Asserts the one-line error format: `keyward: <what> — <what to do>`.
+/// Asserts the one-line error format: `keyward: <what> — <what to do>`, or under `--json` one
+/// JSON object with the error, the hint and the exit code.
 pub(crate) fn assert_one_line_error(stderr: &str) {
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("keyward: warning:")).collect();
     assert_eq!(lines.len(), 1, "expected one line of error, got: {stderr}");
+    if lines[0].starts_with('{') {
+        let doc: serde_json::Value = serde_json::from_str(lines[0]).expect("a JSON error");
+        assert!(doc["error"].is_string() && doc["hint"].is_string() && doc["exit_code"].is_i64(), "bad: {stderr}");
+        return;
+    }
     assert!(lines[0].starts_with("keyward: ") && lines[0].contains(" — "), "bad error format: {stderr}");
+}
+
+/// The error's text, from either form [`assert_one_line_error`] accepts.
+pub(crate) fn error_text(stderr: &str) -> String {
+    match stderr.lines().find(|l| l.starts_with('{')).and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok()) {
+        Some(doc) => format!("{} — {}", doc["error"].as_str().unwrap_or(""), doc["hint"].as_str().unwrap_or("")),
+        None => stderr.to_owned(),
+    }
 }
 pub(crate) mod provider_server;
 pub(crate) mod rng;
