@@ -17,6 +17,11 @@ pub fn sanitize_lines(text: &str) -> String {
     text.split('\n').map(sanitize).collect::<Vec<_>>().join("\n")
 }
 
+/// "a" or "an" before `word`, by its first letter (an OpenAI key, an AWS key, a Stripe key).
+pub fn article(word: &str) -> &'static str {
+    if word.starts_with(|c: char| "AEIOUaeiou".contains(c)) { "an" } else { "a" }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -29,9 +34,4 @@ mod tests {
         assert!(s.contains("\\u{1b}"));
         assert_eq!(sanitize_lines("a\nb\u{1b}[2J\n"), "a\nb\\u{1b}[2J\n");
     }
-}
-
-/// "a" or "an" before `word`, by its first letter (an OpenAI key, an AWS key, a Stripe key).
-pub fn article(word: &str) -> &'static str {
-    if word.starts_with(|c: char| "AEIOUaeiou".contains(c)) { "an" } else { "a" }
 }
