@@ -17,6 +17,8 @@ pub struct Output {
     pub quiet: bool,
     pub color: bool,
     pub stdout_tty: bool,
+    /// Colour on standard output (a terminal, and no NO_COLOR, --no-color or TERM=dumb).
+    stdout_color: bool,
     failed: std::cell::RefCell<Option<std::io::Error>>,
 }
 
@@ -31,6 +33,7 @@ impl Output {
             quiet,
             color: !no_color && std::io::stderr().is_terminal(),
             stdout_tty,
+            stdout_color: !no_color && stdout_tty,
             failed: std::cell::RefCell::new(None),
         }
     }
@@ -146,7 +149,8 @@ impl Output {
     /// `…` and the least important columns (the last) left out, with a line saying so; when not
     /// even the first two fit, each row is printed as `HEADER: value` lines.
     pub fn print_table(&self, table: &Table) {
-        let text = if self.stdout_tty { table.render_for(terminal_width()) } else { table.render_plain() };
+        let text =
+            if self.stdout_tty { table.render_for(terminal_width(), self.stdout_color) } else { table.render_plain() };
         self.write(text.as_bytes());
     }
 
@@ -285,10 +289,13 @@ impl Table {
         self.render_columns(&all, &self.natural_widths())
     }
 
-    fn render_for(&self, width: usize) -> String {
+    fn render_for(&self, width: usize, color: bool) -> String {
         match self.layout(width) {
             Layout::Columns { shown, widths } => {
                 let mut text = self.render_columns(&shown, &widths);
+                if color {
+                    text = self.colour_verdicts(&text, &shown, &widths);
+                }
                 if shown.len() < self.header.len() {
                     let left_out: Vec<&str> = self.header[shown.len()..].iter().map(String::as_str).collect();
                     let note = format!("(hidden at this width: {}; see --json)", left_out.join(", "));
@@ -313,6 +320,41 @@ impl Table {
                 text
             }
         }
+    }
+
+    /// Failures in red and warnings in yellow, in the verdict columns (whose cells and the cells
+    /// before them are ASCII: names, checks, verdicts), once the columns are laid out.
+    fn colour_verdicts(&self, text: &str, shown: &[usize], widths: &[usize]) -> String {
+        let verdict_columns: Vec<usize> = (0..shown.len())
+            .filter(|&i| matches!(self.header[shown[i]].as_str(), "RESULT" | "STATUS" | "SEVERITY"))
+            .collect();
+        if verdict_columns.is_empty() {
+            return text.to_owned();
+        }
+        let mut out = String::with_capacity(text.len() + 64);
+        for (n, line) in text.lines().enumerate() {
+            let mut line = line.to_owned();
+            // Right to left, so earlier offsets stay valid.
+            for &i in verdict_columns.iter().rev() {
+                let start: usize = widths[..i].iter().sum::<usize>() + GAP * i;
+                let Some(cell) = line.get(start..).map(|rest| rest.split("  ").next().unwrap_or("").trim_end()) else {
+                    continue;
+                };
+                let code = match cell.to_ascii_lowercase().as_str() {
+                    _ if n == 0 => continue,
+                    "fail" | "failed" | "overdue" | "expired" | "invalid" => "31",
+                    "warn" | "due" | "unknown" => "33",
+                    _ => continue,
+                };
+                let end = start + cell.len();
+                if line.is_char_boundary(start) && line.is_char_boundary(end) {
+                    line = format!("{}\x1b[{code}m{}\x1b[0m{}", &line[..start], &line[start..end], &line[end..]);
+                }
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
     }
 
     fn render_columns(&self, shown: &[usize], widths: &[usize]) -> String {
@@ -393,7 +435,7 @@ mod table_tests {
     fn no_line_is_wider_than_the_terminal_and_no_name_time_or_header_is_broken() {
         let t = list_table();
         for width in [40, 60, 80, 120, 200] {
-            let text = t.render_for(width);
+            let text = t.render_for(width, false);
             for line in text.lines() {
                 assert!(line.width() <= width, "{width}: {line:?} in\n{text}");
             }
@@ -404,9 +446,22 @@ mod table_tests {
                 assert!(!text.contains(&time[..7]) || text.contains(time), "{width}: a time cut: {text}");
             }
         }
-        assert!(t.render_for(200).contains("team-platform") && !t.render_for(200).contains("hidden"));
-        assert!(t.render_for(80).contains("hidden at this width"));
-        assert!(t.render_for(20).contains("NAME: github/ci-release-bot\nVARIABLE: GITHUB_TOKEN"));
+        assert!(t.render_for(200, false).contains("team-platform") && !t.render_for(200, false).contains("hidden"));
+        assert!(t.render_for(80, false).contains("hidden at this width"));
+        assert!(t.render_for(20, false).contains("NAME: github/ci-release-bot\nVARIABLE: GITHUB_TOKEN"));
+    }
+
+    #[test]
+    fn failures_and_warnings_are_coloured_on_a_colour_terminal_only() {
+        let mut t =
+            Table { header: ["NAME", "CHECK", "RESULT", "DETAIL"].map(String::from).to_vec(), rows: Vec::new() };
+        t.add_row(["stripe/live", "format", "FAIL", "not a Stripe key"]);
+        t.add_row(["", "expiry", "warn", "expires in 3 days"]);
+        t.add_row(["", "rotation", "ok", "fine"]);
+        let text = t.render_for(120, true);
+        assert!(text.contains("\x1b[31mFAIL\x1b[0m") && text.contains("\x1b[33mwarn\x1b[0m"), "{text:?}");
+        assert!(!text.contains("\x1b[31mRESULT") && !text.contains("\x1b[31mok"), "{text:?}");
+        assert!(!t.render_for(120, false).contains('\x1b'));
     }
 
     #[test]

@@ -192,6 +192,11 @@ fn grace_deadlines_notice_then_expire_on_the_next_write() {
     assert!(stderr(&quiet).is_empty(), "no notice 9 days out: {}", stderr(&quiet));
     let week = env.at("2026-03-05T00:00:00Z").args(["get", "stripe/live"]).output().unwrap();
     assert!(stderr(&week).contains("within 7 days") && stderr(&week).contains("2026-03-11T00:00:00Z"));
+    // Once a day per secret (issue 19): a job reading it all day is told once.
+    let again = env.at("2026-03-05T18:00:00Z").args(["get", "stripe/live"]).output().unwrap();
+    assert!(stderr(&again).is_empty(), "the same day: {}", stderr(&again));
+    let next_day = env.at("2026-03-06T08:00:00Z").args(["exec", "--", "true"]).output().unwrap();
+    assert!(stderr(&next_day).contains("within 7 days"), "{}", stderr(&next_day));
     let day = env.at("2026-03-10T12:00:00Z").args(["get", "stripe/live"]).output().unwrap();
     assert!(stderr(&day).contains("within 1 day"));
     // Past the deadline the previous value is no longer handed out, though only the first

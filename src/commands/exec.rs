@@ -20,7 +20,6 @@ use crate::error::{Error, Result, exit};
 use crate::mask::{Engine, Options, stream};
 use crate::output::Stream;
 use crate::parse;
-use crate::rotation;
 use crate::selection::{self, Injected};
 use crate::sensitive;
 use crate::vault::secret::{VersionSelector, check_name};
@@ -66,9 +65,7 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
     }
     let mut injected = values.injected;
     for s in &secrets {
-        if let Some(notice) = rotation::grace_notice(s, ctx.now) {
-            ctx.out.notice(&notice);
-        }
+        super::grace_notice(s, ctx);
     }
     // A reference names a secret as surely as --only does: the same checks apply (revoked
     // versions, environment, live and test keys). Its variable is the caller's own.

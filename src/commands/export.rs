@@ -60,9 +60,7 @@ pub(super) fn run(args: ExportArgs, ctx: &Context) -> Result<Outcome> {
     }
     let values = values.injected;
     for s in &secrets {
-        if let Some(notice) = crate::rotation::grace_notice(s, ctx.now) {
-            ctx.out.notice(&notice);
-        }
+        super::grace_notice(s, ctx);
     }
 
     let names: Vec<&str> = values.iter().map(|v| v.name.as_str()).collect();

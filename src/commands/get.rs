@@ -21,8 +21,8 @@ pub(super) fn run(args: GetArgs, ctx: &Context) -> Result<Outcome> {
     let mut event = crate::audit::Event::new("get").secret(&secret.name);
     event.fingerprint = ctx.fingerprint(version.value.expose());
     ctx.audit(event.details(serde_json::json!({"version": version.id, "stage": version.stage.as_str()})), false)?;
-    if let Some(notice) = crate::rotation::grace_notice(&secret, ctx.now) {
-        ctx.out.notice(&notice);
+    if crate::rotation::grace_notice(&secret, ctx.now).is_some() {
+        super::grace_notice(&secret, ctx);
         super::notify_grace(&secret, ctx);
     }
     let value = version.value.expose();

@@ -30,9 +30,7 @@ pub(super) fn run(args: InjectArgs, ctx: &Context) -> Result<Outcome> {
         match vault.find(name) {
             Ok(secret) => {
                 let secret = secret?;
-                if let Some(notice) = crate::rotation::grace_notice(&secret, ctx.now) {
-                    ctx.out.notice(&notice);
-                }
+                super::grace_notice(&secret, ctx);
                 match secret.usable(selector, ctx.now) {
                     Ok(v) => Some(Cow::Owned(v.value.expose().to_owned())),
                     // A revoked value is refused, not reported as unknown.

@@ -195,6 +195,37 @@ fn stage_order(stage: Stage) -> u8 {
     }
 }
 
+/// Shows the grace-period notice of `secret` (its previous value stops being served soon) at most
+/// once a day per secret: a job that reads it a thousand times a day needs it once. When it was
+/// last shown is kept in `$XDG_STATE_HOME/keyward/notices.json`; if that cannot be read or
+/// written, the notice is shown every time rather than never.
+pub(crate) fn grace_notice(secret: &Secret, ctx: &Context) {
+    let Some(text) = crate::rotation::grace_notice(secret, ctx.now) else { return };
+    let day = ctx.now.div_euclid(86_400);
+    let key = secret.name.clone();
+    let file = crate::paths::state_dir().map(|d| d.join("notices.json"));
+    let mut shown: std::collections::BTreeMap<String, i64> = file
+        .as_ref()
+        .ok()
+        .and_then(|f| crate::files::read_nofollow(f).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    if shown.get(&key) == Some(&day) {
+        return;
+    }
+    ctx.out.notice(&text);
+    // Forget the days past, so the file stays as small as the set of secrets in grace.
+    shown.retain(|_, d| *d == day);
+    shown.insert(key, day);
+    if let Ok(file) = file
+        && let Some(dir) = file.parent()
+        && crate::files::create_private_dir(dir).is_ok()
+        && crate::paths::check_own(dir).is_ok()
+    {
+        let _ = crate::files::write_atomic(&file, &serde_json::to_vec(&shown).unwrap_or_default());
+    }
+}
+
 /// Sends the grace-deadline notification for `secret` once per deadline window (7 days, 1 day),
 /// when notifications are configured. Which ones were sent is kept in the audit directory, so
 /// reads never write the vault.
