@@ -895,6 +895,30 @@ pub(crate) struct RotateArgs {
     pub yes: bool,
 }
 
+impl RotateArgs {
+    /// `rotate NAME` with every flag at its default: a new value from standard input, staged and
+    /// verified (what `set` and `revoke --rotate` run).
+    pub(crate) fn new_value(name: String) -> RotateArgs {
+        RotateArgs {
+            name: Some(name),
+            generate: false,
+            length: 32,
+            prefix: None,
+            grace: None,
+            no_verify: false,
+            promote: false,
+            force: false,
+            abort: false,
+            rollback: false,
+            finish: false,
+            online: false,
+            due: false,
+            within: "14d".into(),
+            yes: false,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeyCommand {
     /// Which vault is in use and why, its slots, and which unlock source works now

@@ -57,7 +57,7 @@ fn man_page(cmd: &clap::Command, page: &str) -> Vec<u8> {
     let mut buf = Vec::new();
     man.render_title(&mut buf).expect("render to memory");
     man.render_name_section(&mut buf).expect("render to memory");
-    man.render_synopsis_section(&mut buf).expect("render to memory");
+    synopsis(&cmd, &mut buf);
     man.render_description_section(&mut buf).expect("render to memory");
     if cmd.get_arguments().any(|a| !a.is_hide_set()) {
         man.render_options_section(&mut buf).expect("render to memory");
@@ -80,6 +80,38 @@ fn man_page(cmd: &clap::Command, page: &str) -> Vec<u8> {
     }
     man.render_version_section(&mut buf).expect("render to memory");
     buf
+}
+
+/// The SYNOPSIS, with each option's value name (`[--env ENV]`), which clap_mangen's leaves out.
+fn synopsis(cmd: &clap::Command, buf: &mut Vec<u8>) {
+    let roff = |text: &str| text.replace('\\', "\\e").replace('-', "\\-");
+    let mut line = format!("\\fB{}\\fR", roff(cmd.get_bin_name().unwrap_or(cmd.get_name())));
+    for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+        let value =
+            arg.get_value_names().and_then(|v| v.first()).map_or_else(|| arg.get_id().to_string(), ToString::to_string);
+        let repeat = if matches!(arg.get_action(), clap::ArgAction::Append) { "..." } else { "" };
+        let part = if arg.is_positional() {
+            format!("\\fI{}\\fR{repeat}", roff(&value))
+        } else {
+            let flag = match (arg.get_short(), arg.get_long()) {
+                (Some(s), Some(l)) => format!("\\fB\\-{s}\\fR|\\fB\\-\\-{}\\fR", roff(l)),
+                (None, Some(l)) => format!("\\fB\\-\\-{}\\fR", roff(l)),
+                (Some(s), None) => format!("\\fB\\-{s}\\fR"),
+                (None, None) => continue,
+            };
+            if arg.get_action().takes_values() { format!("{flag} \\fI{}\\fR{repeat}", roff(&value)) } else { flag }
+        };
+        line.push(' ');
+        if arg.is_required_set() {
+            line.push_str(&part);
+        } else {
+            line.push_str(&format!("[{part}]"));
+        }
+    }
+    if cmd.has_subcommands() {
+        line.push_str(" \\fICOMMAND\\fR");
+    }
+    buf.extend_from_slice(format!(".SH SYNOPSIS\n{line}\n").as_bytes());
 }
 
 /// A section of preformatted text, escaped for roff.

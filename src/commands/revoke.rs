@@ -99,23 +99,7 @@ pub(super) fn run(args: RevokeArgs, ctx: &Context) -> Result<Outcome> {
     let mut outcome = Outcome::Success;
     if args.rotate {
         let generate = provider.is_none_or(|p| p.generate);
-        let rotate = RotateArgs {
-            name: Some(args.name.clone()),
-            generate,
-            length: 32,
-            prefix: None,
-            grace: None,
-            no_verify: false,
-            promote: false,
-            force: false,
-            abort: false,
-            rollback: false,
-            finish: false,
-            online: false,
-            due: false,
-            within: "14d".into(),
-            yes: true,
-        };
+        let rotate = RotateArgs { generate, yes: true, ..RotateArgs::new_value(args.name.clone()) };
         outcome = super::rotate::run(rotate, ctx)?;
     }
     match provider.and_then(|p| p.rotation_hint.as_deref().map(|h| (p, h))) {

@@ -29,23 +29,7 @@ pub(super) fn run(args: SetArgs, ctx: &Context) -> Result<Outcome> {
         )));
     }
     super::rotate::run(
-        RotateArgs {
-            name: Some(args.name),
-            generate: false,
-            length: 32,
-            prefix: None,
-            grace: args.grace,
-            no_verify: args.no_verify,
-            promote: false,
-            force: false,
-            abort: false,
-            rollback: false,
-            finish: false,
-            online: false,
-            due: false,
-            within: "14d".into(),
-            yes: false,
-        },
+        RotateArgs { grace: args.grace, no_verify: args.no_verify, ..RotateArgs::new_value(args.name) },
         ctx,
     )
 }
