@@ -153,7 +153,7 @@ pub(crate) enum Command {
     Get(GetArgs),
     /// List secrets (never their values)
     #[command(
-        after_help = "Examples:\n  keyward list\n  keyward list --env prod --provider stripe\n  keyward list --tag ci --json"
+        after_help = "Examples:\n  keyward list\n  keyward list stripe                 # names, variables, tags or providers containing it\n  keyward list '*_TOKEN' --env prod\n  keyward list --env prod --provider stripe\n  keyward list --tag ci --json"
     )]
     #[command(visible_alias = "ls")]
     List(ListArgs),
@@ -451,6 +451,10 @@ pub(crate) struct GetArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ListArgs {
+    /// Only secrets whose name, variable, tags or provider contain this text, or match it as a
+    /// glob (`stripe/*`, `*_TOKEN`); case is ignored
+    #[arg(value_name = "PATTERN")]
+    pub pattern: Option<String>,
     /// Only secrets of this environment, and those with none (as everywhere); an environment no
     /// secret has and that is not a well-known name is refused as a typo
     #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]

@@ -658,3 +658,27 @@ fn smaller_things_from_the_new_user_trial() {
     assert_eq!(doc["exit_code"], 3);
     assert!(doc["error"].as_str().unwrap().contains("nope"));
 }
+
+#[test]
+fn list_finds_by_name_variable_tag_or_provider() {
+    // Issue 21, item 2.
+    let env = Env::with_recovery_key();
+    env.add("stripe/live", "sk_live_4eC39HqLyjWDarjtT1zdp7dc", &["--tag", "billing"]);
+    env.add("github/ci", "value-github-0001", &["--var", "GH_TOKEN", "--provider", "github"]);
+    env.add("internal/hook", "value-hook-00001", &["--tag", "Webhooks"]);
+    let names = |args: &[&str]| -> Vec<String> {
+        let out = env.cmd().arg("list").args(args).arg("--json").output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        doc.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(names(&["stripe"]), ["stripe/live"], "a name, and the detected provider");
+    assert_eq!(names(&["gh_tok"]), ["github/ci"], "a variable, case ignored");
+    assert_eq!(names(&["webhook"]), ["internal/hook"], "a tag");
+    assert_eq!(names(&["github"]), ["github/ci"], "a provider");
+    assert_eq!(names(&["*/hook"]), ["internal/hook"], "a glob");
+    assert_eq!(names(&["*_TOKEN"]), ["github/ci"]);
+    assert!(names(&["nothing-like-it"]).is_empty());
+    let out = env.cmd().args(["list", "["]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a broken glob is bad input");
+}

@@ -17,7 +17,15 @@ pub(super) fn run(args: ListArgs, ctx: &Context) -> Result<Outcome> {
     if let Some(env) = &env {
         crate::selection::check_env_known(&vault, env)?;
     }
+    let pattern = args.pattern.as_deref().map(Pattern::new).transpose()?;
+    let matches = |fields: &[&str]| pattern.as_ref().is_none_or(|p| fields.iter().any(|f| p.matches(f)));
     let mut secrets = vault.secrets()?;
+    secrets.retain(|s| {
+        let mut fields = vec![s.name.as_str(), s.var.as_str()];
+        fields.extend(s.body.meta.tags.iter().map(String::as_str));
+        fields.extend(s.body.meta.provider.as_deref());
+        matches(&fields)
+    });
     // --env E: E's secrets and those with no environment, as everywhere.
     let in_env = |secret_env: Option<&str>| env.as_deref().is_none_or(|e| crate::selection::in_env(secret_env, e));
     secrets.retain(|s| {
@@ -33,7 +41,7 @@ pub(super) fn run(args: ListArgs, ctx: &Context) -> Result<Outcome> {
     if !skipped.is_empty() && provider.is_none() && args.tag.is_none() {
         for r in &vault.records()?.records {
             let domain = r.env.as_deref().unwrap_or("@default");
-            if skipped.iter().any(|d| d == domain) && in_env(r.env.as_deref()) {
+            if skipped.iter().any(|d| d == domain) && in_env(r.env.as_deref()) && matches(&[&r.name, &r.var]) {
                 sealed.push((r.name.clone(), r.var.clone(), r.env.clone()));
             }
         }
@@ -102,4 +110,32 @@ pub(super) fn run(args: ListArgs, ctx: &Context) -> Result<Outcome> {
         ));
     }
     Ok(Outcome::Success)
+}
+
+/// `list PATTERN`: a glob when it has `*`, `?` or `[`, else text to find; case is ignored.
+enum Pattern {
+    Text(String),
+    Glob(globset::GlobMatcher),
+}
+
+impl Pattern {
+    fn new(pattern: &str) -> Result<Pattern> {
+        if pattern.contains(['*', '?', '[']) {
+            let glob = globset::GlobBuilder::new(pattern)
+                .case_insensitive(true)
+                .literal_separator(false)
+                .build()
+                .map_err(|e| crate::error::Error::invalid("pattern", pattern, e.kind().to_string()))?;
+            Ok(Pattern::Glob(glob.compile_matcher()))
+        } else {
+            Ok(Pattern::Text(pattern.to_lowercase()))
+        }
+    }
+
+    fn matches(&self, field: &str) -> bool {
+        match self {
+            Pattern::Text(text) => field.to_lowercase().contains(text.as_str()),
+            Pattern::Glob(glob) => glob.is_match(field),
+        }
+    }
 }
