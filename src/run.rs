@@ -152,8 +152,10 @@ fn usage_error(e: &clap::Error, args: &[std::ffi::OsString]) -> Error {
     // was probably meant.
     let what: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
     let mut what = what.join(" ").trim_start_matches("error: ").to_owned();
-    let mut tips = text.lines().filter_map(|l| l.trim().strip_prefix("tip: ")).peekable();
-    if tips.peek().is_none()
+    // clap's "to pass '--evn' as a value, use '-- --evn'" is no help for a mistyped flag.
+    let tips: Vec<&str> =
+        text.lines().filter_map(|l| l.trim().strip_prefix("tip: ")).filter(|t| !t.starts_with("to pass ")).collect();
+    if tips.is_empty()
         && e.kind() == ErrorKind::UnknownArgument
         && let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg)
         && let Some(flag) = arg.strip_prefix("--")
