@@ -391,7 +391,7 @@ pub(crate) struct MetadataArgs {
     #[arg(long, value_name = "N/PERIOD")]
     pub rate_limit: Option<String>,
     /// A tag (repeatable)
-    #[arg(long = "tag", value_name = "TAG")]
+    #[arg(long = "tag", value_name = "TAG", add = ArgValueCandidates::new(crate::complete::tags))]
     pub tags: Vec<String>,
     /// A free-text note
     #[arg(long, value_name = "TEXT")]
@@ -442,7 +442,7 @@ pub(crate) struct GetArgs {
     #[arg(add = ArgValueCandidates::new(crate::complete::secret_names))]
     pub name: String,
     /// Which version: current, previous, pending or a version number
-    #[arg(long, value_name = "VERSION", default_value = "current")]
+    #[arg(long, value_name = "VERSION", default_value = "current", add = ArgValueCandidates::new(crate::complete::versions))]
     pub version: String,
     /// No newline after the value
     #[arg(short = 'n', long)]
@@ -463,7 +463,7 @@ pub(crate) struct ListArgs {
     #[arg(long, value_name = "ID", add = ArgValueCandidates::new(crate::complete::provider_ids))]
     pub provider: Option<String>,
     /// Only secrets with this tag
-    #[arg(long, value_name = "TAG")]
+    #[arg(long, value_name = "TAG", add = ArgValueCandidates::new(crate::complete::tags))]
     pub tag: Option<String>,
 }
 
@@ -494,7 +494,7 @@ pub(crate) struct UpdateArgs {
     #[command(flatten)]
     pub meta: MetadataArgs,
     /// Remove a tag (repeatable)
-    #[arg(long, value_name = "TAG")]
+    #[arg(long, value_name = "TAG", add = ArgValueCandidates::new(crate::complete::tags))]
     pub untag: Vec<String>,
     /// Empty a field (repeatable)
     #[arg(long, value_enum, value_name = "FIELD")]
@@ -1000,6 +1000,7 @@ pub(crate) struct TokenAddArgs {
 #[derive(Debug, Args)]
 pub(crate) struct LabelArg {
     /// 1-48 letters, digits, '.', '_', '-' or '@'
+    #[arg(add = ArgValueCandidates::new(crate::complete::token_labels))]
     pub label: String,
 }
 

@@ -1,4 +1,5 @@
-//! Dynamic shell completion: secret names, provider ids and environments, through
+//! Dynamic shell completion: secret names, provider ids, environments, token labels, tags and
+//! version stages, through
 //! `clap_complete`'s `COMPLETE=<shell> keyward` protocol.
 //!
 //! Completing a name needs the vault open without interaction: completion never prompts, never
@@ -21,9 +22,7 @@ pub(crate) fn engine() -> clap_complete::CompleteEnv<'static, fn() -> clap::Comm
 /// The secrets' names and environments: from the clear text of a format 2 vault without
 /// unlocking it, else from the vault opened without interaction.
 fn index() -> Option<Vec<(String, Option<String>)>> {
-    let global = crate::cli::GlobalArgs { vault: None, json: false, quiet: true, no_color: true };
-    let path = crate::context::Context::new(&global).vault_path().ok()?;
-    let locked = Locked::read(&path).ok()?;
+    let locked = locked()?;
     if let Some(index) = locked.clear_index() {
         return Some(index.into_iter().map(|(n, e)| (n.to_owned(), e.map(str::to_owned))).collect());
     }
@@ -58,4 +57,41 @@ pub(crate) fn environments() -> Vec<CompletionCandidate> {
         }
     }
     envs.into_iter().map(CompletionCandidate::new).collect()
+}
+
+/// Token labels, from the slot lines or header (no unlocking: labels are in the clear).
+pub(crate) fn token_labels() -> Vec<CompletionCandidate> {
+    let Some(locked) = locked() else { return Vec::new() };
+    let mut labels: Vec<String> = locked
+        .slots()
+        .into_iter()
+        .filter(|s| s.kind == crate::vault::format::SlotKind::Token)
+        .map(|s| s.label)
+        .collect();
+    labels.sort();
+    labels.into_iter().map(CompletionCandidate::new).collect()
+}
+
+/// The tags in use (tags are sealed: only a vault that opens without interaction offers them).
+pub(crate) fn tags() -> Vec<CompletionCandidate> {
+    let Some(locked) = locked() else { return Vec::new() };
+    let Ok((_, opened)) = unlock::unlock(&locked, Policy { passphrase: false }, &mut unlock::NoOne) else {
+        return Vec::new();
+    };
+    let Some(secrets) = locked.open(opened.key).ok().and_then(|v| v.secrets().ok()) else { return Vec::new() };
+    let mut tags: Vec<String> = secrets.into_iter().flat_map(|s| s.body.meta.tags).collect();
+    tags.sort();
+    tags.dedup();
+    tags.into_iter().map(CompletionCandidate::new).collect()
+}
+
+/// The stages `--version` takes (a number is the secret's own; `keyward info NAME` lists them).
+pub(crate) fn versions() -> Vec<CompletionCandidate> {
+    ["current", "previous", "pending"].into_iter().map(CompletionCandidate::new).collect()
+}
+
+fn locked() -> Option<Locked> {
+    let global = crate::cli::GlobalArgs { vault: None, json: false, quiet: true, no_color: true };
+    let path = crate::context::Context::new(&global).vault_path().ok()?;
+    Locked::read(&path).ok()
 }

@@ -179,3 +179,27 @@ fn completions_command_prints_the_committed_scripts() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("keyward"));
     }
 }
+
+/// Issue 21, item 5: token labels, tags and version stages complete too.
+#[test]
+fn bash_and_fish_complete_token_labels_tags_and_versions() {
+    if !shell_available("bash") || !shell_available("fish") {
+        return;
+    }
+    let env = setup();
+    env.add("tagged", "value-tagged-0001", &["--tag", "billing", "--tag", "ci"]);
+    env.cmd().args(["key", "token", "add", "github-actions"]).assert().success();
+    // Values only (an empty word is also offered the flags).
+    let values =
+        |words: &[&str]| -> Vec<String> { bash(&env, words).into_iter().filter(|w| !w.starts_with('-')).collect() };
+    assert_eq!(values(&["keyward", "key", "token", "rm", ""]), ["github-actions"]);
+    assert_eq!(values(&["keyward", "list", "--tag", ""]), ["billing", "ci"]);
+    assert_eq!(values(&["keyward", "update", "tagged", "--untag", "bi"]), ["billing"]);
+    assert_eq!(values(&["keyward", "get", "tagged", "--version", "p"]), ["previous", "pending"]);
+    let fish = |line: &str| {
+        let script = format!("source '{}'; complete -C'{line}'", script("keyward.fish").display());
+        run(&env, "fish", &["--no-config", "-c", &script])
+    };
+    assert!(fish("keyward key token rm ").lines().any(|l| l.starts_with("github-actions")));
+    assert!(fish("keyward add x --tag ").lines().any(|l| l.starts_with("billing")));
+}
