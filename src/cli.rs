@@ -147,7 +147,7 @@ pub(crate) enum Command {
     Set(SetArgs),
     /// Print a secret's value
     #[command(
-        after_help = "Examples:\n  keyward get stripe/live\n  curl -H \"Authorization: Bearer $(keyward get -n openai/dev)\" ...\n  keyward get stripe/live --version previous"
+        after_help = "Examples:\n  keyward get stripe/live\n  curl -H \"Authorization: Bearer $(keyward get -n openai/dev)\" ...\n  keyward get stripe/live --version previous\n  keyward get stripe/live --clip            # to the clipboard, cleared after 45 s"
     )]
     #[command(visible_alias = "show")]
     Get(GetArgs),
@@ -325,6 +325,13 @@ never prompts and offers nothing when the vault cannot be unlocked without askin
     /// Check the environment: which vault and why, keyrings, permissions, config, clock
     #[command(after_help = "Examples:\n  keyward doctor\n  keyward doctor --json")]
     Doctor,
+    /// Clears the clipboard after a while if it still holds what `get --clip` put there (the
+    /// detached helper `get --clip` starts; reads the value's SHA-256 on standard input)
+    #[command(hide = true, name = "__clip-clear")]
+    ClipClear {
+        #[arg(long, value_name = "MILLISECONDS")]
+        after_ms: u64,
+    },
     /// Write completions/ and man/ (for keyward's own repository)
     #[command(hide = true)]
     GenerateDocs {
@@ -447,6 +454,13 @@ pub(crate) struct GetArgs {
     /// No newline after the value
     #[arg(short = 'n', long)]
     pub no_newline: bool,
+    /// Copy the value to the clipboard instead of printing it; it is cleared after
+    /// --clip-timeout if the clipboard still holds it
+    #[arg(short = 'c', long)]
+    pub clip: bool,
+    /// With --clip: how long the value stays on the clipboard
+    #[arg(long, value_name = "DURATION", default_value = "45s", requires = "clip")]
+    pub clip_timeout: String,
 }
 
 #[derive(Debug, Args)]

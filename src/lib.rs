@@ -13,6 +13,7 @@
 
 // The core.
 pub mod audit;
+pub mod clipboard;
 pub mod clock;
 pub mod config;
 pub mod dotenv;

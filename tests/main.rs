@@ -8,6 +8,7 @@ mod audit;
 mod backup;
 mod bad_input;
 mod cli;
+mod clipboard;
 mod completions;
 mod concurrency;
 mod crash;
