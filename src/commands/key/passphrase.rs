@@ -12,7 +12,10 @@ use crate::vault::crypto::Argon2Params;
 use crate::vault::format::SlotKind;
 
 pub(super) fn run(args: PassphraseArgs, ctx: &Context) -> Result<Outcome> {
-    let has_passphrase = ctx.read_locked()?.slots().iter().any(|s| s.kind == SlotKind::Passphrase);
+    // Read once: whether there is a passphrase to ask about, then unlocked and reused under the
+    // lock (see Context::modify_with).
+    let locked = ctx.read_locked()?;
+    let has_passphrase = locked.slots().iter().any(|s| s.kind == SlotKind::Passphrase);
     if has_passphrase
         && !input::confirm_or_refuse(
             args.yes,
@@ -28,8 +31,9 @@ pub(super) fn run(args: PassphraseArgs, ctx: &Context) -> Result<Outcome> {
         ctx.out.notice("nothing changed");
         return Ok(Outcome::Declined);
     }
+    let (mut credential, _) = ctx.unlock(&locked)?;
     if args.remove {
-        let rekeyed = ctx.modify(|vault, _| {
+        let rekeyed = ctx.modify_with(locked, &mut credential, |vault, _| {
             if vault.remove_slots(|s| s.kind == SlotKind::Passphrase)?.is_empty() {
                 return Err(Error::Refused("the vault has no passphrase slot".into(), "nothing to remove"));
             }
@@ -38,8 +42,6 @@ pub(super) fn run(args: PassphraseArgs, ctx: &Context) -> Result<Outcome> {
         })?;
         return report(ctx, "removed", &rekeyed);
     }
-    let locked = ctx.read_locked()?;
-    let (mut credential, _) = ctx.unlock(&locked)?;
     let passphrase = input::new_passphrase()?;
     let (replaced, rekeyed) = ctx.modify_with(locked, &mut credential, |vault, _| {
         let replaced = vault.slots().iter().any(|s| s.kind == SlotKind::Passphrase);
