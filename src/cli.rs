@@ -701,6 +701,11 @@ pub(crate) struct ExportArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ImportFrom {
+    Pass,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum ImportFormat {
     Dotenv,
     Json,
@@ -708,9 +713,14 @@ pub(crate) enum ImportFormat {
 
 #[derive(Debug, Args)]
 pub(crate) struct ImportFileArgs {
-    /// A .env or JSON file, or - for standard input
-    #[arg(value_name = "FILE")]
-    pub file: String,
+    /// A .env or JSON file, or - for standard input; with --from pass, the password store
+    /// [default: $PASSWORD_STORE_DIR, else ~/.password-store]
+    #[arg(value_name = "FILE", required_unless_present = "from")]
+    pub file: Option<String>,
+    /// Import from another tool: pass (each entry decrypted with gpg; its first line is the
+    /// value, the rest the note, its path the name)
+    #[arg(long, value_enum, value_name = "TOOL", conflicts_with = "format")]
+    pub from: Option<ImportFrom>,
     /// Environment of the imported secrets
     #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Option<String>,

@@ -177,3 +177,86 @@ fn import_reports_added_skipped_rejected_and_is_all_or_nothing() {
     std::fs::write(&json_file, r#"{"N": 3}"#).unwrap();
     assert_eq!(env.cmd().arg("import").arg(&json_file).output().unwrap().status.code(), Some(2));
 }
+
+/// Issue 21, item 3 (pass): a real password store made by `pass` with a throwaway GNUPGHOME.
+#[test]
+fn import_from_a_real_pass_store() {
+    let have = |tool: &str| {
+        std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("pass") || !have("gpg") {
+        assert!(std::env::var_os("CI").is_none(), "CI must install pass and gnupg (see .ci/run)");
+        eprintln!("SKIPPED: pass or gpg is not installed");
+        return;
+    }
+    let mut env = Env::with_recovery_key();
+    let gnupg = env.path("gnupg");
+    std::fs::create_dir(&gnupg).unwrap();
+    std::fs::set_permissions(&gnupg, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let store = env.path("store");
+    let tool = |program: &str, args: &[&str], input: &str| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(program)
+            .args(args)
+            .env("GNUPGHOME", &gnupg)
+            .env("PASSWORD_STORE_DIR", &store)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    tool(
+        "gpg",
+        &[
+            "--batch",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "keyward test <kw@example.com>",
+            "default",
+            "default",
+            "never",
+        ],
+        "",
+    );
+    tool("pass", &["init", "kw@example.com"], "");
+    tool(
+        "pass",
+        &["insert", "--multiline", "stripe/live"],
+        "sk_live_4eC39HqLyjWDarjtT1zdp7dc\nlogin: ops@example.com\nrotated quarterly\n",
+    );
+    tool("pass", &["insert", "--multiline", "email/work"], "correct horse battery\n");
+    tool("pass", &["insert", "--multiline", ".hidden-dir-is-skipped"], "x\n");
+    env.set("GNUPGHOME", gnupg.to_str().unwrap());
+
+    // --dry-run stores nothing.
+    let out = env.cmd().args(["import", "--from", "pass", "--dry-run"]).arg(&store).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("would be added: email/work, stripe/live"), "{}", stdout(&out));
+    env.cmd().args(["get", "stripe/live"]).assert().code(3);
+
+    let out = env.cmd().args(["import", "--from", "pass"]).arg(&store).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("2 added"), "{}", stdout(&out));
+    assert_eq!(env.get("stripe/live"), "sk_live_4eC39HqLyjWDarjtT1zdp7dc");
+    assert_eq!(env.get("email/work"), "correct horse battery");
+    let info = env.cmd().args(["info", "stripe/live", "--json"]).output().unwrap();
+    let info = stdout(&info);
+    assert!(
+        info.contains("login: ops@example.com") && info.contains("stripe"),
+        "the rest is the note, the provider detected: {info}"
+    );
+    // Again: everything exists, nothing changes.
+    let out = env.cmd().args(["import", "--from", "pass"]).arg(&store).output().unwrap();
+    assert!(stdout(&out).contains("0 added") && stdout(&out).contains("2 skipped"), "{}", stdout(&out));
+    // Not a store: a clear error.
+    let out = env.cmd().args(["import", "--from", "pass"]).arg(env.path("")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

@@ -28,6 +28,7 @@ struct Candidate {
     name: String,
     value: SecretValue,
     line: usize,
+    note: Option<String>,
 }
 
 #[derive(Serialize, Default)]
@@ -49,9 +50,12 @@ pub(super) fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
     let env = args.env.as_deref().map(|e| parse::environment(e).map_err(|r| Error::invalid("environment", e, r)));
     let env = env.transpose()?;
     let config = Config::load()?;
-    let (text, source) = read_input(&args.file)?;
-    let format =
-        args.format.unwrap_or(if args.file.ends_with(".json") { ImportFormat::Json } else { ImportFormat::Dotenv });
+    if args.from == Some(crate::cli::ImportFrom::Pass) {
+        return from_pass(&args, env.as_deref(), &config, ctx);
+    }
+    let file = args.file.clone().unwrap_or_else(|| "-".into());
+    let (text, source) = read_input(&file)?;
+    let format = args.format.unwrap_or(if file.ends_with(".json") { ImportFormat::Json } else { ImportFormat::Dotenv });
     let entries = match format {
         ImportFormat::Dotenv => dotenv::parse(&text)
             .map_err(|e| Error::invalid("line", format!("{source}, line {}", e.line), e.reason))?
@@ -85,13 +89,26 @@ pub(super) fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
         } else {
             // A later line for the same variable wins, as dotenv loaders do.
             candidates.retain(|c| c.var != var);
-            candidates.push(Candidate { var, name, value: SecretValue::new(value.to_string()), line });
+            candidates.push(Candidate { var, name, value: SecretValue::new(value.to_string()), line, note: None });
         }
     }
 
+    store(&candidates, report, &args, env.as_deref(), &config, ctx)
+}
+
+/// Stores the candidates in one write (all or nothing), or only reports with --dry-run.
+fn store(
+    candidates: &[Candidate],
+    mut report: Report,
+    args: &ImportArgs,
+    env: Option<&str>,
+    config: &Config,
+    ctx: &Context,
+) -> Result<Outcome> {
+    let registry = config.registry();
     let mut apply = |records: &mut Records| -> Result<()> {
-        for c in &candidates {
-            apply_one(records, c, &args, env.as_deref(), registry, ctx.now, config.grace, &mut report)?;
+        for c in candidates {
+            apply_one(records, c, args, env, registry, ctx.now, config.grace, &mut report)?;
         }
         Ok(())
     };
@@ -111,6 +128,108 @@ pub(super) fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
     }
     print(&report, args.dry_run, ctx);
     Ok(Outcome::Success)
+}
+
+/// `import --from pass [DIR]`: every `*.gpg` entry of a password store, decrypted by `gpg` (the
+/// user's own keys and agent, GNUPGHOME respected). An entry's path is the name, its first line
+/// the value, the lines after it the note. Symbolic links in the store are not followed (a store
+/// can be a checked-out repository).
+fn from_pass(args: &ImportArgs, env: Option<&str>, config: &Config, ctx: &Context) -> Result<Outcome> {
+    let dir = match &args.file {
+        Some(d) => std::path::PathBuf::from(d),
+        None => match std::env::var_os("PASSWORD_STORE_DIR") {
+            Some(d) => d.into(),
+            None => crate::paths::home()?.join(".password-store"),
+        },
+    };
+    if !dir.join(".gpg-id").is_file() {
+        return Err(Error::invalid("password store", dir.display().to_string(), "it has no .gpg-id: not a pass store"));
+    }
+    let mut entries = Vec::new();
+    pass_entries(&dir, &dir, &mut entries)?;
+    entries.sort();
+    let mut report = Report::default();
+    let mut candidates = Vec::new();
+    for (i, (name, file)) in entries.into_iter().enumerate() {
+        let line = i + 1;
+        let reject = |reason: String| Rejected { var: name.clone(), line, reason };
+        if let Err(reason) = validate_name(&name) {
+            report.rejected.push(reject(format!("{name:?} is not a valid secret name: {reason}")));
+            continue;
+        }
+        let var = crate::vault::secret::default_var(&name);
+        if let Err(e) = config.check_startup_var(&var, &args.allow_vars, "store") {
+            report.rejected.push(reject(format!("{e} (--allow-var {var})")));
+            continue;
+        }
+        let plain = match gpg_decrypt(&file) {
+            Ok(p) => p,
+            Err(reason) => {
+                report.rejected.push(reject(reason));
+                continue;
+            }
+        };
+        let Ok(text) = std::str::from_utf8(&plain) else {
+            report.rejected.push(reject("the entry is not UTF-8 text".into()));
+            continue;
+        };
+        let (value, rest) = text.split_once('\n').unwrap_or((text, ""));
+        let value = value.strip_suffix('\r').unwrap_or(value);
+        if value.is_empty() || value.len() > SecretValue::MAX_LEN {
+            report.rejected.push(reject("the first line (the value) is empty or larger than 64 KiB".into()));
+            continue;
+        }
+        let note = rest.trim();
+        candidates.push(Candidate {
+            var,
+            name: name.clone(),
+            value: SecretValue::new(value.to_owned()),
+            line,
+            note: (!note.is_empty()).then(|| note.to_owned()),
+        });
+    }
+    store(&candidates, report, args, env, config, ctx)
+}
+
+/// The `*.gpg` files under `dir`, as (entry name, file), not following symbolic links.
+fn pass_entries(
+    root: &std::path::Path,
+    dir: &std::path::Path,
+    out: &mut Vec<(String, std::path::PathBuf)>,
+) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io("cannot read", dir, e))? {
+        let entry = entry.map_err(|e| Error::io("cannot read", dir, e))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|e| Error::io("cannot read", &path, e))?;
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        if file_name.starts_with('.') || kind.is_symlink() {
+            continue;
+        }
+        if kind.is_dir() {
+            pass_entries(root, &path, out)?;
+        } else if let Some(stem) = file_name.strip_suffix(".gpg") {
+            let rel = path.parent().and_then(|p| p.strip_prefix(root).ok()).unwrap_or(std::path::Path::new(""));
+            let name = rel.join(stem).to_string_lossy().into_owned();
+            out.push((name, path));
+        }
+    }
+    Ok(())
+}
+
+/// One entry decrypted by `gpg`, into a wiped buffer; a failure says why in a line.
+fn gpg_decrypt(file: &std::path::Path) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+    let out = std::process::Command::new("gpg")
+        .args(["--quiet", "--batch", "--yes", "--decrypt"])
+        .arg(file)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run gpg: {e}"))?;
+    let plain = Zeroizing::new(out.stdout);
+    if !out.status.success() {
+        return Err("gpg could not decrypt it (is its key in your keyring, and the agent unlocked?)".into());
+    }
+    Ok(plain)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -156,6 +275,7 @@ fn apply_one(
         return Ok(());
     }
     let mut meta = Metadata::new(now);
+    meta.note = c.note.clone();
     meta.provider = match &args.provider {
         Some(p) => Some(p.clone()),
         None => registry.detect(c.value.expose()).map(|(p, _)| p.id.clone()),
