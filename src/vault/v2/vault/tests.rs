@@ -1,0 +1,266 @@
+//! Tests of the opened version 2 vault: domains, limited keys, re-keying, and a property test
+//! over random edits (kept apart from vault.rs, which they outgrew).
+
+use super::*;
+use crate::sensitive::SecretValue;
+use crate::vault::secret::Metadata;
+
+fn secret(name: &str, env: Option<&str>, value: &str) -> Record {
+    Record::encode(&Secret::new(
+        name.into(),
+        crate::vault::secret::default_var(name),
+        env.map(str::to_owned),
+        Metadata::new(1),
+        SecretValue::new(value.into()),
+        1,
+    ))
+}
+
+fn slot(kind: SlotKind, label: &str, secret: &Key32) -> Slot {
+    Slot { name: SlotName::new(kind, label), recipient: keys::recipient(secret), created: 1, argon2: None }
+}
+
+fn reopen(bytes: &[u8], secret: &Key32) -> Vault2 {
+    let doc = text::parse(bytes).expect("parses");
+    let slot = slot_of(&doc, secret).expect("a slot for this key");
+    Vault2::open(PathBuf::from("/tmp/v.kw"), doc, slot, secret.clone())
+}
+
+/// A vault with an all-domain token, a staging-only token and secrets in three domains.
+fn sample() -> (Vec<u8>, Key32, Key32) {
+    let (admin, staging) = (Key32::random(), Key32::random());
+    let mut v = Vault2::create(PathBuf::from("/tmp/v.kw"), [9; 16], 1);
+    v.add_slot(NewSlot { slot: slot(SlotKind::Token, "admin", &admin), access: Access::All }).unwrap();
+    let only = Access::Domains(BTreeSet::from(["staging".to_owned()]));
+    v.add_slot(NewSlot { slot: slot(SlotKind::Token, "ci-staging", &staging), access: only }).unwrap();
+    let records = Records {
+        settings: vec![("audit_secret".into(), "00".into())],
+        records: vec![
+            secret("shared", None, "shared-value"),
+            secret("stage/key", Some("staging"), "staging-value"),
+            secret("prod/key", Some("prod"), "prod-value"),
+        ],
+    };
+    v.set_records(records);
+    (v.seal().unwrap(), admin, staging)
+}
+
+fn value(v: &Vault2, name: &str) -> Result<String> {
+    Ok(v.find(name)?.expect("exists").current().unwrap().value.expose().to_owned())
+}
+
+#[test]
+fn each_slot_reads_exactly_its_domains() {
+    let (bytes, admin, staging) = sample();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(text.starts_with("keyward vault 2\n"), "{text}");
+    let a = reopen(&bytes, &admin);
+    assert_eq!(value(&a, "prod/key").unwrap(), "prod-value");
+    assert_eq!(value(&a, "stage/key").unwrap(), "staging-value");
+    let s = reopen(&bytes, &staging);
+    assert_eq!(value(&s, "shared").unwrap(), "shared-value");
+    assert_eq!(value(&s, "stage/key").unwrap(), "staging-value");
+    assert!(matches!(s.find("prod/key"), Err(Error::NoDomainAccess { .. })));
+    let (secrets, skipped) = s.secrets().unwrap();
+    assert_eq!(secrets.len(), 2);
+    assert_eq!(skipped, vec!["prod".to_owned()]);
+    assert_eq!(setting(&s.settings().unwrap(), "audit_secret").unwrap().as_str(), "00");
+}
+
+#[test]
+fn an_unchanged_secret_keeps_its_line_and_a_new_one_adds_a_line() {
+    let (bytes, admin, _) = sample();
+    let mut v = reopen(&bytes, &admin);
+    let mut records = v.records().unwrap();
+    records.records.push(secret("zz/new", None, "new-value"));
+    v.set_records(records);
+    let after = v.seal().unwrap();
+    let (before, after) = (String::from_utf8(bytes).unwrap(), String::from_utf8(after).unwrap());
+    let old: BTreeSet<&str> = before.lines().collect();
+    let new: BTreeSet<&str> = after.lines().collect();
+    let added: Vec<&&str> = new.difference(&old).collect();
+    let removed: Vec<&&str> = old.difference(&new).collect();
+    // The new secret's line and @default's seal; nothing else.
+    assert_eq!(added.len(), 2, "{added:#?}");
+    assert_eq!(removed.len(), 1, "{removed:#?}");
+    assert!(added.iter().any(|l| l.starts_with("secret zz/new ")));
+}
+
+#[test]
+fn a_limited_slot_writes_its_domain_but_cannot_make_one() {
+    let (bytes, admin, staging) = sample();
+    let mut s = reopen(&bytes, &staging);
+    let mut records = s.records().unwrap();
+    records.records.push(secret("stage/other", Some("staging"), "v2"));
+    s.set_records(records);
+    let written = s.seal().unwrap();
+    assert_eq!(value(&reopen(&written, &admin), "stage/other").unwrap(), "v2");
+    let mut s = reopen(&written, &staging);
+    let mut records = s.records().unwrap();
+    records.records.push(secret("qa/key", Some("qa"), "v"));
+    s.set_records(records);
+    assert!(matches!(s.seal(), Err(Error::NewDomainNeedsAll { .. })));
+}
+
+#[test]
+fn removing_a_slot_rekeys_what_it_held() {
+    let (bytes, admin, staging) = sample();
+    let mut v = reopen(&bytes, &admin);
+    v.remove_slots(|s| s.name.label == "ci-staging").unwrap();
+    let mut records = v.records().unwrap();
+    records.records.push(secret("stage/after", Some("staging"), "after-removal"));
+    v.set_records(records);
+    let written = v.seal().unwrap();
+    // The removed token has no slot any more.
+    assert!(slot_of(&text::parse(&written).unwrap(), &staging).is_none());
+    // The attack: the old file's wrap of staging opens with the removed token, but that key
+    // no longer opens anything in the new file.
+    let old_doc = text::parse(&bytes).unwrap();
+    let old_wrap =
+        &old_doc.domain("staging").unwrap().head.to.iter().find(|w| w.slot.label == "ci-staging").unwrap().age;
+    let old_key = DomainKey::new(&old_doc.id, keys::unwrap(old_wrap, &keys::identity(&staging)).unwrap());
+    let new_doc = text::parse(&written).unwrap();
+    let d = new_doc.domain("staging").unwrap();
+    assert_eq!(d.head.generation, 2);
+    assert_ne!(d.head.key_id, old_key.id());
+    for line in &d.secrets {
+        let sealed = BASE64_NOPAD.decode(new_doc.sealed_text(line).as_bytes()).unwrap();
+        let aad = record_aad(&new_doc.id, "staging", new_doc.secret_name(line));
+        assert!(old_key.open(&aad, &sealed).is_err());
+    }
+    // The admin reads everything, and the vouch chain reaches the old key.
+    let a = reopen(&written, &admin);
+    assert_eq!(value(&a, "stage/after").unwrap(), "after-removal");
+    let key = a.domain_key("staging").unwrap();
+    assert!(keys::chain_reaches(&new_doc.id, "staging", &key, 2, &d.head.vouches, (1, old_key.id())));
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Add { name: u8, env: u8, value: u16 },
+    Update { name: u8, value: u16 },
+    Remove { name: u8 },
+    TokenAdd { label: u8, envs: Vec<u8> },
+    TokenRemove { label: u8 },
+}
+
+const ENVS: [Option<&str>; 4] = [None, Some("dev"), Some("staging"), Some("prod")];
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0u8..6, 0u8..4, any::<u16>()).prop_map(|(name, env, value)| Op::Add { name, env, value }),
+        (0u8..6, any::<u16>()).prop_map(|(name, value)| Op::Update { name, value }),
+        (0u8..6).prop_map(|name| Op::Remove { name }),
+        (0u8..4, proptest::collection::vec(1u8..4, 0..3)).prop_map(|(label, envs)| Op::TokenAdd { label, envs }),
+        (0u8..4).prop_map(|label| Op::TokenRemove { label }),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+    /// Whatever sequence of adds, updates, removals, token adds and token removals: every
+    /// domain opens for exactly the slots that should hold it, a removed token opens none,
+    /// and every secret reads back as the model says.
+    #[test]
+    fn every_domain_opens_for_exactly_its_holders(ops in proptest::collection::vec(op(), 1..10)) {
+        let id = [3u8; 16];
+        let recovery = Key32::random();
+        let mut v = Vault2::create(PathBuf::from("/nonexistent/p.kw"), id, 1);
+        v.add_slot(NewSlot { slot: slot(SlotKind::Recovery, "", &recovery), access: Access::All }).unwrap();
+        let mut bytes = v.seal().unwrap();
+        let mut secrets: BTreeMap<String, (Option<&str>, String)> = BTreeMap::new();
+        let mut tokens: BTreeMap<String, (Key32, Access)> = BTreeMap::new();
+        let mut removed: Vec<Key32> = Vec::new();
+        for op in ops {
+            let mut v = reopen(&bytes, &recovery);
+            let mut records = v.records().unwrap();
+            match op {
+                Op::Add { name, env, value } => {
+                    let name = format!("s{name}");
+                    if secrets.contains_key(&name) { continue; }
+                    let env = ENVS[usize::from(env)];
+                    records.records.push(secret(&name, env, &format!("value-{value}")));
+                    secrets.insert(name, (env, format!("value-{value}")));
+                }
+                Op::Update { name, value } => {
+                    let name = format!("s{name}");
+                    let Some(entry) = secrets.get_mut(&name) else { continue };
+                    let i = records.position(&name).unwrap();
+                    records.records[i] = secret(&name, entry.0, &format!("new-{value}"));
+                    entry.1 = format!("new-{value}");
+                }
+                Op::Remove { name } => {
+                    let name = format!("s{name}");
+                    if secrets.remove(&name).is_none() { continue; }
+                    records.records.retain(|r| r.name != name);
+                }
+                Op::TokenAdd { label, envs } => {
+                    let label = format!("t{label}");
+                    if tokens.contains_key(&label) { continue; }
+                    let key = Key32::random();
+                    let access = if envs.is_empty() {
+                        Access::All
+                    } else {
+                        Access::Domains(envs.iter().map(|e| ENVS[usize::from(*e)].unwrap().to_owned()).collect())
+                    };
+                    v.add_slot(NewSlot { slot: slot(SlotKind::Token, &label, &key), access: access.clone() }).unwrap();
+                    tokens.insert(label, (key, access));
+                }
+                Op::TokenRemove { label } => {
+                    let label = format!("t{label}");
+                    let Some((key, _)) = tokens.remove(&label) else { continue };
+                    v.remove_slots(|s| s.name.label == label).unwrap();
+                    removed.push(key);
+                }
+            }
+            v.set_records(records);
+            bytes = v.seal().unwrap();
+
+            let doc = text::parse(&bytes).unwrap();
+            let holders = std::iter::once((recovery.clone(), Access::All)).chain(tokens.values().cloned());
+            for (key, access) in holders {
+                let identity = keys::identity(&key);
+                for d in &doc.domains {
+                    let name = &d.head.name;
+                    let should = if name == ALL { access == Access::All } else { access.holds(name) };
+                    let opens = d.head.to.iter().any(|w| {
+                        keys::unwrap(&w.age, &identity).is_some_and(|k| DomainKey::new(&doc.id, k).id() == d.head.key_id)
+                    });
+                    proptest::prop_assert_eq!(opens, should, "{} for {:?}", name, access);
+                    if should {
+                        let reader = reopen(&bytes, &key);
+                        let checked = reader.domain_key(name).map(|_| ());
+                        proptest::prop_assert!(checked.is_ok(), "{} checks out: {:?}", name, checked);
+                    }
+                }
+            }
+            for key in &removed {
+                let identity = keys::identity(key);
+                for d in &doc.domains {
+                    proptest::prop_assert!(d.head.to.iter().all(|w| keys::unwrap(&w.age, &identity).is_none()));
+                }
+            }
+            let admin = reopen(&bytes, &recovery);
+            for (name, (env, value)) in &secrets {
+                let s = admin.find(name).unwrap().unwrap();
+                proptest::prop_assert_eq!(s.env.as_deref(), *env);
+                proptest::prop_assert_eq!(s.current().unwrap().value.expose(), value.as_str());
+            }
+            proptest::prop_assert_eq!(admin.secrets().unwrap().0.len(), secrets.len());
+        }
+    }
+}
+
+#[test]
+fn tampering_with_a_domain_is_damage() {
+    let (bytes, admin, _) = sample();
+    let text = String::from_utf8(bytes).unwrap();
+    // Remove the prod secret's line.
+    let removed: String =
+        text.lines().filter(|l| !l.starts_with("secret prod/key ")).map(|l| format!("{l}\n")).collect();
+    let v = reopen(removed.as_bytes(), &admin);
+    assert!(matches!(v.domain_key("prod"), Err(Error::Damaged { .. })));
+    assert!(matches!(v.find("shared"), Ok(Some(_))), "other domains still open");
+}
