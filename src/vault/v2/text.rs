@@ -149,6 +149,23 @@ pub struct DomainHead {
     pub seal: [u8; 32],
 }
 
+impl DomainHead {
+    /// A new domain's head: generation 1 under the key `key_id`, no recipients yet, to be
+    /// granted and sealed when written.
+    pub fn new(name: &str, key_id: [u8; 16]) -> DomainHead {
+        DomainHead {
+            name: name.to_owned(),
+            generation: 1,
+            key_id,
+            grant: None,
+            to: Vec::new(),
+            vouches: Vec::new(),
+            settings: None,
+            seal: [0; 32],
+        }
+    }
+}
+
 /// One `secret` line, as ranges into the document's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretLine {

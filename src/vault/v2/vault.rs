@@ -160,16 +160,7 @@ pub struct Vault2 {
 impl Vault2 {
     /// A new vault with no slots yet: `@all` and `@default` with fresh keys.
     pub fn create(path: PathBuf, id: [u8; 16], now: i64) -> Vault2 {
-        let head = |name: &str, key: &DomainKey| DomainHead {
-            name: name.to_owned(),
-            generation: 1,
-            key_id: key.id(),
-            grant: None,
-            to: Vec::new(),
-            vouches: Vec::new(),
-            settings: None,
-            seal: [0; 32],
-        };
+        let head = |name: &str, key: &DomainKey| DomainHead::new(name, key.id());
         let all = DomainKey::random(&id);
         let default = DomainKey::random(&id);
         let doc = Document {
@@ -665,16 +656,7 @@ impl Vault2 {
                     head.to.clear();
                     head
                 }
-                None => DomainHead {
-                    name: name.clone(),
-                    generation: 1,
-                    key_id: key.id(),
-                    grant: None,
-                    to: Vec::new(),
-                    vouches: Vec::new(),
-                    settings: None,
-                    seal: [0; 32],
-                },
+                None => DomainHead::new(name, key.id()),
             };
             // to lines: keep a recipient's wrap when key and recipient are unchanged.
             let mut to = Vec::with_capacity(recipients.len());
