@@ -6,19 +6,7 @@ use crate::common;
 
 use std::path::Path;
 
-use common::{Env, assert_one_line_error, stderr, stdout};
-
-fn run(env: &Env, args: &[&str]) -> std::process::Output {
-    env.cmd().args(args).output().unwrap()
-}
-
-/// Asserts a refusal: the exit code, one line naming `says`, nothing on standard output.
-fn refused(out: &std::process::Output, code: i32, says: &str) {
-    assert_eq!(out.status.code(), Some(code), "stderr: {}", stderr(out));
-    assert!(stdout(out).is_empty(), "a refusal prints nothing on stdout: {}", stdout(out));
-    assert_one_line_error(&stderr(out));
-    assert!(stderr(out).contains(says), "{:?} lacks {says:?}", stderr(out));
-}
+use common::{Env, refused, run, stderr, stdout};
 
 /// A token printed by `key token add`.
 fn token(env: &Env, label: &str, extra: &[&str]) -> String {

@@ -132,6 +132,19 @@ pub(crate) fn assert_one_line_error(stderr: &str) {
     assert!(lines[0].starts_with("keyward: ") && lines[0].contains(" — "), "bad error format: {stderr}");
 }
 
+/// `keyward ARGS...` in `env`, its output collected.
+pub(crate) fn run(env: &Env, args: &[&str]) -> std::process::Output {
+    env.cmd().args(args).output().unwrap()
+}
+
+/// Asserts a refusal: the exit code, one line naming `says`, nothing on standard output.
+pub(crate) fn refused(out: &std::process::Output, code: i32, says: &str) {
+    assert_eq!(out.status.code(), Some(code), "stderr: {}", stderr(out));
+    assert!(stdout(out).is_empty(), "a refusal prints nothing on stdout: {}", stdout(out));
+    assert_one_line_error(&stderr(out));
+    assert!(stderr(out).contains(says), "{:?} lacks {says:?}", stderr(out));
+}
+
 /// The error's text, from either form [`assert_one_line_error`] accepts.
 pub(crate) fn error_text(stderr: &str) -> String {
     match stderr.lines().find(|l| l.starts_with('{')).and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok()) {
