@@ -259,24 +259,32 @@ Exit codes: the command's own; 128+N if it was killed by signal N; 125 if keywar
 Other {{ ... }} (Helm, Jinja) are left alone. An unknown reference is an error naming its line,
 and nothing is written. OUT is created 0600 and written atomically.")]
     Inject(InjectArgs),
-    /// Print secrets as variables: dotenv, shell, JSON, GitHub Actions or GitLab CI
+    /// Print secrets as variables (dotenv, shell, JSON, GitHub Actions, GitLab CI), or hand them to pass or 1Password
     #[command(after_help = "Examples:
   keyward export --env prod --format dotenv > .env
   eval \"$(keyward export --format shell)\"
   keyward export --env prod --format github     # in a GitHub Actions step: masks, then $GITHUB_ENV
   keyward export --only stripe/test --format gitlab > deploy.env
 
+  keyward export --format pass ~/.password-store           # one gpg-encrypted entry per secret
+  keyward export --format 1password-csv > 1password.csv    # then File > Import in 1Password
+
 Selection as for exec. Printing to a terminal asks first, unless --yes.")]
     Export(ExportArgs),
-    /// Add secrets from a .env file or a JSON object
+    /// Add secrets from a .env or JSON file, a password store, dotenvx or 1Password
     #[command(after_help = "Examples:
-  keyward import .env --env dev
+  keyward import .env --env dev --remove-source
   keyward import secrets.json --dry-run
   keyward export --format dotenv | keyward --vault other.kw import -
+  keyward import --from pass ~/.password-store
+  keyward import --from dotenvx .env.production --env prod   # .env.keys beside it, or DOTENV_PRIVATE_KEY_PRODUCTION
+  keyward import --from 1password ~/Downloads/export.1pux
 
-Names come from the variables (STRIPE_KEY becomes stripe_key). Existing secrets are skipped;
---overwrite replaces their value and keeps the old one as previous. A malformed line is reported
-with its number and nothing is imported.")]
+Names come from the variables (STRIPE_KEY becomes stripe_key), entry paths or item titles
+(\"Stripe / Live\" becomes stripe/live). Providers are detected as by `add`. Existing secrets are
+skipped; --overwrite replaces their value and keeps the old one as previous. A malformed line is
+reported with its number and nothing is imported. After a plaintext file is imported, a terminal
+asks whether to overwrite and delete it (--remove-source in scripts).")]
     Import(ImportFileArgs),
     /// The tamper-evident audit log: list events, report, verify the chain
     #[command(
@@ -313,7 +321,7 @@ to do at the provider are printed.")]
   keyward restore ~/backups/keyward-2026-11-26.kwb
   keyward restore keyward.kwb --vault ~/.local/share/keyward/vault.kw --force")]
     Restore(RestoreArgs),
-    /// Print the shell completion script (bash, zsh, fish, powershell, elvish)
+    /// Print the shell completion script (bash, zsh, fish, powershell, elvish, nushell)
     #[command(after_help = "Examples:
   keyward completions bash > ~/.local/share/bash-completion/completions/keyward
   keyward completions zsh > ~/.zfunc/_keyward
@@ -634,6 +642,8 @@ pub(crate) enum Shell {
     Fish,
     Powershell,
     Elvish,
+    // Static: commands, flags and fixed values (clap has no dynamic nushell protocol).
+    Nushell,
 }
 
 impl Shell {
@@ -644,6 +654,7 @@ impl Shell {
             Shell::Fish => "fish",
             Shell::Powershell => "powershell",
             Shell::Elvish => "elvish",
+            Shell::Nushell => "nushell",
         }
     }
 }
@@ -676,10 +687,19 @@ pub(crate) enum ExportFormat {
     Github,
     /// GitLab CI dotenv report: VAR=value lines (no multi-line values)
     Gitlab,
+    /// A password store (DIR): one entry per secret, encrypted by gpg to the store's .gpg-id
+    Pass,
+    /// A CSV that 1Password imports: Title (the name), Password, Tags, Notes
+    #[value(name = "1password-csv")]
+    OnepasswordCsv,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct ExportArgs {
+    /// With --format pass: the password store to write to [default: $PASSWORD_STORE_DIR, else
+    /// ~/.password-store]
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
     /// Export the secrets of this environment (and those with none)
     #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Option<String>,
@@ -702,7 +722,13 @@ pub(crate) struct ExportArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum ImportFrom {
+    /// A password store, each entry decrypted with gpg
     Pass,
+    /// An encrypted .env file, with its .env.keys or DOTENV_PRIVATE_KEY* in the environment
+    Dotenvx,
+    /// A 1Password export: .1pux, or CSV
+    #[value(name = "1password")]
+    Onepassword,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -717,8 +743,9 @@ pub(crate) struct ImportFileArgs {
     /// [default: $PASSWORD_STORE_DIR, else ~/.password-store]
     #[arg(value_name = "FILE", required_unless_present = "from")]
     pub file: Option<String>,
-    /// Import from another tool: pass (each entry decrypted with gpg; its first line is the
-    /// value, the rest the note, its path the name)
+    /// Import from another tool: pass (a store; each entry's first line is the value, the rest
+    /// the note, its path the name), dotenvx (an encrypted .env), 1password (a .1pux or CSV
+    /// export: API credentials, passwords and logins, titles as names)
     #[arg(long, value_enum, value_name = "TOOL", conflicts_with = "format")]
     pub from: Option<ImportFrom>,
     /// Environment of the imported secrets
@@ -736,6 +763,10 @@ pub(crate) struct ImportFileArgs {
     /// Replace the values of existing secrets (the old value stays as previous)
     #[arg(long)]
     pub overwrite: bool,
+    /// After importing a plaintext file, overwrite it and delete it (no guarantee on
+    /// copy-on-write or journaled file systems, or for copies elsewhere)
+    #[arg(long, conflicts_with = "dry_run")]
+    pub remove_source: bool,
     /// Allow this variable although it changes how programs start (PATH, BASH_ENV, LD_*, GIT_*, ...; repeatable)
     #[arg(long = "allow-var", value_name = "VAR")]
     pub allow_vars: Vec<String>,

@@ -1,5 +1,5 @@
-//! Dynamic shell completion: secret names, provider ids, environments, token labels, tags and
-//! version stages, through
+//! Dynamic shell completion: secret names, provider ids, environments, token labels, tags,
+//! version stages and a secret's version numbers, through
 //! `clap_complete`'s `COMPLETE=<shell> keyward` protocol.
 //!
 //! Completing a name needs the vault open without interaction: completion never prompts, never
@@ -85,9 +85,35 @@ pub(crate) fn tags() -> Vec<CompletionCandidate> {
     tags.into_iter().map(CompletionCandidate::new).collect()
 }
 
-/// The stages `--version` takes (a number is the secret's own; `keyward info NAME` lists them).
+/// What `--version` takes: the stages, then the version numbers of the secret named on the
+/// command line (the protocol passes the whole line as arguments after `--`), each with its stage.
 pub(crate) fn versions() -> Vec<CompletionCandidate> {
-    ["current", "previous", "pending"].into_iter().map(CompletionCandidate::new).collect()
+    let mut out: Vec<CompletionCandidate> =
+        ["current", "previous", "pending"].into_iter().map(CompletionCandidate::new).collect();
+    let words: Vec<String> = std::env::args().skip_while(|a| a != "--").skip(2).collect();
+    out.extend(version_numbers(&words));
+    out
+}
+
+fn version_numbers(words: &[String]) -> Vec<CompletionCandidate> {
+    let Some(index) = index() else { return Vec::new() };
+    let Some(name) = words.iter().find(|w| !w.starts_with('-') && index.iter().any(|(n, _)| n == *w)) else {
+        return Vec::new();
+    };
+    let Some(locked) = locked() else { return Vec::new() };
+    let Ok((_, opened)) = unlock::unlock(&locked, Policy { passphrase: false }, &mut unlock::NoOne) else {
+        return Vec::new();
+    };
+    let Some(secret) = locked.open(opened.key).ok().and_then(|v| v.find(name).ok().flatten()) else {
+        return Vec::new();
+    };
+    secret
+        .body
+        .versions
+        .iter()
+        .rev()
+        .map(|v| CompletionCandidate::new(v.id.to_string()).help(Some(v.stage.as_str().into())))
+        .collect()
 }
 
 fn locked() -> Option<Locked> {

@@ -8,17 +8,24 @@ use clap_complete::env::{EnvCompleter, Shells};
 use crate::cli::{Cli, ENVIRONMENT, EXIT_CODES};
 
 /// The shells we ship completion scripts for, and their file names.
-pub(crate) const SHELLS: [(&str, &str); 5] = [
+pub(crate) const SHELLS: [(&str, &str); 6] = [
     ("bash", "keyward.bash"),
     ("zsh", "_keyward"),
     ("fish", "keyward.fish"),
     ("powershell", "keyward.ps1"),
     ("elvish", "keyward.elv"),
+    ("nushell", "keyward.nu"),
 ];
 
 /// The registration script for `shell`: it calls `keyward` by name (found on PATH), so it is the
-/// same on every machine.
+/// same on every machine. Nushell has no dynamic protocol in clap_complete: its script is static
+/// (subcommands, flags and fixed values from `clap_complete_nushell`; no secret names).
 pub(crate) fn completion_script(shell: &str) -> Option<Vec<u8>> {
+    if shell == "nushell" {
+        let mut buf = Vec::new();
+        clap_complete::generate(clap_complete_nushell::Nushell, &mut Cli::command(), "keyward", &mut buf);
+        return Some(buf);
+    }
     let shells = Shells::builtins();
     let completer: &dyn EnvCompleter = shells.completer(shell)?;
     let mut buf = Vec::new();

@@ -153,6 +153,29 @@ pub fn read_whole(mut file: File, len: u64) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// Overwrites a regular file with zeros, flushes that to the disk, and deletes it: what can be
+/// done against the plaintext an import read. No guarantee on copy-on-write or journaled file
+/// systems or SSDs (the old blocks may survive), which the caller says. A symbolic link is
+/// refused, not followed.
+pub fn overwrite_and_remove(path: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = OpenOptions::new().write(true).custom_flags(libc::O_NOFOLLOW).open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let zeros = [0u8; 16 * 1024];
+    let mut left = meta.len();
+    while left > 0 {
+        let n = usize::try_from(left.min(zeros.len() as u64)).unwrap_or(zeros.len());
+        file.write_all(&zeros[..n])?;
+        left -= n as u64;
+    }
+    file.sync_all()?;
+    drop(file);
+    std::fs::remove_file(path)
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;

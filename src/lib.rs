@@ -21,6 +21,7 @@ pub mod error;
 pub mod files;
 pub mod hardening;
 pub mod host;
+pub mod interop;
 pub mod mask;
 pub mod notify;
 pub mod parse;
@@ -66,4 +67,4 @@ pub fn generated_docs() -> Vec<(String, Vec<u8>)> {
 
 /// The shells `keyward completions` knows, and the file each one's script is committed as under
 /// `completions/`.
-pub const COMPLETION_SHELLS: [(&str, &str); 5] = docs::SHELLS;
+pub const COMPLETION_SHELLS: [(&str, &str); 6] = docs::SHELLS;

@@ -196,10 +196,54 @@ fn bash_and_fish_complete_token_labels_tags_and_versions() {
     assert_eq!(values(&["keyward", "list", "--tag", ""]), ["billing", "ci"]);
     assert_eq!(values(&["keyward", "update", "tagged", "--untag", "bi"]), ["billing"]);
     assert_eq!(values(&["keyward", "get", "tagged", "--version", "p"]), ["previous", "pending"]);
+    // Version numbers are the named secret's own: 2 (current) and 1 (previous) after a rotation.
+    let mut rotate = env.cmd();
+    rotate.args(["rotate", "tagged", "--no-verify"]).write_stdin("value-tagged-0002");
+    rotate.assert().success();
+    assert_eq!(values(&["keyward", "get", "tagged", "--version", ""]), ["current", "previous", "pending", "2", "1"]);
+    assert_eq!(values(&["keyward", "get", "github/ci", "--version", ""]), ["current", "previous", "pending", "1"]);
     let fish = |line: &str| {
         let script = format!("source '{}'; complete -C'{line}'", script("keyward.fish").display());
         run(&env, "fish", &["--no-config", "-c", &script])
     };
     assert!(fish("keyward key token rm ").lines().any(|l| l.starts_with("github-actions")));
     assert!(fish("keyward add x --tag ").lines().any(|l| l.starts_with("billing")));
+}
+
+/// Nushell (issue 21, item 5): clap has no dynamic protocol for it, so the script is static. It
+/// loads in a real `nu` (KEYWARD_TEST_NU, else `nu` on PATH; .ci/run installs it from npm) and
+/// declares every visible command with its flags and fixed values.
+#[test]
+fn nushell_loads_the_script_with_every_command() {
+    let nu = match std::env::var_os("KEYWARD_TEST_NU") {
+        Some(path) => PathBuf::from(path),
+        None if have("nu") => PathBuf::from("nu"),
+        None => {
+            assert!(std::env::var_os("CI").is_none(), "CI must install nushell (see .ci/run)");
+            eprintln!("SKIPPED: nu is not installed (npm install nushell)");
+            return;
+        }
+    };
+    let query = format!(
+        "source '{}'; scope commands | where name =~ '^keyward' | each {{|c| [$c.name ($c.signatures | values | flatten | where parameter_name == format | get completion | to text)] | str join '|' }} | to text",
+        script("keyward.nu").display()
+    );
+    let out = Command::new(nu).args(["--no-config-file", "-c", &query]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed = String::from_utf8_lossy(&out.stdout);
+    let mut expected = Vec::new();
+    let mut cli = keyward::command();
+    cli.build();
+    fn walk(cmd: &clap::Command, prefix: &str, out: &mut Vec<String>) {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            let name = format!("{prefix} {}", sub.get_name());
+            out.push(name.clone());
+            walk(sub, &name, out);
+        }
+    }
+    walk(&cli, "keyward", &mut expected);
+    for name in expected {
+        assert!(listed.lines().any(|l| l.split('|').next() == Some(name.as_str())), "{name} missing:\n{listed}");
+    }
+    assert!(listed.lines().any(|l| l == "keyward export|nu-complete keyward export format"), "{listed}");
 }

@@ -9,6 +9,7 @@ mod backup;
 mod bad_input;
 mod cli;
 mod clipboard;
+mod coming_from;
 mod completions;
 mod concurrency;
 mod crash;

@@ -13,8 +13,10 @@ use crate::context::Context;
 use crate::dotenv;
 use crate::error::{Error, Result};
 use crate::input;
+use crate::interop::pass;
 use crate::parse;
 use crate::selection::{self, Injected};
+use crate::vault::secret::Secret;
 use crate::vault::secret::check_name;
 
 pub(super) fn run(args: ExportArgs, ctx: &Context) -> Result<Outcome> {
@@ -32,9 +34,13 @@ pub(super) fn run(args: ExportArgs, ctx: &Context) -> Result<Outcome> {
             return Err(Error::Usage("--json prints JSON: drop it, or drop --format".into()));
         }
     };
+    if args.dir.is_some() && format != ExportFormat::Pass {
+        return Err(Error::Usage("a directory is only for --format pass (the password store)".into()));
+    }
     let github_env = std::env::var_os("GITHUB_ENV").filter(|p| !p.is_empty());
-    // Values on a terminal are values on screen (::add-mask:: lines included): ask first.
-    let to_screen = ctx.out.stdout_tty;
+    // Values on a terminal are values on screen (::add-mask:: lines included): ask first. A
+    // password store is written by gpg, not shown.
+    let to_screen = ctx.out.stdout_tty && format != ExportFormat::Pass;
     if to_screen && !args.yes {
         if !input::can_prompt() {
             return Err(Error::NeedsTerminal {
@@ -64,6 +70,29 @@ pub(super) fn run(args: ExportArgs, ctx: &Context) -> Result<Outcome> {
     }
 
     let names: Vec<&str> = values.iter().map(|v| v.name.as_str()).collect();
+    let store = match (format, &args.dir) {
+        (ExportFormat::Pass, Some(dir)) => Some(dir.clone()),
+        (ExportFormat::Pass, None) => Some(pass::default_store()?),
+        _ => None,
+    };
+    if let Some(store) = &store {
+        pass::check_store(store)?;
+        let taken: Vec<&str> = values
+            .iter()
+            .filter(|v| std::fs::symlink_metadata(store.join(format!("{}.gpg", v.name))).is_ok())
+            .map(|v| v.name.as_str())
+            .collect();
+        if !taken.is_empty() {
+            return Err(Error::invalid(
+                "password store",
+                store.display().to_string(),
+                format!(
+                    "it already has {}: nothing exported (remove them, or export to another store)",
+                    taken.join(", ")
+                ),
+            ));
+        }
+    }
     let format_name = format!("{format:?}").to_ascii_lowercase();
     ctx.audit(
         crate::audit::Event::new("export").details(serde_json::json!({"secrets": names, "format": format_name})),
@@ -88,6 +117,24 @@ pub(super) fn run(args: ExportArgs, ctx: &Context) -> Result<Outcome> {
             out.push(b'\n');
         }
         ExportFormat::Github => github(&values, github_env.as_deref(), &mut out)?,
+        ExportFormat::Pass => {
+            let store = store.as_deref().expect("the store was chosen above");
+            to_pass(store, &values, &secrets, ctx)?;
+        }
+        ExportFormat::OnepasswordCsv => {
+            let size: usize = values.iter().map(|v| 2 * v.value.len() + 64).sum::<usize>()
+                + secrets.iter().map(|s| s.body.meta.note.as_ref().map_or(0, |n| 2 * n.len())).sum::<usize>();
+            out.reserve_exact(size + 128);
+            let items: Vec<(&str, &str, &str, &[String])> = values
+                .iter()
+                .map(|v| {
+                    let meta = secrets.iter().find(|s| s.name == v.name).map(|s| &s.body.meta);
+                    let note = meta.and_then(|m| m.note.as_deref()).unwrap_or("");
+                    (v.name.as_str(), v.value.expose(), note, meta.map_or(&[][..], |m| &m.tags[..]))
+                })
+                .collect();
+            crate::interop::onepassword::write_csv(&mut out, &items);
+        }
         ExportFormat::Gitlab => {
             ctx.out.warn("GitLab stores dotenv reports as job artifacts: these values will be kept with the job");
             for v in &values {
@@ -104,6 +151,36 @@ pub(super) fn run(args: ExportArgs, ctx: &Context) -> Result<Outcome> {
     }
     ctx.out.write_unbuffered(&out);
     Ok(Outcome::Success)
+}
+
+/// One entry per secret, as `pass` reads them: the value on the first line, the note after it.
+/// A multi-line value is the whole entry (pass shows it all; `pass -c` copies its first line).
+fn to_pass(store: &std::path::Path, values: &[Injected], secrets: &[Secret], ctx: &Context) -> Result<()> {
+    for v in values {
+        let note = secrets.iter().find(|s| s.name == v.name).and_then(|s| s.body.meta.note.as_deref());
+        let value = v.value.expose();
+        let mut entry = Zeroizing::new(Vec::with_capacity(value.len() + note.map_or(0, str::len) + 2));
+        entry.extend_from_slice(value.as_bytes());
+        entry.push(b'\n');
+        match note {
+            Some(note) if !value.contains('\n') => {
+                entry.extend_from_slice(note.as_bytes());
+                entry.push(b'\n');
+            }
+            Some(_) => {
+                ctx.out.warn(&format!("{}: a multi-line value is the whole entry; its note is not exported", v.name));
+            }
+            None => {}
+        }
+        pass::insert(store, &v.name, &entry)?;
+    }
+    ctx.out.done(&format!("exported {} secrets to the password store {}", values.len(), store.display()));
+    if store.join(".git").exists() {
+        ctx.out.notice(
+            "the store is a git repository: commit with `pass git add -A && pass git commit -m 'from keyward'`",
+        );
+    }
+    Ok(())
 }
 
 fn line(out: &mut Vec<u8>, parts: &[&str]) {

@@ -61,6 +61,25 @@ pub fn open_in_place(key: &Key32, nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &mut
     Ok(split)
 }
 
+/// AES-256-GCM with a 16-byte nonce and the tag *before* the ciphertext (`buf` is tag then
+/// ciphertext), as eciesjs lays out its messages (dotenvx's encrypted values). Decrypts in place
+/// and returns the plaintext length (the plaintext is `buf[TAG_LEN..][..len]`); wiped on failure.
+pub fn open_in_place_16(key: &Key32, nonce: &[u8], buf: &mut [u8]) -> Result<usize, AuthFailed> {
+    type Aes256Gcm16 = aes_gcm::AesGcm<aes_gcm::aes::Aes256, aes_gcm::aead::consts::U16>;
+    if buf.len() < TAG_LEN || nonce.len() != 16 {
+        return Err(AuthFailed);
+    }
+    let (tag, data) = buf.split_at_mut(TAG_LEN);
+    let tag = Tag::<Aes256Gcm16>::try_from(&*tag).map_err(|_| AuthFailed)?;
+    let nonce = Nonce::<Aes256Gcm16>::try_from(nonce).map_err(|_| AuthFailed)?;
+    let cipher = Aes256Gcm16::new(key.expose().into());
+    if cipher.decrypt_inout_detached(&nonce, b"", data.into(), &tag).is_err() {
+        zeroize::Zeroize::zeroize(data);
+        return Err(AuthFailed);
+    }
+    Ok(data.len())
+}
+
 /// [`open_in_place`] on a vector, which is truncated to the plaintext (or emptied on failure).
 pub fn open(key: &Key32, nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &mut Vec<u8>) -> Result<(), AuthFailed> {
     match open_in_place(key, nonce, aad, buf) {

@@ -1,0 +1,29 @@
+//! The readers of other tools' files on arbitrary bytes: a 1Password `.1pux` (a zip) or CSV
+//! export, CSV records, and a dotenvx `encrypted:` value. Each returns items or a clean error,
+//! never a panic; a fuzzer-made dotenvx value never decrypts (that would be a forgery).
+#![no_main]
+
+use keyward::interop::{csv, dotenvx, onepassword};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = onepassword::from_1pux(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = onepassword::from_csv(text);
+        if let Ok(rows) = csv::parse(text) {
+            // What was read is written back and read again unchanged.
+            let mut out = Vec::new();
+            for row in &rows {
+                let fields: Vec<&str> = row.fields.iter().map(|f| f.as_str()).collect();
+                csv::write_row(&mut out, &fields);
+            }
+            let again = csv::parse(std::str::from_utf8(&out).unwrap()).expect("written CSV reads back");
+            let flat = |rows: &[csv::Row]| -> Vec<Vec<String>> {
+                rows.iter().map(|r| r.fields.iter().map(|f| f.to_string()).collect()).collect()
+            };
+            assert_eq!(flat(&rows), flat(&again));
+        }
+        let key = dotenvx::PrivateKey::from_hex(&"42".repeat(32)).unwrap();
+        assert!(key.decrypt(text).is_err());
+    }
+});
