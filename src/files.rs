@@ -159,7 +159,11 @@ pub fn read_whole(mut file: File, len: u64) -> std::io::Result<Vec<u8>> {
 /// refused, not followed.
 pub fn overwrite_and_remove(path: &Path) -> std::io::Result<()> {
     use std::io::Write;
-    let mut file = OpenOptions::new().write(true).custom_flags(libc::O_NOFOLLOW).open(path)?;
+    // Not a FIFO (opening one for writing would wait for a reader) nor a device.
+    if !std::fs::symlink_metadata(path)?.file_type().is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut file = OpenOptions::new().write(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file"));

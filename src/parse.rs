@@ -65,7 +65,10 @@ fn unix(t: SystemTime) -> i64 {
 
 /// RFC 3339 in UTC, to the second.
 pub fn time(secs: i64) -> String {
-    let t = if secs >= 0 { UNIX_EPOCH + Duration::from_secs(secs as u64) } else { UNIX_EPOCH };
+    // humantime formats years up to 9999 and fails (a panic in `to_string`) after: a time read
+    // from a file is clamped, never trusted.
+    let secs = secs.clamp(0, 253_402_300_799);
+    let t = UNIX_EPOCH + Duration::from_secs(secs.unsigned_abs());
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
@@ -178,6 +181,12 @@ pub fn text(s: &str, max: usize) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_past_year_9999_are_clamped_not_a_panic() {
+        assert_eq!(time(i64::MAX), "9999-12-31T23:59:59Z");
+        assert_eq!(time(-5), "1970-01-01T00:00:00Z");
+    }
 
     #[test]
     fn durations() {

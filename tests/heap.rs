@@ -255,6 +255,11 @@ fn main() {
         .unwrap_or_else(|_| unreachable!());
 
     let line = format!("a log line with {VALUE} and {SHORT} in it\n");
+    // Files other tools left: a 1Password CSV export and a .env, imported (issue 21).
+    let csv = dir.join("1password.csv");
+    std::fs::write(&csv, format!("Title,Url,Username,Password,Notes\r\nHeap import,,,{VALUE},a note\r\n")).unwrap();
+    let dotenv = dir.join("heap.env");
+    std::fs::write(&dotenv, format!("HEAP_FROM_ENV=\"{VALUE}\"\n")).unwrap();
     let steps = [
         step(&["add", "heap/value", "--var", "HEAP_VALUE"], VALUE),
         step(&["add", "heap/short", "--var", "HEAP_SHORT"], SHORT),
@@ -265,6 +270,10 @@ fn main() {
         step(&["exec", "--no-mask", "--", "true"], ""),
         step(&["mask"], &line),
         step(&["mask", "--style", "label"], &line),
+        step(&["export", "--format", "1password-csv", "--only", "heap/value"], ""),
+        step(&["export", "--format", "dotenv", "--only", "heap/value"], ""),
+        step(&["import", "--from", "1password", csv.to_str().unwrap()], ""),
+        step(&["import", dotenv.to_str().unwrap()], ""),
         step(&["rotate", "heap/value", "--no-verify"], &format!("{VALUE}-next")),
         step(&["rotate", "heap/value", "--rollback", "--yes"], ""),
         step(&["key", "status"], ""),

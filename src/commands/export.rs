@@ -77,28 +77,21 @@ pub(super) fn run(args: ExportArgs, ctx: &Context) -> Result<Outcome> {
     };
     if let Some(store) = &store {
         pass::check_store(store)?;
-        let taken: Vec<&str> = values
-            .iter()
-            .filter(|v| std::fs::symlink_metadata(store.join(format!("{}.gpg", v.name))).is_ok())
-            .map(|v| v.name.as_str())
-            .collect();
-        if !taken.is_empty() {
-            return Err(Error::invalid(
-                "password store",
-                store.display().to_string(),
-                format!(
-                    "it already has {}: nothing exported (remove them, or export to another store)",
-                    taken.join(", ")
-                ),
-            ));
-        }
     }
+    // A password store's entries are encrypted before anything is recorded or written.
+    let prepared = match &store {
+        Some(store) => prepare_pass(store, &values, &secrets, ctx)?,
+        None => Vec::new(),
+    };
     let format_name = format!("{format:?}").to_ascii_lowercase();
     ctx.audit(
         crate::audit::Event::new("export").details(serde_json::json!({"secrets": names, "format": format_name})),
         false,
     )?;
-    let mut out = Zeroizing::new(Vec::new());
+    // Sized once for the longest form (shell quoting turns `'` into four bytes, GitHub's mask
+    // lines repeat each line of a value), so the buffer never reallocates behind a copy.
+    let room: usize = values.iter().map(|v| 6 * v.value.len() + 2 * v.var.len() + 128).sum();
+    let mut out = Zeroizing::new(Vec::with_capacity(room + 256));
     match format {
         ExportFormat::Dotenv => {
             for v in &values {
@@ -119,11 +112,20 @@ pub(super) fn run(args: ExportArgs, ctx: &Context) -> Result<Outcome> {
         ExportFormat::Github => github(&values, github_env.as_deref(), &mut out)?,
         ExportFormat::Pass => {
             let store = store.as_deref().expect("the store was chosen above");
-            to_pass(store, &values, &secrets, ctx)?;
+            finish_pass(store, &prepared, ctx)?;
         }
         ExportFormat::OnepasswordCsv => {
-            let size: usize = values.iter().map(|v| 2 * v.value.len() + 64).sum::<usize>()
-                + secrets.iter().map(|s| s.body.meta.note.as_ref().map_or(0, |n| 2 * n.len())).sum::<usize>();
+            // Every field may be quoted with every quote doubled: twice each, plus the commas,
+            // quotes and line end of a row. Sized once, so no copy of a value is left behind.
+            let size: usize = values
+                .iter()
+                .map(|v| {
+                    let meta = secrets.iter().find(|s| s.name == v.name).map(|s| &s.body.meta);
+                    let note = meta.and_then(|m| m.note.as_ref()).map_or(0, String::len);
+                    let tags: usize = meta.map_or(0, |m| m.tags.iter().map(|t| t.len() + 1).sum());
+                    2 * (v.name.len() + v.value.len() + note + tags) + 48
+                })
+                .sum();
             out.reserve_exact(size + 128);
             let items: Vec<(&str, &str, &str, &[String])> = values
                 .iter()
@@ -155,15 +157,23 @@ pub(super) fn run(args: ExportArgs, ctx: &Context) -> Result<Outcome> {
 
 /// One entry per secret, as `pass` reads them: the value on the first line, the note after it.
 /// A multi-line value is the whole entry (pass shows it all; `pass -c` copies its first line).
-fn to_pass(store: &std::path::Path, values: &[Injected], secrets: &[Secret], ctx: &Context) -> Result<()> {
+/// Every entry is encrypted first ([`finish_pass`] writes them): all or nothing.
+fn prepare_pass(
+    store: &std::path::Path,
+    values: &[Injected],
+    secrets: &[Secret],
+    ctx: &Context,
+) -> Result<Vec<pass::Prepared>> {
+    let mut prepared = Vec::with_capacity(values.len());
     for v in values {
         let note = secrets.iter().find(|s| s.name == v.name).and_then(|s| s.body.meta.note.as_deref());
         let value = v.value.expose();
         let mut entry = Zeroizing::new(Vec::with_capacity(value.len() + note.map_or(0, str::len) + 2));
         entry.extend_from_slice(value.as_bytes());
         entry.push(b'\n');
+        let multi_line = value.contains('\n');
         match note {
-            Some(note) if !value.contains('\n') => {
+            Some(note) if !multi_line => {
                 entry.extend_from_slice(note.as_bytes());
                 entry.push(b'\n');
             }
@@ -172,9 +182,28 @@ fn to_pass(store: &std::path::Path, values: &[Injected], secrets: &[Secret], ctx
             }
             None => {}
         }
-        pass::insert(store, &v.name, &entry)?;
+        if multi_line && !value.starts_with("-----BEGIN ") {
+            ctx.out.warn(&format!(
+                "{}: pass tools read the first line of an entry as the password; this value has several",
+                v.name
+            ));
+        }
+        prepared.push(pass::prepare(store, &v.name, &entry)?);
     }
-    ctx.out.done(&format!("exported {} secrets to the password store {}", values.len(), store.display()));
+    Ok(prepared)
+}
+
+fn finish_pass(store: &std::path::Path, prepared: &[pass::Prepared], ctx: &Context) -> Result<()> {
+    pass::write_all(prepared)?;
+    let mut recipients: Vec<&str> = prepared.iter().flat_map(|p| p.recipients.iter().map(String::as_str)).collect();
+    recipients.sort_unstable();
+    recipients.dedup();
+    ctx.out.done(&format!(
+        "exported {} secrets to the password store {}, encrypted to {}",
+        prepared.len(),
+        crate::output::sanitize(&store.display().to_string()),
+        crate::output::sanitize(&recipients.join(", "))
+    ));
     if store.join(".git").exists() {
         ctx.out.notice(
             "the store is a git repository: commit with `pass git add -A && pass git commit -m 'from keyward'`",

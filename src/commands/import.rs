@@ -27,7 +27,9 @@ use crate::vault::secret::{Metadata, Secret, default_var, ext, validate_name, va
 
 const MAX_INPUT: u64 = 16 * 1024 * 1024;
 /// A `.1pux` is a zip that may carry attachments: it may be larger than a text file.
-const MAX_1PUX: u64 = 256 * 1024 * 1024;
+/// Notes other tools kept are longer than `--note` allows (1,000 bytes); beyond this they are cut.
+const MAX_NOTE: usize = 4096;
+const MAX_1PUX: u64 = 128 * 1024 * 1024;
 
 struct Candidate {
     var: String,
@@ -45,8 +47,31 @@ struct Report {
     overwritten: Vec<String>,
     skipped: Vec<String>,
     rejected: Vec<Rejected>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    left_out: Option<String>,
+    /// What the source held that was not imported and is not a rejection (archived items,
+    /// other categories, one-time-password seeds, shortened notes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    left_out: Vec<String>,
+    /// Of `skipped`, those whose value is already the vault's: nothing of theirs is lost if the
+    /// source goes.
+    #[serde(skip)]
+    skipped_same: usize,
+}
+
+impl Report {
+    /// Whether everything the source held is now in the vault: only then may it be deleted.
+    fn source_is_redundant(&self) -> Option<String> {
+        let mut why = Vec::new();
+        if !self.rejected.is_empty() {
+            why.push(format!("{} rejected", self.rejected.len()));
+        }
+        if self.skipped.len() > self.skipped_same {
+            why.push(format!("{} skipped with another value than the vault's", self.skipped.len() - self.skipped_same));
+        }
+        if !self.left_out.is_empty() {
+            why.push(self.left_out.join(", "));
+        }
+        (!why.is_empty()).then(|| why.join("; "))
+    }
 }
 
 #[derive(Serialize)]
@@ -65,6 +90,27 @@ pub(super) fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
     {
         return Err(Error::UnknownProvider { id: id.clone() });
     }
+    if args.remove_source
+        && (matches!(args.from, Some(ImportFrom::Pass | ImportFrom::Dotenvx))
+            || args.file.as_deref().is_none_or(|f| f == "-"))
+    {
+        return Err(Error::Usage(
+            "--remove-source is for a plaintext file (.env, JSON, a 1Password export), not standard input, a password store or an encrypted file".into(),
+        ));
+    }
+    if args.remove_source
+        && let Some(file) = args.file.as_deref()
+    {
+        // Checked before anything is stored: a link or a FIFO would fail only after the import.
+        let meta = std::fs::symlink_metadata(file).map_err(|e| Error::io("cannot read", file, e))?;
+        if !meta.file_type().is_file() {
+            return Err(Error::invalid(
+                "--remove-source",
+                file,
+                "it is not a regular file (a link or a device): remove what it points to yourself",
+            ));
+        }
+    }
     let mut report = Report::default();
     let (candidates, plaintext_file) = match args.from {
         Some(ImportFrom::Pass) => (from_pass(&args, &config, &mut report)?, None),
@@ -81,11 +127,11 @@ pub(super) fn run(args: ImportArgs, ctx: &Context) -> Result<Outcome> {
             (from_vars(entries, &args, &config, &mut report), (file != "-").then_some(file))
         }
     };
-    store(&candidates, report, &args, env.as_deref(), &config, ctx)?;
+    let report = store(&candidates, report, &args, env.as_deref(), &config, ctx)?;
     if let Some(file) = plaintext_file
         && !args.dry_run
     {
-        remove_source(file, args.remove_source, ctx)?;
+        remove_source(file, args.remove_source, &report, ctx)?;
     }
     Ok(Outcome::Success)
 }
@@ -177,12 +223,23 @@ fn from_named(
             report.rejected.push(reject(reason.into()));
         } else {
             let tags = item.tags.iter().filter_map(|t| import_tag(t)).collect();
+            let note = item.note.map(|mut note| {
+                if note.len() > MAX_NOTE {
+                    let mut cut = MAX_NOTE;
+                    while !note.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    note.truncate(cut);
+                    report.left_out.push(format!("the end of {}'s note (notes are kept to 4 KiB)", item.label));
+                }
+                note
+            });
             candidates.push(Candidate {
                 var,
                 name,
                 value: SecretValue::new(item.value.to_string()),
                 line: item.line,
-                note: item.note,
+                note,
                 tags,
                 expires: item.expires,
             });
@@ -222,7 +279,7 @@ fn store(
     env: Option<&str>,
     config: &Config,
     ctx: &Context,
-) -> Result<()> {
+) -> Result<Report> {
     let registry = config.registry();
     let mut apply = |records: &mut Records| -> Result<()> {
         for c in candidates {
@@ -245,7 +302,7 @@ fn store(
         ctx.audit(crate::audit::Event::new("import").details(details), true)?;
     }
     print(&report, args.dry_run, ctx);
-    Ok(())
+    Ok(report)
 }
 
 /// `import --from pass [DIR]`: every `*.gpg` entry of a password store, decrypted by `gpg` (the
@@ -278,8 +335,14 @@ fn from_pass(args: &ImportArgs, config: &Config, report: &mut Report) -> Result<
             report.rejected.push(reject("the entry is not UTF-8 text".into()));
             continue;
         };
-        let (value, rest) = text.split_once('\n').unwrap_or((text, ""));
-        let value = value.strip_suffix('\r').unwrap_or(value);
+        // A PEM block (a key, a certificate) is the whole entry, as `pass insert -m` keeps one
+        // and `export --format pass` writes one; anything else is a password line and a note.
+        let (value, rest) = if text.starts_with("-----BEGIN ") {
+            (text.trim_end_matches(['\n', '\r']), "")
+        } else {
+            let (value, rest) = text.split_once('\n').unwrap_or((text, ""));
+            (value.strip_suffix('\r').unwrap_or(value), rest)
+        };
         let note = rest.trim();
         items.push(interop::Item {
             line,
@@ -302,14 +365,19 @@ fn from_dotenvx(args: &ImportArgs, config: &Config, report: &mut Report) -> Resu
     let entries = parse_dotenv(&text, &source)?;
     let (public, entries): (Vec<_>, Vec<_>) =
         entries.into_iter().partition(|(var, _, _)| dotenvx::private_key_var(var).is_some());
-    let key_vars: Vec<String> = public.iter().filter_map(|(var, _, _)| dotenvx::private_key_var(var)).collect();
+    // The key's name: from the file's public-key line, else from the file name, as dotenvx does.
+    let mut key_vars: Vec<String> = public.iter().filter_map(|(var, _, _)| dotenvx::private_key_var(var)).collect();
+    if key_vars.is_empty() {
+        let file_name =
+            std::path::Path::new(file).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        key_vars.push(dotenvx::private_key_var_for_file(&file_name));
+    }
     let needs_key = entries.iter().any(|(_, v, _)| v.starts_with(dotenvx::PREFIX));
-    let keys = dotenvx_keys(std::path::Path::new(file), &key_vars)?;
+    let keys = if needs_key { dotenvx_keys(std::path::Path::new(file), &key_vars)? } else { Vec::new() };
     if needs_key && keys.is_empty() {
-        let wanted = key_vars.first().map_or("DOTENV_PRIVATE_KEY", String::as_str);
         return Err(Error::invalid(
             "dotenvx key",
-            wanted,
+            &key_vars[0],
             "it is neither in the environment nor in a .env.keys beside the file",
         ));
     }
@@ -321,38 +389,37 @@ fn from_dotenvx(args: &ImportArgs, config: &Config, report: &mut Report) -> Resu
             "the private key does not match the file's DOTENV_PUBLIC_KEY",
         ));
     }
+    // All or nothing: a value that does not decrypt stops the import.
     let mut decrypted = Vec::new();
     for (var, value, line) in entries {
         if !value.starts_with(dotenvx::PREFIX) {
             decrypted.push((var, value, line));
             continue;
         }
-        match dotenvx::decrypt_with_any(&keys, &value) {
-            Ok(plain) => decrypted.push((var, plain, line)),
-            Err(e) => report.rejected.push(Rejected { var, line, reason: e.to_string() }),
-        }
+        let plain = dotenvx::decrypt_with_any(&keys, &value)
+            .map_err(|e| Error::invalid("encrypted value", format!("{source}, line {line} ({var})"), e.to_string()))?;
+        decrypted.push((var, plain, line));
     }
     Ok(from_vars(decrypted, args, config, report))
 }
 
-/// The private keys for `vars`: the environment first, then `.env.keys` beside `file`.
+/// The private keys for `vars`: the environment first; `.env.keys` beside `file` (not through a
+/// link, at most 64 KiB) only for what the environment does not give.
 fn dotenvx_keys(file: &std::path::Path, vars: &[String]) -> Result<Vec<dotenvx::PrivateKey>> {
-    let keys_file = file.parent().unwrap_or(std::path::Path::new(".")).join(".env.keys");
-    let from_file = match std::fs::metadata(&keys_file) {
-        Ok(_) => {
-            let (text, source) = read_text(&keys_file.to_string_lossy())?;
-            parse_dotenv(&text, &source)?
-        }
-        Err(_) => Vec::new(),
-    };
     let mut keys = Vec::new();
+    let mut from_file: Option<Vec<(String, Zeroizing<String>, usize)>> = None;
     for var in vars {
         let value = match std::env::var(var) {
             Ok(v) if !v.is_empty() => Zeroizing::new(v),
-            _ => match from_file.iter().find(|(v, _, _)| v == var) {
-                Some((_, value, _)) => value.clone(),
-                None => continue,
-            },
+            _ => {
+                if from_file.is_none() {
+                    from_file = Some(read_keys_file(file)?);
+                }
+                match from_file.as_ref().and_then(|f| f.iter().find(|(v, _, _)| v == var)) {
+                    Some((_, value, _)) => value.clone(),
+                    None => continue,
+                }
+            }
         };
         for hex in value.split(',').map(str::trim).filter(|h| !h.is_empty()) {
             keys.push(
@@ -363,42 +430,66 @@ fn dotenvx_keys(file: &std::path::Path, vars: &[String]) -> Result<Vec<dotenvx::
     Ok(keys)
 }
 
+fn read_keys_file(file: &std::path::Path) -> Result<Vec<(String, Zeroizing<String>, usize)>> {
+    let path =
+        file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")).join(".env.keys");
+    let f = match crate::files::open_read_nofollow(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("cannot read", &path, e)),
+    };
+    let meta = f.metadata().map_err(|e| Error::io("cannot read", &path, e))?;
+    if !meta.is_file() || meta.len() > 64 * 1024 {
+        return Err(Error::invalid(
+            "dotenvx keys",
+            path.display().to_string(),
+            "it is not a regular file of at most 64 KiB",
+        ));
+    }
+    let text =
+        crate::sensitive::into_text(crate::sensitive::read_bounded(&mut { f }, 64 * 1024, "cannot read", &path)?)?;
+    parse_dotenv(&text, &path.display().to_string())
+}
+
 /// `import --from 1password FILE`: a `.1pux` (by its zip signature) or a CSV export.
 fn from_onepassword(file: &str, args: &ImportArgs, config: &Config, report: &mut Report) -> Result<Vec<Candidate>> {
     let bytes = read_bytes(file, MAX_1PUX)?;
     let items = if bytes.starts_with(b"PK\x03\x04") {
         let (items, left_out) =
             onepassword::from_1pux(&bytes).map_err(|e| Error::invalid("1Password export", file, e.to_string()))?;
-        if left_out.archived + left_out.other_categories > 0 {
-            report.left_out = Some(format!(
-                "{} archived or deleted items and {} items of other categories (cards, notes, identities…) left out",
-                left_out.archived, left_out.other_categories
-            ));
-        }
+        report.left_out.extend(left_out.describe());
         items
     } else {
         let text = std::str::from_utf8(&bytes)
             .map_err(|_| Error::invalid("1Password export", file, "it is neither a .1pux nor CSV text"))?;
-        onepassword::from_csv(text).map_err(|e| Error::invalid("1Password export", file, e.to_string()))?
+        let (items, left_out) =
+            onepassword::from_csv(text).map_err(|e| Error::invalid("1Password export", file, e.to_string()))?;
+        report.left_out.extend(left_out.describe());
+        items
     };
     Ok(from_named(items, name_from_title, args, config, report))
 }
 
 /// After a plaintext file was imported: overwrite and delete it when asked (`--remove-source`,
 /// or yes on a terminal), else say that it still holds the values.
-fn remove_source(file: &str, remove: bool, ctx: &Context) -> Result<()> {
-    let path = std::path::Path::new(file);
+fn remove_source(file: &str, remove: bool, report: &Report, ctx: &Context) -> Result<()> {
     const CAVEAT: &str =
         "overwriting is no guarantee on copy-on-write or journaled file systems, SSDs, or for copies elsewhere";
-    let remove = remove
-        || (input::can_prompt() && input::confirm(&format!("Overwrite and delete {} ({CAVEAT})?", path.display()))?);
+    let path = std::path::Path::new(file);
+    let shown = sanitize(&path.display().to_string());
+    if let Some(why) = report.source_is_redundant() {
+        let verb = if remove { "not removed" } else { "kept" };
+        ctx.out.warn(&format!("{shown} {verb}: it holds what the vault does not ({why})"));
+        return Ok(());
+    }
+    let remove =
+        remove || (input::can_prompt() && input::confirm(&format!("Overwrite and delete {shown} ({CAVEAT})?"))?);
     if remove {
         crate::files::overwrite_and_remove(path).map_err(|e| Error::io("cannot remove", path, e))?;
-        ctx.out.done(&format!("overwrote and deleted {} ({CAVEAT})", sanitize(&path.display().to_string())));
+        ctx.out.done(&format!("overwrote and deleted {shown} ({CAVEAT})"));
     } else {
         ctx.out.notice(&format!(
-            "{} still holds the values in plain text: delete it (--remove-source overwrites it first)",
-            sanitize(&path.display().to_string())
+            "{shown} still holds the values in plain text: delete it (--remove-source overwrites it first)"
         ));
     }
     Ok(())
@@ -417,13 +508,11 @@ fn apply_one(
 ) -> Result<()> {
     let undecodable = || Error::damaged("the vault", "a record cannot be decoded");
     if let Some(index) = records.position(&c.name) {
-        if !args.overwrite {
-            report.skipped.push(c.name.clone());
-            return Ok(());
-        }
         let mut secret = records.records[index].decode().map_err(|_| undecodable())?;
-        if secret.current().is_some_and(|v| v.value == c.value) {
+        let same = secret.current().is_some_and(|v| v.value == c.value);
+        if !args.overwrite || same {
             report.skipped.push(c.name.clone());
+            report.skipped_same += usize::from(same);
             return Ok(());
         }
         // The old value stays as previous: a rotation without verification.
@@ -465,17 +554,57 @@ fn import_name(var: &str) -> String {
     var.trim_start_matches('_').to_ascii_lowercase()
 }
 
-/// A file (or `-`, standard input) whole, at most `max` bytes, into a wiped buffer.
+/// A file (or `-`, standard input) whole, at most `max` bytes, into a wiped buffer that never
+/// reallocates behind a copy: a file's buffer is sized from its length; standard input grows
+/// into a new wiped buffer each time.
 fn read_bytes(file: &str, max: u64) -> Result<Zeroizing<Vec<u8>>> {
-    let (reader, source): (Box<dyn Read>, &str) = if file == "-" {
-        (Box::new(std::io::stdin().lock()), "standard input")
-    } else {
-        (Box::new(std::fs::File::open(file).map_err(|e| Error::io("cannot read", file, e))?), file)
-    };
-    let mut bytes = Zeroizing::new(Vec::new());
-    reader.take(max + 1).read_to_end(&mut bytes).map_err(|e| Error::io("cannot read", source, e))?;
+    let too_large = |source: &str| Error::invalid("input", source, format!("it is larger than {} MiB", max >> 20));
+    if file != "-" {
+        let f = std::fs::File::open(file).map_err(|e| Error::io("cannot read", file, e))?;
+        let len = f.metadata().map_err(|e| Error::io("cannot read", file, e))?.len();
+        if len > max {
+            return Err(too_large(file));
+        }
+        let mut bytes = Zeroizing::new(Vec::with_capacity(usize::try_from(len).unwrap_or(0) + 1));
+        // `len + 1`: a file that grew meanwhile is read up to that and refused below.
+        let mut limited = f.take(len + 1);
+        while bytes.len() < bytes.capacity() {
+            let start = bytes.len();
+            let room = bytes.capacity() - start;
+            bytes.resize(start + room, 0);
+            let n = limited.read(&mut bytes[start..]).map_err(|e| Error::io("cannot read", file, e))?;
+            bytes.truncate(start + n);
+            if n == 0 {
+                break;
+            }
+        }
+        if bytes.len() as u64 > len {
+            return Err(Error::invalid("input", file, "it changed while it was read"));
+        }
+        return Ok(bytes);
+    }
+    let mut stdin = std::io::stdin().lock();
+    let mut bytes = Zeroizing::new(Vec::with_capacity(64 * 1024));
+    loop {
+        if bytes.len() == bytes.capacity() {
+            if bytes.len() as u64 > max {
+                return Err(too_large("standard input"));
+            }
+            let mut bigger = Zeroizing::new(Vec::with_capacity(bytes.capacity() * 2));
+            bigger.extend_from_slice(&bytes);
+            bytes = bigger;
+        }
+        let start = bytes.len();
+        let room = bytes.capacity() - start;
+        bytes.resize(start + room, 0);
+        let n = stdin.read(&mut bytes[start..]).map_err(|e| Error::io("cannot read", "standard input", e))?;
+        bytes.truncate(start + n);
+        if n == 0 {
+            break;
+        }
+    }
     if bytes.len() as u64 > max {
-        return Err(Error::invalid("input", source, format!("it is larger than {} MiB", max >> 20)));
+        return Err(too_large("standard input"));
     }
     Ok(bytes)
 }
@@ -518,8 +647,8 @@ fn print(report: &Report, dry_run: bool, ctx: &Context) {
             ctx.out.done(&format!("{would}{what}: {}", sanitize(&names.join(", "))));
         }
     }
-    if let Some(left_out) = &report.left_out {
-        ctx.out.notice(left_out);
+    if !report.left_out.is_empty() {
+        ctx.out.notice(&format!("left out: {}", report.left_out.join("; ")));
     }
     for r in &report.rejected {
         ctx.out.warn(&format!("rejected {} (line {}): {}", sanitize(&r.var), r.line, sanitize(&r.reason)));

@@ -6,7 +6,7 @@
 //! sender's ephemeral public key (65 bytes, uncompressed), a 16-byte nonce, the 16-byte GCM tag
 //! and the ciphertext; the AES-256-GCM key is HKDF-SHA256 (no salt, no info) over the ephemeral
 //! public key followed by the shared point, both uncompressed. Tested against files the real
-//! `dotenvx` CLI encrypted (tests/export_import.rs).
+//! `dotenvx` CLI encrypted (tests/coming_from.rs).
 
 use data_encoding::{BASE64, HEXLOWER_PERMISSIVE};
 use k256::elliptic_curve::sec1::ToEncodedPoint;
@@ -86,6 +86,20 @@ pub fn private_key_var(public_var: &str) -> Option<String> {
         .map(|rest| format!("DOTENV_PRIVATE_KEY{rest}"))
 }
 
+/// The private key's variable for a file, as dotenvx names it: `.env` → `DOTENV_PRIVATE_KEY`,
+/// `.env.production` → `DOTENV_PRIVATE_KEY_PRODUCTION`.
+#[must_use]
+pub fn private_key_var_for_file(file_name: &str) -> String {
+    match file_name.strip_prefix(".env.").filter(|rest| !rest.is_empty()) {
+        Some(env) => {
+            let env: String =
+                env.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+            format!("DOTENV_PRIVATE_KEY_{env}")
+        }
+        None => "DOTENV_PRIVATE_KEY".to_owned(),
+    }
+}
+
 /// Decrypts with the first of several comma-separated keys that works, as dotenvx does.
 pub fn decrypt_with_any(keys: &[PrivateKey], value: &str) -> Result<Zeroizing<String>, DecryptError> {
     let mut last = DecryptError::InvalidPrivateKey;
@@ -141,5 +155,8 @@ mod tests {
         assert_eq!(private_key_var("DOTENV_PUBLIC_KEY_PRODUCTION").as_deref(), Some("DOTENV_PRIVATE_KEY_PRODUCTION"));
         assert_eq!(private_key_var("DOTENV_PUBLIC_KEYS"), None);
         assert_eq!(private_key_var("STRIPE_KEY"), None);
+        assert_eq!(private_key_var_for_file(".env"), "DOTENV_PRIVATE_KEY");
+        assert_eq!(private_key_var_for_file(".env.production"), "DOTENV_PRIVATE_KEY_PRODUCTION");
+        assert_eq!(private_key_var_for_file(".env.ci-2"), "DOTENV_PRIVATE_KEY_CI_2");
     }
 }

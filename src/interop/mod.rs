@@ -13,7 +13,6 @@ pub mod pass;
 use zeroize::Zeroizing;
 
 /// One secret read from another tool's file, before keyward has judged it.
-#[derive(Debug)]
 pub struct Item {
     /// Where it was found, for the report: a line number or an item's position.
     pub line: usize,
@@ -24,4 +23,11 @@ pub struct Item {
     pub tags: Vec<String>,
     /// Unix seconds, where the tool recorded an expiry.
     pub expires: Option<i64>,
+}
+
+impl std::fmt::Debug for Item {
+    /// Everything but the value.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Item").field("line", &self.line).field("label", &self.label).finish_non_exhaustive()
+    }
 }

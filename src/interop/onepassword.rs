@@ -14,8 +14,14 @@ use zeroize::{Zeroize, Zeroizing};
 use super::Item;
 use super::csv;
 
-/// A `.1pux` file's `export.data` may be at most this large (uncompressed).
-const MAX_EXPORT_DATA: u64 = 64 * 1024 * 1024;
+/// A `.1pux` file's `export.data` may be at most this large (uncompressed): parsed as a JSON
+/// document, it grows several times in memory.
+const MAX_EXPORT_DATA: u64 = 16 * 1024 * 1024;
+/// A `.1pux` holds export.data, export.attributes and attachments: a zip listing more entries
+/// than this is not an export (and its central directory would cost memory).
+const MAX_ENTRIES: usize = 100_000;
+/// The latest expiry kept (9999-12-31T23:59:59Z): later dates are not dates.
+const MAX_EXPIRES: i64 = 253_402_300_799;
 
 /// Why an export could not be read at all.
 #[derive(Debug, thiserror::Error)]
@@ -30,17 +36,39 @@ pub enum ExportError {
     BadJson(String),
 }
 
-/// What a `.1pux` held besides the items read.
+/// What an export held besides the items read.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct LeftOut {
     pub archived: usize,
     pub other_categories: usize,
+    /// Items with a one-time-password seed (an `OTPAuth` column or a TOTP field), which keyward
+    /// does not keep.
+    pub otp: usize,
+}
+
+impl LeftOut {
+    /// One phrase per kind of thing left out, for the report.
+    #[must_use]
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.archived > 0 {
+            out.push(format!("{} archived or deleted items", self.archived));
+        }
+        if self.other_categories > 0 {
+            out.push(format!("{} items of other categories (cards, notes, identities…)", self.other_categories));
+        }
+        if self.otp > 0 {
+            out.push(format!("{} one-time-password seeds", self.otp));
+        }
+        out
+    }
 }
 
 /// Items of a CSV export, by its header row.
-pub fn from_csv(text: &str) -> Result<Vec<Item>, ExportError> {
+pub fn from_csv(text: &str) -> Result<(Vec<Item>, LeftOut), ExportError> {
     let rows = csv::parse(text)?;
-    let Some((header, rows)) = rows.split_first() else { return Ok(Vec::new()) };
+    let mut left_out = LeftOut::default();
+    let Some((header, rows)) = rows.split_first() else { return Ok((Vec::new(), left_out)) };
     let column =
         |names: &[&str]| header.fields.iter().position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)));
     let (Some(title), Some(password)) = (column(&["title", "name"]), column(&["password"])) else {
@@ -51,14 +79,17 @@ pub fn from_csv(text: &str) -> Result<Vec<Item>, ExportError> {
     let url = column(&["url", "website"]);
     let tags = column(&["tags"]);
     let archived = column(&["archived"]);
+    let otp = column(&["otpauth", "otp", "totp"]);
     let field = |row: &csv::Row, i: Option<usize>| -> String {
         i.and_then(|i| row.fields.get(i)).map(|f| f.trim().to_owned()).unwrap_or_default()
     };
     let mut items = Vec::new();
     for row in rows {
         if field(row, archived).eq_ignore_ascii_case("true") {
+            left_out.archived += 1;
             continue;
         }
+        left_out.otp += usize::from(!field(row, otp).is_empty());
         let value =
             row.fields.get(password).map_or_else(|| Zeroizing::new(String::new()), |v| Zeroizing::new(v.to_string()));
         items.push(Item {
@@ -70,7 +101,7 @@ pub fn from_csv(text: &str) -> Result<Vec<Item>, ExportError> {
             expires: None,
         });
     }
-    Ok(items)
+    Ok((items, left_out))
 }
 
 /// Writes items as a 1Password CSV (the columns of its own export, which it imports back).
@@ -84,6 +115,9 @@ pub fn write_csv(out: &mut Vec<u8>, items: &[(&str, &str, &str, &[String])]) {
 /// Items of a `.1pux` export (the whole file's bytes).
 pub fn from_1pux(bytes: &[u8]) -> Result<(Vec<Item>, LeftOut), ExportError> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| ExportError::NotAZip(e.to_string()))?;
+    if zip.len() > MAX_ENTRIES {
+        return Err(ExportError::NotAZip(format!("it lists more than {MAX_ENTRIES} files")));
+    }
     let mut entry = zip.by_name("export.data").map_err(|_| ExportError::NotAZip("it has no export.data".into()))?;
     if entry.size() > MAX_EXPORT_DATA {
         return Err(ExportError::NotAZip("its export.data is larger than 64 MiB".into()));
@@ -127,7 +161,7 @@ fn items_of(json: &Value) -> Result<(Vec<Item>, LeftOut), ExportError> {
                 Some("112") => (
                     text(field("credential")),
                     vec![("username", text(field("username"))), ("host", text(field("hostname")))],
-                    field("expires").and_then(|v| v["date"].as_i64()),
+                    field("expires").and_then(|v| v["date"].as_i64()).filter(|t| (0..=MAX_EXPIRES).contains(t)),
                 ),
                 Some("005") => (details["password"].as_str().unwrap_or("").to_owned(), Vec::new(), None),
                 Some("001") => {
@@ -145,6 +179,10 @@ fn items_of(json: &Value) -> Result<(Vec<Item>, LeftOut), ExportError> {
                     continue;
                 }
             };
+            let has_otp = fields
+                .iter()
+                .any(|f| f["value"].get("totp").is_some_and(|t| t.as_str().is_some_and(|t| !t.is_empty())));
+            left_out.otp += usize::from(has_otp);
             let overview = &item["overview"];
             let mut extra = extra;
             extra.push(("url", overview["url"].as_str().unwrap_or("").to_owned()));
@@ -202,8 +240,9 @@ mod tests {
         let text = "Title,Url,Username,Password,OTPAuth,Favorite,Archived,Tags,Notes\r\n\
             Stripe live,https://stripe.com,ops@example.com,sk_live_x,,false,false,\"billing,prod\",\"rolled in May\"\r\n\
             Old,,,pw,,false,true,,\r\n";
-        let items = from_csv(text).unwrap();
+        let (items, left_out) = from_csv(text).unwrap();
         assert_eq!(items.len(), 1);
+        assert_eq!(left_out, LeftOut { archived: 1, other_categories: 0, otp: 0 });
         assert_eq!(items[0].label, "Stripe live");
         assert_eq!(&*items[0].value, "sk_live_x");
         assert_eq!(items[0].tags, ["billing", "prod"]);
@@ -216,7 +255,7 @@ mod tests {
         let tags = vec!["a".to_owned(), "b".to_owned()];
         let mut out = Vec::new();
         write_csv(&mut out, &[("svc/key", "v,\"1\"\nx", "a note", &tags)]);
-        let items = from_csv(std::str::from_utf8(&out).unwrap()).unwrap();
+        let (items, _) = from_csv(std::str::from_utf8(&out).unwrap()).unwrap();
         assert_eq!((items[0].label.as_str(), items[0].value.as_str()), ("svc/key", "v,\"1\"\nx"));
         assert_eq!((items[0].note.as_deref(), &items[0].tags), (Some("a note"), &tags));
     }

@@ -5,6 +5,7 @@
 //! checked-out repository.
 
 use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -60,43 +61,145 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<()>
     Ok(())
 }
 
-/// One entry decrypted by `gpg`, into a wiped buffer; a failure says why in a line.
+/// The most a decrypted entry may hold (a compression bomb anyone can encrypt to your key must
+/// not take the memory).
+const MAX_ENTRY: usize = 1024 * 1024;
+/// The most a `.gpg-id` may hold.
+const MAX_GPG_ID: u64 = 64 * 1024;
+
+/// One entry decrypted by `gpg` into a wiped buffer sized once (at most 1 MiB); a failure says
+/// why in a line.
 pub fn decrypt(file: &Path) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
-    let out = Command::new("gpg")
-        .args(["--quiet", "--batch", "--yes", "--decrypt"])
+    use std::io::Read;
+    let mut child = Command::new("gpg")
+        .args(["--quiet", "--batch", "--yes", "--no-use-embedded-filename", "--decrypt", "--"])
         .arg(file)
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .output()
+        .spawn()
         .map_err(|e| format!("cannot run gpg: {e}"))?;
-    let plain = Zeroizing::new(out.stdout);
-    if !out.status.success() {
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut plain = Zeroizing::new(vec![0u8; MAX_ENTRY + 1]);
+    let mut len = 0;
+    let read = loop {
+        match stdout.read(&mut plain[len..]) {
+            Ok(0) => break Ok(()),
+            Ok(n) => {
+                len += n;
+                if len > MAX_ENTRY {
+                    break Err("the entry is larger than 1 MiB".to_owned());
+                }
+            }
+            Err(e) => break Err(format!("cannot read gpg's output: {e}")),
+        }
+    };
+    if read.is_err() {
+        let _ = child.kill();
+    }
+    let status = child.wait().map_err(|e| format!("cannot run gpg: {e}"))?;
+    read?;
+    if !status.success() {
         return Err("gpg could not decrypt it (is its key in your keyring, and the agent unlocked?)".into());
     }
+    plain.truncate(len);
     Ok(plain)
 }
 
-/// Writes a new entry `NAME.gpg`, encrypted by `gpg` to the nearest `.gpg-id`, as `pass insert`
-/// does (its options: no compression, no default recipients). Refuses an existing entry and a
-/// symbolic link anywhere between the store and the entry.
-pub fn insert(root: &Path, name: &str, contents: &[u8]) -> Result<()> {
+/// An entry ready to be written: where, the directories to make first, and its ciphertext.
+pub struct Prepared {
+    file: PathBuf,
+    dirs: Vec<PathBuf>,
+    ciphertext: Vec<u8>,
+    pub recipients: Vec<String>,
+}
+
+/// Encrypts a new entry `NAME.gpg` in memory, with `gpg` to the nearest `.gpg-id` (or
+/// `PASSWORD_STORE_KEY`), as `pass insert` does (no compression, no default recipients). Refuses
+/// an existing entry, a link or file on the way, a dot-segment (pass hides those) and a store
+/// whose `.gpg-id` must be signed (`PASSWORD_STORE_SIGNING_KEY`: keyward does not check
+/// signatures). Nothing is written: see [`write_all`].
+pub fn prepare(root: &Path, name: &str, contents: &[u8]) -> Result<Prepared> {
+    let refuse = |reason: &str| Error::invalid("password store entry", name, reason.to_owned());
+    if std::env::var_os("PASSWORD_STORE_SIGNING_KEY").is_some_and(|v| !v.is_empty()) {
+        return Err(Error::invalid(
+            "password store",
+            root.display().to_string(),
+            "PASSWORD_STORE_SIGNING_KEY is set and keyward does not check .gpg-id signatures: use pass itself",
+        ));
+    }
+    if name.split('/').any(|segment| segment.starts_with('.')) {
+        return Err(refuse("a path segment starts with '.', which pass hides"));
+    }
     let file = root.join(format!("{name}.gpg"));
-    let parent = file.parent().unwrap_or(root);
     let mut dir = root.to_path_buf();
+    let mut dirs = Vec::new();
     for part in Path::new(name).parent().into_iter().flat_map(Path::components) {
         dir.push(part);
         match std::fs::symlink_metadata(&dir) {
             Ok(m) if m.file_type().is_symlink() || !m.is_dir() => {
-                return Err(Error::invalid("password store entry", name, "a path on the way is a link or a file"));
+                return Err(refuse("a path on the way is a link or a file"));
             }
             Ok(_) => {}
-            Err(_) => crate::files::create_private_dir(&dir)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => dirs.push(dir.clone()),
+            Err(e) => return Err(Error::io("cannot read", &dir, e)),
         }
     }
-    let recipients = recipients(root, parent)?;
+    match std::fs::symlink_metadata(&file) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Ok(_) => return Err(refuse("the store already has it")),
+        Err(e) => return Err(Error::io("cannot read", &file, e)),
+    }
+    let existing = dirs.first().and_then(|d| d.parent()).unwrap_or(&dir);
+    let recipients = match std::env::var("PASSWORD_STORE_KEY").ok().filter(|k| !k.trim().is_empty()) {
+        Some(keys) => keys.split_whitespace().map(str::to_owned).collect(),
+        None => recipients(root, existing)?,
+    };
+    let ciphertext = encrypt(&recipients, contents).map_err(|why| {
+        Error::invalid(
+            "password store entry",
+            name,
+            format!("gpg could not encrypt it to {}: {why}", recipients.join(", ")),
+        )
+    })?;
+    Ok(Prepared { file, dirs, ciphertext, recipients })
+}
+
+/// Writes prepared entries; on a failure, removes what it wrote and the directories it made.
+pub fn write_all(entries: &[Prepared]) -> Result<()> {
+    let mut made_dirs: Vec<&Path> = Vec::new();
+    let mut made_files: Vec<&Path> = Vec::new();
+    let result = (|| -> Result<()> {
+        for e in entries {
+            for d in &e.dirs {
+                if std::fs::symlink_metadata(d).is_err() {
+                    std::fs::DirBuilder::new()
+                        .mode(0o700)
+                        .create(d)
+                        .map_err(|err| Error::io("cannot create directory", d, err))?;
+                    made_dirs.push(d);
+                }
+            }
+            crate::files::write_new_private(&e.file, &e.ciphertext)?;
+            made_files.push(&e.file);
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for f in made_files.iter().rev() {
+            let _ = std::fs::remove_file(f);
+        }
+        for d in made_dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+    result
+}
+
+fn encrypt(recipients: &[String], contents: &[u8]) -> std::result::Result<Vec<u8>, String> {
     let mut gpg = Command::new("gpg");
     gpg.args(["--quiet", "--batch", "--yes", "--compress-algo=none", "--no-encrypt-to", "--encrypt"]);
-    for r in &recipients {
+    for r in recipients {
         gpg.args(["--recipient", r]);
     }
     let mut child = gpg
@@ -104,42 +207,54 @@ pub fn insert(root: &Path, name: &str, contents: &[u8]) -> Result<()> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| Error::io("cannot run", Path::new("gpg"), e))?;
+        .map_err(|e| format!("cannot run gpg: {e}"))?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
-    let written = std::thread::scope(|s| {
+    let (written, out) = std::thread::scope(|s| {
         let writer = s.spawn(move || stdin.write_all(contents));
         let out = child.wait_with_output();
         (writer.join().unwrap_or(Ok(())), out)
     });
-    let out = written.1.map_err(|e| Error::io("cannot run", Path::new("gpg"), e))?;
-    if written.0.is_err() || !out.status.success() || out.stdout.is_empty() {
+    let out = out.map_err(|e| format!("cannot run gpg: {e}"))?;
+    if written.is_err() || !out.status.success() || out.stdout.is_empty() {
         let why = String::from_utf8_lossy(&out.stderr);
         let why = why.lines().find(|l| !l.trim().is_empty()).unwrap_or("no reason given");
-        return Err(Error::invalid(
-            "password store entry",
-            name,
-            format!("gpg could not encrypt it to {}: {}", recipients.join(", "), crate::sanitize::sanitize(why)),
-        ));
+        return Err(crate::sanitize::sanitize(why));
     }
-    crate::files::write_new_private(&file, &out.stdout)
+    Ok(out.stdout)
 }
 
-/// The key ids of the `.gpg-id` nearest to `dir` (inside the store).
+/// The key ids of the `.gpg-id` nearest to `dir` (inside the store), as pass finds it: only a
+/// missing file sends the search one directory up; anything else wrong with one is an error.
 fn recipients(root: &Path, dir: &Path) -> Result<Vec<String>> {
+    use std::io::Read;
     let mut at = dir;
     loop {
         let id_file = at.join(".gpg-id");
-        if let Ok(text) = std::fs::read_to_string(&id_file) {
-            let ids: Vec<String> = text
-                .lines()
-                .map(|l| l.split('#').next().unwrap_or("").trim())
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned)
-                .collect();
-            if ids.is_empty() {
-                return Err(Error::invalid("password store", id_file.display().to_string(), "it names no GPG key"));
+        match crate::files::open_read_nofollow(&id_file) {
+            Ok(f) => {
+                let meta = f.metadata().map_err(|e| Error::io("cannot read", &id_file, e))?;
+                if !meta.is_file() || meta.len() > MAX_GPG_ID {
+                    return Err(Error::invalid(
+                        "password store",
+                        id_file.display().to_string(),
+                        "it is not a regular file of at most 64 KiB",
+                    ));
+                }
+                let mut text = String::new();
+                f.take(MAX_GPG_ID).read_to_string(&mut text).map_err(|e| Error::io("cannot read", &id_file, e))?;
+                let ids: Vec<String> = text
+                    .lines()
+                    .map(|l| l.split('#').next().unwrap_or("").trim())
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if ids.is_empty() {
+                    return Err(Error::invalid("password store", id_file.display().to_string(), "it names no GPG key"));
+                }
+                return Ok(ids);
             }
-            return Ok(ids);
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("cannot read", &id_file, e)),
         }
         if at == root {
             return Err(Error::invalid("password store", root.display().to_string(), "it has no .gpg-id"));
