@@ -354,6 +354,159 @@ module completions {
   export extern "keyward key help help" [
   ]
 
+  # Your own age identity, whose public key teammates add as a member
+  export extern "keyward identity" [
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+  ]
+
+  # Make your identity, keep its secret in the OS keyring (or a 0600 file), print its public key
+  export extern "keyward identity new" [
+    --file                    # Keep it in a 0600 file ($XDG_CONFIG_HOME/keyward/identity.txt) instead of the OS keyring
+    --force                   # Replace the identity you have (vaults that list the old one stop opening with it)
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+  ]
+
+  # Print your identity's public key (age1…) and where its secret is kept
+  export extern "keyward identity show" [
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+  ]
+
+  # Keep an existing age identity file (as age-keygen writes it) as your identity
+  export extern "keyward identity import" [
+    --file                    # Keep it in a 0600 file ($XDG_CONFIG_HOME/keyward/identity.txt) instead of the OS keyring
+    --force                   # Replace the identity you have (vaults that list the old one stop opening with it)
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+    path: path                # The age identity file (AGE-SECRET-KEY-1…), or - for standard input
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "keyward identity help" [
+  ]
+
+  # Make your identity, keep its secret in the OS keyring (or a 0600 file), print its public key
+  export extern "keyward identity help new" [
+  ]
+
+  # Print your identity's public key (age1…) and where its secret is kept
+  export extern "keyward identity help show" [
+  ]
+
+  # Keep an existing age identity file (as age-keygen writes it) as your identity
+  export extern "keyward identity help import" [
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "keyward identity help help" [
+  ]
+
+  # Team members by public key: add, list, remove (re-keys), grant and revoke environments
+  export extern "keyward member" [
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+  ]
+
+  # Add a teammate by their public key; they open the vault with their own identity
+  export extern "keyward member add" [
+    --key: string             # Their public key: age1… (from `keyward identity show` or age-keygen). Public: a secret key given here is refused and not echoed
+    --key-file: path          # A file holding their public key
+    --env: string             # Only these environments (comma-separated or repeated); they also hold secrets with no environment
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+    name: string              # The member's name: 1-64 letters, digits, '.', '_', '-' or '@'
+  ]
+
+  # List members: key, fingerprint, environments, added when and by whom (as the file says)
+  export extern "keyward member list" [
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+  ]
+
+  # Remove a member: every environment they held is re-keyed in the same write
+  export extern "keyward member rm" [
+    --yes(-y)                 # Do not ask for confirmation (needed without a terminal)
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+    name: string              # The member's name: 1-64 letters, digits, '.', '_', '-' or '@'
+  ]
+
+  # Let a member read (and write) more environments
+  export extern "keyward member grant" [
+    --env: string             # The environments (comma-separated or repeated)
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+    name: string              # The member's name: 1-64 letters, digits, '.', '_', '-' or '@'
+  ]
+
+  # Take environments from a member: each is re-keyed
+  export extern "keyward member revoke" [
+    --env: string             # The environments (comma-separated or repeated)
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+    name: string              # The member's name: 1-64 letters, digits, '.', '_', '-' or '@'
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "keyward member help" [
+  ]
+
+  # Add a teammate by their public key; they open the vault with their own identity
+  export extern "keyward member help add" [
+  ]
+
+  # List members: key, fingerprint, environments, added when and by whom (as the file says)
+  export extern "keyward member help list" [
+  ]
+
+  # Remove a member: every environment they held is re-keyed in the same write
+  export extern "keyward member help rm" [
+  ]
+
+  # Let a member read (and write) more environments
+  export extern "keyward member help grant" [
+  ]
+
+  # Take environments from a member: each is re-keyed
+  export extern "keyward member help revoke" [
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "keyward member help help" [
+  ]
+
   # Remove this machine's keyring entry for the vault
   export extern "keyward lock" [
     --vault: path             # Vault file to use [env: KEYWARD_VAULT]
@@ -762,6 +915,46 @@ module completions {
 
   # Convert a format 1 vault to format 2: every secret kept, new keys for every slot
   export extern "keyward help key upgrade" [
+  ]
+
+  # Your own age identity, whose public key teammates add as a member
+  export extern "keyward help identity" [
+  ]
+
+  # Make your identity, keep its secret in the OS keyring (or a 0600 file), print its public key
+  export extern "keyward help identity new" [
+  ]
+
+  # Print your identity's public key (age1…) and where its secret is kept
+  export extern "keyward help identity show" [
+  ]
+
+  # Keep an existing age identity file (as age-keygen writes it) as your identity
+  export extern "keyward help identity import" [
+  ]
+
+  # Team members by public key: add, list, remove (re-keys), grant and revoke environments
+  export extern "keyward help member" [
+  ]
+
+  # Add a teammate by their public key; they open the vault with their own identity
+  export extern "keyward help member add" [
+  ]
+
+  # List members: key, fingerprint, environments, added when and by whom (as the file says)
+  export extern "keyward help member list" [
+  ]
+
+  # Remove a member: every environment they held is re-keyed in the same write
+  export extern "keyward help member rm" [
+  ]
+
+  # Let a member read (and write) more environments
+  export extern "keyward help member grant" [
+  ]
+
+  # Take environments from a member: each is re-keyed
+  export extern "keyward help member revoke" [
   ]
 
   # Remove this machine's keyring entry for the vault

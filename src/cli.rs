@@ -177,6 +177,12 @@ pub(crate) enum Command {
     /// Manage the vault's key slots: status, tokens, passphrase, recovery key, re-keying
     #[command(subcommand, arg_required_else_help = true)]
     Key(KeyCommand),
+    /// Your own age identity, whose public key teammates add as a member
+    #[command(subcommand, arg_required_else_help = true)]
+    Identity(IdentityCommand),
+    /// Team members by public key: add, list, remove (re-keys), grant and revoke environments
+    #[command(subcommand, arg_required_else_help = true)]
+    Member(MemberCommand),
     /// Remove this machine's keyring entry for the vault
     #[command(after_help = "Examples:\n  keyward lock\n  keyward unlock   # restore it later")]
     Lock,
@@ -1022,6 +1028,107 @@ pub(crate) struct UpgradeArgs {
     /// stop working
     #[arg(short, long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum IdentityCommand {
+    /// Make your identity, keep its secret in the OS keyring (or a 0600 file), print its public key
+    #[command(
+        after_help = "Examples:\n  keyward identity new                 # Secret Service or the macOS keychain\n  keyward identity new --file          # ~/.config/keyward/identity.txt (0600)\n\nShare the printed age1… key; a teammate runs `keyward member add YOUR-NAME --key age1…`.\nThe kernel keyring is never used: it forgets at reboot, and the identity with it."
+    )]
+    New(IdentityNewArgs),
+    /// Print your identity's public key (age1…) and where its secret is kept
+    #[command(after_help = "Examples:\n  keyward identity show\n  keyward identity show --json")]
+    Show,
+    /// Keep an existing age identity file (as age-keygen writes it) as your identity
+    #[command(
+        after_help = "Examples:\n  age-keygen -o key.txt && keyward identity import key.txt\n  keyward identity import key.txt --file"
+    )]
+    Import(IdentityImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IdentityNewArgs {
+    /// Keep it in a 0600 file ($XDG_CONFIG_HOME/keyward/identity.txt) instead of the OS keyring
+    #[arg(long)]
+    pub file: bool,
+    /// Replace the identity you have (vaults that list the old one stop opening with it)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IdentityImportArgs {
+    /// The age identity file (AGE-SECRET-KEY-1…), or - for standard input
+    #[arg(value_name = "FILE")]
+    pub path: PathBuf,
+    #[command(flatten)]
+    pub how: IdentityNewArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MemberCommand {
+    /// Add a teammate by their public key; they open the vault with their own identity
+    #[command(
+        after_help = "Examples:\n  keyward member add alice --key age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n  keyward member add ci-bot --key-file bot.pub --env staging\n\nWithout --env the member holds every environment, present and future. Adding a member needs\na key that holds every environment."
+    )]
+    Add(MemberAddArgs),
+    /// List members: key, fingerprint, environments, added when and by whom (as the file says)
+    #[command(after_help = "Examples:\n  keyward member list\n  keyward member list --json")]
+    List,
+    /// Remove a member: every environment they held is re-keyed in the same write
+    #[command(after_help = "Examples:\n  keyward member rm alice\n  keyward member rm alice --yes   # in a script")]
+    Rm(MemberRmArgs),
+    /// Let a member read (and write) more environments
+    #[command(after_help = "Examples:\n  keyward member grant alice --env prod")]
+    Grant(MemberEnvArgs),
+    /// Take environments from a member: each is re-keyed
+    #[command(after_help = "Examples:\n  keyward member revoke alice --env prod")]
+    Revoke(MemberEnvArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MemberNameArg {
+    /// The member's name: 1-64 letters, digits, '.', '_', '-' or '@'
+    #[arg(value_name = "NAME", add = ArgValueCandidates::new(crate::complete::member_names))]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("their_key").required(true).args(["public_key", "key_file"])))]
+pub(crate) struct MemberAddArgs {
+    /// The member's name: 1-64 letters, digits, '.', '_', '-' or '@'
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Their public key: age1… (from `keyward identity show` or age-keygen). Public: a secret
+    /// key given here is refused and not echoed
+    #[arg(long = "key", id = "public_key", value_name = "KEY")]
+    pub public_key: Option<String>,
+    /// A file holding their public key
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+    /// Only these environments (comma-separated or repeated); they also hold secrets with no
+    /// environment
+    #[arg(long, value_name = "ENV", value_delimiter = ',', add = ArgValueCandidates::new(crate::complete::environments))]
+    pub env: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MemberRmArgs {
+    #[command(flatten)]
+    pub name: MemberNameArg,
+    /// Do not ask for confirmation (needed without a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MemberEnvArgs {
+    #[command(flatten)]
+    pub name: MemberNameArg,
+    /// The environments (comma-separated or repeated)
+    #[arg(long, value_name = "ENV", required = true, value_delimiter = ',', add = ArgValueCandidates::new(crate::complete::environments))]
+    pub env: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

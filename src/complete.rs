@@ -72,6 +72,19 @@ pub(crate) fn token_labels() -> Vec<CompletionCandidate> {
     labels.into_iter().map(CompletionCandidate::new).collect()
 }
 
+/// Member names, from the slot lines (no unlocking: they are in the clear).
+pub(crate) fn member_names() -> Vec<CompletionCandidate> {
+    let Some(locked) = locked() else { return Vec::new() };
+    let mut names: Vec<String> = locked
+        .slots()
+        .into_iter()
+        .filter(|s| s.kind == crate::vault::format::SlotKind::Member)
+        .map(|s| s.label)
+        .collect();
+    names.sort();
+    names.into_iter().map(CompletionCandidate::new).collect()
+}
+
 /// The tags in use (tags are sealed: only a vault that opens without interaction offers them).
 pub(crate) fn tags() -> Vec<CompletionCandidate> {
     let Some(locked) = locked() else { return Vec::new() };
@@ -90,7 +103,10 @@ pub(crate) fn tags() -> Vec<CompletionCandidate> {
 pub(crate) fn versions() -> Vec<CompletionCandidate> {
     let mut out: Vec<CompletionCandidate> =
         ["current", "previous", "pending"].into_iter().map(CompletionCandidate::new).collect();
-    let words: Vec<String> = std::env::args().skip_while(|a| a != "--").skip(2).collect();
+    // After `--`: the program name, the subcommand, then its words (a secret called `get` is not
+    // mistaken for the subcommand). Words that are not UTF-8 are no secret's name.
+    let words: Vec<String> =
+        std::env::args_os().skip_while(|a| a != "--").skip(3).filter_map(|a| a.into_string().ok()).collect();
     out.extend(version_numbers(&words));
     out
 }

@@ -180,7 +180,7 @@ fn completions_command_prints_the_committed_scripts() {
     }
 }
 
-/// Issue 21, item 5: token labels, tags and version stages complete too.
+/// Issue 21, item 5: token labels, member names, tags and version stages complete too.
 #[test]
 fn bash_and_fish_complete_token_labels_tags_and_versions() {
     if !shell_available("bash") || !shell_available("fish") {
@@ -193,6 +193,10 @@ fn bash_and_fish_complete_token_labels_tags_and_versions() {
     let values =
         |words: &[&str]| -> Vec<String> { bash(&env, words).into_iter().filter(|w| !w.starts_with('-')).collect() };
     assert_eq!(values(&["keyward", "key", "token", "rm", ""]), ["github-actions"]);
+    let public = keyward::vault::v2::keys::recipient(&keyward::sensitive::Key32::random());
+    env.cmd().args(["member", "add", "alice", "--key", &public]).assert().success();
+    assert_eq!(values(&["keyward", "member", "rm", ""]), ["alice"]);
+    assert_eq!(values(&["keyward", "member", "grant", "al"]), ["alice"]);
     assert_eq!(values(&["keyward", "list", "--tag", ""]), ["billing", "ci"]);
     assert_eq!(values(&["keyward", "update", "tagged", "--untag", "bi"]), ["billing"]);
     assert_eq!(values(&["keyward", "get", "tagged", "--version", "p"]), ["previous", "pending"]);

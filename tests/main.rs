@@ -32,6 +32,7 @@ mod scan;
 mod scan_quality;
 mod secret_service;
 mod tamper;
+mod team;
 mod unlock;
 mod validate;
 mod vectors;

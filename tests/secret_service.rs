@@ -37,6 +37,10 @@ fn secret_service_init_get_lock_unlock() {
         "$K" unlock --keyring secret-service < '{rk}' && echo STEP:unlock
         [ "$("$K" get -n ss/key)" = sk_test_secret_service_value ] && echo STEP:get-again
         secret-tool search --all service keyward 2>/dev/null | grep -c '^secret' | sed 's/^/STEP:entries-/'
+        PUB="$("$K" identity new)" && echo STEP:identity-new
+        [ "$("$K" identity show)" = "$PUB" ] && echo STEP:identity-show
+        "$K" member add me --key "$PUB" >/dev/null && echo STEP:member-add
+        "$K" lock && [ "$("$K" get -n ss/key)" = sk_test_secret_service_value ] && echo STEP:get-as-member
         "#,
         keyward = keyward.display(),
         rk = rk.display()
@@ -55,7 +59,21 @@ fn secret_service_init_get_lock_unlock() {
     let steps: Vec<&str> = stdout.lines().filter_map(|l| l.strip_prefix("STEP:")).collect();
     assert_eq!(
         steps,
-        ["init", "add", "get", "status", "lock", "locked-exit-4", "unlock", "get-again", "entries-1"],
+        [
+            "init",
+            "add",
+            "get",
+            "status",
+            "lock",
+            "locked-exit-4",
+            "unlock",
+            "get-again",
+            "entries-1",
+            "identity-new",
+            "identity-show",
+            "member-add",
+            "get-as-member"
+        ],
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -8,6 +8,7 @@ mod doctor;
 mod exec;
 mod export;
 mod get;
+mod identity;
 mod import;
 mod info;
 mod init;
@@ -16,6 +17,7 @@ mod key;
 mod list;
 mod lock;
 mod mask;
+mod member;
 mod providers;
 mod rename;
 mod revoke;
@@ -46,7 +48,7 @@ pub(crate) fn note_skipped(ctx: &Context, vault: &crate::vault::Vault) {
 
 /// The command's name as audit entries record it.
 pub(crate) fn name(command: &Command) -> &'static str {
-    use crate::cli::{KeyCommand, TokenCommand};
+    use crate::cli::{IdentityCommand, KeyCommand, MemberCommand, TokenCommand};
     match command {
         Command::Init(_) => "init",
         Command::Add(_) => "add",
@@ -66,6 +68,14 @@ pub(crate) fn name(command: &Command) -> &'static str {
         Command::Key(KeyCommand::Import(_)) => "key import",
         Command::Key(KeyCommand::Rotate(_)) => "key rotate",
         Command::Key(KeyCommand::Upgrade(_)) => "key upgrade",
+        Command::Identity(IdentityCommand::New(_)) => "identity new",
+        Command::Identity(IdentityCommand::Show) => "identity show",
+        Command::Identity(IdentityCommand::Import(_)) => "identity import",
+        Command::Member(MemberCommand::Add(_)) => "member add",
+        Command::Member(MemberCommand::List) => "member list",
+        Command::Member(MemberCommand::Rm(_)) => "member rm",
+        Command::Member(MemberCommand::Grant(_)) => "member grant",
+        Command::Member(MemberCommand::Revoke(_)) => "member revoke",
         Command::Lock => "lock",
         Command::Unlock(_) => "unlock",
         Command::Validate(_) => "validate",
@@ -101,6 +111,8 @@ pub(crate) fn dispatch(command: Command, ctx: &Context) -> Result<Outcome> {
         Command::Rename(args) => rename::run(args, ctx),
         Command::Rm(args) => rm::run(args, ctx),
         Command::Key(command) => key::run(command, ctx),
+        Command::Identity(command) => identity::run(command, ctx),
+        Command::Member(command) => member::run(command, ctx),
         Command::Lock => lock::lock(ctx),
         Command::Unlock(args) => key::import::run(args, ctx),
         Command::Validate(args) => validate::run(args, ctx),

@@ -278,6 +278,8 @@ mod tests {
             created: 0,
             access: crate::vault::slots::Access::All,
             argon2: None,
+            recipient: None,
+            added_by: None,
         };
         let here = Backend::Keyutils.slot_label();
         let slots = [

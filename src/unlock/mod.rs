@@ -1,10 +1,12 @@
 //! Where the vault key comes from: the unlock chain.
 //!
 //! Order, on every command: `KEYWARD_VAULT_KEY` (a token or the recovery key; when set and wrong,
-//! no fall-through) → this machine's keyring slot → the passphrase slot (from
+//! no fall-through) → this machine's keyring slot → your identity, when the vault has members
+//! (`KEYWARD_IDENTITY`, else the OS keyring, else `identity.txt`) → the passphrase slot (from
 //! `KEYWARD_PASSPHRASE_FILE`, else a prompt on a terminal) → a clear error naming every way in.
 
 pub mod codes;
+pub mod identity;
 pub mod keyring;
 pub mod passphrase;
 
@@ -155,6 +157,21 @@ pub fn unlock(locked: &Locked, policy: Policy, ask: &mut dyn Ask) -> Result<(Cre
     }
     if !slots.iter().any(|s| s.kind == SlotKind::Keyring) {
         notes.push("no keyring slot".into());
+    }
+
+    // Your identity, when the vault has members.
+    if slots.iter().any(|s| s.kind == SlotKind::Member) {
+        match identity::load() {
+            Ok(Some((secret, source))) => {
+                let mut credential = Credential::new(identity::PersonalIdentity { secret });
+                if let Some(opened) = credential.open(locked) {
+                    return Ok((credential, opened));
+                }
+                notes.push(format!("your identity (from {source}) is not a member of this vault"));
+            }
+            Ok(None) => notes.push("no identity of yours on this machine (`keyward identity new`)".into()),
+            Err(e) => notes.push(e.to_string()),
+        }
     }
 
     if !policy.passphrase {

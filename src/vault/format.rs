@@ -24,6 +24,8 @@ pub enum SlotKind {
     Recovery = 2,
     Passphrase = 3,
     Token = 4,
+    /// A team member's own age identity (format 2 only): the file holds just the public key.
+    Member = 5,
 }
 
 impl SlotKind {
@@ -39,7 +41,7 @@ impl SlotKind {
 
     /// Whether slots of this kind carry a label (`token:ci`), or stand alone (`recovery`).
     pub fn labelled(self) -> bool {
-        matches!(self, SlotKind::Keyring | SlotKind::Token)
+        matches!(self, SlotKind::Keyring | SlotKind::Token | SlotKind::Member)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +50,7 @@ impl SlotKind {
             SlotKind::Recovery => "recovery",
             SlotKind::Passphrase => "passphrase",
             SlotKind::Token => "token",
+            SlotKind::Member => "member",
         }
     }
 }

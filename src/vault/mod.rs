@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use zeroize::{Zeroize, Zeroizing};
 
-use self::format::ParseError;
+use self::format::{ParseError, SlotKind};
 use self::payload::{DecodeError, Records};
 use self::secret::Secret;
 use self::slots::{Access, SlotInfo};
@@ -84,7 +84,15 @@ fn v1_slot_info(s: &format::Slot) -> SlotInfo {
         format::Kdf::Argon2id(p) => Some(p),
         format::Kdf::HkdfSha256 => None,
     };
-    SlotInfo { kind: s.kind, label: s.label.clone(), created: s.created, access: Access::All, argon2 }
+    SlotInfo {
+        kind: s.kind,
+        label: s.label.clone(),
+        created: s.created,
+        access: Access::All,
+        argon2,
+        recipient: None,
+        added_by: None,
+    }
 }
 
 fn v2_slot_infos<'a>(slots: impl Iterator<Item = (&'a v2::text::Slot, &'a Access)>) -> Vec<SlotInfo> {
@@ -95,6 +103,8 @@ fn v2_slot_infos<'a>(slots: impl Iterator<Item = (&'a v2::text::Slot, &'a Access
             created: s.created,
             access: a.clone(),
             argon2: s.argon2.map(|(p, _)| p),
+            recipient: Some(s.recipient.clone()),
+            added_by: s.added_by.as_ref().map(ToString::to_string),
         })
         .collect()
 }
@@ -487,10 +497,48 @@ impl Vault {
                     recipient: v2::keys::recipient(&secret),
                     created: now,
                     argon2: params.map(|p| (p, salt)),
+                    added_by: None,
                 };
                 v.add_slot(NewSlot { slot, access })
             }
         }
+    }
+
+    /// The environments that have a key domain (format 2); none in format 1.
+    pub fn environments(&self) -> Vec<String> {
+        match &self.format {
+            Format::V1(_) => Vec::new(),
+            Format::V2(v) => v
+                .document()
+                .domains
+                .iter()
+                .filter_map(|d| v2::text::environment(&d.head.name).map(str::to_owned))
+                .collect(),
+        }
+    }
+
+    /// Adds a team member by their public key (format 2 only): a slot `member:NAME` that holds
+    /// the domains of `access`, recorded as added by the slot that opened the vault.
+    pub fn add_member(&mut self, name: &str, recipient: String, now: i64, access: Access) -> Result<()> {
+        let Format::V2(v) = &mut self.format else {
+            return Err(Error::NeedsFormat2 { what: "team members".into() });
+        };
+        let slot = v2::text::Slot {
+            name: SlotName::new(SlotKind::Member, name),
+            recipient,
+            created: now,
+            argon2: None,
+            added_by: v.opener().cloned(),
+        };
+        v.add_slot(NewSlot { slot, access })
+    }
+
+    /// Changes which environments a slot holds (format 2 only); a domain it loses is re-keyed.
+    pub fn set_access(&mut self, kind: SlotKind, label: &str, access: Access) -> Result<()> {
+        let Format::V2(v) = &mut self.format else {
+            return Err(Error::NeedsFormat2 { what: "access limited to some environments".into() });
+        };
+        v.set_access(&SlotName::new(kind, label), access)
     }
 
     /// Removes the slots `which` picks and returns them. In format 2 every domain one of them

@@ -20,6 +20,10 @@ pub struct SlotInfo {
     pub access: Access,
     /// A passphrase slot's Argon2id parameters.
     pub argon2: Option<Argon2Params>,
+    /// Format 2: the slot's public key (`age1…`).
+    pub recipient: Option<String>,
+    /// A member slot: who added it, as the file records it (not proven).
+    pub added_by: Option<String>,
 }
 
 impl SlotInfo {
@@ -30,6 +34,7 @@ impl SlotInfo {
             SlotKind::Keyring => format!("keyring {}", self.label),
             SlotKind::Recovery => "the recovery key".into(),
             SlotKind::Passphrase => "the passphrase".into(),
+            SlotKind::Member => format!("member {}", self.label),
         }
     }
 }

@@ -8,6 +8,8 @@ mod status;
 mod token;
 mod upgrade;
 
+pub(super) use token::removal_note;
+
 use crate::Outcome;
 use crate::cli::{KeyCommand, TokenCommand};
 use crate::context::Context;

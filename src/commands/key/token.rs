@@ -21,7 +21,7 @@ use crate::vault::slots::Access;
 pub(super) const UNCHANGED_DATA_KEY: &str = "the data key is unchanged: with any earlier copy of this vault (git history, a backup) the removed secret still yields it, and it opens this file and every later version; run `keyward key upgrade` (format 2 re-keys on every removal), or `keyward key rotate` if the secret may have leaked";
 
 /// What a removal did to the keys: in format 2 the domains it re-keyed, in format 1 nothing.
-pub(super) fn removal_note(ctx: &Context, rekeyed: &[String]) {
+pub(crate) fn removal_note(ctx: &Context, rekeyed: &[String]) {
     if rekeyed.is_empty() {
         ctx.out.notice(UNCHANGED_DATA_KEY);
     } else {

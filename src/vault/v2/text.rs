@@ -67,7 +67,7 @@ impl SlotName {
     /// How messages name it: "token ci-staging", "keyring keyutils@laptop", "the recovery key".
     pub fn describe(&self) -> String {
         match self.kind {
-            SlotKind::Token | SlotKind::Keyring => format!("{} {}", self.kind.as_str(), self.label),
+            SlotKind::Token | SlotKind::Keyring | SlotKind::Member => format!("{} {}", self.kind.as_str(), self.label),
             SlotKind::Recovery | SlotKind::Passphrase => {
                 format!("the {}", self.kind.as_str().replace("recovery", "recovery key"))
             }
@@ -78,6 +78,7 @@ impl SlotName {
         let (kind, label) = match text.split_once(':') {
             Some(("keyring", l)) => (SlotKind::Keyring, l),
             Some(("token", l)) => (SlotKind::Token, l),
+            Some(("member", l)) => (SlotKind::Member, l),
             None if text == "recovery" => (SlotKind::Recovery, ""),
             None if text == "passphrase" => (SlotKind::Passphrase, ""),
             _ => return Err(format!("{text:?} is not a slot name")),
@@ -116,6 +117,8 @@ pub struct Slot {
     pub created: i64,
     /// A passphrase slot's Argon2id parameters and salt.
     pub argon2: Option<(Argon2Params, [u8; 16])>,
+    /// A member slot: the slot that added it (`by <slot>`), as the file records it.
+    pub added_by: Option<SlotName>,
 }
 
 /// One `to` line: the domain key as an age file for one slot's recipient.
@@ -582,10 +585,14 @@ fn parse_slot(n: usize, line: &str) -> Result<Slot, ParseError> {
             Some((params, b64(n, "the salt", salt)?))
         }
         (SlotKind::Passphrase, _) => return Err(damaged(n, "a passphrase slot needs `argon2id <m> <t> <p> <salt>`")),
+        (SlotKind::Member, ["by", by]) => {
+            let by = SlotName::parse(by).map_err(|r| damaged(n, r))?;
+            return Ok(Slot { name, recipient: recipient.to_owned(), created, argon2: None, added_by: Some(by) });
+        }
         (_, []) => None,
         _ => return Err(damaged(n, format!("unexpected fields after the slot {name}"))),
     };
-    Ok(Slot { name, recipient: recipient.to_owned(), created, argon2 })
+    Ok(Slot { name, recipient: recipient.to_owned(), created, argon2, added_by: None })
 }
 
 fn parse_domain_line(n: usize, line: &str) -> Result<DomainHead, ParseError> {
@@ -669,6 +676,9 @@ impl Slot {
         let mut line = format!("slot {} {} {}", self.name, self.recipient, self.created);
         if let Some((p, salt)) = &self.argon2 {
             let _ = write!(line, " argon2id {} {} {} {}", p.m_kib, p.t, p.p, BASE64_NOPAD.encode(salt));
+        }
+        if let Some(by) = &self.added_by {
+            let _ = write!(line, " by {by}");
         }
         line
     }

@@ -495,6 +495,29 @@ impl Vault2 {
         Ok(())
     }
 
+    /// Changes which domains a slot holds (`member grant`/`revoke`): a domain it no longer holds
+    /// is re-keyed on save, a domain it now holds gets a wrap of the current key. Needs `@all`.
+    pub fn set_access(&mut self, name: &SlotName, access: Access) -> Result<()> {
+        self.require_all("change who holds an environment")?;
+        self.domain_key(ALL)?;
+        let old = self.access.get(name).cloned().ok_or_else(|| self.no_access(&name.to_string()))?;
+        let domains: Vec<String> = self.doc.domains.iter().map(|d| d.head.name.clone()).collect();
+        for d in domains.iter().filter(|d| d.as_str() != ALL) {
+            let (before, after) = (old.holds(d), access.holds(d));
+            if before && !after {
+                self.rekey.insert(d.clone());
+            }
+            if before != after {
+                self.domain_key(d)?;
+            }
+        }
+        if old == Access::All && access != Access::All {
+            self.rekey.insert(ALL.to_owned());
+        }
+        self.access.insert(name.clone(), access);
+        Ok(())
+    }
+
     /// Removes the slots `which` picks; every domain one of them held is re-keyed on save.
     /// Needs `@all` (the grants change) and every domain re-keyed.
     pub fn remove_slots(&mut self, mut which: impl FnMut(&Slot) -> bool) -> Result<Vec<Slot>> {

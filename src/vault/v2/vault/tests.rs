@@ -17,7 +17,13 @@ fn secret(name: &str, env: Option<&str>, value: &str) -> Record {
 }
 
 fn slot(kind: SlotKind, label: &str, secret: &Key32) -> Slot {
-    Slot { name: SlotName::new(kind, label), recipient: keys::recipient(secret), created: 1, argon2: None }
+    Slot {
+        name: SlotName::new(kind, label),
+        recipient: keys::recipient(secret),
+        created: 1,
+        argon2: None,
+        added_by: None,
+    }
 }
 
 fn reopen(bytes: &[u8], secret: &Key32) -> Vault2 {

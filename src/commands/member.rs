@@ -1,0 +1,209 @@
+//! `keyward member add|list|rm|grant|revoke`: teammates by public key (format 2). A member is a
+//! slot `member:NAME` holding only the member's public key; they open the vault with their own
+//! identity. Removing or narrowing a member re-keys what they held, in the same write.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+
+use crate::Outcome;
+use crate::cli::{MemberAddArgs, MemberCommand, MemberEnvArgs, MemberRmArgs};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::metadata_flags as metadata;
+use crate::parse;
+use crate::unlock::identity;
+use crate::vault::format::SlotKind;
+use crate::vault::slots::{Access, SlotInfo};
+
+pub(super) fn run(command: MemberCommand, ctx: &Context) -> Result<Outcome> {
+    match command {
+        MemberCommand::Add(args) => add(args, ctx),
+        MemberCommand::List => list(ctx),
+        MemberCommand::Rm(args) => rm(args, ctx),
+        MemberCommand::Grant(args) => change(args, ctx, true),
+        MemberCommand::Revoke(args) => change(args, ctx, false),
+    }
+}
+
+fn name(text: &str) -> Result<String> {
+    parse::label(text).map_err(|reason| Error::invalid("member name", text, reason))
+}
+
+fn envs(list: &[String]) -> Result<BTreeSet<String>> {
+    list.iter().map(|e| metadata::env(e)).collect()
+}
+
+fn member<'a>(slots: &'a [SlotInfo], name: &str) -> Result<&'a SlotInfo> {
+    slots
+        .iter()
+        .find(|s| s.kind == SlotKind::Member && s.label == name)
+        .ok_or_else(|| Error::Refused(format!("no member {name} in this vault"), "see `keyward member list`"))
+}
+
+/// A short fingerprint of a public key for tables: SHA-256, 8 bytes in hex.
+fn fingerprint(recipient: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(recipient.as_bytes());
+    data_encoding::HEXLOWER.encode(&digest[..8])
+}
+
+fn add(args: MemberAddArgs, ctx: &Context) -> Result<Outcome> {
+    let name = name(&args.name)?;
+    let key_text = match (&args.public_key, &args.key_file) {
+        (Some(k), _) => k.clone(),
+        (None, Some(path)) => {
+            // A public key: a link (or `<(age-keygen -y key.txt)`) is fine; the size is bounded.
+            let mut bytes = Vec::new();
+            let file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
+            std::io::Read::read_to_end(&mut std::io::Read::take(file, 64 * 1024), &mut bytes)
+                .map_err(|e| Error::io("cannot read", path, e))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| Error::invalid("public key file", path.display().to_string(), "it is not text"))?;
+            text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).unwrap_or("").to_owned()
+        }
+        (None, None) => {
+            return Err(Error::Usage("give the member's public key: --key age1… or --key-file PATH".into()));
+        }
+    };
+    if key_text.starts_with("AGE-SECRET-KEY-") {
+        return Err(Error::Refused(
+            "that is a secret key: a member is added by their public key".into(),
+            "ask them for the output of `keyward identity show` (age1…); nothing was added",
+        ));
+    }
+    let recipient = identity::parse_recipient(&key_text).map_err(|r| Error::invalid("public key", "--key", r))?;
+    let envs = envs(&args.env)?;
+    let access = if envs.is_empty() { Access::All } else { Access::Domains(envs.clone()) };
+    ctx.modify(|vault, _| {
+        let slots = vault.slots();
+        if slots.iter().any(|s| s.kind == SlotKind::Member && s.label == name) {
+            return Err(Error::Refused(
+                format!("{name} is already a member"),
+                "pick another name, or `keyward member rm` first",
+            ));
+        }
+        if let Some(same) = slots.iter().find(|s| s.recipient.as_deref() == Some(recipient.as_str())) {
+            return Err(Error::Refused(
+                format!("that key is already in this vault, as {}", same.describe()),
+                "nothing was added",
+            ));
+        }
+        vault.add_member(&name, recipient.clone(), ctx.now, access.clone())
+    })?;
+    let envs: Vec<&String> = envs.iter().collect();
+    ctx.audit(
+        crate::audit::Event::new("member.add")
+            .details(json!({"member": name, "fingerprint": fingerprint(&recipient), "env": envs})),
+        true,
+    )?;
+    let holds = if envs.is_empty() {
+        "every environment".to_owned()
+    } else {
+        format!("{} and secrets with no environment", envs.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", "))
+    };
+    ctx.out.report(&json!({"added_member": name, "fingerprint": fingerprint(&recipient), "env": envs}), || {
+        format!("added member {name} ({}): they hold {holds}; commit the vault so they get it", fingerprint(&recipient))
+    });
+    Ok(Outcome::Success)
+}
+
+/// Members are in the clear slot lines: listing them needs no unlock.
+fn list(ctx: &Context) -> Result<Outcome> {
+    let locked = ctx.read_locked()?;
+    let slots = locked.slots();
+    let members: Vec<&SlotInfo> = slots.iter().filter(|s| s.kind == SlotKind::Member).collect();
+    let json = || {
+        members
+            .iter()
+            .map(|s| {
+                json!({
+                    "name": s.label,
+                    "key": s.recipient,
+                    "key_type": "age-x25519",
+                    "fingerprint": s.recipient.as_deref().map(fingerprint),
+                    "access": super::key::access_json(&s.access),
+                    "added": parse::time(s.created),
+                    "added_by": s.added_by,
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let header = ["NAME", "KEY", "FINGERPRINT", "ACCESS", "ADDED", "BY"];
+    ctx.out.listing(json, &header, "no members; add one with `keyward member add NAME --key age1…`", |table| {
+        for s in &members {
+            let key = s.recipient.as_deref().unwrap_or("");
+            table.add_row(vec![
+                s.label.clone(),
+                "age".into(),
+                s.recipient.as_deref().map(fingerprint).unwrap_or_default(),
+                super::key::access_text(&s.access),
+                parse::time(s.created),
+                s.added_by.clone().unwrap_or_else(|| "-".into()),
+            ]);
+            let _ = key;
+        }
+    });
+    Ok(Outcome::Success)
+}
+
+fn rm(args: MemberRmArgs, ctx: &Context) -> Result<Outcome> {
+    let name = name(&args.name.name)?;
+    if !crate::input::confirm_or_refuse(
+        args.yes,
+        "removing a member",
+        &format!("Remove member {name}? Every environment they held is re-keyed"),
+        "add --yes to remove them without asking; nothing was removed",
+    )? {
+        ctx.out.notice("nothing removed");
+        return Ok(Outcome::Declined);
+    }
+    let rekeyed = ctx.modify(|vault, _| {
+        member(&vault.slots(), &name)?;
+        vault.remove_slots(|s| s.kind == SlotKind::Member && s.label == name)?;
+        super::key::keep_a_way_in(vault, "removing that member")?;
+        Ok(vault.rekeyed_domains())
+    })?;
+    ctx.audit(crate::audit::Event::new("member.rm").details(json!({"member": name, "rekeyed": rekeyed})), true)?;
+    ctx.out.report(&json!({"removed_member": name, "rekeyed": rekeyed}), || format!("removed member {name}"));
+    super::key::removal_note(ctx, &rekeyed);
+    ctx.out.notice("they saw the values they held: rotate those keys at their providers (`keyward rotate NAME`), then commit the vault");
+    Ok(Outcome::Success)
+}
+
+fn change(args: MemberEnvArgs, ctx: &Context, grant: bool) -> Result<Outcome> {
+    let name = name(&args.name.name)?;
+    let asked = envs(&args.env)?;
+    let rekeyed = ctx.modify(|vault, _| {
+        let slots = vault.slots();
+        let current = member(&slots, &name)?.access.clone();
+        let access = match (&current, grant) {
+            (Access::All, true) => {
+                return Err(Error::Refused(format!("{name} already holds every environment"), "nothing changed"));
+            }
+            (Access::Domains(held), true) => Access::Domains(held.union(&asked).cloned().collect()),
+            (Access::Domains(held), false) => Access::Domains(held.difference(&asked).cloned().collect()),
+            (Access::All, false) => {
+                // Every environment the vault has, minus those asked: the member stops holding
+                // environments made later too.
+                let all: BTreeSet<String> = vault.environments().into_iter().collect();
+                Access::Domains(all.difference(&asked).cloned().collect())
+            }
+        };
+        if access == current {
+            return Err(Error::Refused(format!("{name}'s access is already that"), "nothing changed"));
+        }
+        vault.set_access(SlotKind::Member, &name, access)?;
+        Ok(vault.rekeyed_domains())
+    })?;
+    let what = if grant { "member.grant" } else { "member.revoke" };
+    let envs: Vec<&String> = asked.iter().collect();
+    ctx.audit(crate::audit::Event::new(what).details(json!({"member": name, "env": envs, "rekeyed": rekeyed})), true)?;
+    let verb = if grant { "granted" } else { "revoked" };
+    let list = envs.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", ");
+    ctx.out.report(&json!({"member": name, verb: envs, "rekeyed": rekeyed}), || format!("{verb} {list} for {name}"));
+    if !grant {
+        super::key::removal_note(ctx, &rekeyed);
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,194 @@
+//! Your own identity for team vaults: an age X25519 identity whose public key (`age1…`) a
+//! teammate adds to a vault as a member (`keyward member add NAME --key age1…`). Only the public
+//! key is in the vault; the secret stays here.
+//!
+//! Where it is kept, in the order the unlock chain looks: `KEYWARD_IDENTITY` (an age identity
+//! file, as `age-keygen` writes it), the OS keyring (the entry `identity`, Secret Service or the
+//! macOS keychain; never the kernel keyring, which forgets at reboot), then the file
+//! `$XDG_CONFIG_HOME/keyward/identity.txt` (0600, the explicit fallback `identity new --file`).
+
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use super::keyring::{self, Backend};
+use crate::error::{Error, Result};
+use crate::sensitive::Key32;
+use crate::vault::format::{Slot as V1Slot, SlotKind};
+use crate::vault::slots::Identity;
+use crate::vault::v2;
+
+/// An age identity file to use instead of the one keyward keeps.
+pub const IDENTITY_VAR: &str = "KEYWARD_IDENTITY";
+/// The keyring entry's name.
+pub const KEYRING_NAME: &str = "identity";
+/// The backends an identity may be kept in: the persistent ones.
+pub const BACKENDS: [Backend; 2] = [Backend::SecretService, Backend::Keychain];
+
+/// Your identity as the unlock chain tries it: on member slots only.
+pub struct PersonalIdentity {
+    pub secret: Key32,
+}
+
+impl Identity for PersonalIdentity {
+    fn fits(&self, kind: SlotKind, _label: &str) -> bool {
+        kind == SlotKind::Member
+    }
+
+    fn kek(&mut self, _slot: &V1Slot) -> Option<Key32> {
+        None
+    }
+
+    fn x25519(&mut self, _slot: &v2::text::Slot) -> Option<Key32> {
+        Some(self.secret.clone())
+    }
+
+    fn describe(&self) -> &'static str {
+        "your identity"
+    }
+
+    fn boxed(&self) -> Box<dyn Identity> {
+        Box::new(PersonalIdentity { secret: self.secret.clone() })
+    }
+}
+
+/// Where an identity was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Env(PathBuf),
+    Keyring(Backend),
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Env(p) => write!(f, "{} ({IDENTITY_VAR})", p.display()),
+            Source::Keyring(b) => write!(f, "the {} keyring", b.name()),
+            Source::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// The file `identity new --file` writes.
+pub fn default_file() -> Result<PathBuf> {
+    Ok(crate::paths::config_dir()?.join("identity.txt"))
+}
+
+/// Your identity and where it came from; `None` when there is none. A `KEYWARD_IDENTITY` that
+/// cannot be read is an error, not a fall-through.
+pub fn load() -> Result<Option<(Key32, Source)>> {
+    if let Some(path) = std::env::var_os(IDENTITY_VAR).filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(path);
+        return Ok(Some((read_file(&path)?, Source::Env(path))));
+    }
+    for backend in BACKENDS {
+        if let Ok(Some(secret)) = keyring::get(backend, KEYRING_NAME) {
+            return Ok(Some((secret, Source::Keyring(backend))));
+        }
+    }
+    let file = default_file()?;
+    if std::fs::symlink_metadata(&file).is_ok() {
+        return Ok(Some((read_file(&file)?, Source::File(file))));
+    }
+    Ok(None)
+}
+
+/// Reads an age identity file: its first `AGE-SECRET-KEY-1…` line. Refused when others may
+/// read it (as ssh refuses such a key) or when it is a symbolic link.
+pub fn read_file(path: &Path) -> Result<Key32> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io("cannot read", path, e))?;
+    if meta.file_type().is_symlink() {
+        return Err(Error::invalid("identity file", path.display().to_string(), "it is a symbolic link"));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(Error::invalid(
+            "identity file",
+            path.display().to_string(),
+            format!("others may read it (mode {:o}): chmod 600 it", meta.mode() & 0o777),
+        ));
+    }
+    let bytes = Zeroizing::new(crate::files::read_nofollow(path).map_err(|e| Error::io("cannot read", path, e))?);
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| Error::invalid("identity file", path.display().to_string(), "it is not text"))?;
+    parse(text).map_err(|reason| Error::invalid("identity file", path.display().to_string(), reason))
+}
+
+/// The secret of the first identity in an age identity file's text.
+pub fn parse(text: &str) -> std::result::Result<Key32, &'static str> {
+    let line =
+        text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).ok_or("it holds no identity")?;
+    if !line.starts_with("AGE-SECRET-KEY-1") {
+        return Err(if line.starts_with("AGE-PLUGIN-") {
+            "plugin identities are not supported yet"
+        } else {
+            "its first identity is not an age X25519 identity (AGE-SECRET-KEY-1…)"
+        });
+    }
+    let (hrp, data) = bech32::decode(line).map_err(|_| "its identity is malformed (the checksum does not match)")?;
+    let data = Zeroizing::new(data);
+    if !hrp.as_str().eq_ignore_ascii_case("age-secret-key-") || data.len() != 32 {
+        return Err("its identity is malformed");
+    }
+    Key32::from_slice(&data).ok_or("its identity is malformed")
+}
+
+/// An identity file's text, as age-keygen writes one.
+#[must_use]
+pub fn file_text(secret: &Key32, created: &str) -> Zeroizing<String> {
+    let identity = v2::keys::identity(secret);
+    let mut text = Zeroizing::new(String::with_capacity(256));
+    text.push_str("# created: ");
+    text.push_str(created);
+    text.push_str("\n# public key: ");
+    text.push_str(&v2::keys::recipient(secret));
+    text.push('\n');
+    {
+        use age::secrecy::ExposeSecret as _;
+        text.push_str(identity.to_string().expose_secret());
+    }
+    text.push('\n');
+    text
+}
+
+/// A member's key as given to `member add`: an age X25519 recipient (`age1…`).
+pub fn parse_recipient(text: &str) -> std::result::Result<String, &'static str> {
+    let text = text.trim();
+    if text.starts_with("ssh-") {
+        return Err("SSH keys as members are not supported yet: give the member's age key (`keyward identity show`)");
+    }
+    if text.starts_with("age1") && text.len() > 70 && text.find('1').is_some_and(|i| i > 4) {
+        return Err("plugin recipients are not supported yet");
+    }
+    text.parse::<age::x25519::Recipient>().map(|r| r.to_string()).map_err(|_| "it is not an age public key (age1…)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_identity_file_round_trips_and_mangling_is_caught() {
+        let secret = Key32::random();
+        let text = file_text(&secret, "2026-11-29T00:00:00Z");
+        assert_eq!(parse(&text).unwrap().expose(), secret.expose());
+        let line = text.lines().find(|l| l.starts_with("AGE-")).unwrap();
+        let mangled = text.replace(line, &line.replace('Q', "P").replace('0', "Q"));
+        if mangled != *text {
+            assert!(parse(&mangled).is_err());
+        }
+        assert!(parse("# nothing\n").is_err());
+        assert!(parse("AGE-PLUGIN-YUBIKEY-1QQQ").is_err());
+    }
+
+    #[test]
+    fn recipients_are_age_keys() {
+        let secret = Key32::random();
+        let public = v2::keys::recipient(&secret);
+        assert_eq!(parse_recipient(&format!("  {public}\n")).unwrap(), public);
+        assert!(parse_recipient("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI x").is_err());
+        assert!(parse_recipient("age1notakey").is_err());
+        assert!(parse_recipient("").is_err());
+    }
+}

@@ -1,0 +1,169 @@
+//! Issue 17 (first part): your identity and team members by public key. Identities made by
+//! Debian's `age-keygen`; a member opens the vault with their own identity, holds only the
+//! environments granted, and a removed member opens nothing written afterwards.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common;
+
+use common::{Env, stderr, stdout};
+
+/// An identity file made by the real `age-keygen`, and its public key.
+fn age_identity(env: &Env, name: &str) -> (PathBuf, String) {
+    let file = env.path(&format!("{name}.txt"));
+    let out = Command::new("age-keygen").arg("-o").arg(&file).output().expect("age-keygen (Debian's age package)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let public = Command::new("age-keygen").arg("-y").arg(&file).output().unwrap();
+    (file, String::from_utf8(public.stdout).unwrap().trim().to_owned())
+}
+
+/// Runs as the holder of `identity`, with no vault key.
+fn as_member(env: &Env, identity: &Path, args: &[&str]) -> std::process::Output {
+    env.cmd().env_remove("KEYWARD_VAULT_KEY").env("KEYWARD_IDENTITY", identity).args(args).output().unwrap()
+}
+
+fn team() -> (Env, (PathBuf, String), (PathBuf, String)) {
+    let env = Env::with_recovery_key();
+    env.add("shared/key", "shared-value-0000001", &[]);
+    env.add("dev/key", "dev-value-000000001", &["--env", "dev"]);
+    env.add("prod/key", "prod-value-000000001", &["--env", "prod"]);
+    let alice = age_identity(&env, "alice");
+    let bob = age_identity(&env, "bob");
+    env.cmd().args(["member", "add", "alice", "--key", &alice.1]).assert().success();
+    let bob_pub = env.path("bob.pub");
+    std::fs::write(&bob_pub, format!("{}\n", bob.1)).unwrap();
+    let out = env.cmd().args(["member", "add", "bob", "--env", "dev", "--key-file"]).arg(&bob_pub).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("dev and secrets with no environment"), "{}", stdout(&out));
+    (env, alice, bob)
+}
+
+#[test]
+fn members_open_the_vault_with_their_own_identity_and_only_what_they_hold() {
+    let (env, alice, bob) = team();
+    assert_eq!(stdout(&as_member(&env, &alice.0, &["get", "prod/key"])), "prod-value-000000001\n");
+    assert_eq!(stdout(&as_member(&env, &bob.0, &["get", "dev/key"])), "dev-value-000000001\n");
+    assert_eq!(stdout(&as_member(&env, &bob.0, &["get", "shared/key"])), "shared-value-0000001\n");
+    let out = as_member(&env, &bob.0, &["get", "prod/key"]);
+    assert_eq!(out.status.code(), Some(4), "bob holds dev only: {}", stderr(&out));
+    assert!(stderr(&out).contains("member bob") && stderr(&out).contains("prod"), "{}", stderr(&out));
+
+    // An identity that is not a member: the unlock error says so among the ways in.
+    let (carol, _) = age_identity(&env, "carol");
+    let out = as_member(&env, &carol, &["get", "dev/key"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is not a member of this vault"), "{}", stderr(&out));
+
+    // The list: names, fingerprints, access, and who added them (as the file records it).
+    let out = env.cmd().args(["member", "list", "--json"]).output().unwrap();
+    let list: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(list[0]["name"], "alice");
+    assert_eq!(list[0]["key"], alice.1.as_str());
+    assert_eq!(list[0]["access"], "all");
+    assert_eq!(list[0]["added_by"], "recovery");
+    assert_eq!(list[1]["access"], serde_json::json!(["dev"]));
+    // Members are listed without unlocking: their keys are public.
+    let out = env.cmd().env_remove("KEYWARD_VAULT_KEY").args(["member", "list"]).output().unwrap();
+    assert!(out.status.success() && stdout(&out).contains("bob"), "{}", stderr(&out));
+
+    // Refusals: a secret key given as a member's key, a name or key twice, a format 1 vault.
+    let secret_line = std::fs::read_to_string(&carol).unwrap();
+    let secret_line = secret_line.lines().find(|l| l.starts_with("AGE-SECRET-KEY-")).unwrap();
+    let out = env.cmd().args(["member", "add", "carol", "--key", secret_line]).output().unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(secret_line), "the secret key is not echoed");
+    env.cmd().args(["member", "add", "bob", "--key", &alice.1]).assert().code(6);
+    env.cmd().args(["member", "add", "alice2", "--key", &alice.1]).assert().code(6);
+    env.cmd().args(["member", "add", "dave", "--key", "age1notakey"]).assert().code(2);
+    let v1 = Env::with_recovery_key_v1();
+    v1.cmd().args(["member", "add", "alice", "--key", &alice.1]).assert().code(2);
+}
+
+#[test]
+fn a_removed_member_opens_nothing_written_afterwards_even_with_the_old_file() {
+    let (env, alice, bob) = team();
+    let old = std::fs::read(&env.vault).unwrap();
+    // Alice removes Bob, with her own identity.
+    let out = as_member(&env, &alice.0, &["member", "rm", "bob", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("re-keyed @default, dev"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("rotate those keys"), "{}", stderr(&out));
+    env.add("dev/after", "written-after-removal", &["--env", "dev"]);
+    assert_eq!(as_member(&env, &bob.0, &["get", "dev/after"]).status.code(), Some(4));
+
+    // The attack: Bob keeps old.kw, unwraps its dev key with the real `age` and his identity,
+    // and tries it on the new file's records.
+    let old_doc = keyward::vault::v2::text::parse(&old).unwrap();
+    let wrap = old_doc.domain("dev").unwrap().head.to.iter().find(|w| w.slot.label == "bob").unwrap();
+    let wrapped = env.path("dev-key.age");
+    std::fs::write(&wrapped, &wrap.age).unwrap();
+    let out = Command::new("age").arg("-d").arg("-i").arg(&bob.0).arg(&wrapped).output().unwrap();
+    assert!(out.status.success(), "age opens the old wrap: {}", String::from_utf8_lossy(&out.stderr));
+    let raw = keyward::sensitive::Key32::from_slice(&out.stdout).expect("a 32-byte domain key");
+    let old_key = keyward::vault::v2::keys::DomainKey::new(&old_doc.id, raw);
+    let new_doc = keyward::vault::v2::text::parse(&std::fs::read(&env.vault).unwrap()).unwrap();
+    let dev = new_doc.domain("dev").unwrap();
+    assert_ne!(dev.head.key_id, old_key.id(), "dev was re-keyed");
+    for line in &dev.secrets {
+        let sealed = data_encoding::BASE64_NOPAD.decode(new_doc.sealed_text(line).as_bytes()).unwrap();
+        let mut aad = keyward::vault::v2::keys::Transcript::new("keyward/v2/record", &new_doc.id);
+        aad.str("dev").str(new_doc.secret_name(line));
+        assert!(old_key.open(aad.as_bytes(), &sealed).is_err(), "{}", new_doc.secret_name(line));
+    }
+    assert_eq!(new_doc.domain("prod").unwrap().head.generation, 1, "prod was never Bob's");
+}
+
+#[test]
+fn grant_and_revoke_change_what_a_member_holds_and_revoke_rekeys() {
+    let (env, _, bob) = team();
+    let out = env.cmd().args(["member", "grant", "bob", "--env", "prod"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&as_member(&env, &bob.0, &["get", "prod/key"])), "prod-value-000000001\n");
+    let out = env.cmd().args(["member", "revoke", "bob", "--env", "prod"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("re-keyed prod"), "{}", stderr(&out));
+    assert_eq!(as_member(&env, &bob.0, &["get", "prod/key"]).status.code(), Some(4));
+    assert_eq!(stdout(&as_member(&env, &bob.0, &["get", "dev/key"])), "dev-value-000000001\n");
+    // A limited member cannot change who holds what.
+    let out = as_member(&env, &bob.0, &["member", "grant", "bob", "--env", "prod"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    env.cmd().args(["member", "revoke", "nobody", "--env", "prod"]).assert().code(6);
+}
+
+#[test]
+fn identity_new_show_and_import() {
+    let env = Env::with_recovery_key();
+    // No identity yet.
+    env.cmd().args(["identity", "show"]).assert().code(6);
+    // --file: a 0600 file that age itself reads.
+    let out = env.cmd().args(["identity", "new", "--file"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let public = stdout(&out).trim().to_owned();
+    assert!(public.starts_with("age1"), "{public}");
+    let file = env.home.join(".config/keyward/identity.txt");
+    assert_eq!(common::mode(&file) & 0o777, 0o600);
+    let derived = Command::new("age-keygen").arg("-y").arg(&file).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&derived.stdout).trim(), public, "age-keygen reads the file");
+    assert_eq!(stdout(&env.cmd().args(["identity", "show"]).output().unwrap()).trim(), public);
+    // A second `new` would replace it: refused without --force.
+    env.cmd().args(["identity", "new", "--file"]).assert().code(6);
+
+    // The kept identity opens a vault that lists it, without KEYWARD_IDENTITY.
+    env.cmd().args(["member", "add", "me", "--key", &public]).assert().success();
+    env.add("k", "value-for-me-0000001", &[]);
+    let out = env.cmd().env_remove("KEYWARD_VAULT_KEY").args(["get", "k"]).output().unwrap();
+    assert_eq!(stdout(&out), "value-for-me-0000001\n", "{}", stderr(&out));
+
+    // import: an age-keygen identity replaces it with --force.
+    let (other, other_public) = age_identity(&env, "other");
+    let out = env.cmd().args(["identity", "import", "--file", "--force"]).arg(&other).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), other_public);
+    // An identity file others may read is refused, as ssh refuses such a key.
+    std::fs::set_permissions(&other, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = env.cmd().env("KEYWARD_IDENTITY", &other).args(["identity", "show"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+}
