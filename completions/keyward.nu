@@ -439,6 +439,17 @@ module completions {
 
   # List members: key, fingerprint, environments, added when and by whom (as the file says)
   export extern "keyward member list" [
+    --changes                 # The membership changes this machine noticed, oldest first
+    --pin                     # Print the digest of who holds what and of every domain key, for KEYWARD_MEMBERS_PIN
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+  ]
+
+  # Accept the vault's current members after a change (needed under KEYWARD_STRICT_MEMBERS)
+  export extern "keyward member accept" [
     --vault: path             # Vault file to use [env: KEYWARD_VAULT]
     --json                    # Print one JSON document instead of text
     --quiet(-q)               # Print only what was asked for: no confirmations or notices
@@ -489,6 +500,10 @@ module completions {
 
   # List members: key, fingerprint, environments, added when and by whom (as the file says)
   export extern "keyward member help list" [
+  ]
+
+  # Accept the vault's current members after a change (needed under KEYWARD_STRICT_MEMBERS)
+  export extern "keyward member help accept" [
   ]
 
   # Remove a member: every environment they held is re-keyed in the same write
@@ -943,6 +958,10 @@ module completions {
 
   # List members: key, fingerprint, environments, added when and by whom (as the file says)
   export extern "keyward help member list" [
+  ]
+
+  # Accept the vault's current members after a change (needed under KEYWARD_STRICT_MEMBERS)
+  export extern "keyward help member accept" [
   ]
 
   # Remove a member: every environment they held is re-keyed in the same write

@@ -37,6 +37,9 @@ macro_rules! environment {
   KEYWARD_VAULT            vault file to use (like --vault)
   KEYWARD_VAULT_KEY        a token or the recovery key; unlocks without the keyring (CI)
   KEYWARD_PASSPHRASE_FILE  file holding the passphrase, for the passphrase slot
+  KEYWARD_IDENTITY         your age identity file, for a vault you are a member of
+  KEYWARD_MEMBERS_PIN      the digest `member list --pin` printed: any other members are exit 6
+  KEYWARD_STRICT_MEMBERS   1: new members are exit 6 until `keyward member accept`
   KEYWARD_LOCK_TIMEOUT     seconds to wait for another writer (default 10)
   NO_COLOR                 turn colour off"
     };
@@ -1074,8 +1077,13 @@ pub(crate) enum MemberCommand {
     )]
     Add(MemberAddArgs),
     /// List members: key, fingerprint, environments, added when and by whom (as the file says)
-    #[command(after_help = "Examples:\n  keyward member list\n  keyward member list --json")]
-    List,
+    #[command(
+        after_help = "Examples:\n  keyward member list\n  keyward member list --json\n  keyward member list --changes     # what this machine noticed, oldest first\n  keyward member list --pin         # for KEYWARD_MEMBERS_PIN in CI\n\nEvery command that opens a vault compares who can open it with what this machine saw last\ntime and warns once about a change. With KEYWARD_STRICT_MEMBERS=1 (or [members] strict = true\nin the config) a new member is exit 6 until `keyward member accept`. KEYWARD_MEMBERS_PIN set to\nthe --pin digest makes any other set of members or domain keys exit 6: for CI runners, which\nremember nothing."
+    )]
+    List(MemberListArgs),
+    /// Accept the vault's current members after a change (needed under KEYWARD_STRICT_MEMBERS)
+    #[command(after_help = "Examples:\n  keyward member list && keyward member accept")]
+    Accept,
     /// Remove a member: every environment they held is re-keyed in the same write
     #[command(after_help = "Examples:\n  keyward member rm alice\n  keyward member rm alice --yes   # in a script")]
     Rm(MemberRmArgs),
@@ -1085,6 +1093,16 @@ pub(crate) enum MemberCommand {
     /// Take environments from a member: each is re-keyed
     #[command(after_help = "Examples:\n  keyward member revoke alice --env prod")]
     Revoke(MemberEnvArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MemberListArgs {
+    /// The membership changes this machine noticed, oldest first
+    #[arg(long, conflicts_with = "pin")]
+    pub changes: bool,
+    /// Print the digest of who holds what and of every domain key, for KEYWARD_MEMBERS_PIN
+    #[arg(long)]
+    pub pin: bool,
 }
 
 #[derive(Debug, Args)]

@@ -44,6 +44,17 @@ struct File {
     notify: Option<NotifySettings>,
     #[serde(default)]
     exec: ExecSection,
+    #[serde(default)]
+    members: MembersSection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct MembersSection {
+    /// A vault with new members since this machine last looked is an error until
+    /// `keyward member accept`.
+    #[serde(default)]
+    strict: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -92,6 +103,8 @@ pub struct Config {
     pub notify: NotifySettings,
     /// `[exec] allow_vars`: start-up variables this user lets keyward store and hand out.
     pub allow_vars: Vec<String>,
+    /// `[members] strict`: new members are an error until `keyward member accept`.
+    pub strict_members: bool,
 }
 
 pub const DEFAULT_GRACE: u64 = 30 * 86_400;
@@ -202,6 +215,7 @@ impl Config {
         notify.check().map_err(|r| config_error(&path, find_line(&text, "[notify]"), "notify", &r))?;
         Ok(Config {
             allow_vars: file.exec.allow_vars,
+            strict_members: file.members.strict,
             max_segment,
             unused_days: file.audit.unused_days.unwrap_or(30),
             notify,

@@ -159,14 +159,84 @@ impl Context {
     /// Reads the vault file and its header; the payload stays encrypted.
     pub(crate) fn read_locked(&self) -> Result<Locked> {
         let locked = Locked::read_from(&self.store()?)?;
-        if let Some(mode) = locked.loose_mode {
+        // A vault committed to a repository has the mode git checked out (0644): what protects it
+        // there is its encryption, and the warning would be noise on every teammate's command.
+        if let Some(mode) = locked.loose_mode
+            && !in_git_work_tree(&locked.path)
+        {
             self.out.warn(&format!(
                 "{} can be read by other users (mode {mode:03o}); run `chmod 600 {}`",
                 locked.path.display(),
                 locked.path.display()
             ));
         }
+        self.check_members(&locked)?;
         Ok(locked)
+    }
+
+    /// Who can open the vault (format 2), against `KEYWARD_MEMBERS_PIN` when set (another set is
+    /// exit 6), and against what this machine saw before: a change gets one warning naming who was
+    /// added and removed; under `KEYWARD_STRICT_MEMBERS=1` an addition is exit 6 until
+    /// `keyward member accept`.
+    fn check_members(&self, locked: &Locked) -> Result<()> {
+        use crate::vault::v2::{members, seen};
+        let crate::vault::LockedFormat::V2(doc) = &locked.format else { return Ok(()) };
+        let path = locked.path.display().to_string();
+        if let Some(expected) = std::env::var(MEMBERS_PIN_VAR).ok().filter(|p| !p.trim().is_empty()) {
+            let found = members::pin(doc);
+            if found != expected.trim() {
+                return Err(Error::Refused(
+                    format!(
+                        "the members or domain keys of {path} are not the pinned ones ({MEMBERS_PIN_VAR}); this vault's pin is {found}"
+                    ),
+                    "review `keyward member list` and the vault's history; if the change is expected, update the pin",
+                ));
+            }
+        }
+        if self.command.get() == "member accept" {
+            return Ok(());
+        }
+        let Some(file) = seen::file(&locked.path, &doc.id) else { return Ok(()) };
+        let mut state = seen::load(&file);
+        let now_roster = members::roster(doc);
+        let change = match &state.members {
+            None => members::Change::default(),
+            Some(before) => members::compare(before, &now_roster),
+        };
+        if state.members.is_some() && change.is_empty() {
+            return Ok(());
+        }
+        if !change.added.is_empty() && strict_members() {
+            return Err(Error::Refused(
+                format!("{path} has new members since this machine last opened it: {}", change.added.join("; ")),
+                "check them (`keyward member list`, the vault's git history), then run `keyward member accept`",
+            ));
+        }
+        if !change.is_empty() {
+            let mut parts = Vec::new();
+            if !change.added.is_empty() {
+                parts.push(format!("added {}", change.added.join("; ")));
+            }
+            if !change.removed.is_empty() {
+                parts.push(format!("removed {}", change.removed.join("; ")));
+            }
+            self.out.warn(&format!(
+                "who can open {path} changed since this machine last opened it: {} (`keyward member list --changes`)",
+                parts.join("; ")
+            ));
+            state.history.push(seen::Noticed { time: self.now, change, accepted: false });
+        }
+        remember_roster(&file, state, now_roster, &locked.path);
+        Ok(())
+    }
+
+    /// After this process changed the vault itself: its own change is not news.
+    fn remember_own_members(vault: &Vault) {
+        use crate::vault::v2::seen;
+        let Some(v2) = vault.v2() else { return };
+        let Some(file) = seen::file(&v2.path, v2.id()) else { return };
+        let state = seen::load(&file);
+        remember_roster(&file, state, v2.roster(), &v2.path);
     }
 
     /// Opens the vault for reading.
@@ -236,8 +306,40 @@ impl Context {
         crate::rotation::sweep_vault(&mut vault, self.now)?;
         vault.save_to(&store)?;
         self.remember(&vault)?;
+        Self::remember_own_members(&vault);
         Ok(result)
     }
+}
+
+/// Whether a directory above `path` holds `.git` (a work tree or a worktree's `.git` file).
+fn in_git_work_tree(path: &std::path::Path) -> bool {
+    path.ancestors().skip(1).take(64).any(|dir| std::fs::symlink_metadata(dir.join(".git")).is_ok())
+}
+
+/// `KEYWARD_MEMBERS_PIN`: the digest `keyward member list --pin` printed.
+pub(crate) const MEMBERS_PIN_VAR: &str = "KEYWARD_MEMBERS_PIN";
+
+/// `KEYWARD_STRICT_MEMBERS=1`, or `[members] strict = true` in the config.
+fn strict_members() -> bool {
+    match std::env::var("KEYWARD_STRICT_MEMBERS") {
+        Ok(v) if !v.is_empty() => v != "0",
+        _ => crate::config::Config::load().is_ok_and(|c| c.strict_members),
+    }
+}
+
+fn remember_roster(
+    file: &std::path::Path,
+    mut state: crate::vault::v2::seen::State,
+    roster: crate::vault::v2::members::Roster,
+    vault: &std::path::Path,
+) {
+    if state.history.len() > 100 {
+        let excess = state.history.len() - 100;
+        state.history.drain(..excess);
+    }
+    state.vault = vault.display().to_string();
+    state.members = Some(roster);
+    crate::vault::v2::seen::save(file, &state);
 }
 
 fn lock_timeout() -> Duration {

@@ -167,3 +167,87 @@ fn identity_new_show_and_import() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
 }
+
+/// Membership you can trust: a member added on another branch and merged gets exactly one
+/// warning; strict mode refuses until `member accept`; a pinned CI run refuses any other set.
+#[test]
+fn a_member_added_on_another_branch_is_noticed_once_and_a_pin_refuses_it() {
+    let mut env = Env::with_recovery_key();
+    // A project vault in a real git repository.
+    let repo = env.path("repo");
+    std::fs::create_dir(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "-q", "-b", "main"]);
+    let vault = repo.join(".keyward/vault.kw");
+    std::fs::create_dir(repo.join(".keyward")).unwrap();
+    std::fs::copy(&env.vault, &vault).unwrap();
+    env.vault = vault.clone();
+    env.add("dev/key", "dev-value-000000001", &["--env", "dev"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "vault"]);
+    assert!(env.cmd().args(["get", "dev/key"]).output().unwrap().stderr.is_empty(), "nothing to say yet");
+    let pin = stdout(&env.cmd().args(["member", "list", "--pin"]).output().unwrap()).trim().to_owned();
+    assert!(pin.starts_with("kwpin1-"), "{pin}");
+
+    // Someone else, on a branch, adds a member (their own state directory: not this machine's).
+    git(&["checkout", "-q", "-b", "add-mallory"]);
+    let (_, mallory) = age_identity(&env, "mallory");
+    let out = env
+        .cmd()
+        .env("XDG_STATE_HOME", env.path("elsewhere"))
+        .args(["member", "add", "mallory", "--env", "dev", "--key", &mallory])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    git(&["commit", "-q", "-am", "add mallory"]);
+    git(&["checkout", "-q", "main"]);
+    git(&["merge", "-q", "add-mallory"]);
+
+    // The first command after the merge warns, naming the member; the second says nothing.
+    let out = env.cmd().args(["get", "dev/key"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("added member mallory") && stderr(&out).contains("dev"), "{}", stderr(&out));
+    let out = env.cmd().args(["get", "dev/key"]).output().unwrap();
+    assert!(stderr(&out).is_empty(), "once: {}", stderr(&out));
+    let out = env.cmd().args(["member", "list", "--changes", "--json"]).output().unwrap();
+    assert!(stdout(&out).contains("member mallory"), "{}", stdout(&out));
+
+    // The pinned CI run refuses the vault the merge changed, until the pin is updated.
+    let out = env.cmd().env("KEYWARD_MEMBERS_PIN", &pin).args(["get", "dev/key"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "no value from a vault that is not the pinned one");
+    let new_pin = stdout(&env.cmd().args(["member", "list", "--pin"]).output().unwrap()).trim().to_owned();
+    assert_ne!(new_pin, pin);
+    env.cmd().env("KEYWARD_MEMBERS_PIN", &new_pin).args(["get", "dev/key"]).assert().success();
+
+    // Strict mode: the next addition is an error until accepted.
+    let (_, eve) = age_identity(&env, "eve");
+    let out = env
+        .cmd()
+        .env("XDG_STATE_HOME", env.path("elsewhere"))
+        .args(["member", "add", "eve", "--key", &eve])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    env.set("KEYWARD_STRICT_MEMBERS", "1");
+    let out = env.cmd().args(["get", "dev/key"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains("member eve") && stderr(&out).contains("member accept"), "{}", stderr(&out));
+    assert_eq!(env.cmd().args(["get", "dev/key"]).output().unwrap().status.code(), Some(6), "still, until accepted");
+    let out = env.cmd().args(["member", "accept"]).output().unwrap();
+    assert!(out.status.success() && stdout(&out).contains("added member eve"), "{}", stderr(&out));
+    env.cmd().args(["get", "dev/key"]).assert().success();
+    // This machine's own change is not news.
+    let (_, frank) = age_identity(&env, "frank");
+    env.cmd().args(["member", "add", "frank", "--key", &frank]).assert().success();
+    let out = env.cmd().args(["get", "dev/key"]).output().unwrap();
+    assert!(out.status.success() && stderr(&out).is_empty(), "{}", stderr(&out));
+}

@@ -15,11 +15,15 @@ use crate::parse;
 use crate::unlock::identity;
 use crate::vault::format::SlotKind;
 use crate::vault::slots::{Access, SlotInfo};
+use crate::vault::v2::members::fingerprint;
 
 pub(super) fn run(command: MemberCommand, ctx: &Context) -> Result<Outcome> {
     match command {
         MemberCommand::Add(args) => add(args, ctx),
-        MemberCommand::List => list(ctx),
+        MemberCommand::List(args) if args.pin => pin(ctx),
+        MemberCommand::List(args) if args.changes => changes(ctx),
+        MemberCommand::List(_) => list(ctx),
+        MemberCommand::Accept => accept(ctx),
         MemberCommand::Rm(args) => rm(args, ctx),
         MemberCommand::Grant(args) => change(args, ctx, true),
         MemberCommand::Revoke(args) => change(args, ctx, false),
@@ -39,13 +43,6 @@ fn member<'a>(slots: &'a [SlotInfo], name: &str) -> Result<&'a SlotInfo> {
         .iter()
         .find(|s| s.kind == SlotKind::Member && s.label == name)
         .ok_or_else(|| Error::Refused(format!("no member {name} in this vault"), "see `keyward member list`"))
-}
-
-/// A short fingerprint of a public key for tables: SHA-256, 8 bytes in hex.
-fn fingerprint(recipient: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(recipient.as_bytes());
-    data_encoding::HEXLOWER.encode(&digest[..8])
 }
 
 fn add(args: MemberAddArgs, ctx: &Context) -> Result<Outcome> {
@@ -205,5 +202,77 @@ fn change(args: MemberEnvArgs, ctx: &Context, grant: bool) -> Result<Outcome> {
     if !grant {
         super::key::removal_note(ctx, &rekeyed);
     }
+    Ok(Outcome::Success)
+}
+
+/// The pin of the vault as it is: for `KEYWARD_MEMBERS_PIN` in CI.
+fn pin(ctx: &Context) -> Result<Outcome> {
+    let locked = ctx.read_locked()?;
+    let crate::vault::LockedFormat::V2(doc) = &locked.format else {
+        return Err(Error::NeedsFormat2 { what: "a members pin".into() });
+    };
+    let pin = crate::vault::v2::members::pin(doc);
+    if ctx.out.json {
+        ctx.out.json(&json!({"pin": pin}));
+    } else {
+        ctx.out.write(format!("{pin}\n").as_bytes());
+        ctx.out.notice("set it as KEYWARD_MEMBERS_PIN in CI: any added, removed or re-pointed member, change of access or re-key then stops the job (exit 6) until the pin is updated");
+    }
+    Ok(Outcome::Success)
+}
+
+/// What this machine noticed, oldest first.
+fn changes(ctx: &Context) -> Result<Outcome> {
+    use crate::vault::v2::seen;
+    let locked = ctx.read_locked()?;
+    let history = seen::file(&locked.path, &locked.id()).map(|f| seen::load(&f).history).unwrap_or_default();
+    let json = || {
+        history
+            .iter()
+            .map(|h| json!({"time": parse::time(h.time), "added": h.change.added, "removed": h.change.removed, "accepted": h.accepted}))
+            .collect::<Vec<_>>()
+    };
+    let header = ["TIME", "CHANGE"];
+    ctx.out.listing(json, &header, "no membership changes noticed on this machine", |table| {
+        for h in &history {
+            let mut what: Vec<String> = h.change.added.iter().map(|a| format!("added {a}")).collect();
+            what.extend(h.change.removed.iter().map(|r| format!("removed {r}")));
+            if h.accepted {
+                what.push("(accepted)".into());
+            }
+            table.add_row(vec![parse::time(h.time), what.join("; ")]);
+        }
+    });
+    Ok(Outcome::Success)
+}
+
+/// Records the current members as seen (after a strict-mode refusal).
+fn accept(ctx: &Context) -> Result<Outcome> {
+    use crate::vault::v2::{members, seen};
+    let locked = ctx.read_locked()?;
+    let crate::vault::LockedFormat::V2(doc) = &locked.format else {
+        return Err(Error::NeedsFormat2 { what: "members".into() });
+    };
+    let file = seen::file(&locked.path, &doc.id).ok_or_else(|| {
+        Error::Refused("there is no state directory to remember members in".into(), "set HOME or XDG_STATE_HOME")
+    })?;
+    let mut state = seen::load(&file);
+    let roster = members::roster(doc);
+    let change = state.members.as_ref().map(|before| members::compare(before, &roster)).unwrap_or_default();
+    if !change.is_empty() {
+        state.history.push(seen::Noticed { time: ctx.now, change: change.clone(), accepted: true });
+    }
+    state.vault = locked.path.display().to_string();
+    state.members = Some(roster);
+    seen::save(&file, &state);
+    ctx.out.report(&json!({"accepted": change}), || {
+        if change.is_empty() {
+            "nothing new to accept".to_owned()
+        } else {
+            let added = change.added.iter().map(|a| format!("added {a}"));
+            let removed = change.removed.iter().map(|r| format!("removed {r}"));
+            format!("accepted: {}", added.chain(removed).collect::<Vec<_>>().join("; "))
+        }
+    });
     Ok(Outcome::Success)
 }

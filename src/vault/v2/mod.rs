@@ -2,6 +2,7 @@
 //! (see `docs/vault-format.md`, "Version 2").
 
 pub mod keys;
+pub mod members;
 pub mod seen;
 pub mod text;
 pub mod vault;

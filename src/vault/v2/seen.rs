@@ -44,6 +44,23 @@ pub struct State {
     pub vault: String,
     #[serde(default)]
     pub domains: BTreeMap<String, Entry>,
+    /// Who could open the vault when this machine last looked (see [`super::members`]).
+    #[serde(default)]
+    pub members: Option<super::members::Roster>,
+    /// The membership changes this machine noticed, oldest first (at most 100).
+    #[serde(default)]
+    pub history: Vec<Noticed>,
+}
+
+/// One membership change this machine noticed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Noticed {
+    pub time: i64,
+    #[serde(flatten)]
+    pub change: super::members::Change,
+    /// Whether it was accepted by `member accept` (strict mode), rather than just noticed.
+    #[serde(default)]
+    pub accepted: bool,
 }
 
 mod hex16 {

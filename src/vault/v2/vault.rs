@@ -495,6 +495,11 @@ impl Vault2 {
         Ok(())
     }
 
+    /// Who holds what, as it will be written (see [`super::members`]).
+    pub fn roster(&self) -> super::members::Roster {
+        super::members::roster_of(&self.slots, &self.access)
+    }
+
     /// Changes which domains a slot holds (`member grant`/`revoke`): a domain it no longer holds
     /// is re-keyed on save, a domain it now holds gets a wrap of the current key. Needs `@all`.
     pub fn set_access(&mut self, name: &SlotName, access: Access) -> Result<()> {
