@@ -161,6 +161,10 @@ fn identity_new_show_and_import() {
     let out = env.cmd().args(["identity", "import", "--file", "--force"]).arg(&other).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), other_public);
+    // With KEYWARD_IDENTITY set, keeping another one here would never be used: refused.
+    let out =
+        env.cmd().env("KEYWARD_IDENTITY", &other).args(["identity", "new", "--file", "--force"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
     // An identity file others may read is refused, as ssh refuses such a key.
     std::fs::set_permissions(&other, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let out = env.cmd().env("KEYWARD_IDENTITY", &other).args(["identity", "show"]).output().unwrap();
@@ -250,4 +254,50 @@ fn a_member_added_on_another_branch_is_noticed_once_and_a_pin_refuses_it() {
     env.cmd().args(["member", "add", "frank", "--key", &frank]).assert().success();
     let out = env.cmd().args(["get", "dev/key"]).output().unwrap();
     assert!(out.status.success() && stderr(&out).is_empty(), "{}", stderr(&out));
+}
+
+/// Review findings: revoking from a member who held every environment leaves every other domain
+/// with a grant under the new @all key (an @all holder, which checks grants, still reads them
+/// all); an unknown environment is refused; `key rotate` keeps members; a slot line with no key
+/// for @default (which no seal or grant covers) is damage, not a member.
+#[test]
+fn revoking_from_an_all_member_keeps_the_vault_whole_and_orphan_slots_are_damage() {
+    let (env, alice, _) = team();
+    let out = env.cmd().args(["member", "revoke", "alice", "--env", "prod"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no longer holds every environment"), "{}", stderr(&out));
+    for (name, value) in [
+        ("shared/key", "shared-value-0000001"),
+        ("dev/key", "dev-value-000000001"),
+        ("prod/key", "prod-value-000000001"),
+    ] {
+        let out = env.cmd().args(["get", name]).output().unwrap();
+        assert_eq!(stdout(&out), format!("{value}\n"), "the recovery key (@all) reads {name}: {}", stderr(&out));
+    }
+    env.cmd().args(["list"]).assert().success();
+    assert_eq!(as_member(&env, &alice.0, &["get", "prod/key"]).status.code(), Some(4));
+    assert_eq!(stdout(&as_member(&env, &alice.0, &["get", "dev/key"])), "dev-value-000000001\n");
+    env.cmd().args(["member", "revoke", "alice", "--env", "nowhere"]).assert().code(2);
+
+    // key rotate: new keys, members kept (their public keys are not what leaked).
+    let rk = env.path("rk-rotated");
+    let out = env.cmd().args(["key", "rotate", "--yes", "--recovery-key-file"]).arg(&rk).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("members kept") || stdout(&out).contains("members kept"), "{}", stderr(&out));
+    let old_key = env.key.clone().unwrap();
+    assert_eq!(
+        env.cmd().env("KEYWARD_VAULT_KEY", &old_key).args(["get", "dev/key"]).output().unwrap().status.code(),
+        Some(4)
+    );
+    assert_eq!(stdout(&as_member(&env, &alice.0, &["get", "dev/key"])), "dev-value-000000001\n");
+
+    // An orphan slot line: damage (exit 5), before anyone's write could adopt it.
+    let text = std::fs::read_to_string(&env.vault).unwrap();
+    let (_, mallory) = age_identity(&env, "mallory");
+    let at = text.find("slot member:alice").unwrap();
+    let forged = format!("{}slot member:aaa {mallory} 0 by recovery\n{}", &text[..at], &text[at..]);
+    std::fs::write(&env.vault, forged).unwrap();
+    let out = as_member(&env, &alice.0, &["get", "dev/key"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("member:aaa has no key for @default"), "{}", stderr(&out));
 }

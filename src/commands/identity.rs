@@ -32,6 +32,15 @@ pub(super) fn run(command: IdentityCommand, ctx: &Context) -> Result<Outcome> {
 
 /// Keeps `secret` as this user's identity and prints its public key.
 fn keep(secret: Key32, args: &IdentityNewArgs, ctx: &Context, verb: &str) -> Result<Outcome> {
+    if std::env::var_os(identity::IDENTITY_VAR).is_some_and(|v| !v.is_empty()) {
+        return Err(Error::Refused(
+            format!(
+                "{} is set: that file is your identity here, and one kept now would never be used",
+                identity::IDENTITY_VAR
+            ),
+            "unset it first; nothing was changed",
+        ));
+    }
     let public = keys::recipient(&secret);
     if let Some((existing, source)) = identity::load()? {
         if existing.expose() == secret.expose() {
@@ -46,18 +55,28 @@ fn keep(secret: Key32, args: &IdentityNewArgs, ctx: &Context, verb: &str) -> Res
             ));
         }
     }
+    let file = identity::default_file()?;
     let kept_in = if args.file {
-        let path = identity::default_file()?;
-        crate::files::create_private_dir(crate::files::parent_dir(&path))?;
+        crate::files::create_private_dir(crate::files::parent_dir(&file))?;
         let text = identity::file_text(&secret, &crate::parse::time(ctx.now));
-        crate::files::write_atomic(&path, text.as_bytes())?;
-        Source::File(path)
+        crate::files::write_atomic(&file, text.as_bytes())?;
+        // The keyring is looked at first: an old identity there would go on winning.
+        for backend in identity::BACKENDS {
+            if keyring::get(backend, identity::KEYRING_NAME).is_ok_and(|s| s.is_some()) {
+                keyring::delete(backend, identity::KEYRING_NAME)?;
+            }
+        }
+        Source::File(file)
     } else {
         let backend = identity::BACKENDS.into_iter().find(|b| keyring::probe(*b).is_ok()).ok_or(Error::Refused(
             "no persistent keyring answers here (Secret Service or the macOS keychain; the kernel keyring forgets at reboot)".into(),
             "keep it in a 0600 file with --file",
         ))?;
         keyring::set(backend, identity::KEYRING_NAME, &secret)?;
+        // An old identity file would be used whenever the keyring cannot be reached.
+        if std::fs::symlink_metadata(&file).is_ok() {
+            crate::files::overwrite_and_remove(&file).map_err(|e| Error::io("cannot remove", &file, e))?;
+        }
         Source::Keyring(backend)
     };
     if ctx.out.json {

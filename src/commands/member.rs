@@ -47,29 +47,32 @@ fn member<'a>(slots: &'a [SlotInfo], name: &str) -> Result<&'a SlotInfo> {
 
 fn add(args: MemberAddArgs, ctx: &Context) -> Result<Outcome> {
     let name = name(&args.name)?;
-    let key_text = match (&args.public_key, &args.key_file) {
-        (Some(k), _) => k.clone(),
+    let (key_text, given_as) = match (&args.public_key, &args.key_file) {
+        (Some(k), _) => (zeroize::Zeroizing::new(k.trim().to_owned()), "--key".to_owned()),
         (None, Some(path)) => {
             // A public key: a link (or `<(age-keygen -y key.txt)`) is fine; the size is bounded.
-            let mut bytes = Vec::new();
+            // Sized once and wiped: a secret key given here by mistake must not linger.
+            let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(64 * 1024 + 1));
             let file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
             std::io::Read::read_to_end(&mut std::io::Read::take(file, 64 * 1024), &mut bytes)
                 .map_err(|e| Error::io("cannot read", path, e))?;
-            let text = String::from_utf8(bytes)
+            let text = std::str::from_utf8(&bytes)
                 .map_err(|_| Error::invalid("public key file", path.display().to_string(), "it is not text"))?;
-            text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).unwrap_or("").to_owned()
+            let line = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).unwrap_or("");
+            (zeroize::Zeroizing::new(line.to_owned()), path.display().to_string())
         }
         (None, None) => {
             return Err(Error::Usage("give the member's public key: --key age1… or --key-file PATH".into()));
         }
     };
-    if key_text.starts_with("AGE-SECRET-KEY-") {
+    let upper = key_text.get(..16).map(str::to_ascii_uppercase).unwrap_or_default();
+    if upper.starts_with("AGE-SECRET-KEY-") || upper.starts_with("AGE-PLUGIN-") {
         return Err(Error::Refused(
             "that is a secret key: a member is added by their public key".into(),
             "ask them for the output of `keyward identity show` (age1…); nothing was added",
         ));
     }
-    let recipient = identity::parse_recipient(&key_text).map_err(|r| Error::invalid("public key", "--key", r))?;
+    let recipient = identity::parse_recipient(&key_text).map_err(|r| Error::invalid("public key", &given_as, r))?;
     let envs = envs(&args.env)?;
     let access = if envs.is_empty() { Access::All } else { Access::Domains(envs.clone()) };
     ctx.modify(|vault, _| {
@@ -126,10 +129,9 @@ fn list(ctx: &Context) -> Result<Outcome> {
             })
             .collect::<Vec<_>>()
     };
-    let header = ["NAME", "KEY", "FINGERPRINT", "ACCESS", "ADDED", "BY"];
+    let header = ["NAME", "TYPE", "FINGERPRINT", "ACCESS", "ADDED", "BY"];
     ctx.out.listing(json, &header, "no members; add one with `keyward member add NAME --key age1…`", |table| {
         for s in &members {
-            let key = s.recipient.as_deref().unwrap_or("");
             table.add_row(vec![
                 s.label.clone(),
                 "age".into(),
@@ -138,7 +140,6 @@ fn list(ctx: &Context) -> Result<Outcome> {
                 parse::time(s.created),
                 s.added_by.clone().unwrap_or_else(|| "-".into()),
             ]);
-            let _ = key;
         }
     });
     Ok(Outcome::Success)
@@ -171,9 +172,15 @@ fn rm(args: MemberRmArgs, ctx: &Context) -> Result<Outcome> {
 fn change(args: MemberEnvArgs, ctx: &Context, grant: bool) -> Result<Outcome> {
     let name = name(&args.name.name)?;
     let asked = envs(&args.env)?;
+    let mut lost_all = false;
     let rekeyed = ctx.modify(|vault, _| {
         let slots = vault.slots();
         let current = member(&slots, &name)?.access.clone();
+        let known = vault.environments();
+        if let Some(unknown) = asked.iter().find(|e| !grant && !known.contains(e)) {
+            return Err(Error::UnknownEnvironment { env: unknown.clone(), suggestion: String::new() });
+        }
+        lost_all = !grant && current == Access::All;
         let access = match (&current, grant) {
             (Access::All, true) => {
                 return Err(Error::Refused(format!("{name} already holds every environment"), "nothing changed"));
@@ -191,6 +198,7 @@ fn change(args: MemberEnvArgs, ctx: &Context, grant: bool) -> Result<Outcome> {
             return Err(Error::Refused(format!("{name}'s access is already that"), "nothing changed"));
         }
         vault.set_access(SlotKind::Member, &name, access)?;
+        super::key::keep_a_way_in(vault, "that revocation")?;
         Ok(vault.rekeyed_domains())
     })?;
     let what = if grant { "member.grant" } else { "member.revoke" };
@@ -201,6 +209,11 @@ fn change(args: MemberEnvArgs, ctx: &Context, grant: bool) -> Result<Outcome> {
     ctx.out.report(&json!({"member": name, verb: envs, "rekeyed": rekeyed}), || format!("{verb} {list} for {name}"));
     if !grant {
         super::key::removal_note(ctx, &rekeyed);
+    }
+    if lost_all {
+        ctx.out.notice(&format!(
+            "{name} no longer holds every environment: they can no longer add or remove members, and environments made from now on are not theirs"
+        ));
     }
     Ok(Outcome::Success)
 }

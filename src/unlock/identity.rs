@@ -94,25 +94,42 @@ pub fn load() -> Result<Option<(Key32, Source)>> {
     Ok(None)
 }
 
-/// Reads an age identity file: its first `AGE-SECRET-KEY-1…` line. Refused when others may
-/// read it (as ssh refuses such a key) or when it is a symbolic link.
+/// The most an identity file may hold.
+const MAX_FILE: u64 = 16 * 1024;
+
+/// Reads an age identity file: its first `AGE-SECRET-KEY-1…` line. The file is opened once
+/// (not through a link, not waiting on a FIFO) and judged by what was opened: a regular file of
+/// yours that no one else may read (as ssh judges a key), at most 16 KiB.
 pub fn read_file(path: &Path) -> Result<Key32> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io("cannot read", path, e))?;
-    if meta.file_type().is_symlink() {
-        return Err(Error::invalid("identity file", path.display().to_string(), "it is a symbolic link"));
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let shown = || path.display().to_string();
+    let file =
+        std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).map_err(
+            |e| match e.raw_os_error() {
+                Some(libc::ELOOP) => Error::invalid("identity file", shown(), "it is a symbolic link"),
+                _ => Error::io("cannot read", path, e),
+            },
+        )?;
+    let meta = file.metadata().map_err(|e| Error::io("cannot read", path, e))?;
+    if !meta.is_file() || meta.len() > MAX_FILE {
+        return Err(Error::invalid("identity file", shown(), "it is not a regular file of at most 16 KiB"));
+    }
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    if meta.uid() != uid {
+        return Err(Error::invalid("identity file", shown(), "it belongs to another user"));
     }
     if meta.mode() & 0o077 != 0 {
         return Err(Error::invalid(
             "identity file",
-            path.display().to_string(),
+            shown(),
             format!("others may read it (mode {:o}): chmod 600 it", meta.mode() & 0o777),
         ));
     }
-    let bytes = Zeroizing::new(crate::files::read_nofollow(path).map_err(|e| Error::io("cannot read", path, e))?);
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|_| Error::invalid("identity file", path.display().to_string(), "it is not text"))?;
-    parse(text).map_err(|reason| Error::invalid("identity file", path.display().to_string(), reason))
+    let bytes = crate::sensitive::read_bounded(&mut { file }, MAX_FILE as usize, "cannot read", path)?;
+    let text =
+        crate::sensitive::into_text(bytes).map_err(|_| Error::invalid("identity file", shown(), "it is not text"))?;
+    parse(&text).map_err(|reason| Error::invalid("identity file", shown(), reason))
 }
 
 /// The secret of the first identity in an age identity file's text.
@@ -126,11 +143,13 @@ pub fn parse(text: &str) -> std::result::Result<Key32, &'static str> {
             "its first identity is not an age X25519 identity (AGE-SECRET-KEY-1…)"
         });
     }
-    let (hrp, data) = bech32::decode(line).map_err(|_| "its identity is malformed (the checksum does not match)")?;
-    let data = Zeroizing::new(data);
-    if !hrp.as_str().eq_ignore_ascii_case("age-secret-key-") || data.len() != 32 {
+    // Bech32, not Bech32m (which `bech32::decode` would also take, and age refuses).
+    let checked = bech32::primitives::decode::CheckedHrpstring::new::<bech32::Bech32>(line)
+        .map_err(|_| "its identity is malformed (the checksum does not match)")?;
+    if !checked.hrp().as_str().eq_ignore_ascii_case("age-secret-key-") {
         return Err("its identity is malformed");
     }
+    let data: Zeroizing<Vec<u8>> = Zeroizing::new(checked.byte_iter().collect());
     Key32::from_slice(&data).ok_or("its identity is malformed")
 }
 
@@ -158,7 +177,9 @@ pub fn parse_recipient(text: &str) -> std::result::Result<String, &'static str> 
     if text.starts_with("ssh-") {
         return Err("SSH keys as members are not supported yet: give the member's age key (`keyward identity show`)");
     }
-    if text.starts_with("age1") && text.len() > 70 && text.find('1').is_some_and(|i| i > 4) {
+    // The Bech32 separator is the last '1' (the data alphabet has none): `age1…` puts it at 3,
+    // a plugin's `age1yubikey1…` after its name.
+    if text.starts_with("age1") && text.rfind('1').is_some_and(|i| i > 3) {
         return Err("plugin recipients are not supported yet");
     }
     text.parse::<age::x25519::Recipient>().map(|r| r.to_string()).map_err(|_| "it is not an age public key (age1…)")
@@ -173,11 +194,13 @@ mod tests {
         let secret = Key32::random();
         let text = file_text(&secret, "2026-11-29T00:00:00Z");
         assert_eq!(parse(&text).unwrap().expose(), secret.expose());
-        let line = text.lines().find(|l| l.starts_with("AGE-")).unwrap();
-        let mangled = text.replace(line, &line.replace('Q', "P").replace('0', "Q"));
-        if mangled != *text {
-            assert!(parse(&mangled).is_err());
-        }
+        // A fixed identity (age-keygen's format) and one character of it changed.
+        let fixed = "AGE-SECRET-KEY-1GQ9778VQXMMJVE8SK7J6VT8UJ4HDQAJUVSFCWCM02D8GEWQ72PVQ2Y5J33";
+        assert!(parse(fixed).is_ok());
+        assert_eq!(
+            parse(&fixed.replace("GQ97", "GQ98")).err(),
+            Some("its identity is malformed (the checksum does not match)")
+        );
         assert!(parse("# nothing\n").is_err());
         assert!(parse("AGE-PLUGIN-YUBIKEY-1QQQ").is_err());
     }
@@ -189,6 +212,10 @@ mod tests {
         assert_eq!(parse_recipient(&format!("  {public}\n")).unwrap(), public);
         assert!(parse_recipient("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI x").is_err());
         assert!(parse_recipient("age1notakey").is_err());
+        assert_eq!(
+            parse_recipient("age1yubikey1q2w3e4r5t6y7u8i9o0pasdfghjklzxcvbnmqwertyuiopasdfghjklzxcvbnm").err(),
+            Some("plugin recipients are not supported yet")
+        );
         assert!(parse_recipient("").is_err());
     }
 }

@@ -78,6 +78,13 @@ pub(super) fn run(args: RotateKeyArgs, ctx: &Context) -> Result<Outcome> {
             vault.add_slot(&RandomSecret { kind: SlotKind::Recovery, label: String::new(), secret: key }, ctx.now)?;
             recovery::deliver(&dest, key, ctx)?;
         }
+        // Members keep their place: only their public keys are in the file, so a leak of the
+        // vault's secrets does not touch them; the new domain keys are wrapped to them.
+        for m in old.iter().filter(|s| s.kind == SlotKind::Member) {
+            if let Some(recipient) = &m.recipient {
+                vault.add_member(&m.label, recipient.clone(), m.created, m.access.clone())?;
+            }
+        }
         Ok((old, vault.keyring_name()))
     })?;
     for backend in &this_machine {
@@ -87,6 +94,7 @@ pub(super) fn run(args: RotateKeyArgs, ctx: &Context) -> Result<Outcome> {
     }
 
     let tokens: Vec<&str> = dropped.iter().filter(|s| s.kind == SlotKind::Token).map(|s| s.label.as_str()).collect();
+    let members: Vec<&str> = dropped.iter().filter(|s| s.kind == SlotKind::Member).map(|s| s.label.as_str()).collect();
     let machines: Vec<&str> = dropped
         .iter()
         .filter(|s| s.kind == SlotKind::Keyring && !this_machine.iter().any(|b| b.slot_label() == s.label))
@@ -103,7 +111,8 @@ pub(super) fn run(args: RotateKeyArgs, ctx: &Context) -> Result<Outcome> {
             .details(json!({"dropped_tokens": tokens, "dropped_keyring_slots": machines})),
         true,
     )?;
-    let report = json!({"rekeyed": true, "dropped_tokens": tokens, "dropped_keyring_slots": machines});
+    let report =
+        json!({"rekeyed": true, "dropped_tokens": tokens, "dropped_keyring_slots": machines, "kept_members": members});
     recovery::report(&dest, ctx, &report, || {
         let mut lines = vec!["vault re-keyed: old tokens, recovery key and passphrase no longer open it".to_owned()];
         if !tokens.is_empty() {
@@ -111,6 +120,9 @@ pub(super) fn run(args: RotateKeyArgs, ctx: &Context) -> Result<Outcome> {
         }
         if !machines.is_empty() {
             lines.push(format!("run `keyward key import` again on: {}", machines.join(", ")));
+        }
+        if !members.is_empty() {
+            lines.push(format!("members kept (the new keys are wrapped to their public keys): {}", members.join(", ")));
         }
         lines.push(if format2 {
             "note: older copies of the vault file (backups, git history) still open with the old secrets, but nothing written from now on does".into()

@@ -527,6 +527,17 @@ pub fn parse_owned(bytes: Vec<u8>) -> Result<Document, ParseError> {
     if domains.len() < 2 {
         return Err(damaged(n, "the @all and @default domains are missing"));
     }
+    // Every slot holds @default: a slot line without a key there is covered by no seal and no
+    // grant, and a writer would adopt it (wrap keys for it) on the next save.
+    let default_to = &domains[1].head.to;
+    if let Some(orphan) = slots.iter().find(|s| default_to.binary_search_by(|w| w.slot.cmp(&s.name)).is_err()) {
+        return Err(damaged(0, format!("the slot {} has no key for @default: nothing authenticates it", orphan.name)));
+    }
+    let mut recipients: Vec<&str> = slots.iter().map(|s| s.recipient.as_str()).collect();
+    recipients.sort_unstable();
+    if recipients.windows(2).any(|w| w[0] == w[1]) {
+        return Err(damaged(0, "two slots have the same recipient"));
+    }
     // A name lives in one domain only. Each domain's names are sorted: a merge finds a name
     // twice in linear time.
     if let Some(twice) = name_in_two_domains(text, &domains) {

@@ -517,6 +517,12 @@ impl Vault2 {
             }
         }
         if old == Access::All && access != Access::All {
+            if !self.access.iter().any(|(n, a)| n != name && *a == Access::All) {
+                return Err(Error::Refused(
+                    format!("{} is the only slot that holds every environment", name.describe()),
+                    "someone must keep the right to add and remove members: give another slot every environment first",
+                ));
+            }
             self.rekey.insert(ALL.to_owned());
         }
         self.access.insert(name.clone(), access);
@@ -606,6 +612,7 @@ impl Vault2 {
                 new_keys.insert(name.clone(), Arc::new(DomainKey::random(&doc.id)));
             }
         }
+        let all_rekeyed = new_keys.contains_key(ALL);
         let key_of = |this: &Self, name: &str| -> Result<Arc<DomainKey>> {
             match new_keys.get(name) {
                 Some(k) => Ok(k.clone()),
@@ -659,13 +666,22 @@ impl Vault2 {
                 && records_same
                 && settings_same
             {
-                // Untouched: written back as it was (this slot may not even hold it).
+                // Untouched: written back as it was (this slot may not even hold it), with a new
+                // grant when @all has a new key (the grant is not part of the seal).
                 let secrets = d.secrets.iter().map(|s| PrintSecret {
                     name: doc.secret_name(s),
                     var: doc.secret_var(s),
                     sealed: doc.sealed_text(s),
                 });
-                text::print_domain(&mut out, &d.head, secrets);
+                if all_rekeyed && name != ALL {
+                    let mut head = d.head.clone();
+                    let all = key_of(self, ALL)?;
+                    let grant = grant_transcript(&doc.id, &self.slots, &head);
+                    head.grant = Some(keys::hmac(&all.grant_key(&doc.id), grant.as_bytes()));
+                    text::print_domain(&mut out, &head, secrets);
+                } else {
+                    text::print_domain(&mut out, &d.head, secrets);
+                }
                 continue;
             }
             if !self.holds(name) {
@@ -726,7 +742,7 @@ impl Vault2 {
             seal_transcript(&mut seal, doc.created, &self.slots, &head, secrets);
             head.seal = seal.finish();
             // Who holds the domain changed: only a holder of @all may say so.
-            if name != ALL && (rekeyed || !recipients_same || old.is_none()) {
+            if name != ALL && (rekeyed || all_rekeyed || !recipients_same || old.is_none()) {
                 if !self.holds(ALL) {
                     return Err(Error::NewDomainNeedsAll { slot: self.opener_label(), domain: name.clone() });
                 }
