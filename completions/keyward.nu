@@ -522,6 +522,51 @@ module completions {
   export extern "keyward member help help" [
   ]
 
+  # Readable `git diff` of a project vault: set up the diff driver, or render a vault as git asks
+  export extern "keyward git" [
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+  ]
+
+  # Register keyward as git's diff driver for .keyward/*.kw (idempotent)
+  export extern "keyward git setup" [
+    --global                  # Register the driver in your global git config instead of this clone's
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+  ]
+
+  # Print a vault as reviewable lines (what git runs for a diff; never prompts, never a value)
+  export extern "keyward git textconv" [
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+    file: path                # The vault file (git passes a temporary copy of each side)
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "keyward git help" [
+  ]
+
+  # Register keyward as git's diff driver for .keyward/*.kw (idempotent)
+  export extern "keyward git help setup" [
+  ]
+
+  # Print a vault as reviewable lines (what git runs for a diff; never prompts, never a value)
+  export extern "keyward git help textconv" [
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "keyward git help help" [
+  ]
+
   # Remove this machine's keyring entry for the vault
   export extern "keyward lock" [
     --vault: path             # Vault file to use [env: KEYWARD_VAULT]
@@ -974,6 +1019,18 @@ module completions {
 
   # Take environments from a member: each is re-keyed
   export extern "keyward help member revoke" [
+  ]
+
+  # Readable `git diff` of a project vault: set up the diff driver, or render a vault as git asks
+  export extern "keyward help git" [
+  ]
+
+  # Register keyward as git's diff driver for .keyward/*.kw (idempotent)
+  export extern "keyward help git setup" [
+  ]
+
+  # Print a vault as reviewable lines (what git runs for a diff; never prompts, never a value)
+  export extern "keyward help git textconv" [
   ]
 
   # Remove this machine's keyring entry for the vault

@@ -186,6 +186,9 @@ pub(crate) enum Command {
     /// Team members by public key: add, list, remove (re-keys), grant and revoke environments
     #[command(subcommand, arg_required_else_help = true)]
     Member(MemberCommand),
+    /// Readable `git diff` of a project vault: set up the diff driver, or render a vault as git asks
+    #[command(subcommand, arg_required_else_help = true)]
+    Git(GitCommand),
     /// Remove this machine's keyring entry for the vault
     #[command(after_help = "Examples:\n  keyward lock\n  keyward unlock   # restore it later")]
     Lock,
@@ -1031,6 +1034,29 @@ pub(crate) struct UpgradeArgs {
     /// stop working
     #[arg(short, long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum GitCommand {
+    /// Register keyward as git's diff driver for .keyward/*.kw (idempotent)
+    #[command(
+        after_help = "Examples:\n  keyward git setup            # this clone: git config --local, .gitattributes\n  keyward git setup --global   # every repository of yours (still writes .gitattributes here)\n\nThen `git diff`, `git log -p` and `git show` show the vault by secret: names, variables,\nmetadata, versions and members; never a value. Commit .gitattributes so teammates get it too."
+    )]
+    Setup(GitSetupArgs),
+    /// Print a vault as reviewable lines (what git runs for a diff; never prompts, never a value)
+    #[command(after_help = "Examples:\n  keyward git textconv .keyward/vault.kw")]
+    Textconv {
+        /// The vault file (git passes a temporary copy of each side)
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GitSetupArgs {
+    /// Register the driver in your global git config instead of this clone's
+    #[arg(long)]
+    pub global: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -122,7 +122,7 @@ fn zsh_completes_commands_names_flags_and_providers() {
     )
     .unwrap();
     let complete = |line: &str, expect: &str| run(&env, "zsh", &["-f", driver.to_str().unwrap(), line, expect]);
-    assert!(complete("keyward g", "keyward get").contains("keyward get"), "command name completed");
+    assert!(complete("keyward ge", "keyward get").contains("keyward get"), "command name completed");
     let names = complete("keyward get ", "github/ci");
     assert!(names.contains("stripe/live") && names.contains("github/ci"), "{names}");
     assert!(complete("keyward add --prov", "--provider").contains("--provider"));

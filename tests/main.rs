@@ -19,6 +19,7 @@ mod exec;
 mod export_import;
 mod format2;
 mod generated;
+mod git_diff;
 mod help;
 mod hygiene;
 mod layers;

@@ -8,6 +8,7 @@ mod doctor;
 mod exec;
 mod export;
 mod get;
+mod git;
 mod identity;
 mod import;
 mod info;
@@ -48,7 +49,7 @@ pub(crate) fn note_skipped(ctx: &Context, vault: &crate::vault::Vault) {
 
 /// The command's name as audit entries record it.
 pub(crate) fn name(command: &Command) -> &'static str {
-    use crate::cli::{IdentityCommand, KeyCommand, MemberCommand, TokenCommand};
+    use crate::cli::{GitCommand, IdentityCommand, KeyCommand, MemberCommand, TokenCommand};
     match command {
         Command::Init(_) => "init",
         Command::Add(_) => "add",
@@ -68,6 +69,8 @@ pub(crate) fn name(command: &Command) -> &'static str {
         Command::Key(KeyCommand::Import(_)) => "key import",
         Command::Key(KeyCommand::Rotate(_)) => "key rotate",
         Command::Key(KeyCommand::Upgrade(_)) => "key upgrade",
+        Command::Git(GitCommand::Setup(_)) => "git setup",
+        Command::Git(GitCommand::Textconv { .. }) => "git textconv",
         Command::Identity(IdentityCommand::New(_)) => "identity new",
         Command::Identity(IdentityCommand::Show) => "identity show",
         Command::Identity(IdentityCommand::Import(_)) => "identity import",
@@ -112,6 +115,7 @@ pub(crate) fn dispatch(command: Command, ctx: &Context) -> Result<Outcome> {
         Command::Rename(args) => rename::run(args, ctx),
         Command::Rm(args) => rm::run(args, ctx),
         Command::Key(command) => key::run(command, ctx),
+        Command::Git(command) => git::run(command, ctx),
         Command::Identity(command) => identity::run(command, ctx),
         Command::Member(command) => member::run(command, ctx),
         Command::Lock => lock::lock(ctx),

@@ -1,0 +1,221 @@
+//! `keyward git setup|textconv`: a project vault that `git diff`, `git log -p` and `git show`
+//! can read. `setup` registers the diff driver and marks `.keyward/*.kw` with it; `textconv`
+//! is what git runs on each side of a diff: the vault as lines a person can review — members,
+//! domains, and per secret its variable, metadata and versions — never a value or its base64.
+//! It never prompts, never writes, and a domain this machine cannot open shows names and a short
+//! tag of each sealed body only, so a change still shows as a changed line.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::Outcome;
+use crate::cli::{GitCommand, GitSetupArgs};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::output::sanitize;
+use crate::parse;
+use crate::unlock::{self, Policy};
+use crate::vault::v2::{members, text};
+use crate::vault::{Locked, LockedFormat};
+
+/// The `.gitattributes` line `setup` makes sure of.
+const ATTRIBUTES: &str = ".keyward/*.kw diff=keyward";
+
+pub(super) fn run(command: GitCommand, ctx: &Context) -> Result<Outcome> {
+    match command {
+        GitCommand::Setup(args) => setup(&args, ctx),
+        GitCommand::Textconv { file } => textconv(&file, ctx),
+    }
+}
+
+/// git with the options that keep a repository's own config from running anything.
+fn git(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.current_dir(dir).stdin(Stdio::null());
+    c.args(["--no-pager", "-c", "core.fsmonitor=", "-c", "core.hooksPath=/dev/null"]);
+    c
+}
+
+fn run_git(dir: &Path, args: &[&str]) -> Result<String> {
+    let out = git(dir).args(args).stderr(Stdio::piped()).output().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::Usage("`keyward git` needs the `git` program, and it is not on PATH".into())
+        } else {
+            Error::io("cannot run", Path::new("git"), e)
+        }
+    })?;
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr);
+        let why = why.lines().find(|l| !l.trim().is_empty()).unwrap_or("failed").trim().to_owned();
+        return Err(Error::Usage(format!("git {}: {}", args.first().copied().unwrap_or(""), sanitize(&why))));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_owned())
+}
+
+/// Registers the diff driver (idempotent: a second run changes nothing) and the attributes.
+fn setup(args: &GitSetupArgs, ctx: &Context) -> Result<Outcome> {
+    let here = std::env::current_dir().map_err(|e| Error::io("cannot read", Path::new("."), e))?;
+    let top = run_git(&here, &["rev-parse", "--show-toplevel"]).ok().map(PathBuf::from);
+    if top.is_none() && !args.global {
+        return Err(Error::Usage("not inside a git repository: run it in the clone, or use --global".into()));
+    }
+    let scope = if args.global { "--global" } else { "--local" };
+    let dir = top.clone().unwrap_or(here);
+    let mut changed = Vec::new();
+    let wanted = "keyward git textconv";
+    let current = run_git(&dir, &["config", scope, "--get", "diff.keyward.textconv"]).unwrap_or_default();
+    if current != wanted {
+        run_git(&dir, &["config", scope, "diff.keyward.textconv", wanted])?;
+        changed.push(format!("git config {scope} diff.keyward.textconv \"{wanted}\""));
+    }
+    // git may cache textconv output in the repository (notes): never for a vault's.
+    let cache = run_git(&dir, &["config", scope, "--get", "diff.keyward.cachetextconv"]).unwrap_or_default();
+    if cache != "false" {
+        run_git(&dir, &["config", scope, "diff.keyward.cachetextconv", "false"])?;
+        changed.push(format!("git config {scope} diff.keyward.cachetextconv false"));
+    }
+    if let Some(top) = &top {
+        if append_line(&top.join(".gitattributes"), ATTRIBUTES)? {
+            changed.push(format!("{ATTRIBUTES} in .gitattributes"));
+        }
+        let keyward_dir = top.join(".keyward");
+        if keyward_dir.is_dir() && append_line(&keyward_dir.join(".gitignore"), "*.lock")? {
+            changed.push("*.lock in .keyward/.gitignore".into());
+        }
+    }
+    ctx.out.report(&serde_json::json!({"changed": changed}), || {
+        if changed.is_empty() {
+            "already set up: git diff shows the vault by secret".to_owned()
+        } else {
+            format!("set up: {}; commit .gitattributes so teammates get the same diffs", changed.join("; "))
+        }
+    });
+    Ok(Outcome::Success)
+}
+
+/// Adds `line` to the text file at `path` unless a line equal to it is there; never rewrites
+/// the others. Whether it added it.
+fn append_line(path: &Path, line: &str) -> Result<bool> {
+    let (text, exists) = match crate::files::read_nofollow(path) {
+        Ok(bytes) => (
+            String::from_utf8(bytes)
+                .map_err(|_| Error::invalid("file", path.display().to_string(), "it is not text"))?,
+            true,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (String::new(), false),
+        Err(e) => return Err(Error::io("cannot read", path, e)),
+    };
+    if text.lines().any(|l| l.trim() == line) {
+        return Ok(false);
+    }
+    let mut new = text;
+    if !new.is_empty() && !new.ends_with('\n') {
+        new.push('\n');
+    }
+    new.push_str(line);
+    new.push('\n');
+    if exists {
+        crate::files::replace_keeping_mode(path, new.as_bytes())?;
+    } else {
+        // Committed and read by everyone who clones: not a private file.
+        crate::files::write_atomic_mode(path, new.as_bytes(), 0o644)?;
+    }
+    Ok(true)
+}
+
+/// A domain's name, generation, short key id, and its secrets' name, variable and short tag.
+type DomainLines = (String, u64, String, Vec<(String, String, String)>);
+
+/// The vault at `file` as reviewable lines, on standard output.
+fn textconv(file: &Path, ctx: &Context) -> Result<Outcome> {
+    let locked = Locked::read(file)?;
+    let LockedFormat::V2(doc) = &locked.format else {
+        ctx.out.write(b"keyward vault 1 (binary: `keyward key upgrade` makes it a text vault git can diff)\n");
+        return Ok(Outcome::Success);
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "keyward vault 2, id {}", data_encoding::HEXLOWER.encode(&doc.id));
+    for (name, m) in members::roster(doc) {
+        let slot = text::SlotName::parse(&name).map_or(name.clone(), |n| n.describe());
+        let holds = if m.access == ["*"] { "every environment".to_owned() } else { m.access.join(", ") };
+        let _ = writeln!(out, "{}: key {}, {holds}", sanitize(&slot), members::fingerprint(&m.recipient));
+    }
+    // Clear parts first, then what this machine can open (never prompting).
+    let heads: Vec<DomainLines> = doc
+        .domains
+        .iter()
+        .map(|d| {
+            let lines = d
+                .secrets
+                .iter()
+                .map(|s| {
+                    let tag = text::sealed_tag(doc.sealed_text(s)).map(|t| data_encoding::HEXLOWER.encode(&t[..4]));
+                    (doc.secret_name(s).to_owned(), doc.secret_var(s).to_owned(), tag.unwrap_or_default())
+                })
+                .collect();
+            (d.head.name.clone(), d.head.generation, data_encoding::HEXLOWER.encode(&d.head.key_id[..4]), lines)
+        })
+        .collect();
+    let opened = unlock::unlock(&locked, Policy { passphrase: false }, &mut unlock::NoOne).ok();
+    let vault = opened.and_then(|(_, o)| locked.open(o.key).ok());
+    for (domain, generation, key_id, lines) in heads {
+        let readable = vault.as_ref().is_some_and(|v| v.v2().is_some_and(|v2| v2.holds(&domain)));
+        let _ = writeln!(
+            out,
+            "[{domain}] generation {generation}, key {key_id}{}",
+            if readable || lines.is_empty() { "" } else { " (this machine cannot open it)" }
+        );
+        for (name, var, tag) in lines {
+            let secret = if readable { vault.as_ref().and_then(|v| v.find(&name).ok().flatten()) } else { None };
+            match secret {
+                Some(s) => {
+                    let _ = writeln!(out, "{} {}: {}", sanitize(&name), sanitize(&var), describe(&s));
+                }
+                None => {
+                    let _ = writeln!(out, "{} {}: sealed {tag}", sanitize(&name), sanitize(&var));
+                }
+            }
+        }
+    }
+    ctx.out.write(out.as_bytes());
+    Ok(Outcome::Success)
+}
+
+/// A secret's metadata and versions on one line: never its value.
+fn describe(s: &crate::vault::secret::Secret) -> String {
+    let m = &s.body.meta;
+    let mut parts = Vec::new();
+    if let Some(p) = &m.provider {
+        parts.push(format!("provider {p}"));
+    }
+    if let Some(e) = m.expires {
+        parts.push(format!("expires {}", parse::time(e)));
+    }
+    match m.rotate_every {
+        Some(r) => parts.push(format!("rotate every {}", parse::short_duration(r))),
+        None => parts.push("never rotated".into()),
+    }
+    for (what, list) in
+        [("scopes", &m.scopes), ("allow-ip", &m.allow_ips), ("allow-origin", &m.allow_origins), ("tags", &m.tags)]
+    {
+        if !list.is_empty() {
+            parts.push(format!("{what} {}", list.join(",")));
+        }
+    }
+    if let Some(r) = &m.rate_limit {
+        parts.push(format!("rate limit {}/{}s", r.count, r.per_secs));
+    }
+    if let Some(n) = &m.note {
+        parts.push(format!("note {n:?}"));
+    }
+    let versions: Vec<String> = s
+        .body
+        .versions
+        .iter()
+        .rev()
+        .map(|v| format!("v{} {} since {}", v.id, v.stage.as_str(), parse::time(v.stage_since)))
+        .collect();
+    parts.push(versions.join(", "));
+    sanitize(&parts.join("; "))
+}
