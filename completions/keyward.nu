@@ -551,6 +551,19 @@ module completions {
     file: path                # The vault file (git passes a temporary copy of each side)
   ]
 
+  # Merge three versions of a vault by secret (what git runs as the merge driver)
+  export extern "keyward git merge-driver" [
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+    base: path                # The common ancestor (%O)
+    ours: path                # Ours (%A): the result is written here
+    theirs: path              # Theirs (%B)
+    path?: string             # The path in the repository (%P), for messages
+  ]
+
   # Print this message or the help of the given subcommand(s)
   export extern "keyward git help" [
   ]
@@ -561,6 +574,10 @@ module completions {
 
   # Print a vault as reviewable lines (what git runs for a diff; never prompts, never a value)
   export extern "keyward git help textconv" [
+  ]
+
+  # Merge three versions of a vault by secret (what git runs as the merge driver)
+  export extern "keyward git help merge-driver" [
   ]
 
   # Print this message or the help of the given subcommand(s)
@@ -1031,6 +1048,10 @@ module completions {
 
   # Print a vault as reviewable lines (what git runs for a diff; never prompts, never a value)
   export extern "keyward help git textconv" [
+  ]
+
+  # Merge three versions of a vault by secret (what git runs as the merge driver)
+  export extern "keyward help git merge-driver" [
   ]
 
   # Remove this machine's keyring entry for the vault

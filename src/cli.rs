@@ -1050,6 +1050,24 @@ pub(crate) enum GitCommand {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Merge three versions of a vault by secret (what git runs as the merge driver)
+    #[command(
+        after_help = "Examples:\n  keyward git merge-driver base.kw ours.kw theirs.kw .keyward/vault.kw\n\nDomains one side changed are taken from it; a domain both changed is merged secret by secret\nand re-sealed with this machine's key of it. Exit 1 (a conflict, ours left in place) when members\nchanged on both sides, a domain was re-keyed on one side, or a secret changed differently on both."
+    )]
+    MergeDriver {
+        /// The common ancestor (%O)
+        #[arg(value_name = "BASE")]
+        base: PathBuf,
+        /// Ours (%A): the result is written here
+        #[arg(value_name = "OURS")]
+        ours: PathBuf,
+        /// Theirs (%B)
+        #[arg(value_name = "THEIRS")]
+        theirs: PathBuf,
+        /// The path in the repository (%P), for messages
+        #[arg(value_name = "PATH")]
+        path: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

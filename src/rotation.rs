@@ -16,7 +16,7 @@ pub const NOTICE_DAYS: [i64; 2] = [1, 7];
 
 /// Settings key holding the earliest grace deadline in the vault, so writers know without
 /// decoding every secret whether a previous version has run out.
-const GRACE_NEXT: &str = "grace_next";
+pub const GRACE_NEXT: &str = "grace_next";
 
 fn find_stage(secret: &Secret, stage: Stage) -> Option<usize> {
     secret.body.versions.iter().rposition(|v| v.stage == stage)

@@ -19,7 +19,7 @@ mod exec;
 mod export_import;
 mod format2;
 mod generated;
-mod git_diff;
+mod git_drivers;
 mod help;
 mod hygiene;
 mod layers;

@@ -71,6 +71,7 @@ pub(crate) fn name(command: &Command) -> &'static str {
         Command::Key(KeyCommand::Upgrade(_)) => "key upgrade",
         Command::Git(GitCommand::Setup(_)) => "git setup",
         Command::Git(GitCommand::Textconv { .. }) => "git textconv",
+        Command::Git(GitCommand::MergeDriver { .. }) => "git merge-driver",
         Command::Identity(IdentityCommand::New(_)) => "identity new",
         Command::Identity(IdentityCommand::Show) => "identity show",
         Command::Identity(IdentityCommand::Import(_)) => "identity import",

@@ -495,6 +495,39 @@ impl Vault2 {
         Ok(())
     }
 
+    /// The seal of a domain with `head` (its own seal ignored) over `secrets` (name, variable,
+    /// sealed body in base64) under this vault's key of that domain, with this vault's slots:
+    /// what the merge driver needs to combine secret lines both sides sealed under one key.
+    pub fn seal_for(&self, head: &DomainHead, secrets: &[(&str, &str, &str)]) -> Result<[u8; 32]> {
+        let key = self.domain_key(&head.name)?;
+        if key.id() != head.key_id {
+            return Err(self.damaged(format!("{} is under another key on the other side", head.name)));
+        }
+        let mut seal = key.seal_transcript(&self.doc.id);
+        let lines = secrets.iter().map(|(n, v, s)| (*n, *v, text::sealed_tag(s).unwrap_or_default()));
+        seal_transcript(&mut seal, self.doc.created, &self.doc.slots, head, lines);
+        Ok(seal.finish())
+    }
+
+    /// The settings sealed in a `settings` line of this vault's `@default` (another side of a
+    /// merge, under the same key).
+    pub fn open_settings(&self, sealed: &[u8]) -> Result<Settings> {
+        let key = self.domain_key(DEFAULT)?;
+        let plain = key
+            .open(&settings_aad(&self.doc.id), sealed)
+            .map_err(|_| self.damaged("the settings do not authenticate"))?;
+        postcard::from_bytes::<Vec<(String, String)>>(&plain)
+            .map(Settings)
+            .map_err(|_| self.damaged("the settings cannot be decoded"))
+    }
+
+    /// Settings sealed for a `settings` line under this vault's `@default` key.
+    pub fn seal_settings(&self, settings: &Settings) -> Result<Vec<u8>> {
+        let key = self.domain_key(DEFAULT)?;
+        let plain = crate::sensitive::to_zeroizing_bytes(&settings.0, 256);
+        Ok(key.seal(&settings_aad(&self.doc.id), &plain))
+    }
+
     /// Who holds what, as it will be written (see [`super::members`]).
     pub fn roster(&self) -> super::members::Roster {
         super::members::roster_of(&self.slots, &self.access)
