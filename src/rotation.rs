@@ -158,10 +158,23 @@ pub fn rotated_at(secret: &Secret) -> i64 {
     secret.current().map_or(secret.body.meta.created, |v| v.created)
 }
 
-/// When the secret is next due for rotation, by its policy.
+/// When the secret is next due for rotation, by its policy; at once when a removed member saw
+/// its current value (see [`exposed`]).
 pub fn due_at(secret: &Secret) -> Option<i64> {
+    if let Some((at, _)) = exposed(secret) {
+        return Some(at);
+    }
     let every = secret.body.meta.rotate_every?;
     Some(rotated_at(secret).saturating_add(every as i64))
+}
+
+/// When, and to whom, the current value was exposed: a member who could read it was removed
+/// after it was made. `None` once it was rotated since.
+pub fn exposed(secret: &Secret) -> Option<(i64, &str)> {
+    let mark = secret.body.meta.ext.get(crate::vault::secret::ext::EXPOSED)?;
+    let (at, who) = mark.split_once(' ')?;
+    let at: i64 = at.parse().ok()?;
+    (rotated_at(secret) <= at).then_some((at, who))
 }
 
 /// Records that a grace deadline exists, for [`sweep`].

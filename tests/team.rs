@@ -89,7 +89,25 @@ fn a_removed_member_opens_nothing_written_afterwards_even_with_the_old_file() {
     let out = as_member(&env, &alice.0, &["member", "rm", "bob", "--yes"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("re-keyed @default, dev"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("rotate those keys"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("2 secrets are marked exposed"), "{}", stderr(&out));
+    // What Bob held is marked exposed: `rotate --due` lists it (exit 1) until it is rotated.
+    let out = env.cmd().args(["rotate", "--due", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let due: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let exposed: Vec<&str> = due
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["exposed_to"] == "member bob")
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(exposed, ["dev/key", "shared/key"], "{due}");
+    let mut rotate = env.at("2099-01-01T00:00:00Z");
+    rotate.args(["rotate", "dev/key", "--no-verify"]).write_stdin("dev-value-rotated-0002");
+    rotate.assert().success();
+    let due = stdout(&env.at("2099-01-01T00:00:01Z").args(["rotate", "--due", "--json"]).output().unwrap());
+    assert!(!due.contains("\"dev/key\""), "rotated: no longer exposed: {due}");
+    assert!(due.contains("\"shared/key\""), "{due}");
     env.add("dev/after", "written-after-removal", &["--env", "dev"]);
     assert_eq!(as_member(&env, &bob.0, &["get", "dev/after"]).status.code(), Some(4));
 

@@ -156,16 +156,22 @@ fn rm(args: MemberRmArgs, ctx: &Context) -> Result<Outcome> {
         ctx.out.notice("nothing removed");
         return Ok(Outcome::Declined);
     }
-    let rekeyed = ctx.modify(|vault, _| {
+    let (rekeyed, exposed) = ctx.modify(|vault, _| {
         member(&vault.slots(), &name)?;
         vault.remove_slots(|s| s.kind == SlotKind::Member && s.label == name)?;
         super::key::keep_a_way_in(vault, "removing that member")?;
-        Ok(vault.rekeyed_domains())
+        let rekeyed = vault.rekeyed_domains();
+        let exposed = mark_exposed(vault, &rekeyed, &format!("member {name}"), ctx.now)?;
+        Ok((rekeyed, exposed))
     })?;
     ctx.audit(crate::audit::Event::new("member.rm").details(json!({"member": name, "rekeyed": rekeyed})), true)?;
     ctx.out.report(&json!({"removed_member": name, "rekeyed": rekeyed}), || format!("removed member {name}"));
     super::key::removal_note(ctx, &rekeyed);
-    ctx.out.notice("they saw the values they held: rotate those keys at their providers (`keyward rotate NAME`), then commit the vault");
+    if exposed > 0 {
+        ctx.out.notice(&format!(
+            "they saw the values they held: {exposed} secrets are marked exposed and listed by `keyward rotate --due` (exit 1) until rotated at their providers"
+        ));
+    }
     Ok(Outcome::Success)
 }
 
@@ -199,7 +205,11 @@ fn change(args: MemberEnvArgs, ctx: &Context, grant: bool) -> Result<Outcome> {
         }
         vault.set_access(SlotKind::Member, &name, access)?;
         super::key::keep_a_way_in(vault, "that revocation")?;
-        Ok(vault.rekeyed_domains())
+        let rekeyed = vault.rekeyed_domains();
+        if !grant {
+            mark_exposed(vault, &rekeyed, &format!("member {name}"), ctx.now)?;
+        }
+        Ok(rekeyed)
     })?;
     let what = if grant { "member.grant" } else { "member.revoke" };
     let envs: Vec<&String> = asked.iter().collect();
@@ -288,4 +298,28 @@ fn accept(ctx: &Context) -> Result<Outcome> {
         }
     });
     Ok(Outcome::Success)
+}
+
+/// Marks every secret of `domains` (environments, and `@default` for those with none) as exposed
+/// to `who` now: its current value was readable by them, so `rotate --due` lists it until it is
+/// rotated. Returns how many were marked.
+fn mark_exposed(vault: &mut crate::vault::Vault, domains: &[String], who: &str, now: i64) -> Result<usize> {
+    use crate::vault::secret::ext;
+    let in_domain = |env: Option<&str>| domains.iter().any(|d| d == crate::vault::v2::text::domain_of(env));
+    let mut records = vault.records()?;
+    let mut marked = 0;
+    for record in &mut records.records {
+        if !in_domain(record.env.as_deref()) {
+            continue;
+        }
+        let mut secret = record.decode().map_err(|e| vault.record_error(e))?;
+        if secret.current().is_none() {
+            continue;
+        }
+        secret.body.meta.ext.insert(ext::EXPOSED.into(), format!("{now} {who}"));
+        *record = crate::vault::payload::Record::encode(&secret);
+        marked += 1;
+    }
+    vault.set_records(records);
+    Ok(marked)
 }

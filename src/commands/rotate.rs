@@ -407,6 +407,7 @@ fn due(args: &RotateArgs, ctx: &Context) -> Result<Outcome> {
                     "due": parse::time(*d),
                     "status": status(*d),
                     "pending": rotation::pending(s).map(|v| v.id),
+                    "exposed_to": rotation::exposed(s).map(|(_, who)| who),
                 })
             })
             .collect::<Vec<_>>()
@@ -416,6 +417,9 @@ fn due(args: &RotateArgs, ctx: &Context) -> Result<Outcome> {
         for (d, s) in &rows {
             let rotated = rotation::rotated_at(s);
             let mut state = status(*d).to_string();
+            if let Some((_, who)) = rotation::exposed(s) {
+                state.push_str(&format!(" (exposed to removed {})", sanitize(who)));
+            }
             if let Some(p) = rotation::pending(s) {
                 state.push_str(&format!(" (pending version {})", p.id));
             }

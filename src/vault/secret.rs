@@ -43,6 +43,9 @@ pub mod ext {
     pub const CHECK_DETAIL: &str = "check.detail";
     /// Set when the secret was revoked as compromised: no rollback to a leaked value.
     pub const COMPROMISED: &str = "compromised";
+    /// `<unix time> <member>`: a member who could read this secret was removed (or lost its
+    /// environment) then. Until the current value is newer, the secret is due for rotation.
+    pub const EXPOSED: &str = "exposed";
 
     /// How version `id` was verified before promotion (online, format, skipped, forced).
     pub fn verified(id: u32) -> String {
