@@ -199,3 +199,58 @@ fn a_forged_line_on_the_other_branch_is_refused_not_resealed() {
     assert!(said.contains("does not authenticate"), "{said}");
     assert!(!std::fs::read_to_string(&env.vault).unwrap().contains("dev/forged"));
 }
+
+/// Without `git setup`, a merge of two branches that changed one environment stops with a text
+/// conflict, and keyward's error says what to run.
+#[test]
+fn without_setup_a_conflicted_vault_says_to_run_git_setup() {
+    let mut env = Env::with_recovery_key();
+    let repo = env.path("repo");
+    std::fs::create_dir_all(repo.join(".keyward")).unwrap();
+    ok(&git(&env, &repo, &["init", "-q", "-b", "main"]));
+    std::fs::copy(&env.vault, repo.join(".keyward/vault.kw")).unwrap();
+    env.vault = repo.join(".keyward/vault.kw");
+    env.add("dev/base", "dev-base-value-0001", &["--env", "dev"]);
+    ok(&git(&env, &repo, &["add", "-A"]));
+    ok(&git(&env, &repo, &["commit", "-q", "-m", "vault"]));
+    ok(&git(&env, &repo, &["checkout", "-q", "-b", "feature"]));
+    env.add("dev/feature", "dev-feature-value-01", &["--env", "dev"]);
+    ok(&git(&env, &repo, &["commit", "-q", "-am", "feature"]));
+    ok(&git(&env, &repo, &["checkout", "-q", "main"]));
+    env.add("dev/main", "dev-main-value-0001", &["--env", "dev"]);
+    ok(&git(&env, &repo, &["commit", "-q", "-am", "main"]));
+    assert!(!git(&env, &repo, &["merge", "-q", "--no-edit", "feature"]).status.success());
+    let out = env.cmd().args(["get", "dev/base"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("keyward git setup"), "{}", stderr(&out));
+    common::assert_one_line_error(&stderr(&out));
+}
+
+/// A rebase replays three commits that each touch the vault onto a branch that changed the same
+/// environment: every step goes through the merge driver.
+#[test]
+fn a_rebase_of_three_vault_commits_goes_through_the_driver() {
+    let mut env = Env::with_recovery_key();
+    let repo = project(&mut env);
+    ok(&git(&env, &repo, &["checkout", "-q", "-b", "feature"]));
+    for i in 1..=3 {
+        env.add(&format!("dev/f{i}"), &format!("feature-value-000{i}"), &["--env", "dev"]);
+        ok(&git(&env, &repo, &["commit", "-q", "-am", &format!("f{i}")]));
+    }
+    ok(&git(&env, &repo, &["checkout", "-q", "main"]));
+    env.add("dev/m", "main-value-00001", &["--env", "dev"]);
+    ok(&git(&env, &repo, &["commit", "-q", "-am", "m"]));
+    ok(&git(&env, &repo, &["checkout", "-q", "feature"]));
+    let out = git(&env, &repo, &["rebase", "-q", "main"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for (name, value) in [
+        ("dev/f1", "feature-value-0001"),
+        ("dev/f2", "feature-value-0002"),
+        ("dev/f3", "feature-value-0003"),
+        ("dev/m", "main-value-00001"),
+    ] {
+        assert_eq!(stdout(&env.cmd().args(["get", name]).output().unwrap()), format!("{value}\n"), "{name}");
+    }
+    let log = ok(&git(&env, &repo, &["log", "--oneline"]));
+    assert_eq!(log.lines().count(), 5, "{log}");
+}

@@ -367,6 +367,14 @@ pub fn parse_owned(bytes: Vec<u8>) -> Result<Document, ParseError> {
     if bytes.len() > MAX_FILE {
         return Err(damaged(0, "the file is larger than the format allows"));
     }
+    // A text merge of two branches left git's markers: say what happened and what to do.
+    if let Some(at) = memchr::memmem::find(&bytes, b"\n<<<<<<< ") {
+        let line = memchr::memchr_iter(b'\n', &bytes[..=at]).count() + 1;
+        return Err(damaged(
+            line,
+            "git left merge conflict markers in the vault: run `keyward git setup` so git merges vaults by secret, then redo the merge (`git merge --abort`, or `git checkout --ours`/`--theirs` the file)",
+        ));
+    }
     let owned = String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();
         let line = memchr::memchr_iter(b'\n', &bytes[..e.utf8_error().valid_up_to()]).count() + 1;
