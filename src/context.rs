@@ -162,7 +162,7 @@ impl Context {
         // A vault committed to a repository has the mode git checked out (0644): what protects it
         // there is its encryption, and the warning would be noise on every teammate's command.
         if let Some(mode) = locked.loose_mode
-            && !in_git_work_tree(&locked.path)
+            && !crate::files::in_git_work_tree(&locked.path)
         {
             self.out.warn(&format!(
                 "{} can be read by other users (mode {mode:03o}); run `chmod 600 {}`",
@@ -309,11 +309,6 @@ impl Context {
         Self::remember_own_members(&vault);
         Ok(result)
     }
-}
-
-/// Whether a directory above `path` holds `.git` (a work tree or a worktree's `.git` file).
-fn in_git_work_tree(path: &std::path::Path) -> bool {
-    path.ancestors().skip(1).take(64).any(|dir| std::fs::symlink_metadata(dir.join(".git")).is_ok())
 }
 
 /// `KEYWARD_MEMBERS_PIN`: the digest `keyward member list --pin` printed.

@@ -180,6 +180,12 @@ pub fn overwrite_and_remove(path: &Path) -> std::io::Result<()> {
     std::fs::remove_file(path)
 }
 
+/// Whether a directory above `path` holds `.git` (a work tree, or a worktree's `.git` file): a
+/// vault there is committed and shared, not a personal file.
+pub fn in_git_work_tree(path: &Path) -> bool {
+    path.ancestors().skip(1).take(64).any(|dir| std::fs::symlink_metadata(dir.join(".git")).is_ok())
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;

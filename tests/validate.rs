@@ -388,3 +388,25 @@ fn config_overrides_base_urls_adds_providers_and_reports_errors_precisely() {
     let err = stderr(&env.cmd().args(["providers"]).output().unwrap());
     assert!(err.contains("line 5") && err.contains("providers.acme.patterns[0].regex"), "{err}");
 }
+
+/// Issue 17, CI with members: `validate --online` on a vault committed to git does not rewrite
+/// the shared file; the verdicts stay on this machine and `info` shows them.
+#[test]
+fn online_checks_of_a_committed_vault_do_not_rewrite_it() {
+    let server = stripe_server();
+    let mut env = env_with("KEYWARD_PROVIDER_STRIPE_URL", &server);
+    let repo = env.path("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    std::fs::create_dir_all(repo.join(".keyward")).unwrap();
+    std::fs::copy(&env.vault, repo.join(".keyward/vault.kw")).unwrap();
+    env.vault = repo.join(".keyward/vault.kw");
+    env.add("stripe/valid", &stripe("Valid"), &["--env", "prod"]);
+    let before = std::fs::read(&env.vault).unwrap();
+    let out = env.cmd().args(["validate", "stripe/valid", "--online", "--timeout", "2s"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("kept on this machine"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&env.vault).unwrap(), before, "the committed file is unchanged");
+    let info = json(&env.cmd().args(["info", "stripe/valid", "--json"]).output().unwrap());
+    assert_eq!(info["last_check"]["verdict"], "valid", "{info}");
+    assert_eq!(info["last_check"]["kept"], "on this machine");
+}

@@ -14,6 +14,7 @@ pub(super) fn run(args: NameArg, ctx: &Context) -> Result<Outcome> {
     let secret = vault.get(&args.name)?;
     let mut json = secret_json(&secret, true);
     super::add_usage(&mut json, super::usage(&vault).get(&secret.name));
+    super::apply_local_verdict(&mut json, &super::local_verdicts(&vault));
     if ctx.out.json {
         ctx.out.json(&json);
         return Ok(Outcome::Success);

@@ -50,11 +50,13 @@ pub(super) fn run(args: ListArgs, ctx: &Context) -> Result<Outcome> {
     let header = ["NAME", "VARIABLE", "ENV", "PROVIDER", "VERSION", "ROTATED", "EXPIRES", "TAGS"];
     let json = || {
         let usage = super::usage(&vault);
+        let verdicts = super::local_verdicts(&vault);
         let list: Vec<_> = secrets
             .iter()
             .map(|s| {
                 let mut json = secret_json(s, false);
                 super::add_usage(&mut json, usage.get(&s.name));
+                super::apply_local_verdict(&mut json, &verdicts);
                 json
             })
             .chain(

@@ -150,6 +150,22 @@ pub(crate) fn usage(vault: &crate::vault::Vault) -> std::collections::BTreeMap<S
         .unwrap_or_default()
 }
 
+/// The verdicts this machine keeps for a committed vault (see [`crate::vault::verdicts`]).
+pub(crate) fn local_verdicts(vault: &crate::vault::Vault) -> crate::vault::verdicts::Verdicts {
+    crate::vault::verdicts::file(&vault.path, &vault.id()).map(|f| crate::vault::verdicts::load(&f)).unwrap_or_default()
+}
+
+/// A secret's `last_check`: this machine's verdict when it is newer than the vault's.
+pub(crate) fn apply_local_verdict(json: &mut Value, verdicts: &crate::vault::verdicts::Verdicts) {
+    let Some(name) = json["name"].as_str() else { return };
+    let Some(v) = verdicts.get(name) else { return };
+    let vault_at = json["last_check"]["at"].as_str().map(str::to_owned);
+    if vault_at.is_none_or(|at| at < parse::time(v.at)) {
+        json["last_check"] =
+            json!({"verdict": v.verdict, "at": parse::time(v.at), "detail": v.detail, "kept": "on this machine"});
+    }
+}
+
 /// Adds the usage figures to a secret's JSON.
 pub(crate) fn add_usage(json: &mut Value, usage: Option<&(usize, i64)>) {
     json["uses"] = json!(usage.map_or(0, |u| u.0));

@@ -291,6 +291,33 @@ fn record(targets: &[Target], outcomes: &[(usize, Outcome)], ctx: &Context) -> R
     if outcomes.iter().all(|(i, _)| !stored.contains(i)) {
         return Ok(());
     }
+    // A committed vault is everyone's file: CI checking it must not rewrite it. The verdicts
+    // stay on this machine instead (`info` shows them), and what the provider reported about
+    // scopes and expiry is left for a person to `keyward update`.
+    let locked = ctx.read_locked()?;
+    if crate::files::in_git_work_tree(&locked.path) {
+        let Some(file) = crate::vault::verdicts::file(&locked.path, &locked.id()) else { return Ok(()) };
+        let mut verdicts = crate::vault::verdicts::load(&file);
+        for &i in &stored {
+            let mine: Vec<&Outcome> = outcomes.iter().filter(|(j, _)| *j == i).map(|(_, o)| o).collect();
+            let Some(worst) = mine.iter().max_by_key(|o| o.verdict.severity()) else { continue };
+            verdicts.insert(
+                targets[i].name.clone(),
+                crate::vault::verdicts::Verdict {
+                    verdict: worst.verdict.as_str().into(),
+                    at: ctx.now,
+                    detail: format!("{}: {}", worst.check, worst.detail),
+                },
+            );
+        }
+        crate::vault::verdicts::save(&file, &verdicts)?;
+        ctx.out.notice(&format!(
+            "verdicts kept on this machine ({}): {} is committed to git and is not rewritten by a check",
+            file.display(),
+            locked.path.display()
+        ));
+        return Ok(());
+    }
     ctx.modify(|vault, _| {
         let mut records = vault.records()?;
         for &i in &stored {

@@ -16,6 +16,7 @@ pub mod slots;
 pub mod store;
 pub mod v1;
 pub mod v2;
+pub mod verdicts;
 
 use std::path::{Path, PathBuf};
 
