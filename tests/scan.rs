@@ -321,3 +321,67 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2), "not a repository: {}", stderr(&out));
     common::assert_one_line_error(&stderr(&out));
 }
+
+/// Issue 20, item 6: inside zip (jar), tar.gz and gzip files, one nested archive deep, with the
+/// path inside the archive; a zip bomb, an encrypted member and a member nested too deep are
+/// skipped and said so; nothing is extracted to disk.
+#[test]
+fn archives_are_scanned_inside_and_bombs_are_skipped() {
+    use std::io::Write;
+    let env = Env::new();
+    let dir = env.path("tree");
+    std::fs::create_dir(&dir).unwrap();
+    let zip_of = |files: &[(&str, &[u8])]| -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        for (name, data) in files {
+            zip.start_file(*name, options).unwrap();
+            zip.write_all(data).unwrap();
+        }
+        zip.finish().unwrap();
+        out.into_inner()
+    };
+    let nested = zip_of(&[("deep/settings.py", format!("TOKEN = '{GITHUB}'\n").as_bytes())]);
+    let jar = zip_of(&[
+        ("config/app.yml", format!("stripe:\n  key: {STRIPE}\n").as_bytes()),
+        ("lib/inner.zip", &nested),
+        ("too/deep.zip", &zip_of(&[("x.zip", &zip_of(&[("y.env", format!("K={STRIPE}\n").as_bytes())]))])),
+    ]);
+    std::fs::write(dir.join("app.jar"), jar).unwrap();
+    std::fs::write(dir.join("bomb.zip"), zip_of(&[("zeros.txt", &vec![b'0'; 50 << 20])])).unwrap();
+    let mut tar = tar::Builder::new(Vec::new());
+    let data = format!("GITHUB_TOKEN={GITHUB}\n");
+    let mut header = tar::Header::new_gnu();
+    header.set_size(data.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tar.append_data(&mut header, "etc/ci.env", data.as_bytes()).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar.into_inner().unwrap()).unwrap();
+    std::fs::write(dir.join("backup.tgz"), gz.finish().unwrap()).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(format!("2026-11-29 request with key {STRIPE}\n").as_bytes()).unwrap();
+    std::fs::write(dir.join("app.log.gz"), gz.finish().unwrap()).unwrap();
+
+    let (code, doc) = scan_json(&env, &dir, &["--no-known"]);
+    assert_eq!(code, 1, "{doc}");
+    let mut paths: Vec<(String, u64)> = findings(&doc).into_iter().map(|(p, line, _)| (p, line)).collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            ("app.jar!config/app.yml".to_owned(), 2),
+            ("app.jar!lib/inner.zip!deep/settings.py".to_owned(), 1),
+            ("app.log.gz!app.log".to_owned(), 1),
+            ("backup.tgz!etc/ci.env".to_owned(), 1),
+        ],
+        "{doc}"
+    );
+    assert_eq!(doc["stats"]["archives"], 4, "{doc}");
+    assert_eq!(doc["stats"]["archive_skipped"], 2, "the bomb and the archive nested too deep: {doc}");
+    let out = env.cmd().current_dir(&dir).args(["scan"]).output().unwrap();
+    let said = stderr(&out);
+    assert!(said.contains("bomb.zip!zeros.txt") && said.contains("zip bomb"), "{said}");
+    assert!(said.contains("nested deeper"), "{said}");
+}

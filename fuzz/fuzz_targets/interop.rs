@@ -1,13 +1,21 @@
 //! The readers of other tools' files on arbitrary bytes: a 1Password `.1pux` (a zip) or CSV
-//! export, CSV records, and a dotenvx `encrypted:` value. Each returns items or a clean error,
-//! never a panic; a fuzzer-made dotenvx value never decrypts (that would be a forgery).
+//! export, CSV records, a dotenvx `encrypted:` value, and `scan`'s archive walker (zip, tar,
+//! tar.gz, gzip). Each returns items or a clean error, never a panic; a fuzzer-made dotenvx value
+//! never decrypts (that would be a forgery).
 #![no_main]
 
 use keyward::interop::{csv, dotenvx, onepassword};
+use keyward::scan::archive;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let _ = onepassword::from_1pux(data);
+    for kind in [archive::Kind::Zip, archive::Kind::Tar, archive::Kind::TarGz, archive::Kind::Gz] {
+        let _ = archive::walk(std::io::Cursor::new(data), kind, "fuzz", &mut |_, r| {
+            let mut sink = Vec::new();
+            std::io::Read::read_to_end(r, &mut sink).map(|n| n as u64)
+        });
+    }
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = onepassword::from_csv(text);
         if let Ok(rows) = csv::parse(text) {

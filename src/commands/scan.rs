@@ -237,4 +237,16 @@ fn table(out: &Output, findings: &[Finding], stats: &Stats, git: bool, verify: b
         report::size(stats.bytes),
         if stats.suppressed > 0 { format!(", {} suppressed", stats.suppressed) } else { String::new() }
     ));
+    if stats.archives > 0 {
+        out.notice(&format!(
+            "looked inside {}: {} scanned{}",
+            report::plural(stats.archives, "archive"),
+            report::plural(stats.archive_members, "member"),
+            if stats.archive_skipped > 0 {
+                format!(", {} skipped (see the warnings)", stats.archive_skipped)
+            } else {
+                String::new()
+            }
+        ));
+    }
 }

@@ -6,6 +6,7 @@
 //! with line and column; [`walk`] walks files or git objects with it, on every core; the `scan`
 //! command applies suppressions ([`settings`]), verifies and reports ([`report`]).
 
+pub mod archive;
 pub mod decode;
 pub mod generic;
 pub mod git;

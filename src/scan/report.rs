@@ -43,6 +43,11 @@ pub struct Stats {
     pub skipped_binary: u64,
     pub suppressed: u64,
     pub errors: u64,
+    /// Archives opened, members scanned inside them, and members skipped (too large, a bomb,
+    /// encrypted, nested too deep).
+    pub archives: u64,
+    pub archive_members: u64,
+    pub archive_skipped: u64,
 }
 
 impl Finding {

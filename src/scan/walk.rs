@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use zeroize::Zeroizing;
 
+use super::archive;
 use super::git::{self, BlobRef};
 use super::report::{Commit, Finding, Stats};
 use super::settings::{self, Settings};
@@ -75,6 +76,65 @@ struct Counters {
     binary: AtomicU64,
     suppressed: AtomicU64,
     errors: AtomicU64,
+    archives: AtomicU64,
+    archive_members: AtomicU64,
+    archive_skipped: AtomicU64,
+}
+
+/// A reader that counts what went through it.
+struct Counting<'a> {
+    inner: &'a mut dyn std::io::Read,
+    n: u64,
+}
+
+impl std::io::Read for Counting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+}
+
+/// The members of an archive, scanned; what was skipped is a warning each (the first 20).
+fn scan_archive(
+    scanner: &Scanner,
+    path: &Path,
+    kind: archive::Kind,
+    shown: &str,
+    relative: &str,
+    counts: &Counters,
+    warnings: &Mutex<Vec<String>>,
+) -> std::io::Result<Vec<Found>> {
+    let file = std::io::BufReader::new(std::fs::File::open(path)?);
+    let mut found = Vec::new();
+    let mut local = Stats::default();
+    let mut binary = 0;
+    let outcome = archive::walk(file, kind, shown, &mut |inner, reader| {
+        let mut counting = Counting { inner: reader, n: 0 };
+        match scanner.scan(&mut counting)? {
+            Scanned::Binary => binary += 1,
+            Scanned::Findings(raw) => {
+                let relative = format!("{relative}{}", &inner[shown.len()..]);
+                found.extend(raw.into_iter().filter_map(|r| finding(r, inner, &relative, None, &mut local)));
+            }
+        }
+        Ok(counting.n)
+    })?;
+    counts.archives.fetch_add(1, Ordering::Relaxed);
+    counts.archive_members.fetch_add(outcome.members, Ordering::Relaxed);
+    counts.bytes.fetch_add(outcome.bytes, Ordering::Relaxed);
+    counts.binary.fetch_add(binary, Ordering::Relaxed);
+    counts.suppressed.fetch_add(local.suppressed, Ordering::Relaxed);
+    counts.archive_skipped.fetch_add(outcome.skipped.len() as u64, Ordering::Relaxed);
+    let mut warnings = warnings.lock().expect("no panics");
+    let total = outcome.skipped.len();
+    for s in outcome.skipped.into_iter().take(20) {
+        warnings.push(format!("skipped {s}"));
+    }
+    if total > 20 {
+        warnings.push(format!("skipped {} more members of {shown}", total - 20));
+    }
+    Ok(found)
 }
 
 /// Walks the paths as ripgrep does (ignore files, hidden files skipped; `all_files` turns that
@@ -122,6 +182,20 @@ pub fn paths(w: &Walk<'_>, paths: &[PathBuf], all_files: bool, cwd: &Path, stats
             if settings.path_allowed(&relative) {
                 return ignore::WalkState::Continue;
             }
+            if let Some(kind) = archive::kind(&shown) {
+                match scan_archive(scanner, path, kind, &shown, &relative, &counts, &warnings) {
+                    Ok(found) => {
+                        counts.files.fetch_add(1, Ordering::Relaxed);
+                        (w.progress)();
+                        results.lock().expect("no panics").extend(found);
+                    }
+                    Err(e) => {
+                        warnings.lock().expect("no panics").push(format!("cannot read the archive {shown}: {e}"));
+                        counts.errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                return ignore::WalkState::Continue;
+            }
             let scanned = std::fs::File::open(path).and_then(|f| {
                 let len = f.metadata().map_or(0, |m| m.len());
                 scanner.scan(f).map(|s| (s, len))
@@ -157,6 +231,9 @@ pub fn paths(w: &Walk<'_>, paths: &[PathBuf], all_files: bool, cwd: &Path, stats
     stats.skipped_binary += load(&counts.binary);
     stats.suppressed += load(&counts.suppressed);
     stats.errors += load(&counts.errors);
+    stats.archives += load(&counts.archives);
+    stats.archive_members += load(&counts.archive_members);
+    stats.archive_skipped += load(&counts.archive_skipped);
     Ok(results.into_inner().expect("walk finished"))
 }
 
