@@ -669,6 +669,10 @@ module completions {
     ...files: path            # Files to mask (default: standard input)
   ]
 
+  def "nu-complete keyward scan results" [] {
+    [ "valid" "invalid" "unknown" "unverified" ]
+  }
+
   def "nu-complete keyward scan format" [] {
     [ "table" "json" "sarif" ]
   }
@@ -679,6 +683,8 @@ module completions {
     --since: string           # With --git: only commits on HEAD since REV (REV..HEAD)
     --staged                  # Scan what the staged changes add (for a pre-commit hook)
     --verify                  # Ask each provider whether the keys found are live (valid, invalid or unknown)
+    --only-verified           # Report only keys a provider confirmed live (implies --verify)
+    --results: string@"nu-complete keyward scan results" # Report only findings with these verdicts: valid, invalid, unknown, unverified (no online check for that kind of key); comma-separated (implies --verify)
     --no-known                # Do not open the vault: skip the user's own stored values
     --format: string@"nu-complete keyward scan format" # Output format (--json is the same as --format json)
     --exit-zero               # Exit 0 even when findings remain

@@ -688,6 +688,14 @@ pub(crate) struct InjectArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ResultFilter {
+    Valid,
+    Invalid,
+    Unknown,
+    Unverified,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum ExportFormat {
     /// VAR="value", escaped so dotenv parsers read it back unchanged
     Dotenv,
@@ -855,6 +863,13 @@ pub(crate) struct ScanArgs {
     /// Ask each provider whether the keys found are live (valid, invalid or unknown)
     #[arg(long)]
     pub verify: bool,
+    /// Report only keys a provider confirmed live (implies --verify)
+    #[arg(long, conflicts_with = "results")]
+    pub only_verified: bool,
+    /// Report only findings with these verdicts: valid, invalid, unknown, unverified (no online
+    /// check for that kind of key); comma-separated (implies --verify)
+    #[arg(long, value_enum, value_name = "VERDICT", value_delimiter = ',')]
+    pub results: Vec<ResultFilter>,
     /// Do not open the vault: skip the user's own stored values
     #[arg(long)]
     pub no_known: bool,

@@ -303,6 +303,21 @@ fn verify_asks_the_provider_about_each_key_once() {
     assert_eq!(asked, 3, "one request per distinct key, a 503 never retried: {asked}");
     let table = env.cmd().current_dir(&dir).args(["scan", "--no-known", "--verify"]).output().unwrap();
     assert!(stdout(&table).contains("VERDICT") && stdout(&table).contains("invalid"), "{}", stdout(&table));
+
+    // Issue 20, item 5: the filters trufflehog users ask for. A generic finding has no online
+    // check: "unverified".
+    write(&dir, "c.py", "webhook_secret = \"Zq8Lr2Vw7Xn4Bt6Kp1Hs9Dj3Fm5Gc0Ya\"\n");
+    let (code, doc) = scan_json(&env, &dir, &["--no-known", "--only-verified"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        located(&doc, "verdict").iter().map(|(p, l, _)| (p.as_str(), *l)).collect::<Vec<_>>(),
+        [("a.env", 1), ("b.env", 1)]
+    );
+    let (_, doc) = scan_json(&env, &dir, &["--no-known", "--results", "unknown,unverified"]);
+    let kept: Vec<(String, u64)> = findings(&doc).into_iter().map(|(p, l, _)| (p, l)).collect();
+    assert_eq!(kept, [("a.env".to_owned(), 3), ("c.py".to_owned(), 1)], "{doc}");
+    let (code, doc) = scan_json(&env, &dir, &["--no-known", "--results", "invalid", "--exit-zero"]);
+    assert_eq!((code, findings(&doc).len()), (0, 1));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::Outcome;
-use crate::cli::{ScanArgs, ScanFormat};
+use crate::cli::{ResultFilter, ScanArgs, ScanFormat};
 use crate::config::Config;
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -93,8 +93,25 @@ pub(super) fn run(args: ScanArgs, ctx: &Context) -> Result<Outcome> {
         return Ok(Outcome::Success);
     }
 
-    if args.verify {
+    let filter: Vec<ResultFilter> = if args.only_verified { vec![ResultFilter::Valid] } else { args.results.clone() };
+    if args.verify || !filter.is_empty() {
         verify(&mut found, registry, &config, ctx);
+    }
+    if !filter.is_empty() {
+        let before = found.len();
+        found.retain(|f| {
+            let verdict = match f.finding.verdict {
+                Some(Verdict::Valid) => ResultFilter::Valid,
+                Some(Verdict::Invalid) => ResultFilter::Invalid,
+                Some(Verdict::Unknown) => ResultFilter::Unknown,
+                None => ResultFilter::Unverified,
+            };
+            filter.contains(&verdict)
+        });
+        let left_out = before - found.len();
+        if left_out > 0 {
+            notes.push(format!("{} left out by the verdicts asked for", report::plural(left_out as u64, "finding")));
+        }
     }
     if vault_opened {
         let event = crate::audit::Event::new("scan").details(
@@ -116,7 +133,7 @@ pub(super) fn run(args: ScanArgs, ctx: &Context) -> Result<Outcome> {
     }
     let format = if ctx.out.json { ScanFormat::Json } else { args.format };
     match format {
-        ScanFormat::Table => table(&ctx.out, &findings, &stats, args.git, args.verify),
+        ScanFormat::Table => table(&ctx.out, &findings, &stats, args.git, args.verify || !filter.is_empty()),
         ScanFormat::Json => ctx.out.json(&report::json_document(&findings, &stats, &notes)),
         ScanFormat::Sarif => ctx.out.json(&report::sarif(&findings, |id| rule_help(registry, id))),
     }
