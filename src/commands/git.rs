@@ -238,211 +238,38 @@ fn side(path: &Path, what: &str) -> Result<text::Document> {
     })
 }
 
-/// A domain block as text: how the sides are compared.
-fn block(doc: &text::Document, d: &text::Domain) -> String {
-    let mut out = String::new();
-    let secrets = d.secrets.iter().map(|s| text::PrintSecret {
-        name: doc.secret_name(s),
-        var: doc.secret_var(s),
-        sealed: doc.sealed_text(s),
-    });
-    text::print_domain(&mut out, &d.head, secrets);
-    out
+/// A side opened with whatever unlocks it here without asking; `None` when nothing does.
+fn opened(path: &Path) -> Option<crate::vault::Vault> {
+    let locked = Locked::read(path).ok()?;
+    let (_, unlocked) = unlock::unlock(&locked, Policy { passphrase: false }, &mut unlock::NoOne).ok()?;
+    locked.open(unlocked.key).ok()
 }
 
-/// A domain's secret lines: name → (variable, sealed body).
-fn lines<'d>(
-    doc: &'d text::Document,
-    d: Option<&'d text::Domain>,
-) -> std::collections::BTreeMap<&'d str, (&'d str, &'d str)> {
-    let Some(d) = d else { return Default::default() };
-    d.secrets.iter().map(|s| (doc.secret_name(s), (doc.secret_var(s), doc.sealed_text(s)))).collect()
-}
-
-/// git's merge driver for a vault (`%O %A %B %P`): a three-way merge by secret. Domains only
-/// one side changed are taken from it as they are; a domain both sides changed under the same key
-/// and recipients is merged secret by secret (a secret changed on one side takes that side's
-/// line) and re-sealed with this machine's key of it. Members changed on both sides, a domain
-/// re-keyed on one side, or one secret changed differently on both sides is a conflict: exit 1,
-/// ours left in place, the reason named. Writes the result over ours (`%A`), as git expects.
+/// git's merge driver for a vault (`%O %A %B %P`): see [`crate::vault::v2::merge`]. Writes the
+/// result over ours (`%A`), as git expects; a conflict is exit 1 with ours left in place.
 fn merge(base: &Path, ours: &Path, theirs: &Path, shown: Option<&str>, ctx: &Context) -> Result<Outcome> {
-    use std::collections::BTreeSet;
+    use crate::vault::v2::merge::{self, Keys, Merged};
     let shown = sanitize(shown.unwrap_or(".keyward/vault.kw"));
     let (base_doc, ours_doc, theirs_doc) =
         (side(base, "the common ancestor")?, side(ours, "ours")?, side(theirs, "theirs")?);
-    let conflict = |why: String| -> Result<Outcome> {
-        ctx.out.warn(&format!(
-            "{shown}: cannot merge by secret: {why}; ours is left in place: keep one side (`git checkout --ours` or `--theirs`) and redo the other side's change with keyward"
-        ));
-        Ok(Outcome::ChecksFailed)
+    let (mine, other) = (opened(ours), opened(theirs));
+    let keys = Keys {
+        ours: mine.as_ref().and_then(crate::vault::Vault::v2),
+        theirs: other.as_ref().and_then(crate::vault::Vault::v2),
     };
-    if ours_doc.id != theirs_doc.id || ours_doc.id != base_doc.id {
-        return conflict("the sides are different vaults (another vault id)".into());
-    }
-    if ours_doc.slots != theirs_doc.slots {
-        return conflict("members or key slots changed on both sides".into());
-    }
-    let mut names: Vec<String> = ours_doc
-        .domains
-        .iter()
-        .chain(&theirs_doc.domains)
-        .map(|d| d.head.name.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    names.sort_by_key(|n| match n.as_str() {
-        text::ALL => (0, String::new()),
-        text::DEFAULT => (1, String::new()),
-        other => (2, other.to_owned()),
-    });
-    let mut opened: Option<crate::vault::Vault> = None;
-    let mut theirs_opened: Option<crate::vault::Vault> = None;
-    let mut out = String::new();
-    text::print_header(&mut out, &ours_doc.id, ours_doc.created, &ours_doc.slots);
-    let mut merged_domains = Vec::new();
-    for name in &names {
-        let (da, db, dob) = (ours_doc.domain(name), theirs_doc.domain(name), base_doc.domain(name));
-        let text_of = |doc: &text::Document, d: Option<&text::Domain>| d.map(|d| block(doc, d));
-        let (ta, tb, to) = (text_of(&ours_doc, da), text_of(&theirs_doc, db), text_of(&base_doc, dob));
-        if ta == tb || tb == to {
-            out.push_str(&ta.unwrap_or_default());
-            continue;
+    match merge::merge(&base_doc, &ours_doc, &theirs_doc, &keys)? {
+        Merged::Conflict(why) => {
+            ctx.out.warn(&format!(
+                "{shown}: cannot merge by secret: {why}; ours is left in place: keep one side (`git checkout --ours` or `--theirs`) and redo the other side's change with keyward"
+            ));
+            Ok(Outcome::ChecksFailed)
         }
-        if ta == to {
-            out.push_str(&tb.unwrap_or_default());
-            continue;
-        }
-        // Both sides changed this domain.
-        let (Some(da), Some(db)) = (da, db) else {
-            return conflict(format!("{name} was made on both sides"));
-        };
-        let mut ha = da.head.clone();
-        let mut hb = db.head.clone();
-        ha.seal = [0; 32];
-        hb.seal = [0; 32];
-        let settings_differ = ha.settings != hb.settings;
-        ha.settings = None;
-        hb.settings = None;
-        if ha != hb {
-            return conflict(format!("{name} was re-keyed, or its recipients changed, on one side"));
-        }
-        let (la, lb, lo) = (lines(&ours_doc, Some(da)), lines(&theirs_doc, Some(db)), lines(&base_doc, dob));
-        let mut merged: Vec<(&str, &str, &str)> = Vec::new();
-        let mut clashes = Vec::new();
-        let all: BTreeSet<&str> = la.keys().chain(lb.keys()).copied().collect();
-        for secret in all {
-            let (mine, other, was) = (la.get(secret), lb.get(secret), lo.get(secret));
-            let pick = if mine == other || other == was {
-                mine
-            } else if mine == was {
-                other
-            } else {
-                clashes.push(secret);
-                continue;
-            };
-            if let Some((var, sealed)) = pick {
-                merged.push((secret, var, sealed));
+        Merged::Text { text, resealed } => {
+            crate::files::replace_keeping_mode(ours, text.as_bytes())?;
+            if !resealed.is_empty() {
+                ctx.out.notice(&format!("{shown}: merged {} secret by secret", resealed.join(", ")));
             }
-        }
-        if !clashes.is_empty() {
-            return conflict(format!("changed differently on both sides: {}", clashes.join(", ")));
-        }
-        // A name in two domains would be damage: checked on the result below.
-        if opened.is_none() {
-            let locked = Locked::read(ours)?;
-            let unlocked = unlock::unlock(&locked, Policy { passphrase: false }, &mut unlock::NoOne);
-            match unlocked {
-                Ok((_, unlocked)) => opened = Some(locked.open(unlocked.key)?),
-                Err(_) => {
-                    return conflict(format!(
-                        "{name} changed on both sides, and this machine cannot open the vault to re-seal it (no keyring entry, identity or KEYWARD_VAULT_KEY opens it)"
-                    ));
-                }
-            }
-        }
-        let v2 = opened.as_ref().and_then(crate::vault::Vault::v2).expect("a format 2 vault");
-        if !v2.holds(name) {
-            return conflict(format!("{name} changed on both sides and needs someone who holds it to merge"));
-        }
-        // Re-sealing vouches for every line kept: both sides' blocks must authenticate first
-        // (a branch is anyone's writing), under the key this machine holds.
-        v2.domain_key(name)?;
-        if theirs_opened.is_none() {
-            let locked = Locked::read(theirs)?;
-            let (_, unlocked) = unlock::unlock(&locked, Policy { passphrase: false }, &mut unlock::NoOne)?;
-            theirs_opened = Some(locked.open(unlocked.key)?);
-        }
-        theirs_opened.as_ref().and_then(crate::vault::Vault::v2).expect("a format 2 vault").domain_key(name)?;
-        let mut head = da.head.clone();
-        if settings_differ {
-            // Settings hold the audit secret: kept in `Settings`, which wipes itself.
-            let read = |d: Option<&text::Domain>| -> Result<crate::vault::v2::vault::Settings> {
-                match d.and_then(|d| d.head.settings.as_ref()) {
-                    Some(sealed) => v2.open_settings(sealed),
-                    None => Ok(crate::vault::v2::vault::Settings::default()),
-                }
-            };
-            let (sa, sb, so) = (read(Some(da))?, read(Some(db))?, read(dob)?);
-            match merge_settings(&sa.0, &sb.0, &so.0) {
-                Ok(merged) => {
-                    let settings = crate::vault::v2::vault::Settings(merged);
-                    head.settings = Some(v2.seal_settings(&settings)?);
-                }
-                Err(key) => return conflict(format!("the vault setting {key} changed differently on both sides")),
-            }
-        }
-        head.seal = v2.seal_for(&head, &merged)?;
-        let secrets = merged.iter().map(|(n, v, s)| text::PrintSecret { name: n, var: v, sealed: s });
-        text::print_domain(&mut out, &head, secrets);
-        merged_domains.push(name.clone());
-    }
-    text::print_end(&mut out);
-    // The result must read back as a vault, and every domain this machine holds must open.
-    let check = Locked::from_bytes(ours, zeroize::Zeroizing::new(out.clone().into_bytes()), None)
-        .map_err(|e| Error::invalid("merge", shown.clone(), format!("the merged file does not read back ({e})")))?;
-    if opened.is_some() {
-        let unlocked = unlock::unlock(&check, Policy { passphrase: false }, &mut unlock::NoOne)?;
-        let merged = check.open(unlocked.1.key)?;
-        let v2 = merged.v2().expect("a format 2 vault");
-        for name in &merged_domains {
-            v2.domain_key(name)?;
+            Ok(Outcome::Success)
         }
     }
-    crate::files::replace_keeping_mode(ours, out.as_bytes())?;
-    if !merged_domains.is_empty() {
-        ctx.out.notice(&format!("{shown}: merged {} secret by secret", merged_domains.join(", ")));
-    }
-    Ok(Outcome::Success)
-}
-
-/// Three-way merge of `@default`'s settings by key. The earliest grace deadline wins when both
-/// sides moved it (a sweep then finds every due grace period); any other key changed differently
-/// on both sides is a conflict (its name is returned).
-fn merge_settings(
-    ours: &[(String, String)],
-    theirs: &[(String, String)],
-    base: &[(String, String)],
-) -> std::result::Result<Vec<(String, String)>, String> {
-    let get = |s: &[(String, String)], k: &str| s.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
-    let mut keys: Vec<&String> = ours.iter().chain(theirs).map(|(k, _)| k).collect();
-    keys.sort();
-    keys.dedup();
-    let mut out = Vec::new();
-    for k in keys {
-        let (mine, other, was) = (get(ours, k), get(theirs, k), get(base, k));
-        let v = if mine == other || other == was {
-            mine
-        } else if mine == was {
-            other
-        } else if k == crate::rotation::GRACE_NEXT {
-            let n = |v: &Option<String>| v.as_deref().and_then(|v| v.parse::<i64>().ok());
-            [n(&mine), n(&other)].into_iter().flatten().min().map(|t| t.to_string())
-        } else {
-            return Err(k.clone());
-        };
-        if let Some(v) = v {
-            out.push((k.clone(), v));
-        }
-    }
-    Ok(out)
 }

@@ -3,6 +3,7 @@
 
 pub mod keys;
 pub mod members;
+pub mod merge;
 pub mod seen;
 pub mod text;
 pub mod vault;

@@ -1,0 +1,192 @@
+//! Three-way merge of format 2 vault texts by secret: what `keyward git merge-driver` runs.
+//!
+//! A domain only one side changed is taken from it as it is. A domain both sides changed under
+//! the same key and recipients is merged secret by secret — a secret changed on one side takes
+//! that side's line — and re-sealed with the merger's key of it, after both sides' blocks
+//! authenticate (a branch is anyone's writing: a forged line is refused, never vouched for).
+//! `@default`'s settings merge by key. Members changed on both sides, a domain re-keyed or
+//! re-membered on one side, or one secret (or setting) changed differently on both sides is a
+//! [`Merged::Conflict`] naming why; nothing is lost because nothing is written.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::text::{self, ALL, DEFAULT, Document, Domain, PrintSecret};
+use super::vault::{Settings, Vault2};
+use crate::error::Result;
+
+/// The merge's result.
+#[derive(Debug)]
+pub enum Merged {
+    /// The merged file, and the domains merged secret by secret (re-sealed).
+    Text { text: String, resealed: Vec<String> },
+    /// Why the sides cannot be merged by secret.
+    Conflict(String),
+}
+
+/// The merger's keys: the vault opened from ours and from theirs with the same credential
+/// (`None` when this machine cannot open it).
+pub struct Keys<'a> {
+    pub ours: Option<&'a Vault2>,
+    pub theirs: Option<&'a Vault2>,
+}
+
+fn block(doc: &Document, d: &Domain) -> String {
+    let mut out = String::new();
+    let secrets = d.secrets.iter().map(|s| PrintSecret {
+        name: doc.secret_name(s),
+        var: doc.secret_var(s),
+        sealed: doc.sealed_text(s),
+    });
+    text::print_domain(&mut out, &d.head, secrets);
+    out
+}
+
+fn lines<'d>(doc: &'d Document, d: Option<&'d Domain>) -> BTreeMap<&'d str, (&'d str, &'d str)> {
+    let Some(d) = d else { return BTreeMap::new() };
+    d.secrets.iter().map(|s| (doc.secret_name(s), (doc.secret_var(s), doc.sealed_text(s)))).collect()
+}
+
+fn order(name: &str) -> (u8, &str) {
+    match name {
+        ALL => (0, ""),
+        DEFAULT => (1, ""),
+        other => (2, other),
+    }
+}
+
+/// Merges `ours` and `theirs` against their common ancestor `base`.
+pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_>) -> Result<Merged> {
+    let conflict = |why: String| Ok(Merged::Conflict(why));
+    if ours.id != theirs.id || ours.id != base.id {
+        return conflict("the sides are different vaults (another vault id)".into());
+    }
+    if ours.slots != theirs.slots {
+        return conflict("members or key slots changed on both sides".into());
+    }
+    let mut names: Vec<&str> = ours
+        .domains
+        .iter()
+        .chain(&theirs.domains)
+        .map(|d| d.head.name.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    names.sort_by_key(|n| order(n));
+    let mut out = String::new();
+    text::print_header(&mut out, &ours.id, ours.created, &ours.slots);
+    let mut resealed = Vec::new();
+    for name in names {
+        let (mine, other, was) = (ours.domain(name), theirs.domain(name), base.domain(name));
+        let (tm, to, tw) = (mine.map(|d| block(ours, d)), other.map(|d| block(theirs, d)), was.map(|d| block(base, d)));
+        if tm == to || to == tw {
+            out.push_str(&tm.unwrap_or_default());
+            continue;
+        }
+        if tm == tw {
+            out.push_str(&to.unwrap_or_default());
+            continue;
+        }
+        let (Some(mine), Some(other)) = (mine, other) else {
+            return conflict(format!("{name} was made on both sides"));
+        };
+        let (mut hm, mut ho) = (mine.head.clone(), other.head.clone());
+        hm.seal = [0; 32];
+        ho.seal = [0; 32];
+        let settings_differ = hm.settings != ho.settings;
+        hm.settings = None;
+        ho.settings = None;
+        if hm != ho {
+            return conflict(format!("{name} was re-keyed, or its recipients changed, on one side"));
+        }
+        let (lm, lo, lw) = (lines(ours, Some(mine)), lines(theirs, Some(other)), lines(base, was));
+        let mut merged: Vec<(&str, &str, &str)> = Vec::new();
+        let mut clashes = Vec::new();
+        for secret in lm.keys().chain(lo.keys()).copied().collect::<BTreeSet<&str>>() {
+            let (m, o, w) = (lm.get(secret), lo.get(secret), lw.get(secret));
+            let pick = if m == o || o == w {
+                m
+            } else if m == w {
+                o
+            } else {
+                clashes.push(secret);
+                continue;
+            };
+            if let Some((var, sealed)) = pick {
+                merged.push((secret, var, sealed));
+            }
+        }
+        if !clashes.is_empty() {
+            return conflict(format!("changed differently on both sides: {}", clashes.join(", ")));
+        }
+        let (Some(kv), Some(kt)) = (keys.ours, keys.theirs) else {
+            return conflict(format!(
+                "{name} changed on both sides, and this machine cannot open the vault to re-seal it"
+            ));
+        };
+        if !kv.holds(name) {
+            return conflict(format!("{name} changed on both sides and needs someone who holds it to merge"));
+        }
+        // Both blocks authenticate under the key this machine holds, or nothing is vouched for.
+        kv.domain_key(name)?;
+        kt.domain_key(name)?;
+        let mut head = mine.head.clone();
+        if settings_differ {
+            let read = |d: Option<&Domain>| -> Result<Settings> {
+                match d.and_then(|d| d.head.settings.as_ref()) {
+                    Some(sealed) => kv.open_settings(sealed),
+                    None => Ok(Settings::default()),
+                }
+            };
+            let (sm, so, sw) = (read(Some(mine))?, read(Some(other))?, read(was)?);
+            match merge_settings(&sm.0, &so.0, &sw.0) {
+                Ok(settings) => head.settings = Some(kv.seal_settings(&Settings(settings))?),
+                Err(key) => return conflict(format!("the vault setting {key} changed differently on both sides")),
+            }
+        }
+        head.seal = kv.seal_for(&head, &merged)?;
+        let secrets = merged.iter().map(|(n, v, s)| PrintSecret { name: n, var: v, sealed: s });
+        text::print_domain(&mut out, &head, secrets);
+        resealed.push(name.to_owned());
+    }
+    text::print_end(&mut out);
+    // A name both sides added in different domains is damage in the result: a conflict.
+    if let Err(e) = text::parse(out.as_bytes()) {
+        return conflict(format!("the merged file would not read back ({e:?})"));
+    }
+    Ok(Merged::Text { text: out, resealed })
+}
+
+/// Three-way merge of `@default`'s settings by key. The earliest grace deadline wins when both
+/// sides moved it (a sweep then finds every due grace period); any other key changed differently
+/// on both sides is a conflict (its name is returned).
+fn merge_settings(
+    ours: &[(String, String)],
+    theirs: &[(String, String)],
+    base: &[(String, String)],
+) -> std::result::Result<Vec<(String, String)>, String> {
+    let get = |s: &[(String, String)], k: &str| s.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
+    let mut keys: Vec<&String> = ours.iter().chain(theirs).map(|(k, _)| k).collect();
+    keys.sort();
+    keys.dedup();
+    let mut out = Vec::new();
+    for k in keys {
+        let (mine, other, was) = (get(ours, k), get(theirs, k), get(base, k));
+        let v = if mine == other || other == was {
+            mine
+        } else if mine == was {
+            other
+        } else if k == crate::rotation::GRACE_NEXT {
+            let n = |v: &Option<String>| v.as_deref().and_then(|v| v.parse::<i64>().ok());
+            [n(&mine), n(&other)].into_iter().flatten().min().map(|t| t.to_string())
+        } else {
+            return Err(k.clone());
+        };
+        if let Some(v) = v {
+            out.push((k.clone(), v));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
