@@ -361,4 +361,11 @@ impl unlock::Ask for Terminal<'_> {
         }
         crate::input::prompt_secret(&format!("Passphrase for {}: ", path.display())).map(Some)
     }
+
+    fn key_passphrase(&mut self, key: &std::path::Path) -> Result<Option<crate::sensitive::Passphrase>> {
+        if !crate::input::can_prompt() {
+            return Ok(None);
+        }
+        crate::input::prompt_secret(&format!("Passphrase for {}: ", key.display())).map(Some)
+    }
 }

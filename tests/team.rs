@@ -319,3 +319,66 @@ fn revoking_from_an_all_member_keeps_the_vault_whole_and_orphan_slots_are_damage
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     assert!(stderr(&out).contains("member:aaa has no key for @default"), "{}", stderr(&out));
 }
+
+/// An SSH key as a member: `ssh-ed25519` public keys from the real `ssh-keygen`; the member
+/// unlocks with ~/.ssh/id_ed25519 (tried because a member slot names its public key), or with
+/// KEYWARD_IDENTITY pointing at a key; a passphrase-protected key asks on a terminal.
+#[test]
+fn an_ssh_ed25519_key_is_a_member() {
+    let (env, _, _) = team();
+    let keygen = |path: &Path, passphrase: &str| {
+        let out = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-C", "test", "-N", passphrase, "-f"])
+            .arg(path)
+            .output()
+            .expect("ssh-keygen (Debian's openssh-client)");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::read_to_string(path.with_extension("pub")).unwrap().trim().to_owned()
+    };
+    let ssh_dir = env.home.join(".ssh");
+    std::fs::create_dir_all(&ssh_dir).unwrap();
+    let carol = keygen(&ssh_dir.join("id_ed25519"), "");
+    let out = env.cmd().args(["member", "add", "carol", "--env", "dev", "--key", &carol]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list = stdout(&env.cmd().args(["member", "list", "--json"]).output().unwrap());
+    assert!(list.contains("\"key_type\":\"ssh-ed25519\"") || list.contains("\"key_type\": \"ssh-ed25519\""), "{list}");
+
+    // ~/.ssh/id_ed25519, with no vault key and no KEYWARD_IDENTITY.
+    let out = env.cmd().env_remove("KEYWARD_VAULT_KEY").args(["get", "dev/key"]).output().unwrap();
+    assert_eq!(stdout(&out), "dev-value-000000001\n", "{}", stderr(&out));
+    let out = env.cmd().env_remove("KEYWARD_VAULT_KEY").args(["get", "prod/key"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "carol holds dev only: {}", stderr(&out));
+
+    // A passphrase-protected key, through KEYWARD_IDENTITY: asked for on a terminal.
+    let dave_key = env.path("dave_ed25519");
+    let dave = keygen(&dave_key, "correct horse battery");
+    env.cmd().args(["member", "add", "dave", "--key", &dave]).assert().success();
+    let mut cmd = env.std_cmd();
+    cmd.env_remove("KEYWARD_VAULT_KEY").env("KEYWARD_IDENTITY", &dave_key).args(["get", "prod/key"]);
+    let mut term = common::terminal::Terminal::spawn(cmd);
+    term.expect("Passphrase for");
+    term.type_line("correct horse battery");
+    let (status, screen) = term.finish();
+    assert_eq!(status.code(), Some(0), "{screen}");
+    assert!(screen.contains("prod-value-000000001") && !screen.contains("correct horse"), "{screen}");
+    // Without a terminal, nobody to ask: the unlock error says why.
+    let out = env
+        .cmd()
+        .env_remove("KEYWARD_VAULT_KEY")
+        .env("KEYWARD_IDENTITY", &dave_key)
+        .args(["get", "prod/key"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("passphrase was not given"), "{}", stderr(&out));
+
+    // An RSA key is refused with the reason.
+    let rsa = env.path("rsa_key");
+    let out =
+        Command::new("ssh-keygen").args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"]).arg(&rsa).output().unwrap();
+    assert!(out.status.success());
+    let rsa_pub = std::fs::read_to_string(rsa.with_extension("pub")).unwrap();
+    let out = env.cmd().args(["member", "add", "erin", "--key", rsa_pub.trim()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("only ssh-ed25519"), "{}", stderr(&out));
+}

@@ -72,7 +72,13 @@ fn add(args: MemberAddArgs, ctx: &Context) -> Result<Outcome> {
             "ask them for the output of `keyward identity show` (age1…); nothing was added",
         ));
     }
-    let recipient = identity::parse_recipient(&key_text).map_err(|r| Error::invalid("public key", &given_as, r))?;
+    let (recipient, ssh) = if key_text.starts_with("ssh-") {
+        let (age, blob) =
+            identity::parse_ssh_member(&key_text).map_err(|r| Error::invalid("public key", &given_as, r))?;
+        (age, Some(blob))
+    } else {
+        (identity::parse_recipient(&key_text).map_err(|r| Error::invalid("public key", &given_as, r))?, None)
+    };
     let envs = envs(&args.env)?;
     let access = if envs.is_empty() { Access::All } else { Access::Domains(envs.clone()) };
     ctx.modify(|vault, _| {
@@ -89,7 +95,7 @@ fn add(args: MemberAddArgs, ctx: &Context) -> Result<Outcome> {
                 "nothing was added",
             ));
         }
-        vault.add_member(&name, recipient.clone(), ctx.now, access.clone())
+        vault.add_member(&name, recipient.clone(), ssh.clone(), ctx.now, access.clone())
     })?;
     let envs: Vec<&String> = envs.iter().collect();
     ctx.audit(
@@ -120,7 +126,8 @@ fn list(ctx: &Context) -> Result<Outcome> {
                 json!({
                     "name": s.label,
                     "key": s.recipient,
-                    "key_type": "age-x25519",
+                    "key_type": if s.ssh.is_some() { "ssh-ed25519" } else { "age-x25519" },
+                    "ssh_key": s.ssh.as_ref().map(|b| format!("ssh-ed25519 {b}")),
                     "fingerprint": s.recipient.as_deref().map(fingerprint),
                     "access": super::key::access_json(&s.access),
                     "added": parse::time(s.created),
@@ -134,7 +141,7 @@ fn list(ctx: &Context) -> Result<Outcome> {
         for s in &members {
             table.add_row(vec![
                 s.label.clone(),
-                "age".into(),
+                if s.ssh.is_some() { "ssh-ed25519".into() } else { "age".into() },
                 s.recipient.as_deref().map(fingerprint).unwrap_or_default(),
                 super::key::access_text(&s.access),
                 parse::time(s.created),

@@ -101,35 +101,40 @@ const MAX_FILE: u64 = 16 * 1024;
 /// (not through a link, not waiting on a FIFO) and judged by what was opened: a regular file of
 /// yours that no one else may read (as ssh judges a key), at most 16 KiB.
 pub fn read_file(path: &Path) -> Result<Key32> {
+    let text = read_private(path, "identity file")?;
+    parse(&text).map_err(|reason| Error::invalid("identity file", path.display().to_string(), reason))
+}
+
+/// A private key file's text: opened once (not through a link, not waiting on a FIFO) and judged
+/// by what was opened: a regular file of yours that no one else may read, at most 16 KiB.
+fn read_private(path: &Path, what: &'static str) -> Result<Zeroizing<String>> {
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let shown = || path.display().to_string();
     let file =
         std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).map_err(
             |e| match e.raw_os_error() {
-                Some(libc::ELOOP) => Error::invalid("identity file", shown(), "it is a symbolic link"),
+                Some(libc::ELOOP) => Error::invalid(what, shown(), "it is a symbolic link"),
                 _ => Error::io("cannot read", path, e),
             },
         )?;
     let meta = file.metadata().map_err(|e| Error::io("cannot read", path, e))?;
     if !meta.is_file() || meta.len() > MAX_FILE {
-        return Err(Error::invalid("identity file", shown(), "it is not a regular file of at most 16 KiB"));
+        return Err(Error::invalid(what, shown(), "it is not a regular file of at most 16 KiB"));
     }
     // SAFETY: getuid has no preconditions and cannot fail.
     let uid = unsafe { libc::getuid() };
     if meta.uid() != uid {
-        return Err(Error::invalid("identity file", shown(), "it belongs to another user"));
+        return Err(Error::invalid(what, shown(), "it belongs to another user"));
     }
     if meta.mode() & 0o077 != 0 {
         return Err(Error::invalid(
-            "identity file",
+            what,
             shown(),
             format!("others may read it (mode {:o}): chmod 600 it", meta.mode() & 0o777),
         ));
     }
     let bytes = crate::sensitive::read_bounded(&mut { file }, MAX_FILE as usize, "cannot read", path)?;
-    let text =
-        crate::sensitive::into_text(bytes).map_err(|_| Error::invalid("identity file", shown(), "it is not text"))?;
-    parse(&text).map_err(|reason| Error::invalid("identity file", shown(), reason))
+    crate::sensitive::into_text(bytes).map_err(|_| Error::invalid(what, shown(), "it is not text"))
 }
 
 /// The secret of the first identity in an age identity file's text.
@@ -171,11 +176,56 @@ pub fn file_text(secret: &Key32, created: &str) -> Zeroizing<String> {
     text
 }
 
+/// An SSH ed25519 member key: see [`crate::vault::v2::keys::ssh_member`].
+pub fn parse_ssh_member(text: &str) -> std::result::Result<(String, String), &'static str> {
+    crate::vault::v2::keys::ssh_member(text)
+}
+
+/// The X25519 secret of an SSH ed25519 private key file (OpenSSH format): the first half of
+/// SHA-512 of the Ed25519 seed, the scalar the Ed25519 key itself is made from. `ask` gives the
+/// key's passphrase when it has one (`None`: nobody to ask). `None` for another kind of key.
+pub fn ssh_secret(
+    path: &Path,
+    ask: &mut dyn FnMut() -> Result<Option<crate::sensitive::Passphrase>>,
+) -> Result<Option<Key32>> {
+    use sha2::Digest as _;
+    let shown = || path.display().to_string();
+    let text = read_private(path, "SSH key")?;
+    let mut key = ssh_key::PrivateKey::from_openssh(text.as_str())
+        .map_err(|_| Error::invalid("SSH key", shown(), "it is not an OpenSSH private key"))?;
+    if key.is_encrypted() {
+        let Some(passphrase) = ask()? else { return Ok(None) };
+        key = key
+            .decrypt(passphrase.expose().as_bytes())
+            .map_err(|_| Error::WrongSecret { what: "SSH key passphrase", path: path.to_owned() })?;
+    }
+    let Some(pair) = key.key_data().ed25519() else { return Ok(None) };
+    let seed = Zeroizing::new(pair.private.to_bytes());
+    let digest = Zeroizing::new(sha2::Sha512::digest(&seed[..]));
+    Ok(Key32::from_slice(&digest[..32]))
+}
+
+/// Whether `path` holds an OpenSSH private key (rather than an age identity).
+pub fn is_ssh_key_file(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 36];
+    crate::files::open_read_nofollow(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| head.starts_with(b"-----BEGIN OPENSSH PRIVATE KEY-----"))
+}
+
+/// The key blob of an OpenSSH public key file (`id_ed25519.pub`): the second field.
+pub fn ssh_public_blob(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut fields = text.split_whitespace();
+    (fields.next()? == "ssh-ed25519").then(|| fields.next().map(str::to_owned)).flatten()
+}
+
 /// A member's key as given to `member add`: an age X25519 recipient (`age1…`).
 pub fn parse_recipient(text: &str) -> std::result::Result<String, &'static str> {
     let text = text.trim();
     if text.starts_with("ssh-") {
-        return Err("SSH keys as members are not supported yet: give the member's age key (`keyward identity show`)");
+        return Err("give an SSH key with `member add NAME --key 'ssh-ed25519 AAAA…'`");
     }
     // The Bech32 separator is the last '1' (the data alphabet has none): `age1…` puts it at 3,
     // a plugin's `age1yubikey1…` after its name.

@@ -280,6 +280,7 @@ mod tests {
             argon2: None,
             recipient: None,
             added_by: None,
+            ssh: None,
         };
         let here = Backend::Keyutils.slot_label();
         let slots = [

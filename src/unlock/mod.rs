@@ -100,6 +100,11 @@ pub trait Ask {
     /// The passphrase for the vault at `path`, asked for the `attempt`th time (from 1); `None`
     /// when there is no one to ask.
     fn passphrase(&mut self, path: &std::path::Path, attempt: u32) -> Result<Option<Passphrase>>;
+
+    /// The passphrase of the SSH private key at `key`; `None` when there is no one to ask.
+    fn key_passphrase(&mut self, _key: &std::path::Path) -> Result<Option<Passphrase>> {
+        Ok(None)
+    }
 }
 
 /// Nobody to ask: the passphrase comes from `KEYWARD_PASSPHRASE_FILE` or not at all.
@@ -159,8 +164,31 @@ pub fn unlock(locked: &Locked, policy: Policy, ask: &mut dyn Ask) -> Result<(Cre
         notes.push("no keyring slot".into());
     }
 
-    // Your identity, when the vault has members.
-    if slots.iter().any(|s| s.kind == SlotKind::Member) {
+    // Your identity, when the vault has members: an SSH key (KEYWARD_IDENTITY, or
+    // ~/.ssh/id_ed25519 when a member slot names its public key), else your age identity.
+    let env_identity = std::env::var_os(identity::IDENTITY_VAR).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+    let ssh_members: Vec<&str> = slots.iter().filter_map(|s| s.ssh.as_deref()).collect();
+    let default_ssh = (env_identity.is_none() && !ssh_members.is_empty())
+        .then(|| crate::paths::home().ok().map(|h| h.join(".ssh/id_ed25519")))
+        .flatten()
+        .filter(|key| {
+            identity::ssh_public_blob(&key.with_extension("pub")).is_some_and(|b| ssh_members.contains(&b.as_str()))
+        });
+    let ssh_key = env_identity.clone().filter(|p| identity::is_ssh_key_file(p)).or(default_ssh);
+    if let Some(key) = ssh_key.filter(|_| slots.iter().any(|s| s.kind == SlotKind::Member)) {
+        match identity::ssh_secret(&key, &mut || ask.key_passphrase(&key)) {
+            Ok(Some(secret)) => {
+                let mut credential = Credential::new(identity::PersonalIdentity { secret });
+                if let Some(opened) = credential.open(locked) {
+                    return Ok((credential, opened));
+                }
+                notes.push(format!("the SSH key {} is not a member of this vault", key.display()));
+            }
+            Ok(None) => notes
+                .push(format!("the SSH key {} is not an ed25519 key, or its passphrase was not given", key.display())),
+            Err(e) => notes.push(e.to_string()),
+        }
+    } else if slots.iter().any(|s| s.kind == SlotKind::Member) {
         match identity::load() {
             Ok(Some((secret, source))) => {
                 let mut credential = Credential::new(identity::PersonalIdentity { secret });

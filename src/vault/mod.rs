@@ -93,6 +93,7 @@ fn v1_slot_info(s: &format::Slot) -> SlotInfo {
         argon2,
         recipient: None,
         added_by: None,
+        ssh: None,
     }
 }
 
@@ -106,6 +107,7 @@ fn v2_slot_infos<'a>(slots: impl Iterator<Item = (&'a v2::text::Slot, &'a Access
             argon2: s.argon2.map(|(p, _)| p),
             recipient: Some(s.recipient.clone()),
             added_by: s.added_by.as_ref().map(ToString::to_string),
+            ssh: s.ssh.clone(),
         })
         .collect()
 }
@@ -499,6 +501,7 @@ impl Vault {
                     created: now,
                     argon2: params.map(|p| (p, salt)),
                     added_by: None,
+                    ssh: None,
                 };
                 v.add_slot(NewSlot { slot, access })
             }
@@ -520,7 +523,14 @@ impl Vault {
 
     /// Adds a team member by their public key (format 2 only): a slot `member:NAME` that holds
     /// the domains of `access`, recorded as added by the slot that opened the vault.
-    pub fn add_member(&mut self, name: &str, recipient: String, now: i64, access: Access) -> Result<()> {
+    pub fn add_member(
+        &mut self,
+        name: &str,
+        recipient: String,
+        ssh: Option<String>,
+        now: i64,
+        access: Access,
+    ) -> Result<()> {
         let Format::V2(v) = &mut self.format else {
             return Err(Error::NeedsFormat2 { what: "team members".into() });
         };
@@ -530,6 +540,7 @@ impl Vault {
             created: now,
             argon2: None,
             added_by: v.opener().cloned(),
+            ssh,
         };
         v.add_slot(NewSlot { slot, access })
     }

@@ -24,6 +24,8 @@ pub struct SlotInfo {
     pub recipient: Option<String>,
     /// A member slot: who added it, as the file records it (not proven).
     pub added_by: Option<String>,
+    /// A member slot made from an SSH key: the `ssh-ed25519` blob.
+    pub ssh: Option<String>,
 }
 
 impl SlotInfo {

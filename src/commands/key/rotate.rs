@@ -82,7 +82,7 @@ pub(super) fn run(args: RotateKeyArgs, ctx: &Context) -> Result<Outcome> {
         // vault's secrets does not touch them; the new domain keys are wrapped to them.
         for m in old.iter().filter(|s| s.kind == SlotKind::Member) {
             if let Some(recipient) = &m.recipient {
-                vault.add_member(&m.label, recipient.clone(), m.created, m.access.clone())?;
+                vault.add_member(&m.label, recipient.clone(), m.ssh.clone(), m.created, m.access.clone())?;
             }
         }
         Ok((old, vault.keyring_name()))

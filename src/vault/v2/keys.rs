@@ -271,6 +271,24 @@ pub fn recipient(secret: &Key32) -> String {
     identity(secret).to_public().to_string()
 }
 
+/// An SSH ed25519 member key: its age X25519 recipient (the Montgomery form of the Ed25519
+/// public key, as `ssh-to-age` converts it) and the key's blob (base64, as in `authorized_keys`).
+/// The private side is the first half of SHA-512 of the Ed25519 seed: see `unlock::identity::ssh_secret`.
+pub fn ssh_member(text: &str) -> std::result::Result<(String, String), &'static str> {
+    let key = ssh_key::PublicKey::from_openssh(text.trim()).map_err(|_| "it is not an SSH public key")?;
+    let Some(ed) = key.key_data().ed25519() else {
+        return Err("only ssh-ed25519 keys can be members (an RSA or ECDSA key cannot hold an age X25519 identity)");
+    };
+    let point = curve25519_dalek::edwards::CompressedEdwardsY(ed.0)
+        .decompress()
+        .ok_or("it is not a valid ssh-ed25519 public key")?;
+    let hrp = bech32::Hrp::parse("age").expect("a valid prefix");
+    let age = bech32::encode::<bech32::Bech32>(hrp, &point.to_montgomery().to_bytes())
+        .map_err(|_| "it cannot be converted")?;
+    let blob = data_encoding::BASE64.encode(&key.to_bytes().map_err(|_| "it cannot be encoded")?);
+    Ok((age, blob))
+}
+
 const AGE_V1: &str = "age-encryption.org/v1";
 
 /// `key` as an age file (binary) for one X25519 recipient.

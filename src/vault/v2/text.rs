@@ -119,6 +119,9 @@ pub struct Slot {
     pub argon2: Option<(Argon2Params, [u8; 16])>,
     /// A member slot: the slot that added it (`by <slot>`), as the file records it.
     pub added_by: Option<SlotName>,
+    /// A member slot made from an SSH key: its `ssh-ed25519` blob (base64), whose Ed25519 public
+    /// key converts to `recipient` (checked when read).
+    pub ssh: Option<String>,
 }
 
 /// One `to` line: the domain key as an age file for one slot's recipient.
@@ -604,14 +607,35 @@ fn parse_slot(n: usize, line: &str) -> Result<Slot, ParseError> {
             Some((params, b64(n, "the salt", salt)?))
         }
         (SlotKind::Passphrase, _) => return Err(damaged(n, "a passphrase slot needs `argon2id <m> <t> <p> <salt>`")),
-        (SlotKind::Member, ["by", by]) => {
-            let by = SlotName::parse(by).map_err(|r| damaged(n, r))?;
-            return Ok(Slot { name, recipient: recipient.to_owned(), created, argon2: None, added_by: Some(by) });
+        (SlotKind::Member, extra) => {
+            let (by, ssh) = match extra {
+                ["by", by] => (Some(*by), None),
+                ["ssh-ed25519", blob] => (None, Some(*blob)),
+                ["by", by, "ssh-ed25519", blob] => (Some(*by), Some(*blob)),
+                [] => (None, None),
+                _ => return Err(damaged(n, format!("unexpected fields after the slot {name}"))),
+            };
+            let added_by = by.map(SlotName::parse).transpose().map_err(|r| damaged(n, r))?;
+            if let Some(blob) = ssh {
+                let converted = super::keys::ssh_member(&format!("ssh-ed25519 {blob}"))
+                    .map_err(|r| damaged(n, format!("the SSH key of {name}: {r}")))?;
+                if converted.0 != recipient {
+                    return Err(damaged(n, format!("the SSH key of {name} is not its recipient")));
+                }
+            }
+            return Ok(Slot {
+                name,
+                recipient: recipient.to_owned(),
+                created,
+                argon2: None,
+                added_by,
+                ssh: ssh.map(str::to_owned),
+            });
         }
         (_, []) => None,
         _ => return Err(damaged(n, format!("unexpected fields after the slot {name}"))),
     };
-    Ok(Slot { name, recipient: recipient.to_owned(), created, argon2, added_by: None })
+    Ok(Slot { name, recipient: recipient.to_owned(), created, argon2, added_by: None, ssh: None })
 }
 
 fn parse_domain_line(n: usize, line: &str) -> Result<DomainHead, ParseError> {
@@ -698,6 +722,9 @@ impl Slot {
         }
         if let Some(by) = &self.added_by {
             let _ = write!(line, " by {by}");
+        }
+        if let Some(blob) = &self.ssh {
+            let _ = write!(line, " ssh-ed25519 {blob}");
         }
         line
     }

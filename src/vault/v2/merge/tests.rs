@@ -71,7 +71,7 @@ proptest! {
     ) {
         let admin = Key32::random();
         let mut v = Vault2::create(PathBuf::from("/tmp/v.kw"), [5; 16], 1);
-        let slot = Slot { name: SlotName::new(SlotKind::Token, "admin"), recipient: keys::recipient(&admin), created: 1, argon2: None, added_by: None };
+        let slot = Slot { name: SlotName::new(SlotKind::Token, "admin"), recipient: keys::recipient(&admin), created: 1, argon2: None, added_by: None, ssh: None };
         v.add_slot(NewSlot { slot, access: Access::All }).unwrap();
         let records = (0..6).map(|i| record(&format!("s{i}"), Some(["dev", "prod"][i % 2]), &format!("s{i}-base"))).collect();
         v.set_records(Records { settings: vec![("audit_secret".into(), "00".into())], records });

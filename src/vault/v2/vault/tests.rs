@@ -23,6 +23,7 @@ fn slot(kind: SlotKind, label: &str, secret: &Key32) -> Slot {
         created: 1,
         argon2: None,
         added_by: None,
+        ssh: None,
     }
 }
 
