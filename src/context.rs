@@ -281,7 +281,11 @@ impl Context {
             Some(identity) if first.path == path && store.unchanged(&identity) => first,
             _ => {
                 drop(first);
-                Locked::read_from(&store)?
+                let locked = Locked::read_from(&store)?;
+                // Changed since the first read: its members are judged again (the pin, strict
+                // mode, the notice) before this write builds on them.
+                self.check_members(&locked)?;
+                locked
             }
         };
         let opened = credential.open(&locked).ok_or_else(|| Error::CannotUnlock {

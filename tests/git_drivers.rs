@@ -254,3 +254,34 @@ fn a_rebase_of_three_vault_commits_goes_through_the_driver() {
     let log = ok(&git(&env, &repo, &["log", "--oneline"]));
     assert_eq!(log.lines().count(), 5, "{log}");
 }
+
+/// A whole block copied from history still authenticates (the same key sealed it): a branch that
+/// puts back an old version of a rotated secret is a conflict, never re-sealed into the merge.
+#[test]
+fn an_old_block_from_history_does_not_undo_a_rotation() {
+    let mut env = Env::with_recovery_key();
+    let repo = project(&mut env);
+    let dev_block = |text: &str| -> String {
+        let start = text.find("\ndomain dev ").unwrap() + 1;
+        let end =
+            text[start..].find("\n\n").or_else(|| text[start..].find("\nend\n")).map_or(text.len(), |e| start + e + 1);
+        text[start..end].to_owned()
+    };
+    let before = std::fs::read_to_string(&env.vault).unwrap();
+    let mut rotate = env.cmd();
+    rotate.args(["rotate", "dev/base", "--no-verify"]).write_stdin("dev-base-value-0002");
+    rotate.assert().success();
+    ok(&git(&env, &repo, &["commit", "-q", "-am", "rotated"]));
+    ok(&git(&env, &repo, &["checkout", "-q", "-b", "evil"]));
+    let now = std::fs::read_to_string(&env.vault).unwrap();
+    std::fs::write(&env.vault, now.replace(&dev_block(&now), &dev_block(&before))).unwrap();
+    ok(&git(&env, &repo, &["commit", "-q", "-am", "evil"]));
+    ok(&git(&env, &repo, &["checkout", "-q", "main"]));
+    env.add("dev/main", "dev-main-value-0001", &["--env", "dev"]);
+    ok(&git(&env, &repo, &["commit", "-q", "-am", "main"]));
+    let out = git(&env, &repo, &["merge", "-q", "--no-edit", "evil"]);
+    assert!(!out.status.success(), "merged an old block");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("older than the common ancestor") || said.contains("older generation"), "{said}");
+    assert_eq!(stdout(&env.cmd().args(["get", "dev/base"]).output().unwrap()), "dev-base-value-0002\n");
+}

@@ -90,7 +90,9 @@ fn setup(args: &GitSetupArgs, ctx: &Context) -> Result<Outcome> {
             changed.push(format!("{ATTRIBUTES} in .gitattributes"));
         }
         let keyward_dir = top.join(".keyward");
-        if keyward_dir.is_dir() && append_line(&keyward_dir.join(".gitignore"), "*.lock")? {
+        // Not through a link: a repository decides what `.keyward` is.
+        let real_dir = std::fs::symlink_metadata(&keyward_dir).is_ok_and(|m| m.file_type().is_dir());
+        if real_dir && append_line(&keyward_dir.join(".gitignore"), "*.lock")? {
             changed.push("*.lock in .keyward/.gitignore".into());
         }
     }
@@ -107,6 +109,10 @@ fn setup(args: &GitSetupArgs, ctx: &Context) -> Result<Outcome> {
 /// Adds `line` to the text file at `path` unless a line equal to it is there; never rewrites
 /// the others. Whether it added it.
 fn append_line(path: &Path, line: &str) -> Result<bool> {
+    // A regular file, or none: a FIFO or device planted there is refused, not waited on.
+    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.file_type().is_file()) {
+        return Err(Error::invalid("file", path.display().to_string(), "it is not a regular file"));
+    }
     let (text, exists) = match crate::files::read_nofollow(path) {
         Ok(bytes) => (
             String::from_utf8(bytes)
@@ -134,8 +140,9 @@ fn append_line(path: &Path, line: &str) -> Result<bool> {
     Ok(true)
 }
 
-/// A domain's name, generation, short key id, and its secrets' name, variable and short tag.
-type DomainLines = (String, u64, String, Vec<(String, String, String)>);
+/// A domain's name, generation, short key id, its wraps and vouches as lines, and its secrets'
+/// name, variable and short tag.
+type DomainLines = (String, u64, String, Vec<String>, Vec<(String, String, String)>);
 
 /// The vault at `file` as reviewable lines, on standard output.
 fn textconv(file: &Path, ctx: &Context) -> Result<Outcome> {
@@ -164,23 +171,46 @@ fn textconv(file: &Path, ctx: &Context) -> Result<Outcome> {
                     (doc.secret_name(s).to_owned(), doc.secret_var(s).to_owned(), tag.unwrap_or_default())
                 })
                 .collect();
-            (d.head.name.clone(), d.head.generation, data_encoding::HEXLOWER.encode(&d.head.key_id[..4]), lines)
+            // Who each key is wrapped to (a short digest of the wrap: a re-pointed wrap shows),
+            // and the vouches of its re-keys.
+            let mut keys: Vec<String> = d
+                .head
+                .to
+                .iter()
+                .map(|w| {
+                    let digest = <sha2::Sha256 as sha2::Digest>::digest(&w.age);
+                    format!("  key wrapped for {}: {}", w.slot.describe(), data_encoding::HEXLOWER.encode(&digest[..4]))
+                })
+                .collect();
+            keys.extend(d.head.vouches.iter().map(|v| format!("  vouched re-key to generation {}", v.generation)));
+            (d.head.name.clone(), d.head.generation, data_encoding::HEXLOWER.encode(&d.head.key_id[..4]), keys, lines)
         })
         .collect();
     let opened = unlock::unlock(&locked, Policy { passphrase: false }, &mut unlock::NoOne).ok();
     let vault = opened.and_then(|(_, o)| locked.open(o.key).ok());
-    for (domain, generation, key_id, lines) in heads {
+    // Every secret this machine can read, decoded once (not a lookup per line).
+    let readable_secrets: std::collections::HashMap<String, crate::vault::secret::Secret> = vault
+        .as_ref()
+        .and_then(|v| v.secrets().ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| (s.name.clone(), s))
+        .collect();
+    for (domain, generation, key_id, keys, lines) in heads {
         let readable = vault.as_ref().is_some_and(|v| v.v2().is_some_and(|v2| v2.holds(&domain)));
         let _ = writeln!(
             out,
             "[{domain}] generation {generation}, key {key_id}{}",
             if readable || lines.is_empty() { "" } else { " (this machine cannot open it)" }
         );
+        for line in keys {
+            let _ = writeln!(out, "{}", sanitize(&line));
+        }
         for (name, var, tag) in lines {
-            let secret = if readable { vault.as_ref().and_then(|v| v.find(&name).ok().flatten()) } else { None };
+            let secret = if readable { readable_secrets.get(&name) } else { None };
             match secret {
                 Some(s) => {
-                    let _ = writeln!(out, "{} {}: {}", sanitize(&name), sanitize(&var), describe(&s));
+                    let _ = writeln!(out, "{} {}: {}", sanitize(&name), sanitize(&var), describe(s));
                 }
                 None => {
                     let _ = writeln!(out, "{} {}: sealed {tag}", sanitize(&name), sanitize(&var));
@@ -252,8 +282,9 @@ fn merge(base: &Path, ours: &Path, theirs: &Path, shown: Option<&str>, ctx: &Con
     let shown = sanitize(shown.unwrap_or(".keyward/vault.kw"));
     let (base_doc, ours_doc, theirs_doc) =
         (side(base, "the common ancestor")?, side(ours, "ours")?, side(theirs, "theirs")?);
-    let (mine, other) = (opened(ours), opened(theirs));
+    let (was, mine, other) = (opened(base), opened(ours), opened(theirs));
     let keys = Keys {
+        base: was.as_ref().and_then(crate::vault::Vault::v2),
         ours: mine.as_ref().and_then(crate::vault::Vault::v2),
         theirs: other.as_ref().and_then(crate::vault::Vault::v2),
     };

@@ -95,32 +95,56 @@ fn stopped(e: &io::Error) -> bool {
 
 /// Reads `archive` (named `outer`, of `kind`) and calls `each(path inside, reader)` for every
 /// regular member. `each` returns how many bytes it consumed.
+/// A damaged archive is not an error: what was found before the damage is kept, and the damage
+/// is one more skipped line.
 pub fn walk<R: Read + Seek>(
-    archive: R,
+    mut archive: R,
     kind: Kind,
     outer: &str,
     each: &mut dyn FnMut(&str, &mut dyn Read) -> io::Result<u64>,
 ) -> io::Result<Outcome> {
     let mut out = Outcome::default();
     let mut budget = Budget { left: MAX_TOTAL };
-    match kind {
-        Kind::Zip => zip_members(archive, outer, 1, &mut budget, each, &mut out)?,
-        Kind::Tar => tar_members(archive, outer, 1, &mut budget, each, &mut out)?,
-        Kind::TarGz => tar_members(flate2::read::MultiGzDecoder::new(archive), outer, 1, &mut budget, each, &mut out)?,
+    let compressed = archive.seek(io::SeekFrom::End(0))?;
+    archive.seek(io::SeekFrom::Start(0))?;
+    // Everything a tar stream yields (headers, long names, skipped members) is counted too: at
+    // most MAX_TOTAL, and at most MAX_RATIO times the file for a compressed one.
+    let whole = |inner| Limited { inner, left: MAX_TOTAL.min(compressed.saturating_mul(MAX_RATIO).max(1 << 20)) };
+    let result = match kind {
+        Kind::Zip => zip_members(archive, outer, 1, &mut budget, each, &mut out),
+        Kind::Tar => tar_members(Limited { inner: archive, left: MAX_TOTAL }, outer, 1, &mut budget, each, &mut out),
+        Kind::TarGz => {
+            tar_members(whole(flate2::read::MultiGzDecoder::new(archive)), outer, 1, &mut budget, each, &mut out)
+        }
         Kind::Gz => {
             let inner = outer.strip_suffix(".gz").or_else(|| outer.strip_suffix(".GZ")).unwrap_or(outer);
             let name = format!("{outer}!{}", inner.rsplit('/').next().unwrap_or(inner));
-            let compressed = archive_len(archive)?;
-            member(compressed.1, compressed.0, &name, MAX_MEMBER, 1, &mut budget, each, &mut out, None)?;
+            let decoder = flate2::read::MultiGzDecoder::new(archive);
+            member(decoder, compressed, &name, MAX_MEMBER, 1, &mut budget, each, &mut out, None)
         }
+    };
+    if let Err(e) = result {
+        let why = if stopped(&e) { "it inflates past its limits (a bomb?)".to_owned() } else { e.to_string() };
+        out.skipped.push(format!("{outer}: the rest of it: {why}"));
     }
     Ok(out)
 }
 
-fn archive_len<R: Read + Seek>(mut archive: R) -> io::Result<(u64, flate2::read::MultiGzDecoder<R>)> {
-    let len = archive.seek(io::SeekFrom::End(0))?;
-    archive.seek(io::SeekFrom::Start(0))?;
-    Ok((len, flate2::read::MultiGzDecoder::new(archive)))
+/// A reader that stops (with [`Stop`]) after `left` bytes.
+struct Limited<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.left {
+            return Err(io::Error::other(Stop));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 /// One member: scanned, or opened when it is itself an archive and depth allows.
@@ -324,6 +348,26 @@ mod tests {
         let (seen, outcome) = collect(bomb, Kind::Zip, "bomb.zip");
         assert!(seen.is_empty());
         assert!(outcome.skipped[0].contains("zip bomb"), "{:?}", outcome.skipped);
+    }
+
+    #[test]
+    fn a_tar_gz_bomb_stops_at_the_whole_stream_limit_and_keeps_what_came_before() {
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut add = |name: &str, data: &[u8]| {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            tar.append_data(&mut header, name, data).unwrap();
+        };
+        add("first.env", b"TOKEN=found-before-the-bomb");
+        add("zeros.bin", &vec![0u8; 40 << 20]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&tar.into_inner().unwrap()).unwrap();
+        let tgz = gz.finish().unwrap();
+        let (seen, outcome) = collect(tgz, Kind::TarGz, "bomb.tgz");
+        assert_eq!(seen, [("bomb.tgz!first.env".to_owned(), "TOKEN=found-before-the-bomb".to_owned())]);
+        assert!(outcome.skipped.iter().any(|s| s.contains("bomb")), "{:?}", outcome.skipped);
     }
 
     #[test]

@@ -208,9 +208,18 @@ pub fn ssh_secret(
 /// Whether `path` holds an OpenSSH private key (rather than an age identity).
 pub fn is_ssh_key_file(path: &Path) -> bool {
     use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
     let mut head = [0u8; 36];
-    crate::files::open_read_nofollow(path)
-        .and_then(|mut f| f.read_exact(&mut head))
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .and_then(|mut f| {
+            if !f.metadata()?.is_file() {
+                return Err(std::io::Error::other("not a regular file"));
+            }
+            f.read_exact(&mut head)
+        })
         .is_ok_and(|()| head.starts_with(b"-----BEGIN OPENSSH PRIVATE KEY-----"))
 }
 
@@ -232,7 +241,14 @@ pub fn parse_recipient(text: &str) -> std::result::Result<String, &'static str> 
     if text.starts_with("age1") && text.rfind('1').is_some_and(|i| i > 3) {
         return Err("plugin recipients are not supported yet");
     }
-    text.parse::<age::x25519::Recipient>().map(|r| r.to_string()).map_err(|_| "it is not an age public key (age1…)")
+    let recipient = text
+        .parse::<age::x25519::Recipient>()
+        .map(|r| r.to_string())
+        .map_err(|_| "it is not an age public key (age1…)")?;
+    if !crate::vault::v2::keys::sound_recipient(&recipient) {
+        return Err("it is not a usable X25519 public key (a low-order point)");
+    }
+    Ok(recipient)
 }
 
 #[cfg(test)]

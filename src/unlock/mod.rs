@@ -174,8 +174,10 @@ pub fn unlock(locked: &Locked, policy: Policy, ask: &mut dyn Ask) -> Result<(Cre
         .filter(|key| {
             identity::ssh_public_blob(&key.with_extension("pub")).is_some_and(|b| ssh_members.contains(&b.as_str()))
         });
-    let ssh_key = env_identity.clone().filter(|p| identity::is_ssh_key_file(p)).or(default_ssh);
-    if let Some(key) = ssh_key.filter(|_| slots.iter().any(|s| s.kind == SlotKind::Member)) {
+    let env_is_ssh = env_identity.as_deref().is_some_and(identity::is_ssh_key_file);
+    let ssh_key = env_identity.clone().filter(|_| env_is_ssh).or(default_ssh);
+    let has_members = slots.iter().any(|s| s.kind == SlotKind::Member);
+    if let Some(key) = ssh_key.filter(|_| has_members) {
         match identity::ssh_secret(&key, &mut || ask.key_passphrase(&key)) {
             Ok(Some(secret)) => {
                 let mut credential = Credential::new(identity::PersonalIdentity { secret });
@@ -188,7 +190,9 @@ pub fn unlock(locked: &Locked, policy: Policy, ask: &mut dyn Ask) -> Result<(Cre
                 .push(format!("the SSH key {} is not an ed25519 key, or its passphrase was not given", key.display())),
             Err(e) => notes.push(e.to_string()),
         }
-    } else if slots.iter().any(|s| s.kind == SlotKind::Member) {
+    }
+    // The age identity too, when the SSH key did not open it (or there is none).
+    if has_members && !env_is_ssh {
         match identity::load() {
             Ok(Some((secret, source))) => {
                 let mut credential = Credential::new(identity::PersonalIdentity { secret });

@@ -281,12 +281,24 @@ pub fn ssh_member(text: &str) -> std::result::Result<(String, String), &'static 
     };
     let point = curve25519_dalek::edwards::CompressedEdwardsY(ed.0)
         .decompress()
+        .filter(|p| !p.is_small_order() && p.is_torsion_free())
         .ok_or("it is not a valid ssh-ed25519 public key")?;
     let hrp = bech32::Hrp::parse("age").expect("a valid prefix");
     let age = bech32::encode::<bech32::Bech32>(hrp, &point.to_montgomery().to_bytes())
         .map_err(|_| "it cannot be converted")?;
     let blob = data_encoding::BASE64.encode(&key.to_bytes().map_err(|_| "it cannot be encoded")?);
     Ok((age, blob))
+}
+
+/// Whether an age X25519 recipient is a point X25519 can be used with: on the curve and not of
+/// small order (a low-order key makes every shared secret predictable, and age refuses to wrap
+/// to it by panicking).
+#[must_use]
+pub fn sound_recipient(recipient: &str) -> bool {
+    let Ok(parsed) = recipient.parse::<age::x25519::Recipient>() else { return false };
+    let Ok((_, bytes)) = bech32::decode(&parsed.to_string()) else { return false };
+    let Ok(u) = <[u8; 32]>::try_from(bytes.as_slice()) else { return false };
+    curve25519_dalek::montgomery::MontgomeryPoint(u).to_edwards(0).is_some_and(|p| !p.is_small_order())
 }
 
 const AGE_V1: &str = "age-encryption.org/v1";
@@ -412,6 +424,32 @@ mod tests {
         let last = flipped.len() - 1;
         flipped[last] ^= 1;
         assert!(unwrap(&flipped, &identity(&secret)).is_none());
+    }
+
+    #[test]
+    fn low_order_recipients_are_refused_not_a_panic() {
+        assert!(sound_recipient(&recipient(&Key32::random())));
+        let hrp = bech32::Hrp::parse("age").unwrap();
+        let zero = bech32::encode::<bech32::Bech32>(hrp, &[0u8; 32]).unwrap();
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        let one = bech32::encode::<bech32::Bech32>(hrp, &one).unwrap();
+        assert!(!sound_recipient(&zero) && !sound_recipient(&one));
+        // The Ed25519 identity point as an SSH key: refused before any conversion is used.
+        let mut blob = Vec::new();
+        for part in [
+            &b"ssh-ed25519"[..],
+            &{
+                let mut k = [0u8; 32];
+                k[0] = 1;
+                k
+            }[..],
+        ] {
+            blob.extend_from_slice(&u32::try_from(part.len()).unwrap().to_be_bytes());
+            blob.extend_from_slice(part);
+        }
+        let text = format!("ssh-ed25519 {}", data_encoding::BASE64.encode(&blob));
+        assert!(ssh_member(&text).is_err());
     }
 
     #[test]

@@ -123,10 +123,22 @@ pub fn pin(doc: &Document) -> String {
         field(m.recipient.as_bytes());
         field(m.access.join(",").as_bytes());
     }
+    // Every domain's key, and who it is wrapped to: a wrap re-pointed to another key (which the
+    // roster, by slot names, would not show) changes the pin. Unchanged wraps are written back
+    // byte for byte, so ordinary writes keep the pin.
     for d in &doc.domains {
         field(d.head.name.as_bytes());
         field(&d.head.generation.to_le_bytes());
         field(&d.head.key_id);
+        for w in &d.head.to {
+            field(w.slot.to_string().as_bytes());
+            field(&Sha256::digest(&w.age));
+        }
+        for v in &d.head.vouches {
+            field(&v.generation.to_le_bytes());
+            field(&v.previous);
+            field(&v.mac);
+        }
     }
     format!("kwpin1-{}", data_encoding::HEXLOWER.encode(&h.finalize()))
 }

@@ -26,8 +26,23 @@ pub enum Merged {
 /// The merger's keys: the vault opened from ours and from theirs with the same credential
 /// (`None` when this machine cannot open it).
 pub struct Keys<'a> {
+    pub base: Option<&'a Vault2>,
     pub ours: Option<&'a Vault2>,
     pub theirs: Option<&'a Vault2>,
+}
+
+/// Whether a side's version of a secret is no older than the common ancestor's: a line copied
+/// from history (it still authenticates: the same key sealed it) must not be vouched for again.
+fn not_older(side: &crate::vault::secret::Secret, base: Option<&crate::vault::secret::Secret>, base_time: i64) -> bool {
+    use crate::vault::secret::ext::COMPROMISED;
+    match base {
+        Some(b) => {
+            side.body.next_version >= b.body.next_version
+                && side.body.meta.updated >= b.body.meta.updated
+                && (!b.body.meta.ext.contains_key(COMPROMISED) || side.body.meta.ext.contains_key(COMPROMISED))
+        }
+        None => side.body.meta.updated >= base_time,
+    }
 }
 
 fn block(doc: &Document, d: &Domain) -> String {
@@ -60,9 +75,17 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
     if ours.id != theirs.id || ours.id != base.id {
         return conflict("the sides are different vaults (another vault id)".into());
     }
-    if ours.slots != theirs.slots {
-        return conflict("members or key slots changed on both sides".into());
+    if ours.created != theirs.created || ours.created != base.created {
+        return conflict("the sides are different vaults (another creation time)".into());
     }
+    if ours.slots != theirs.slots {
+        return conflict("members or key slots differ between the sides (a membership change merges only when the other side left the vault as it was)".into());
+    }
+    // A side that changed @all (a re-key: every grant is re-made) must be the side every other
+    // changed domain comes from, or grants under two different @all keys would be mixed.
+    let all_changed =
+        |doc: &Document| doc.domain(ALL).map(|d| block(doc, d)) != base.domain(ALL).map(|d| block(base, d));
+    let (ours_all, theirs_all) = (all_changed(ours), all_changed(theirs));
     let mut names: Vec<&str> = ours
         .domains
         .iter()
@@ -78,12 +101,29 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
     for name in names {
         let (mine, other, was) = (ours.domain(name), theirs.domain(name), base.domain(name));
         let (tm, to, tw) = (mine.map(|d| block(ours, d)), other.map(|d| block(theirs, d)), was.map(|d| block(base, d)));
-        if tm == to || to == tw {
-            out.push_str(&tm.unwrap_or_default());
-            continue;
+        let from_ours = tm != to && to == tw;
+        let from_theirs = tm != to && tm == tw;
+        if (from_ours && theirs_all && name != ALL) || (from_theirs && ours_all && name != ALL) {
+            return conflict(format!("@all was re-keyed on one side and {name} changed on the other"));
         }
-        if tm == tw {
-            out.push_str(&to.unwrap_or_default());
+        if tm == to || from_ours || from_theirs {
+            let changed = tm != to;
+            let (side, doc_vault, block_text, d) =
+                if from_theirs { ("theirs", keys.theirs, to, other) } else { ("ours", keys.ours, tm, mine) };
+            // Taken as it is: it must authenticate here (when this machine holds it) and not go
+            // back to an older generation than the common ancestor's.
+            if let (Some(d), Some(w)) = (d, was)
+                && d.head.generation < w.head.generation
+            {
+                return conflict(format!("{name} on {side} is an older generation than the common ancestor's"));
+            }
+            if let Some(v) = doc_vault
+                && v.holds(name)
+                && changed
+            {
+                v.domain_key(name)?;
+            }
+            out.push_str(&block_text.unwrap_or_default());
             continue;
         }
         let (Some(mine), Some(other)) = (mine, other) else {
@@ -117,6 +157,26 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
         }
         if !clashes.is_empty() {
             return conflict(format!("changed differently on both sides: {}", clashes.join(", ")));
+        }
+        // Every line a side changed must be that side's own newer work, not history.
+        let Some(kb) = keys.base else {
+            return conflict(format!("{name} changed on both sides, and this machine cannot open the common ancestor"));
+        };
+        let base_time =
+            lw.keys().filter_map(|n| kb.find(n).ok().flatten()).map(|s| s.body.meta.updated).max().unwrap_or(i64::MIN);
+        for (secret, var, sealed) in &merged {
+            let line = Some(&(*var, *sealed));
+            if line == lw.get(secret) {
+                continue;
+            }
+            let side = if line == lm.get(secret) { keys.ours } else { keys.theirs };
+            let Some(side) = side else { continue };
+            let (Some(now), was_secret) = (side.find(secret)?, kb.find(secret)?) else { continue };
+            if !not_older(&now, was_secret.as_ref(), base_time) {
+                return conflict(format!(
+                    "{secret} on one side is older than the common ancestor's (a line from history?)"
+                ));
+            }
         }
         let (Some(kv), Some(kt)) = (keys.ours, keys.theirs) else {
             return conflict(format!(

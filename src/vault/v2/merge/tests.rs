@@ -77,8 +77,8 @@ proptest! {
         v.set_records(Records { settings: vec![("audit_secret".into(), "00".into())], records });
         let base = v.seal().unwrap();
         let (a, b) = (apply(&base, &admin, &ours, "ours"), apply(&base, &admin, &theirs, "theirs"));
-        let (va, vb) = (open(&a, &admin), open(&b, &admin));
-        let keys = Keys { ours: Some(&va), theirs: Some(&vb) };
+        let (v0, va, vb) = (open(&base, &admin), open(&a, &admin), open(&b, &admin));
+        let keys = Keys { base: Some(&v0), ours: Some(&va), theirs: Some(&vb) };
         let docs = [&base, &a, &b].map(|bytes| text::parse(bytes).unwrap());
         let merged = merge(&docs[0], &docs[1], &docs[2], &keys).unwrap();
         let (cb, ca, cbb) = (contents(&base, &admin), contents(&a, &admin), contents(&b, &admin));
