@@ -112,6 +112,20 @@ pub fn state_dir() -> Result<PathBuf> {
     Ok(xdg("XDG_STATE_HOME", ".local/state")?.join("keyward"))
 }
 
+/// The small file this machine keeps about one vault in `$XDG_STATE_HOME/keyward/<kind>/`: named
+/// by the vault's canonical path and id, so a copy elsewhere or another vault at the same path is
+/// another file.
+pub fn vault_state_file(kind: &str, vault: &Path, id: &[u8; 16]) -> Option<PathBuf> {
+    use sha2::{Digest, Sha256};
+    let dir = state_dir().ok()?.join(kind);
+    let canonical = std::fs::canonicalize(vault).unwrap_or_else(|_| vault.to_owned());
+    let mut h = Sha256::new();
+    h.update(canonical.as_os_str().as_encoded_bytes());
+    h.update([0]);
+    h.update(id);
+    Some(dir.join(format!("{}.json", data_encoding::HEXLOWER.encode(&h.finalize()[..12]))))
+}
+
 /// `$XDG_DATA_HOME/keyward`.
 pub fn data_dir() -> Result<PathBuf> {
     Ok(xdg("XDG_DATA_HOME", ".local/share")?.join("keyward"))

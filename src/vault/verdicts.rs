@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
@@ -21,13 +20,7 @@ pub type Verdicts = BTreeMap<String, Verdict>;
 
 /// The file of the vault at `vault` with id `id`.
 pub fn file(vault: &Path, id: &[u8; 16]) -> Option<PathBuf> {
-    let dir = crate::paths::state_dir().ok()?.join("checks");
-    let canonical = std::fs::canonicalize(vault).unwrap_or_else(|_| vault.to_owned());
-    let mut h = Sha256::new();
-    h.update(canonical.as_os_str().as_encoded_bytes());
-    h.update([0]);
-    h.update(id);
-    Some(dir.join(format!("{}.json", data_encoding::HEXLOWER.encode(&h.finalize()[..12]))))
+    crate::paths::vault_state_file("checks", vault, id)
 }
 
 /// What is remembered (nothing when the file is missing or unreadable: a help, not a need).

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// Warnings found while opening domains, for the command-line layer to print (a domain is
 /// opened on demand, deep inside whatever command needed it).
@@ -79,13 +78,7 @@ mod hex16 {
 
 /// The state file of the vault at `vault` with id `id`, when there is a state directory.
 pub fn file(vault: &Path, id: &[u8; 16]) -> Option<PathBuf> {
-    let dir = crate::paths::state_dir().ok()?.join("seen");
-    let canonical = std::fs::canonicalize(vault).unwrap_or_else(|_| vault.to_owned());
-    let mut h = Sha256::new();
-    h.update(canonical.as_os_str().as_encoded_bytes());
-    h.update([0]);
-    h.update(id);
-    Some(dir.join(format!("{}.json", data_encoding::HEXLOWER.encode(&h.finalize()[..12]))))
+    crate::paths::vault_state_file("seen", vault, id)
 }
 
 /// The remembered state (empty when there is none, or it cannot be read: memory is a help, not

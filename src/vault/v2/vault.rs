@@ -454,13 +454,7 @@ impl Vault2 {
     /// The settings as the file holds them.
     fn file_settings(&self) -> Result<Settings> {
         let Some(sealed) = &self.doc.domains[1].head.settings else { return Ok(Settings::default()) };
-        let key = self.domain_key(DEFAULT)?;
-        let plain = key
-            .open(&settings_aad(&self.doc.id), sealed)
-            .map_err(|_| self.damaged("the settings do not authenticate"))?;
-        postcard::from_bytes::<Vec<(String, String)>>(&plain)
-            .map(Settings)
-            .map_err(|_| self.damaged("the settings cannot be decoded"))
+        self.open_settings(sealed)
     }
 
     pub fn set_records(&mut self, mut records: Records) {
