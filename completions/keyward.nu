@@ -450,6 +450,7 @@ module completions {
 
   # Accept the vault's current members after a change (needed under KEYWARD_STRICT_MEMBERS)
   export extern "keyward member accept" [
+    --pin: string             # Accept only when the vault's pin (`member list --pin`) is this one: what you reviewed is what you accept, even if the file changed since
     --vault: path             # Vault file to use [env: KEYWARD_VAULT]
     --json                    # Print one JSON document instead of text
     --quiet(-q)               # Print only what was asked for: no confirmations or notices

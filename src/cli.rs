@@ -1141,8 +1141,10 @@ pub(crate) enum MemberCommand {
     )]
     List(MemberListArgs),
     /// Accept the vault's current members after a change (needed under KEYWARD_STRICT_MEMBERS)
-    #[command(after_help = "Examples:\n  keyward member list && keyward member accept")]
-    Accept,
+    #[command(
+        after_help = "Examples:\n  keyward member list && keyward member accept\n  keyward member accept --pin kwpin1-…   # only if the vault is still the one you reviewed"
+    )]
+    Accept(MemberAcceptArgs),
     /// Remove a member: every environment they held is re-keyed in the same write
     #[command(after_help = "Examples:\n  keyward member rm alice\n  keyward member rm alice --yes   # in a script")]
     Rm(MemberRmArgs),
@@ -1152,6 +1154,14 @@ pub(crate) enum MemberCommand {
     /// Take environments from a member: each is re-keyed
     #[command(after_help = "Examples:\n  keyward member revoke alice --env prod")]
     Revoke(MemberEnvArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MemberAcceptArgs {
+    /// Accept only when the vault's pin (`member list --pin`) is this one: what you reviewed is
+    /// what you accept, even if the file changed since
+    #[arg(long, value_name = "PIN")]
+    pub pin: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -193,7 +193,8 @@ impl Context {
                 ));
             }
         }
-        if self.command.get() == "member accept" {
+        // Reviewing and accepting members must work while strict mode refuses everything else.
+        if matches!(self.command.get(), "member accept" | "member list") {
             return Ok(());
         }
         let Some(file) = seen::file(&locked.path, &doc.id) else { return Ok(()) };

@@ -169,6 +169,18 @@ fn a_removed_token_opens_nothing_written_after_its_removal_even_with_the_old_fil
     }
     // prod was never the token's: not re-keyed.
     assert_eq!(new_doc.domain("prod").unwrap().head.generation, 1);
+    // What the token could read is due for rotation now (stage/key, shared/key), prod/key not.
+    let out = env.cmd().args(["rotate", "--due", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let due: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let exposed: Vec<&str> = due
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["exposed_to"] == "token ci-staging")
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(exposed, ["shared/key", "stage/key"], "{due}");
 }
 
 #[test]

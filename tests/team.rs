@@ -264,7 +264,10 @@ fn a_member_added_on_another_branch_is_noticed_once_and_a_pin_refuses_it() {
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
     assert!(stderr(&out).contains("member eve") && stderr(&out).contains("member accept"), "{}", stderr(&out));
     assert_eq!(env.cmd().args(["get", "dev/key"]).output().unwrap().status.code(), Some(6), "still, until accepted");
-    let out = env.cmd().args(["member", "accept"]).output().unwrap();
+    // Accepting with a pin accepts only the vault that pin describes.
+    env.cmd().args(["member", "accept", "--pin", &new_pin]).assert().code(6);
+    let reviewed = stdout(&env.cmd().args(["member", "list", "--pin"]).output().unwrap()).trim().to_owned();
+    let out = env.cmd().args(["member", "accept", "--pin", &reviewed]).output().unwrap();
     assert!(out.status.success() && stdout(&out).contains("added member eve"), "{}", stderr(&out));
     env.cmd().args(["get", "dev/key"]).assert().success();
     // This machine's own change is not news.

@@ -23,7 +23,7 @@ pub(super) fn run(command: MemberCommand, ctx: &Context) -> Result<Outcome> {
         MemberCommand::List(args) if args.pin => pin(ctx),
         MemberCommand::List(args) if args.changes => changes(ctx),
         MemberCommand::List(_) => list(ctx),
-        MemberCommand::Accept => accept(ctx),
+        MemberCommand::Accept(args) => accept(args.pin.as_deref(), ctx),
         MemberCommand::Rm(args) => rm(args, ctx),
         MemberCommand::Grant(args) => change(args, ctx, true),
         MemberCommand::Revoke(args) => change(args, ctx, false),
@@ -277,12 +277,20 @@ fn changes(ctx: &Context) -> Result<Outcome> {
 }
 
 /// Records the current members as seen (after a strict-mode refusal).
-fn accept(ctx: &Context) -> Result<Outcome> {
+fn accept(pin: Option<&str>, ctx: &Context) -> Result<Outcome> {
     use crate::vault::v2::{members, seen};
     let locked = ctx.read_locked()?;
     let crate::vault::LockedFormat::V2(doc) = &locked.format else {
         return Err(Error::NeedsFormat2 { what: "members".into() });
     };
+    if let Some(expected) = pin
+        && members::pin(doc) != expected.trim()
+    {
+        return Err(Error::Refused(
+            "the vault is not the one that pin describes: it changed since you reviewed it".into(),
+            "review `keyward member list` again and accept with its current pin; nothing was accepted",
+        ));
+    }
     let file = seen::file(&locked.path, &doc.id).ok_or_else(|| {
         Error::Refused("there is no state directory to remember members in".into(), "set HOME or XDG_STATE_HOME")
     })?;
@@ -310,7 +318,7 @@ fn accept(ctx: &Context) -> Result<Outcome> {
 /// Marks every secret of `domains` (environments, and `@default` for those with none) as exposed
 /// to `who` now: its current value was readable by them, so `rotate --due` lists it until it is
 /// rotated. Returns how many were marked.
-fn mark_exposed(vault: &mut crate::vault::Vault, domains: &[String], who: &str, now: i64) -> Result<usize> {
+pub(crate) fn mark_exposed(vault: &mut crate::vault::Vault, domains: &[String], who: &str, now: i64) -> Result<usize> {
     use crate::vault::secret::ext;
     let in_domain = |env: Option<&str>| domains.iter().any(|d| d == crate::vault::v2::text::domain_of(env));
     let mut records = vault.records()?;

@@ -18,7 +18,7 @@ mod key;
 mod list;
 mod lock;
 mod mask;
-mod member;
+pub(crate) mod member;
 mod providers;
 mod rename;
 mod revoke;
@@ -77,7 +77,7 @@ pub(crate) fn name(command: &Command) -> &'static str {
         Command::Identity(IdentityCommand::Import(_)) => "identity import",
         Command::Member(MemberCommand::Add(_)) => "member add",
         Command::Member(MemberCommand::List(_)) => "member list",
-        Command::Member(MemberCommand::Accept) => "member accept",
+        Command::Member(MemberCommand::Accept(_)) => "member accept",
         Command::Member(MemberCommand::Rm(_)) => "member rm",
         Command::Member(MemberCommand::Grant(_)) => "member grant",
         Command::Member(MemberCommand::Revoke(_)) => "member revoke",

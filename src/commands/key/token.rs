@@ -109,7 +109,10 @@ pub(super) fn rm(args: TokenRmArgs, ctx: &Context) -> Result<Outcome> {
             return Err(Error::TokenNotFound { label: label.clone() });
         }
         super::keep_a_way_in(vault, "removing that token")?;
-        Ok(vault.rekeyed_domains())
+        let rekeyed = vault.rekeyed_domains();
+        // Whoever held the token could read those values: they are due for rotation now.
+        crate::commands::member::mark_exposed(vault, &rekeyed, &format!("token {label}"), ctx.now)?;
+        Ok(rekeyed)
     })?;
     ctx.audit(crate::audit::Event::new("key.token.rm").details(json!({"label": label, "rekeyed": rekeyed})), true)?;
     ctx.out.report(&json!({"removed_token": label, "rekeyed": rekeyed}), || {
