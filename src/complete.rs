@@ -61,28 +61,20 @@ pub(crate) fn environments() -> Vec<CompletionCandidate> {
 
 /// Token labels, from the slot lines or header (no unlocking: labels are in the clear).
 pub(crate) fn token_labels() -> Vec<CompletionCandidate> {
-    let Some(locked) = locked() else { return Vec::new() };
-    let mut labels: Vec<String> = locked
-        .slots()
-        .into_iter()
-        .filter(|s| s.kind == crate::vault::format::SlotKind::Token)
-        .map(|s| s.label)
-        .collect();
-    labels.sort();
-    labels.into_iter().map(CompletionCandidate::new).collect()
+    slot_labels(crate::vault::format::SlotKind::Token)
 }
 
 /// Member names, from the slot lines (no unlocking: they are in the clear).
 pub(crate) fn member_names() -> Vec<CompletionCandidate> {
+    slot_labels(crate::vault::format::SlotKind::Member)
+}
+
+/// The labels of the slots of one kind, sorted.
+fn slot_labels(kind: crate::vault::format::SlotKind) -> Vec<CompletionCandidate> {
     let Some(locked) = locked() else { return Vec::new() };
-    let mut names: Vec<String> = locked
-        .slots()
-        .into_iter()
-        .filter(|s| s.kind == crate::vault::format::SlotKind::Member)
-        .map(|s| s.label)
-        .collect();
-    names.sort();
-    names.into_iter().map(CompletionCandidate::new).collect()
+    let mut labels: Vec<String> = locked.slots().into_iter().filter(|s| s.kind == kind).map(|s| s.label).collect();
+    labels.sort();
+    labels.into_iter().map(CompletionCandidate::new).collect()
 }
 
 /// The tags in use (tags are sealed: only a vault that opens without interaction offers them).
