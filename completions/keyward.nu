@@ -552,6 +552,19 @@ module completions {
     file: path                # The vault file (git passes a temporary copy of each side)
   ]
 
+  # Finish secrets a merge left in conflict: keep ours or theirs
+  export extern "keyward git resolve" [
+    --ours                    # Keep our side: theirs' values stay as revoked versions (mask still hides them)
+    --theirs                  # Keep their side: their value becomes current, ours previous for the grace period
+    --all                     # Every secret in conflict
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+    ...names: string          # The secrets to finish (none: list the secrets in conflict)
+  ]
+
   # Merge three versions of a vault by secret (what git runs as the merge driver)
   export extern "keyward git merge-driver" [
     --vault: path             # Vault file to use [env: KEYWARD_VAULT]
@@ -575,6 +588,10 @@ module completions {
 
   # Print a vault as reviewable lines (what git runs for a diff; never prompts, never a value)
   export extern "keyward git help textconv" [
+  ]
+
+  # Finish secrets a merge left in conflict: keep ours or theirs
+  export extern "keyward git help resolve" [
   ]
 
   # Merge three versions of a vault by secret (what git runs as the merge driver)
@@ -1055,6 +1072,10 @@ module completions {
 
   # Print a vault as reviewable lines (what git runs for a diff; never prompts, never a value)
   export extern "keyward help git textconv" [
+  ]
+
+  # Finish secrets a merge left in conflict: keep ours or theirs
+  export extern "keyward help git resolve" [
   ]
 
   # Merge three versions of a vault by secret (what git runs as the merge driver)

@@ -1065,9 +1065,14 @@ pub(crate) enum GitCommand {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Finish secrets a merge left in conflict: keep ours or theirs
+    #[command(
+        after_help = "Examples:\n  keyward git resolve                      # which secrets are in conflict, and why\n  keyward git resolve stripe/live --theirs # their value current, ours previous\n  keyward git resolve --all --ours\n\nWhen no conflict is left and the vault is a conflicted file in a git merge, it is staged\n(`git add`): commit to finish the merge. Exit 1 when listing finds conflicts."
+    )]
+    Resolve(GitResolveArgs),
     /// Merge three versions of a vault by secret (what git runs as the merge driver)
     #[command(
-        after_help = "Examples:\n  keyward git merge-driver base.kw ours.kw theirs.kw .keyward/vault.kw\n\nDomains one side changed are taken from it; a domain both changed is merged secret by secret\nand re-sealed with this machine's key of it. Exit 1 (a conflict, ours left in place) when members\nchanged on both sides, a domain was re-keyed on one side, or a secret changed differently on both."
+        after_help = "Examples:\n  keyward git merge-driver base.kw ours.kw theirs.kw .keyward/vault.kw\n\nDomains one side changed are taken from it; a domain both changed is merged secret by secret\n(versions by id, metadata by field) and re-sealed with this machine's key of it. A secret both\nsides changed differently keeps ours, with theirs beside it as a pending version: exit 1, and\n`keyward git resolve` finishes it. When members differ or a domain was re-keyed, the other side's\nchanges are replayed onto the side that removed members: a removal wins and re-keys what the\nmember held. Exit 1 with ours left in place when that needs a key this machine lacks."
     )]
     MergeDriver {
         /// The common ancestor (%O)
@@ -1083,6 +1088,23 @@ pub(crate) enum GitCommand {
         #[arg(value_name = "PATH")]
         path: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("side").args(["ours", "theirs"])))]
+pub(crate) struct GitResolveArgs {
+    /// The secrets to finish (none: list the secrets in conflict)
+    #[arg(value_name = "NAME", add = ArgValueCandidates::new(crate::complete::secret_names))]
+    pub names: Vec<String>,
+    /// Keep our side: theirs' values stay as revoked versions (mask still hides them)
+    #[arg(long)]
+    pub ours: bool,
+    /// Keep their side: their value becomes current, ours previous for the grace period
+    #[arg(long)]
+    pub theirs: bool,
+    /// Every secret in conflict
+    #[arg(long, conflicts_with = "names")]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]

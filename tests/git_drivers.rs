@@ -150,7 +150,7 @@ fn two_branches_that_add_secrets_to_one_environment_merge_by_secret() {
 }
 
 #[test]
-fn one_secret_changed_on_both_branches_is_a_conflict_that_loses_nothing() {
+fn one_secret_rotated_on_both_branches_conflicts_loses_nothing_and_git_resolve_finishes_it() {
     let mut env = Env::with_recovery_key();
     let repo = project(&mut env);
     ok(&git(&env, &repo, &["checkout", "-q", "-b", "feature"]));
@@ -167,13 +167,53 @@ fn one_secret_changed_on_both_branches_is_a_conflict_that_loses_nothing() {
     let out = git(&env, &repo, &["merge", "-q", "--no-edit", "feature"]);
     assert!(!out.status.success(), "a conflict");
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(said.contains("changed differently on both sides: dev/base"), "{said}");
-    // Ours is left as it was: a vault that opens, with our value.
+    assert!(said.contains("dev/base changed differently on both sides: theirs is kept as v3"), "{said}");
+    assert!(said.contains("keyward git resolve dev/base --ours"), "{said}");
+    let unmerged = ok(&git(&env, &repo, &["ls-files", "--unmerged"]));
+    assert!(unmerged.contains(".keyward/vault.kw"), "git has the vault as conflicted: {unmerged}");
+    // The vault in the work tree opens: ours current, theirs pending, nothing lost.
     assert_eq!(stdout(&env.cmd().args(["get", "dev/base"]).output().unwrap()), "value-from-main-0001\n");
-    ok(&git(&env, &repo, &["merge", "--abort"]));
-    // Theirs is intact on its branch.
-    ok(&git(&env, &repo, &["checkout", "-q", "feature"]));
+    let pending = env.cmd().args(["get", "dev/base", "--version", "pending"]).output().unwrap();
+    assert_eq!(stdout(&pending), "value-from-feature-1\n", "{}", stderr(&pending));
+    let listed = env.cmd().args(["git", "resolve"]).output().unwrap();
+    assert_eq!(listed.status.code(), Some(1), "conflicts listed: {}", stderr(&listed));
+    assert!(stdout(&listed).contains("dev/base: theirs is kept as v3"), "{}", stdout(&listed));
+
+    // Theirs wins: their value current, ours previous; the file is staged and the merge commits.
+    let out = env.cmd().current_dir(&repo).args(["git", "resolve", "dev/base", "--theirs"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("staged .keyward/vault.kw"), "{}", stdout(&out));
     assert_eq!(stdout(&env.cmd().args(["get", "dev/base"]).output().unwrap()), "value-from-feature-1\n");
+    let previous = env.cmd().args(["get", "dev/base", "--version", "previous"]).output().unwrap();
+    assert_eq!(stdout(&previous), "value-from-main-0001\n", "{}", stderr(&previous));
+    assert!(ok(&git(&env, &repo, &["ls-files", "--unmerged"])).is_empty());
+    ok(&git(&env, &repo, &["commit", "-q", "--no-edit"]));
+    let listed = env.cmd().args(["git", "resolve"]).output().unwrap();
+    assert!(listed.status.success() && stdout(&listed).contains("no secret is in conflict"), "{}", stdout(&listed));
+    env.cmd().args(["audit", "verify"]).assert().success();
+    let again = env.cmd().args(["git", "resolve", "dev/base", "--ours"]).output().unwrap();
+    assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
+}
+
+#[test]
+fn a_rotation_on_one_branch_and_metadata_on_the_other_combine_in_one_secret() {
+    let mut env = Env::with_recovery_key();
+    let repo = project(&mut env);
+    ok(&git(&env, &repo, &["checkout", "-q", "-b", "feature"]));
+    env.cmd().args(["update", "dev/base", "--tag", "billing", "--note", "from feature"]).assert().success();
+    ok(&git(&env, &repo, &["commit", "-q", "-am", "feature"]));
+    ok(&git(&env, &repo, &["checkout", "-q", "main"]));
+    let mut rotate = env.cmd();
+    rotate.args(["rotate", "dev/base", "--no-verify"]).write_stdin("value-from-main-0001");
+    rotate.assert().success();
+    env.cmd().args(["update", "dev/base", "--tag", "ops"]).assert().success();
+    ok(&git(&env, &repo, &["commit", "-q", "-am", "main"]));
+
+    let out = git(&env, &repo, &["merge", "-q", "--no-edit", "feature"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout(&env.cmd().args(["get", "dev/base"]).output().unwrap()), "value-from-main-0001\n");
+    let info = stdout(&env.cmd().args(["info", "dev/base", "--json"]).output().unwrap());
+    assert!(info.contains("billing") && info.contains("ops") && info.contains("from feature"), "{info}");
 }
 
 /// A branch is anyone's writing: a secret line forged into theirs is never re-sealed into the
@@ -284,4 +324,121 @@ fn an_old_block_from_history_does_not_undo_a_rotation() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("older than the common ancestor") || said.contains("older generation"), "{said}");
     assert_eq!(stdout(&env.cmd().args(["get", "dev/base"]).output().unwrap()), "dev-base-value-0002\n");
+}
+
+/// Members merge as sets: a member removed on one branch (which re-keyed dev) and a member and a
+/// secret added on the other merge into one vault where the removal holds, dev is under a key the
+/// removed member never had, and what the other branch wrote under the old key is marked exposed.
+#[test]
+fn a_member_removed_on_one_branch_and_secrets_added_on_the_other_merge_and_rekey() {
+    let mut env = Env::with_recovery_key();
+    let repo = project(&mut env);
+    let bob = common::age_identity(&env, "bob");
+    env.cmd().args(["member", "add", "bob", "--env", "dev", "--key", &bob.1]).assert().success();
+    ok(&git(&env, &repo, &["commit", "-q", "-am", "bob"]));
+    let base = std::fs::read(&env.vault).unwrap();
+
+    ok(&git(&env, &repo, &["checkout", "-q", "-b", "remove-bob"]));
+    env.cmd().args(["member", "rm", "bob", "--yes"]).assert().success();
+    ok(&git(&env, &repo, &["commit", "-q", "-am", "remove bob"]));
+    ok(&git(&env, &repo, &["checkout", "-q", "main"]));
+    env.add("dev/main", "dev-main-value-0001", &["--env", "dev"]);
+    env.add("prod/main", "prod-main-value-001", &["--env", "prod"]);
+    let carol = common::age_identity(&env, "carol");
+    env.cmd().args(["member", "add", "carol", "--env", "prod", "--key", &carol.1]).assert().success();
+    ok(&git(&env, &repo, &["commit", "-q", "-am", "main"]));
+
+    let out = git(&env, &repo, &["merge", "-q", "--no-edit", "remove-bob"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let members = stdout(&env.cmd().args(["member", "list"]).output().unwrap());
+    assert!(members.contains("carol") && !members.contains("bob"), "{members}");
+    for (name, value) in [("dev/main", "dev-main-value-0001"), ("prod/main", "prod-main-value-001")] {
+        assert_eq!(stdout(&env.cmd().args(["get", name]).output().unwrap()), format!("{value}\n"));
+    }
+    let as_carol = env
+        .cmd()
+        .env_remove("KEYWARD_VAULT_KEY")
+        .env("KEYWARD_IDENTITY", &carol.0)
+        .args(["get", "prod/main"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&as_carol), "prod-main-value-001\n", "{}", stderr(&as_carol));
+    let as_bob = env
+        .cmd()
+        .env_remove("KEYWARD_VAULT_KEY")
+        .env("KEYWARD_IDENTITY", &bob.0)
+        .args(["get", "dev/main"])
+        .output()
+        .unwrap();
+    assert_eq!(as_bob.status.code(), Some(4), "{}", stderr(&as_bob));
+
+    // What main wrote under the dev key Bob held is exposed, with what the removal marked.
+    let due = env.cmd().args(["rotate", "--due", "--json"]).output().unwrap();
+    assert_eq!(due.status.code(), Some(1), "{}", stderr(&due));
+    let due: serde_json::Value = serde_json::from_str(&stdout(&due)).unwrap();
+    let mut exposed: Vec<&str> = due
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["exposed_to"] == "member bob")
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    exposed.sort_unstable();
+    assert_eq!(exposed, ["dev/base", "dev/main", "dev/other"], "{due}");
+
+    // Bob's wrap of dev in the common ancestor opens none of the merged dev records.
+    let base_doc = keyward::vault::v2::text::parse(&base).unwrap();
+    let merged_doc = keyward::vault::v2::text::parse(&std::fs::read(&env.vault).unwrap()).unwrap();
+    let wrap = base_doc.domain("dev").unwrap().head.to.iter().find(|w| w.slot.label == "bob").unwrap();
+    let wrapped = env.path("dev-key.age");
+    std::fs::write(&wrapped, &wrap.age).unwrap();
+    let out = Command::new("age").arg("-d").arg("-i").arg(&bob.0).arg(&wrapped).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let old_key = keyward::vault::v2::keys::DomainKey::new(
+        &base_doc.id,
+        keyward::sensitive::Key32::from_slice(&out.stdout).unwrap(),
+    );
+    let dev = merged_doc.domain("dev").unwrap();
+    assert_ne!(dev.head.key_id, old_key.id(), "dev is under a new key");
+    assert_eq!(dev.secrets.len(), 3);
+    for line in &dev.secrets {
+        let sealed = data_encoding::BASE64_NOPAD.decode(merged_doc.sealed_text(line).as_bytes()).unwrap();
+        let mut aad = keyward::vault::v2::keys::Transcript::new("keyward/v2/record", &merged_doc.id);
+        aad.str("dev").str(merged_doc.secret_name(line));
+        assert!(old_key.open(aad.as_bytes(), &sealed).is_err(), "{}", merged_doc.secret_name(line));
+    }
+    // Not `audit verify` here: this machine's log went to the removal's new audit key on the
+    // branch and back to the old one on main (a known limit, see the README); the next test
+    // removes on main after the branch's work and verifies.
+}
+
+/// A removal wins over the other branch's change to the same member.
+#[test]
+fn a_removal_wins_over_a_grant_on_the_other_branch() {
+    let mut env = Env::with_recovery_key();
+    let repo = project(&mut env);
+    let bob = common::age_identity(&env, "bob");
+    env.cmd().args(["member", "add", "bob", "--env", "dev", "--key", &bob.1]).assert().success();
+    env.add("prod/key", "prod-value-000000001", &["--env", "prod"]);
+    ok(&git(&env, &repo, &["commit", "-q", "-am", "bob"]));
+    ok(&git(&env, &repo, &["checkout", "-q", "-b", "grant"]));
+    env.cmd().args(["member", "grant", "bob", "--env", "prod"]).assert().success();
+    ok(&git(&env, &repo, &["commit", "-q", "-am", "grant bob prod"]));
+    ok(&git(&env, &repo, &["checkout", "-q", "main"]));
+    env.cmd().args(["member", "rm", "bob", "--yes"]).assert().success();
+    ok(&git(&env, &repo, &["commit", "-q", "-am", "remove bob"]));
+
+    let out = git(&env, &repo, &["merge", "-q", "--no-edit", "grant"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!stdout(&env.cmd().args(["member", "list"]).output().unwrap()).contains("bob"));
+    let as_bob = env
+        .cmd()
+        .env_remove("KEYWARD_VAULT_KEY")
+        .env("KEYWARD_IDENTITY", &bob.0)
+        .args(["get", "prod/key"])
+        .output()
+        .unwrap();
+    assert_eq!(as_bob.status.code(), Some(4), "{}", stderr(&as_bob));
+    assert_eq!(env.get("prod/key"), "prod-value-000000001");
+    env.cmd().args(["audit", "verify"]).assert().success();
 }

@@ -7,17 +7,7 @@ use std::process::Command;
 
 use crate::common;
 
-use common::{Env, stderr, stdout};
-
-/// An identity file made by the real `age-keygen`, and its public key.
-fn age_identity(env: &Env, name: &str) -> (PathBuf, String) {
-    let file = env.path(&format!("{name}.txt"));
-    let out = Command::new("age-keygen").arg("-o").arg(&file).output().expect("age-keygen (Debian's age package)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let public = Command::new("age-keygen").arg("-y").arg(&file).output().unwrap();
-    (file, String::from_utf8(public.stdout).unwrap().trim().to_owned())
-}
+use common::{Env, age_identity, stderr, stdout};
 
 /// Runs as the holder of `identity`, with no vault key.
 fn as_member(env: &Env, identity: &Path, args: &[&str]) -> std::process::Output {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::Outcome;
-use crate::cli::{GitCommand, GitSetupArgs};
+use crate::cli::{GitCommand, GitResolveArgs, GitSetupArgs};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::output::sanitize;
@@ -26,6 +26,7 @@ pub(super) fn run(command: GitCommand, ctx: &Context) -> Result<Outcome> {
     match command {
         GitCommand::Setup(args) => setup(&args, ctx),
         GitCommand::Textconv { file } => textconv(&file, ctx),
+        GitCommand::Resolve(args) => resolve(&args, ctx),
         GitCommand::MergeDriver { base, ours, theirs, path } => merge(&base, &ours, &theirs, path.as_deref(), ctx),
     }
 }
@@ -249,6 +250,9 @@ fn describe(s: &crate::vault::secret::Secret) -> String {
     if let Some(n) = &m.note {
         parts.push(format!("note {n:?}"));
     }
+    if let Some(c) = crate::vault::v2::merge::secret::Conflict::of(s) {
+        parts.push(format!("merge conflict ({})", c.describe()));
+    }
     let versions: Vec<String> = s
         .body
         .versions
@@ -287,6 +291,7 @@ fn merge(base: &Path, ours: &Path, theirs: &Path, shown: Option<&str>, ctx: &Con
         base: was.as_ref().and_then(crate::vault::Vault::v2),
         ours: mine.as_ref().and_then(crate::vault::Vault::v2),
         theirs: other.as_ref().and_then(crate::vault::Vault::v2),
+        now: ctx.now,
     };
     match merge::merge(&base_doc, &ours_doc, &theirs_doc, &keys)? {
         Merged::Conflict(why) => {
@@ -295,12 +300,157 @@ fn merge(base: &Path, ours: &Path, theirs: &Path, shown: Option<&str>, ctx: &Con
             ));
             Ok(Outcome::ChecksFailed)
         }
-        Merged::Text { text, resealed } => {
+        Merged::Text { text, resealed, conflicts } => {
             crate::files::replace_keeping_mode(ours, text.as_bytes())?;
             if !resealed.is_empty() {
                 ctx.out.notice(&format!("{shown}: merged {} secret by secret", resealed.join(", ")));
             }
-            Ok(Outcome::Success)
+            if conflicts.is_empty() {
+                return Ok(Outcome::Success);
+            }
+            for (name, why) in &conflicts {
+                ctx.out.warn(&format!(
+                    "{shown}: {} changed differently on both sides: {}",
+                    sanitize(name),
+                    sanitize(why)
+                ));
+            }
+            let names: Vec<String> = conflicts.iter().map(|(n, _)| sanitize(n)).collect();
+            ctx.out.warn(&format!(
+                "{shown}: nothing is lost; finish with `keyward git resolve {} --ours` or `--theirs`, then commit",
+                names.join(" ")
+            ));
+            Ok(Outcome::ChecksFailed)
         }
     }
+}
+
+/// `keyward git resolve`: lists the secrets a merge left in conflict, or finishes them by
+/// keeping one side (see [`crate::vault::v2::merge::secret::resolve`]); stages the vault in
+/// git once none is left.
+fn resolve(args: &GitResolveArgs, ctx: &Context) -> Result<Outcome> {
+    use crate::vault::v2::merge::secret::{self, Conflict, Side};
+    let side = match (args.ours, args.theirs) {
+        (true, _) => Some(Side::Ours),
+        (_, true) => Some(Side::Theirs),
+        _ => None,
+    };
+    let Some(side) = side else {
+        if !args.names.is_empty() || args.all {
+            return Err(Error::Usage("say which side to keep: --ours or --theirs".into()));
+        }
+        let vault = ctx.open()?;
+        let secrets = vault.secrets()?;
+        let found: Vec<(String, String)> =
+            secrets.iter().filter_map(|s| Conflict::of(s).map(|c| (s.name.clone(), c.describe()))).collect();
+        ctx.out.report(&serde_json::json!({"conflicts": found.iter().map(|(n, why)| serde_json::json!({"name": n, "why": why})).collect::<Vec<_>>()}), || {
+            if found.is_empty() {
+                "no secret is in conflict".to_owned()
+            } else {
+                found.iter().map(|(n, why)| format!("{}: {}", sanitize(n), sanitize(why))).collect::<Vec<_>>().join("\n")
+            }
+        });
+        return Ok(if found.is_empty() { Outcome::Success } else { Outcome::ChecksFailed });
+    };
+    if args.names.is_empty() && !args.all {
+        return Err(Error::Usage("name the secrets to finish, or use --all".into()));
+    }
+    for name in &args.names {
+        crate::vault::secret::check_name(name)?;
+    }
+    let default_grace = crate::config::Config::load()?.grace;
+    let now = ctx.now;
+    let (done, left) = ctx.modify(|vault, _| {
+        let mut records = vault.records()?;
+        let mut done = Vec::new();
+        let mut kept = Vec::with_capacity(records.records.len());
+        for record in std::mem::take(&mut records.records) {
+            let wanted = args.all || args.names.contains(&record.name);
+            let secret = if wanted { record.decode().ok() } else { None };
+            let Some(secret) = secret.filter(|s| Conflict::of(s).is_some()) else {
+                kept.push(record);
+                continue;
+            };
+            let grace = secret
+                .body
+                .meta
+                .ext
+                .get(crate::vault::secret::ext::GRACE)
+                .and_then(|g| g.parse().ok())
+                .unwrap_or(default_grace);
+            let name = secret.name.clone();
+            match secret::resolve(secret, side, now, grace) {
+                Some(Some(s)) => {
+                    // Their variable is what a branch wrote: checked as `add` checks one.
+                    crate::vault::secret::validate_record_fields(&s.name, &s.var, s.env.as_deref())
+                        .map_err(|why| Error::invalid("secret", s.name.clone(), why))?;
+                    kept.push(crate::vault::payload::Record::encode(&s));
+                }
+                Some(None) => {}
+                None => kept.push(record),
+            }
+            done.push(name);
+        }
+        if let Some(missing) = args.names.iter().find(|n| !done.contains(n)) {
+            return Err(Error::Usage(format!(
+                "{} is not in conflict (`keyward git resolve` lists those that are)",
+                sanitize(missing)
+            )));
+        }
+        records.records = kept;
+        for r in records.records.iter().filter(|r| done.contains(&r.name)) {
+            records.check_var_conflict(&r.name, &r.var, r.env.as_deref())?;
+        }
+        // Which conflicts remain, among the secrets this key reads.
+        let left = records
+            .records
+            .iter()
+            .filter_map(|r| r.decode().ok())
+            .filter(|s| Conflict::of(s).is_some())
+            .map(|s| s.name)
+            .collect::<Vec<_>>();
+        vault.set_records(records);
+        Ok((done, left))
+    })?;
+    let which = if side == Side::Ours { "ours" } else { "theirs" };
+    ctx.audit(
+        crate::audit::Event::new("git resolve").details(serde_json::json!({"secrets": done, "kept": which})),
+        true,
+    )?;
+    let staged = if left.is_empty() { stage_if_conflicted(&ctx.vault_path()?) } else { None };
+    ctx.out.report(
+        &serde_json::json!({"resolved": done, "kept": which, "left": left, "staged": staged.is_some()}),
+        || {
+            let mut line =
+                format!("kept {which} for {}", done.iter().map(|n| sanitize(n)).collect::<Vec<_>>().join(", "));
+            match (&staged, left.is_empty()) {
+                (_, false) => line.push_str(&format!(
+                    "; still in conflict: {}",
+                    left.iter().map(|n| sanitize(n)).collect::<Vec<_>>().join(", ")
+                )),
+                (Some(path), true) => {
+                    line.push_str(&format!(
+                        "; no conflict left: staged {} (git add), commit to finish the merge",
+                        sanitize(path)
+                    ));
+                }
+                (None, true) => line.push_str("; no conflict left"),
+            }
+            line
+        },
+    );
+    Ok(Outcome::Success)
+}
+
+/// Stages the vault with `git add` when git has it as a conflicted (unmerged) path; the path
+/// as git names it when it did.
+fn stage_if_conflicted(vault: &Path) -> Option<String> {
+    let dir = vault.parent()?;
+    let name = vault.file_name()?.to_str()?;
+    let unmerged = run_git(dir, &["ls-files", "--unmerged", "--", name]).ok()?;
+    if unmerged.is_empty() {
+        return None;
+    }
+    run_git(dir, &["add", "--", name]).ok()?;
+    run_git(dir, &["ls-files", "--full-name", "--", name]).ok().filter(|p| !p.is_empty())
 }

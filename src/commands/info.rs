@@ -62,6 +62,13 @@ pub(super) fn run(args: NameArg, ctx: &Context) -> Result<Outcome> {
             field(&check["detail"])
         ));
     }
+    if let Some(conflict) = json.get("merge_conflict").filter(|c| !c.is_null()) {
+        text.push_str(&format!(
+            "{:<14} {} (finish it with `keyward git resolve NAME --ours|--theirs`)\n",
+            "conflict:",
+            field(conflict)
+        ));
+    }
     ctx.out.write(text.as_bytes());
     let mut versions = secret.body.versions.clone();
     versions.sort_by_key(|v| (stage_order(v.stage), std::cmp::Reverse(v.id)));

@@ -72,6 +72,7 @@ pub(crate) fn name(command: &Command) -> &'static str {
         Command::Git(GitCommand::Setup(_)) => "git setup",
         Command::Git(GitCommand::Textconv { .. }) => "git textconv",
         Command::Git(GitCommand::MergeDriver { .. }) => "git merge-driver",
+        Command::Git(GitCommand::Resolve(_)) => "git resolve",
         Command::Identity(IdentityCommand::New(_)) => "identity new",
         Command::Identity(IdentityCommand::Show) => "identity show",
         Command::Identity(IdentityCommand::Import(_)) => "identity import",
@@ -201,6 +202,7 @@ pub(crate) fn secret_json(secret: &Secret, with_versions: bool) -> Value {
             "detail": meta.ext.get(ext::CHECK_DETAIL),
         })),
         "grace": meta.ext.get(ext::GRACE).and_then(|g| g.parse().ok()).map(parse::short_duration),
+        "merge_conflict": crate::vault::v2::merge::secret::Conflict::of(secret).map(|c| c.describe()),
     });
     if with_versions {
         value["versions"] = secret

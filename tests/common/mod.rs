@@ -106,6 +106,20 @@ impl Env {
     }
 }
 
+/// An identity file made by the real `age-keygen` (Debian's age package), and its public key.
+pub(crate) fn age_identity(env: &Env, name: &str) -> (PathBuf, String) {
+    let file = env.path(&format!("{name}.txt"));
+    let out = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(&file)
+        .output()
+        .expect("age-keygen (Debian's age package)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let public = std::process::Command::new("age-keygen").arg("-y").arg(&file).output().unwrap();
+    (file, String::from_utf8(public.stdout).unwrap().trim().to_owned())
+}
+
 pub(crate) fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -2,10 +2,11 @@
 //!
 //! A domain only one side changed is taken from it as it is. A domain both sides changed under
 //! the same key and recipients is merged secret by secret — a secret changed on one side takes
-//! that side's line — and re-sealed with the merger's key of it, after both sides' blocks
-//! authenticate (a branch is anyone's writing: a forged line is refused, never vouched for).
-//! `@default`'s settings merge by key. Members changed on both sides, a domain re-keyed or
-//! re-membered on one side, or one secret (or setting) changed differently on both sides is a
+//! that side's line; one changed on both is merged by version and field ([`secret`]), theirs kept
+//! beside ours where they clash — and re-sealed with the merger's key of it, after both sides'
+//! blocks authenticate (a branch is anyone's writing: a forged line is refused, never vouched
+//! for). `@default`'s settings merge by key. Members changed on both sides, a domain re-keyed or
+//! re-membered on one side, or a setting changed differently on both sides is a
 //! [`Merged::Conflict`] naming why; nothing is lost because nothing is written.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,11 +15,17 @@ use super::text::{self, ALL, DEFAULT, Document, Domain, PrintSecret};
 use super::vault::{Settings, Vault2};
 use crate::error::Result;
 
+mod replay;
+pub mod secret;
+use secret::SecretMerge;
+
 /// The merge's result.
 #[derive(Debug)]
 pub enum Merged {
-    /// The merged file, and the domains merged secret by secret (re-sealed).
-    Text { text: String, resealed: Vec<String> },
+    /// The merged file, the domains merged secret by secret (re-sealed), and the secrets both
+    /// sides changed differently: kept side by side, each with what happened (see
+    /// [`secret::Conflict`]). git is told of a conflict while this list is not empty.
+    Text { text: String, resealed: Vec<String>, conflicts: Vec<(String, String)> },
     /// Why the sides cannot be merged by secret.
     Conflict(String),
 }
@@ -29,6 +36,8 @@ pub struct Keys<'a> {
     pub base: Option<&'a Vault2>,
     pub ours: Option<&'a Vault2>,
     pub theirs: Option<&'a Vault2>,
+    /// The time of the merge (unix seconds), for the marks it leaves.
+    pub now: i64,
 }
 
 /// Whether a side's version of a secret is no older than the common ancestor's: a line copied
@@ -79,7 +88,7 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
         return conflict("the sides are different vaults (another creation time)".into());
     }
     if ours.slots != theirs.slots {
-        return conflict("members or key slots differ between the sides (a membership change merges only when the other side left the vault as it was)".into());
+        return replay::replay(base, ours, theirs, keys, "members or key slots differ between the sides");
     }
     // A side that changed @all (a re-key: every grant is re-made) must be the side every other
     // changed domain comes from, or grants under two different @all keys would be mixed.
@@ -98,13 +107,15 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
     let mut out = String::new();
     text::print_header(&mut out, &ours.id, ours.created, &ours.slots);
     let mut resealed = Vec::new();
+    let mut conflicts = Vec::new();
     for name in names {
         let (mine, other, was) = (ours.domain(name), theirs.domain(name), base.domain(name));
         let (tm, to, tw) = (mine.map(|d| block(ours, d)), other.map(|d| block(theirs, d)), was.map(|d| block(base, d)));
         let from_ours = tm != to && to == tw;
         let from_theirs = tm != to && tm == tw;
         if (from_ours && theirs_all && name != ALL) || (from_theirs && ours_all && name != ALL) {
-            return conflict(format!("@all was re-keyed on one side and {name} changed on the other"));
+            let why = format!("@all was re-keyed on one side and {name} changed on the other");
+            return replay::replay(base, ours, theirs, keys, &why);
         }
         if tm == to || from_ours || from_theirs {
             let changed = tm != to;
@@ -136,10 +147,11 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
         hm.settings = None;
         ho.settings = None;
         if hm != ho {
-            return conflict(format!("{name} was re-keyed, or its recipients changed, on one side"));
+            let why = format!("{name} was re-keyed, or its recipients changed, on one side");
+            return replay::replay(base, ours, theirs, keys, &why);
         }
         let (lm, lo, lw) = (lines(ours, Some(mine)), lines(theirs, Some(other)), lines(base, was));
-        let mut merged: Vec<(&str, &str, &str)> = Vec::new();
+        let mut merged: Vec<(String, String, String)> = Vec::new();
         let mut clashes = Vec::new();
         for secret in lm.keys().chain(lo.keys()).copied().collect::<BTreeSet<&str>>() {
             let (m, o, w) = (lm.get(secret), lo.get(secret), lw.get(secret));
@@ -152,32 +164,12 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
                 continue;
             };
             if let Some((var, sealed)) = pick {
-                merged.push((secret, var, sealed));
+                merged.push((secret.to_owned(), (*var).to_owned(), (*sealed).to_owned()));
             }
         }
-        if !clashes.is_empty() {
-            return conflict(format!("changed differently on both sides: {}", clashes.join(", ")));
-        }
-        // Every line a side changed must be that side's own newer work, not history.
         let Some(kb) = keys.base else {
             return conflict(format!("{name} changed on both sides, and this machine cannot open the common ancestor"));
         };
-        let base_time =
-            lw.keys().filter_map(|n| kb.find(n).ok().flatten()).map(|s| s.body.meta.updated).max().unwrap_or(i64::MIN);
-        for (secret, var, sealed) in &merged {
-            let line = Some(&(*var, *sealed));
-            if line == lw.get(secret) {
-                continue;
-            }
-            let side = if line == lm.get(secret) { keys.ours } else { keys.theirs };
-            let Some(side) = side else { continue };
-            let (Some(now), was_secret) = (side.find(secret)?, kb.find(secret)?) else { continue };
-            if !not_older(&now, was_secret.as_ref(), base_time) {
-                return conflict(format!(
-                    "{secret} on one side is older than the common ancestor's (a line from history?)"
-                ));
-            }
-        }
         let (Some(kv), Some(kt)) = (keys.ours, keys.theirs) else {
             return conflict(format!(
                 "{name} changed on both sides, and this machine cannot open the vault to re-seal it"
@@ -189,6 +181,44 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
         // Both blocks authenticate under the key this machine holds, or nothing is vouched for.
         kv.domain_key(name)?;
         kt.domain_key(name)?;
+        // Every line a side changed must be that side's own newer work, not history.
+        let base_time =
+            lw.keys().filter_map(|n| kb.find(n).ok().flatten()).map(|s| s.body.meta.updated).max().unwrap_or(i64::MIN);
+        let newer = |side: &Vault2, secret: &str| -> Result<bool> {
+            let (Some(now), was_secret) = (side.find(secret)?, kb.find(secret)?) else { return Ok(true) };
+            Ok(not_older(&now, was_secret.as_ref(), base_time))
+        };
+        let history = |secret: &str| {
+            conflict(format!("{secret} on one side is older than the common ancestor's (a line from history?)"))
+        };
+        for (secret, var, sealed) in &merged {
+            let line = Some((var.as_str(), sealed.as_str()));
+            if line == lw.get(secret.as_str()).copied() {
+                continue;
+            }
+            let side = if line == lm.get(secret.as_str()).copied() { kv } else { kt };
+            if !newer(side, secret)? {
+                return history(secret);
+            }
+        }
+        // Both sides changed these: merged field by field, or kept side by side as a conflict.
+        for secret in clashes {
+            if !newer(kv, secret)? || !newer(kt, secret)? {
+                return history(secret);
+            }
+            let (was_secret, mine_secret, other_secret) = (kb.find(secret)?, kv.find(secret)?, kt.find(secret)?);
+            let result = match secret::merge(was_secret.as_ref(), mine_secret.as_ref(), other_secret.as_ref()) {
+                SecretMerge::Deleted => continue,
+                SecretMerge::Clean(s) => s,
+                SecretMerge::Conflict(s) => {
+                    let why = secret::Conflict::of(&s).map(|c| c.describe()).unwrap_or_default();
+                    conflicts.push((secret.to_owned(), why));
+                    s
+                }
+            };
+            merged.push((result.name.clone(), result.var.clone(), kv.seal_secret(name, &result)?));
+        }
+        merged.sort_by(|a, b| a.0.cmp(&b.0));
         let mut head = mine.head.clone();
         if settings_differ {
             let read = |d: Option<&Domain>| -> Result<Settings> {
@@ -203,8 +233,10 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
                 Err(key) => return conflict(format!("the vault setting {key} changed differently on both sides")),
             }
         }
-        head.seal = kv.seal_for(&head, &merged)?;
-        let secrets = merged.iter().map(|(n, v, s)| PrintSecret { name: n, var: v, sealed: s });
+        let lines: Vec<(&str, &str, &str)> =
+            merged.iter().map(|(n, v, s)| (n.as_str(), v.as_str(), s.as_str())).collect();
+        head.seal = kv.seal_for(&head, &lines)?;
+        let secrets = lines.iter().map(|(n, v, s)| PrintSecret { name: n, var: v, sealed: s });
         text::print_domain(&mut out, &head, secrets);
         resealed.push(name.to_owned());
     }
@@ -213,7 +245,7 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
     if let Err(e) = text::parse(out.as_bytes()) {
         return conflict(format!("the merged file would not read back ({e:?})"));
     }
-    Ok(Merged::Text { text: out, resealed })
+    Ok(Merged::Text { text: out, resealed, conflicts })
 }
 
 /// Three-way merge of `@default`'s settings by key. The earliest grace deadline wins when both

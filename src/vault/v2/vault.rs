@@ -205,6 +205,23 @@ impl Vault2 {
         }
     }
 
+    /// The same vault opened again with the same slot, unedited (the domains already opened stay
+    /// open): what a merge builds on. `None` for a vault made here.
+    pub fn reopen(&self) -> Option<Vault2> {
+        let opener = self.opener.clone()?;
+        Some(Vault2 {
+            path: self.path.clone(),
+            doc: self.doc.clone(),
+            opener: Some(opener),
+            opened: RefCell::new(self.opened.borrow().clone()),
+            edited: None,
+            slots: self.doc.slots.clone(),
+            access: access_of(&self.doc),
+            rekey: BTreeSet::new(),
+            memory: None,
+        })
+    }
+
     /// Checks domains against, and remembers them in, the state file `memory`.
     pub fn remembering(mut self, memory: Option<PathBuf>) -> Vault2 {
         self.memory = memory;
@@ -501,6 +518,14 @@ impl Vault2 {
         let lines = secrets.iter().map(|(n, v, s)| (*n, *v, text::sealed_tag(s).unwrap_or_default()));
         seal_transcript(&mut seal, self.doc.created, &self.doc.slots, head, lines);
         Ok(seal.finish())
+    }
+
+    /// A secret's body sealed for a `secret` line of `domain` under this vault's key of it, in
+    /// base64: what the merge driver writes for a secret it merged field by field.
+    pub fn seal_secret(&self, domain: &str, secret: &Secret) -> Result<String> {
+        let key = self.domain_key(domain)?;
+        let body = Record::encode(secret).plain_body().map_err(|e| self.record_error(e))?;
+        Ok(BASE64_NOPAD.encode(&key.seal(&record_aad(&self.doc.id, domain, &secret.name), &body.0)))
     }
 
     /// The settings sealed in a `settings` line of this vault's `@default` (another side of a

@@ -1,5 +1,5 @@
-//! The merge on random three-way edits: either the union of both sides' changes, or a conflict;
-//! never a lost version, never a line neither side wrote.
+//! The merge on random three-way edits: the union of both sides' changes, with a secret both
+//! changed differently reported and kept side by side; never a lost value.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -45,6 +45,17 @@ fn contents(bytes: &[u8], secret: &Key32) -> BTreeMap<String, (Option<String>, S
         .collect()
 }
 
+/// Name → every value of a secret (all versions), read with `secret`.
+fn pending(bytes: &[u8], secret: &Key32) -> BTreeMap<String, Vec<String>> {
+    let v = open(bytes, secret);
+    v.secrets()
+        .unwrap()
+        .0
+        .into_iter()
+        .map(|s| (s.name.clone(), s.body.versions.iter().map(|v| v.value.expose().to_owned()).collect()))
+        .collect()
+}
+
 /// One side's edit: (secret index, what) where what is 0 = leave, 1 = new value, 2 = remove.
 fn apply(base: &[u8], secret: &Key32, edits: &[(usize, u8)], tag: &str) -> Vec<u8> {
     let mut v = open(base, secret);
@@ -78,31 +89,37 @@ proptest! {
         let base = v.seal().unwrap();
         let (a, b) = (apply(&base, &admin, &ours, "ours"), apply(&base, &admin, &theirs, "theirs"));
         let (v0, va, vb) = (open(&base, &admin), open(&a, &admin), open(&b, &admin));
-        let keys = Keys { base: Some(&v0), ours: Some(&va), theirs: Some(&vb) };
+        let keys = Keys { base: Some(&v0), ours: Some(&va), theirs: Some(&vb), now: 100 };
         let docs = [&base, &a, &b].map(|bytes| text::parse(bytes).unwrap());
         let merged = merge(&docs[0], &docs[1], &docs[2], &keys).unwrap();
         let (cb, ca, cbb) = (contents(&base, &admin), contents(&a, &admin), contents(&b, &admin));
         match merged {
-            Merged::Text { text, .. } => {
+            Merged::Text { text, conflicts, .. } => {
                 let got = contents(text.as_bytes(), &admin);
-                // Each secret: whichever side changed it, or the base when neither did.
+                let all = pending(text.as_bytes(), &admin);
+                // Each secret: whichever side changed it, or the base when neither did; one both
+                // changed differently keeps ours, theirs beside it, and is reported.
                 let names: std::collections::BTreeSet<&String> = cb.keys().chain(ca.keys()).chain(cbb.keys()).collect();
                 for name in names {
                     let (w, m, o) = (cb.get(name), ca.get(name), cbb.get(name));
-                    let expected = if m == o || o == w { m } else if m == w { o } else {
-                        prop_assert!(false, "{name} changed on both sides, yet merged");
-                        unreachable!()
-                    };
-                    prop_assert_eq!(got.get(name), expected, "{}", name);
+                    let reported = conflicts.iter().any(|(n, _)| n == name);
+                    if m == o || o == w || m == w {
+                        let expected = if m == o || o == w { m } else { o };
+                        prop_assert_eq!(got.get(name), expected, "{}", name);
+                        prop_assert!(!reported, "{} reported without a clash", name);
+                        continue;
+                    }
+                    prop_assert!(reported, "{} clashed, yet not reported", name);
+                    // Never a lost value: both sides' current values are in the result.
+                    let values = all.get(name).cloned().unwrap_or_default();
+                    for side in [m, o].into_iter().flatten() {
+                        prop_assert!(values.contains(&side.1), "{} lost {:?}: {:?}", name, side.1, values);
+                    }
                 }
             }
             Merged::Conflict(why) => {
-                // A conflict only where both sides changed one secret differently.
-                let clash = cb.keys().chain(ca.keys()).chain(cbb.keys()).any(|n| {
-                    let (w, m, o) = (cb.get(n), ca.get(n), cbb.get(n));
-                    m != o && o != w && m != w
-                });
-                prop_assert!(clash, "a conflict without a clash: {why}");
+                // Secrets clash, members do not change here: always a file, never a refusal.
+                prop_assert!(false, "refused: {why}");
             }
         }
     }
