@@ -61,7 +61,7 @@ impl Context {
                 // The command fails anyway; a log that cannot be written must not hide why.
                 let (vault, reason) = (locked.path.display().to_string(), e.to_string());
                 let time = crate::parse::time(self.now);
-                let _ = Log::for_vault(&locked.id_hex())
+                let _ = Log::for_vault(&audit::log_name(&locked.id_hex(), &locked.path))
                     .and_then(|log| log.append_unlock_failed(&vault, &reason, &time, self.command.get()));
             }
         })
@@ -75,7 +75,7 @@ impl Context {
     }
 
     pub(crate) fn remember(&self, vault: &Vault) -> Result<()> {
-        *self.opened.borrow_mut() = Some((vault.id_hex(), audit::Keys::of(vault)?));
+        *self.opened.borrow_mut() = Some((audit::log_name(&vault.id_hex(), &vault.path), audit::Keys::of(vault)?));
         Ok(())
     }
 

@@ -116,6 +116,11 @@ pub fn state_dir() -> Result<PathBuf> {
 /// by the vault's canonical path and id, so a copy elsewhere or another vault at the same path is
 /// another file.
 pub fn vault_state_file(kind: &str, vault: &Path, id: &[u8; 16]) -> Option<PathBuf> {
+    vault_state_file_on(kind, vault, id, None)
+}
+
+/// [`vault_state_file`], one per `branch` as well (see [`git_branch`]).
+pub fn vault_state_file_on(kind: &str, vault: &Path, id: &[u8; 16], branch: Option<&str>) -> Option<PathBuf> {
     use sha2::{Digest, Sha256};
     let dir = state_dir().ok()?.join(kind);
     let canonical = std::fs::canonicalize(vault).unwrap_or_else(|_| vault.to_owned());
@@ -123,7 +128,46 @@ pub fn vault_state_file(kind: &str, vault: &Path, id: &[u8; 16]) -> Option<PathB
     h.update(canonical.as_os_str().as_encoded_bytes());
     h.update([0]);
     h.update(id);
+    if let Some(branch) = branch {
+        h.update([0]);
+        h.update(branch.as_bytes());
+    }
     Some(dir.join(format!("{}.json", data_encoding::HEXLOWER.encode(&h.finalize()[..12]))))
+}
+
+/// The git branch checked out in the work tree holding `file` (`"(detached)"` for a detached
+/// HEAD), read from `.git/HEAD` (or the `gitdir:` a worktree's `.git` file names) without
+/// running git: a repository's config is not to be trusted, and `get` must stay fast. `None`
+/// outside a work tree or when HEAD cannot be read.
+pub fn git_branch(file: &Path) -> Option<String> {
+    let start = std::fs::canonicalize(file).ok()?;
+    let mut dir = start.parent()?;
+    loop {
+        let dot_git = dir.join(".git");
+        if let Ok(meta) = std::fs::symlink_metadata(&dot_git) {
+            let git_dir = if meta.is_dir() {
+                dot_git
+            } else if meta.is_file() {
+                let text = small_text(&dot_git)?;
+                let target = text.strip_prefix("gitdir:")?.trim();
+                dir.join(target)
+            } else {
+                return None;
+            };
+            let head = small_text(&git_dir.join("HEAD"))?;
+            return Some(match head.trim().strip_prefix("ref: refs/heads/") {
+                Some(branch) => branch.to_owned(),
+                None => "(detached)".to_owned(),
+            });
+        }
+        dir = dir.parent()?;
+    }
+}
+
+/// A small text file (at most 4 KiB), not through a link.
+fn small_text(path: &Path) -> Option<String> {
+    let bytes = crate::files::read_nofollow(path).ok()?;
+    (bytes.len() <= 4096).then(|| String::from_utf8(bytes).ok()).flatten()
 }
 
 /// `$XDG_DATA_HOME/keyward`.

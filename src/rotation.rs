@@ -177,6 +177,12 @@ pub fn exposed(secret: &Secret) -> Option<(i64, &str)> {
     (rotated_at(secret) <= at).then_some((at, who))
 }
 
+/// The time of an exposure mark (`<unix time> <who>`); a mark that does not read as one counts
+/// as the oldest.
+pub fn mark_time(mark: &str) -> i64 {
+    mark.split_once(' ').and_then(|(at, _)| at.parse().ok()).unwrap_or(i64::MIN)
+}
+
 /// Records that a grace deadline exists, for [`sweep`].
 pub fn note_deadline(records: &mut Records, deadline: i64) {
     let current = next_deadline(records);

@@ -138,6 +138,22 @@ pub fn dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// The name of the log of the vault with id `id_hex` at `vault`: the id, and for a vault in a
+/// git work tree, the branch checked out. One log per branch: each branch's vault has its own
+/// audit key history (a member removed on a branch rotates it there), and a log that went to a
+/// branch's newer key and came back to the older one cannot be told from one forged by whoever
+/// kept the old key.
+pub fn log_name(id_hex: &str, vault: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    match crate::paths::git_branch(vault) {
+        Some(branch) => {
+            let digest = Sha256::digest(branch.as_bytes());
+            format!("{id_hex}-{}", data_encoding::HEXLOWER.encode(&digest[..4]))
+        }
+        None => id_hex.to_owned(),
+    }
+}
+
 /// One vault's log.
 pub struct Log {
     dir: PathBuf,

@@ -23,7 +23,7 @@ pub(super) fn run(args: AuditArgs, ctx: &Context) -> Result<Outcome> {
 fn log(ctx: &Context) -> Result<(Log, Config)> {
     let locked = ctx.read_locked()?;
     let config = Config::load()?;
-    Ok((Log::new(audit::dir()?, &locked.id_hex(), config.max_segment), config))
+    Ok((Log::new(audit::dir()?, &audit::log_name(&locked.id_hex(), &locked.path), config.max_segment), config))
 }
 
 fn period(filter: &AuditFilter, now: i64) -> Result<(Option<i64>, Option<i64>)> {

@@ -32,7 +32,7 @@ pub(super) fn backup(args: BackupArgs, ctx: &Context) -> Result<Outcome> {
     let passphrase = if args.passphrase { Some(input::new_passphrase()?) } else { None };
     let vault = ctx.open()?;
     let vault_bytes = FileStore::new(&vault.path).read()?.bytes;
-    let log = Log::for_vault(&vault.id_hex())?;
+    let log = Log::for_vault(&crate::audit::log_name(&vault.id_hex(), &vault.path))?;
     let mut files = vec![(VAULT_FILE.to_owned(), vault_bytes.to_vec())];
     for path in log.files() {
         let bytes = std::fs::read(&path).map_err(|e| Error::io("cannot read", &path, e))?;

@@ -360,12 +360,14 @@ fn resolve(args: &GitResolveArgs, ctx: &Context) -> Result<Outcome> {
     }
     let default_grace = crate::config::Config::load()?.grace;
     let now = ctx.now;
-    let (done, left) = ctx.modify(|vault, _| {
+    let names: std::collections::BTreeSet<&str> = args.names.iter().map(String::as_str).collect();
+    let (done, left, unreadable) = ctx.modify(|vault, _| {
         let mut records = vault.records()?;
-        let mut done = Vec::new();
+        let mut done = std::collections::BTreeSet::new();
+        let mut renamed = Vec::new();
         let mut kept = Vec::with_capacity(records.records.len());
         for record in std::mem::take(&mut records.records) {
-            let wanted = args.all || args.names.contains(&record.name);
+            let wanted = args.all || names.contains(record.name.as_str());
             let secret = if wanted { record.decode().ok() } else { None };
             let Some(secret) = secret.filter(|s| Conflict::of(s).is_some()) else {
                 kept.push(record);
@@ -378,46 +380,61 @@ fn resolve(args: &GitResolveArgs, ctx: &Context) -> Result<Outcome> {
                 .get(crate::vault::secret::ext::GRACE)
                 .and_then(|g| g.parse().ok())
                 .unwrap_or(default_grace);
-            let name = secret.name.clone();
+            let (name, var) = (secret.name.clone(), secret.var.clone());
             match secret::resolve(secret, side, now, grace) {
                 Some(Some(s)) => {
                     // Their variable is what a branch wrote: checked as `add` checks one.
                     crate::vault::secret::validate_record_fields(&s.name, &s.var, s.env.as_deref())
                         .map_err(|why| Error::invalid("secret", s.name.clone(), why))?;
+                    if s.var != var {
+                        renamed.push(name.clone());
+                    }
                     kept.push(crate::vault::payload::Record::encode(&s));
                 }
                 Some(None) => {}
                 None => kept.push(record),
             }
-            done.push(name);
+            done.insert(name);
         }
-        if let Some(missing) = args.names.iter().find(|n| !done.contains(n)) {
+        if let Some(missing) = names.iter().find(|n| !done.contains(**n)) {
             return Err(Error::Usage(format!(
                 "{} is not in conflict (`keyward git resolve` lists those that are)",
                 sanitize(missing)
             )));
         }
         records.records = kept;
-        for r in records.records.iter().filter(|r| done.contains(&r.name)) {
-            records.check_var_conflict(&r.name, &r.var, r.env.as_deref())?;
+        for name in &renamed {
+            if let Some(r) = records.records.iter().find(|r| &r.name == name) {
+                records.check_var_conflict(&r.name, &r.var, r.env.as_deref())?;
+            }
         }
-        // Which conflicts remain, among the secrets this key reads.
-        let left = records
-            .records
-            .iter()
-            .filter_map(|r| r.decode().ok())
-            .filter(|s| Conflict::of(s).is_some())
-            .map(|s| s.name)
-            .collect::<Vec<_>>();
+        // Which conflicts remain, and the domains this key cannot read (which may hold more).
+        let mut left = Vec::new();
+        let mut unreadable = std::collections::BTreeSet::new();
+        for r in &records.records {
+            match r.decode() {
+                Ok(s) if Conflict::of(&s).is_some() => left.push(s.name),
+                Ok(_) => {}
+                Err(_) => {
+                    unreadable.insert(crate::vault::v2::text::domain_of(r.env.as_deref()).to_owned());
+                }
+            }
+        }
         vault.set_records(records);
-        Ok((done, left))
+        Ok((done, left, unreadable))
     })?;
     let which = if side == Side::Ours { "ours" } else { "theirs" };
     ctx.audit(
         crate::audit::Event::new("git resolve").details(serde_json::json!({"secrets": done, "kept": which})),
         true,
     )?;
-    let staged = if left.is_empty() { stage_if_conflicted(&ctx.vault_path()?) } else { None };
+    if !unreadable.is_empty() {
+        ctx.out.warn(&format!(
+            "this key cannot read {}: conflicts there need someone who holds them; the vault is not staged",
+            unreadable.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let staged = if left.is_empty() && unreadable.is_empty() { stage_if_conflicted(&ctx.vault_path()?) } else { None };
     ctx.out.report(
         &serde_json::json!({"resolved": done, "kept": which, "left": left, "staged": staged.is_some()}),
         || {

@@ -144,7 +144,9 @@ pub(crate) fn dispatch(command: Command, ctx: &Context) -> Result<Outcome> {
 
 /// Uses of each secret (count, last time), from the vault's audit log; empty when there is none.
 pub(crate) fn usage(vault: &crate::vault::Vault) -> std::collections::BTreeMap<String, (usize, i64)> {
-    let Ok(log) = crate::audit::Log::for_vault(&vault.id_hex()) else { return Default::default() };
+    let Ok(log) = crate::audit::Log::for_vault(&crate::audit::log_name(&vault.id_hex(), &vault.path)) else {
+        return Default::default();
+    };
     let Ok(keys) = crate::audit::key_chain(vault) else { return Default::default() };
     crate::audit::read_authenticated(&log, &keys)
         .map(|entries| crate::audit::report::usage(&entries))

@@ -42,16 +42,26 @@ pub struct Keys<'a> {
 
 /// Whether a side's version of a secret is no older than the common ancestor's: a line copied
 /// from history (it still authenticates: the same key sealed it) must not be vouched for again.
+/// Compromise and exposure marks are sticky: a side may only keep or renew them.
 fn not_older(side: &crate::vault::secret::Secret, base: Option<&crate::vault::secret::Secret>, base_time: i64) -> bool {
-    use crate::vault::secret::ext::COMPROMISED;
+    use crate::vault::secret::ext::{COMPROMISED, EXPOSED};
+    let exposed_at =
+        |s: &crate::vault::secret::Secret| s.body.meta.ext.get(EXPOSED).map(|m| crate::rotation::mark_time(m));
     match base {
         Some(b) => {
             side.body.next_version >= b.body.next_version
                 && side.body.meta.updated >= b.body.meta.updated
                 && (!b.body.meta.ext.contains_key(COMPROMISED) || side.body.meta.ext.contains_key(COMPROMISED))
+                && exposed_at(side) >= exposed_at(b)
         }
         None => side.body.meta.updated >= base_time,
     }
+}
+
+/// A secret a side carries with an unresolved merge conflict in it: a branch committed a
+/// conflict without resolving it, or planted one. Either way it is that branch's to resolve.
+fn carries_conflict(side: &Vault2, name: &str) -> Result<bool> {
+    Ok(side.find(name)?.is_some_and(|s| s.body.meta.ext.contains_key(secret::CONFLICT)))
 }
 
 fn block(doc: &Document, d: &Domain) -> String {
@@ -68,6 +78,10 @@ fn block(doc: &Document, d: &Domain) -> String {
 fn lines<'d>(doc: &'d Document, d: Option<&'d Domain>) -> BTreeMap<&'d str, (&'d str, &'d str)> {
     let Some(d) = d else { return BTreeMap::new() };
     d.secrets.iter().map(|s| (doc.secret_name(s), (doc.secret_var(s), doc.sealed_text(s)))).collect()
+}
+
+fn doc_of<'d>(side: &str, ours: &'d Document, theirs: &'d Document) -> &'d Document {
+    if side == "theirs" { theirs } else { ours }
 }
 
 fn order(name: &str) -> (u8, &str) {
@@ -133,6 +147,30 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
                 && changed
             {
                 v.domain_key(name)?;
+                // A fresh key wrapped to the same recipients authenticates too: it must be the
+                // ancestor's key or one the ancestor's key vouches for.
+                if let Some(w) = was
+                    && !v.descends_from(name, &w.head)?
+                {
+                    return conflict(format!(
+                        "{name} on {side} is under a key the common ancestor's does not vouch for (replaced, not re-keyed)"
+                    ));
+                }
+                if let Some(d) = d {
+                    let before = lines(base, was);
+                    for line in &d.secrets {
+                        let secret_name = doc_of(side, ours, theirs).secret_name(line);
+                        let now = Some((
+                            doc_of(side, ours, theirs).secret_var(line),
+                            doc_of(side, ours, theirs).sealed_text(line),
+                        ));
+                        if now != before.get(secret_name).copied() && carries_conflict(v, secret_name)? {
+                            return conflict(format!(
+                                "{secret_name} on {side} carries an unresolved merge conflict: resolve it there first"
+                            ));
+                        }
+                    }
+                }
             }
             out.push_str(&block_text.unwrap_or_default());
             continue;
@@ -182,8 +220,12 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
         kv.domain_key(name)?;
         kt.domain_key(name)?;
         // Every line a side changed must be that side's own newer work, not history.
-        let base_time =
-            lw.keys().filter_map(|n| kb.find(n).ok().flatten()).map(|s| s.body.meta.updated).max().unwrap_or(i64::MIN);
+        let mut base_time = i64::MIN;
+        for n in lw.keys() {
+            if let Some(s) = kb.find(n)? {
+                base_time = base_time.max(s.body.meta.updated);
+            }
+        }
         let newer = |side: &Vault2, secret: &str| -> Result<bool> {
             let (Some(now), was_secret) = (side.find(secret)?, kb.find(secret)?) else { return Ok(true) };
             Ok(not_older(&now, was_secret.as_ref(), base_time))
@@ -200,6 +242,11 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
             if !newer(side, secret)? {
                 return history(secret);
             }
+            if carries_conflict(side, secret)? {
+                return conflict(format!(
+                    "{secret} carries an unresolved merge conflict: resolve it on its branch first"
+                ));
+            }
         }
         // Both sides changed these: merged field by field, or kept side by side as a conflict.
         for secret in clashes {
@@ -209,6 +256,7 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
             let (was_secret, mine_secret, other_secret) = (kb.find(secret)?, kv.find(secret)?, kt.find(secret)?);
             let result = match secret::merge(was_secret.as_ref(), mine_secret.as_ref(), other_secret.as_ref()) {
                 SecretMerge::Deleted => continue,
+                SecretMerge::Refused(why) => return conflict(why),
                 SecretMerge::Clean(s) => s,
                 SecretMerge::Conflict(s) => {
                     let why = secret::Conflict::of(&s).map(|c| c.describe()).unwrap_or_default();
@@ -251,12 +299,13 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
 /// Three-way merge of `@default`'s settings by key. The earliest grace deadline wins when both
 /// sides moved it (a sweep then finds every due grace period); any other key changed differently
 /// on both sides is a conflict (its name is returned).
-fn merge_settings(
-    ours: &[(String, String)],
-    theirs: &[(String, String)],
-    base: &[(String, String)],
+fn merge_settings<'a>(
+    ours: &'a [(String, String)],
+    theirs: &'a [(String, String)],
+    base: &'a [(String, String)],
 ) -> std::result::Result<Vec<(String, String)>, String> {
-    let get = |s: &[(String, String)], k: &str| s.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
+    // Borrowed, not copied: the values include the audit secret.
+    let get = |s: &'a [(String, String)], k: &str| s.iter().find(|(x, _)| x == k).map(|(_, v)| v);
     let mut keys: Vec<&String> = ours.iter().chain(theirs).map(|(k, _)| k).collect();
     keys.sort();
     keys.dedup();
@@ -268,13 +317,14 @@ fn merge_settings(
         } else if mine == was {
             other
         } else if k == crate::rotation::GRACE_NEXT {
-            let n = |v: &Option<String>| v.as_deref().and_then(|v| v.parse::<i64>().ok());
-            [n(&mine), n(&other)].into_iter().flatten().min().map(|t| t.to_string())
+            let earliest = [mine, other].into_iter().flatten().filter_map(|v| v.parse::<i64>().ok()).min();
+            out.extend(earliest.map(|t| (k.clone(), t.to_string())));
+            continue;
         } else {
             return Err(k.clone());
         };
         if let Some(v) = v {
-            out.push((k.clone(), v));
+            out.push((k.clone(), v.clone()));
         }
     }
     Ok(out)

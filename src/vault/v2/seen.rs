@@ -77,8 +77,14 @@ mod hex16 {
 }
 
 /// The state file of the vault at `vault` with id `id`, when there is a state directory.
+///
+/// A vault in a git work tree is remembered per branch: switching to a branch that has not seen
+/// another branch's re-key (a member removed there) is not a rollback, and its members are not
+/// news. A rollback pulled into a branch is still refused, and a merge refuses a side that goes
+/// back a generation.
 pub fn file(vault: &Path, id: &[u8; 16]) -> Option<PathBuf> {
-    crate::paths::vault_state_file("seen", vault, id)
+    let branch = crate::paths::git_branch(vault);
+    crate::paths::vault_state_file_on("seen", vault, id, branch.as_deref())
 }
 
 /// The remembered state (empty when there is none, or it cannot be read: memory is a help, not

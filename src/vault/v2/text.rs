@@ -231,8 +231,13 @@ impl Document {
 
     /// The domain and line of the secret `name`.
     pub fn find(&self, name: &str) -> Option<(&Domain, &SecretLine)> {
-        self.domains.iter().find_map(|d| {
-            d.secrets.binary_search_by(|s| self.text[s.name.clone()].cmp(name)).ok().map(|i| (d, &d.secrets[i]))
+        self.find_index(name).map(|(d, l)| (&self.domains[d], &self.domains[d].secrets[l]))
+    }
+
+    /// The indexes of the domain and line of the secret `name`.
+    pub fn find_index(&self, name: &str) -> Option<(usize, usize)> {
+        self.domains.iter().enumerate().find_map(|(di, d)| {
+            d.secrets.binary_search_by(|s| self.text[s.name.clone()].cmp(name)).ok().map(|li| (di, li))
         })
     }
 }

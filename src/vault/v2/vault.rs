@@ -383,6 +383,38 @@ impl Vault2 {
         Ok(())
     }
 
+    /// Whether this vault's block of `domain` comes from the block `base` (an older copy of the
+    /// same vault): the same key at the same generation, or a later generation whose vouch chain
+    /// reaches `base`'s key. A fresh key wrapped to the same recipients authenticates as well as
+    /// a re-key does; only the chain tells them apart. Needs the domain.
+    pub fn descends_from(&self, domain: &str, base: &DomainHead) -> Result<bool> {
+        let Some(d) = self.doc.domain(domain) else { return Ok(false) };
+        if d.head.key_id == base.key_id {
+            return Ok(d.head.generation == base.generation);
+        }
+        if d.head.generation <= base.generation {
+            return Ok(false);
+        }
+        let key = self.domain_key(domain)?;
+        Ok(keys::chain_reaches(
+            &self.doc.id,
+            domain,
+            &key,
+            d.head.generation,
+            &d.head.vouches,
+            (base.generation, base.key_id),
+        ))
+    }
+
+    /// Marks `domain` to be re-keyed on save (the merge driver, for a member removed on the
+    /// other side of a merge). Needs `@all` and the domain.
+    pub fn rekey_domain(&mut self, domain: &str) -> Result<()> {
+        self.require_all("re-key an environment")?;
+        self.domain_key(domain)?;
+        self.rekey.insert(domain.to_owned());
+        Ok(())
+    }
+
     /// Finds and opens one secret: only its domain is unwrapped, only its body decrypted.
     pub fn find(&self, name: &str) -> Result<Option<Secret>> {
         if let Some((_, records)) = &self.edited {
@@ -392,13 +424,12 @@ impl Vault2 {
                 .map(|r| r.decode().map_err(|e| self.record_error(e)))
                 .transpose();
         }
-        let Some((d, line)) = self.doc.find(name) else { return Ok(None) };
+        let Some((di, li)) = self.doc.find_index(name) else { return Ok(None) };
+        let d = &self.doc.domains[di];
         if !self.holds(&d.head.name) {
             return Err(self.no_access(&d.head.name));
         }
         let key = self.domain_key(&d.head.name)?;
-        let di = self.doc.domains.iter().position(|x| std::ptr::eq(x, d)).expect("a domain of the document");
-        let li = d.secrets.iter().position(|x| std::ptr::eq(x, line)).expect("a line of the domain");
         let sealed = Sealed { doc: self.doc.clone(), domain: di, line: li, key: Some(key) };
         self.record(di, li, RecordBody::Sealed(sealed)).decode().map(Some).map_err(|e| self.record_error(e))
     }

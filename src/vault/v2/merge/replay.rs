@@ -1,15 +1,17 @@
-//! The merge when the sides' members differ, or a domain was re-keyed on one side: lines cannot
-//! be combined (a re-keyed domain's every line is new), so one side's changes are replayed onto
-//! the other as edits through [`Vault2`], which re-wraps, re-keys and re-seals as any write does.
+//! The merge when members or keys changed on one side: lines cannot be combined (a re-keyed
+//! domain's every line is new), so the other side's secret changes are replayed onto that side
+//! through [`Vault2`], which re-seals as any write does.
 //!
-//! Members merge as sets by slot, a removal winning over the other side's change to that slot;
-//! a slot changed differently on both sides is a conflict. The side that removed members (or
-//! re-keyed) is built on, so its new keys stay the ones readers have seen; every domain a removed
-//! slot held is re-keyed again in the result when the removal is replayed. Secrets merge by value
-//! (decoded, since a re-keyed domain's lines all changed) as [`super::secret`] does, and every
-//! secret one side wrote in a domain that a member removed on the other side held is marked
-//! exposed: it was written under a key that member had. Needs a merger who holds every domain on
-//! all three sides.
+//! One side (the primary) may have changed members or keys: added, removed or re-granted slots,
+//! re-keyed or created domains. Its every domain must descend from the common ancestor's (the
+//! same key, or a re-key the ancestor's key vouches for): a fresh key wrapped to the same
+//! recipients authenticates too. The other side may only have changed secrets and settings —
+//! and, since a removal wins, grants to or revokes from a slot the primary removed, which are
+//! dropped; every domain such a slot held on the other side is re-keyed in the result unless the
+//! primary already re-keyed it. Anything else (members or keys changed on both sides) is a
+//! conflict: merge one side, then redo the other's change. Every secret value the other side
+//! wrote in a domain a removed slot held is marked exposed to that slot: it was written under a
+//! key the slot had. Needs a merger who holds every domain on all three sides.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,7 +22,7 @@ use crate::vault::payload::Record;
 use crate::vault::secret::{Secret, ext};
 use crate::vault::slots::Access;
 use crate::vault::v2::text::{self, ALL, Document, Slot, SlotName};
-use crate::vault::v2::vault::{NewSlot, Vault2, access_of};
+use crate::vault::v2::vault::{Vault2, access_of};
 
 type Members = BTreeMap<SlotName, (Slot, Access)>;
 
@@ -29,12 +31,16 @@ fn members(doc: &Document) -> Members {
     doc.slots.iter().filter_map(|s| access.get(&s.name).map(|a| (s.name.clone(), (s.clone(), a.clone())))).collect()
 }
 
-/// Whether `side` removed or replaced a slot of `base`, or re-keyed one of its domains.
-fn rekeyed(base: &Document, side: &Document) -> bool {
-    let removed = base.slots.iter().any(|s| side.slot(&s.name).is_none_or(|now| now.recipient != s.recipient));
-    let new_key =
-        base.domains.iter().any(|d| side.domain(&d.head.name).is_some_and(|x| x.head.key_id != d.head.key_id));
-    removed || new_key
+/// Whether `side` changed members or keys: slots added, removed, replaced or re-granted,
+/// domains re-keyed or created.
+fn changed(base: &Document, side: &Document) -> bool {
+    members(base) != members(side)
+        || side.domains.iter().any(|d| base.domain(&d.head.name).is_none_or(|b| b.head.key_id != d.head.key_id))
+}
+
+/// Whether a slot of `base` is gone from `side`, or has another key there.
+fn removed_in(side: &Members, slot: &Slot) -> bool {
+    side.get(&slot.name).is_none_or(|(now, _)| now.recipient != slot.recipient)
 }
 
 fn secrets(v: &Vault2) -> Result<BTreeMap<String, Secret>> {
@@ -56,79 +62,100 @@ pub(super) fn replay(
     if !(kb.holds(ALL) && kv.holds(ALL) && kt.holds(ALL)) {
         return conflict(format!("{why}: merging that needs someone who holds every environment on both sides"));
     }
-    for side in [ours, theirs] {
-        for d in &base.domains {
-            if side.domain(&d.head.name).is_some_and(|x| x.head.generation < d.head.generation) {
-                return conflict(format!(
-                    "{} on one side is an older generation than the common ancestor's",
-                    d.head.name
-                ));
-            }
-        }
-    }
-    // Members: by slot, a removal winning.
     let (mb, mm, mo) = (members(base), members(ours), members(theirs));
-    let mut merged_members = Members::new();
-    for name in mb.keys().chain(mm.keys()).chain(mo.keys()).collect::<BTreeSet<_>>() {
-        let (b, m, o) = (mb.get(name), mm.get(name), mo.get(name));
-        let pick = if m == o || o == b {
-            m
-        } else if m == b {
-            o
-        } else if m.is_none() || o.is_none() {
-            None
-        } else {
-            return conflict(format!("{} was changed differently on both sides", name.describe()));
-        };
-        if let Some(member) = pick {
-            merged_members.insert(name.clone(), member.clone());
+    // The primary: the side that changed members or keys. The other may only have touched slots
+    // the primary removed (a removal wins), and no key.
+    let removes = |side: &Members| mb.values().any(|(s, _)| removed_in(side, s));
+    let theirs_primary = if changed(base, theirs) && changed(base, ours) {
+        removes(&mo) && !removes(&mm)
+    } else {
+        changed(base, theirs)
+    };
+    let (primary, primary_doc, primary_members, other_doc, other_members) =
+        if theirs_primary { (kt, theirs, &mo, ours, &mm) } else { (kv, ours, &mm, theirs, &mo) };
+    let removed: Vec<&Slot> = mb
+        .values()
+        .chain(other_members.values())
+        .map(|(s, _)| s)
+        .filter(|s| mb.contains_key(&s.name) && removed_in(primary_members, s))
+        .collect();
+    for (name, member) in other_members {
+        let touched = mb.get(name) != Some(member);
+        if touched && !removed.iter().any(|r| &r.name == name) {
+            return conflict(format!(
+                "members or keys changed on both sides ({} on one side): merge one side, then redo the other's change",
+                name.describe()
+            ));
         }
     }
-    // Removed: a slot of the common ancestor gone from the result, or given another key.
-    let removed: Vec<(&Slot, &Access)> = mb
-        .values()
-        .filter(|(s, _)| merged_members.get(&s.name).is_none_or(|(now, _)| now.recipient != s.recipient))
-        .map(|(s, a)| (s, a))
-        .collect();
+    for (name, member) in &mb {
+        if !other_members.contains_key(name) && !removed_in(primary_members, &member.0) {
+            return conflict(format!(
+                "members changed on both sides ({} removed on one side only): merge one side, then redo the other's change",
+                name.describe()
+            ));
+        }
+    }
+    if other_doc.domains.iter().any(|d| base.domain(&d.head.name).is_none_or(|b| b.head.key_id != d.head.key_id)) {
+        return conflict(format!(
+            "{why}, and the other side re-keyed or created an environment too: merge one side, then redo the other's change"
+        ));
+    }
+    for d in &base.domains {
+        if primary_doc.domain(&d.head.name).is_some() && !primary.descends_from(&d.head.name, &d.head)? {
+            return conflict(format!(
+                "{} is under a key the common ancestor's does not vouch for (replaced, not re-keyed)",
+                d.head.name
+            ));
+        }
+    }
 
     // Secrets, decoded: every one must be its side's newer work, not a line from history.
     let (sb, sm, so) = (secrets(kb)?, secrets(kv)?, secrets(kt)?);
     let base_time = sb.values().map(|s| s.body.meta.updated).max().unwrap_or(i64::MIN);
     for side in [&sm, &so] {
         for (name, s) in side {
-            if sb.get(name) != Some(s) && !not_older(s, sb.get(name), base_time) {
+            if sb.get(name) == Some(s) {
+                continue;
+            }
+            if !not_older(s, sb.get(name), base_time) {
                 return conflict(format!(
                     "{name} on one side is older than the common ancestor's (a line from history?)"
+                ));
+            }
+            if s.body.meta.ext.contains_key(secret::CONFLICT) {
+                return conflict(format!(
+                    "{name} carries an unresolved merge conflict: resolve it on its branch first"
                 ));
             }
         }
     }
 
-    // Build on the side that removed members or re-keyed, so its keys stay the ones seen.
-    let theirs_first = rekeyed(base, theirs) && !rekeyed(base, ours);
-    let (primary, primary_doc, primary_secrets) = if theirs_first { (kt, theirs, &so) } else { (kv, ours, &sm) };
     let Some(mut vault) = primary.reopen() else {
         return conflict(format!("{why}, and this machine cannot open the vault to re-seal it"));
     };
-    let now_members = members(primary_doc);
-    let gone: BTreeSet<&SlotName> = now_members
-        .iter()
-        .filter(|(n, (s, _))| merged_members.get(*n).is_none_or(|(m, _)| m != s))
-        .map(|(n, _)| n)
-        .collect();
-    vault.remove_slots(|s| gone.contains(&s.name))?;
-    for (name, (slot, access)) in &merged_members {
-        match now_members.get(name) {
-            Some((s, a)) if s == slot => {
-                if a != access {
-                    vault.set_access(name, access.clone())?;
-                }
+    // What a removed slot held on the other side (grants made there included) gets a key it
+    // never had, unless the primary already gave it one.
+    for slot in &removed {
+        let held: Vec<&Access> = [mb.get(&slot.name), other_members.get(&slot.name)]
+            .into_iter()
+            .flatten()
+            .filter(|(s, _)| s.recipient == slot.recipient)
+            .map(|(_, a)| a)
+            .collect();
+        for d in &base.domains {
+            let name = &d.head.name;
+            let was_held = held.iter().any(|a| a.holds(name) && (name != ALL || **a == Access::All));
+            let same_key = primary_doc.domain(name).is_some_and(|p| p.head.key_id == d.head.key_id);
+            if was_held && same_key {
+                vault.rekey_domain(name)?;
             }
-            _ => vault.add_slot(NewSlot { slot: slot.clone(), access: access.clone() })?,
         }
     }
 
     // Secrets: by value; a clash kept side by side.
+    let other_secrets = if theirs_primary { &sm } else { &so };
+    let primary_secrets = if theirs_primary { &so } else { &sm };
     let mut conflicts = Vec::new();
     let mut records = vault.records()?;
     let names: BTreeSet<&String> = sb.keys().chain(sm.keys()).chain(so.keys()).collect();
@@ -142,6 +169,7 @@ pub(super) fn replay(
         } else {
             match secret::merge(b, m, o) {
                 SecretMerge::Deleted => None,
+                SecretMerge::Refused(why) => return conflict(why),
                 SecretMerge::Clean(s) => Some(s),
                 SecretMerge::Conflict(s) => {
                     let why = secret::Conflict::of(&s).map(|c| c.describe()).unwrap_or_default();
@@ -151,16 +179,18 @@ pub(super) fn replay(
             }
         };
         let Some(mut s) = pick else { continue };
-        // Written by one side under a key a member removed on the other side held.
-        for (slot, access) in &removed {
-            let domain = text::domain_of(s.env.as_deref());
-            if !access.holds(domain) {
-                continue;
-            }
-            let removed_by_ours = mm.get(&slot.name).is_none_or(|(x, _)| x.recipient != slot.recipient);
-            let writer = if removed_by_ours { o } else { m };
-            if writer != b && s.current().is_some() && !s.body.meta.ext.contains_key(ext::EXPOSED) {
-                s.body.meta.ext.insert(ext::EXPOSED.into(), format!("{} {}", keys.now, slot.name.describe()));
+        // A value the other side wrote under a key a removed slot held.
+        let written = other_secrets.get(name).is_some_and(|x| b.is_none_or(|b| b.body.versions != x.body.versions));
+        if written && s.current().is_some() {
+            let domain = text::domain_of(s.env.as_deref()).to_owned();
+            for slot in &removed {
+                let held = [mb.get(&slot.name), other_members.get(&slot.name)]
+                    .into_iter()
+                    .flatten()
+                    .any(|(x, a)| x.recipient == slot.recipient && a.holds(&domain));
+                if held {
+                    s.body.meta.ext.insert(ext::EXPOSED.into(), format!("{} {}", keys.now, slot.name.describe()));
+                }
             }
         }
         wanted.insert(name.clone(), s);
@@ -176,15 +206,11 @@ pub(super) fn replay(
     records.records.extend(wanted.values().map(Record::encode));
     records.records.sort_by(|a, b| a.name.cmp(&b.name));
 
-    // Settings by key; the audit key rotated on both sides (both removed members) cannot be.
+    // Settings by key (the other side did not re-key @default, so did not rotate the audit key).
     let (setb, setm, seto) = (kb.settings()?, kv.settings()?, kt.settings()?);
     match merge_settings(&setm.0, &seto.0, &setb.0) {
         Ok(settings) => records.settings = settings,
-        Err(key) => {
-            return conflict(format!(
-                "the vault setting {key} changed differently on both sides (both removed members? merge one removal, then redo the other)"
-            ));
-        }
+        Err(key) => return conflict(format!("the vault setting {key} changed differently on both sides")),
     }
     vault.set_records(records);
     let rekeyed: Vec<String> = vault.rekeyed().map(str::to_owned).collect();
@@ -193,7 +219,8 @@ pub(super) fn replay(
     if let Err(e) = text::parse(text.as_bytes()) {
         return conflict(format!("the merged file would not read back ({e:?})"));
     }
-    let mut resealed = vec!["every environment (members changed)".to_owned()];
+    let mut resealed =
+        vec![format!("the other side's secrets onto {}", if theirs_primary { "theirs" } else { "ours" })];
     if !rekeyed.is_empty() {
         resealed.push(format!("re-keyed {}", rekeyed.join(", ")));
     }

@@ -27,6 +27,9 @@ pub struct Conflict {
     /// Their current version, as renumbered here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub theirs_current: Option<u32>,
+    /// Their pending version (a staged rotation), as renumbered here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theirs_pending: Option<u32>,
     /// Every version kept from their side (renumbered), the current one included.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub theirs_versions: Vec<u32>,
@@ -73,6 +76,8 @@ pub enum SecretMerge {
     Conflict(Secret),
     /// Gone: deleted on a side while the other left it alone, or on both.
     Deleted,
+    /// Cannot be merged, and why (version numbers exhausted).
+    Refused(String),
 }
 
 fn mark(mut secret: Secret, conflict: &Conflict) -> Secret {
@@ -115,13 +120,16 @@ fn both(base: Option<&Secret>, m: &Secret, o: &Secret) -> SecretMerge {
     let base_versions = base.map_or(&no_versions, |b| &b.body.versions);
     match versions(base_versions, &m.body.versions, &o.body.versions) {
         Some(versions) => merged.body.versions = versions,
-        None => keep_theirs(&mut merged, o, &mut conflict),
+        None => {
+            if keep_theirs(&mut merged, o, &mut conflict).is_none() {
+                return SecretMerge::Refused(format!("{}: version numbers are exhausted", m.name));
+            }
+        }
     }
-    merged.body.next_version = merged
-        .body
-        .next_version
-        .max(o.body.next_version)
-        .max(merged.body.versions.iter().map(|v| v.id.saturating_add(1)).max().unwrap_or(1));
+    let Some(after_last) = merged.body.versions.iter().map(|v| v.id.checked_add(1)).max().unwrap_or(Some(1)) else {
+        return SecretMerge::Refused(format!("{}: version numbers are exhausted", m.name));
+    };
+    merged.body.next_version = merged.body.next_version.max(o.body.next_version).max(after_last);
     let base_meta = base.map(|b| &b.body.meta);
     merged.body.meta = metadata(base_meta, &m.body.meta, &o.body.meta, &mut conflict.theirs_meta);
     if conflict == Conflict::default() {
@@ -160,35 +168,46 @@ fn versions(base: &[Version], ours: &[Version], theirs: &[Version]) -> Option<Ve
     (count(Stage::Current) == 1 && count(Stage::Pending) <= 1 && count(Stage::Previous) <= 1).then_some(out)
 }
 
-/// Keeps ours' versions and adds theirs' that ours lacks (same id and value), renumbered.
-fn keep_theirs(merged: &mut Secret, theirs: &Secret, conflict: &mut Conflict) {
+/// Keeps ours' versions and adds theirs' that ours lacks (same id and value), renumbered:
+/// their current as the pending version when ours has none (else revoked), their pending kept
+/// pending only if that slot is still free, every other one revoked. `None` when version
+/// numbers run out.
+fn keep_theirs(merged: &mut Secret, theirs: &Secret, conflict: &mut Conflict) -> Option<()> {
     let mut next = merged
         .body
         .next_version
         .max(theirs.body.next_version)
-        .max(merged.body.versions.iter().map(|v| v.id.saturating_add(1)).max().unwrap_or(1));
-    let has_pending = merged.body.versions.iter().any(|v| v.stage == Stage::Pending);
-    for v in &theirs.body.versions {
+        .max(merged.body.versions.iter().map(|v| v.id.checked_add(1)).max().unwrap_or(Some(1))?);
+    let mut pending_free = !merged.body.versions.iter().any(|v| v.stage == Stage::Pending);
+    // Their current first: it is what their side serves.
+    let mut order: Vec<&Version> = theirs.body.versions.iter().collect();
+    order.sort_by_key(|v| v.stage != Stage::Current);
+    for v in order {
         if merged.body.versions.iter().any(|m| m.id == v.id && m.value == v.value) {
             continue;
         }
         let mut kept = v.clone();
         kept.id = next;
-        next = next.saturating_add(1);
+        next = next.checked_add(1)?;
         kept.grace_until = None;
-        if v.stage == Stage::Current && !has_pending {
-            kept.stage = Stage::Pending;
-            conflict.theirs_current = Some(kept.id);
+        let was = v.stage;
+        kept.stage = if matches!(was, Stage::Current | Stage::Pending) && pending_free {
+            pending_free = false;
+            Stage::Pending
         } else {
-            if v.stage == Stage::Current {
-                conflict.theirs_current = Some(kept.id);
-            }
-            kept.stage = Stage::Revoked;
+            Stage::Revoked
+        };
+        match was {
+            Stage::Current => conflict.theirs_current = Some(kept.id),
+            Stage::Pending => conflict.theirs_pending = Some(kept.id),
+            _ => {}
         }
         conflict.theirs_versions.push(kept.id);
         merged.body.versions.push(kept);
     }
+    merged.body.versions.sort_by_key(|v| v.id);
     merged.body.next_version = next;
+    Some(())
 }
 
 /// Metadata by field: a field one side changed takes that side's value; lists merge as sets;
@@ -280,21 +299,30 @@ pub fn resolve(mut secret: Secret, side: Side, now: i64, grace: u64) -> Option<O
         (Side::Ours, Some("ours")) | (Side::Theirs, Some("theirs")) => return Some(None),
         _ => {}
     }
-    let theirs: BTreeSet<u32> = conflict.theirs_versions.iter().copied().collect();
+    // The record is what a branch wrote: only versions it names as theirs, and only those the
+    // merge left pending or revoked, are touched.
+    let theirs: BTreeSet<u32> = conflict
+        .theirs_versions
+        .iter()
+        .copied()
+        .filter(|id| {
+            secret.body.versions.iter().any(|v| v.id == *id && matches!(v.stage, Stage::Pending | Stage::Revoked))
+        })
+        .collect();
     match side {
         Side::Ours => {
-            for v in secret.body.versions.iter_mut().filter(|v| theirs.contains(&v.id)) {
-                if v.stage != Stage::Revoked {
+            for v in &mut secret.body.versions {
+                if theirs.contains(&v.id) && v.stage != Stage::Revoked {
                     v.stage = Stage::Revoked;
                     v.stage_since = now;
                 }
             }
         }
         Side::Theirs => {
-            if let Some(id) = conflict.theirs_current
+            // A compromised secret keeps its current value: a revoked one is never brought back.
+            if let Some(id) = conflict.theirs_current.filter(|id| theirs.contains(id) && !secret.compromised())
                 && let Some(index) = secret.body.versions.iter().position(|v| v.id == id)
             {
-                // Ours' pending (if ours had one) gives way: theirs is what is kept.
                 for v in &mut secret.body.versions {
                     if v.stage == Stage::Pending && v.id != id {
                         v.stage = Stage::Revoked;
@@ -304,22 +332,37 @@ pub fn resolve(mut secret: Secret, side: Side, now: i64, grace: u64) -> Option<O
                 secret.body.versions[index].stage = Stage::Pending;
                 // Cannot fail: the version is pending now.
                 let _ = crate::rotation::promote(&mut secret, Some(id), now, grace);
+                // Their staged rotation, if any, is staged again.
+                if let Some(p) = conflict.theirs_pending.filter(|p| theirs.contains(p))
+                    && let Some(v) = secret.body.versions.iter_mut().find(|v| v.id == p)
+                {
+                    v.stage = Stage::Pending;
+                    v.stage_since = now;
+                }
             }
             if let Some(var) = conflict.theirs_var {
                 secret.var = var;
             }
-            if !conflict.theirs_meta.is_empty()
-                && let Ok(serde_json::Value::Object(mut map)) = serde_json::to_value(&secret.body.meta)
-            {
-                map.extend(conflict.theirs_meta);
-                if let Ok(meta) = serde_json::from_value(serde_json::Value::Object(map)) {
-                    secret.body.meta = meta;
-                }
-            }
+            apply_fields(&mut secret.body.meta, conflict.theirs_meta);
         }
     }
     secret.body.meta.updated = secret.body.meta.updated.max(now);
     Some(Some(secret))
+}
+
+/// Their values of the plain metadata fields; never the bookkeeping (`ext`: compromise and
+/// exposure marks, verdicts) nor the times.
+fn apply_fields(meta: &mut Metadata, fields: serde_json::Map<String, serde_json::Value>) {
+    let Ok(serde_json::Value::Object(mut map)) = serde_json::to_value(&*meta) else { return };
+    for (field, value) in fields {
+        if matches!(field.as_str(), "ext" | "created" | "updated") || !map.contains_key(&field) {
+            continue;
+        }
+        map.insert(field, value);
+    }
+    if let Ok(merged) = serde_json::from_value(serde_json::Value::Object(map)) {
+        *meta = merged;
+    }
 }
 
 #[cfg(test)]
@@ -417,6 +460,53 @@ mod tests {
         assert!(resolve(m.clone(), Side::Ours, 30, 0).unwrap().is_none(), "ours deleted it");
         assert!(resolve(m, Side::Theirs, 30, 0).unwrap().is_some());
         assert!(matches!(merge(Some(&base), None, Some(&base)), SecretMerge::Deleted));
+    }
+
+    #[test]
+    fn their_staged_rotation_is_kept_and_staged_again_when_theirs_wins() {
+        let base = secret("a");
+        let ours = rotated(&base, "ours", 20);
+        let mut theirs = rotated(&base, "theirs", 21);
+        crate::rotation::stage(&mut theirs, SecretValue::new("theirs-next".into()), 22).unwrap();
+        let SecretMerge::Conflict(m) = merge(Some(&base), Some(&ours), Some(&theirs)) else { panic!("conflict") };
+        assert_eq!(
+            values(&m),
+            [
+                (1, "a", Stage::Previous),
+                (2, "ours", Stage::Current),
+                (4, "theirs", Stage::Pending),
+                (5, "theirs-next", Stage::Revoked)
+            ]
+        );
+        let r = resolve(m, Side::Theirs, 50, 60).unwrap().unwrap();
+        assert_eq!(r.current().unwrap().value.expose(), "theirs");
+        assert_eq!(crate::rotation::pending(&r).unwrap().value.expose(), "theirs-next");
+    }
+
+    /// The conflict record is what a branch wrote: `resolve` touches only versions the merge
+    /// left pending or revoked, never brings back a compromised secret's revoked value, and
+    /// never takes bookkeeping (compromise, exposure) from it.
+    #[test]
+    fn a_planted_conflict_record_cannot_promote_a_leaked_value_or_drop_marks() {
+        let base = secret("leaked");
+        let mut s = rotated(&base, "fresh", 20);
+        s.body.versions[0].stage = Stage::Revoked;
+        s.body.meta.ext.insert(crate::vault::secret::ext::COMPROMISED.into(), "20".into());
+        s.body.meta.ext.insert(crate::vault::secret::ext::EXPOSED.into(), "20 member bob".into());
+        let planted = serde_json::json!({
+            "theirs_current": 1,
+            "theirs_versions": [1, 2],
+            "theirs_meta": {"ext": {}, "note": "theirs", "created": 0},
+        });
+        s.body.meta.ext.insert(CONFLICT.into(), planted.to_string());
+        let r = resolve(s.clone(), Side::Theirs, 50, 60).unwrap().unwrap();
+        assert_eq!(r.current().unwrap().value.expose(), "fresh", "the leaked value stays revoked");
+        assert!(r.compromised() && r.body.meta.ext.contains_key(crate::vault::secret::ext::EXPOSED));
+        assert_eq!(r.body.meta.note.as_deref(), Some("theirs"));
+        assert_eq!(r.body.meta.created, 10);
+        // Ours: the current version it names is not revoked.
+        let r = resolve(s, Side::Ours, 50, 60).unwrap().unwrap();
+        assert_eq!(r.current().unwrap().value.expose(), "fresh");
     }
 
     #[test]

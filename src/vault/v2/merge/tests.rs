@@ -124,3 +124,158 @@ proptest! {
         }
     }
 }
+
+/// A branch with fresh keys for every domain, wrapped to the same recipients and sealed with
+/// them, authenticates for the merger: only the vouch chain tells it from a re-key. It is a
+/// conflict, whichever path the merge takes.
+#[test]
+fn a_branch_with_replaced_keys_is_refused() {
+    let admin = Key32::random();
+    let slot = Slot {
+        name: SlotName::new(SlotKind::Token, "admin"),
+        recipient: keys::recipient(&admin),
+        created: 1,
+        argon2: None,
+        added_by: None,
+        ssh: None,
+    };
+    let make = |records: Vec<Record>| {
+        let mut v = Vault2::create(PathBuf::from("/tmp/v.kw"), [5; 16], 1);
+        v.add_slot(NewSlot { slot: slot.clone(), access: Access::All }).unwrap();
+        v.set_records(Records { settings: vec![("audit_secret".into(), "00".into())], records });
+        v.seal().unwrap()
+    };
+    let base = make(vec![record("s0", Some("dev"), "base"), record("s1", Some("prod"), "base")]);
+    let ours = apply(&base, &admin, &[(0, 1)], "ours");
+    // Theirs: the same vault id, creation time and slots, every key new.
+    let forged = make(vec![record("s0", Some("dev"), "base"), record("s1", Some("prod"), "attacker")]);
+    for theirs in [forged.clone(), apply(&forged, &admin, &[(0, 1)], "theirs")] {
+        let (v0, va, vb) = (open(&base, &admin), open(&ours, &admin), open(&theirs, &admin));
+        let keys = Keys { base: Some(&v0), ours: Some(&va), theirs: Some(&vb), now: 100 };
+        let docs = [&base, &ours, &theirs].map(|bytes| text::parse(bytes).unwrap());
+        match merge(&docs[0], &docs[1], &docs[2], &keys).unwrap() {
+            Merged::Conflict(why) => assert!(why.contains("does not vouch"), "{why}"),
+            Merged::Text { .. } => panic!("a forged branch was merged"),
+        }
+    }
+}
+
+/// The slots of the membership property: an admin holding everything, t1 (dev), t2 (prod), t3
+/// (added by an edit); their secrets.
+struct Team {
+    admin: Key32,
+    tokens: [Key32; 3],
+}
+
+impl Team {
+    fn slot(&self, i: usize) -> Slot {
+        Slot {
+            name: SlotName::new(SlotKind::Token, &format!("t{}", i + 1)),
+            recipient: keys::recipient(&self.tokens[i]),
+            created: 1,
+            argon2: None,
+            added_by: None,
+            ssh: None,
+        }
+    }
+}
+
+fn domains(names: &[&str]) -> Access {
+    Access::Domains(names.iter().map(|d| (*d).to_owned()).collect())
+}
+
+/// One side: a membership change (0 none, 1 remove t1, 2 remove t2, 3 add t3 for dev, 4 grant t1
+/// prod), then secret edits as [`apply`] makes them.
+fn apply_side(base: &[u8], team: &Team, member: u8, edits: &[(usize, u8)], tag: &str) -> Vec<u8> {
+    let mut v = open(base, &team.admin);
+    match member {
+        1 => drop(v.remove_slots(|s| s.name.label == "t1").unwrap()),
+        2 => drop(v.remove_slots(|s| s.name.label == "t2").unwrap()),
+        3 => v.add_slot(NewSlot { slot: team.slot(2), access: domains(&["dev"]) }).unwrap(),
+        4 => v.set_access(&team.slot(0).name, domains(&["dev", "prod"])).unwrap(),
+        _ => {}
+    }
+    let mut records = v.records().unwrap();
+    for &(i, what) in edits {
+        let name = format!("s{i}");
+        records.records.retain(|r| r.name != name);
+        if what == 1 {
+            records.records.push(record(&name, Some(["dev", "prod"][i % 2]), &format!("{name}-{tag}")));
+        }
+    }
+    v.set_records(records);
+    v.seal().unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// With members changed on either side: the union of the secret changes (clashes kept side
+    /// by side), a removal holding in the result, and no key a removed slot could ever unwrap
+    /// (from any of the three files) left in use; a refusal only when both sides changed members.
+    #[test]
+    fn membership_changes_merge_with_the_removal_holding_and_no_old_key_left(
+        ours_member in 0u8..5,
+        theirs_member in 0u8..5,
+        ours in proptest::collection::vec((0usize..4, 0u8..3), 0..4),
+        theirs in proptest::collection::vec((0usize..4, 0u8..3), 0..4),
+    ) {
+        let team = Team { admin: Key32::random(), tokens: [Key32::random(), Key32::random(), Key32::random()] };
+        let mut v = Vault2::create(PathBuf::from("/tmp/v.kw"), [6; 16], 1);
+        let admin = Slot { name: SlotName::new(SlotKind::Token, "admin"), recipient: keys::recipient(&team.admin), created: 1, argon2: None, added_by: None, ssh: None };
+        v.add_slot(NewSlot { slot: admin, access: Access::All }).unwrap();
+        v.add_slot(NewSlot { slot: team.slot(0), access: domains(&["dev"]) }).unwrap();
+        v.add_slot(NewSlot { slot: team.slot(1), access: domains(&["prod"]) }).unwrap();
+        let records = (0..4).map(|i| record(&format!("s{i}"), Some(["dev", "prod"][i % 2]), &format!("s{i}-base"))).collect();
+        v.set_records(Records { settings: vec![("audit_secret".into(), "00".into())], records });
+        let base = v.seal().unwrap();
+        let a = apply_side(&base, &team, ours_member, &ours, "ours");
+        let b = apply_side(&base, &team, theirs_member, &theirs, "theirs");
+        let (v0, va, vb) = (open(&base, &team.admin), open(&a, &team.admin), open(&b, &team.admin));
+        let keys = Keys { base: Some(&v0), ours: Some(&va), theirs: Some(&vb), now: 100 };
+        let docs = [&base, &a, &b].map(|bytes| text::parse(bytes).unwrap());
+        match merge(&docs[0], &docs[1], &docs[2], &keys).unwrap() {
+            Merged::Conflict(why) => {
+                prop_assert!(ours_member != 0 && theirs_member != 0, "refused with one membership change: {why}");
+            }
+            Merged::Text { text: merged, conflicts, .. } => {
+                let (cb, ca, cbb) = (contents(&base, &team.admin), contents(&a, &team.admin), contents(&b, &team.admin));
+                let got = contents(merged.as_bytes(), &team.admin);
+                let all = pending(merged.as_bytes(), &team.admin);
+                for name in cb.keys().chain(ca.keys()).chain(cbb.keys()).collect::<std::collections::BTreeSet<_>>() {
+                    let (w, m, o) = (cb.get(name), ca.get(name), cbb.get(name));
+                    if m == o || o == w || m == w {
+                        prop_assert_eq!(got.get(name), if m == o || o == w { m } else { o }, "{}", name);
+                    } else {
+                        prop_assert!(conflicts.iter().any(|(n, _)| n == name), "{} clashed unreported", name);
+                        for side in [m, o].into_iter().flatten() {
+                            prop_assert!(all.get(name).is_some_and(|v| v.contains(&side.1)), "{} lost {:?}", name, side.1);
+                        }
+                    }
+                }
+                let merged_doc = text::parse(merged.as_bytes()).unwrap();
+                for (i, token) in team.tokens.iter().enumerate() {
+                    let label = format!("t{}", i + 1);
+                    let removed = [&docs[1], &docs[2]].iter().any(|d| docs[0].slots.iter().any(|s| s.name.label == label) && !d.slots.iter().any(|s| s.name.label == label));
+                    let present = merged_doc.slots.iter().any(|s| s.name.label == label);
+                    prop_assert!(!(removed && present), "{} was removed on a side, yet is in the result", label);
+                    if present {
+                        continue;
+                    }
+                    // No key this slot could unwrap from any of the three files is in use.
+                    for doc in &docs {
+                        for d in &doc.domains {
+                            for w in d.head.to.iter().filter(|w| w.slot.label == label) {
+                                let Some(raw) = keys::unwrap(&w.age, &keys::identity(token)) else { continue };
+                                let old = keys::DomainKey::new(&doc.id, raw);
+                                for now in &merged_doc.domains {
+                                    prop_assert!(now.head.key_id != old.id(), "{} could still open {}", label, now.head.name);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
