@@ -55,6 +55,10 @@ struct MembersSection {
     /// `keyward member accept`.
     #[serde(default)]
     strict: bool,
+    /// The age plugins this user lets keyward run to wrap keys for members whose key is a
+    /// plugin's (`age1yubikey1…`): a vault names recipients, the user decides what runs.
+    #[serde(default)]
+    plugins: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -105,6 +109,8 @@ pub struct Config {
     pub allow_vars: Vec<String>,
     /// `[members] strict`: new members are an error until `keyward member accept`.
     pub strict_members: bool,
+    /// `[members] plugins`: the age plugins keyward may run (see `vault::v2::plugin`).
+    pub plugins: Vec<String>,
 }
 
 pub const DEFAULT_GRACE: u64 = 30 * 86_400;
@@ -216,6 +222,7 @@ impl Config {
         Ok(Config {
             allow_vars: file.exec.allow_vars,
             strict_members: file.members.strict,
+            plugins: file.members.plugins,
             max_segment,
             unused_days: file.audit.unused_days.unwrap_or(30),
             notify,

@@ -197,10 +197,14 @@ impl Context {
         if matches!(self.command.get(), "member accept" | "member list") {
             return Ok(());
         }
-        let Some(file) = seen::file(&locked.path, &doc.id) else { return Ok(()) };
+        let memory = seen::memory(&locked.path, &doc.id);
+        let Some(file) = memory.branch.clone() else { return Ok(()) };
         let mut state = seen::load(&file);
         let now_roster = members::roster(doc);
-        let change = match &state.members {
+        // A branch this machine has not opened before is compared with the last members it saw
+        // of this vault anywhere: a pull request that quietly re-added someone is news.
+        let floor = memory.floor.as_deref().map(seen::load).and_then(|f| f.members);
+        let change = match state.members.as_ref().or(floor.as_ref()) {
             None => members::Change::default(),
             Some(before) => members::compare(before, &now_roster),
         };
@@ -227,7 +231,7 @@ impl Context {
             ));
             state.history.push(seen::Noticed { time: self.now, change, accepted: false });
         }
-        remember_roster(&file, state, now_roster, &locked.path);
+        remember_roster(&file, state, now_roster, &locked.path, &doc.id);
         Ok(())
     }
 
@@ -237,7 +241,7 @@ impl Context {
         let Some(v2) = vault.v2() else { return };
         let Some(file) = seen::file(&v2.path, v2.id()) else { return };
         let state = seen::load(&file);
-        remember_roster(&file, state, v2.roster(), &v2.path);
+        remember_roster(&file, state, v2.roster(), &v2.path, v2.id());
     }
 
     /// Opens the vault for reading.
@@ -332,14 +336,26 @@ fn remember_roster(
     mut state: crate::vault::v2::seen::State,
     roster: crate::vault::v2::members::Roster,
     vault: &std::path::Path,
+    id: &[u8; 16],
 ) {
+    use crate::vault::v2::seen;
     if state.history.len() > 100 {
         let excess = state.history.len() - 100;
         state.history.drain(..excess);
     }
     state.vault = vault.display().to_string();
+    // In a git work tree, the vault-wide file keeps the last members seen on any branch.
+    let floor = seen::memory(vault, id).floor;
+    if let Some(floor) = floor.filter(|f| f != file) {
+        let mut wide = seen::load(&floor);
+        if wide.members.as_ref() != Some(&roster) {
+            wide.vault = vault.display().to_string();
+            wide.members = Some(roster.clone());
+            seen::save(&floor, &wide);
+        }
+    }
     state.members = Some(roster);
-    crate::vault::v2::seen::save(file, &state);
+    seen::save(file, &state);
 }
 
 fn lock_timeout() -> Duration {

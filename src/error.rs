@@ -92,6 +92,12 @@ pub enum Error {
     NeedsAllDomains { slot: String, what: String },
     #[error("{what} needs vault format 2")]
     NeedsFormat2 { what: String },
+    #[error(
+        "{slot}'s key is for the age plugin {plugin}, which may not run here: a vault never decides which programs keyward runs"
+    )]
+    PluginNotAllowed { plugin: String, slot: String },
+    #[error("the age plugin {plugin} could not wrap the key for {slot}: {reason}")]
+    PluginFailed { plugin: String, slot: String, reason: String },
 
     // ---- damaged, tampered or unreadable vault (exit 5)
     #[error("{} is damaged or has been tampered with: {reason}", path.display())]
@@ -203,7 +209,8 @@ impl Error {
             | NoDomainAccess { .. }
             | NewDomainNeedsAll { .. }
             | NeedsAllDomains { .. } => exit::UNLOCK,
-            NeedsFormat2 { .. } => exit::USAGE,
+            NeedsFormat2 { .. } | PluginNotAllowed { .. } => exit::USAGE,
+            PluginFailed { .. } => exit::CONFLICT,
             Damaged { .. }
             | NotAVault { .. }
             | FutureVersion { .. }
@@ -273,6 +280,10 @@ impl Error {
             MalformedVaultKey { .. } => "check the value for a copy and paste error".into(),
             WrongSecret { .. } => "try again, or unlock another way (see `keyward key status`)".into(),
             NeedsFormat2 { .. } => "convert the vault with `keyward key upgrade`".into(),
+            PluginNotAllowed { plugin, .. } => format!(
+                "if you trust it, allow it: KEYWARD_AGE_PLUGINS={plugin}, or `plugins = [\"{plugin}\"]` under [members] in the config (age-plugin-{plugin} must be on PATH)"
+            ),
+            PluginFailed { plugin, .. } => format!("check that age-plugin-{plugin} is installed, on PATH, and works"),
             NoDomainAccess { .. } | NewDomainNeedsAll { .. } | NeedsAllDomains { .. } => {
                 "use a key that holds it (see `keyward key status`), or ask someone who holds every domain to grant it".into()
             }

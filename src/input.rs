@@ -45,6 +45,26 @@ pub(crate) fn prompt_secret(prompt: &str) -> Result<Passphrase> {
     prompt_hidden(prompt, PASSPHRASE_LIMIT)
 }
 
+/// What an age plugin may ask of the person at the keyboard (see [`crate::vault::v2::plugin`]):
+/// its messages on standard error, a PIN on the terminal with echo off. Without a terminal a
+/// plugin gets no answer and fails as it would under `age` in a script.
+pub(crate) struct PluginPrompts;
+
+impl crate::vault::v2::plugin::Prompts for PluginPrompts {
+    fn message(&self, text: &str) {
+        eprintln!("keyward: age plugin: {}", crate::sanitize::sanitize(text));
+    }
+
+    fn secret(&self, description: &str) -> Option<zeroize::Zeroizing<String>> {
+        if !can_prompt() {
+            return None;
+        }
+        let prompt = format!("{}: ", crate::sanitize::sanitize(description));
+        let line = crate::tty::read_hidden(&prompt, PASSPHRASE_LIMIT).ok()?;
+        into_text(line).ok()
+    }
+}
+
 /// Asks twice and insists on the same answer.
 fn prompt_twice(first: &str, again: &str, limit: usize) -> Result<Passphrase> {
     let a = prompt_hidden(first, limit)?;

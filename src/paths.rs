@@ -135,16 +135,31 @@ pub fn vault_state_file_on(kind: &str, vault: &Path, id: &[u8; 16], branch: Opti
     Some(dir.join(format!("{}.json", data_encoding::HEXLOWER.encode(&h.finalize()[..12]))))
 }
 
-/// The git branch checked out in the work tree holding `file` (`"(detached)"` for a detached
-/// HEAD), read from `.git/HEAD` (or the `gitdir:` a worktree's `.git` file names) without
-/// running git: a repository's config is not to be trusted, and `get` must stay fast. `None`
-/// outside a work tree or when HEAD cannot be read.
-pub fn git_branch(file: &Path) -> Option<String> {
+/// Where [`git_branch`] found the work tree's HEAD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitHead {
+    /// A branch is checked out.
+    Branch(String),
+    /// A commit is (a rebase, a bisect, a CI checkout of a pull request).
+    Detached,
+}
+
+/// What is checked out in the git work tree holding `file`, read from `.git/HEAD` (or the
+/// `gitdir:` a worktree's `.git` file names) without running git: a repository's config is not to
+/// be trusted, and `get` must stay fast. Only a `.git` of the user's own counts, and HEAD must be
+/// a small regular file (a FIFO or a huge file planted there is ignored). `None` outside a work
+/// tree or when HEAD cannot be read.
+pub fn git_branch(file: &Path) -> Option<GitHead> {
     let start = std::fs::canonicalize(file).ok()?;
     let mut dir = start.parent()?;
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
     loop {
         let dot_git = dir.join(".git");
         if let Ok(meta) = std::fs::symlink_metadata(&dot_git) {
+            if meta.uid() != uid {
+                return None;
+            }
             let git_dir = if meta.is_dir() {
                 dot_git
             } else if meta.is_file() {
@@ -156,18 +171,29 @@ pub fn git_branch(file: &Path) -> Option<String> {
             };
             let head = small_text(&git_dir.join("HEAD"))?;
             return Some(match head.trim().strip_prefix("ref: refs/heads/") {
-                Some(branch) => branch.to_owned(),
-                None => "(detached)".to_owned(),
+                Some(branch) => GitHead::Branch(branch.to_owned()),
+                None => GitHead::Detached,
             });
         }
         dir = dir.parent()?;
     }
 }
 
-/// A small text file (at most 4 KiB), not through a link.
+/// A small text file of the user's (at most 4 KiB): not through a link, not waiting on a FIFO,
+/// judged by what was opened.
 fn small_text(path: &Path) -> Option<String> {
-    let bytes = crate::files::read_nofollow(path).ok()?;
-    (bytes.len() <= 4096).then(|| String::from_utf8(bytes).ok()).flatten()
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file =
+        std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    // SAFETY: getuid has no preconditions and cannot fail.
+    if !meta.is_file() || meta.uid() != unsafe { libc::getuid() } || meta.len() > 4096 {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(4097).read_to_string(&mut text).ok()?;
+    (text.len() <= 4096).then_some(text)
 }
 
 /// `$XDG_DATA_HOME/keyward`.

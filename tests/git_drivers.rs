@@ -423,6 +423,18 @@ fn a_member_removed_on_one_branch_and_secrets_added_on_the_other_merge_and_rekey
     let got = stdout(&env.cmd().args(["get", "prod/base"]).output().unwrap());
     assert_eq!(got, "prod-base-value-001\n");
 
+    // A branch this machine never opened, still from before the removal (a pull request, say):
+    // the first command says it is behind what this machine has seen, and that bob is back in
+    // it; the next says nothing.
+    ok(&git(&env, &repo, &["checkout", "-q", "-b", "old-pr", "HEAD~2"]));
+    let out = env.cmd().args(["get", "dev/base"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("behind generation"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("added member bob"), "{}", stderr(&out));
+    let out = env.cmd().args(["get", "dev/base"]).output().unwrap();
+    assert!(stderr(&out).is_empty(), "once: {}", stderr(&out));
+    ok(&git(&env, &repo, &["checkout", "-q", "main"]));
+
     // Members changed on both branches: a conflict, ours left as it was.
     ok(&git(&env, &repo, &["checkout", "-q", "-b", "dave"]));
     let (_, dave) = common::age_identity(&env, "dave");

@@ -25,6 +25,7 @@ mod hygiene;
 mod layers;
 mod leaks;
 mod mask;
+mod plugins;
 mod prompt;
 mod readme;
 mod review;

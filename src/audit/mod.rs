@@ -146,12 +146,30 @@ pub fn dir() -> Result<PathBuf> {
 pub fn log_name(id_hex: &str, vault: &Path) -> String {
     use sha2::{Digest, Sha256};
     match crate::paths::git_branch(vault) {
-        Some(branch) => {
+        Some(crate::paths::GitHead::Branch(branch)) => {
             let digest = Sha256::digest(branch.as_bytes());
-            format!("{id_hex}-{}", data_encoding::HEXLOWER.encode(&digest[..4]))
+            format!("{id_hex}-{}", data_encoding::HEXLOWER.encode(&digest[..16]))
         }
-        None => id_hex.to_owned(),
+        // A detached HEAD (a rebase, a bisect) and a vault outside git: the vault's own log.
+        _ => id_hex.to_owned(),
     }
+}
+
+/// Every log file of the vault `id_hex` in `dir`, on every branch (segments and heads; not the
+/// lock files): what a backup carries.
+pub fn vault_files(dir: &Path, id_hex: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(std::result::Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.starts_with(id_hex) && (name.ends_with(".log") || name.ends_with(".head"))
+        })
+        .collect();
+    files.sort();
+    files
 }
 
 /// One vault's log.

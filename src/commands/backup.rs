@@ -8,7 +8,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::Outcome;
-use crate::audit::{self, Event, Log};
+use crate::audit::{self, Event};
 use crate::cli::{BackupArgs, RestoreArgs};
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -32,9 +32,10 @@ pub(super) fn backup(args: BackupArgs, ctx: &Context) -> Result<Outcome> {
     let passphrase = if args.passphrase { Some(input::new_passphrase()?) } else { None };
     let vault = ctx.open()?;
     let vault_bytes = FileStore::new(&vault.path).read()?.bytes;
-    let log = Log::for_vault(&crate::audit::log_name(&vault.id_hex(), &vault.path))?;
+    // The log of every branch this machine kept for the vault.
+    let audit_dir = crate::audit::dir()?;
     let mut files = vec![(VAULT_FILE.to_owned(), vault_bytes.to_vec())];
-    for path in log.files() {
+    for path in crate::audit::vault_files(&audit_dir, &vault.id_hex()) {
         let bytes = std::fs::read(&path).map_err(|e| Error::io("cannot read", &path, e))?;
         let name = path.file_name().expect("a file name").to_string_lossy().into_owned();
         files.push((format!("audit/{name}"), bytes));

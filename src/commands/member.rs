@@ -79,6 +79,10 @@ fn add(args: MemberAddArgs, ctx: &Context) -> Result<Outcome> {
     } else {
         (identity::parse_recipient(&key_text).map_err(|r| Error::invalid("public key", &given_as, r))?, None)
     };
+    // A plugin's key: wrapping to it runs the plugin, which the user just named.
+    if let Some(plugin) = crate::vault::v2::plugin::recipient_plugin(&recipient) {
+        crate::vault::v2::plugin::allow(&plugin);
+    }
     let envs = envs(&args.env)?;
     let access = if envs.is_empty() { Access::All } else { Access::Domains(envs.clone()) };
     ctx.modify(|vault, _| {
@@ -126,7 +130,7 @@ fn list(ctx: &Context) -> Result<Outcome> {
                 json!({
                     "name": s.label,
                     "key": s.recipient,
-                    "key_type": if s.ssh.is_some() { "ssh-ed25519" } else { "age-x25519" },
+                    "key_type": key_type(s),
                     "ssh_key": s.ssh.as_ref().map(|b| format!("ssh-ed25519 {b}")),
                     "fingerprint": s.recipient.as_deref().map(fingerprint),
                     "access": super::key::access_json(&s.access),
@@ -141,7 +145,7 @@ fn list(ctx: &Context) -> Result<Outcome> {
         for s in &members {
             table.add_row(vec![
                 s.label.clone(),
-                if s.ssh.is_some() { "ssh-ed25519".into() } else { "age".into() },
+                key_type(s),
                 s.recipient.as_deref().map(fingerprint).unwrap_or_default(),
                 super::key::access_text(&s.access),
                 parse::time(s.created),
@@ -337,4 +341,14 @@ pub(crate) fn mark_exposed(vault: &mut crate::vault::Vault, domains: &[String], 
     }
     vault.set_records(records);
     Ok(marked)
+}
+
+/// A member key's type: `ssh-ed25519`, `age-x25519`, or `age-plugin-NAME`.
+fn key_type(slot: &SlotInfo) -> String {
+    let plugin = slot.recipient.as_deref().and_then(crate::vault::v2::plugin::recipient_plugin);
+    match (&slot.ssh, plugin) {
+        (Some(_), _) => "ssh-ed25519".into(),
+        (None, Some(name)) => format!("age-plugin-{name}"),
+        (None, None) => "age-x25519".into(),
+    }
 }

@@ -106,6 +106,11 @@ pub(crate) fn name(command: &Command) -> &'static str {
 
 pub(crate) fn dispatch(command: Command, ctx: &Context) -> Result<Outcome> {
     ctx.command.set(name(&command));
+    // age plugins the user named may run, except under git's drivers, which run on whatever a
+    // branch holds and never prompt (completion never gets here).
+    if !matches!(name(&command), "git textconv" | "git merge-driver") {
+        enable_plugins();
+    }
     match command {
         Command::Init(args) => init::run(args, ctx),
         Command::Add(args) => add::run(args, ctx),
@@ -297,4 +302,23 @@ pub(crate) fn notify_grace(secret: &Secret, ctx: &Context) {
     if crate::files::create_private_dir(state.parent().expect("a parent")).is_ok() {
         let _ = crate::files::write_atomic(&state, &serde_json::to_vec(&sent).unwrap_or_default());
     }
+}
+
+/// The age plugins this user allows (`KEYWARD_AGE_PLUGINS`, comma-separated, and `[members]
+/// plugins` in the config), enabled for this process; read only if a plugin is wanted.
+fn enable_plugins() {
+    let configured = || {
+        let mut allowed: Vec<String> = std::env::var("KEYWARD_AGE_PLUGINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Ok(config) = crate::config::Config::load() {
+            allowed.extend(config.plugins);
+        }
+        allowed
+    };
+    crate::vault::v2::plugin::enable(Box::new(configured), std::sync::Arc::new(crate::input::PluginPrompts));
 }

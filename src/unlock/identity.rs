@@ -52,6 +52,54 @@ impl Identity for PersonalIdentity {
     }
 }
 
+/// An age plugin identity (`AGE-PLUGIN-NAME-1…`, a YubiKey's say) from `KEYWARD_IDENTITY`, as the
+/// unlock chain tries it: on member slots whose key is its plugin's. Its plugin runs because the
+/// user configured this identity; see [`crate::vault::v2::plugin`].
+pub struct PluginMember {
+    pub identity: std::sync::Arc<v2::plugin::PluginIdentity>,
+}
+
+impl Identity for PluginMember {
+    fn fits(&self, kind: SlotKind, _label: &str) -> bool {
+        kind == SlotKind::Member
+    }
+
+    fn kek(&mut self, _slot: &V1Slot) -> Option<Key32> {
+        None
+    }
+
+    fn x25519(&mut self, _slot: &v2::text::Slot) -> Option<Key32> {
+        None
+    }
+
+    fn describe(&self) -> &'static str {
+        "your plugin identity"
+    }
+
+    fn boxed(&self) -> Box<dyn Identity> {
+        Box::new(PluginMember { identity: self.identity.clone() })
+    }
+
+    fn plugin(&self) -> Option<std::sync::Arc<v2::plugin::PluginIdentity>> {
+        Some(self.identity.clone())
+    }
+}
+
+/// The plugin identity in the identity file at `path`, when its first identity is one
+/// (`AGE-PLUGIN-…`); `None` when it is an X25519 identity.
+pub fn read_plugin_file(path: &Path) -> Result<Option<v2::plugin::PluginIdentity>> {
+    let text = read_private(path, "identity file")?;
+    let Some(line) = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')) else {
+        return Ok(None);
+    };
+    if !line.starts_with("AGE-PLUGIN-") {
+        return Ok(None);
+    }
+    v2::plugin::PluginIdentity::parse(line)
+        .map(Some)
+        .map_err(|reason| Error::invalid("identity file", path.display().to_string(), reason))
+}
+
 /// Where an identity was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -143,7 +191,7 @@ pub fn parse(text: &str) -> std::result::Result<Key32, &'static str> {
         text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).ok_or("it holds no identity")?;
     if !line.starts_with("AGE-SECRET-KEY-1") {
         return Err(if line.starts_with("AGE-PLUGIN-") {
-            "plugin identities are not supported yet"
+            "it is an age plugin identity: those are used from KEYWARD_IDENTITY, and their public key is the plugin's to give"
         } else {
             "its first identity is not an age X25519 identity (AGE-SECRET-KEY-1…)"
         });
@@ -239,7 +287,9 @@ pub fn parse_recipient(text: &str) -> std::result::Result<String, &'static str> 
     // The Bech32 separator is the last '1' (the data alphabet has none): `age1…` puts it at 3,
     // a plugin's `age1yubikey1…` after its name.
     if text.starts_with("age1") && text.rfind('1').is_some_and(|i| i > 3) {
-        return Err("plugin recipients are not supported yet");
+        return v2::plugin::recipient_plugin(text)
+            .map(|_| text.to_owned())
+            .ok_or("it is not an age plugin recipient (age1NAME1…) this keyward reads");
     }
     let recipient = text
         .parse::<age::x25519::Recipient>()
@@ -278,10 +328,14 @@ mod tests {
         assert_eq!(parse_recipient(&format!("  {public}\n")).unwrap(), public);
         assert!(parse_recipient("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI x").is_err());
         assert!(parse_recipient("age1notakey").is_err());
+        // A plugin's recipient with a bad checksum is refused; a well-formed one is taken.
         assert_eq!(
             parse_recipient("age1yubikey1q2w3e4r5t6y7u8i9o0pasdfghjklzxcvbnmqwertyuiopasdfghjklzxcvbnm").err(),
-            Some("plugin recipients are not supported yet")
+            Some("it is not an age plugin recipient (age1NAME1…) this keyward reads")
         );
+        let hrp = bech32::Hrp::parse("age1yubikey").unwrap();
+        let plugin = bech32::encode::<bech32::Bech32>(hrp, &[7u8; 33]).unwrap();
+        assert_eq!(parse_recipient(&plugin).unwrap(), plugin);
         assert!(parse_recipient("").is_err());
     }
 }

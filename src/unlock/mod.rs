@@ -65,6 +65,9 @@ impl Credential {
                 None
             }
             LockedFormat::V2(doc) => {
+                if let Some(plugin) = self.0.plugin() {
+                    return open_with_plugin(doc, plugin, &infos);
+                }
                 let fitting = doc.slots.iter().filter(|s| self.0.fits(s.name.kind, &s.name.label));
                 for slot in fitting.collect::<Vec<_>>() {
                     let secret = self.0.x25519(slot)?;
@@ -73,7 +76,10 @@ impl Credential {
                     if crate::vault::v2::keys::recipient(&secret) == slot.recipient {
                         let info =
                             infos.iter().find(|i| i.kind == slot.name.kind && i.label == slot.name.label)?.clone();
-                        return Some(Opened { key: OpenKey::V2 { slot: slot.name.clone(), secret }, slot: info });
+                        return Some(Opened {
+                            key: OpenKey::V2 { slot: slot.name.clone(), secret: secret.into() },
+                            slot: info,
+                        });
                     }
                 }
                 None
@@ -84,6 +90,29 @@ impl Credential {
     pub fn describe(&self) -> &'static str {
         self.0.describe()
     }
+}
+
+/// A plugin identity tries the member slots whose key is its plugin's: the one whose wrap of
+/// `@default` it opens, to that domain's key, is the one.
+fn open_with_plugin(
+    doc: &crate::vault::v2::text::Document,
+    plugin: std::sync::Arc<crate::vault::v2::plugin::PluginIdentity>,
+    infos: &[SlotInfo],
+) -> Option<Opened> {
+    use crate::vault::v2::{keys, plugin as plugins, text};
+    let default = doc.domain(text::DEFAULT)?;
+    let opener = keys::Opener::Plugin(plugin.clone());
+    for slot in &doc.slots {
+        let ours = slot.name.kind == SlotKind::Member
+            && plugins::recipient_plugin(&slot.recipient).as_deref() == Some(plugin.plugin());
+        let Some(wrap) = default.head.to.iter().find(|w| w.slot == slot.name).filter(|_| ours) else { continue };
+        let Some(key) = opener.unwrap(&wrap.age) else { continue };
+        if keys::DomainKey::new(&doc.id, key).id() == default.head.key_id {
+            let info = infos.iter().find(|i| i.kind == slot.name.kind && i.label == slot.name.label)?.clone();
+            return Some(Opened { key: OpenKey::V2 { slot: slot.name.clone(), secret: opener }, slot: info });
+        }
+    }
+    None
 }
 
 /// What the unlock chain may do in this process.
@@ -192,7 +221,27 @@ pub fn unlock(locked: &Locked, policy: Policy, ask: &mut dyn Ask) -> Result<(Cre
         }
     }
     // The age identity too, when the SSH key did not open it (or there is none).
-    if has_members && !env_is_ssh {
+    let env_plugin = match env_identity.as_deref().filter(|_| has_members && !env_is_ssh) {
+        Some(path) => identity::read_plugin_file(path),
+        None => Ok(None),
+    };
+    let env_plugin = match env_plugin {
+        Ok(plugin) => plugin,
+        Err(e) => {
+            notes.push(e.to_string());
+            None
+        }
+    };
+    if let Some(plugin) = env_plugin {
+        let name = plugin.plugin().to_owned();
+        let mut credential = Credential::new(identity::PluginMember { identity: std::sync::Arc::new(plugin) });
+        if let Some(opened) = credential.open(locked) {
+            return Ok((credential, opened));
+        }
+        notes.push(format!(
+            "your age-plugin-{name} identity (KEYWARD_IDENTITY) opened no member slot (not a member, or the plugin failed)"
+        ));
+    } else if has_members && !env_is_ssh {
         match identity::load() {
             Ok(Some((secret, source))) => {
                 let mut credential = Credential::new(identity::PersonalIdentity { secret });

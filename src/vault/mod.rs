@@ -55,8 +55,9 @@ pub enum LockedFormat {
 pub enum OpenKey {
     /// Format 1: the data key.
     V1(Key32),
-    /// Format 2: the slot that matched and its X25519 secret.
-    V2 { slot: SlotName, secret: Key32 },
+    /// Format 2: the slot that matched and what opens its wraps (its X25519 secret, or a
+    /// plugin identity).
+    V2 { slot: SlotName, secret: v2::keys::Opener },
 }
 
 fn parse_error(path: &Path, e: ParseError) -> Error {
@@ -214,7 +215,7 @@ impl Locked {
                 Format::V1(l.open(data_key).map_err(|_| Error::damaged(&path, "the payload does not authenticate"))?)
             }
             (LockedFormat::V2(doc), OpenKey::V2 { slot, secret }) => {
-                let memory = if remember { v2::seen::file(&path, &doc.id) } else { None };
+                let memory = remember.then(|| v2::seen::memory(&path, &doc.id));
                 Format::V2(Box::new(Vault2::open(path.clone(), doc, slot, secret).remembering(memory)))
             }
             _ => return Err(Error::damaged(&path, "the key is for another vault format")),

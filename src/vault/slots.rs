@@ -73,6 +73,11 @@ pub trait Identity {
     fn x25519(&mut self, slot: &v2::text::Slot) -> Option<Key32>;
     /// What it is, for messages: "token", "recovery key", "keyring", "passphrase".
     fn describe(&self) -> &'static str;
+    /// Format 2: a plugin identity (it opens wraps by running its plugin, and has no X25519
+    /// secret to give); `None` for every other kind.
+    fn plugin(&self) -> Option<std::sync::Arc<v2::plugin::PluginIdentity>> {
+        None
+    }
     /// A copy, for the credential a process keeps.
     fn boxed(&self) -> Box<dyn Identity>;
 }

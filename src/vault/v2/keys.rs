@@ -303,16 +303,76 @@ pub fn sound_recipient(recipient: &str) -> bool {
 
 const AGE_V1: &str = "age-encryption.org/v1";
 
-/// `key` as an age file (binary) for one X25519 recipient.
-pub fn wrap(key: &Key32, recipient: &str) -> Vec<u8> {
+/// Who opens a slot's wraps: its X25519 secret, or the plugin identity the user configured.
+#[derive(Clone)]
+pub enum Opener {
+    X25519(Key32),
+    Plugin(std::sync::Arc<super::plugin::PluginIdentity>),
+}
+
+impl From<Key32> for Opener {
+    fn from(secret: Key32) -> Opener {
+        Opener::X25519(secret)
+    }
+}
+
+impl Opener {
+    /// The 32-byte key inside a wrap, if this opener opens it (a plugin runs at most once per
+    /// wrap: what it opened is remembered).
+    pub fn unwrap(&self, age_file: &[u8]) -> Option<Key32> {
+        match self {
+            Opener::X25519(secret) => unwrap(age_file, &identity(secret)),
+            Opener::Plugin(p) => {
+                if let Some(key) = p.remembered(age_file) {
+                    return Some(key);
+                }
+                let parsed = parse_age(age_file)?;
+                let file_key = p.unwrap_file_key(&parsed.stanzas)?;
+                let key = open_payload(&file_key, age_file, &parsed)?;
+                p.remember(age_file, &key);
+                Some(key)
+            }
+        }
+    }
+}
+
+/// The most stanzas, and the longest stanza body, a plugin's wrap may have.
+const MAX_STANZAS: usize = 8;
+const MAX_STANZA_BODY: usize = 1024;
+
+/// A stanza's tag or argument as the age format allows it (non-empty visible ASCII), and short.
+fn sound_word(word: &str) -> bool {
+    !word.is_empty() && word.len() <= 128 && word.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// `key` as an age file (binary) for one recipient: an X25519 one, or a plugin's when the
+/// plugin may run here (see [`super::plugin`]).
+pub fn wrap(key: &Key32, recipient: &str) -> std::result::Result<Vec<u8>, super::plugin::WrapError> {
     use age::Recipient as _;
-    let recipient: age::x25519::Recipient = recipient.parse().expect("recipients are checked when read");
     let file_key = age_core::format::FileKey::new(Box::new(crypto::random::<16>()));
-    let (stanzas, _) = recipient.wrap_file_key(&file_key).expect("X25519 wrapping cannot fail");
+    let stanzas = if let Ok(x25519) = recipient.parse::<age::x25519::Recipient>() {
+        x25519.wrap_file_key(&file_key).expect("X25519 wrapping cannot fail").0
+    } else {
+        let stanzas = super::plugin::wrap_stanzas(&file_key, recipient)?;
+        let plugin = super::plugin::recipient_plugin(recipient).unwrap_or_default();
+        let sound = (1..=MAX_STANZAS).contains(&stanzas.len())
+            && stanzas
+                .iter()
+                .all(|s| sound_word(&s.tag) && s.args.iter().all(|a| sound_word(a)) && s.body.len() <= MAX_STANZA_BODY);
+        if !sound {
+            return Err(super::plugin::WrapError::Failed(plugin, "it wrote stanzas keyward does not read".into()));
+        }
+        stanzas
+    };
+    Ok(age_file(key, &file_key, &stanzas))
+}
+
+/// The age file holding `key` under `file_key`, whose stanzas are `stanzas`.
+fn age_file(key: &Key32, file_key: &age_core::format::FileKey, stanzas: &[age_core::format::Stanza]) -> Vec<u8> {
     let mut header = String::with_capacity(256);
     header.push_str(AGE_V1);
     header.push('\n');
-    for stanza in &stanzas {
+    for stanza in stanzas {
         header.push_str("-> ");
         header.push_str(&stanza.tag);
         for arg in &stanza.args {
@@ -359,43 +419,66 @@ pub fn wrap(key: &Key32, recipient: &str) -> Vec<u8> {
     out
 }
 
-/// The 32-byte key inside an age file as [`wrap`] writes it (one X25519 stanza, one chunk),
-/// if `identity` opens it. The file is parsed here rather than by `age::Decryptor`, whose
-/// chunk reader frees a copy of the plaintext unwiped when it shrinks its buffer; the stanza is
-/// still opened by age's own X25519 identity.
-pub fn unwrap(age_file: &[u8], identity: &age::x25519::Identity) -> Option<Key32> {
-    use age::Identity as _;
-    use age_core::secrecy::ExposeSecret as _;
-    // The header: the version line, one stanza (its 32-byte body is one line of 43 characters),
-    // and the MAC line; then exactly one chunk: nonce, 32 bytes, tag.
+/// An age file as keyward's wraps are: its stanzas, where the MAC line starts, the MAC, and
+/// where the payload starts.
+struct ParsedAge {
+    stanzas: Vec<age_core::format::Stanza>,
+    mac_at: usize,
+    mac: [u8; 32],
+    payload_at: usize,
+}
+
+/// Parses a wrap: the version line, 1 to 8 stanzas (body lines of 64 columns, the last shorter),
+/// the MAC line, then exactly one chunk (nonce, 32 bytes, tag). Parsed here rather than by
+/// `age::Decryptor`, whose chunk reader frees a copy of the plaintext unwiped when it shrinks its
+/// buffer.
+fn parse_age(age_file: &[u8]) -> Option<ParsedAge> {
     let mac_at = age_file.windows(5).position(|w| w == b"\n--- ")? + 1;
     let header_end = mac_at + age_file[mac_at..].iter().position(|&b| b == b'\n')?;
     let header = std::str::from_utf8(&age_file[..mac_at]).ok()?;
     let mac_line = std::str::from_utf8(&age_file[mac_at..header_end]).ok()?;
-    let payload = &age_file[header_end + 1..];
-    let mut lines = header.strip_suffix('\n')?.split('\n');
-    let (Some(AGE_V1), Some(stanza), Some(body), None) = (lines.next(), lines.next(), lines.next(), lines.next())
-    else {
-        return None;
-    };
-    let arg = stanza.strip_prefix("-> X25519 ")?;
-    if arg.contains(' ') || body.len() >= 64 || payload.len() != 16 + 32 + 16 {
+    let mac: [u8; 32] = BASE64_NOPAD.decode(mac_line.strip_prefix("--- ")?.as_bytes()).ok()?.try_into().ok()?;
+    if age_file.len() - (header_end + 1) != 16 + 32 + 16 {
         return None;
     }
-    let stanza = age_core::format::Stanza {
-        tag: "X25519".to_owned(),
-        args: vec![arg.to_owned()],
-        body: BASE64_NOPAD.decode(body.as_bytes()).ok()?,
-    };
-    let file_key = identity.unwrap_stanza(&stanza)?.ok()?;
+    let mut lines = header.strip_suffix('\n')?.split('\n').peekable();
+    if lines.next()? != AGE_V1 {
+        return None;
+    }
+    let mut stanzas = Vec::new();
+    while let Some(line) = lines.next() {
+        let mut words = line.strip_prefix("-> ")?.split(' ');
+        let tag = words.next()?.to_owned();
+        let args: Vec<String> = words.map(str::to_owned).collect();
+        if !sound_word(&tag) || !args.iter().all(|a| sound_word(a)) || stanzas.len() == MAX_STANZAS {
+            return None;
+        }
+        let mut body = String::new();
+        loop {
+            let part = lines.next()?;
+            if part.len() > 64 || body.len() + part.len() > MAX_STANZA_BODY.div_ceil(3) * 4 {
+                return None;
+            }
+            body.push_str(part);
+            if part.len() < 64 {
+                break;
+            }
+        }
+        stanzas.push(age_core::format::Stanza { tag, args, body: BASE64_NOPAD.decode(body.as_bytes()).ok()? });
+    }
+    (!stanzas.is_empty()).then_some(ParsedAge { stanzas, mac_at, mac, payload_at: header_end + 1 })
+}
+
+/// The key in a parsed wrap's payload, once the header MAC checks under `file_key`.
+fn open_payload(file_key: &age_core::format::FileKey, age_file: &[u8], parsed: &ParsedAge) -> Option<Key32> {
+    use age_core::secrecy::ExposeSecret as _;
     let fk = file_key.expose_secret();
     // The header MAC covers everything up to and including "---".
-    let mac: [u8; 32] = BASE64_NOPAD.decode(mac_line.strip_prefix("--- ")?.as_bytes()).ok()?.try_into().ok()?;
-    let signed = &age_file[..mac_at + 3];
-    if !mac_eq(&hmac(&crypto::hkdf(fk, Some(b""), b"header"), signed), &mac) {
+    let signed = &age_file[..parsed.mac_at + 3];
+    if !mac_eq(&hmac(&crypto::hkdf(fk, Some(b""), b"header"), signed), &parsed.mac) {
         return None;
     }
-    let (nonce, chunk) = payload.split_at(16);
+    let (nonce, chunk) = age_file[parsed.payload_at..].split_at(16);
     let payload_key = crypto::hkdf(fk, Some(nonce), b"payload");
     let mut key = Key32::from_bytes(chunk[..32].try_into().expect("32 bytes"));
     let tag = chacha20poly1305::Tag::from_slice(&chunk[32..]);
@@ -406,6 +489,19 @@ pub fn unwrap(age_file: &[u8], identity: &age::x25519::Identity) -> Option<Key32
     Some(key)
 }
 
+/// The 32-byte key inside an age file as [`wrap`] writes it for an X25519 recipient (exactly
+/// one X25519 stanza), if `identity` opens it; the stanza is opened by age's own X25519 identity.
+pub fn unwrap(age_file: &[u8], identity: &age::x25519::Identity) -> Option<Key32> {
+    use age::Identity as _;
+    let parsed = parse_age(age_file)?;
+    let [stanza] = &parsed.stanzas[..] else { return None };
+    if stanza.tag != "X25519" || stanza.args.len() != 1 || stanza.body.len() != 32 {
+        return None;
+    }
+    let file_key = identity.unwrap_stanza(stanza)?.ok()?;
+    open_payload(&file_key, age_file, &parsed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,7 +510,7 @@ mod tests {
     fn a_wrapped_key_opens_with_its_identity_only() {
         let secret = Key32::random();
         let key = Key32::random();
-        let file = wrap(&key, &recipient(&secret));
+        let file = wrap(&key, &recipient(&secret)).unwrap();
         assert!(file.starts_with(b"age-encryption.org/v1\n-> X25519 "));
         assert_eq!(unwrap(&file, &identity(&secret)).unwrap().expose(), key.expose());
         // A valid age file: the age crate's own reader opens it too (the CLI does, in tests/).

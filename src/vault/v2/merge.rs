@@ -158,16 +158,41 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
                 }
                 if let Some(d) = d {
                     let before = lines(base, was);
+                    let mut base_time: Option<i64> = None;
                     for line in &d.secrets {
                         let secret_name = doc_of(side, ours, theirs).secret_name(line);
                         let now = Some((
                             doc_of(side, ours, theirs).secret_var(line),
                             doc_of(side, ours, theirs).sealed_text(line),
                         ));
-                        if now != before.get(secret_name).copied() && carries_conflict(v, secret_name)? {
+                        if now == before.get(secret_name).copied() {
+                            continue;
+                        }
+                        if carries_conflict(v, secret_name)? {
                             return conflict(format!(
                                 "{secret_name} on {side} carries an unresolved merge conflict: resolve it there first"
                             ));
+                        }
+                        // Newer than the ancestor's, not a line copied from history.
+                        if let Some(kb) = keys.base.filter(|kb| kb.holds(name))
+                            && let Some(now) = v.find(secret_name)?
+                        {
+                            let was_secret = kb.find(secret_name)?;
+                            // The ancestor's latest update in this domain, worked out once.
+                            if base_time.is_none() {
+                                let mut latest = i64::MIN;
+                                for l in was.map(|w| w.secrets.as_slice()).unwrap_or_default() {
+                                    if let Some(s) = kb.find(base.secret_name(l))? {
+                                        latest = latest.max(s.body.meta.updated);
+                                    }
+                                }
+                                base_time = Some(latest);
+                            }
+                            if !not_older(&now, was_secret.as_ref(), base_time.unwrap_or(i64::MIN)) {
+                                return conflict(format!(
+                                    "{secret_name} on {side} is older than the common ancestor's (a line from history?)"
+                                ));
+                            }
                         }
                     }
                 }
@@ -277,7 +302,7 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
             };
             let (sm, so, sw) = (read(Some(mine))?, read(Some(other))?, read(was)?);
             match merge_settings(&sm.0, &so.0, &sw.0) {
-                Ok(settings) => head.settings = Some(kv.seal_settings(&Settings(settings))?),
+                Ok(settings) => head.settings = Some(kv.seal_settings(&settings)?),
                 Err(key) => return conflict(format!("the vault setting {key} changed differently on both sides")),
             }
         }
@@ -303,13 +328,14 @@ fn merge_settings<'a>(
     ours: &'a [(String, String)],
     theirs: &'a [(String, String)],
     base: &'a [(String, String)],
-) -> std::result::Result<Vec<(String, String)>, String> {
+) -> std::result::Result<Settings, String> {
     // Borrowed, not copied: the values include the audit secret.
     let get = |s: &'a [(String, String)], k: &str| s.iter().find(|(x, _)| x == k).map(|(_, v)| v);
     let mut keys: Vec<&String> = ours.iter().chain(theirs).map(|(k, _)| k).collect();
     keys.sort();
     keys.dedup();
-    let mut out = Vec::new();
+    // Wiped when dropped, on the way out with a conflict too.
+    let mut out = Settings::default();
     for k in keys {
         let (mine, other, was) = (get(ours, k), get(theirs, k), get(base, k));
         let v = if mine == other || other == was {
@@ -318,13 +344,13 @@ fn merge_settings<'a>(
             other
         } else if k == crate::rotation::GRACE_NEXT {
             let earliest = [mine, other].into_iter().flatten().filter_map(|v| v.parse::<i64>().ok()).min();
-            out.extend(earliest.map(|t| (k.clone(), t.to_string())));
+            out.0.extend(earliest.map(|t| (k.clone(), t.to_string())));
             continue;
         } else {
             return Err(k.clone());
         };
         if let Some(v) = v {
-            out.push((k.clone(), v.clone()));
+            out.0.push((k.clone(), v.clone()));
         }
     }
     Ok(out)

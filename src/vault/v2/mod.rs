@@ -4,6 +4,7 @@
 pub mod keys;
 pub mod members;
 pub mod merge;
+pub mod plugin;
 pub mod seen;
 pub mod text;
 pub mod vault;

@@ -78,13 +78,38 @@ mod hex16 {
 
 /// The state file of the vault at `vault` with id `id`, when there is a state directory.
 ///
-/// A vault in a git work tree is remembered per branch: switching to a branch that has not seen
-/// another branch's re-key (a member removed there) is not a rollback, and its members are not
-/// news. A rollback pulled into a branch is still refused, and a merge refuses a side that goes
-/// back a generation.
+/// A vault in a git work tree is remembered per branch (see [`memory`]); `None` while a commit
+/// rather than a branch is checked out (nothing is remembered then).
 pub fn file(vault: &Path, id: &[u8; 16]) -> Option<PathBuf> {
-    let branch = crate::paths::git_branch(vault);
-    crate::paths::vault_state_file_on("seen", vault, id, branch.as_deref())
+    memory(vault, id).branch
+}
+
+/// The files this machine keeps about a vault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Memory {
+    /// What this branch (or, outside git, this vault) has shown: a rollback below it is refused,
+    /// a replacement reported. `None` on a detached HEAD.
+    pub branch: Option<PathBuf>,
+    /// In a git work tree, the most this machine has seen of the vault on any branch: a branch
+    /// opened for the first time (a pull request checked out) that is behind it is reported, and
+    /// its members are compared with it.
+    pub floor: Option<PathBuf>,
+}
+
+/// The files for the vault `id` at `vault`. Outside git, one file per vault path and id. In a
+/// git work tree, one per branch as well, so switching to a branch that has not seen another
+/// branch's re-key (a member removed there) is neither a rollback nor member news; the
+/// vault-wide file is the floor a branch new to this machine is judged against.
+pub fn memory(vault: &Path, id: &[u8; 16]) -> Memory {
+    use crate::paths::{GitHead, vault_state_file_on};
+    match crate::paths::git_branch(vault) {
+        None => Memory { branch: vault_state_file_on("seen", vault, id, None), floor: None },
+        Some(GitHead::Branch(branch)) => Memory {
+            branch: vault_state_file_on("seen-branch", vault, id, Some(&branch)),
+            floor: vault_state_file_on("seen", vault, id, None),
+        },
+        Some(GitHead::Detached) => Memory { branch: None, floor: vault_state_file_on("seen", vault, id, None) },
+    }
 }
 
 /// The remembered state (empty when there is none, or it cannot be read: memory is a help, not

@@ -597,7 +597,12 @@ fn parse_slot(n: usize, line: &str) -> Result<Slot, ParseError> {
         return Err(damaged(n, "expected `slot <name> <recipient> <created>`"));
     };
     let name = SlotName::parse(name).map_err(|r| damaged(n, r))?;
-    if recipient.len() > 128 || !super::keys::sound_recipient(recipient) {
+    // A member's key may be an age plugin's (`age1yubikey1…`); every other slot's is X25519.
+    let plugin = name.kind == SlotKind::Member
+        && recipient.len() <= 256
+        && recipient.starts_with("age1")
+        && super::plugin::recipient_plugin(recipient).is_some();
+    if !plugin && (recipient.len() > 128 || !super::keys::sound_recipient(recipient)) {
         return Err(damaged(n, format!("the recipient of {name} is not an age X25519 recipient")));
     }
     let created = integer::<i64>(n, "created", created)?;

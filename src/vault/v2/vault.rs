@@ -143,7 +143,7 @@ pub struct Vault2 {
     pub path: PathBuf,
     doc: Arc<Document>,
     /// The slot that unlocked it and that slot's X25519 secret (`None` for a vault made here).
-    opener: Option<(SlotName, Key32)>,
+    opener: Option<(SlotName, keys::Opener)>,
     /// Domains opened so far, checked.
     opened: RefCell<BTreeMap<String, Arc<DomainKey>>>,
     /// Records and settings to write (`None`: as in the file).
@@ -154,7 +154,7 @@ pub struct Vault2 {
     /// Domains to re-key on save.
     rekey: BTreeSet<String>,
     /// Where this machine remembers the domains it opened (see [`seen`]); `None`: it does not.
-    memory: Option<PathBuf>,
+    memory: Option<seen::Memory>,
 }
 
 impl Vault2 {
@@ -189,7 +189,8 @@ impl Vault2 {
 
     /// The vault `doc`, unlocked by `slot` with its X25519 `secret` (which the caller matched
     /// to the slot's recipient).
-    pub fn open(path: PathBuf, doc: Document, slot: SlotName, secret: Key32) -> Vault2 {
+    pub fn open(path: PathBuf, doc: Document, slot: SlotName, secret: impl Into<keys::Opener>) -> Vault2 {
+        let secret = secret.into();
         let access = access_of(&doc);
         let slots = doc.slots.clone();
         Vault2 {
@@ -223,7 +224,7 @@ impl Vault2 {
     }
 
     /// Checks domains against, and remembers them in, the state file `memory`.
-    pub fn remembering(mut self, memory: Option<PathBuf>) -> Vault2 {
+    pub fn remembering(mut self, memory: Option<seen::Memory>) -> Vault2 {
         self.memory = memory;
         self
     }
@@ -289,7 +290,8 @@ impl Vault2 {
         let doc = &self.doc;
         let d = doc.domain(domain).ok_or_else(|| self.no_access(domain))?;
         let wrap = d.head.to.iter().find(|w| &w.slot == slot).ok_or_else(|| self.no_access(domain))?;
-        let raw = keys::unwrap(&wrap.age, &keys::identity(secret))
+        let raw = secret
+            .unwrap(&wrap.age)
             .ok_or_else(|| self.damaged(format!("the key of {domain} wrapped for {slot} does not open with it")))?;
         let key = DomainKey::new(&doc.id, raw);
         if key.id() != d.head.key_id {
@@ -326,42 +328,68 @@ impl Vault2 {
     }
 
     /// Checks a domain against what this machine remembers of it (see [`seen`]): a rollback is
-    /// refused, a replacement reported; anything else is remembered.
+    /// refused, a replacement reported; anything else is remembered. In a git work tree, a
+    /// branch this machine opens for the first time (or a detached HEAD) is also compared with
+    /// the most it has seen of the vault anywhere, and reported when it is behind.
     fn check_seen(&self, domain: &str, head: &DomainHead, key: &DomainKey) -> Result<()> {
-        let Some(file) = self.memory.clone() else { return Ok(()) };
-        let mut state = seen::load(&file);
+        let Some(memory) = self.memory.clone() else { return Ok(()) };
         let found = seen::Entry { generation: head.generation, key_id: head.key_id };
-        let replaced = || {
-            seen::warn(format!(
-                "{domain} in {} was replaced, not re-keyed: its key does not come from the one this machine saw before; if the vault was re-created on purpose, delete {}",
-                self.path.display(),
-                file.display()
-            ));
-        };
-        match seen::judge(state.domains.get(domain), found) {
-            seen::Verdict::RolledBack { remembered } => {
-                return Err(self.damaged(format!(
-                    "{domain} was rolled back to generation {} (this machine has seen generation {remembered})",
-                    head.generation
-                )));
-            }
-            seen::Verdict::Replaced => {
-                replaced();
-                return Ok(());
-            }
-            seen::Verdict::Later(remembered) => {
-                let target = (remembered.generation, remembered.key_id);
-                if !keys::chain_reaches(&self.doc.id, domain, key, head.generation, &head.vouches, target) {
-                    replaced();
-                    return Ok(());
+        let mut first_here = memory.branch.is_none();
+        if let Some(file) = &memory.branch {
+            let mut state = seen::load(file);
+            first_here = !state.domains.contains_key(domain);
+            let replaced = || {
+                seen::warn(format!(
+                    "{domain} in {} was replaced, not re-keyed: its key does not come from the one this machine saw before; if the vault was re-created on purpose, delete {}",
+                    self.path.display(),
+                    file.display()
+                ));
+            };
+            let remember = match seen::judge(state.domains.get(domain), found) {
+                seen::Verdict::RolledBack { remembered } => {
+                    return Err(self.damaged(format!(
+                        "{domain} was rolled back to generation {} (this machine has seen generation {remembered})",
+                        head.generation
+                    )));
                 }
+                seen::Verdict::Replaced => {
+                    replaced();
+                    false
+                }
+                seen::Verdict::Later(remembered) => {
+                    let target = (remembered.generation, remembered.key_id);
+                    let vouched =
+                        keys::chain_reaches(&self.doc.id, domain, key, head.generation, &head.vouches, target);
+                    if !vouched {
+                        replaced();
+                    }
+                    vouched
+                }
+                seen::Verdict::Known => state.domains.get(domain) != Some(&found),
+            };
+            if remember {
+                state.vault = self.path.display().to_string();
+                state.domains.insert(domain.to_owned(), found);
+                seen::save(file, &state);
             }
-            seen::Verdict::Known if state.domains.get(domain) == Some(&found) => return Ok(()),
-            seen::Verdict::Known => {}
         }
-        state.vault = self.path.display().to_string();
-        state.domains.insert(domain.to_owned(), found);
-        seen::save(&file, &state);
+        if let Some(floor) = &memory.floor {
+            let mut state = seen::load(floor);
+            let most = state.domains.get(domain).copied();
+            if first_here && let Some(most) = most.filter(|m| m.generation > found.generation) {
+                seen::warn(format!(
+                    "{domain} in {} is at generation {}, behind generation {} this machine has seen of this vault (on another branch, or before a rewind): members removed since may hold its keys, so write nothing here you would not give them",
+                    self.path.display(),
+                    found.generation,
+                    most.generation
+                ));
+            }
+            if most.is_none_or(|m| found.generation > m.generation) {
+                state.vault = self.path.display().to_string();
+                state.domains.insert(domain.to_owned(), found);
+                seen::save(floor, &state);
+            }
+        }
         Ok(())
     }
 
@@ -794,7 +822,7 @@ impl Vault2 {
                     .find(|w| w.slot == s.name && doc.slot(&w.slot).is_some_and(|o| o.recipient == s.recipient));
                 to.push(match unchanged {
                     Some(w) => w.clone(),
-                    None => Wrap { slot: s.name.clone(), age: keys::wrap(key.expose(), &s.recipient) },
+                    None => Wrap { slot: s.name.clone(), age: wrap_for(key.expose(), s)? },
                 });
             }
             head.to = to;
@@ -842,6 +870,17 @@ impl Vault2 {
         text::print_end(&mut out);
         Ok(out.into_bytes())
     }
+}
+
+/// A domain key wrapped for `slot` (its plugin's turn, for a plugin member: see
+/// [`super::plugin`]).
+fn wrap_for(key: &Key32, slot: &Slot) -> Result<Vec<u8>> {
+    keys::wrap(key, &slot.recipient).map_err(|e| match e {
+        super::plugin::WrapError::NotAllowed(plugin) => Error::PluginNotAllowed { plugin, slot: slot.name.describe() },
+        super::plugin::WrapError::Failed(plugin, reason) => {
+            Error::PluginFailed { plugin, slot: slot.name.describe(), reason: crate::sanitize::sanitize(&reason) }
+        }
+    })
 }
 
 /// Each slot's access, from the `to` lines.

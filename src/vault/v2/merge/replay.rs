@@ -22,7 +22,7 @@ use crate::vault::payload::Record;
 use crate::vault::secret::{Secret, ext};
 use crate::vault::slots::Access;
 use crate::vault::v2::text::{self, ALL, Document, Slot, SlotName};
-use crate::vault::v2::vault::{Vault2, access_of};
+use crate::vault::v2::vault::{Settings, Vault2, access_of};
 
 type Members = BTreeMap<SlotName, (Slot, Access)>;
 
@@ -95,6 +95,14 @@ pub(super) fn replay(
                 name.describe()
             ));
         }
+        // Removed on the other side: gone from the result under any key (a removal wins over a
+        // re-add with a new key on the primary).
+        if !other_members.contains_key(name) && primary_members.contains_key(name) {
+            return conflict(format!(
+                "{} was removed on one side and given another key on the other: merge the removal, then add them again",
+                name.describe()
+            ));
+        }
     }
     if other_doc.domains.iter().any(|d| base.domain(&d.head.name).is_none_or(|b| b.head.key_id != d.head.key_id)) {
         return conflict(format!(
@@ -134,22 +142,26 @@ pub(super) fn replay(
     let Some(mut vault) = primary.reopen() else {
         return conflict(format!("{why}, and this machine cannot open the vault to re-seal it"));
     };
-    // What a removed slot held on the other side (grants made there included) gets a key it
-    // never had, unless the primary already gave it one.
-    for slot in &removed {
-        let held: Vec<&Access> = [mb.get(&slot.name), other_members.get(&slot.name)]
-            .into_iter()
-            .flatten()
-            .filter(|(s, _)| s.recipient == slot.recipient)
-            .map(|(_, a)| a)
-            .collect();
-        for d in &base.domains {
-            let name = &d.head.name;
-            let was_held = held.iter().any(|a| a.holds(name) && (name != ALL || **a == Access::All));
-            let same_key = primary_doc.domain(name).is_some_and(|p| p.head.key_id == d.head.key_id);
-            if was_held && same_key {
-                vault.rekey_domain(name)?;
+    // Per domain, the slots that held it in the common ancestor or on the other side but do
+    // not hold it in the result (removed, revoked, or given another key): the domain gets a key
+    // they never had unless the primary already gave it one, and what the other side wrote in
+    // it is exposed to them.
+    let holds =
+        |member: &(Slot, Access), domain: &str| member.1.holds(domain) && (domain != ALL || member.1 == Access::All);
+    let mut losers: BTreeMap<&str, Vec<&SlotName>> = BTreeMap::new();
+    for d in &base.domains {
+        let name = d.head.name.as_str();
+        for member in mb.values().chain(other_members.values()) {
+            let still = primary_members
+                .get(&member.0.name)
+                .is_some_and(|now| now.0.recipient == member.0.recipient && holds(now, name));
+            if holds(member, name) && !still && !losers.get(name).is_some_and(|l| l.contains(&&member.0.name)) {
+                losers.entry(name).or_default().push(&member.0.name);
             }
+        }
+        let same_key = primary_doc.domain(name).is_some_and(|p| p.head.key_id == d.head.key_id);
+        if same_key && losers.contains_key(name) {
+            vault.rekey_domain(name)?;
         }
     }
 
@@ -179,19 +191,14 @@ pub(super) fn replay(
             }
         };
         let Some(mut s) = pick else { continue };
-        // A value the other side wrote under a key a removed slot held.
+        // A value the other side wrote under a key a slot that lost the domain held.
         let written = other_secrets.get(name).is_some_and(|x| b.is_none_or(|b| b.body.versions != x.body.versions));
-        if written && s.current().is_some() {
-            let domain = text::domain_of(s.env.as_deref()).to_owned();
-            for slot in &removed {
-                let held = [mb.get(&slot.name), other_members.get(&slot.name)]
-                    .into_iter()
-                    .flatten()
-                    .any(|(x, a)| x.recipient == slot.recipient && a.holds(&domain));
-                if held {
-                    s.body.meta.ext.insert(ext::EXPOSED.into(), format!("{} {}", keys.now, slot.name.describe()));
-                }
-            }
+        let domain = text::domain_of(s.env.as_deref()).to_owned();
+        if written
+            && s.current().is_some()
+            && let Some(who) = losers.get(domain.as_str()).and_then(|l| l.first())
+        {
+            s.body.meta.ext.insert(ext::EXPOSED.into(), format!("{} {}", keys.now, who.describe()));
         }
         wanted.insert(name.clone(), s);
     }
@@ -209,7 +216,11 @@ pub(super) fn replay(
     // Settings by key (the other side did not re-key @default, so did not rotate the audit key).
     let (setb, setm, seto) = (kb.settings()?, kv.settings()?, kt.settings()?);
     match merge_settings(&setm.0, &seto.0, &setb.0) {
-        Ok(settings) => records.settings = settings,
+        Ok(mut settings) => {
+            // The replaced settings are wiped as they go (the audit secret is among them).
+            let old = std::mem::replace(&mut records.settings, std::mem::take(&mut settings.0));
+            drop(Settings(old));
+        }
         Err(key) => return conflict(format!("the vault setting {key} changed differently on both sides")),
     }
     vault.set_records(records);

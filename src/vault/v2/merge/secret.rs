@@ -299,14 +299,20 @@ pub fn resolve(mut secret: Secret, side: Side, now: i64, grace: u64) -> Option<O
         (Side::Ours, Some("ours")) | (Side::Theirs, Some("theirs")) => return Some(None),
         _ => {}
     }
-    // The record is what a branch wrote: only versions it names as theirs, and only those the
-    // merge left pending or revoked, are touched.
-    let theirs: BTreeSet<u32> = conflict
-        .theirs_versions
-        .iter()
-        .copied()
+    // The record is what a branch wrote: only versions it names as theirs, only those the merge
+    // left pending or revoked, and only above every version of ours (the merge numbers theirs
+    // after ours), are touched. An older revoked value is never brought back.
+    let named: BTreeSet<u32> = conflict.theirs_versions.iter().copied().collect();
+    let ours_top = secret.body.versions.iter().filter(|v| !named.contains(&v.id)).map(|v| v.id).max().unwrap_or(0);
+    let theirs: BTreeSet<u32> = named
+        .into_iter()
         .filter(|id| {
-            secret.body.versions.iter().any(|v| v.id == *id && matches!(v.stage, Stage::Pending | Stage::Revoked))
+            *id > ours_top
+                && secret
+                    .body
+                    .versions
+                    .iter()
+                    .any(|v| v.id == *id && matches!(v.stage, Stage::Pending | Stage::Revoked))
         })
         .collect();
     match side {
@@ -495,12 +501,21 @@ mod tests {
         s.body.meta.ext.insert(crate::vault::secret::ext::EXPOSED.into(), "20 member bob".into());
         let planted = serde_json::json!({
             "theirs_current": 1,
-            "theirs_versions": [1, 2],
+            "theirs_versions": [1],
             "theirs_meta": {"ext": {}, "note": "theirs", "created": 0},
         });
         s.body.meta.ext.insert(CONFLICT.into(), planted.to_string());
         let r = resolve(s.clone(), Side::Theirs, 50, 60).unwrap().unwrap();
         assert_eq!(r.current().unwrap().value.expose(), "fresh", "the leaked value stays revoked");
+        // Not compromised, only rotated: an old revoked version below ours is still not theirs.
+        let mut older = rotated(&rotated(&secret("first"), "second", 20), "third", 30);
+        older
+            .body
+            .meta
+            .ext
+            .insert(CONFLICT.into(), serde_json::json!({"theirs_current": 1, "theirs_versions": [1]}).to_string());
+        let kept = resolve(older, Side::Theirs, 50, 60).unwrap().unwrap();
+        assert_eq!(kept.current().unwrap().value.expose(), "third");
         assert!(r.compromised() && r.body.meta.ext.contains_key(crate::vault::secret::ext::EXPOSED));
         assert_eq!(r.body.meta.note.as_deref(), Some("theirs"));
         assert_eq!(r.body.meta.created, 10);
