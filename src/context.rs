@@ -198,16 +198,30 @@ impl Context {
             return Ok(());
         }
         let memory = seen::memory(&locked.path, &doc.id);
-        let Some(file) = memory.branch.clone() else { return Ok(()) };
-        let mut state = seen::load(&file);
+        let mut state = memory.branch.as_deref().map(seen::load).unwrap_or_default();
         let now_roster = members::roster(doc);
-        // A branch this machine has not opened before is compared with the last members it saw
-        // of this vault anywhere: a pull request that quietly re-added someone is news.
-        let floor = memory.floor.as_deref().map(seen::load).and_then(|f| f.members);
-        let change = match state.members.as_ref().or(floor.as_ref()) {
+        if state.members.as_ref() == Some(&now_roster) {
+            return Ok(());
+        }
+        // A branch this machine has not opened before (or a detached HEAD) is compared with the
+        // last members it saw of this vault anywhere, and with every key it has seen removed: a
+        // pull request that quietly brought someone back is news.
+        let floor = if state.members.is_none() { memory.floor.as_deref().map(seen::load) } else { None };
+        let mut change = match state.members.as_ref().or(floor.as_ref().and_then(|f| f.members.as_ref())) {
             None => members::Change::default(),
             Some(before) => members::compare(before, &now_roster),
         };
+        if let Some(floor) = &floor {
+            for (slot, m) in &now_roster {
+                if let Some(was) = floor.removed.get(&m.recipient) {
+                    let back =
+                        format!("{} (key {}), removed on another branch", was, members::fingerprint(&m.recipient));
+                    if !change.added.iter().any(|a| a.starts_with(&format!("{} ", slot_label(slot)))) {
+                        change.added.push(back);
+                    }
+                }
+            }
+        }
         if state.members.is_some() && change.is_empty() {
             return Ok(());
         }
@@ -231,7 +245,10 @@ impl Context {
             ));
             state.history.push(seen::Noticed { time: self.now, change, accepted: false });
         }
-        remember_roster(&file, state, now_roster, &locked.path, &doc.id);
+        // A detached HEAD remembers nothing (whatever commit is checked out).
+        if let Some(file) = memory.branch {
+            remember_roster(&file, state, now_roster, &locked.path, &doc.id);
+        }
         Ok(())
     }
 
@@ -349,6 +366,12 @@ fn remember_roster(
     if let Some(floor) = floor.filter(|f| f != file) {
         let mut wide = seen::load(&floor);
         if wide.members.as_ref() != Some(&roster) {
+            // Keys that left since the last roster seen anywhere are remembered for good.
+            for (slot, m) in wide.members.iter().flatten() {
+                if !roster.values().any(|now| now.recipient == m.recipient) {
+                    wide.removed.insert(m.recipient.clone(), slot_label(slot));
+                }
+            }
             wide.vault = vault.display().to_string();
             wide.members = Some(roster.clone());
             seen::save(&floor, &wide);
@@ -356,6 +379,11 @@ fn remember_roster(
     }
     state.members = Some(roster);
     seen::save(file, &state);
+}
+
+/// A roster key (`member:alice`) as messages name it ("member alice").
+fn slot_label(slot: &str) -> String {
+    crate::vault::v2::text::SlotName::parse(slot).map_or_else(|_| slot.to_owned(), |n| n.describe())
 }
 
 fn lock_timeout() -> Duration {

@@ -150,6 +150,19 @@ pub enum GitHead {
 /// a small regular file (a FIFO or a huge file planted there is ignored). `None` outside a work
 /// tree or when HEAD cannot be read.
 pub fn git_branch(file: &Path) -> Option<GitHead> {
+    // Asked several times per command (memory, members, audit log): read once, so one command
+    // never straddles a checkout.
+    static SEEN: std::sync::Mutex<Vec<(PathBuf, Option<GitHead>)>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, head)) = seen.iter().find(|(p, _)| p == file) {
+        return head.clone();
+    }
+    let head = read_git_head(file);
+    seen.push((file.to_owned(), head.clone()));
+    head
+}
+
+fn read_git_head(file: &Path) -> Option<GitHead> {
     let start = std::fs::canonicalize(file).ok()?;
     let mut dir = start.parent()?;
     // SAFETY: getuid has no preconditions and cannot fail.

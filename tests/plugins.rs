@@ -36,7 +36,7 @@ impl Plugin {
         let (id, recipient) = (lines.next().unwrap().to_owned(), lines.next().unwrap().to_owned());
         assert!(id.starts_with("AGE-PLUGIN-KEYWARDTEST-1") && recipient.starts_with("age1keywardtest1"));
         let identity = env.path("plugin-identity.txt");
-        std::fs::write(&identity, format!("# a test plugin identity\n{id}\n")).unwrap();
+        std::fs::write(&identity, format!("# a test plugin identity\n#    Recipient: {recipient}\n{id}\n")).unwrap();
         std::fs::set_permissions(&identity, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         Plugin { path, log: env.path("plugin.log"), identity, recipient }
     }
@@ -45,6 +45,17 @@ impl Plugin {
     fn runs(&self) -> usize {
         std::fs::read_to_string(&self.log).map_or(0, |t| t.lines().filter(|l| l.starts_with("run ")).count())
     }
+}
+
+fn as_member_with_path(env: &Env, plugin: &Plugin, path: &str, args: &[&str]) -> std::process::Output {
+    env.cmd()
+        .env("PATH", path)
+        .env("KEYWARDTEST_LOG", &plugin.log)
+        .env_remove("KEYWARD_VAULT_KEY")
+        .env("KEYWARD_IDENTITY", &plugin.identity)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -76,6 +87,13 @@ fn a_plugin_member_opens_the_vault_and_no_file_makes_a_plugin_run() {
     assert_eq!(stdout(&out), "dev-value-000000001\n", "{}", stderr(&out));
     let out = as_member(&["get", "prod/key"]);
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+
+    // A PATH with a relative entry (which would resolve in the directory keyward runs in, a
+    // repository's, say) runs no plugin at all.
+    let before = plugin.runs();
+    let out = as_member_with_path(&env, &plugin, &format!("bin:{}", plugin.path), &["get", "dev/key"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_eq!(plugin.runs(), before);
 
     // The real age opens keyward's wrap of dev with the same identity and plugin.
     let doc = keyward::vault::v2::text::parse(&std::fs::read(&env.vault).unwrap()).unwrap();

@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         LockedFormat::V2(doc) => {
             let Some(slot) = doc.slots.first().map(|s| s.name.clone()) else { return };
             // A random secret for a real slot name: every domain must refuse it cleanly.
-            let vault = locked.open(OpenKey::V2 { slot, secret: Key32::random() }).expect("opening is lazy");
+            let vault = locked.open(OpenKey::V2 { slot, secret: Key32::random().into() }).expect("opening is lazy");
             assert!(vault.records().is_err() || vault.index().is_ok_and(|i| i.is_empty()));
         }
     }

@@ -95,7 +95,13 @@ pub fn read_plugin_file(path: &Path) -> Result<Option<v2::plugin::PluginIdentity
     if !line.starts_with("AGE-PLUGIN-") {
         return Ok(None);
     }
-    v2::plugin::PluginIdentity::parse(line)
+    // `#    Recipient: age1yubikey1…`, as age-plugin-yubikey writes it: ties the identity to one slot.
+    let recipient = text.lines().find_map(|l| {
+        let comment = l.trim().strip_prefix('#')?.trim();
+        let (key, value) = comment.split_once(':')?;
+        key.trim().eq_ignore_ascii_case("recipient").then(|| value.trim())
+    });
+    v2::plugin::PluginIdentity::parse(line, recipient)
         .map(Some)
         .map_err(|reason| Error::invalid("identity file", path.display().to_string(), reason))
 }

@@ -103,8 +103,11 @@ fn open_with_plugin(
     let default = doc.domain(text::DEFAULT)?;
     let opener = keys::Opener::Plugin(plugin.clone());
     for slot in &doc.slots {
+        // The slot of the identity's own recipient when its file names it; else each member slot
+        // of the same plugin in turn (a trial: each runs the plugin).
         let ours = slot.name.kind == SlotKind::Member
-            && plugins::recipient_plugin(&slot.recipient).as_deref() == Some(plugin.plugin());
+            && plugins::recipient_plugin(&slot.recipient).as_deref() == Some(plugin.plugin())
+            && plugin.recipient().is_none_or(|r| r == slot.recipient);
         let Some(wrap) = default.head.to.iter().find(|w| w.slot == slot.name).filter(|_| ours) else { continue };
         let Some(key) = opener.unwrap(&wrap.age) else { continue };
         if keys::DomainKey::new(&doc.id, key).id() == default.head.key_id {

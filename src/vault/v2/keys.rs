@@ -338,6 +338,7 @@ impl Opener {
 
 /// The most stanzas, and the longest stanza body, a plugin's wrap may have.
 const MAX_STANZAS: usize = 8;
+const MAX_STANZA_ARGS: usize = 8;
 const MAX_STANZA_BODY: usize = 1024;
 
 /// A stanza's tag or argument as the age format allows it (non-empty visible ASCII), and short.
@@ -356,15 +357,24 @@ pub fn wrap(key: &Key32, recipient: &str) -> std::result::Result<Vec<u8>, super:
         let stanzas = super::plugin::wrap_stanzas(&file_key, recipient)?;
         let plugin = super::plugin::recipient_plugin(recipient).unwrap_or_default();
         let sound = (1..=MAX_STANZAS).contains(&stanzas.len())
-            && stanzas
-                .iter()
-                .all(|s| sound_word(&s.tag) && s.args.iter().all(|a| sound_word(a)) && s.body.len() <= MAX_STANZA_BODY);
+            && stanzas.iter().all(|s| {
+                sound_word(&s.tag)
+                    && s.args.len() <= MAX_STANZA_ARGS
+                    && s.args.iter().all(|a| sound_word(a))
+                    && s.body.len() <= MAX_STANZA_BODY
+            });
         if !sound {
             return Err(super::plugin::WrapError::Failed(plugin, "it wrote stanzas keyward does not read".into()));
         }
         stanzas
     };
-    Ok(age_file(key, &file_key, &stanzas))
+    let file = age_file(key, &file_key, &stanzas);
+    // What a reader accepts as a `to` line: a larger wrap would make the vault unreadable.
+    if file.len() > super::text::MAX_WRAP {
+        let plugin = super::plugin::recipient_plugin(recipient).unwrap_or_default();
+        return Err(super::plugin::WrapError::Failed(plugin, "its wrap is larger than a vault holds".into()));
+    }
+    Ok(file)
 }
 
 /// The age file holding `key` under `file_key`, whose stanzas are `stanzas`.
@@ -450,7 +460,11 @@ fn parse_age(age_file: &[u8]) -> Option<ParsedAge> {
         let mut words = line.strip_prefix("-> ")?.split(' ');
         let tag = words.next()?.to_owned();
         let args: Vec<String> = words.map(str::to_owned).collect();
-        if !sound_word(&tag) || !args.iter().all(|a| sound_word(a)) || stanzas.len() == MAX_STANZAS {
+        if !sound_word(&tag)
+            || args.len() > MAX_STANZA_ARGS
+            || !args.iter().all(|a| sound_word(a))
+            || stanzas.len() == MAX_STANZAS
+        {
             return None;
         }
         let mut body = String::new();
@@ -464,7 +478,11 @@ fn parse_age(age_file: &[u8]) -> Option<ParsedAge> {
                 break;
             }
         }
-        stanzas.push(age_core::format::Stanza { tag, args, body: BASE64_NOPAD.decode(body.as_bytes()).ok()? });
+        let body = BASE64_NOPAD.decode(body.as_bytes()).ok()?;
+        if body.len() > MAX_STANZA_BODY {
+            return None;
+        }
+        stanzas.push(age_core::format::Stanza { tag, args, body });
     }
     (!stanzas.is_empty()).then_some(ParsedAge { stanzas, mac_at, mac, payload_at: header_end + 1 })
 }

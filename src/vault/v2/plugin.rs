@@ -60,13 +60,37 @@ pub fn allow(name: &str) {
 
 fn allowed(name: &str) -> Option<Callbacks> {
     let s = SETTINGS.get()?;
-    with_allowed(s, |set| set.contains(name)).then(|| Callbacks(s.prompts.clone()))
+    (with_allowed(s, |set| set.contains(name)) && found_on_absolute_path(name)).then(|| Callbacks(s.prompts.clone()))
 }
 
-/// The plugin name of a plugin recipient (`age1NAME1…`); `None` for anything else.
+/// The longest plugin recipient a vault holds (the slot line's limit; a YubiKey's is about 70).
+pub const MAX_RECIPIENT: usize = 256;
+
+/// The plugin name of a plugin recipient (`age1NAME1…`, at most [`MAX_RECIPIENT`] characters);
+/// `None` for anything else. The one check writers and readers share.
 #[must_use]
 pub fn recipient_plugin(recipient: &str) -> Option<String> {
+    if recipient.len() > MAX_RECIPIENT || !recipient.starts_with("age1") {
+        return None;
+    }
     recipient.parse::<age::plugin::Recipient>().ok().map(|r| r.plugin().to_owned())
+}
+
+/// Whether `age-plugin-NAME` would be found on `PATH` without going through a relative entry
+/// (`.`, an empty entry, `bin`), which would resolve in whatever directory keyward runs in — a
+/// repository's, say — and let it plant the program. age looks it up itself; this refuses first.
+fn found_on_absolute_path(name: &str) -> bool {
+    let program = format!("age-plugin-{name}");
+    let Some(path) = std::env::var_os("PATH") else { return false };
+    for dir in std::env::split_paths(&path) {
+        if !dir.is_absolute() {
+            return false;
+        }
+        if dir.join(&program).is_file() {
+            return true;
+        }
+    }
+    false
 }
 
 /// Why a wrap for a plugin recipient was not made.
@@ -94,29 +118,52 @@ pub fn wrap_stanzas(file_key: &FileKey, recipient: &str) -> Result<Vec<Stanza>, 
 /// A plugin identity the user configured, with the domain keys it has unwrapped so far (each
 /// unwrap runs the plugin, which may want a PIN or a touch: once per wrap is enough).
 pub struct PluginIdentity {
-    identity: age::plugin::Identity,
+    /// The identity's text (secret for some plugins): age's own type is built from it for each
+    /// unwrap and dropped right after.
+    text: zeroize::Zeroizing<String>,
+    name: String,
+    /// Its recipient, when the identity file says it (`# Recipient: age1…`, as
+    /// age-plugin-yubikey writes): the one slot this identity is tried on.
+    recipient: Option<String>,
     opened: Mutex<Vec<([u8; 32], Key32)>>,
 }
 
 impl PluginIdentity {
-    /// Parses `AGE-PLUGIN-NAME-1…`; the plugin is allowed from now on (the user chose it).
-    pub fn parse(text: &str) -> Result<PluginIdentity, &'static str> {
+    /// Parses `AGE-PLUGIN-NAME-1…`, with its recipient if known; the plugin is allowed from now
+    /// on (the user chose it).
+    pub fn parse(text: &str, recipient: Option<&str>) -> Result<PluginIdentity, &'static str> {
         let identity: age::plugin::Identity = text.trim().parse().map_err(|_| "it is not an age plugin identity")?;
-        allow(identity.plugin());
-        Ok(PluginIdentity { identity, opened: Mutex::new(Vec::new()) })
+        let name = identity.plugin().to_owned();
+        let recipient = match recipient {
+            Some(r) if recipient_plugin(r).as_deref() == Some(name.as_str()) => Some(r.to_owned()),
+            Some(_) => return Err("its Recipient comment is not a recipient of the same plugin"),
+            None => None,
+        };
+        allow(&name);
+        Ok(PluginIdentity {
+            text: zeroize::Zeroizing::new(text.trim().to_owned()),
+            name,
+            recipient,
+            opened: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Its recipient, if the identity file said it.
+    pub fn recipient(&self) -> Option<&str> {
+        self.recipient.as_deref()
     }
 
     /// The plugin's name.
     pub fn plugin(&self) -> &str {
-        self.identity.plugin()
+        &self.name
     }
 
     /// Opens an age file's stanzas with the plugin: the file key, or `None`.
     pub fn unwrap_file_key(&self, stanzas: &[Stanza]) -> Option<FileKey> {
         use age::Identity as _;
         let callbacks = allowed(self.plugin())?;
-        let plugin =
-            age::plugin::IdentityPluginV1::new(self.plugin(), std::slice::from_ref(&self.identity), callbacks).ok()?;
+        let identity: age::plugin::Identity = self.text.parse().ok()?;
+        let plugin = age::plugin::IdentityPluginV1::new(self.plugin(), &[identity], callbacks).ok()?;
         plugin.unwrap_stanzas(stanzas)?.ok()
     }
 

@@ -49,6 +49,11 @@ pub struct State {
     /// The membership changes this machine noticed, oldest first (at most 100).
     #[serde(default)]
     pub history: Vec<Noticed>,
+    /// Vault-wide file only: every key this machine has seen leave the vault on some branch
+    /// (recipient → slot), which only grows: a branch new to this machine that has one of them
+    /// as a member is news, whatever other branches were opened in between.
+    #[serde(default)]
+    pub removed: BTreeMap<String, String>,
 }
 
 /// One membership change this machine noticed.

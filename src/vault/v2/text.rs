@@ -598,10 +598,7 @@ fn parse_slot(n: usize, line: &str) -> Result<Slot, ParseError> {
     };
     let name = SlotName::parse(name).map_err(|r| damaged(n, r))?;
     // A member's key may be an age plugin's (`age1yubikey1…`); every other slot's is X25519.
-    let plugin = name.kind == SlotKind::Member
-        && recipient.len() <= 256
-        && recipient.starts_with("age1")
-        && super::plugin::recipient_plugin(recipient).is_some();
+    let plugin = name.kind == SlotKind::Member && super::plugin::recipient_plugin(recipient).is_some();
     if !plugin && (recipient.len() > 128 || !super::keys::sound_recipient(recipient)) {
         return Err(damaged(n, format!("the recipient of {name} is not an age X25519 recipient")));
     }

@@ -334,7 +334,11 @@ impl Vault2 {
     fn check_seen(&self, domain: &str, head: &DomainHead, key: &DomainKey) -> Result<()> {
         let Some(memory) = self.memory.clone() else { return Ok(()) };
         let found = seen::Entry { generation: head.generation, key_id: head.key_id };
-        let mut first_here = memory.branch.is_none();
+        let detached = memory.branch.is_none();
+        let mut first_here = detached;
+        // Whether this branch's check took the head as a new state (a first sight, or a vouched
+        // re-key): only such a head may raise the vault-wide floor.
+        let mut accepted_new = false;
         if let Some(file) = &memory.branch {
             let mut state = seen::load(file);
             first_here = !state.domains.contains_key(domain);
@@ -345,7 +349,7 @@ impl Vault2 {
                     file.display()
                 ));
             };
-            let remember = match seen::judge(state.domains.get(domain), found) {
+            accepted_new = match seen::judge(state.domains.get(domain), found) {
                 seen::Verdict::RolledBack { remembered } => {
                     return Err(self.damaged(format!(
                         "{domain} was rolled back to generation {} (this machine has seen generation {remembered})",
@@ -367,28 +371,61 @@ impl Vault2 {
                 }
                 seen::Verdict::Known => state.domains.get(domain) != Some(&found),
             };
-            if remember {
+            if accepted_new {
                 state.vault = self.path.display().to_string();
                 state.domains.insert(domain.to_owned(), found);
                 seen::save(file, &state);
             }
         }
-        if let Some(floor) = &memory.floor {
-            let mut state = seen::load(floor);
-            let most = state.domains.get(domain).copied();
-            if first_here && let Some(most) = most.filter(|m| m.generation > found.generation) {
-                seen::warn(format!(
-                    "{domain} in {} is at generation {}, behind generation {} this machine has seen of this vault (on another branch, or before a rewind): members removed since may hold its keys, so write nothing here you would not give them",
-                    self.path.display(),
-                    found.generation,
-                    most.generation
-                ));
+        // The vault-wide floor: read only when this branch meets the domain for the first time
+        // (or is detached) or may raise it.
+        let Some(floor) = memory.floor.as_ref().filter(|_| first_here || accepted_new) else { return Ok(()) };
+        let mut state = seen::load(floor);
+        let most = state.domains.get(domain).copied();
+        let raise = match seen::judge(most.as_ref(), found) {
+            seen::Verdict::RolledBack { remembered } => {
+                if first_here {
+                    seen::warn(format!(
+                        "{domain} in {} is at generation {}, behind generation {remembered} this machine has seen of this vault (on another branch, or before a rewind): members removed since may hold its keys, so write nothing here you would not give them",
+                        self.path.display(),
+                        found.generation,
+                    ));
+                }
+                false
             }
-            if most.is_none_or(|m| found.generation > m.generation) {
-                state.vault = self.path.display().to_string();
-                state.domains.insert(domain.to_owned(), found);
-                seen::save(floor, &state);
+            seen::Verdict::Replaced => {
+                if first_here {
+                    seen::warn(format!(
+                        "{domain} in {} is under a key that does not come from the one this machine has seen of this vault elsewhere (replaced, not re-keyed?)",
+                        self.path.display()
+                    ));
+                }
+                false
             }
+            seen::Verdict::Later(m) => {
+                let vouched = keys::chain_reaches(
+                    &self.doc.id,
+                    domain,
+                    key,
+                    head.generation,
+                    &head.vouches,
+                    (m.generation, m.key_id),
+                );
+                if !vouched && first_here {
+                    seen::warn(format!(
+                        "{domain} in {} is under a key that does not come from the one this machine has seen of this vault elsewhere (replaced, not re-keyed?)",
+                        self.path.display()
+                    ));
+                }
+                vouched
+            }
+            seen::Verdict::Known => most.is_none(),
+        };
+        // Never from a detached HEAD: whatever commit is checked out does not set the floor.
+        if raise && !detached {
+            state.vault = self.path.display().to_string();
+            state.domains.insert(domain.to_owned(), found);
+            seen::save(floor, &state);
         }
         Ok(())
     }

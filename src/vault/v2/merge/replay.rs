@@ -5,11 +5,13 @@
 //! One side (the primary) may have changed members or keys: added, removed or re-granted slots,
 //! re-keyed or created domains. Its every domain must descend from the common ancestor's (the
 //! same key, or a re-key the ancestor's key vouches for): a fresh key wrapped to the same
-//! recipients authenticates too. The other side may only have changed secrets and settings —
-//! and, since a removal wins, grants to or revokes from a slot the primary removed, which are
-//! dropped; every domain such a slot held on the other side is re-keyed in the result unless the
-//! primary already re-keyed it. Anything else (members or keys changed on both sides) is a
-//! conflict: merge one side, then redo the other's change. Every secret value the other side
+//! recipients authenticates too. The other side may have changed secrets and settings; members
+//! it added or granted more join the result when the primary took nothing from anyone (a set
+//! union); and, since a removal wins, its grants to or revokes from a slot the primary removed
+//! are dropped, and every domain such a slot held on the other side is re-keyed in the result
+//! unless the primary already re-keyed it. Anything else (a member changed differently on both
+//! sides, an addition beside a removal, keys changed on both sides) is a conflict: merge one
+//! side, then redo the other's change. Every secret value the other side
 //! wrote in a domain a removed slot held is marked exposed to that slot: it was written under a
 //! key the slot had. Needs a merger who holds every domain on all three sides.
 
@@ -22,7 +24,7 @@ use crate::vault::payload::Record;
 use crate::vault::secret::{Secret, ext};
 use crate::vault::slots::Access;
 use crate::vault::v2::text::{self, ALL, Document, Slot, SlotName};
-use crate::vault::v2::vault::{Settings, Vault2, access_of};
+use crate::vault::v2::vault::{NewSlot, Settings, Vault2, access_of};
 
 type Members = BTreeMap<SlotName, (Slot, Access)>;
 
@@ -36,6 +38,15 @@ fn members(doc: &Document) -> Members {
 fn changed(base: &Document, side: &Document) -> bool {
     members(base) != members(side)
         || side.domains.iter().any(|d| base.domain(&d.head.name).is_none_or(|b| b.head.key_id != d.head.key_id))
+}
+
+/// Whether access `a` includes everything `b` gives.
+fn covers(a: &Access, b: &Access) -> bool {
+    match (a, b) {
+        (Access::All, _) => true,
+        (Access::Domains(_), Access::All) => false,
+        (Access::Domains(a), Access::Domains(b)) => b.is_subset(a),
+    }
 }
 
 /// Whether a slot of `base` is gone from `side`, or has another key there.
@@ -79,14 +90,33 @@ pub(super) fn replay(
         .map(|(s, _)| s)
         .filter(|s| mb.contains_key(&s.name) && removed_in(primary_members, s))
         .collect();
+    // Whether the primary took anything from anyone (removed, re-keyed a member, or revoked):
+    // then a member the other side added or granted could be the work of whoever lost access,
+    // who still knows the ancestor's keys.
+    let narrowed = mb.values().any(|(s, a)| {
+        !primary_members.get(&s.name).is_some_and(|(now, access)| now.recipient == s.recipient && covers(access, a))
+    });
+    // Members the other side added, or granted more, that the primary left as they were: joined
+    // in (membership merges as a set) when the primary took nothing from anyone.
+    let mut joined: Vec<&(Slot, Access)> = Vec::new();
     for (name, member) in other_members {
-        let touched = mb.get(name) != Some(member);
-        if touched && !removed.iter().any(|r| &r.name == name) {
-            return conflict(format!(
-                "members or keys changed on both sides ({} on one side): merge one side, then redo the other's change",
-                name.describe()
-            ));
+        let was = mb.get(name);
+        if was == Some(member) || removed.iter().any(|r| &r.name == name) {
+            continue;
         }
+        let widened = was.is_none_or(|(s, a)| s == &member.0 && covers(&member.1, a));
+        let primary_as_was = primary_members.get(name) == was;
+        if !narrowed && widened && primary_as_was {
+            joined.push(member);
+            continue;
+        }
+        if primary_members.get(name) == Some(member) {
+            continue;
+        }
+        return conflict(format!(
+            "members or keys changed on both sides ({} on one side): merge one side, then redo the other's change",
+            name.describe()
+        ));
     }
     for (name, member) in &mb {
         if !other_members.contains_key(name) && !removed_in(primary_members, &member.0) {
@@ -142,6 +172,13 @@ pub(super) fn replay(
     let Some(mut vault) = primary.reopen() else {
         return conflict(format!("{why}, and this machine cannot open the vault to re-seal it"));
     };
+    for (slot, access) in &joined {
+        if primary_members.contains_key(&slot.name) {
+            vault.set_access(&slot.name, access.clone())?;
+        } else {
+            vault.add_slot(NewSlot { slot: slot.clone(), access: access.clone() })?;
+        }
+    }
     // Per domain, the slots that held it in the common ancestor or on the other side but do
     // not hold it in the result (removed, revoked, or given another key): the domain gets a key
     // they never had unless the primary already gave it one, and what the other side wrote in
@@ -225,7 +262,19 @@ pub(super) fn replay(
     }
     vault.set_records(records);
     let rekeyed: Vec<String> = vault.rekeyed().map(str::to_owned).collect();
-    let bytes = vault.seal()?;
+    // The drivers never run a plugin: a re-key that must wrap for a plugin member is a merge
+    // for keyward itself to redo.
+    let bytes = match vault.seal() {
+        Err(
+            crate::error::Error::PluginNotAllowed { plugin, slot }
+            | crate::error::Error::PluginFailed { plugin, slot, .. },
+        ) => {
+            return conflict(format!(
+                "{why}, and re-keying means wrapping for {slot}, whose key is age-plugin-{plugin}'s, which the merge driver never runs: keep one side and redo the other's change with keyward"
+            ));
+        }
+        other => other?,
+    };
     let text = String::from_utf8(bytes).unwrap_or_default();
     if let Err(e) = text::parse(text.as_bytes()) {
         return conflict(format!("the merged file would not read back ({e:?})"));
