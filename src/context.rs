@@ -365,13 +365,15 @@ fn remember_roster(
     let floor = seen::memory(vault, id).floor;
     if let Some(floor) = floor.filter(|f| f != file) {
         let mut wide = seen::load(&floor);
-        if wide.members.as_ref() != Some(&roster) {
-            // Keys that left since the last roster seen anywhere are remembered for good.
-            for (slot, m) in wide.members.iter().flatten() {
-                if !roster.values().any(|now| now.recipient == m.recipient) {
-                    wide.removed.insert(m.recipient.clone(), slot_label(slot));
-                }
+        // A key this branch had and no longer has left the vault (a removal seen happen, not a
+        // difference between two branches' histories): remembered for good.
+        let mut changed = false;
+        for (slot, m) in state.members.iter().flatten() {
+            if !roster.values().any(|now| now.recipient == m.recipient) {
+                changed |= wide.removed.insert(m.recipient.clone(), slot_label(slot)).is_none();
             }
+        }
+        if changed || wide.members.as_ref() != Some(&roster) {
             wide.vault = vault.display().to_string();
             wide.members = Some(roster.clone());
             seen::save(&floor, &wide);

@@ -458,6 +458,10 @@ fn a_member_removed_on_one_branch_and_secrets_added_on_the_other_merge_and_rekey
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let list = stdout(&env.cmd().args(["member", "list"]).output().unwrap());
     assert!(list.contains("dave") && list.contains("erin"), "{list}");
+    // Nobody lost anything: no re-key, no exposure mark for the members who joined.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("re-keyed"), "{}", String::from_utf8_lossy(&out.stderr));
+    let due = stdout(&env.cmd().args(["rotate", "--due", "--json"]).output().unwrap());
+    assert!(!due.contains("member dave") && !due.contains("member erin"), "{due}");
 
     // A member added on one branch beside a removal on the other: a conflict (whoever was removed
     // still knows the old keys that authenticate the addition), ours left as it was.

@@ -295,11 +295,33 @@ fn accept(pin: Option<&str>, ctx: &Context) -> Result<Outcome> {
             "review `keyward member list` again and accept with its current pin; nothing was accepted",
         ));
     }
-    let file = seen::file(&locked.path, &doc.id).ok_or_else(|| {
-        Error::Refused("there is no state directory to remember members in".into(), "set HOME or XDG_STATE_HOME")
-    })?;
+    let memory = seen::memory(&locked.path, &doc.id);
+    let file = match (memory.branch, &memory.floor) {
+        (Some(file), _) => file,
+        (None, Some(_)) => {
+            return Err(Error::Refused(
+                "a detached HEAD remembers nothing, so there is nothing to accept into".into(),
+                "check out a branch (`git switch -c review`) and accept there",
+            ));
+        }
+        (None, None) => {
+            return Err(Error::Refused(
+                "there is no state directory to remember members in".into(),
+                "set HOME or XDG_STATE_HOME",
+            ));
+        }
+    };
     let mut state = seen::load(&file);
     let roster = members::roster(doc);
+    // Keys accepted back are no longer news on the next branch either.
+    if let Some(floor) = &memory.floor {
+        let mut wide = seen::load(floor);
+        let before = wide.removed.len();
+        wide.removed.retain(|recipient, _| !roster.values().any(|m| &m.recipient == recipient));
+        if wide.removed.len() != before {
+            seen::save(floor, &wide);
+        }
+    }
     let change = state.members.as_ref().map(|before| members::compare(before, &roster)).unwrap_or_default();
     if !change.is_empty() {
         state.history.push(seen::Noticed { time: ctx.now, change: change.clone(), accepted: true });

@@ -95,9 +95,11 @@ pub fn read_plugin_file(path: &Path) -> Result<Option<v2::plugin::PluginIdentity
     if !line.starts_with("AGE-PLUGIN-") {
         return Ok(None);
     }
-    // `#    Recipient: age1yubikey1…`, as age-plugin-yubikey writes it: ties the identity to one slot.
-    let recipient = text.lines().find_map(|l| {
-        let comment = l.trim().strip_prefix('#')?.trim();
+    // `#    Recipient: age1yubikey1…`, as age-plugin-yubikey writes it in the comment block just
+    // above the identity: ties the identity to one slot.
+    let above: Vec<&str> = text.lines().map(str::trim).take_while(|l| *l != line).collect();
+    let recipient = above.iter().rev().take_while(|l| l.starts_with('#')).find_map(|l| {
+        let comment = l.strip_prefix('#')?.trim();
         let (key, value) = comment.split_once(':')?;
         key.trim().eq_ignore_ascii_case("recipient").then(|| value.trim())
     });

@@ -102,13 +102,17 @@ fn open_with_plugin(
     use crate::vault::v2::{keys, plugin as plugins, text};
     let default = doc.domain(text::DEFAULT)?;
     let opener = keys::Opener::Plugin(plugin.clone());
-    for slot in &doc.slots {
-        // The slot of the identity's own recipient when its file names it; else each member slot
-        // of the same plugin in turn (a trial: each runs the plugin).
-        let ours = slot.name.kind == SlotKind::Member
+    let same_plugin = |slot: &&crate::vault::v2::text::Slot| {
+        slot.name.kind == SlotKind::Member
             && plugins::recipient_plugin(&slot.recipient).as_deref() == Some(plugin.plugin())
-            && plugin.recipient().is_none_or(|r| r == slot.recipient);
-        let Some(wrap) = default.head.to.iter().find(|w| w.slot == slot.name).filter(|_| ours) else { continue };
+    };
+    // The slot of the identity's own recipient when its file names it (no trial); else each
+    // member slot of the same plugin in turn (each try runs the plugin).
+    let named: Vec<&crate::vault::v2::text::Slot> =
+        doc.slots.iter().filter(same_plugin).filter(|s| plugin.recipient() == Some(s.recipient.as_str())).collect();
+    let candidates = if named.is_empty() { doc.slots.iter().filter(same_plugin).collect() } else { named };
+    for slot in candidates {
+        let Some(wrap) = default.head.to.iter().find(|w| w.slot == slot.name) else { continue };
         let Some(key) = opener.unwrap(&wrap.age) else { continue };
         if keys::DomainKey::new(&doc.id, key).id() == default.head.key_id {
             let info = infos.iter().find(|i| i.kind == slot.name.kind && i.label == slot.name.label)?.clone();

@@ -60,7 +60,7 @@ pub fn allow(name: &str) {
 
 fn allowed(name: &str) -> Option<Callbacks> {
     let s = SETTINGS.get()?;
-    (with_allowed(s, |set| set.contains(name)) && found_on_absolute_path(name)).then(|| Callbacks(s.prompts.clone()))
+    (with_allowed(s, |set| set.contains(name)) && path_is_absolute()).then(|| Callbacks(s.prompts.clone()))
 }
 
 /// The longest plugin recipient a vault holds (the slot line's limit; a YubiKey's is about 70).
@@ -76,21 +76,12 @@ pub fn recipient_plugin(recipient: &str) -> Option<String> {
     recipient.parse::<age::plugin::Recipient>().ok().map(|r| r.plugin().to_owned())
 }
 
-/// Whether `age-plugin-NAME` would be found on `PATH` without going through a relative entry
-/// (`.`, an empty entry, `bin`), which would resolve in whatever directory keyward runs in — a
-/// repository's, say — and let it plant the program. age looks it up itself; this refuses first.
-fn found_on_absolute_path(name: &str) -> bool {
-    let program = format!("age-plugin-{name}");
+/// Whether `PATH` has only absolute entries: a relative one (`.`, an empty entry, `bin`) would
+/// resolve in whatever directory keyward runs in — a repository's, say — and let it plant
+/// `age-plugin-NAME`, which age looks up on `PATH` itself. With one, no plugin runs at all.
+fn path_is_absolute() -> bool {
     let Some(path) = std::env::var_os("PATH") else { return false };
-    for dir in std::env::split_paths(&path) {
-        if !dir.is_absolute() {
-            return false;
-        }
-        if dir.join(&program).is_file() {
-            return true;
-        }
-    }
-    false
+    std::env::split_paths(&path).all(|dir| dir.is_absolute())
 }
 
 /// Why a wrap for a plugin recipient was not made.
@@ -118,9 +109,10 @@ pub fn wrap_stanzas(file_key: &FileKey, recipient: &str) -> Result<Vec<Stanza>, 
 /// A plugin identity the user configured, with the domain keys it has unwrapped so far (each
 /// unwrap runs the plugin, which may want a PIN or a touch: once per wrap is enough).
 pub struct PluginIdentity {
-    /// The identity's text (secret for some plugins): age's own type is built from it for each
-    /// unwrap and dropped right after.
-    text: zeroize::Zeroizing<String>,
+    /// age's own type keeps the identity's text in a plain `String` (for a YubiKey it names the
+    /// key's slot and holds no secret; a plugin whose identity is a secret leaves that copy, and
+    /// the ones age makes while talking to the plugin, unwiped: see the threat model).
+    identity: age::plugin::Identity,
     name: String,
     /// Its recipient, when the identity file says it (`# Recipient: age1…`, as
     /// age-plugin-yubikey writes): the one slot this identity is tried on.
@@ -134,18 +126,10 @@ impl PluginIdentity {
     pub fn parse(text: &str, recipient: Option<&str>) -> Result<PluginIdentity, &'static str> {
         let identity: age::plugin::Identity = text.trim().parse().map_err(|_| "it is not an age plugin identity")?;
         let name = identity.plugin().to_owned();
-        let recipient = match recipient {
-            Some(r) if recipient_plugin(r).as_deref() == Some(name.as_str()) => Some(r.to_owned()),
-            Some(_) => return Err("its Recipient comment is not a recipient of the same plugin"),
-            None => None,
-        };
+        // A comment naming another plugin's recipient says nothing about this identity.
+        let recipient = recipient.filter(|r| recipient_plugin(r).as_deref() == Some(name.as_str())).map(str::to_owned);
         allow(&name);
-        Ok(PluginIdentity {
-            text: zeroize::Zeroizing::new(text.trim().to_owned()),
-            name,
-            recipient,
-            opened: Mutex::new(Vec::new()),
-        })
+        Ok(PluginIdentity { identity, name, recipient, opened: Mutex::new(Vec::new()) })
     }
 
     /// Its recipient, if the identity file said it.
@@ -162,8 +146,8 @@ impl PluginIdentity {
     pub fn unwrap_file_key(&self, stanzas: &[Stanza]) -> Option<FileKey> {
         use age::Identity as _;
         let callbacks = allowed(self.plugin())?;
-        let identity: age::plugin::Identity = self.text.parse().ok()?;
-        let plugin = age::plugin::IdentityPluginV1::new(self.plugin(), &[identity], callbacks).ok()?;
+        let plugin =
+            age::plugin::IdentityPluginV1::new(self.plugin(), std::slice::from_ref(&self.identity), callbacks).ok()?;
         plugin.unwrap_stanzas(stanzas)?.ok()
     }
 

@@ -316,14 +316,15 @@ impl Vault2 {
                 "{domain} does not authenticate: a record, recipient or vouch was added, removed or altered"
             )));
         }
-        self.check_seen(domain, &d.head, &key)?;
-        let key = Arc::new(key);
-        self.opened.borrow_mut().insert(domain.to_owned(), key.clone());
-        // A holder of @all checks who was granted this domain.
+        // A holder of @all checks who was granted this domain, before anything is remembered of
+        // it (a forged re-key by a limited slot must not raise this machine's memory).
         if domain != ALL && access_of(doc).get(slot) == Some(&Access::All) {
             let all = self.domain_key(ALL)?;
             self.check_grant(&all, &d.head)?;
         }
+        self.check_seen(domain, &d.head, &key)?;
+        let key = Arc::new(key);
+        self.opened.borrow_mut().insert(domain.to_owned(), key.clone());
         Ok(key)
     }
 

@@ -93,9 +93,14 @@ pub(super) fn replay(
     // Whether the primary took anything from anyone (removed, re-keyed a member, or revoked):
     // then a member the other side added or granted could be the work of whoever lost access,
     // who still knows the ancestor's keys.
+    // A re-key counts too: `key rotate` is what one does when someone may still hold old keys,
+    // and an addition authenticated by the old @all key must not get the new ones.
     let narrowed = mb.values().any(|(s, a)| {
         !primary_members.get(&s.name).is_some_and(|(now, access)| now.recipient == s.recipient && covers(access, a))
-    });
+    }) || primary_doc
+        .domains
+        .iter()
+        .any(|d| base.domain(&d.head.name).is_some_and(|b| b.head.key_id != d.head.key_id));
     // Members the other side added, or granted more, that the primary left as they were: joined
     // in (membership merges as a set) when the primary took nothing from anyone.
     let mut joined: Vec<&(Slot, Access)> = Vec::new();
@@ -172,12 +177,18 @@ pub(super) fn replay(
     let Some(mut vault) = primary.reopen() else {
         return conflict(format!("{why}, and this machine cannot open the vault to re-seal it"));
     };
+    // The members of the result: the primary's, and those joined from the other side.
+    let mut result_members = primary_members.clone();
     for (slot, access) in &joined {
-        if primary_members.contains_key(&slot.name) {
-            vault.set_access(&slot.name, access.clone())?;
+        let done = if primary_members.contains_key(&slot.name) {
+            vault.set_access(&slot.name, access.clone())
         } else {
-            vault.add_slot(NewSlot { slot: slot.clone(), access: access.clone() })?;
+            vault.add_slot(NewSlot { slot: slot.clone(), access: access.clone() })
+        };
+        if let Err(e) = done {
+            return conflict(format!("{} from the other side cannot join: {e}", slot.name.describe()));
         }
+        result_members.insert(slot.name.clone(), (slot.clone(), access.clone()));
     }
     // Per domain, the slots that held it in the common ancestor or on the other side but do
     // not hold it in the result (removed, revoked, or given another key): the domain gets a key
@@ -189,7 +200,7 @@ pub(super) fn replay(
     for d in &base.domains {
         let name = d.head.name.as_str();
         for member in mb.values().chain(other_members.values()) {
-            let still = primary_members
+            let still = result_members
                 .get(&member.0.name)
                 .is_some_and(|now| now.0.recipient == member.0.recipient && holds(now, name));
             if holds(member, name) && !still && !losers.get(name).is_some_and(|l| l.contains(&&member.0.name)) {
