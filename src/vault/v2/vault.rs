@@ -362,9 +362,7 @@ impl Vault2 {
                     false
                 }
                 seen::Verdict::Later(remembered) => {
-                    let target = (remembered.generation, remembered.key_id);
-                    let vouched =
-                        keys::chain_reaches(&self.doc.id, domain, key, head.generation, &head.vouches, target);
+                    let vouched = self.vouched_back(domain, key, head, remembered);
                     if !vouched {
                         replaced();
                     }
@@ -383,6 +381,14 @@ impl Vault2 {
         let Some(floor) = memory.floor.as_ref().filter(|_| first_here || accepted_new) else { return Ok(()) };
         let mut state = seen::load(floor);
         let most = state.domains.get(domain).copied();
+        let replaced_elsewhere = || {
+            if first_here {
+                seen::warn(format!(
+                    "{domain} in {} is under a key that does not come from the one this machine has seen of this vault elsewhere (replaced, not re-keyed?)",
+                    self.path.display()
+                ));
+            }
+        };
         let raise = match seen::judge(most.as_ref(), found) {
             seen::Verdict::RolledBack { remembered } => {
                 if first_here {
@@ -395,28 +401,13 @@ impl Vault2 {
                 false
             }
             seen::Verdict::Replaced => {
-                if first_here {
-                    seen::warn(format!(
-                        "{domain} in {} is under a key that does not come from the one this machine has seen of this vault elsewhere (replaced, not re-keyed?)",
-                        self.path.display()
-                    ));
-                }
+                replaced_elsewhere();
                 false
             }
             seen::Verdict::Later(m) => {
-                let vouched = keys::chain_reaches(
-                    &self.doc.id,
-                    domain,
-                    key,
-                    head.generation,
-                    &head.vouches,
-                    (m.generation, m.key_id),
-                );
-                if !vouched && first_here {
-                    seen::warn(format!(
-                        "{domain} in {} is under a key that does not come from the one this machine has seen of this vault elsewhere (replaced, not re-keyed?)",
-                        self.path.display()
-                    ));
+                let vouched = self.vouched_back(domain, key, head, m);
+                if !vouched {
+                    replaced_elsewhere();
                 }
                 vouched
             }
@@ -429,6 +420,13 @@ impl Vault2 {
             seen::save(floor, &state);
         }
         Ok(())
+    }
+
+    /// Whether `head`'s key (`key`) reaches the remembered key of an earlier generation through
+    /// the domain's vouch lines.
+    fn vouched_back(&self, domain: &str, key: &DomainKey, head: &DomainHead, remembered: seen::Entry) -> bool {
+        let target = (remembered.generation, remembered.key_id);
+        keys::chain_reaches(&self.doc.id, domain, key, head.generation, &head.vouches, target)
     }
 
     fn check_grant(&self, all: &DomainKey, head: &DomainHead) -> Result<()> {
@@ -462,14 +460,7 @@ impl Vault2 {
             return Ok(false);
         }
         let key = self.domain_key(domain)?;
-        Ok(keys::chain_reaches(
-            &self.doc.id,
-            domain,
-            &key,
-            d.head.generation,
-            &d.head.vouches,
-            (base.generation, base.key_id),
-        ))
+        Ok(self.vouched_back(domain, &key, &d.head, seen::Entry { generation: base.generation, key_id: base.key_id }))
     }
 
     /// Marks `domain` to be re-keyed on save (the merge driver, for a member removed on the
