@@ -451,7 +451,7 @@ fn parse_age(age_file: &[u8]) -> Option<ParsedAge> {
     if age_file.len() - (header_end + 1) != 16 + 32 + 16 {
         return None;
     }
-    let mut lines = header.strip_suffix('\n')?.split('\n').peekable();
+    let mut lines = header.strip_suffix('\n')?.split('\n');
     if lines.next()? != AGE_V1 {
         return None;
     }

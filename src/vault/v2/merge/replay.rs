@@ -74,8 +74,9 @@ pub(super) fn replay(
         return conflict(format!("{why}: merging that needs someone who holds every environment on both sides"));
     }
     let (mb, mm, mo) = (members(base), members(ours), members(theirs));
-    // The primary: the side that changed members or keys. The other may only have touched slots
-    // the primary removed (a removal wins), and no key.
+    // The primary: the side that changed members or keys (the one that removed someone, when
+    // both did). The other may add or widen members (joined below), touch slots the primary
+    // removed (a removal wins), and change no key.
     let removes = |side: &Members| mb.values().any(|(s, _)| removed_in(side, s));
     let theirs_primary = if changed(base, theirs) && changed(base, ours) {
         removes(&mo) && !removes(&mm)
@@ -90,11 +91,10 @@ pub(super) fn replay(
         .map(|(s, _)| s)
         .filter(|s| mb.contains_key(&s.name) && removed_in(primary_members, s))
         .collect();
-    // Whether the primary took anything from anyone (removed, re-keyed a member, or revoked):
-    // then a member the other side added or granted could be the work of whoever lost access,
-    // who still knows the ancestor's keys.
-    // A re-key counts too: `key rotate` is what one does when someone may still hold old keys,
-    // and an addition authenticated by the old @all key must not get the new ones.
+    // Whether the primary took anything from anyone (removed, gave a member another key, or
+    // revoked) or re-keyed (`key rotate`, done when someone may still hold old keys): then a
+    // member the other side added or granted could be the work of whoever lost access, who still
+    // knows the ancestor's keys, and must not get the new ones.
     let narrowed = mb.values().any(|(s, a)| {
         !primary_members.get(&s.name).is_some_and(|(now, access)| now.recipient == s.recipient && covers(access, a))
     }) || primary_doc
