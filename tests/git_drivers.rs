@@ -362,6 +362,8 @@ fn a_member_removed_on_one_branch_and_secrets_added_on_the_other_merge_and_rekey
 
     let out = git(&env, &repo, &["merge", "-q", "--no-edit", "remove-bob"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!said.contains("replaced"), "{said}");
     let members = stdout(&env.cmd().args(["member", "list"]).output().unwrap());
     assert!(members.contains("carol") && !members.contains("bob"), "{members}");
     for (name, value) in [("dev/main", "dev-main-value-0001"), ("prod/main", "prod-main-value-001")] {
@@ -385,42 +387,10 @@ fn a_member_removed_on_one_branch_and_secrets_added_on_the_other_merge_and_rekey
     assert_eq!(as_bob.status.code(), Some(4), "{}", stderr(&as_bob));
 
     // What main wrote under the dev key Bob held is exposed, with what the removal marked.
-    let due = env.cmd().args(["rotate", "--due", "--json"]).output().unwrap();
-    assert_eq!(due.status.code(), Some(1), "{}", stderr(&due));
-    let due: serde_json::Value = serde_json::from_str(&stdout(&due)).unwrap();
-    let mut exposed: Vec<&str> = due
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["exposed_to"] == "member bob")
-        .map(|r| r["name"].as_str().unwrap())
-        .collect();
-    exposed.sort_unstable();
-    assert_eq!(exposed, ["dev/base", "dev/main", "dev/other"], "{due}");
+    assert_eq!(common::exposed_to(&env, "member bob"), ["dev/base", "dev/main", "dev/other"]);
 
     // Bob's wrap of dev in the common ancestor opens none of the merged dev records.
-    let base_doc = keyward::vault::v2::text::parse(&base).unwrap();
-    let merged_doc = keyward::vault::v2::text::parse(&std::fs::read(&env.vault).unwrap()).unwrap();
-    let wrap = base_doc.domain("dev").unwrap().head.to.iter().find(|w| w.slot.label == "bob").unwrap();
-    let wrapped = env.path("dev-key.age");
-    std::fs::write(&wrapped, &wrap.age).unwrap();
-    let out = Command::new("age").arg("-d").arg("-i").arg(&bob.0).arg(&wrapped).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let old_key = keyward::vault::v2::keys::DomainKey::new(
-        &base_doc.id,
-        keyward::sensitive::Key32::from_slice(&out.stdout).unwrap(),
-    );
-    let dev = merged_doc.domain("dev").unwrap();
-    assert_ne!(dev.head.key_id, old_key.id(), "dev is under a new key");
-    assert_eq!(dev.secrets.len(), 3);
-    for line in &dev.secrets {
-        let sealed = data_encoding::BASE64_NOPAD.decode(merged_doc.sealed_text(line).as_bytes()).unwrap();
-        let mut aad = keyward::vault::v2::keys::Transcript::new("keyward/v2/record", &merged_doc.id);
-        aad.str("dev").str(merged_doc.secret_name(line));
-        assert!(old_key.open(aad.as_bytes(), &sealed).is_err(), "{}", merged_doc.secret_name(line));
-    }
-    let stderr_of_merge = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!stderr_of_merge.contains("replaced"), "{stderr_of_merge}");
+    assert_eq!(common::old_wrap_opens_nothing(&env, &base, "bob", &bob.0, "dev"), 3);
     let got = stdout(&env.cmd().args(["get", "prod/base"]).output().unwrap());
     assert_eq!(got, "prod-base-value-001\n");
 

@@ -81,17 +81,7 @@ fn a_removed_member_opens_nothing_written_afterwards_even_with_the_old_file() {
     assert!(stderr(&out).contains("re-keyed @default, dev"), "{}", stderr(&out));
     assert!(stderr(&out).contains("2 secrets are marked exposed"), "{}", stderr(&out));
     // What Bob held is marked exposed: `rotate --due` lists it (exit 1) until it is rotated.
-    let out = env.cmd().args(["rotate", "--due", "--json"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let due: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let exposed: Vec<&str> = due
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["exposed_to"] == "member bob")
-        .map(|r| r["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(exposed, ["dev/key", "shared/key"], "{due}");
+    assert_eq!(common::exposed_to(&env, "member bob"), ["dev/key", "shared/key"]);
     let mut rotate = env.at("2099-01-01T00:00:00Z");
     rotate.args(["rotate", "dev/key", "--no-verify"]).write_stdin("dev-value-rotated-0002");
     rotate.assert().success();
@@ -103,23 +93,8 @@ fn a_removed_member_opens_nothing_written_afterwards_even_with_the_old_file() {
 
     // The attack: Bob keeps old.kw, unwraps its dev key with the real `age` and his identity,
     // and tries it on the new file's records.
-    let old_doc = keyward::vault::v2::text::parse(&old).unwrap();
-    let wrap = old_doc.domain("dev").unwrap().head.to.iter().find(|w| w.slot.label == "bob").unwrap();
-    let wrapped = env.path("dev-key.age");
-    std::fs::write(&wrapped, &wrap.age).unwrap();
-    let out = Command::new("age").arg("-d").arg("-i").arg(&bob.0).arg(&wrapped).output().unwrap();
-    assert!(out.status.success(), "age opens the old wrap: {}", String::from_utf8_lossy(&out.stderr));
-    let raw = keyward::sensitive::Key32::from_slice(&out.stdout).expect("a 32-byte domain key");
-    let old_key = keyward::vault::v2::keys::DomainKey::new(&old_doc.id, raw);
+    common::old_wrap_opens_nothing(&env, &old, "bob", &bob.0, "dev");
     let new_doc = keyward::vault::v2::text::parse(&std::fs::read(&env.vault).unwrap()).unwrap();
-    let dev = new_doc.domain("dev").unwrap();
-    assert_ne!(dev.head.key_id, old_key.id(), "dev was re-keyed");
-    for line in &dev.secrets {
-        let sealed = data_encoding::BASE64_NOPAD.decode(new_doc.sealed_text(line).as_bytes()).unwrap();
-        let mut aad = keyward::vault::v2::keys::Transcript::new("keyward/v2/record", &new_doc.id);
-        aad.str("dev").str(new_doc.secret_name(line));
-        assert!(old_key.open(aad.as_bytes(), &sealed).is_err(), "{}", new_doc.secret_name(line));
-    }
     assert_eq!(new_doc.domain("prod").unwrap().head.generation, 1, "prod was never Bob's");
 }
 

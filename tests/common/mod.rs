@@ -120,6 +120,49 @@ pub(crate) fn age_identity(env: &Env, name: &str) -> (PathBuf, String) {
     (file, String::from_utf8(public.stdout).unwrap().trim().to_owned())
 }
 
+/// The secrets `rotate --due --json` lists as exposed to `who` (`member bob`), sorted; it exits 1
+/// while any secret is due.
+pub(crate) fn exposed_to(env: &Env, who: &str) -> Vec<String> {
+    let out = env.cmd().args(["rotate", "--due", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let due: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let mut names: Vec<String> = due
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["exposed_to"] == who)
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort_unstable();
+    names
+}
+
+/// The removed member's attack on `domain`: unwrap their (`label`'s) wrap of it in the `old` file
+/// with the real `age` and their `identity`, and try that key on every record of `domain` in the
+/// vault now. Asserts the domain has another key and no record opens; returns how many records
+/// it holds.
+pub(crate) fn old_wrap_opens_nothing(env: &Env, old: &[u8], label: &str, identity: &Path, domain: &str) -> usize {
+    use keyward::vault::v2::{keys, text};
+    let old_doc = text::parse(old).unwrap();
+    let wrap = old_doc.domain(domain).unwrap().head.to.iter().find(|w| w.slot.label == label).unwrap();
+    let wrapped = env.path(&format!("{domain}-key.age"));
+    std::fs::write(&wrapped, &wrap.age).unwrap();
+    let out = std::process::Command::new("age").arg("-d").arg("-i").arg(identity).arg(&wrapped).output().unwrap();
+    assert!(out.status.success(), "age opens the old wrap: {}", String::from_utf8_lossy(&out.stderr));
+    let raw = keyward::sensitive::Key32::from_slice(&out.stdout).expect("a 32-byte domain key");
+    let old_key = keys::DomainKey::new(&old_doc.id, raw);
+    let now = text::parse(&std::fs::read(&env.vault).unwrap()).unwrap();
+    let d = now.domain(domain).unwrap();
+    assert_ne!(d.head.key_id, old_key.id(), "{domain} is under a new key");
+    for line in &d.secrets {
+        let sealed = data_encoding::BASE64_NOPAD.decode(now.sealed_text(line).as_bytes()).unwrap();
+        let mut aad = keys::Transcript::new("keyward/v2/record", &now.id);
+        aad.str(domain).str(now.secret_name(line));
+        assert!(old_key.open(aad.as_bytes(), &sealed).is_err(), "{}", now.secret_name(line));
+    }
+    d.secrets.len()
+}
+
 pub(crate) fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
