@@ -177,6 +177,11 @@ pub fn exposed(secret: &Secret) -> Option<(i64, &str)> {
     (rotated_at(secret) <= at).then_some((at, who))
 }
 
+/// This secret's grace period in seconds (`rotate --grace` stores it), else `default`.
+pub fn grace_of(secret: &Secret, default: u64) -> u64 {
+    secret.body.meta.ext.get(crate::vault::secret::ext::GRACE).and_then(|g| g.parse().ok()).unwrap_or(default)
+}
+
 /// The time of an exposure mark (`<unix time> <who>`); a mark that does not read as one counts
 /// as the oldest.
 pub fn mark_time(mark: &str) -> i64 {

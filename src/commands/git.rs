@@ -373,13 +373,7 @@ fn resolve(args: &GitResolveArgs, ctx: &Context) -> Result<Outcome> {
                 kept.push(record);
                 continue;
             };
-            let grace = secret
-                .body
-                .meta
-                .ext
-                .get(crate::vault::secret::ext::GRACE)
-                .and_then(|g| g.parse().ok())
-                .unwrap_or(default_grace);
+            let grace = crate::rotation::grace_of(&secret, default_grace);
             let (name, var) = (secret.name.clone(), secret.var.clone());
             match secret::resolve(secret, side, now, grace) {
                 Some(Some(s)) => {

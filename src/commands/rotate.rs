@@ -228,7 +228,7 @@ impl Step<'_> {
         let default_grace = self.config.grace;
         let now = self.ctx.now;
         let promoted = self.change(|s, records| {
-            let grace = s.body.meta.ext.get(ext::GRACE).and_then(|g| g.parse().ok()).unwrap_or(default_grace);
+            let grace = rotation::grace_of(s, default_grace);
             let promoted = rotation::promote(s, Some(version), now, grace)?;
             s.body.meta.ext.insert(ext::verified(version), how.clone());
             if let Some((_, deadline)) = promoted.previous {
