@@ -602,6 +602,123 @@ module completions {
   export extern "keyward git help help" [
   ]
 
+  # Remote stores (AWS Secrets Manager, Vault/OpenBao KV v2): add, list, remove, status
+  export extern "keyward remote" [
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+  ]
+
+  # Record a remote in the vault: aws-sm://REGION/PREFIX or vault:MOUNT/PATH
+  export extern "keyward remote add" [
+    --env: string             # The environment whose secrets it holds (default: secrets with no environment)
+    --prefix: string          # A path appended to the URL's prefix
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+    name: string              # The remote's name: 1-64 letters, digits, '.', '_', '-' or '@'
+    url: string               # aws-sm://REGION/PREFIX or vault:MOUNT/PATH
+  ]
+
+  # List the remotes this key can see
+  export extern "keyward remote list" [
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+  ]
+
+  # Remove a remote from the vault (the store is left as it is)
+  export extern "keyward remote rm" [
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+    remote: string            # The remote's name
+  ]
+
+  # Trust a remote on this machine, as it is now (needed once for a remote this machine did not add, and again after anyone changes it)
+  export extern "keyward remote trust" [
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+    remote: string            # The remote's name
+  ]
+
+  # Compare the vault with a remote, by version ids (never values)
+  export extern "keyward remote status" [
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+    remote: string            # The remote's name
+    ...names: string          # Only these secrets
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "keyward remote help" [
+  ]
+
+  # Record a remote in the vault: aws-sm://REGION/PREFIX or vault:MOUNT/PATH
+  export extern "keyward remote help add" [
+  ]
+
+  # List the remotes this key can see
+  export extern "keyward remote help list" [
+  ]
+
+  # Remove a remote from the vault (the store is left as it is)
+  export extern "keyward remote help rm" [
+  ]
+
+  # Trust a remote on this machine, as it is now (needed once for a remote this machine did not add, and again after anyone changes it)
+  export extern "keyward remote help trust" [
+  ]
+
+  # Compare the vault with a remote, by version ids (never values)
+  export extern "keyward remote help status" [
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "keyward remote help help" [
+  ]
+
+  # Write secrets to a remote store: the new and the changed ones
+  export extern "keyward push" [
+    --env: string             # Only secrets of this environment (it must be the remote's)
+    --dry-run                 # Say what would be written, and write nothing
+    --force                   # Write secrets that changed on both sides too (the remote's value is replaced)
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+    remote: string            # The remote's name
+    ...names: string          # Only these secrets
+  ]
+
+  # Read secrets from a remote store into the vault: the new and the changed ones
+  export extern "keyward pull" [
+    --dry-run                 # Say what would be read, and change nothing
+    --force                   # Take the remote's value of secrets that changed on both sides too (the local one stays as previous)
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+    remote: string            # The remote's name
+    ...names: string          # Only these secrets
+  ]
+
   # Remove this machine's keyring entry for the vault
   export extern "keyward lock" [
     --vault: path             # Vault file to use [env: KEYWARD_VAULT]
@@ -1080,6 +1197,38 @@ module completions {
 
   # Merge three versions of a vault by secret (what git runs as the merge driver)
   export extern "keyward help git merge-driver" [
+  ]
+
+  # Remote stores (AWS Secrets Manager, Vault/OpenBao KV v2): add, list, remove, status
+  export extern "keyward help remote" [
+  ]
+
+  # Record a remote in the vault: aws-sm://REGION/PREFIX or vault:MOUNT/PATH
+  export extern "keyward help remote add" [
+  ]
+
+  # List the remotes this key can see
+  export extern "keyward help remote list" [
+  ]
+
+  # Remove a remote from the vault (the store is left as it is)
+  export extern "keyward help remote rm" [
+  ]
+
+  # Trust a remote on this machine, as it is now (needed once for a remote this machine did not add, and again after anyone changes it)
+  export extern "keyward help remote trust" [
+  ]
+
+  # Compare the vault with a remote, by version ids (never values)
+  export extern "keyward help remote status" [
+  ]
+
+  # Write secrets to a remote store: the new and the changed ones
+  export extern "keyward help push" [
+  ]
+
+  # Read secrets from a remote store into the vault: the new and the changed ones
+  export extern "keyward help pull" [
   ]
 
   # Remove this machine's keyring entry for the vault

@@ -189,6 +189,29 @@ pub(crate) enum Command {
     /// Readable `git diff` of a project vault: set up the diff driver, or render a vault as git asks
     #[command(subcommand, arg_required_else_help = true)]
     Git(GitCommand),
+    /// Remote stores (AWS Secrets Manager, Vault/OpenBao KV v2): add, list, remove, status
+    #[command(subcommand, arg_required_else_help = true)]
+    Remote(RemoteCommand),
+    /// Write secrets to a remote store: the new and the changed ones
+    #[command(after_help = "Examples:
+  keyward push prod-aws
+  keyward push team-kv stripe/live --dry-run
+  keyward push prod-aws --force          # overwrite what changed on both sides
+
+Writes each secret's current version (and its pending one, and on first push its previous one);
+revoked versions never leave the vault. A secret that changed on both sides stops the push
+before anything is written (exit 6) unless --force; a secret newer in the remote is left for
+`pull`. Exit 1 when any secret failed (the others are written).")]
+    Push(PushArgs),
+    /// Read secrets from a remote store into the vault: the new and the changed ones
+    #[command(after_help = "Examples:
+  keyward pull prod-aws
+  keyward pull team-kv stripe/live --dry-run
+
+A changed value becomes current, the old one previous (as a rotation without verification);
+new secrets are checked as `add` checks them (name, variable, environment). A secret that
+changed on both sides stops the pull (exit 6) unless --force.")]
+    Pull(PullArgs),
     /// Remove this machine's keyring entry for the vault
     #[command(after_help = "Examples:\n  keyward lock\n  keyward unlock   # restore it later")]
     Lock,
@@ -1148,6 +1171,114 @@ pub(crate) struct IdentityImportArgs {
     pub path: PathBuf,
     #[command(flatten)]
     pub how: IdentityNewArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RemoteCommand {
+    /// Record a remote in the vault: aws-sm://REGION/PREFIX or vault:MOUNT/PATH
+    #[command(after_help = "Examples:
+  keyward remote add prod-aws aws-sm://eu-west-1/myapp --env prod
+  keyward remote add team-kv vault:secret/myapp
+
+A remote names no server and no credential: a vault is written by others. The server and the
+credentials come from your environment:
+  AWS: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, AWS_PROFILE with ~/.aws/credentials
+       and ~/.aws/config, or AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE (CI's OIDC);
+       AWS_ENDPOINT_URL(_SECRETS_MANAGER) for another endpoint. Not instance metadata, ECS or SSO.
+  Vault/OpenBao: VAULT_ADDR and VAULT_TOKEN (or BAO_ADDR, BAO_TOKEN, ~/.vault-token),
+       VAULT_NAMESPACE, VAULT_CACERT.
+A remote for an environment lives in that environment (only its holders read or change it).")]
+    Add(RemoteAddArgs),
+    /// List the remotes this key can see
+    #[command(after_help = "Examples:\n  keyward remote list\n  keyward remote list --json")]
+    List,
+    /// Remove a remote from the vault (the store is left as it is)
+    #[command(after_help = "Examples:\n  keyward remote rm prod-aws")]
+    Rm(RemoteNameArg),
+    /// Trust a remote on this machine, as it is now (needed once for a remote this machine did
+    /// not add, and again after anyone changes it)
+    #[command(after_help = "Examples:
+  keyward remote list && keyward remote trust prod-aws
+  KEYWARD_TRUSTED_REMOTES=aws-sm://eu-west-1/myapp keyward pull prod-aws   # a CI runner
+
+Whoever can write the vault can add or re-point a remote; push and pull would then use your
+credentials on their location. push, pull and remote status refuse a remote this machine has
+not trusted as it is now (exit 6).")]
+    Trust(RemoteNameArg),
+    /// Compare the vault with a remote, by version ids (never values)
+    #[command(after_help = "Examples:
+  keyward remote status prod-aws
+  keyward remote status team-kv --json
+
+Each secret is in sync, local newer, remote newer, diverged (changed on both sides), only here
+or only there. Exit 0 when everything is in sync, 1 otherwise.")]
+    Status(RemoteStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RemoteAddArgs {
+    /// The remote's name: 1-64 letters, digits, '.', '_', '-' or '@'
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// aws-sm://REGION/PREFIX or vault:MOUNT/PATH
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// The environment whose secrets it holds (default: secrets with no environment)
+    #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
+    pub env: Option<String>,
+    /// A path appended to the URL's prefix
+    #[arg(long, value_name = "P")]
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RemoteNameArg {
+    /// The remote's name
+    #[arg(value_name = "REMOTE")]
+    pub remote: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RemoteStatusArgs {
+    #[command(flatten)]
+    pub remote: RemoteNameArg,
+    /// Only these secrets
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PushArgs {
+    #[command(flatten)]
+    pub remote: RemoteNameArg,
+    /// Only these secrets
+    #[arg(value_name = "NAME", add = ArgValueCandidates::new(crate::complete::secret_names))]
+    pub names: Vec<String>,
+    /// Only secrets of this environment (it must be the remote's)
+    #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
+    pub env: Option<String>,
+    /// Say what would be written, and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write secrets that changed on both sides too (the remote's value is replaced)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PullArgs {
+    #[command(flatten)]
+    pub remote: RemoteNameArg,
+    /// Only these secrets
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Say what would be read, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Take the remote's value of secrets that changed on both sides too (the local one stays
+    /// as previous)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

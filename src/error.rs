@@ -148,6 +148,9 @@ pub enum Error {
     Output(std::io::Error),
     #[error("keyward does not use {}: {reason}", path.display())]
     NotYours { path: PathBuf, reason: String },
+    /// A remote store could not be reached, refused the credentials, or said no.
+    #[error("remote {remote}: {error}")]
+    Remote { remote: String, error: crate::remote::RemoteError },
 }
 
 impl From<crate::vault::payload::DecodeError> for Error {
@@ -229,6 +232,11 @@ impl Error {
             | StartupVar { .. } => exit::CONFLICT,
             Exec(_) => exit::EXEC_FAILED,
             Io { .. } | Audit(_) | NotYours { .. } | Output(_) => exit::IO,
+            Remote { error, .. } => match error {
+                crate::remote::RemoteError::Setup(_) => exit::USAGE,
+                crate::remote::RemoteError::Conflict(_) => exit::CONFLICT,
+                _ => exit::CHECK_FAILED,
+            },
         }
     }
 
@@ -274,6 +282,7 @@ impl Error {
                 "see the known ids with `keyward providers`, or add the provider in the config file".into()
             }
             CannotUnlock { hint, .. } => hint.clone(),
+            Remote { error, .. } => error.hint().into(),
             WrongVaultKey { .. } => {
                 "a new token needs the vault file that holds its slot: check that it was committed and pushed; otherwise the token was removed or the vault re-keyed: issue a new one with `keyward key token add LABEL`".into()
             }

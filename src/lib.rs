@@ -27,6 +27,7 @@ pub mod notify;
 pub mod parse;
 pub mod paths;
 pub mod providers;
+pub mod remote;
 pub mod rotation;
 pub mod sanitize;
 pub mod scan;

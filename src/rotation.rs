@@ -94,6 +94,14 @@ pub fn abort(secret: &mut Secret) -> Result<u32> {
     Ok(secret.body.versions.remove(p).id)
 }
 
+/// Sets the pending version aside as revoked (kept, so `mask` still hides it): what replacing it
+/// with another side's value does, which must not lose it.
+pub fn set_aside(secret: &mut Secret, now: i64) -> Option<u32> {
+    let p = find_stage(secret, Stage::Pending)?;
+    set_stage(&mut secret.body.versions[p], Stage::Revoked, now);
+    Some(secret.body.versions[p].id)
+}
+
 /// Previous → current again; the rolled-back current → revoked. Refused for a compromised secret.
 pub fn rollback(secret: &mut Secret, now: i64) -> Result<(u32, Option<u32>)> {
     if secret.body.meta.ext.contains_key(crate::vault::secret::ext::COMPROMISED) {

@@ -28,6 +28,7 @@ mod mask;
 mod plugins;
 mod prompt;
 mod readme;
+mod remotes;
 mod review;
 mod rotate;
 mod scan;

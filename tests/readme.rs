@@ -29,6 +29,11 @@ const NOT_RUN: &[(&str, &str)] = &[
     ("keyward scan", "a repository of the user's (tests/scan.rs)"),
     ("keyward audit --since 7d", "a week of use (tests/audit.rs)"),
     ("keyward audit report", "a month of use (tests/audit.rs)"),
+    ("keyward remote add prod-aws", "the user's AWS account (tests/remotes.rs runs remotes against moto)"),
+    ("keyward remote add team-kv", "the user's Vault server (tests/remotes.rs runs remotes against OpenBao)"),
+    ("keyward remote status prod-aws", "the user's AWS account (tests/remotes.rs)"),
+    ("keyward push prod-aws", "the user's AWS account (tests/remotes.rs)"),
+    ("keyward pull prod-aws", "the user's AWS account (tests/remotes.rs)"),
 ];
 
 /// What the examples' `$STRIPE_KEY`-style variables hold: realistic shapes, ending as the

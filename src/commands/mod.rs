@@ -20,6 +20,9 @@ mod lock;
 mod mask;
 pub(crate) mod member;
 mod providers;
+mod pull;
+mod push;
+mod remote;
 mod rename;
 mod revoke;
 mod rm;
@@ -82,6 +85,13 @@ pub(crate) fn name(command: &Command) -> &'static str {
         Command::Member(MemberCommand::Rm(_)) => "member rm",
         Command::Member(MemberCommand::Grant(_)) => "member grant",
         Command::Member(MemberCommand::Revoke(_)) => "member revoke",
+        Command::Remote(crate::cli::RemoteCommand::Add(_)) => "remote add",
+        Command::Remote(crate::cli::RemoteCommand::List) => "remote list",
+        Command::Remote(crate::cli::RemoteCommand::Rm(_)) => "remote rm",
+        Command::Remote(crate::cli::RemoteCommand::Trust(_)) => "remote trust",
+        Command::Remote(crate::cli::RemoteCommand::Status(_)) => "remote status",
+        Command::Push(_) => "push",
+        Command::Pull(_) => "pull",
         Command::Lock => "lock",
         Command::Unlock(_) => "unlock",
         Command::Validate(_) => "validate",
@@ -125,6 +135,9 @@ pub(crate) fn dispatch(command: Command, ctx: &Context) -> Result<Outcome> {
         Command::Git(command) => git::run(command, ctx),
         Command::Identity(command) => identity::run(command, ctx),
         Command::Member(command) => member::run(command, ctx),
+        Command::Remote(command) => remote::run(command, ctx),
+        Command::Push(args) => push::run(args, ctx),
+        Command::Pull(args) => pull::run(args, ctx),
         Command::Lock => lock::lock(ctx),
         Command::Unlock(args) => key::import::run(args, ctx),
         Command::Validate(args) => validate::run(args, ctx),

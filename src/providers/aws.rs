@@ -49,7 +49,7 @@ pub fn signature(secret: &str, amz_date: &str, region: &str, service: &str, cano
 }
 
 /// `20261126T112813Z`
-fn amz_date(unix: i64) -> String {
+pub fn amz_date(unix: i64) -> String {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);
     humantime::format_rfc3339_seconds(t).to_string().replace(['-', ':'], "")
 }

@@ -625,6 +625,57 @@ impl Vault {
         Ok(())
     }
 
+    /// The settings of environment `env` (format 2), or the vault-wide ones (`None`), decrypted.
+    pub fn env_settings(&self, env: Option<&str>) -> Result<Vec<(String, Zeroizing<String>)>> {
+        let Some(env) = env else { return self.settings() };
+        match &self.format {
+            Format::V1(_) => Ok(Vec::new()),
+            Format::V2(v) => {
+                if !v.holds(env) {
+                    return Err(self.no_access(env));
+                }
+                let mut settings = v.domain_settings(env)?;
+                Ok(settings.0.iter_mut().map(|(k, val)| (k.clone(), Zeroizing::new(std::mem::take(val)))).collect())
+            }
+        }
+    }
+
+    /// Sets (`Some`) or removes (`None`) one setting of environment `env`, or a vault-wide one.
+    pub fn set_env_setting(&mut self, env: Option<&str>, key: &str, value: Option<&str>) -> Result<()> {
+        let Some(env) = env else {
+            let mut records = self.records()?;
+            for (k, v) in &mut records.settings {
+                if k == key {
+                    v.zeroize();
+                }
+            }
+            records.settings.retain(|(k, _)| k != key);
+            if let Some(value) = value {
+                records.settings.push((key.to_owned(), value.to_owned()));
+            }
+            self.set_records(records);
+            return Ok(());
+        };
+        if !self.v2().is_some_and(|v| v.holds(env)) {
+            return match self.v2() {
+                None => Err(Error::NeedsFormat2 { what: "settings of an environment".into() }),
+                Some(_) => Err(self.no_access(env)),
+            };
+        }
+        let v = self.v2_mut().expect("format 2, checked above");
+        let mut settings = v.domain_settings(env)?;
+        for (k, v) in &mut settings.0 {
+            if k == key {
+                v.zeroize();
+            }
+        }
+        settings.0.retain(|(k, _)| k != key);
+        if let Some(value) = value {
+            settings.0.push((key.to_owned(), value.to_owned()));
+        }
+        v.set_domain_settings(env, settings)
+    }
+
     /// The settings, decrypted, in wiped-on-drop values.
     pub fn settings(&self) -> Result<Vec<(String, Zeroizing<String>)>> {
         match &self.format {

@@ -210,6 +210,7 @@ pub(crate) fn error_text(stderr: &str) -> String {
     }
 }
 pub(crate) mod provider_server;
+pub(crate) mod proxy;
 pub(crate) mod rng;
 pub(crate) mod terminal;
 

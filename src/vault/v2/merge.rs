@@ -296,13 +296,17 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
         if settings_differ {
             let read = |d: Option<&Domain>| -> Result<Settings> {
                 match d.and_then(|d| d.head.settings.as_ref()) {
-                    Some(sealed) => kv.open_settings(sealed),
+                    Some(sealed) => kv.open_settings(name, sealed),
                     None => Ok(Settings::default()),
                 }
             };
             let (sm, so, sw) = (read(Some(mine))?, read(Some(other))?, read(was)?);
             match merge_settings(&sm.0, &so.0, &sw.0) {
-                Ok(settings) => head.settings = Some(kv.seal_settings(&settings)?),
+                Ok(settings) => {
+                    head.settings = (name == DEFAULT || !settings.0.is_empty())
+                        .then(|| kv.seal_settings(name, &settings))
+                        .transpose()?;
+                }
                 Err(key) => return conflict(format!("the vault setting {key} changed differently on both sides")),
             }
         }

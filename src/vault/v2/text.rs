@@ -150,7 +150,8 @@ pub struct DomainHead {
     pub grant: Option<[u8; 32]>,
     pub to: Vec<Wrap>,
     pub vouches: Vec<Vouch>,
-    /// Present in `@default` only.
+    /// Required in `@default`; optional in an environment (what is set there, such as its
+    /// remotes); absent in `@all`.
     pub settings: Option<Vec<u8>>,
     pub seal: [u8; 32],
 }
@@ -497,8 +498,9 @@ pub fn parse_owned(bytes: Vec<u8>) -> Result<Document, ParseError> {
             head.vouches.push(vouch);
             (n, line) = next("the end line")?;
         }
-        // settings
-        if head.name == DEFAULT {
+        // settings: required in @default, optional in an environment (its remotes), never in @all
+        let settings_line = matches!(fields(line)[..], ["settings", _]);
+        if head.name == DEFAULT || (settings_line && head.name != ALL) {
             match fields(line)[..] {
                 ["settings", sealed] => head.settings = Some(b64_vec(n, "the settings", sealed, MAX_SEALED)?),
                 _ => return Err(damaged(n, "expected the settings of @default")),

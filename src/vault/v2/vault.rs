@@ -64,8 +64,13 @@ fn record_aad(id: &[u8; 16], domain: &str, name: &str) -> Vec<u8> {
     t.as_bytes().to_vec()
 }
 
-fn settings_aad(id: &[u8; 16]) -> Vec<u8> {
-    Transcript::new("keyward/v2/settings", id).as_bytes().to_vec()
+/// `@default`'s settings are bound to the vault; an environment's also to its name.
+fn settings_aad(id: &[u8; 16], domain: &str) -> Vec<u8> {
+    let mut t = Transcript::new("keyward/v2/settings", id);
+    if domain != DEFAULT {
+        t.str(domain);
+    }
+    t.as_bytes().to_vec()
 }
 
 /// The recipients of a domain's `to` lines as the seal and grant cover them: each one's whole
@@ -148,6 +153,8 @@ pub struct Vault2 {
     opened: RefCell<BTreeMap<String, Arc<DomainKey>>>,
     /// Records and settings to write (`None`: as in the file).
     edited: Option<(Settings, Vec<Record>)>,
+    /// Environments' settings to write (those not here: as in the file).
+    edited_domains: BTreeMap<String, Settings>,
     /// Slots as they will be written, and each one's access.
     slots: Vec<Slot>,
     access: BTreeMap<SlotName, Access>,
@@ -180,6 +187,7 @@ impl Vault2 {
             opener: None,
             opened: RefCell::new(opened),
             edited: Some((Settings::default(), Vec::new())),
+            edited_domains: BTreeMap::new(),
             slots: Vec::new(),
             access: BTreeMap::new(),
             rekey: BTreeSet::new(),
@@ -199,6 +207,7 @@ impl Vault2 {
             opener: Some((slot, secret)),
             opened: RefCell::new(BTreeMap::new()),
             edited: None,
+            edited_domains: BTreeMap::new(),
             slots,
             access,
             rekey: BTreeSet::new(),
@@ -216,6 +225,7 @@ impl Vault2 {
             opener: Some(opener),
             opened: RefCell::new(self.opened.borrow().clone()),
             edited: None,
+            edited_domains: BTreeMap::new(),
             slots: self.doc.slots.clone(),
             access: access_of(&self.doc),
             rekey: BTreeSet::new(),
@@ -558,8 +568,41 @@ impl Vault2 {
 
     /// The settings as the file holds them.
     fn file_settings(&self) -> Result<Settings> {
-        let Some(sealed) = &self.doc.domains[1].head.settings else { return Ok(Settings::default()) };
-        self.open_settings(sealed)
+        self.file_domain_settings(DEFAULT)
+    }
+
+    fn file_domain_settings(&self, domain: &str) -> Result<Settings> {
+        match self.doc.domain(domain).and_then(|d| d.head.settings.as_ref()) {
+            Some(sealed) => self.open_settings(domain, sealed),
+            None => Ok(Settings::default()),
+        }
+    }
+
+    /// The settings of `domain` (`@default` or an environment), opened, as edited if they were.
+    /// An environment's settings need its key: a slot that does not hold it neither reads nor
+    /// writes them.
+    pub fn domain_settings(&self, domain: &str) -> Result<Settings> {
+        if domain == DEFAULT {
+            return self.settings();
+        }
+        if let Some(s) = self.edited_domains.get(domain) {
+            return Ok(s.clone());
+        }
+        self.file_domain_settings(domain)
+    }
+
+    /// Replaces an environment's settings (written, under its key, on save).
+    pub fn set_domain_settings(&mut self, domain: &str, settings: Settings) -> Result<()> {
+        if domain == DEFAULT || domain == ALL || text::environment(domain).is_none() {
+            return Err(Error::invalid("environment", domain, "only an environment has settings of its own"));
+        }
+        if self.doc.domain(domain).is_some() {
+            self.domain_key(domain)?;
+        } else if !self.holds(ALL) {
+            return Err(Error::NewDomainNeedsAll { slot: self.opener_label(), domain: domain.to_owned() });
+        }
+        self.edited_domains.insert(domain.to_owned(), settings);
+        Ok(())
     }
 
     pub fn set_records(&mut self, mut records: Records) {
@@ -616,23 +659,23 @@ impl Vault2 {
         Ok(BASE64_NOPAD.encode(&key.seal(&record_aad(&self.doc.id, domain, &secret.name), &body.0)))
     }
 
-    /// The settings sealed in a `settings` line of this vault's `@default` (another side of a
-    /// merge, under the same key).
-    pub fn open_settings(&self, sealed: &[u8]) -> Result<Settings> {
-        let key = self.domain_key(DEFAULT)?;
+    /// The settings sealed in a `settings` line of this vault's `domain` (or another side's of
+    /// a merge, under the same key).
+    pub fn open_settings(&self, domain: &str, sealed: &[u8]) -> Result<Settings> {
+        let key = self.domain_key(domain)?;
         let plain = key
-            .open(&settings_aad(&self.doc.id), sealed)
+            .open(&settings_aad(&self.doc.id, domain), sealed)
             .map_err(|_| self.damaged("the settings do not authenticate"))?;
         postcard::from_bytes::<Vec<(String, String)>>(&plain)
             .map(Settings)
             .map_err(|_| self.damaged("the settings cannot be decoded"))
     }
 
-    /// Settings sealed for a `settings` line under this vault's `@default` key.
-    pub fn seal_settings(&self, settings: &Settings) -> Result<Vec<u8>> {
-        let key = self.domain_key(DEFAULT)?;
+    /// Settings sealed for a `settings` line under this vault's key of `domain`.
+    pub fn seal_settings(&self, domain: &str, settings: &Settings) -> Result<Vec<u8>> {
+        let key = self.domain_key(domain)?;
         let plain = crate::sensitive::to_zeroizing_bytes(&settings.0, 256);
-        Ok(key.seal(&settings_aad(&self.doc.id), &plain))
+        Ok(key.seal(&settings_aad(&self.doc.id, domain), &plain))
     }
 
     /// Who holds what, as it will be written (see [`super::members`]).
@@ -728,6 +771,7 @@ impl Vault2 {
         for r in &records {
             names.insert(text::domain_of(r.env.as_deref()).to_owned());
         }
+        names.extend(self.edited_domains.iter().filter(|(_, s)| !s.0.is_empty()).map(|(d, _)| d.clone()));
         for a in self.access.values() {
             if let Access::Domains(domains) = a {
                 names.extend(domains.iter().cloned());
@@ -799,7 +843,14 @@ impl Vault2 {
             let records_same = old.is_some_and(|d| {
                 d.secrets.len() == domain_records.len() && domain_records.iter().all(|r| kept(r).is_some())
             });
-            let settings_same = name != DEFAULT || settings.is_none() || settings == Some(self.file_settings()?);
+            let settings_same = if name == DEFAULT {
+                settings.is_none() || settings == Some(self.file_settings()?)
+            } else {
+                self.edited_domains.get(name).is_none_or(|s| {
+                    old.and_then(|d| d.head.settings.as_ref()).is_none() && s.0.is_empty()
+                        || self.file_domain_settings(name).ok().as_ref() == Some(s)
+                })
+            };
             if let Some(d) = old
                 && !rekeyed
                 && recipients_same
@@ -861,7 +912,18 @@ impl Vault2 {
                     None => self.file_settings()?,
                 };
                 let plain = crate::sensitive::to_zeroizing_bytes(&settings.0, 256);
-                head.settings = Some(key.seal(&settings_aad(&doc.id), &plain));
+                head.settings = Some(key.seal(&settings_aad(&doc.id, DEFAULT), &plain));
+            } else if (rekeyed || !settings_same) && name != ALL && name != DEFAULT {
+                // An environment's settings: sealed again under a new key, or as edited; none
+                // are written as no line.
+                let settings = match self.edited_domains.get(name) {
+                    Some(s) => s.clone(),
+                    None => self.file_domain_settings(name)?,
+                };
+                head.settings = (!settings.0.is_empty()).then(|| {
+                    let plain = crate::sensitive::to_zeroizing_bytes(&settings.0, 256);
+                    key.seal(&settings_aad(&doc.id, name), &plain)
+                });
             }
             // Secret lines: kept, or sealed now.
             // A kept line's sealed body is borrowed from the old text, not copied.

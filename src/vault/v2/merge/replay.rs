@@ -23,7 +23,7 @@ use crate::error::Result;
 use crate::vault::payload::Record;
 use crate::vault::secret::{Secret, ext};
 use crate::vault::slots::Access;
-use crate::vault::v2::text::{self, ALL, Document, Slot, SlotName};
+use crate::vault::v2::text::{self, ALL, DEFAULT, Document, Slot, SlotName};
 use crate::vault::v2::vault::{NewSlot, Settings, Vault2, access_of};
 
 type Members = BTreeMap<SlotName, (Slot, Access)>;
@@ -272,6 +272,23 @@ pub(super) fn replay(
         Err(key) => return conflict(format!("the vault setting {key} changed differently on both sides")),
     }
     vault.set_records(records);
+    // An environment's settings (its remotes) merge by key the same way.
+    let envs: BTreeSet<&str> = [base, ours, theirs]
+        .iter()
+        .flat_map(|d| d.domains.iter().map(|d| d.head.name.as_str()))
+        .filter(|n| *n != ALL && *n != DEFAULT)
+        .collect();
+    for env in envs {
+        let read = |v: &Vault2| -> Result<Settings> {
+            if v.document().domain(env).is_some() { v.domain_settings(env) } else { Ok(Settings::default()) }
+        };
+        let (setb, setm, seto) = (read(kb)?, read(kv)?, read(kt)?);
+        match merge_settings(&setm.0, &seto.0, &setb.0) {
+            Ok(settings) if settings != read(&vault)? => vault.set_domain_settings(env, settings)?,
+            Ok(_) => {}
+            Err(key) => return conflict(format!("the setting {key} of {env} changed differently on both sides")),
+        }
+    }
     let rekeyed: Vec<String> = vault.rekeyed().map(str::to_owned).collect();
     // The drivers never run a plugin: a re-key that must wrap for a plugin member is a merge
     // for keyward itself to redo.

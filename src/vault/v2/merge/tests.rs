@@ -125,6 +125,47 @@ proptest! {
     }
 }
 
+/// A remote added to an environment on one branch (its settings) and secrets added on the other
+/// merge; the same setting changed differently on both is a conflict.
+#[test]
+fn environment_settings_merge_by_key() {
+    let admin = Key32::random();
+    let mut v = Vault2::create(PathBuf::from("/tmp/v.kw"), [6; 16], 1);
+    let slot = Slot {
+        name: SlotName::new(SlotKind::Token, "admin"),
+        recipient: keys::recipient(&admin),
+        created: 1,
+        argon2: None,
+        added_by: None,
+        ssh: None,
+    };
+    v.add_slot(NewSlot { slot, access: Access::All }).unwrap();
+    let records = vec![record("a", Some("prod"), "a-base")];
+    v.set_records(Records { settings: vec![("audit_secret".into(), "00".into())], records });
+    let base = v.seal().unwrap();
+    let with_remote = |url: &str| {
+        let mut v = open(&base, &admin);
+        v.set_domain_settings("prod", Settings(vec![("remote.aws".into(), url.into())])).unwrap();
+        v.seal().unwrap()
+    };
+    let ours = with_remote("aws-sm://eu-west-1/app");
+    let theirs = apply(&base, &admin, &[(1, 1)], "theirs");
+    let merge_of = |a: &[u8], b: &[u8]| {
+        let (v0, va, vb) = (open(&base, &admin), open(a, &admin), open(b, &admin));
+        let keys = Keys { base: Some(&v0), ours: Some(&va), theirs: Some(&vb), now: 100 };
+        let docs = [&base[..], a, b].map(|bytes| text::parse(bytes).unwrap());
+        merge(&docs[0], &docs[1], &docs[2], &keys).unwrap()
+    };
+    let Merged::Text { text, .. } = merge_of(&ours, &theirs) else { panic!("a conflict") };
+    let merged = open(text.as_bytes(), &admin);
+    assert_eq!(
+        merged.domain_settings("prod").unwrap().0,
+        [("remote.aws".to_owned(), "aws-sm://eu-west-1/app".to_owned())]
+    );
+    assert!(merged.find("s1").unwrap().is_some());
+    assert!(matches!(merge_of(&ours, &with_remote("aws-sm://us-east-1/other")), Merged::Conflict(_)));
+}
+
 /// A branch with fresh keys for every domain, wrapped to the same recipients and sealed with
 /// them, authenticates for the merger: only the vouch chain tells it from a re-key. It is a
 /// conflict, whichever path the merge takes.

@@ -142,6 +142,37 @@ fn removing_a_slot_rekeys_what_it_held() {
     assert!(keys::chain_reaches(&new_doc.id, "staging", &key, 2, &d.head.vouches, (1, old_key.id())));
 }
 
+/// An environment's settings (its remotes) are sealed under its key, bound to its name: its
+/// holders read and write them, others neither; a re-key carries them over.
+#[test]
+fn environment_settings_belong_to_the_environment() {
+    let (bytes, admin, staging) = sample();
+    let mut v = reopen(&bytes, &admin);
+    v.set_domain_settings("prod", Settings(vec![("remote.aws".into(), "aws-sm://eu-west-1/app".into())])).unwrap();
+    v.set_domain_settings("staging", Settings(vec![("remote.kv".into(), "vault:secret/s".into())])).unwrap();
+    let written = v.seal().unwrap();
+    let text = String::from_utf8(written.clone()).unwrap();
+    assert!(!text.contains("eu-west-1"));
+    let s = reopen(&written, &staging);
+    assert_eq!(s.domain_settings("staging").unwrap().0, [("remote.kv".to_owned(), "vault:secret/s".to_owned())]);
+    assert!(matches!(s.domain_settings("prod"), Err(Error::NoDomainAccess { .. })));
+    let mut s = s;
+    assert!(s.set_domain_settings("prod", Settings::default()).is_err());
+    // Unrelated writes keep the line; a re-key seals it again under the new key.
+    let mut a = reopen(&written, &admin);
+    a.remove_slots(|s| s.name.label == "ci-staging").unwrap();
+    let rekeyed = a.seal().unwrap();
+    let a = reopen(&rekeyed, &admin);
+    assert_eq!(a.domain_settings("staging").unwrap().0, [("remote.kv".to_owned(), "vault:secret/s".to_owned())]);
+    assert_eq!(a.domain_settings("prod").unwrap().0.len(), 1);
+    // A settings line moved to another domain does not open there.
+    let doc = text::parse(&written).unwrap();
+    let sealed = doc.domain("staging").unwrap().head.settings.clone().unwrap();
+    let a = reopen(&written, &admin);
+    assert!(a.open_settings("prod", &sealed).is_err());
+    assert!(a.open_settings("staging", &sealed).is_ok());
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Add { name: u8, env: u8, value: u16 },
