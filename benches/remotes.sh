@@ -41,6 +41,7 @@ vault() { # a vault of n secrets; prints its recovery key
 }
 key_a="$(vault "$work/a.kw")"
 key_b="$(vault "$work/b.kw")"
+key_c="$(vault "$work/c.kw")"
 for i in $(seq "$n"); do printf 'SECRET_%04d=value-%04d-%s\n' "$i" "$i" "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"; done >"$work/.env"
 KEYWARD_VAULT="$work/a.kw" KEYWARD_VAULT_KEY="$key_a" "$bin" import "$work/.env" >/dev/null 2>&1
 
@@ -54,16 +55,18 @@ timed() { # label, command...
 for kind in aws kv; do
     url="aws-sm://us-east-1/bench"
     [ "$kind" = kv ] && url="vault:secret/bench"
-    for v in a b; do
-        k="$key_a"; [ "$v" = b ] && k="$key_b"
-        KEYWARD_VAULT="$work/$v.kw" KEYWARD_VAULT_KEY="$k" "$bin" remote add "$kind" "$url" >/dev/null 2>&1
-    done
+    # A fresh vault pulls from each store.
+    other=b; key_other="$key_b"
+    [ "$kind" = kv ] && other=c && key_other="$key_c"
     A=(env KEYWARD_VAULT="$work/a.kw" KEYWARD_VAULT_KEY="$key_a" "$bin")
-    B=(env KEYWARD_VAULT="$work/b.kw" KEYWARD_VAULT_KEY="$key_b" "$bin")
+    B=(env KEYWARD_VAULT="$work/$other.kw" KEYWARD_VAULT_KEY="$key_other" "$bin")
+    "${A[@]}" remote add "$kind" "$url" >/dev/null 2>&1
+    "${B[@]}" remote add "$kind" "$url" >/dev/null 2>&1
     timed "$kind push $n" "${A[@]}" push "$kind"
     timed "$kind status $n (in sync)" "${A[@]}" remote status "$kind"
     timed "$kind pull $n (new vault)" "${B[@]}" pull "$kind"
     timed "$kind status $n (pulled)" "${B[@]}" remote status "$kind"
-    "${B[@]}" remote status "$kind" >/dev/null 2>&1 && echo "$kind: in sync after pull" || echo "$kind: NOT in sync after pull"
+    pulled=$("${B[@]}" list --json | grep -c '"name"')
+    "${B[@]}" remote status "$kind" >/dev/null 2>&1 && echo "$kind: $pulled secrets, in sync after pull" || echo "$kind: NOT in sync after pull"
 done
 echo "concurrency: 16 requests at a time"

@@ -277,9 +277,14 @@ rules and fingerprints. Exit status: 0 nothing found, 1 findings, 2 usage error.
   keyward exec --env prod -- ./deploy.sh
   keyward exec --only stripe/test,github/ci -- make release
   STRIPE_KEY=keyward:stripe/test keyward exec -- node server.js
+  DB_PASSWORD=aws-sm://eu-west-1/prod/db#password keyward exec -- ./migrate
+  API_KEY=vault:secret/app/api#key@3 keyward exec -- ./client
 
 Which secrets: with --only, those; with --env E, those of E plus those with no environment;
-otherwise only those with no environment. Variables set to keyward:NAME are resolved too.
+otherwise only those with no environment. Variables set to keyward:NAME are resolved too, and
+so are references to remote stores, read there with your credentials and server
+(aws-sm://REGION/NAME[#json-key][@AWSPREVIOUS], vault:MOUNT/PATH#field[@version]), masked and
+checked as stored secrets are.
 The command gets keyward's environment without KEYWARD_* variables.
 Exit codes: the command's own; 128+N if it was killed by signal N; 125 if keyward failed,
 126 if the command could not run, 127 if it was not found."
@@ -290,6 +295,7 @@ Exit codes: the command's own; 128+N if it was killed by signal N; 125 if keywar
   keyward inject -i config.tmpl -o config.yml
   echo 'DATABASE_URL=postgres://app:{{ keyward:db/password }}@db/app' | keyward inject
   keyward inject -i app.env.tmpl              # {{ keyward:NAME@previous }} for the old value
+  echo 'pw: {{ aws-sm://eu-west-1/prod/db#password }}' | keyward inject   # from the store
 
 Other {{ ... }} (Helm, Jinja) are left alone. An unknown reference is an error naming its line,
 and nothing is written. OUT is created 0600 and written atomically.")]

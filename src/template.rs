@@ -1,5 +1,7 @@
 //! Templates for `keyward inject`: `{{ keyward:NAME }}` and `{{ keyward:NAME@VERSION }}` are
-//! replaced by values, like `op inject`. Other `{{ … }}` (Helm, Jinja) are left alone. Rendering
+//! replaced by values, like `op inject`; so are references to remote stores,
+//! `{{ aws-sm://REGION/NAME[#key][@STAGE] }}` and `{{ vault:MOUNT/PATH#field[@version] }}`
+//! (given to the lookup whole, with the version [`REMOTE`]). Other `{{ … }}` (Helm, Jinja) are left alone. Rendering
 //! is all or nothing: the first bad reference is an error naming its line.
 
 use std::borrow::Cow;
@@ -24,6 +26,9 @@ pub enum TemplateError {
 const OPEN: &str = "{{";
 const CLOSE: &str = "}}";
 const SCHEME: &str = "keyward:";
+
+/// The version a remote store's reference is given to the lookup with.
+pub const REMOTE: &str = "remote";
 
 /// Every reference in the template, in order.
 pub fn references(template: &str) -> Result<Vec<Reference<'_>>, TemplateError> {
@@ -59,7 +64,8 @@ fn scan(template: &str) -> Result<Vec<(std::ops::Range<usize>, Reference<'_>)>, 
         let open = at + offset;
         let inner_start = open + OPEN.len();
         let rest = &template[inner_start..];
-        if !rest.trim_start_matches([' ', '\t']).starts_with(SCHEME) {
+        let trimmed = rest.trim_start_matches([' ', '\t']);
+        if !trimmed.starts_with(SCHEME) && !trimmed.starts_with("aws-sm://") && !trimmed.starts_with("vault:") {
             at = inner_start;
             continue;
         }
@@ -72,6 +78,23 @@ fn scan(template: &str) -> Result<Vec<(std::ops::Range<usize>, Reference<'_>)>, 
             });
         };
         let inner = line_rest[..close].trim_matches([' ', '\t']);
+        let end = inner_start + close + CLOSE.len();
+        match crate::remote::reference::Reference::parse(inner) {
+            Some(Ok(_)) => {
+                found.push((open..end, Reference { name: inner, version: REMOTE, line }));
+                at = end;
+                continue;
+            }
+            Some(Err(_)) => {
+                return Err(TemplateError::Malformed { line, reason: "the reference to a remote store is malformed" });
+            }
+            // `{{ vault:… }}` without `#field` is someone else's template syntax.
+            None if !inner.starts_with(SCHEME) => {
+                at = inner_start;
+                continue;
+            }
+            None => {}
+        }
         let reference = &inner[SCHEME.len()..];
         let (name, version) = reference.split_once('@').unwrap_or((reference, "current"));
         if crate::vault::secret::validate_name(name).is_err() {
@@ -83,7 +106,6 @@ fn scan(template: &str) -> Result<Vec<(std::ops::Range<usize>, Reference<'_>)>, 
                 reason: "the version after `@` is not current, previous, pending or a number",
             });
         }
-        let end = inner_start + close + CLOSE.len();
         found.push((open..end, Reference { name, version, line }));
         at = end;
     }

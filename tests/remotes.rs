@@ -517,3 +517,61 @@ fn remotes_are_recorded_in_their_environment() {
     env.cmd().args(["remote", "add", "dup", "vault:secret/a", "--env", "staging"]).assert().success();
     env.cmd().args(["remote", "add", "dup", "vault:secret/b"]).assert().code(6);
 }
+
+/// References resolved by `exec` straight from the stores, masked in the command's output, and
+/// refused by the run's checks like a stored secret.
+#[test]
+fn exec_resolves_references_to_remote_stores() {
+    let (Some(moto), Some(bao)) = (moto(), bao()) else { return };
+    let endpoint = format!("http://127.0.0.1:{}", moto.port);
+    let addr = format!("http://127.0.0.1:{}", bao.port);
+    boto3(
+        &endpoint,
+        "sm.create_secret(Name='app/db', SecretString=json.dumps({'user': 'app', 'password': 'ref-aws-pass-0001'}))\n\
+sm.create_secret(Name='app/stripe', SecretString='sk_live_4eC39HqLyjWDarjtT1zdp7dcRefLive01')",
+    );
+    bao_cli(&addr, &["kv", "put", "-mount=secret", "app/db", "password=ref-kv-pass-0002"]);
+    bao_cli(&addr, &["kv", "put", "-mount=secret", "app/db", "password=ref-kv-pass-0003"]);
+    let mut env = Env::with_recovery_key();
+    aws_env(&mut env, &endpoint);
+    kv_env(&mut env, &addr);
+    env.set("AWS_DB", "aws-sm://us-east-1/app/db#password");
+    env.set("KV_DB", "vault:secret/app/db#password");
+    env.set("KV_OLD", "vault:secret/app/db#password@1");
+    env.set("NOT_A_REF", "vault: a word");
+    let script =
+        r#"printf '%s|%s|%s|%s\n' "$AWS_DB" "$KV_DB" "$KV_OLD" "$NOT_A_REF"; printf %s "$AWS_DB$KV_DB$KV_OLD" | wc -c"#;
+    let out = env.cmd().args(["exec", "--", "sh", "-c", script]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for value in ["ref-aws-pass-0001", "ref-kv-pass-0002", "ref-kv-pass-0003"] {
+        assert!(!stdout.contains(value), "unmasked: {stdout}");
+    }
+    assert!(stdout.contains("|vault: a word"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("49"), "the three values, 17 + 16 + 16 bytes: {stdout}");
+
+    // inject renders them too; other `{{ … }}` stay as they are.
+    let template = "db: {{ aws-sm://us-east-1/app/db#password }}\nkv: {{vault:secret/app/db#password@1}}\nhelm: {{ vault:notaref }}\n";
+    let out = env.cmd().arg("inject").write_stdin(template).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "db: ref-aws-pass-0001\nkv: ref-kv-pass-0002\nhelm: {{ vault:notaref }}\n"
+    );
+    env.cmd().arg("inject").write_stdin("x: {{ aws-sm://nowhere/x@LATEST }}\n").assert().code(2);
+
+    // The run's checks: a live key for a dev run is refused (exit 125, as every exec failure).
+    let mut live = Env::with_recovery_key();
+    aws_env(&mut live, &endpoint);
+    live.set("STRIPE", "aws-sm://us-east-1/app/stripe");
+    let out = live.cmd().args(["exec", "--env", "dev", "--", "true"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(125), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("live"));
+    // A malformed one is refused before anything runs; a missing one names the reference.
+    live.set("STRIPE", "aws-sm://us-east-1/app/stripe@LATEST");
+    live.cmd().args(["exec", "--", "true"]).assert().code(125);
+    live.set("STRIPE", "aws-sm://us-east-1/app/nothere");
+    let out = live.cmd().args(["exec", "--", "true"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("aws-sm://us-east-1/app/nothere"));
+}

@@ -50,11 +50,12 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
         check_name(name)?;
     }
     let references = references()?;
+    let remote_refs = remote_references()?;
     let vault = ctx.open()?;
     let config = Config::load()?;
     let registry = config.registry();
     // Decoded once: the selection, the references and the mask engine all read from these.
-    let all = vault.secrets()?;
+    let mut all = vault.secrets()?;
     let secrets = selection::select_from(&vault, &all, &args.only, env_name.as_deref())?;
     if !args.allow_env_mismatch {
         selection::check_environment(&secrets, env_name.as_deref(), registry)?;
@@ -77,12 +78,29 @@ fn prepare(args: &ExecArgs, ctx: &Context) -> Result<Prepared> {
         }
         injected.push(Injected { name: secret.name.clone(), var, value: version.value.clone() });
     }
+    // References to a remote store: read there, then checked and masked as a stored secret is
+    // (its provider told by its shape). The variable is the caller's own.
+    let resolved = crate::remote::parallel(&remote_refs, crate::remote::CONCURRENCY, |(_, text, r)| {
+        r.resolve().map_err(|error| Error::Remote { remote: text.clone(), error })
+    });
+    for ((var, text, _), value) in remote_refs.iter().zip(resolved) {
+        let value = value?;
+        let mut meta = crate::vault::secret::Metadata::new(ctx.now);
+        meta.provider = registry.detect(value.expose()).map(|(p, _)| p.id.clone());
+        let secret = crate::vault::secret::Secret::new(text.clone(), var.clone(), None, meta, value.clone(), ctx.now);
+        if !args.allow_env_mismatch {
+            selection::check_one(&secret, &value, env_name.as_deref(), registry)?;
+        }
+        injected.push(Injected { name: text.clone(), var: var.clone(), value });
+        all.push(secret);
+    }
 
     // The child's environment: ours without KEYWARD_* (an install script must not get the vault
     // token) and without the references, then the injected variables.
     let mut env: BTreeMap<OsString, Zeroizing<Vec<u8>>> = BTreeMap::new();
     for (k, v) in sensitive::env_vars() {
-        if !k.to_string_lossy().starts_with("KEYWARD_") && reference(&v).is_none() {
+        let remote_ref = std::str::from_utf8(&v).ok().and_then(crate::remote::reference::Reference::parse);
+        if !k.to_string_lossy().starts_with("KEYWARD_") && reference(&v).is_none() && remote_ref.is_none() {
             env.insert(k, v);
         }
     }
@@ -127,6 +145,24 @@ fn references() -> Result<Vec<(String, String, VersionSelector)>> {
         let selector: VersionSelector = version.parse().map_err(invalid)?;
         check_name(name)?;
         found.push((k.to_string_lossy().into_owned(), name.to_owned(), selector));
+    }
+    Ok(found)
+}
+
+/// The references to remote stores in our environment (`aws-sm://…`, `vault:…#field`), checked
+/// before anything is opened: (variable, reference, parsed).
+fn remote_references() -> Result<Vec<(String, String, crate::remote::reference::Reference)>> {
+    let mut found = Vec::new();
+    for (k, v) in sensitive::env_vars() {
+        if k.to_string_lossy().starts_with("KEYWARD_") {
+            continue;
+        }
+        let Ok(text) = std::str::from_utf8(&v) else { continue };
+        match crate::remote::reference::Reference::parse(text) {
+            None => {}
+            Some(Err(reason)) => return Err(Error::invalid("reference", text, reason)),
+            Some(Ok(r)) => found.push((k.to_string_lossy().into_owned(), text.to_owned(), r)),
+        }
     }
     Ok(found)
 }

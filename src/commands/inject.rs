@@ -22,10 +22,24 @@ pub(super) fn run(args: InjectArgs, ctx: &Context) -> Result<Outcome> {
         None => (read_text(std::io::stdin().lock(), "standard input")?, "standard input".to_owned()),
     };
     // Check the template's shape before unlocking, so a typo never waits on a prompt.
-    template::references(&text).map_err(|e| template_error(&source, e))?;
+    let references = template::references(&text).map_err(|e| template_error(&source, e))?;
     let vault = ctx.open()?;
+    // References to remote stores: read there first (concurrently); values wiped on drop.
+    let remote: Vec<&str> = references.iter().filter(|r| r.version == template::REMOTE).map(|r| r.name).collect();
+    let read = crate::remote::parallel(&remote, crate::remote::CONCURRENCY, |text| {
+        let reference = crate::remote::reference::Reference::parse(text).and_then(std::result::Result::ok);
+        let reference = reference.expect("checked by template::references");
+        reference.resolve().map_err(|error| Error::Remote { remote: (*text).to_owned(), error })
+    });
+    let mut remote_values = std::collections::BTreeMap::new();
+    for (text, value) in remote.iter().zip(read) {
+        remote_values.insert(*text, value?);
+    }
     let mut failure: Option<Error> = None;
     let rendered = template::render(&text, |name, version| {
+        if version == template::REMOTE {
+            return remote_values.get(name).map(|v| Cow::Borrowed(v.expose()));
+        }
         let selector: VersionSelector = version.parse().ok()?;
         match vault.find(name) {
             Ok(secret) => {

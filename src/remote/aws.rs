@@ -482,6 +482,29 @@ impl SecretsManager {
     }
 }
 
+impl SecretsManager {
+    /// The value of secret `id` at `stage` (a reference: any secret, not only keyward's), or the
+    /// string at `key` of its JSON.
+    pub fn read(&self, id: &str, stage: &str, key: Option<&str>) -> Result<SecretValue, RemoteError> {
+        #[derive(Deserialize)]
+        struct Got {
+            #[serde(rename = "SecretString")]
+            value: Option<http::WireValue>,
+        }
+        let body = serde_json::json!({"SecretId": id, "VersionStage": stage});
+        let resp = self.call("GetSecretValue", &body, 0)?.map_err(|e| self.refused(id, "GetSecretValue", e))?;
+        let got: Got = serde_json::from_slice(&resp.body)
+            .map_err(|_| RemoteError::Refused(format!("AWS GetSecretValue of {id}: an answer this cannot read")))?;
+        let value = got.value.map(|w| w.0).ok_or_else(|| RemoteError::Refused(format!("{id} is a binary secret")))?;
+        match key {
+            None => Ok(value),
+            Some(k) => {
+                super::reference::json_field(value.expose(), k).map_err(|r| RemoteError::Refused(format!("{id}: {r}")))
+            }
+        }
+    }
+}
+
 impl Backend for SecretsManager {
     fn list(&self) -> Result<Vec<Entry>, RemoteError> {
         #[derive(Deserialize)]

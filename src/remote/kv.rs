@@ -213,6 +213,37 @@ fn errors(resp: &Response) -> String {
     crate::sanitize::sanitize(&e.errors.join("; "))
 }
 
+impl Kv {
+    /// The string `field` of the secret at this client's path (a reference: any secret), at
+    /// `version` or the latest.
+    pub fn read(&self, field: &str, version: Option<u64>) -> Result<SecretValue, RemoteError> {
+        #[derive(Deserialize)]
+        struct Data {
+            data: Option<BTreeMap<String, serde_json::Value>>,
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            data: Data,
+        }
+        let mut url = self.url("data", None);
+        if let Some(v) = version {
+            url.set_query(Some(&format!("version={v}")));
+        }
+        let what = format!("Vault read of {}/{}", self.mount, self.path);
+        let resp = self.request(&what, Method::Get, url, None)?;
+        if resp.status == 404 {
+            return Err(RemoteError::Refused(format!("{what}: not found")));
+        }
+        let answer: Answer = serde_json::from_slice(&resp.body)
+            .map_err(|_| RemoteError::Refused(format!("{what}: an answer this cannot read")))?;
+        match answer.data.data.as_ref().and_then(|d| d.get(field)) {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(SecretValue::new(s.clone())),
+            Some(_) => Err(RemoteError::Refused(format!("{what}: the field {field} is not a string"))),
+            None => Err(RemoteError::Refused(format!("{what}: no field {field}"))),
+        }
+    }
+}
+
 impl Backend for Kv {
     fn list(&self) -> Result<Vec<Entry>, RemoteError> {
         #[derive(Deserialize)]

@@ -15,6 +15,7 @@
 pub mod aws;
 mod http;
 pub mod kv;
+pub mod reference;
 pub mod sync;
 
 use std::collections::BTreeMap;
