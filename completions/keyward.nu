@@ -42,6 +42,7 @@ module completions {
     --tag: string             # A tag (repeatable)
     --note: string            # A free-text note
     --paired-with: string     # The secret holding the other half of a two-part credential (Twilio SID + token, AWS key id + secret)
+    --remote: string          # The remote store this secret lives in too (see `keyward remote`): `rotate` stages and promotes there as well (a secret pushed once is linked already)
     --allow-var: string       # Allow this variable although it changes how programs start (PATH, BASH_ENV, LD_*, GIT_*, ...; repeatable)
     --generate                # Generate a random value (OS random generator, URL-safe) instead of reading one
     --length: string          # With --generate: random bytes before encoding
@@ -68,6 +69,7 @@ module completions {
     --tag: string             # A tag (repeatable)
     --note: string            # A free-text note
     --paired-with: string     # The secret holding the other half of a two-part credential (Twilio SID + token, AWS key id + secret)
+    --remote: string          # The remote store this secret lives in too (see `keyward remote`): `rotate` stages and promotes there as well (a secret pushed once is linked already)
     --allow-var: string       # Allow this variable although it changes how programs start (PATH, BASH_ENV, LD_*, GIT_*, ...; repeatable)
     --grace: string           # For an existing name: how long the old value keeps working after promotion
     --no-verify               # For an existing name: promote without checking the new value (recorded)
@@ -134,6 +136,7 @@ module completions {
     --tag: string             # A tag (repeatable)
     --note: string            # A free-text note
     --paired-with: string     # The secret holding the other half of a two-part credential (Twilio SID + token, AWS key id + secret)
+    --remote: string          # The remote store this secret lives in too (see `keyward remote`): `rotate` stages and promotes there as well (a secret pushed once is linked already)
     --allow-var: string       # Allow this variable although it changes how programs start (PATH, BASH_ENV, LD_*, GIT_*, ...; repeatable)
     --untag: string           # Remove a tag (repeatable)
     --clear: string@"nu-complete keyward update clear" # Empty a field (repeatable)
@@ -245,6 +248,54 @@ module completions {
   export extern "keyward key token help help" [
   ]
 
+  # Slots that a CI job's AWS identity unlocks through AWS KMS, with no stored token
+  export extern "keyward key kms" [
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+  ]
+
+  # Add a KMS slot: a new identity, kept in the vault encrypted by the KMS key
+  export extern "keyward key kms add" [
+    --key-id: string          # The KMS key: its ARN (its region is used), or an id or alias/NAME with AWS_REGION
+    --env: string             # Limit the slot to this environment (repeatable); it also opens secrets with no environment
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+    label: string             # 1-48 letters, digits, '.', '_', '-' or '@'
+  ]
+
+  # Remove a KMS slot: what it held is re-keyed
+  export extern "keyward key kms rm" [
+    --yes(-y)                 # Do not ask for confirmation (needed without a terminal)
+    --vault: path             # Vault file to use [env: KEYWARD_VAULT]
+    --json                    # Print one JSON document instead of text
+    --quiet(-q)               # Print only what was asked for: no confirmations or notices
+    --no-color                # Never colour the output (also NO_COLOR)
+    --help(-h)                # Print help
+    label: string             # 1-48 letters, digits, '.', '_', '-' or '@'
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "keyward key kms help" [
+  ]
+
+  # Add a KMS slot: a new identity, kept in the vault encrypted by the KMS key
+  export extern "keyward key kms help add" [
+  ]
+
+  # Remove a KMS slot: what it held is re-keyed
+  export extern "keyward key kms help rm" [
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "keyward key kms help help" [
+  ]
+
   # Set, replace or remove the passphrase slot
   export extern "keyward key passphrase" [
     --remove                  # Remove the passphrase slot instead of setting it
@@ -328,6 +379,18 @@ module completions {
 
   # Remove a token: it stops working at once
   export extern "keyward key help token rm" [
+  ]
+
+  # Slots that a CI job's AWS identity unlocks through AWS KMS, with no stored token
+  export extern "keyward key help kms" [
+  ]
+
+  # Add a KMS slot: a new identity, kept in the vault encrypted by the KMS key
+  export extern "keyward key help kms add" [
+  ]
+
+  # Remove a KMS slot: what it held is re-keyed
+  export extern "keyward key help kms rm" [
   ]
 
   # Set, replace or remove the passphrase slot
@@ -1113,6 +1176,18 @@ module completions {
 
   # Remove a token: it stops working at once
   export extern "keyward help key token rm" [
+  ]
+
+  # Slots that a CI job's AWS identity unlocks through AWS KMS, with no stored token
+  export extern "keyward help key kms" [
+  ]
+
+  # Add a KMS slot: a new identity, kept in the vault encrypted by the KMS key
+  export extern "keyward help key kms add" [
+  ]
+
+  # Remove a KMS slot: what it held is re-keyed
+  export extern "keyward help key kms rm" [
   ]
 
   # Set, replace or remove the passphrase slot

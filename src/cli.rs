@@ -455,6 +455,10 @@ pub(crate) struct MetadataArgs {
     /// The secret holding the other half of a two-part credential (Twilio SID + token, AWS key id + secret)
     #[arg(long, value_name = "NAME")]
     pub paired_with: Option<String>,
+    /// The remote store this secret lives in too (see `keyward remote`): `rotate` stages and
+    /// promotes there as well (a secret pushed once is linked already)
+    #[arg(long, value_name = "REMOTE")]
+    pub remote: Option<String>,
     /// Allow this variable although it changes how programs start (PATH, BASH_ENV, LD_*, GIT_*, ...; repeatable)
     #[arg(long = "allow-var", value_name = "VAR")]
     pub allow_vars: Vec<String>,
@@ -1042,6 +1046,9 @@ pub(crate) enum KeyCommand {
     /// CI and teammate tokens (for KEYWARD_VAULT_KEY)
     #[command(subcommand, arg_required_else_help = true)]
     Token(TokenCommand),
+    /// Slots that a CI job's AWS identity unlocks through AWS KMS, with no stored token
+    #[command(subcommand, arg_required_else_help = true)]
+    Kms(KmsCommand),
     /// Set, replace or remove the passphrase slot
     #[command(after_help = "Examples:\n  keyward key passphrase\n  keyward key passphrase --remove")]
     Passphrase(PassphraseArgs),
@@ -1205,7 +1212,7 @@ A remote for an environment lives in that environment (only its holders read or 
     /// not add, and again after anyone changes it)
     #[command(after_help = "Examples:
   keyward remote list && keyward remote trust prod-aws
-  KEYWARD_TRUSTED_REMOTES=aws-sm://eu-west-1/myapp keyward pull prod-aws   # a CI runner
+  KEYWARD_TRUSTED_REMOTES=prod-aws=aws-sm://eu-west-1/myapp keyward pull prod-aws   # a CI runner
 
 Whoever can write the vault can add or re-point a remote; push and pull would then use your
 credentials on their location. push, pull and remote status refuse a remote this machine has
@@ -1374,6 +1381,37 @@ pub(crate) struct MemberEnvArgs {
     pub name: MemberNameArg,
     /// The environments (comma-separated or repeated)
     #[arg(long, value_name = "ENV", required = true, value_delimiter = ',', add = ArgValueCandidates::new(crate::complete::environments))]
+    pub env: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KmsCommand {
+    /// Add a KMS slot: a new identity, kept in the vault encrypted by the KMS key
+    #[command(after_help = "Examples:
+  keyward key kms add github-prod --key-id arn:aws:kms:eu-west-1:123456789012:key/1234abcd-… --env prod
+  AWS_REGION=eu-west-1 keyward key kms add ci --key-id alias/keyward-ci
+
+The slot is an ordinary recipient: anyone who re-keys the vault wraps to it without KMS. Its
+secret is encrypted by the key with an encryption context naming this vault and the slot, so
+the ciphertext opens nothing elsewhere. In CI, with the job's AWS identity (OIDC web identity,
+or any AWS credentials) allowed kms:Decrypt on the key, keyward unlocks with no
+KEYWARD_VAULT_KEY: the unlock chain tries KMS slots after your identity, only when AWS
+credentials are present, and never during completion. Adding needs kms:Encrypt.")]
+    Add(KmsAddArgs),
+    /// Remove a KMS slot: what it held is re-keyed
+    #[command(after_help = "Examples:\n  keyward key kms rm github-prod --yes")]
+    Rm(TokenRmArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KmsAddArgs {
+    /// 1-48 letters, digits, '.', '_', '-' or '@'
+    pub label: String,
+    /// The KMS key: its ARN (its region is used), or an id or alias/NAME with AWS_REGION
+    #[arg(long, value_name = "ARN_OR_ALIAS")]
+    pub key_id: String,
+    /// Limit the slot to this environment (repeatable); it also opens secrets with no environment
+    #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Vec<String>,
 }
 

@@ -26,7 +26,7 @@ fn index() -> Option<Vec<(String, Option<String>)>> {
     if let Some(index) = locked.clear_index() {
         return Some(index.into_iter().map(|(n, e)| (n.to_owned(), e.map(str::to_owned))).collect());
     }
-    let (_, opened) = unlock::unlock(&locked, Policy { passphrase: false }, &mut unlock::NoOne).ok()?;
+    let (_, opened) = unlock::unlock(&locked, Policy { passphrase: false, kms: false }, &mut unlock::NoOne).ok()?;
     locked.open(opened.key).ok()?.index().ok()
 }
 
@@ -80,7 +80,7 @@ fn slot_labels(kind: crate::vault::format::SlotKind) -> Vec<CompletionCandidate>
 /// The tags in use (tags are sealed: only a vault that opens without interaction offers them).
 pub(crate) fn tags() -> Vec<CompletionCandidate> {
     let Some(locked) = locked() else { return Vec::new() };
-    let Ok((_, opened)) = unlock::unlock(&locked, Policy { passphrase: false }, &mut unlock::NoOne) else {
+    let Ok((_, opened)) = unlock::unlock(&locked, Policy { passphrase: false, kms: false }, &mut unlock::NoOne) else {
         return Vec::new();
     };
     let Some(secrets) = locked.open(opened.key).ok().and_then(|v| v.secrets().ok()) else { return Vec::new() };
@@ -109,7 +109,7 @@ fn version_numbers(words: &[String]) -> Vec<CompletionCandidate> {
         return Vec::new();
     };
     let Some(locked) = locked() else { return Vec::new() };
-    let Ok((_, opened)) = unlock::unlock(&locked, Policy { passphrase: false }, &mut unlock::NoOne) else {
+    let Ok((_, opened)) = unlock::unlock(&locked, Policy { passphrase: false, kms: false }, &mut unlock::NoOne) else {
         return Vec::new();
     };
     let Some(secret) = locked.open(opened.key).ok().and_then(|v| v.find(name).ok().flatten()) else {

@@ -36,7 +36,7 @@ impl Context {
             out: Output::new(global.json, global.quiet, global.no_color),
             vault_flag: global.vault.clone(),
             now,
-            policy: Policy { passphrase: true },
+            policy: Policy { passphrase: true, kms: true },
             command: Cell::new(""),
             opened: RefCell::new(None),
             credential: RefCell::new(None),

@@ -69,6 +69,10 @@ pub(crate) fn apply(args: &MetadataArgs, meta: &mut Metadata, now: i64) -> Resul
         check_name(p)?;
         meta.ext.insert(ext::PAIRED_WITH.into(), p.clone());
     }
+    if let Some(r) = &args.remote {
+        let r = check("remote name", r, parse::label(r))?;
+        meta.ext.insert(ext::REMOTE.into(), r);
+    }
     let changed = *meta != before;
     if changed {
         meta.updated = now;

@@ -72,6 +72,11 @@ fn scan(template: &str) -> Result<Vec<(std::ops::Range<usize>, Reference<'_>)>, 
         let line = template[..open].matches('\n').count() + 1;
         let line_rest = &rest[..rest.find('\n').unwrap_or(rest.len())];
         let Some(close) = line_rest.find(CLOSE) else {
+            // An unclosed `{{ vault:` is someone else's business; an unclosed `{{ keyward:` ours.
+            if !trimmed.starts_with(SCHEME) {
+                at = inner_start;
+                continue;
+            }
             return Err(TemplateError::Malformed {
                 line,
                 reason: "a `{{ keyward:` reference is not closed with `}}` on its line",
@@ -147,6 +152,8 @@ mod tests {
 
     #[test]
     fn references_are_listed() {
+        // Someone else's unclosed `{{ vault:` is theirs.
+        assert!(references("x: {{ vault:whatever\n").unwrap().is_empty());
         let refs = references("{{ keyward:a }} {{ keyward:b@2 }}").unwrap();
         assert_eq!(refs.iter().map(|r| (r.name, r.version)).collect::<Vec<_>>(), [("a", "current"), ("b", "2")]);
     }

@@ -227,12 +227,11 @@ fn aws_round_trip_with_every_stage() {
     let (code, _, err) = run(&b, &["remote", "status", "aws"], &mut log);
     assert_eq!(code, 0, "{err}");
 
-    // A promotion here moves AWS's labels (UpdateSecretVersionStage), as a rotation function does.
+    // A promotion here moves AWS's labels (UpdateSecretVersionStage), as a rotation function
+    // does: the secret was pushed, so `rotate` reaches the remote itself.
     a.cmd().args(["rotate", "api", "--promote", "--force"]).assert().success();
-    let (_, out, _) = run(&a, &["remote", "status", "aws"], &mut log);
-    assert!(out.contains("local newer"), "{out}");
-    let (code, _, err) = run(&a, &["push", "aws"], &mut log);
-    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = run(&a, &["remote", "status", "aws"], &mut log);
+    assert_eq!(code, 0, "{out}");
     let labels = boto3(&endpoint, "print(json.dumps(labels('team/api')))");
     assert!(labels.contains(&format!("\"AWSCURRENT\": \"{V3}\"")), "{labels}");
     assert!(labels.contains(&format!("\"AWSPREVIOUS\": \"{V2}\"")), "{labels}");
@@ -319,7 +318,9 @@ fn kv_round_trip_and_check_and_set() {
     assert_eq!(b.get("db"), "kv-db-value-0002");
     assert!(b.cmd().args(["list", "--env", "staging"]).output().unwrap().stdout.windows(3).any(|w| w == b"api"));
 
-    // A concurrent writer, between keyward's read and its write.
+    // A concurrent writer, between keyward's read and its write. (The rotation itself, with the
+    // server out of reach, is local only.)
+    a.set("VAULT_ADDR", "http://127.0.0.1:9");
     a.cmd().args(["rotate", "api", "--no-verify"]).write_stdin("kv-ours-0004").assert().success();
     let upstream = bao.port;
     let rule = Arc::new(move |r: &Request, _: usize| {
@@ -422,7 +423,7 @@ fn credentials_and_failures() {
     ci.set("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/ci");
     ci.set("AWS_WEB_IDENTITY_TOKEN_FILE", token.to_str().unwrap());
     // A runner remembers nothing: it names the remotes it trusts.
-    ci.set("KEYWARD_TRUSTED_REMOTES", "aws-sm://us-east-1/c");
+    ci.set("KEYWARD_TRUSTED_REMOTES", "aws=aws-sm://us-east-1/c");
     seen.seen.lock().unwrap().clear();
     ci.cmd().args(["push", "aws"]).assert().success();
     let requests = seen.seen.lock().unwrap();
@@ -446,7 +447,7 @@ fn credentials_and_failures() {
     loopback_only(&mut off);
     off.set("AWS_ACCESS_KEY_ID", "AKIAX");
     off.set("AWS_SECRET_ACCESS_KEY", "x");
-    off.set("KEYWARD_TRUSTED_REMOTES", "aws-sm://us-east-1/c");
+    off.set("KEYWARD_TRUSTED_REMOTES", "aws=aws-sm://us-east-1/c");
     let out = off.cmd().args(["remote", "status", "aws"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -510,7 +511,9 @@ fn remotes_are_recorded_in_their_environment() {
     let err = String::from_utf8_lossy(&changed.stderr);
     assert!(err.contains("it was vault:secret/app/shared, it is now vault:secret/elsewhere"), "{err}");
     // A CI runner names what it trusts.
-    other.set("KEYWARD_TRUSTED_REMOTES", "vault:secret/elsewhere");
+    other.set("KEYWARD_TRUSTED_REMOTES", "other=vault:secret/elsewhere");
+    other.cmd().args(["remote", "status", "kv"]).assert().code(6);
+    other.set("KEYWARD_TRUSTED_REMOTES", "kv=vault:secret/elsewhere");
     other.cmd().args(["remote", "status", "kv"]).assert().code(1);
 
     // A name in use in another environment is refused (a vault-wide one would shadow it).
@@ -538,16 +541,17 @@ sm.create_secret(Name='app/stripe', SecretString='sk_live_4eC39HqLyjWDarjtT1zdp7
     env.set("AWS_DB", "aws-sm://us-east-1/app/db#password");
     env.set("KV_DB", "vault:secret/app/db#password");
     env.set("KV_OLD", "vault:secret/app/db#password@1");
-    env.set("NOT_A_REF", "vault: a word");
-    let script =
-        r#"printf '%s|%s|%s|%s\n' "$AWS_DB" "$KV_DB" "$KV_OLD" "$NOT_A_REF"; printf %s "$AWS_DB$KV_DB$KV_OLD" | wc -c"#;
+    env.set("NOT_A_REF", "vault: fix #42");
+    env.set("BANK_VAULTS", "vault:secret/data/app/db#password");
+    let script = r#"printf '%s|%s|%s|%s|%s\n' "$AWS_DB" "$KV_DB" "$KV_OLD" "$NOT_A_REF" "$BANK_VAULTS"; printf %s "$AWS_DB$KV_DB$KV_OLD" | wc -c"#;
     let out = env.cmd().args(["exec", "--", "sh", "-c", script]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     for value in ["ref-aws-pass-0001", "ref-kv-pass-0002", "ref-kv-pass-0003"] {
         assert!(!stdout.contains(value), "unmasked: {stdout}");
     }
-    assert!(stdout.contains("|vault: a word"), "{stdout}");
+    // Values that are not ours to resolve pass through as they are.
+    assert!(stdout.contains("|vault: fix #42|vault:secret/data/app/db#password"), "{stdout}");
     assert!(stdout.trim_end().ends_with("49"), "the three values, 17 + 16 + 16 bytes: {stdout}");
 
     // inject renders them too; other `{{ … }}` stay as they are.
@@ -574,4 +578,169 @@ sm.create_secret(Name='app/stripe', SecretString='sk_live_4eC39HqLyjWDarjtT1zdp7
     let out = live.cmd().args(["exec", "--", "true"]).output().unwrap();
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("aws-sm://us-east-1/app/nothere"));
+}
+
+/// A KMS slot: a CI job with only AWS credentials (here web identity through STS) unlocks with
+/// no KEYWARD_VAULT_KEY; the ciphertext replayed into another vault is refused by KMS (the
+/// encryption context names vault and slot); completion never asks KMS; removing the slot
+/// re-keys what it held.
+#[test]
+fn kms_slot_unlocks_ci_with_its_cloud_identity() {
+    let Some(moto) = moto() else { return };
+    let endpoint = format!("http://127.0.0.1:{}", moto.port);
+    let arn = boto3(
+        &endpoint,
+        "kms = boto3.client('kms', region_name='us-east-1', endpoint_url=sm.meta.endpoint_url, aws_access_key_id='t', aws_secret_access_key='t')\nprint(kms.create_key()['KeyMetadata']['Arn'])",
+    );
+    let arn = arn.trim();
+    let counter = proxy::start(moto.port, Arc::new(|_: &Request, _: usize| None));
+
+    let mut admin = Env::with_recovery_key();
+    aws_env(&mut admin, &counter.url);
+    admin.add("shared", "kms-shared-0001", &[]);
+    admin.add("prod/db", "kms-prod-0002", &["--env", "prod"]);
+    admin.add("dev/db", "kms-dev-0003", &["--env", "dev"]);
+    admin.cmd().args(["key", "kms", "add", "ci", "--key-id", arn, "--env", "prod"]).assert().success();
+    let text = std::fs::read_to_string(&admin.vault).unwrap();
+    assert!(text.lines().any(|l| l.starts_with("slot kms:ci ") && l.contains(" kms arn:aws:kms:us-east-1:")), "{text}");
+
+    // CI: nothing but its OIDC token and role.
+    let token = admin.path("oidc");
+    std::fs::write(&token, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaSJ9.c2ln").unwrap();
+    let mut ci = Env::new();
+    ci.vault = admin.vault.clone();
+    loopback_only(&mut ci);
+    ci.set("AWS_ENDPOINT_URL", &counter.url);
+    ci.set("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/ci");
+    ci.set("AWS_WEB_IDENTITY_TOKEN_FILE", token.to_str().unwrap());
+    assert_eq!(ci.get("prod/db"), "kms-prod-0002");
+    assert_eq!(ci.get("shared"), "kms-shared-0001");
+    let out = ci.cmd().args(["get", "dev/db"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    let status = ci.cmd().args(["key", "status"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("KMS key (ci)"),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
+    let decrypts = |p: &proxy::Proxy| {
+        p.seen.lock().unwrap().iter().filter(|r| r.header("x-amz-target") == Some("TrentService.Decrypt")).count()
+    };
+    assert!(decrypts(&counter) >= 2);
+    // A job that pins its keys asks KMS about no other.
+    ci.set("KEYWARD_KMS_KEYS", "arn:aws:kms:us-east-1:123456789012:key/not-this-one");
+    let out = ci.cmd().args(["get", "shared"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KEYWARD_KMS_KEYS"));
+    ci.extra.retain(|(k, _)| k != "KEYWARD_KMS_KEYS");
+    ci.set("KEYWARD_KMS_KEYS", arn);
+    assert_eq!(ci.get("shared"), "kms-shared-0001");
+
+    // Completion never asks KMS (it runs on every Tab).
+    let before = decrypts(&counter);
+    let out = ci
+        .cmd()
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "2")
+        .env("_CLAP_IFS", "\n")
+        .args(["--", "keyward", "get", ""])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(decrypts(&counter), before, "completion asked KMS");
+
+    // The slot's ciphertext replayed into another vault (by someone who holds that vault): KMS
+    // refuses it, its context names the first vault.
+    let blob = {
+        let doc = keyward::vault::v2::text::parse(text.as_bytes()).unwrap();
+        doc.slots.iter().find(|s| s.name.label == "ci").unwrap().kms.clone().unwrap()
+    };
+    let mut other = Env::with_recovery_key();
+    aws_env(&mut other, &counter.url);
+    other.add("other/secret", "kms-other-0004", &[]);
+    let mut vault = other.open_vault();
+    let stolen = keyward::sensitive::Key32::random();
+    vault.add_kms_slot("ci", &stolen, blob, 1_800_000_000, keyward::vault::slots::Access::All).unwrap();
+    vault.save().unwrap();
+    let mut thief = Env::new();
+    thief.vault = other.vault.clone();
+    loopback_only(&mut thief);
+    thief.set("AWS_ENDPOINT_URL", &counter.url);
+    thief.set("AWS_ACCESS_KEY_ID", "testing");
+    thief.set("AWS_SECRET_ACCESS_KEY", "testing");
+    let out = thief.cmd().args(["get", "other/secret"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not made for this vault and slot"), "{err}");
+
+    // Removing the slot re-keys what it held: the CI identity opens nothing any more.
+    let out = admin.cmd().args(["key", "kms", "rm", "ci", "--yes"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("re-keyed"));
+    ci.cmd().args(["get", "prod/db"]).assert().code(4);
+    for value in ["kms-shared-0001", "kms-prod-0002", "kms-dev-0003"] {
+        assert!(!files_text(&ci).contains(value));
+    }
+}
+
+/// Rotation reaches a linked remote: the new value is staged there first (AWSPENDING, a new KV
+/// version), promoted there after verification (labels moved, read back with boto3 and bao); a
+/// failed verification leaves the remote's current as it was.
+#[test]
+fn rotation_reaches_linked_remotes() {
+    let (Some(moto), Some(bao)) = (moto(), bao()) else { return };
+    let endpoint = format!("http://127.0.0.1:{}", moto.port);
+    let addr = format!("http://127.0.0.1:{}", bao.port);
+    let mut env = Env::with_recovery_key();
+    aws_env(&mut env, &endpoint);
+    kv_env(&mut env, &addr);
+    env.cmd().args(["remote", "add", "aws", "aws-sm://us-east-1/rot"]).assert().success();
+    env.cmd().args(["remote", "add", "kv", "vault:secret/rot", "--env", "prod"]).assert().success();
+    // Linked by a push, and by --remote before any push.
+    env.add("api", "sk_test_rotationOld000000000001", &["--provider", "stripe"]);
+    env.cmd().args(["push", "aws"]).assert().success();
+    env.add("db", "rot-db-old-0001", &["--env", "prod", "--remote", "kv"]);
+
+    let out = env
+        .cmd()
+        .args(["rotate", "api", "--no-verify"])
+        .write_stdin("sk_test_rotationNew000000000002")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("staged in remote aws too") && err.contains("promoted in remote aws too"), "{err}");
+    let labels = boto3(&endpoint, "print(json.dumps(labels('rot/api')))");
+    assert!(labels.contains("\"AWSCURRENT\": \"sk_test_rotationNew000000000002\""), "{labels}");
+    assert!(labels.contains("\"AWSPREVIOUS\": \"sk_test_rotationOld000000000001\""), "{labels}");
+    assert!(!labels.contains("AWSPENDING"), "{labels}");
+    env.cmd().args(["remote", "status", "aws"]).assert().success();
+
+    // A value that fails verification: pending there too, current untouched.
+    env.cmd().args(["rotate", "api"]).write_stdin("not-a-stripe-key-rotation-03").assert().code(1);
+    let labels = boto3(&endpoint, "print(json.dumps(labels('rot/api')))");
+    assert!(labels.contains("\"AWSCURRENT\": \"sk_test_rotationNew000000000002\""), "{labels}");
+    assert!(labels.contains("\"AWSPENDING\": \"not-a-stripe-key-rotation-03\""), "{labels}");
+    // Discarded here, discarded there: no one promotes it in AWS, no pull brings it back.
+    let out = env.cmd().args(["rotate", "api", "--abort", "--yes"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("discarded in remote aws too"));
+    let labels = boto3(&endpoint, "print(json.dumps(labels('rot/api')))");
+    assert!(!labels.contains("AWSPENDING"), "{labels}");
+    env.cmd().args(["remote", "status", "aws"]).assert().success();
+
+    // KV: the linked secret is written on its first rotation, then promoted by its metadata.
+    env.cmd().args(["rotate", "db", "--no-verify"]).write_stdin("rot-db-new-0002").assert().success();
+    assert_eq!(bao_cli(&addr, &["kv", "get", "-mount=secret", "-field=value", "rot/db"]), "rot-db-new-0002");
+    let meta = bao_cli(&addr, &["kv", "metadata", "get", "-mount=secret", "rot/db"]);
+    // Version 1 the old value (written when it was staged), 2 the new one, relabelled current.
+    assert!(meta.contains("keyward-current:2") && meta.contains("keyward-previous:1"), "{meta}");
+    assert!(!meta.contains("keyward-pending:"), "{meta}");
+    env.cmd().args(["remote", "status", "kv"]).assert().success();
+
+    // A remote out of reach: the local rotation is done, with a warning naming the fix.
+    env.set("VAULT_ADDR", "http://127.0.0.1:9");
+    let out = env.cmd().args(["rotate", "db", "--no-verify"]).write_stdin("rot-db-new-0003").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("remote kv was not updated"));
+    assert_eq!(env.get("db"), "rot-db-new-0003");
 }

@@ -104,7 +104,7 @@ pub(super) fn run(ctx: &Context) -> Result<Outcome> {
                     .into(),
             );
         }
-        match unlock::unlock(locked, Policy { passphrase: true }, &mut unlock::NoOne) {
+        match unlock::unlock(locked, Policy { passphrase: true, kms: true }, &mut unlock::NoOne) {
             Ok((credential, _)) => add("unlock", Status::Ok, format!("opens now with the {}", credential.describe())),
             Err(e) => add("unlock", Status::Fail, format!("{e} — {}", e.hint())),
         }

@@ -160,7 +160,10 @@ fn remote_references() -> Result<Vec<(String, String, crate::remote::reference::
         let Ok(text) = std::str::from_utf8(&v) else { continue };
         match crate::remote::reference::Reference::parse(text) {
             None => {}
-            Some(Err(reason)) => return Err(Error::invalid("reference", text, reason)),
+            // Named by its variable: a value that merely looks like a reference may be a secret.
+            Some(Err(reason)) => {
+                return Err(Error::invalid("reference", format!("in {}", k.to_string_lossy()), reason));
+            }
             Some(Ok(r)) => found.push((k.to_string_lossy().into_owned(), text.to_owned(), r)),
         }
     }

@@ -187,7 +187,7 @@ fn textconv(file: &Path, ctx: &Context) -> Result<Outcome> {
             (d.head.name.clone(), d.head.generation, data_encoding::HEXLOWER.encode(&d.head.key_id[..4]), keys, lines)
         })
         .collect();
-    let opened = unlock::unlock(&locked, Policy { passphrase: false }, &mut unlock::NoOne).ok();
+    let opened = unlock::unlock(&locked, Policy { passphrase: false, kms: false }, &mut unlock::NoOne).ok();
     let vault = opened.and_then(|(_, o)| locked.open(o.key).ok());
     // Every secret this machine can read, decoded once (not a lookup per line).
     let readable_secrets: std::collections::HashMap<String, crate::vault::secret::Secret> = vault
@@ -275,7 +275,7 @@ fn side(path: &Path, what: &str) -> Result<text::Document> {
 /// A side opened with whatever unlocks it here without asking; `None` when nothing does.
 fn opened(path: &Path) -> Option<crate::vault::Vault> {
     let locked = Locked::read(path).ok()?;
-    let (_, unlocked) = unlock::unlock(&locked, Policy { passphrase: false }, &mut unlock::NoOne).ok()?;
+    let (_, unlocked) = unlock::unlock(&locked, Policy { passphrase: false, kms: false }, &mut unlock::NoOne).ok()?;
     locked.open(unlocked.key).ok()
 }
 

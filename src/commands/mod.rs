@@ -67,6 +67,8 @@ pub(crate) fn name(command: &Command) -> &'static str {
         Command::Key(KeyCommand::Token(TokenCommand::Add(_))) => "key token add",
         Command::Key(KeyCommand::Token(TokenCommand::List)) => "key token list",
         Command::Key(KeyCommand::Token(TokenCommand::Rm(_))) => "key token rm",
+        Command::Key(KeyCommand::Kms(crate::cli::KmsCommand::Add(_))) => "key kms add",
+        Command::Key(KeyCommand::Kms(crate::cli::KmsCommand::Rm(_))) => "key kms rm",
         Command::Key(KeyCommand::Passphrase(_)) => "key passphrase",
         Command::Key(KeyCommand::Recovery(_)) => "key recovery",
         Command::Key(KeyCommand::Import(_)) => "key import",

@@ -26,7 +26,7 @@ pub(super) fn run(args: PullArgs, ctx: &Context) -> Result<Outcome> {
     let vault = ctx.open()?;
     let (remote, backend) = super::remote::connect(ctx, &vault, &args.remote.remote)?;
     let rows = super::remote::compare(ctx, &vault, &remote, backend.as_ref(), &args.names)?;
-    super::push::refuse_diverged(&rows, args.force, "pull")?;
+    super::remote::refuse_diverged(&rows, args.force, "pull")?;
     let to_pull: Vec<&Compared> = rows
         .iter()
         .filter(|r| match r.state {
@@ -90,7 +90,7 @@ pub(super) fn run(args: PullArgs, ctx: &Context) -> Result<Outcome> {
         Ok((pulled, rejected))
     })?;
     let in_sync = sync::unrecorded(&rows, &remote);
-    super::push::record_sync(ctx, &remote, in_sync.iter())?;
+    super::remote::record_sync(ctx, &remote, in_sync.iter())?;
 
     let audit: Vec<serde_json::Value> = ready
         .iter()

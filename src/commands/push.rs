@@ -8,7 +8,7 @@ use crate::cli::PushArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::remote::sync::{self, Compared, State};
-use crate::remote::{CONCURRENCY, Entry, Push, RemoteError, parallel};
+use crate::remote::{CONCURRENCY, Entry, RemoteError, parallel};
 
 pub(super) fn run(args: PushArgs, ctx: &Context) -> Result<Outcome> {
     let vault = ctx.open()?;
@@ -24,7 +24,7 @@ pub(super) fn run(args: PushArgs, ctx: &Context) -> Result<Outcome> {
         }
     }
     let rows = super::remote::compare(ctx, &vault, &remote, backend.as_ref(), &args.names)?;
-    refuse_diverged(&rows, args.force, "push")?;
+    super::remote::refuse_diverged(&rows, args.force, "push")?;
     let to_push: Vec<&Compared> = rows
         .iter()
         .filter(|r| match r.state {
@@ -47,14 +47,7 @@ pub(super) fn run(args: PushArgs, ctx: &Context) -> Result<Outcome> {
     let bar = ctx.out.progress(to_push.len(), "{bar:30} {pos}/{len} pushed");
     let results = parallel(&to_push, CONCURRENCY, |row| {
         let secret = row.local.as_ref().expect("a pushed secret is here");
-        let push = Push {
-            name: &secret.name,
-            versions: sync::uploads(&key, secret),
-            tags: sync::tags(secret),
-            seen: row.entry.as_ref(),
-            write_current: writes_current(&key, &remote, secret, row.entry.as_ref()),
-        };
-        let result = backend.push(&push);
+        let result = sync::push_secret(&key, &remote, backend.as_ref(), secret, row.entry.as_ref());
         if let Some(b) = &bar {
             b.inc(1);
         }
@@ -65,28 +58,12 @@ pub(super) fn run(args: PushArgs, ctx: &Context) -> Result<Outcome> {
     }
 
     // What each side now holds, for the sync records; failures reported each.
-    // A write that is not what the remote now holds as current (someone wrote after it) is
-    // not recorded as in sync.
     let mut pushed: Vec<(String, u32, Entry)> = Vec::new();
     let mut failed: Vec<(String, RemoteError)> = Vec::new();
     for (row, result) in to_push.iter().zip(results) {
-        let secret = row.local.as_ref().expect("a pushed secret is here");
-        let Some(current) = secret.current() else { continue };
-        let ours = crate::remote::version_token(&key, &secret.name, current.id, &current.value);
-        let wrote_current = writes_current(&key, &remote, secret, row.entry.as_ref());
-        let expected = |e: &Entry| {
-            if wrote_current {
-                e.token_of(crate::vault::secret::Stage::Current) == Some(ours.as_str())
-            } else {
-                e.current() == row.entry.as_ref().and_then(Entry::current)
-            }
-        };
+        let current = row.local.as_ref().and_then(crate::vault::secret::Secret::current).map_or(0, |v| v.id);
         match result {
-            Ok(entry) if expected(&entry) => pushed.push((row.name.clone(), current.id, entry)),
-            Ok(_) => failed.push((
-                row.name.clone(),
-                RemoteError::Conflict(format!("{} changed in the remote while it was pushed", row.name)),
-            )),
+            Ok(entry) => pushed.push((row.name.clone(), current, entry)),
             Err(e) => failed.push((row.name.clone(), e)),
         }
     }
@@ -94,7 +71,7 @@ pub(super) fn run(args: PushArgs, ctx: &Context) -> Result<Outcome> {
     // and audited before the error.
     let fatal = failed.iter().position(|(_, e)| e.is_fatal()).map(|i| failed.remove(i).1);
     let in_sync = sync::unrecorded(&rows, &remote);
-    record_sync(ctx, &remote, pushed.iter().chain(&in_sync))?;
+    super::remote::record_sync(ctx, &remote, pushed.iter().chain(&in_sync))?;
 
     let fingerprints: Vec<serde_json::Value> = pushed
         .iter()
@@ -137,64 +114,4 @@ pub(super) fn run(args: PushArgs, ctx: &Context) -> Result<Outcome> {
         });
     }
     Ok(if failed.is_empty() { Outcome::Success } else { Outcome::ChecksFailed })
-}
-
-/// Whether a push writes `secret`'s current version: not when the remote's current already is
-/// it (keyward's token, or the sync record says so).
-fn writes_current(
-    key: &crate::remote::TokenKey,
-    remote: &crate::remote::Remote,
-    secret: &crate::vault::secret::Secret,
-    seen: Option<&Entry>,
-) -> bool {
-    let (Some(seen), Some(current)) = (seen, secret.current()) else { return true };
-    let ours = crate::remote::version_token(key, &secret.name, current.id, &current.value);
-    let recorded = sync::record(secret, remote)
-        .is_some_and(|r| r.current.0 == current.id && Some(r.current.1.as_str()) == seen.current());
-    seen.token_of(crate::vault::secret::Stage::Current) != Some(ours.as_str()) && !recorded
-}
-
-/// Secrets changed on both sides stop a push or pull before anything is written, unless
-/// `--force`.
-pub(super) fn refuse_diverged(rows: &[Compared], force: bool, what: &str) -> Result<()> {
-    let diverged: Vec<&str> = rows.iter().filter(|r| r.state == State::Diverged).map(|r| r.name.as_str()).collect();
-    if diverged.is_empty() || force {
-        return Ok(());
-    }
-    Err(Error::Refused(
-        format!("changed both here and in the remote: {}; nothing was written", diverged.join(", ")),
-        if what == "push" {
-            "pull to take the remote's value, or push --force to replace it"
-        } else {
-            "push to replace the remote's value, or pull --force to take it"
-        },
-    ))
-}
-
-/// Records, in each secret whose current version is still the one synced, the versions both
-/// sides now hold.
-pub(super) fn record_sync<'a>(
-    ctx: &Context,
-    remote: &crate::remote::Remote,
-    synced: impl Iterator<Item = &'a (String, u32, Entry)>,
-) -> Result<()> {
-    let synced: Vec<&(String, u32, Entry)> = synced.filter(|(_, _, e)| e.current().is_some()).collect();
-    if synced.is_empty() {
-        return Ok(());
-    }
-    ctx.modify(|vault, _| {
-        let mut records = vault.records()?;
-        for (name, local, entry) in &synced {
-            records
-                .update(name, |secret, _| {
-                    if secret.current().map(|v| v.id) == Some(*local) {
-                        sync::set_record(secret, remote, entry);
-                    }
-                    Ok::<_, Error>(())
-                })
-                .map_err(|e| vault.locate(e))?;
-        }
-        vault.set_records(records);
-        Ok(())
-    })
 }

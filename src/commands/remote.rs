@@ -10,7 +10,7 @@ use crate::cli::{RemoteAddArgs, RemoteCommand, RemoteStatusArgs};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::remote::sync::{self, Compared, State};
-use crate::remote::{self, Backend, Location, Remote};
+use crate::remote::{self, Backend, Entry, Location, Remote};
 use crate::vault::Vault;
 
 pub(super) fn run(command: RemoteCommand, ctx: &Context) -> Result<Outcome> {
@@ -188,7 +188,8 @@ fn seen_as(remote: &Remote) -> String {
     format!("{} {}", remote.location.url(), remote.env.as_deref().unwrap_or("-"))
 }
 
-/// The environment variable that lists remote URLs a machine with no memory (a CI runner) trusts.
+/// The environment variable that lists the remotes (`NAME=URL`) a machine with no memory (a CI
+/// runner) trusts.
 const TRUSTED_VAR: &str = "KEYWARD_TRUSTED_REMOTES";
 
 /// Refuses a remote this machine has not trusted as it is now: one new to it, or one that points
@@ -198,8 +199,11 @@ const TRUSTED_VAR: &str = "KEYWARD_TRUSTED_REMOTES";
 /// listed in `KEYWARD_TRUSTED_REMOTES`.
 fn check_trusted(vault: &Vault, remote: &Remote) -> Result<()> {
     let url = remote.location.url();
+    // `NAME=URL` pairs: a trusted place under another name (a vault-wide remote added at the
+    // URL of an environment's store) is not trusted.
     let listed = std::env::var(TRUSTED_VAR).unwrap_or_default();
-    if listed.split([',', ' ', '\n']).any(|u| u.trim() == url) {
+    let wanted = format!("{}={url}", remote.name);
+    if listed.split([',', ' ', '\n']).any(|u| u.trim() == wanted) {
         return Ok(());
     }
     let seen = seen_remotes(vault).map(|(_, s)| s).unwrap_or_default();
@@ -217,7 +221,7 @@ fn check_trusted(vault: &Vault, remote: &Remote) -> Result<()> {
     };
     Err(Error::Refused(
         format!("remote {} is {what}", remote.name),
-        "check it (`keyward remote list`, the vault's history), then `keyward remote trust NAME`; on a CI runner, list its URL in KEYWARD_TRUSTED_REMOTES",
+        "check it (`keyward remote list`, the vault's history), then `keyward remote trust NAME`; on a CI runner, list NAME=URL in KEYWARD_TRUSTED_REMOTES",
     ))
 }
 
@@ -242,4 +246,49 @@ fn remember(vault: &Vault, remote: &Remote) -> bool {
     let Some((file, mut seen)) = seen_remotes(vault) else { return false };
     seen.insert(remote.name.clone(), seen_as(remote));
     remember_remotes(&file, &seen)
+}
+
+/// Secrets changed on both sides stop a push or pull before anything is written, unless
+/// `--force`.
+pub(super) fn refuse_diverged(rows: &[Compared], force: bool, what: &str) -> Result<()> {
+    let diverged: Vec<&str> = rows.iter().filter(|r| r.state == State::Diverged).map(|r| r.name.as_str()).collect();
+    if diverged.is_empty() || force {
+        return Ok(());
+    }
+    Err(Error::Refused(
+        format!("changed both here and in the remote: {}; nothing was written", diverged.join(", ")),
+        if what == "push" {
+            "pull to take the remote's value, or push --force to replace it"
+        } else {
+            "push to replace the remote's value, or pull --force to take it"
+        },
+    ))
+}
+
+/// Records, in each secret whose current version is still the one synced, the versions both
+/// sides now hold.
+pub(super) fn record_sync<'a>(
+    ctx: &Context,
+    remote: &crate::remote::Remote,
+    synced: impl Iterator<Item = &'a (String, u32, Entry)>,
+) -> Result<()> {
+    let synced: Vec<&(String, u32, Entry)> = synced.filter(|(_, _, e)| e.current().is_some()).collect();
+    if synced.is_empty() {
+        return Ok(());
+    }
+    ctx.modify(|vault, _| {
+        let mut records = vault.records()?;
+        for (name, local, entry) in &synced {
+            records
+                .update(name, |secret, _| {
+                    if secret.current().map(|v| v.id) == Some(*local) {
+                        sync::set_record(secret, remote, entry);
+                    }
+                    Ok::<_, Error>(())
+                })
+                .map_err(|e| vault.locate(e))?;
+        }
+        vault.set_records(records);
+        Ok(())
+    })
 }

@@ -16,6 +16,7 @@ use crate::output::sanitize;
 use crate::parse;
 use crate::providers::check::{Checker, Verdict};
 use crate::providers::{Provider, Registry};
+use crate::remote::sync::{self, Judged, State};
 use crate::rotation;
 use crate::sensitive::SecretValue;
 use crate::vault::Vault;
@@ -120,6 +121,7 @@ impl Step<'_> {
         event.fingerprint = self.ctx.fingerprint(value.expose());
         self.ctx.audit(event, true)?;
         self.ctx.out.notice(&format!("stored the new value of {} as pending version {version}", sanitize(self.name)));
+        self.reach_remotes("staged");
 
         let check = if args.no_verify {
             Check::Passed("skipped (--no-verify)".into())
@@ -145,6 +147,96 @@ impl Step<'_> {
             })?;
         }
         self.promote_or_keep(pending.id, check)
+    }
+
+    /// Carries this step to the remotes the secret is linked to (`--remote`, or pushed or pulled
+    /// once): a pending value is staged there (`AWSPENDING`, a new KV version), a promotion moves
+    /// the stages there. The local step is done and stays done: a remote out of reach, or one
+    /// that changed on its own since the last sync, is a warning naming the fix.
+    fn reach_remotes(&self, what: &str) {
+        let Ok(vault) = self.ctx.open() else { return };
+        let Ok(secret) = vault.get(self.name) else { return };
+        for (name, explicit) in sync::linked(&secret) {
+            match self.reach_remote(&vault, &secret, &name, explicit, what) {
+                Ok(true) => self.ctx.out.notice(&format!("{what} in remote {name} too")),
+                Ok(false) => {}
+                Err(e) => self.ctx.out.warn(&format!(
+                    "remote {name} was not updated ({}): run `keyward push {name}` when it can be",
+                    e.to_string().trim_start_matches(&format!("remote {name}: "))
+                )),
+            }
+        }
+    }
+
+    /// Takes an aborted pending value off the remotes it was staged in (`secret` as it was before
+    /// the abort), so that no one promotes it there and a pull does not bring it back.
+    fn abort_in_remotes(&self, secret: &Secret) {
+        let Some(pending) = rotation::pending(secret) else { return };
+        let Ok(vault) = self.ctx.open() else { return };
+        let Ok(key) = crate::remote::TokenKey::of(&vault) else { return };
+        let token = crate::remote::version_token(&key, &secret.name, pending.id, &pending.value);
+        for (name, _) in sync::linked(secret) {
+            let result = (|| -> Result<bool> {
+                let (_, backend) = super::remote::connect(self.ctx, &vault, &name)?;
+                let failed = |error| Error::Remote { remote: name.clone(), error };
+                let Some(entry) = backend.describe(self.name).map_err(failed)? else { return Ok(false) };
+                if entry.token_of(Stage::Pending) != Some(token.as_str()) {
+                    return Ok(false);
+                }
+                backend.drop_pending(&entry).map_err(failed)?;
+                Ok(true)
+            })();
+            match result {
+                Ok(true) => self.ctx.out.notice(&format!("discarded in remote {name} too")),
+                Ok(false) => {}
+                Err(e) => self.ctx.out.warn(&format!("the pending value is still staged in remote {name}: {e}")),
+            }
+        }
+    }
+
+    /// Pushes this secret's state to remote `name`; false when it had it already.
+    fn reach_remote(&self, vault: &Vault, secret: &Secret, name: &str, explicit: bool, what: &str) -> Result<bool> {
+        let remote = crate::remote::find(vault, name)?;
+        // A link by sync record holds only for the place it was made with (a remote removed
+        // and added elsewhere is not written to unasked).
+        if !explicit && sync::record(secret, &remote).is_none() {
+            return Ok(false);
+        }
+        // KV readers of "the latest version" would get an unverified value: KV gets the
+        // promotion only. (AWS readers of AWSCURRENT do not see AWSPENDING.)
+        if what == "staged" && matches!(remote.location, crate::remote::Location::Kv { .. }) {
+            return Ok(false);
+        }
+        let (remote, backend) = super::remote::connect(self.ctx, vault, name)?;
+        if remote.env != secret.env {
+            return Err(Error::Refused(
+                format!("it holds another environment than {}", self.name),
+                "see `keyward remote list`",
+            ));
+        }
+        let failed = |error| Error::Remote { remote: name.to_owned(), error };
+        let key = crate::remote::TokenKey::of(vault)?;
+        let seen = backend.describe(self.name).map_err(failed)?;
+        match sync::judge(&key, Some(secret), seen.as_ref(), &remote) {
+            Judged::Known(State::InSync) => return Ok(false),
+            Judged::Known(State::LocalNewer | State::OnlyHere) => {}
+            _ => {
+                return Err(Error::Refused(
+                    format!("{} changed there since the last sync", self.name),
+                    "run `keyward remote status`",
+                ));
+            }
+        }
+        let entry = sync::push_secret(&key, &remote, backend.as_ref(), secret, seen.as_ref()).map_err(failed)?;
+        let current = secret.current().map_or(0, |v| v.id);
+        super::remote::record_sync(self.ctx, &remote, [(self.name.to_owned(), current, entry)].iter())?;
+        self.ctx.audit(
+            Event::new("push")
+                .secret(self.name)
+                .details(json!({"remote": name, "pushed": [self.name], "by": "rotate"})),
+            true,
+        )?;
+        Ok(true)
     }
 
     /// Checks a pending value: the provider's online checks when it has any, else its formats.
@@ -244,6 +336,7 @@ impl Step<'_> {
         }
         let details = json!({"current": promoted.current, "previous": promoted.previous.map(|p| p.0), "revoked": promoted.revoked, "verified": how});
         self.ctx.audit(Event::new("rotate.promoted").secret(self.name).details(details), true)?;
+        self.reach_remotes("promoted");
         if self.ctx.out.json {
             self.ctx.out.json(&json!({
                 "name": self.name,
@@ -291,6 +384,7 @@ impl Step<'_> {
         }
         let id = self.change(|s, _| rotation::abort(s))?;
         self.ctx.audit(Event::new("rotate.aborted").secret(self.name).details(json!({"version": id})), true)?;
+        self.abort_in_remotes(&secret);
         if self.ctx.out.json {
             self.ctx.out.json(&json!({"name": self.name, "discarded": id}));
         } else {

@@ -48,8 +48,9 @@ fn has_metadata(m: &MetadataArgs) -> bool {
         tags,
         note,
         paired_with,
+        remote,
         allow_vars,
     } = m;
-    [provider, env, var, expires, rotate_every, rate_limit, note, paired_with].iter().any(|o| o.is_some())
+    [provider, env, var, expires, rotate_every, rate_limit, note, paired_with, remote].iter().any(|o| o.is_some())
         || [scopes, allow_ips, allow_origins, tags, allow_vars].iter().any(|v| !v.is_empty())
 }

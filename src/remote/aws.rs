@@ -44,6 +44,10 @@ fn env_secret(name: &str) -> Option<Zeroizing<String>> {
 /// The endpoint of `service` (`SECRETS_MANAGER`, `STS`, `KMS`): `AWS_ENDPOINT_URL_<SERVICE>`,
 /// then `AWS_ENDPOINT_URL`, then AWS's own for the region.
 pub fn endpoint(service_env: &str, host_prefix: &str, region: &str) -> Result<reqwest::Url, RemoteError> {
+    // The region becomes part of a host name: from a vault (a KMS slot's ARN) it is hostile input.
+    if !sound_region(region) {
+        return Err(RemoteError::Setup(format!("{:?} is not an AWS region", crate::sanitize::sanitize(region))));
+    }
     let (text, from) = match env(&format!("AWS_ENDPOINT_URL_{service_env}")).or_else(|| env("AWS_ENDPOINT_URL")) {
         Some(url) => (url, "AWS_ENDPOINT_URL"),
         None => (format!("https://{host_prefix}.{region}.amazonaws.com/"), "the region"),
@@ -54,6 +58,15 @@ pub fn endpoint(service_env: &str, host_prefix: &str, region: &str) -> Result<re
         return Err(RemoteError::Setup(format!("{from} must be an http(s) URL")));
     }
     Ok(url)
+}
+
+/// An AWS region as this uses it in host names: `eu-west-1`, `us-gov-west-1`.
+pub fn sound_region(region: &str) -> bool {
+    (3..=32).contains(&region.len())
+        && region.contains('-')
+        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !region.starts_with('-')
+        && !region.ends_with('-')
 }
 
 /// A profile's keys from an INI file (`[name]`, or `[profile name]` in the config file).
@@ -240,7 +253,7 @@ fn aws_error(resp: &Response) -> (String, String) {
 }
 
 impl JsonApi {
-    pub fn connect(service: &'static str, service_env: &str, region: &str) -> Result<JsonApi, RemoteError> {
+    pub(super) fn connect(service: &'static str, service_env: &str, region: &str) -> Result<JsonApi, RemoteError> {
         let client = http::client(None)?;
         let url = endpoint(service_env, service, region)?;
         let creds = credentials(&client, region)?;
@@ -506,6 +519,15 @@ impl SecretsManager {
 }
 
 impl Backend for SecretsManager {
+    fn drop_pending(&self, entry: &Entry) -> Result<(), RemoteError> {
+        let Some(pending) = entry.id_of(Stage::Pending) else { return Ok(()) };
+        let id = format!("{}/{}", self.prefix, entry.name);
+        let body = serde_json::json!({"SecretId": id, "VersionStage": "AWSPENDING", "RemoveFromVersionId": pending});
+        self.call("UpdateSecretVersionStage", &body, 0)?
+            .map(drop)
+            .map_err(|e| self.refused(&entry.name, "UpdateSecretVersionStage", e))
+    }
+
     fn list(&self) -> Result<Vec<Entry>, RemoteError> {
         #[derive(Deserialize)]
         struct Page {

@@ -62,7 +62,12 @@ pub(super) fn send(
                     return Ok(response);
                 }
             }
-            Err(e) if last || !(e.is_connect() || e.is_timeout() || e.is_request()) => {
+            // A refused connection is tried three times, not six: nobody is listening.
+            Err(e)
+                if last
+                    || (e.is_connect() && attempt >= 3)
+                    || !(e.is_connect() || e.is_timeout() || e.is_request()) =>
+            {
                 return Err(RemoteError::Unreachable(describe(what, &e)));
             }
             Err(_) => {}

@@ -245,6 +245,25 @@ impl Kv {
 }
 
 impl Backend for Kv {
+    fn drop_pending(&self, entry: &Entry) -> Result<(), RemoteError> {
+        if entry.id_of(Stage::Pending).is_none() {
+            return Ok(());
+        }
+        let mut custom = entry.foreign.clone();
+        custom.extend(entry.tags.clone());
+        for stage in [Stage::Current, Stage::Previous] {
+            if let Some(v) = entry.id_of(stage) {
+                custom.insert(format!("keyward-{}", stage.as_str()), v.to_owned());
+            }
+            if let Some(t) = entry.token_of(stage) {
+                custom.insert(format!("keyward-{}-token", stage.as_str()), t.to_owned());
+            }
+        }
+        let what = format!("Vault metadata of {}/{}", self.path, entry.name);
+        let body = http::json_body(&serde_json::json!({ "custom_metadata": custom }), 0);
+        self.request(&what, Method::Post, self.url("metadata", Some(&entry.name)), Some(&body)).map(drop)
+    }
+
     fn list(&self) -> Result<Vec<Entry>, RemoteError> {
         #[derive(Deserialize)]
         struct Keys {

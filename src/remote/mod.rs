@@ -14,6 +14,7 @@
 
 pub mod aws;
 mod http;
+pub mod kms;
 pub mod kv;
 pub mod reference;
 pub mod sync;
@@ -68,10 +69,7 @@ impl Location {
         };
         if let Some(rest) = url.strip_prefix("aws-sm://") {
             let (region, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            let region_ok = (3..=32).contains(&region.len())
-                && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && region.contains('-');
-            if !region_ok {
+            if !aws::sound_region(region) {
                 return Err(format!("{region:?} is not an AWS region (like eu-west-1)"));
             }
             let prefix = join(prefix);
@@ -324,6 +322,8 @@ pub trait Backend: Sync {
     fn fetch(&self, entry: &Entry, stage: Stage) -> Result<Option<SecretValue>, RemoteError>;
     /// Writes the versions of `push` and its tags; returns the new entry.
     fn push(&self, push: &Push<'_>) -> Result<Entry, RemoteError>;
+    /// Takes the pending stage off a secret (a rotation aborted here); the version stays.
+    fn drop_pending(&self, entry: &Entry) -> Result<(), RemoteError>;
 }
 
 /// `f` over `items` on up to `threads` threads, results in order: requests to a store are

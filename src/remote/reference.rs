@@ -33,12 +33,15 @@ impl Reference {
         if let Some(rest) = text.strip_prefix("aws-sm://") {
             return Some(Self::parse_aws(rest));
         }
-        // `vault:` is a word other values may start with: only the whole form is a reference.
+        // `vault:` is a word other values start with (a commit title "vault: fix #42"), and
+        // Bank-Vaults' webhook has its own `vault:MOUNT/data/PATH#KEY`: only the whole form,
+        // with a path that is not an API path, is ours; anything else is left as it is.
         let rest = text.strip_prefix("vault:")?;
-        if !rest.contains('#') || rest.starts_with("//") {
-            return None;
+        let reference = Self::parse_kv(rest).ok()?;
+        match &reference {
+            Reference::Kv { path, .. } if path.starts_with("data/") || path.starts_with("metadata/") => None,
+            _ => Some(Ok(reference)),
         }
-        Some(Self::parse_kv(rest))
     }
 
     fn parse_aws(rest: &str) -> Result<Reference, String> {
@@ -57,10 +60,7 @@ impl Reference {
             None => (rest, None),
         };
         let (region, id) = rest.split_once('/').ok_or("expected aws-sm://REGION/NAME")?;
-        let region_ok = (3..=32).contains(&region.len())
-            && region.contains('-')
-            && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !region_ok {
+        if !super::aws::sound_region(region) {
             return Err(format!("{region:?} is not an AWS region"));
         }
         if !segments_ok(id, "+=@") {
@@ -125,16 +125,18 @@ mod tests {
             r,
             Reference::Kv { mount: "secret".into(), path: "app/db".into(), field: "password".into(), version: Some(3) }
         );
-        assert!(Reference::parse("vault:is just a word").is_none());
-        assert!(Reference::parse("plain").is_none());
-        for bad in [
-            "aws-sm://evil.example.com/x",
-            "aws-sm://eu-west-1/x@LATEST",
-            "aws-sm://eu-west-1/../x",
+        for not_ours in [
+            "vault:is just a word",
+            "vault: fix #42",
+            "vault:secret/data/accounts/aws#AWS_SECRET_ACCESS_KEY",
             "vault:secret/x#f@0",
             "vault:secret#f",
             "vault:secret/a b#f",
+            "plain",
         ] {
+            assert!(Reference::parse(not_ours).is_none(), "{not_ours}");
+        }
+        for bad in ["aws-sm://evil.example.com/x", "aws-sm://eu-west-1/x@LATEST", "aws-sm://eu-west-1/../x"] {
             assert!(matches!(Reference::parse(bad), Some(Err(_))), "{bad}");
         }
         assert!(Reference::parse("vault://evil.example.com/x#f").is_none());

@@ -265,6 +265,62 @@ pub fn uploads<'a>(key: &TokenKey, secret: &'a Secret) -> Vec<Upload<'a>> {
         .collect()
 }
 
+/// Whether a push writes `secret`'s current version: not when the remote's current already is
+/// it (keyward's token, or the sync record says so).
+fn writes_current(key: &TokenKey, remote: &Remote, secret: &Secret, seen: Option<&Entry>) -> bool {
+    let (Some(seen), Some(current)) = (seen, secret.current()) else { return true };
+    let ours = version_token(key, &secret.name, current.id, &current.value);
+    let recorded = record(secret, remote)
+        .is_some_and(|r| r.current.0 == current.id && Some(r.current.1.as_str()) == seen.current());
+    seen.token_of(Stage::Current) != Some(ours.as_str()) && !recorded
+}
+
+/// Pushes one secret, whose remote entry was `seen`: its current version (unless the remote has
+/// it), a pending one, and on first push its previous one. The entry returned is what the
+/// remote now holds; one whose current is not what was meant (someone wrote after this push) is
+/// a conflict, never recorded as in sync.
+pub fn push_secret(
+    key: &TokenKey,
+    remote: &Remote,
+    backend: &dyn super::Backend,
+    secret: &Secret,
+    seen: Option<&Entry>,
+) -> Result<Entry, super::RemoteError> {
+    let write_current = writes_current(key, remote, secret, seen);
+    let push =
+        super::Push { name: &secret.name, versions: uploads(key, secret), tags: tags(secret), seen, write_current };
+    let entry = backend.push(&push)?;
+    let expected = match (write_current, secret.current()) {
+        (true, Some(c)) => {
+            entry.token_of(Stage::Current) == Some(version_token(key, &secret.name, c.id, &c.value).as_str())
+        }
+        _ => entry.current() == seen.and_then(Entry::current),
+    };
+    if !expected {
+        return Err(super::RemoteError::Conflict(format!("{} changed in the remote while it was pushed", secret.name)));
+    }
+    Ok(entry)
+}
+
+/// The remotes `secret` is linked to, each with whether the link is explicit: the one named
+/// with `--remote` (true), and every one it was pushed to or pulled from, which has a sync record
+/// (false: it holds only for the place the record names, see [`record`]).
+pub fn linked(secret: &Secret) -> Vec<(String, bool)> {
+    let explicit = secret.body.meta.ext.get(crate::vault::secret::ext::REMOTE);
+    let mut names: Vec<(String, bool)> = secret
+        .body
+        .meta
+        .ext
+        .keys()
+        .filter_map(|k| k.strip_prefix("remote."))
+        .filter(|n| explicit.is_none_or(|e| e != n))
+        .map(|n| (n.to_owned(), false))
+        .collect();
+    names.extend(explicit.map(|e| (e.clone(), true)));
+    names.sort();
+    names
+}
+
 /// The metadata keyward records with a remote secret.
 pub fn tags(secret: &Secret) -> Vec<(String, String)> {
     let m = &secret.body.meta;

@@ -2,7 +2,8 @@
 //!
 //! Order, on every command: `KEYWARD_VAULT_KEY` (a token or the recovery key; when set and wrong,
 //! no fall-through) → this machine's keyring slot → your identity, when the vault has members
-//! (`KEYWARD_IDENTITY`, else the OS keyring, else `identity.txt`) → the passphrase slot (from
+//! (`KEYWARD_IDENTITY`, else the OS keyring, else `identity.txt`) → a KMS slot, when there are
+//! AWS credentials (AWS KMS decrypts its secret) → the passphrase slot (from
 //! `KEYWARD_PASSPHRASE_FILE`, else a prompt on a terminal) → a clear error naming every way in.
 
 pub mod codes;
@@ -128,6 +129,74 @@ pub struct Policy {
     /// Try the passphrase slot at all (an Argon2 derivation). Completion never does: it runs on
     /// every Tab, in whatever repository the shell is in.
     pub passphrase: bool,
+    /// Ask AWS KMS for a KMS slot's secret (a network call, with AWS credentials present).
+    /// Completion and git's drivers never do.
+    pub kms: bool,
+}
+
+/// KMS slots' secrets, decrypted by AWS KMS before the chain tries them (so that a failure is
+/// a note naming the slot, not a silent miss).
+struct KmsIdentity {
+    secrets: Vec<(String, crate::sensitive::Key32)>,
+}
+
+impl Identity for KmsIdentity {
+    fn fits(&self, kind: SlotKind, label: &str) -> bool {
+        kind == SlotKind::Kms && self.secrets.iter().any(|(l, _)| l == label)
+    }
+
+    fn kek(&mut self, _: &crate::vault::format::Slot) -> Option<crate::sensitive::Key32> {
+        None
+    }
+
+    fn x25519(&mut self, slot: &crate::vault::v2::text::Slot) -> Option<crate::sensitive::Key32> {
+        self.secrets.iter().find(|(l, _)| *l == slot.name.label).map(|(_, k)| k.clone())
+    }
+
+    fn describe(&self) -> &'static str {
+        "KMS key"
+    }
+
+    fn boxed(&self) -> Box<dyn Identity> {
+        Box::new(KmsIdentity { secrets: self.secrets.clone() })
+    }
+}
+
+/// The KMS slots of a format 2 vault, tried with this environment's AWS credentials.
+fn try_kms(locked: &Locked, notes: &mut Vec<String>) -> Option<(Credential, Opened)> {
+    let LockedFormat::V2(doc) = &locked.format else { return None };
+    let slots: Vec<_> = doc.slots.iter().filter(|s| s.kms.is_some()).collect();
+    if slots.is_empty() {
+        return None;
+    }
+    if !crate::remote::kms::credentials_present() {
+        notes.push("KMS slots, but no AWS credentials in this environment".into());
+        return None;
+    }
+    let vault = locked.id_hex();
+    let pin = std::env::var(crate::remote::kms::KEYS_VAR).ok();
+    // One slot at a time, stopping at the first that opens: a slot someone added to the file is
+    // not asked about once the job's own has answered.
+    for s in slots {
+        let kms = s.kms.as_ref()?;
+        if !crate::remote::kms::allowed(&kms.key_id, pin.as_deref()) {
+            notes.push(format!("{}: its key is not in {}", s.name.describe(), crate::remote::kms::KEYS_VAR));
+            continue;
+        }
+        let key = match crate::remote::kms::decrypt(&kms.key_id, &vault, &s.name.to_string(), &kms.blob) {
+            Ok(key) => key,
+            Err(e) => {
+                notes.push(format!("{}: {e}", s.name.describe()));
+                continue;
+            }
+        };
+        let mut credential = Credential::new(KmsIdentity { secrets: vec![(s.name.label.clone(), key)] });
+        if let Some(opened) = credential.open(locked) {
+            return Some((credential, opened));
+        }
+        notes.push(format!("{}: KMS gave a secret that is not its slot's", s.name.describe()));
+    }
+    None
 }
 
 /// How the unlock chain asks a person for a passphrase. The core never touches the terminal:
@@ -260,6 +329,13 @@ pub fn unlock(locked: &Locked, policy: Policy, ask: &mut dyn Ask) -> Result<(Cre
             Ok(None) => notes.push("no identity of yours on this machine (`keyward identity new`)".into()),
             Err(e) => notes.push(e.to_string()),
         }
+    }
+
+    // A CI job's cloud identity, after yours.
+    if policy.kms
+        && let Some(found) = try_kms(locked, &mut notes)
+    {
+        return Ok(found);
     }
 
     if !policy.passphrase {
@@ -419,7 +495,7 @@ mod tests {
             let (mut vault, _) = vault(version);
             vault.remove_slots(|s| s.kind == SlotKind::Keyring).unwrap();
             let Err(Error::CannotUnlock { reason, .. }) =
-                unlock(&locked(&mut vault), Policy { passphrase: true }, &mut NoOne)
+                unlock(&locked(&mut vault), Policy { passphrase: true, kms: false }, &mut NoOne)
             else {
                 panic!("a vault with no keyring slot, no key and no passphrase source does not open")
             };
@@ -429,7 +505,7 @@ mod tests {
             );
             vault.remove_slots(|s| s.kind == SlotKind::Passphrase).unwrap();
             let Err(Error::CannotUnlock { reason, .. }) =
-                unlock(&locked(&mut vault), Policy { passphrase: true }, &mut NoOne)
+                unlock(&locked(&mut vault), Policy { passphrase: true, kms: false }, &mut NoOne)
             else {
                 panic!()
             };

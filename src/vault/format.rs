@@ -26,6 +26,9 @@ pub enum SlotKind {
     Token = 4,
     /// A team member's own age identity (format 2 only): the file holds just the public key.
     Member = 5,
+    /// A CI job's slot (format 2 only) whose secret the file holds encrypted by AWS KMS: the
+    /// job's cloud identity unlocks it.
+    Kms = 6,
 }
 
 impl SlotKind {
@@ -41,7 +44,7 @@ impl SlotKind {
 
     /// Whether slots of this kind carry a label (`token:ci`), or stand alone (`recovery`).
     pub fn labelled(self) -> bool {
-        matches!(self, SlotKind::Keyring | SlotKind::Token | SlotKind::Member)
+        matches!(self, SlotKind::Keyring | SlotKind::Token | SlotKind::Member | SlotKind::Kms)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +54,7 @@ impl SlotKind {
             SlotKind::Passphrase => "passphrase",
             SlotKind::Token => "token",
             SlotKind::Member => "member",
+            SlotKind::Kms => "kms",
         }
     }
 }

@@ -503,10 +503,36 @@ impl Vault {
                     argon2: params.map(|p| (p, salt)),
                     added_by: None,
                     ssh: None,
+                    kms: None,
                 };
                 v.add_slot(NewSlot { slot, access })
             }
         }
+    }
+
+    /// Adds a KMS slot (format 2 only): the recipient of `secret`, which the file keeps as `kms`
+    /// (encrypted by AWS KMS), holding the domains of `access`.
+    pub fn add_kms_slot(
+        &mut self,
+        label: &str,
+        secret: &Key32,
+        kms: v2::text::KmsSecret,
+        now: i64,
+        access: Access,
+    ) -> Result<()> {
+        let Format::V2(v) = &mut self.format else {
+            return Err(Error::NeedsFormat2 { what: "a KMS slot".into() });
+        };
+        let slot = v2::text::Slot {
+            name: SlotName::new(SlotKind::Kms, label),
+            recipient: v2::keys::recipient(secret),
+            created: now,
+            argon2: None,
+            added_by: None,
+            ssh: None,
+            kms: Some(kms),
+        };
+        v.add_slot(NewSlot { slot, access })
     }
 
     /// The environments that have a key domain (format 2); none in format 1.
@@ -542,6 +568,7 @@ impl Vault {
             argon2: None,
             added_by: v.opener().cloned(),
             ssh,
+            kms: None,
         };
         v.add_slot(NewSlot { slot, access })
     }

@@ -35,6 +35,9 @@ pub struct RateLimit {
 pub mod ext {
     /// The secret holding the other half of a two-part credential.
     pub const PAIRED_WITH: &str = "paired_with";
+    /// The remote this secret is linked to (`--remote`): `rotate` reaches it too. (Sync records
+    /// are `remote.NAME`, see `crate::remote::sync`.)
+    pub const REMOTE: &str = "remote";
     /// This secret's grace period after a rotation, in seconds.
     pub const GRACE: &str = "grace";
     /// The last online check: verdict, unix time, one-line detail.

@@ -37,6 +37,7 @@ impl SlotInfo {
             SlotKind::Recovery => "the recovery key".into(),
             SlotKind::Passphrase => "the passphrase".into(),
             SlotKind::Member => format!("member {}", self.label),
+            SlotKind::Kms => format!("KMS slot {}", self.label),
         }
     }
 }

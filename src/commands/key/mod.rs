@@ -1,6 +1,7 @@
 //! `keyward key ...`: the vault's key slots.
 
 pub(super) mod import;
+mod kms;
 mod passphrase;
 mod recovery;
 mod rotate;
@@ -11,7 +12,7 @@ mod upgrade;
 pub(super) use token::removal_note;
 
 use crate::Outcome;
-use crate::cli::{KeyCommand, TokenCommand};
+use crate::cli::{KeyCommand, KmsCommand, TokenCommand};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::vault::Vault;
@@ -23,6 +24,8 @@ pub(super) fn run(command: KeyCommand, ctx: &Context) -> Result<Outcome> {
         KeyCommand::Token(TokenCommand::Add(args)) => token::add(args, ctx),
         KeyCommand::Token(TokenCommand::List) => token::list(ctx),
         KeyCommand::Token(TokenCommand::Rm(args)) => token::rm(args, ctx),
+        KeyCommand::Kms(KmsCommand::Add(args)) => kms::add(args, ctx),
+        KeyCommand::Kms(KmsCommand::Rm(args)) => kms::rm(args, ctx),
         KeyCommand::Passphrase(args) => passphrase::run(args, ctx),
         KeyCommand::Recovery(args) => recovery::run(args, ctx),
         KeyCommand::Import(args) => import::run(args, ctx),

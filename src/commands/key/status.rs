@@ -51,7 +51,7 @@ pub(super) fn run(ctx: &Context) -> Result<Outcome> {
             })
         })
         .collect();
-    let unlocks_with = match unlock::unlock(&locked, Policy { passphrase: true }, &mut unlock::NoOne) {
+    let unlocks_with = match unlock::unlock(&locked, Policy { passphrase: true, kms: true }, &mut unlock::NoOne) {
         Ok((credential, opened)) => {
             let label = if opened.slot.label.is_empty() { String::new() } else { format!(" ({})", opened.slot.label) };
             json!({"ok": true, "source": format!("{}{label}", credential.describe())})

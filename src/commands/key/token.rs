@@ -94,29 +94,45 @@ pub(super) fn list(ctx: &Context) -> Result<Outcome> {
 
 pub(super) fn rm(args: TokenRmArgs, ctx: &Context) -> Result<Outcome> {
     let label = label(&args.label)?;
+    remove_slot(ctx, args.yes, SlotKind::Token, &label, "key.token.rm", || Error::TokenNotFound {
+        label: label.clone(),
+    })
+}
+
+/// Removes slot `kind:label` after asking (or with `yes`): what it held is re-keyed and marked
+/// exposed, and the vault must keep a way in. `missing` is the error when there is no such slot.
+pub(super) fn remove_slot(
+    ctx: &Context,
+    yes: bool,
+    kind: SlotKind,
+    label: &str,
+    event: &str,
+    missing: impl FnOnce() -> Error,
+) -> Result<Outcome> {
+    let slot = crate::vault::v2::text::SlotName::new(kind, label).describe();
     if !crate::input::confirm_or_refuse(
-        args.yes,
-        "removing a token",
-        &format!("Remove token {label}? Every job that uses it stops working"),
+        yes,
+        "removing a key slot",
+        &format!("Remove {slot}? Every job that uses it stops working"),
         "add --yes to remove it without asking; nothing was removed",
     )? {
         ctx.out.notice("nothing removed");
         return Ok(Outcome::Declined);
     }
     let rekeyed = ctx.modify(|vault, _| {
-        let removed = vault.remove_slots(|s| s.kind == SlotKind::Token && s.label == label)?;
+        let removed = vault.remove_slots(|s| s.kind == kind && s.label == label)?;
         if removed.is_empty() {
-            return Err(Error::TokenNotFound { label: label.clone() });
+            return Err(missing());
         }
-        super::keep_a_way_in(vault, "removing that token")?;
+        super::keep_a_way_in(vault, &format!("removing {slot}"))?;
         let rekeyed = vault.rekeyed_domains();
-        // Whoever held the token could read those values: they are due for rotation now.
-        crate::commands::member::mark_exposed(vault, &rekeyed, &format!("token {label}"), ctx.now)?;
+        // Whoever held the slot could read those values: they are due for rotation now.
+        crate::commands::member::mark_exposed(vault, &rekeyed, &slot, ctx.now)?;
         Ok(rekeyed)
     })?;
-    ctx.audit(crate::audit::Event::new("key.token.rm").details(json!({"label": label, "rekeyed": rekeyed})), true)?;
-    ctx.out.report(&json!({"removed_token": label, "rekeyed": rekeyed}), || {
-        format!("removed token {label}: it no longer opens this file as it is now")
+    ctx.audit(crate::audit::Event::new(event).details(json!({"label": label, "rekeyed": rekeyed})), true)?;
+    ctx.out.report(&json!({"removed": slot, "rekeyed": rekeyed}), || {
+        format!("removed {slot}: it no longer opens this file as it is now")
     });
     removal_note(ctx, &rekeyed);
     Ok(Outcome::Success)

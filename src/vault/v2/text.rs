@@ -68,6 +68,7 @@ impl SlotName {
     pub fn describe(&self) -> String {
         match self.kind {
             SlotKind::Token | SlotKind::Keyring | SlotKind::Member => format!("{} {}", self.kind.as_str(), self.label),
+            SlotKind::Kms => format!("KMS slot {}", self.label),
             SlotKind::Recovery | SlotKind::Passphrase => {
                 format!("the {}", self.kind.as_str().replace("recovery", "recovery key"))
             }
@@ -79,6 +80,7 @@ impl SlotName {
             Some(("keyring", l)) => (SlotKind::Keyring, l),
             Some(("token", l)) => (SlotKind::Token, l),
             Some(("member", l)) => (SlotKind::Member, l),
+            Some(("kms", l)) => (SlotKind::Kms, l),
             None if text == "recovery" => (SlotKind::Recovery, ""),
             None if text == "passphrase" => (SlotKind::Passphrase, ""),
             _ => return Err(format!("{text:?} is not a slot name")),
@@ -122,6 +124,22 @@ pub struct Slot {
     /// A member slot made from an SSH key: its `ssh-ed25519` blob (base64), whose Ed25519 public
     /// key converts to `recipient` (checked when read).
     pub ssh: Option<String>,
+    /// A KMS slot: the key (ARN or alias) and its X25519 secret encrypted by it.
+    pub kms: Option<KmsSecret>,
+}
+
+/// A KMS slot's secret: `KeyId` and `CiphertextBlob` of AWS KMS `Encrypt`, with the encryption
+/// context naming the vault and the slot (see [`crate::remote::kms`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KmsSecret {
+    pub key_id: String,
+    pub blob: Vec<u8>,
+}
+
+/// Whether `key_id` is a KMS key id, ARN or alias as this writes and reads it.
+pub fn sound_kms_key_id(key_id: &str) -> bool {
+    (1..=256).contains(&key_id.len())
+        && key_id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'/' | b'_' | b'-' | b'.'))
 }
 
 /// One `to` line: the domain key as an age file for one slot's recipient.
@@ -639,13 +657,34 @@ fn parse_slot(n: usize, line: &str) -> Result<Slot, ParseError> {
                 argon2: None,
                 added_by,
                 ssh: ssh.map(str::to_owned),
+                kms: None,
             });
         }
+        (SlotKind::Kms, ["kms", key_id, blob]) => {
+            if !sound_kms_key_id(key_id) {
+                return Err(damaged(n, format!("the KMS key of {name} is not a key id, ARN or alias")));
+            }
+            let blob = b64_vec(n, "the KMS ciphertext", blob, MAX_KMS_BLOB)?;
+            let kms = Some(KmsSecret { key_id: (*key_id).to_owned(), blob });
+            return Ok(Slot {
+                name,
+                recipient: recipient.to_owned(),
+                created,
+                argon2: None,
+                added_by: None,
+                ssh: None,
+                kms,
+            });
+        }
+        (SlotKind::Kms, _) => return Err(damaged(n, "a KMS slot needs `kms <key id> <ciphertext>`")),
         (_, []) => None,
         _ => return Err(damaged(n, format!("unexpected fields after the slot {name}"))),
     };
-    Ok(Slot { name, recipient: recipient.to_owned(), created, argon2, added_by: None, ssh: None })
+    Ok(Slot { name, recipient: recipient.to_owned(), created, argon2, added_by: None, ssh: None, kms: None })
 }
+
+/// A KMS ciphertext of a 32-byte secret is a few hundred bytes; 6 KiB is KMS's own bound.
+const MAX_KMS_BLOB: usize = 6144;
 
 fn parse_domain_line(n: usize, line: &str) -> Result<DomainHead, ParseError> {
     let ["domain", name, generation, key_id] = fields(line)[..] else {
@@ -734,6 +773,9 @@ impl Slot {
         }
         if let Some(blob) = &self.ssh {
             let _ = write!(line, " ssh-ed25519 {blob}");
+        }
+        if let Some(kms) = &self.kms {
+            let _ = write!(line, " kms {} {}", kms.key_id, BASE64_NOPAD.encode(&kms.blob));
         }
         line
     }

@@ -82,7 +82,7 @@ proptest! {
     ) {
         let admin = Key32::random();
         let mut v = Vault2::create(PathBuf::from("/tmp/v.kw"), [5; 16], 1);
-        let slot = Slot { name: SlotName::new(SlotKind::Token, "admin"), recipient: keys::recipient(&admin), created: 1, argon2: None, added_by: None, ssh: None };
+        let slot = Slot { name: SlotName::new(SlotKind::Token, "admin"), recipient: keys::recipient(&admin), created: 1, argon2: None, added_by: None, ssh: None, kms: None };
         v.add_slot(NewSlot { slot, access: Access::All }).unwrap();
         let records = (0..6).map(|i| record(&format!("s{i}"), Some(["dev", "prod"][i % 2]), &format!("s{i}-base"))).collect();
         v.set_records(Records { settings: vec![("audit_secret".into(), "00".into())], records });
@@ -138,6 +138,7 @@ fn environment_settings_merge_by_key() {
         argon2: None,
         added_by: None,
         ssh: None,
+        kms: None,
     };
     v.add_slot(NewSlot { slot, access: Access::All }).unwrap();
     let records = vec![record("a", Some("prod"), "a-base")];
@@ -179,6 +180,7 @@ fn a_branch_with_replaced_keys_is_refused() {
         argon2: None,
         added_by: None,
         ssh: None,
+        kms: None,
     };
     let make = |records: Vec<Record>| {
         let mut v = Vault2::create(PathBuf::from("/tmp/v.kw"), [5; 16], 1);
@@ -217,6 +219,7 @@ impl Team {
             argon2: None,
             added_by: None,
             ssh: None,
+            kms: None,
         }
     }
 }
@@ -273,7 +276,7 @@ proptest! {
     ) {
         let team = Team { admin: Key32::random(), tokens: [Key32::random(), Key32::random(), Key32::random()] };
         let mut v = Vault2::create(PathBuf::from("/tmp/v.kw"), [6; 16], 1);
-        let admin = Slot { name: SlotName::new(SlotKind::Token, "admin"), recipient: keys::recipient(&team.admin), created: 1, argon2: None, added_by: None, ssh: None };
+        let admin = Slot { name: SlotName::new(SlotKind::Token, "admin"), recipient: keys::recipient(&team.admin), created: 1, argon2: None, added_by: None, ssh: None, kms: None };
         v.add_slot(NewSlot { slot: admin, access: Access::All }).unwrap();
         v.add_slot(NewSlot { slot: team.slot(0), access: domains(&["dev"]) }).unwrap();
         v.add_slot(NewSlot { slot: team.slot(1), access: domains(&["prod"]) }).unwrap();

@@ -24,6 +24,7 @@ fn slot(kind: SlotKind, label: &str, secret: &Key32) -> Slot {
         argon2: None,
         added_by: None,
         ssh: None,
+        kms: None,
     }
 }
 
