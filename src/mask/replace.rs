@@ -132,6 +132,12 @@ impl Engine {
         }
     }
 
+    /// For a span of a pattern that names the group holding its secret (a connection string's
+    /// password): that part, for the caller to judge (see [`crate::providers::SecretPart`]).
+    pub fn secret_part<'v>(&self, span: &Span, matched: &'v [u8]) -> Option<crate::providers::SecretPart<'v>> {
+        self.patterns.iter().find(|p| p.label == span.label)?.regexes.secret_part(matched)
+    }
+
     /// How many leading bytes of a span are a provider's public prefix (`sk_live_`).
     pub fn public_prefix_len(&self, span: &Span) -> usize {
         let label = self.labels.get(span.label as usize).map_or(0, |l| l.prefix_len);

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 
 pub(crate) use self::pattern::longest_match;
-pub use self::pattern::{BytesRegexes, Pattern};
+pub use self::pattern::{BytesRegexes, Pattern, SecretPart};
 pub use self::schema::{Auth, Check, Method, PatternDef, ProviderDef};
 
 pub const BUILTIN: &str = include_str!("builtin.toml");
@@ -199,6 +199,15 @@ fn compile(id: &str, def: ProviderDef, src: &Source<'_>, from_user: bool) -> Res
         if from_user && let Err(e) = regex::Regex::new(&p.regex) {
             let first = e.to_string().lines().last().unwrap_or("invalid regex").trim().to_string();
             return Err(bad(field, first, &p.regex));
+        }
+        if let Some(group) = &p.secret_group
+            && !p.regex.contains(&format!("(?P<{group}>"))
+        {
+            return Err(bad(
+                format!("providers.{id}.patterns[{i}].secret_group"),
+                format!("the regex has no group named {group}"),
+                &p.regex,
+            ));
         }
         if p.max_len == 0 || p.max_len > 4096 {
             return Err(bad(format!("providers.{id}.patterns[{i}].max_len"), "use 1 to 4096".into(), &p.regex));
@@ -408,6 +417,18 @@ mod tests {
             panic!("expected a config error");
         };
         assert_eq!((line, field.as_str()), (Some(5), "providers.acme.patterns[0].regex"));
+    }
+
+    /// A secret group the regex does not have is a config error, not a rule that never applies.
+    #[test]
+    fn a_secret_group_must_be_in_the_regex() {
+        let mut def = PatternDef::new("k", "acme_(?P<secret>[a-z]{10})", 20);
+        def.secret_group = Some("password".into());
+        let acme = ProviderDef { name: Some("Acme".into()), patterns: Some(vec![def]), ..Default::default() };
+        let Err(Error::Config { field, .. }) = Registry::load(&[("acme".into(), acme)], None) else {
+            panic!("expected a config error");
+        };
+        assert_eq!(field, "providers.acme.patterns[0].secret_group");
     }
 
     /// A user's pattern must fit its max_len: the mask engine tries no more.

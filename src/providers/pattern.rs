@@ -36,6 +36,15 @@ pub struct BytesRegexes {
     source: String,
     start: OnceLock<regex::bytes::Regex>,
     any: OnceLock<regex::bytes::Regex>,
+    /// The pattern's `secret_group` and `placeholders` (see [`super::PatternDef`]).
+    secret: Option<(String, Vec<String>)>,
+}
+
+/// The secret part of a match, for judging whether it is a placeholder.
+pub struct SecretPart<'v> {
+    pub secret: &'v [u8],
+    /// Whether it is one of the pattern's placeholders (`{user}`: the same as the user group).
+    pub listed: bool,
 }
 
 impl BytesRegexes {
@@ -46,6 +55,19 @@ impl BytesRegexes {
     pub fn unanchored(&self) -> &regex::bytes::Regex {
         self.any.get_or_init(|| regex::bytes::Regex::new(&self.source).expect("checked at load"))
     }
+
+    /// The secret group of a match of a pattern that names one; `None` for other patterns (the
+    /// whole match is the secret).
+    pub fn secret_part<'v>(&self, matched: &'v [u8]) -> Option<SecretPart<'v>> {
+        let (group, placeholders) = self.secret.as_ref()?;
+        let caps = self.anchored().captures(matched)?;
+        let secret = caps.name(group)?.as_bytes();
+        let user = caps.name("user").map(|m| m.as_bytes());
+        let listed = placeholders
+            .iter()
+            .any(|p| if p == "{user}" { user == Some(secret) } else { p.as_bytes().eq_ignore_ascii_case(secret) });
+        Some(SecretPart { secret, listed })
+    }
 }
 
 impl Pattern {
@@ -55,7 +77,12 @@ impl Pattern {
         Pattern {
             kind: def.kind,
             prefixes: OnceLock::new(),
-            bytes: Arc::new(BytesRegexes { source: def.regex.clone(), start: OnceLock::new(), any: OnceLock::new() }),
+            bytes: Arc::new(BytesRegexes {
+                source: def.regex.clone(),
+                start: OnceLock::new(),
+                any: OnceLock::new(),
+                secret: def.secret_group.clone().map(|g| (g, def.placeholders.clone())),
+            }),
             source: def.regex,
             max_len: def.max_len,
             near_keyword: def.near_keyword,

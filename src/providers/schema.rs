@@ -34,6 +34,14 @@ pub struct PatternDef {
     pub examples: Vec<String>,
     #[serde(default)]
     pub not: Vec<String>,
+    /// The named group that holds the secret itself (a connection string's `password`), when
+    /// the match holds more than the secret: a match whose group is a placeholder is no finding.
+    #[serde(default)]
+    pub secret_group: Option<String>,
+    /// Values of `secret_group` that are defaults or placeholders, not secrets (compared without
+    /// case); `{user}` stands for the match's `user` group (`postgres:postgres@`).
+    #[serde(default)]
+    pub placeholders: Vec<String>,
 }
 
 #[cfg(test)]
@@ -47,6 +55,8 @@ impl PatternDef {
             near_keyword: false,
             examples: vec![],
             not: vec![],
+            secret_group: None,
+            placeholders: vec![],
         }
     }
 }

@@ -90,6 +90,16 @@ pub struct Scanner {
 }
 
 impl Scanner {
+    /// Whether a pattern match whose pattern names its secret group (a connection string's
+    /// password) holds a default or placeholder there (`postgres:postgres@`, `user:password@`):
+    /// local development settings, not a leaked credential. The pattern says which group and
+    /// which values (`secret_group`, `placeholders` in the registry).
+    fn placeholder_part(&self, span: &Span, matched: &[u8]) -> bool {
+        let Some(part) = self.engine.secret_part(span, matched) else { return false };
+        let secret = String::from_utf8_lossy(part.secret);
+        part.listed || generic::is_placeholder(&secret) || !generic::accept_password(&secret)
+    }
+
     /// `engine` carries the known values and provider patterns; `generic` turns the generic rule on.
     pub fn new(engine: Engine, generic: bool) -> Scanner {
         Scanner { engine, generic: generic.then(Generic::new) }
@@ -123,7 +133,7 @@ impl Scanner {
                     {
                         continue;
                     }
-                    if generic::is_placeholder(&value) || (provider == "database" && weak_url_password(&value)) {
+                    if generic::is_placeholder(&value) || self.placeholder_part(s, &hay[s.start..s.end]) {
                         continue;
                     }
                     Rule::Provider { id: provider.to_owned(), kind: kind.to_owned() }
@@ -155,19 +165,6 @@ impl Scanner {
             }
         });
     }
-}
-
-/// A connection string whose password is a default or a placeholder (`postgres:postgres@`,
-/// `user:password@`): local development settings, not a leaked credential.
-fn weak_url_password(url: &str) -> bool {
-    let Some((_, rest)) = url.split_once("://") else { return true };
-    let Some((userinfo, _)) = rest.rsplit_once('@') else { return true };
-    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-    const DEFAULTS: &[&str] = &["postgres", "root", "admin", "guest", "mysql", "redis", "pass", "user", "dev", "local"];
-    password == user
-        || DEFAULTS.iter().any(|d| d.eq_ignore_ascii_case(password))
-        || generic::is_placeholder(password)
-        || !generic::accept_password(password)
 }
 
 fn text(bytes: &[u8]) -> Zeroizing<String> {
@@ -281,6 +278,35 @@ mod tests {
             }
             Scanned::Binary => panic!("binary"),
         }
+    }
+
+    /// The placeholder rule is the pattern's (`secret_group`, `placeholders`), for any provider:
+    /// the built-in connection strings, and a user's own pattern.
+    #[test]
+    fn a_patterns_secret_group_decides_placeholders() {
+        let s = scanner(&[]);
+        for weak in [
+            "postgres://postgres:postgres@db:5432",
+            "mysql://admin1:admin1@db",
+            "postgres://me:password@db",
+        ] {
+            assert!(findings(&s, &format!("url = {weak}\n")).is_empty(), "{weak}");
+        }
+        assert_eq!(findings(&s, "url = postgres://app:dZRJtaWp6NZHoN3iOI3w@db:5432\n").len(), 1);
+
+        let mut def =
+            crate::providers::PatternDef::new("url", "acme://(?P<user>[a-z]{1,20}):(?P<pw>[A-Za-z0-9]{6,40})@acme", 80);
+        def.secret_group = Some("pw".into());
+        def.placeholders = vec!["changeme".into()];
+        let acme = crate::providers::ProviderDef {
+            name: Some("Acme".into()),
+            patterns: Some(vec![def]),
+            ..Default::default()
+        };
+        let r = Registry::load(&[("acme".into(), acme)], None).unwrap();
+        let s = Scanner::new(Engine::build(&[], Some(&r), Options::default()), false);
+        assert!(findings(&s, "x acme://bob:CHANGEME@acme\n").is_empty());
+        assert_eq!(findings(&s, "x acme://bob:Zq8LmW3vKx91@acme\n").len(), 1);
     }
 
     #[test]
