@@ -419,6 +419,17 @@ mod tests {
         assert_eq!((line, field.as_str()), (Some(5), "providers.acme.patterns[0].regex"));
     }
 
+    /// The README's count of formats is the registry's, not a number typed once.
+    #[test]
+    fn the_readme_counts_the_registrys_formats() {
+        let count: usize = Registry::builtin().providers.iter().map(|p| p.patterns.len()).sum();
+        let readme = include_str!("../../README.md");
+        assert!(
+            readme.contains(&format!("Keys of the {count} formats in the registry")),
+            "the README should say \"Keys of the {count} formats in the registry\""
+        );
+    }
+
     /// A secret group the regex does not have is a config error, not a rule that never applies.
     #[test]
     fn a_secret_group_must_be_in_the_regex() {

@@ -285,11 +285,7 @@ mod tests {
     #[test]
     fn a_patterns_secret_group_decides_placeholders() {
         let s = scanner(&[]);
-        for weak in [
-            "postgres://postgres:postgres@db:5432",
-            "mysql://admin1:admin1@db",
-            "postgres://me:password@db",
-        ] {
+        for weak in ["postgres://postgres:postgres@db:5432", "mysql://admin1:admin1@db", "postgres://me:password@db"] {
             assert!(findings(&s, &format!("url = {weak}\n")).is_empty(), "{weak}");
         }
         assert_eq!(findings(&s, "url = postgres://app:dZRJtaWp6NZHoN3iOI3w@db:5432\n").len(), 1);
@@ -307,6 +303,21 @@ mod tests {
         let s = Scanner::new(Engine::build(&[], Some(&r), Options::default()), false);
         assert!(findings(&s, "x acme://bob:CHANGEME@acme\n").is_empty());
         assert_eq!(findings(&s, "x acme://bob:Zq8LmW3vKx91@acme\n").len(), 1);
+    }
+
+    /// Context rules: a password on a curl command line (near `curl` only) and credentials in a
+    /// URL of any common scheme; their placeholders are no findings.
+    #[test]
+    fn credentials_in_command_lines_and_urls() {
+        let s = scanner(&[]);
+        let rules = |text: &str| findings(&s, text).into_iter().map(|f| f.2).collect::<Vec<_>>();
+        assert_eq!(rules("curl -u deploy:Zq8LmW3vKx91aPc4 https://api.example.com/v1\n"), ["curl"]);
+        assert_eq!(rules("curl --user=ci:Hx7pLq2Wm9sRt4Vn -X POST https://x.example\n"), ["curl"]);
+        assert!(rules("curl -u ciuser1:ciuser1 https://x.example\n").is_empty());
+        assert!(rules("sort -u alice:Zq8LmW3vKx91aPc4\n").is_empty(), "no curl near it");
+        assert_eq!(rules("git clone https://deploy:Zq8LmW3vKx91aPc4@git.acme-corp.net/app.git\n"), ["url-credentials"]);
+        assert!(rules("see https://admin:password@intranet.example\n").is_empty());
+        assert!(rules("see https://example.com/a:b@c\n").is_empty());
     }
 
     #[test]
