@@ -123,6 +123,7 @@ impl Scanner {
     fn candidates(&self, hay: &[u8], spans: &[Span], from: usize, until: usize, depth: u8, out: &mut Vec<Candidate>) {
         for s in spans.iter().filter(|s| s.start >= from && s.start < until) {
             let value = text(&hay[s.start..s.end]);
+            let context = self.engine.secret_part(s, &hay[s.start..s.end]).is_some();
             let rule = match self.engine.origin(s) {
                 Origin::Known { secret, encoded } => Rule::Known { secret: secret.to_owned(), encoded },
                 Origin::Pattern { provider, kind } => {
@@ -141,12 +142,13 @@ impl Scanner {
                 Origin::Merged | Origin::PrivateKey => continue,
             };
             let prefix_len = self.engine.public_prefix_len(s);
-            out.push(Candidate { start: s.start, end: s.end, rule, value, prefix_len, decoded: None });
+            out.push(Candidate { start: s.start, end: s.end, rule, value, prefix_len, decoded: None, context });
         }
         if let Some(g) = &self.generic {
             g.find(hay, from, until, |start, end, name| {
                 let rule = Rule::Generic { name: String::from_utf8_lossy(name).into_owned() };
-                out.push(Candidate { start, end, rule, value: text(&hay[start..end]), prefix_len: 0, decoded: None });
+                let value = text(&hay[start..end]);
+                out.push(Candidate { start, end, rule, value, prefix_len: 0, decoded: None, context: false });
             });
         }
         if depth == 0 {
@@ -178,6 +180,9 @@ struct Candidate {
     value: Zeroizing<String>,
     prefix_len: usize,
     decoded: Option<Encoding>,
+    /// A context rule's match (a header, a URL, a command line): a provider's own format inside
+    /// it says more, and wins the overlap.
+    context: bool,
 }
 
 /// The scanning sink: candidates per block, overlaps resolved, lines and columns counted.
@@ -201,8 +206,8 @@ impl Sink for Collect<'_> {
         for c in self.cands.drain(..) {
             match kept.last_mut() {
                 Some(last) if c.start < last.end => {
-                    let better = (c.rule.rank(), std::cmp::Reverse(c.end - c.start))
-                        < (last.rule.rank(), std::cmp::Reverse(last.end - last.start));
+                    let better = (c.rule.rank(), c.context, std::cmp::Reverse(c.end - c.start))
+                        < (last.rule.rank(), last.context, std::cmp::Reverse(last.end - last.start));
                     if better {
                         *last = c;
                     }
@@ -318,6 +323,13 @@ mod tests {
         assert_eq!(rules("git clone https://deploy:Zq8LmW3vKx91aPc4@git.acme-corp.net/app.git\n"), ["url-credentials"]);
         assert!(rules("see https://admin:password@intranet.example\n").is_empty());
         assert!(rules("see https://example.com/a:b@c\n").is_empty());
+        assert_eq!(
+            rules("curl -H 'Authorization: Bearer 4f9Kq2Lm8Xz3Rt6Wp1Nv7Bc5Yh0Jd2Sa' https://x\n"),
+            ["http-auth"]
+        );
+        // A provider's own key in the header is that provider's finding (and can be verified).
+        assert_eq!(rules("Authorization: token ghp_Um8SscuzM2fwc3gsTIG02FE2xNh4yblVdHnO\n"), ["github"]);
+        assert!(rules("Authorization: Bearer YOUR_TOKEN_GOES_HERE_1234\n").is_empty());
     }
 
     #[test]
