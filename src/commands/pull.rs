@@ -24,7 +24,7 @@ struct Fetched {
 
 pub(super) fn run(args: PullArgs, ctx: &Context) -> Result<Outcome> {
     let vault = ctx.open()?;
-    let (remote, backend) = super::remote::connect(ctx, &vault, &args.remote.remote)?;
+    let (remote, backend) = super::remote::connect(&vault, &args.remote.remote)?;
     let rows = super::remote::compare(ctx, &vault, &remote, backend.as_ref(), &args.names)?;
     super::remote::refuse_diverged(&rows, args.force, "pull")?;
     let to_pull: Vec<&Compared> = rows

@@ -12,7 +12,7 @@ use crate::remote::{CONCURRENCY, Entry, RemoteError, parallel};
 
 pub(super) fn run(args: PushArgs, ctx: &Context) -> Result<Outcome> {
     let vault = ctx.open()?;
-    let (remote, backend) = super::remote::connect(ctx, &vault, &args.remote.remote)?;
+    let (remote, backend) = super::remote::connect(&vault, &args.remote.remote)?;
     if let Some(env) = &args.env {
         let env = crate::metadata_flags::env(env)?;
         if remote.env.as_deref() != Some(env.as_str()) {

@@ -29,7 +29,7 @@ fn add(args: RemoteAddArgs, ctx: &Context) -> Result<Outcome> {
         Location::parse(&args.url, args.prefix.as_deref()).map_err(|r| Error::invalid("remote", &args.url, r))?;
     let env = args.env.as_deref().map(crate::metadata_flags::env).transpose()?;
     let remote = Remote { name: name.clone(), env: env.clone(), location };
-    ctx.modify(|vault, _| {
+    let (path, id) = ctx.modify(|vault, _| {
         if let Some(old) = remote::remotes(vault)?.into_iter().find(|r| r.name == name)
             && old.env != remote.env
         {
@@ -38,10 +38,11 @@ fn add(args: RemoteAddArgs, ctx: &Context) -> Result<Outcome> {
                 "pick another name, or `keyward remote rm` it first",
             ));
         }
-        remote::save(vault, &remote)
+        remote::save(vault, &remote)?;
+        Ok((vault.path.clone(), vault.id()))
     })?;
     // This machine added it: it trusts it (nowhere to remember it: `remote trust` says so).
-    remember(&ctx.open()?, &remote);
+    remember(&path, &id, &remote);
     ctx.audit(
         crate::audit::Event::new("remote.add")
             .details(json!({"remote": name, "url": remote.location.url(), "env": env})),
@@ -100,7 +101,7 @@ fn rm(name: &str, ctx: &Context) -> Result<Outcome> {
 }
 
 /// The remote `name` of `vault` and a connection to it, once this machine trusts it.
-pub(super) fn connect(_ctx: &Context, vault: &Vault, name: &str) -> Result<(Remote, Box<dyn Backend>)> {
+pub(super) fn connect(vault: &Vault, name: &str) -> Result<(Remote, Box<dyn Backend>)> {
     let remote = remote::find(vault, name)?;
     check_trusted(vault, &remote)?;
     let backend = remote::connect(&remote).map_err(|error| Error::Remote { remote: remote.name.clone(), error })?;
@@ -109,7 +110,7 @@ pub(super) fn connect(_ctx: &Context, vault: &Vault, name: &str) -> Result<(Remo
 
 fn status(args: RemoteStatusArgs, ctx: &Context) -> Result<Outcome> {
     let vault = ctx.open()?;
-    let (remote, backend) = connect(ctx, &vault, &args.remote.remote)?;
+    let (remote, backend) = connect(&vault, &args.remote.remote)?;
     let rows = compare(ctx, &vault, &remote, backend.as_ref(), &args.names)?;
     let json = || {
         rows.iter()
@@ -168,8 +169,8 @@ pub(super) fn compare(
 }
 
 /// The remotes this machine trusts for a vault: name → "URL ENV".
-fn seen_remotes(vault: &Vault) -> Option<(std::path::PathBuf, BTreeMap<String, String>)> {
-    let file = crate::paths::vault_state_file("remotes", &vault.path, &vault.id())?;
+fn seen_remotes(vault: &std::path::Path, id: &[u8; 16]) -> Option<(std::path::PathBuf, BTreeMap<String, String>)> {
+    let file = crate::paths::vault_state_file("remotes", vault, id)?;
     let seen =
         crate::files::read_nofollow(&file).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
     Some((file, seen))
@@ -206,7 +207,7 @@ fn check_trusted(vault: &Vault, remote: &Remote) -> Result<()> {
     if listed.split([',', ' ', '\n']).any(|u| u.trim() == wanted) {
         return Ok(());
     }
-    let seen = seen_remotes(vault).map(|(_, s)| s).unwrap_or_default();
+    let seen = seen_remotes(&vault.path, &vault.id()).map(|(_, s)| s).unwrap_or_default();
     let was = seen.get(&remote.name);
     if was == Some(&seen_as(remote)) {
         return Ok(());
@@ -228,7 +229,7 @@ fn check_trusted(vault: &Vault, remote: &Remote) -> Result<()> {
 fn trust(name: &str, ctx: &Context) -> Result<Outcome> {
     let vault = ctx.open()?;
     let remote = remote::find(&vault, name)?;
-    if !remember(&vault, &remote) {
+    if !remember(&vault.path, &vault.id(), &remote) {
         return Err(Error::Refused(
             "this machine has nowhere to remember it (no state directory)".into(),
             "set HOME or XDG_STATE_HOME, or list the URL in KEYWARD_TRUSTED_REMOTES",
@@ -242,8 +243,8 @@ fn trust(name: &str, ctx: &Context) -> Result<Outcome> {
 
 /// This machine trusts `remote` as it is now (it added it, or `remote trust`); false when there
 /// is nowhere to remember it.
-fn remember(vault: &Vault, remote: &Remote) -> bool {
-    let Some((file, mut seen)) = seen_remotes(vault) else { return false };
+fn remember(vault: &std::path::Path, id: &[u8; 16], remote: &Remote) -> bool {
+    let Some((file, mut seen)) = seen_remotes(vault, id) else { return false };
     seen.insert(remote.name.clone(), seen_as(remote));
     remember_remotes(&file, &seen)
 }

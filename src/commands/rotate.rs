@@ -177,7 +177,7 @@ impl Step<'_> {
         let token = crate::remote::version_token(&key, &secret.name, pending.id, &pending.value);
         for (name, _) in sync::linked(secret) {
             let result = (|| -> Result<bool> {
-                let (_, backend) = super::remote::connect(self.ctx, &vault, &name)?;
+                let (_, backend) = super::remote::connect(&vault, &name)?;
                 let failed = |error| Error::Remote { remote: name.clone(), error };
                 let Some(entry) = backend.describe(self.name).map_err(failed)? else { return Ok(false) };
                 if entry.token_of(Stage::Pending) != Some(token.as_str()) {
@@ -207,7 +207,7 @@ impl Step<'_> {
         if what == "staged" && matches!(remote.location, crate::remote::Location::Kv { .. }) {
             return Ok(false);
         }
-        let (remote, backend) = super::remote::connect(self.ctx, vault, name)?;
+        let (remote, backend) = super::remote::connect(vault, name)?;
         if remote.env != secret.env {
             return Err(Error::Refused(
                 format!("it holds another environment than {}", self.name),

@@ -499,20 +499,41 @@ impl SecretsManager {
     /// The value of secret `id` at `stage` (a reference: any secret, not only keyward's), or the
     /// string at `key` of its JSON.
     pub fn read(&self, id: &str, stage: &str, key: Option<&str>) -> Result<SecretValue, RemoteError> {
+        let value = self
+            .get_value(id, "VersionStage", stage)?
+            .ok_or_else(|| RemoteError::Refused(format!("AWS has no secret {id} (or no {stage} version of it)")))?;
+        match key {
+            None => Ok(value),
+            Some(k) => {
+                super::reference::json_field(value.expose(), k).map_err(|r| RemoteError::Refused(format!("{id}: {r}")))
+            }
+        }
+    }
+
+    /// `GetSecretValue` of secret `id` at `VersionId` or `VersionStage` (`by`) `which`: its
+    /// string, `None` when there is no such secret or version.
+    fn get_value(&self, id: &str, by: &str, which: &str) -> Result<Option<SecretValue>, RemoteError> {
         #[derive(Deserialize)]
         struct Got {
             #[serde(rename = "SecretString")]
             value: Option<http::WireValue>,
         }
-        let body = serde_json::json!({"SecretId": id, "VersionStage": stage});
-        let resp = self.call("GetSecretValue", &body, 0)?.map_err(|e| self.refused(id, "GetSecretValue", e))?;
-        let got: Got = serde_json::from_slice(&resp.body)
-            .map_err(|_| RemoteError::Refused(format!("AWS GetSecretValue of {id}: an answer this cannot read")))?;
-        let value = got.value.map(|w| w.0).ok_or_else(|| RemoteError::Refused(format!("{id} is a binary secret")))?;
-        match key {
-            None => Ok(value),
-            Some(k) => {
-                super::reference::json_field(value.expose(), k).map_err(|r| RemoteError::Refused(format!("{id}: {r}")))
+        let mut body = serde_json::json!({"SecretId": id});
+        body[by] = serde_json::Value::String(which.to_owned());
+        match self.call("GetSecretValue", &body, 0)? {
+            Ok(resp) => {
+                let got: Got = serde_json::from_slice(&resp.body).map_err(|_| {
+                    RemoteError::Refused(format!("AWS GetSecretValue of {id}: an answer this cannot read"))
+                })?;
+                match got.value.map(|w| w.0) {
+                    Some(v) if !v.is_empty() && v.len() <= SecretValue::MAX_LEN => Ok(Some(v)),
+                    Some(_) => Err(RemoteError::Refused(format!("{id} is empty or larger than 64 KiB"))),
+                    None => Err(RemoteError::Refused(format!("{id} is a binary secret, which keyward does not read"))),
+                }
+            }
+            Err((kind, _)) if kind == "ResourceNotFoundException" => Ok(None),
+            Err((kind, message)) => {
+                Err(RemoteError::Refused(format!("AWS GetSecretValue of {id}: {kind} ({message})")))
             }
         }
     }
@@ -574,35 +595,10 @@ impl Backend for SecretsManager {
     }
 
     fn fetch(&self, entry: &Entry, stage: Stage) -> Result<Option<SecretValue>, RemoteError> {
-        #[derive(Deserialize)]
-        struct Got {
-            #[serde(rename = "SecretString")]
-            value: Option<http::WireValue>,
-        }
         let Some(version) = entry.id_of(stage) else { return Ok(None) };
         // The version the listing labelled, by id: what was judged is what is read (and moto has
         // been seen answering a read by stage with the old value after a stage moved).
-        let body = serde_json::json!({
-            "SecretId": format!("{}/{}", self.prefix, entry.name),
-            "VersionId": version,
-        });
-        match self.call("GetSecretValue", &body, 0)? {
-            Ok(resp) => {
-                let got: Got = serde_json::from_slice(&resp.body).map_err(|_| {
-                    RemoteError::Refused(format!("AWS GetSecretValue of {}: an answer this cannot read", entry.name))
-                })?;
-                match got.value.map(|w| w.0) {
-                    Some(v) if !v.is_empty() && v.len() <= SecretValue::MAX_LEN => Ok(Some(v)),
-                    Some(_) => Err(RemoteError::Refused(format!("{} is empty or larger than 64 KiB", entry.name))),
-                    None => Err(RemoteError::Refused(format!(
-                        "{} is a binary secret, which keyward does not read",
-                        entry.name
-                    ))),
-                }
-            }
-            Err((kind, _)) if kind == "ResourceNotFoundException" => Ok(None),
-            Err(e) => Err(self.refused(&entry.name, "GetSecretValue", e)),
-        }
+        self.get_value(&format!("{}/{}", self.prefix, entry.name), "VersionId", version)
     }
 
     fn push(&self, push: &Push<'_>) -> Result<Entry, RemoteError> {

@@ -48,9 +48,11 @@ pub struct Remote {
     pub location: Location,
 }
 
-fn path_segments_ok(path: &str, extra: &str) -> bool {
+/// A path of `/`-separated segments of letters, digits, `_-.` and `extra`, none empty, `.` or
+/// `..`, at most `max` bytes: a remote's prefix, a reference's secret name.
+fn path_segments_ok(path: &str, extra: &str, max: usize) -> bool {
     !path.is_empty()
-        && path.len() <= 200
+        && path.len() <= max
         && path.split('/').all(|seg| {
             !seg.is_empty()
                 && seg != "."
@@ -74,7 +76,7 @@ impl Location {
             }
             let prefix = join(prefix);
             // AWS secret names: letters, digits and /_+=.@-
-            if !path_segments_ok(&prefix, "+=@") {
+            if !path_segments_ok(&prefix, "+=@", 200) {
                 return Err("give a prefix for the secrets: aws-sm://REGION/PREFIX (letters, digits, /_+=.@-)".into());
             }
             return Ok(Location::AwsSm { region: region.to_owned(), prefix });
@@ -85,7 +87,7 @@ impl Location {
             }
             let (mount, path) = rest.split_once('/').unwrap_or((rest, ""));
             let path = join(path);
-            if !path_segments_ok(mount, "") || !path_segments_ok(&path, "") {
+            if !path_segments_ok(mount, "", 200) || !path_segments_ok(&path, "", 200) {
                 return Err("write vault:MOUNT/PATH (letters, digits, _-. between slashes)".into());
             }
             return Ok(Location::Kv { mount: mount.to_owned(), path });

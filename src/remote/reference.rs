@@ -11,17 +11,6 @@ pub enum Reference {
     Kv { mount: String, path: String, field: String, version: Option<u64> },
 }
 
-fn segments_ok(path: &str, extra: &str) -> bool {
-    !path.is_empty()
-        && path.len() <= 512
-        && path.split('/').all(|s| {
-            !s.is_empty()
-                && s != "."
-                && s != ".."
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c) || extra.contains(c))
-        })
-}
-
 fn key_ok(key: &str) -> bool {
     (1..=128).contains(&key.len()) && key.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
 }
@@ -63,7 +52,7 @@ impl Reference {
         if !super::aws::sound_region(region) {
             return Err(format!("{region:?} is not an AWS region"));
         }
-        if !segments_ok(id, "+=@") {
+        if !super::path_segments_ok(id, "+=@", 512) {
             return Err("the secret name is letters, digits and /_+=.@-".into());
         }
         Ok(Reference::Aws { region: region.to_owned(), id: id.to_owned(), key, stage })
@@ -76,7 +65,7 @@ impl Reference {
             None => (field, None),
         };
         let (mount, path) = path.split_once('/').ok_or("expected vault:MOUNT/PATH#field")?;
-        if !segments_ok(mount, "") || !segments_ok(path, "") || !key_ok(field) {
+        if !super::path_segments_ok(mount, "", 200) || !super::path_segments_ok(path, "", 512) || !key_ok(field) {
             return Err("write vault:MOUNT/PATH#field[@version] (letters, digits, _-. between slashes)".into());
         }
         Ok(Reference::Kv { mount: mount.to_owned(), path: path.to_owned(), field: field.to_owned(), version })
