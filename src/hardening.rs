@@ -1,7 +1,7 @@
 //! Process hardening done first thing in `main`: no core dumps (they would hold decrypted
 //! secrets) and no ptrace attach by other processes of the same user.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 /// The core-dump limit the process started with, restored for children of `exec`.
 static ORIGINAL_CORE: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
@@ -31,6 +31,39 @@ pub fn harden_process() {
     }
 }
 
+/// The exit code after a mapped file was cut short: 5 (damaged), or 125 under `exec`.
+static SHRUNK_EXIT: AtomicI32 = AtomicI32::new(crate::error::exit::DAMAGED);
+
+/// Turns SIGBUS into a one-line error and an exit code. keyward maps large vault files (see
+/// `files::Contents`); another program truncating one while keyward reads it raises SIGBUS,
+/// which would otherwise kill keyward with no word. Nothing has been written by then: a vault
+/// is only ever replaced by a rename, which comes after the whole file was read.
+pub fn catch_shrunk_files() {
+    extern "C" fn on_sigbus(_: libc::c_int) {
+        const SAID: &[u8] =
+            b"keyward: the vault file was cut short by another program while keyward read it \xe2\x80\x94 nothing was changed; try again\n";
+        // SAFETY: write and _exit are async-signal-safe; the buffer is static.
+        unsafe {
+            libc::write(2, SAID.as_ptr().cast(), SAID.len());
+            libc::_exit(SHRUNK_EXIT.load(Ordering::Relaxed));
+        }
+    }
+    // SAFETY: a zeroed sigaction is valid (no flags, empty mask once sigemptyset ran), and the
+    // handler only does what is async-signal-safe.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_sigbus as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigemptyset(&raw mut action.sa_mask);
+        libc::sigaction(libc::SIGBUS, &raw const action, std::ptr::null_mut());
+    }
+}
+
+/// The exit code [`catch_shrunk_files`] ends with (`exec` reports every failure of its own as
+/// 125).
+pub fn set_shrunk_file_exit(code: i32) {
+    SHRUNK_EXIT.store(code, Ordering::Relaxed);
+}
+
 /// Gives a child process (after fork, before exec) the core-dump limit keyward started with:
 /// the command `exec` runs is the user's, not keyward's. Async-signal-safe.
 pub fn restore_core_limit() {
@@ -46,6 +79,30 @@ pub fn restore_core_limit() {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
+    /// In a child process (this test binary run again): a mapped file cut short under its
+    /// mapping ends the process with the one-line error and exit 5, not a signal.
+    #[test]
+    fn a_file_cut_short_under_its_mapping_is_exit_5() {
+        if std::env::var_os("KEYWARD_TEST_SIGBUS_CHILD").is_some() {
+            super::catch_shrunk_files();
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("vault.kw");
+            std::fs::write(&path, vec![b'x'; 1 << 20]).unwrap();
+            let map = crate::files::read_contents(std::fs::File::open(&path).unwrap(), 1 << 20).unwrap();
+            std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(0).unwrap();
+            let last = map[map.len() - 1];
+            panic!("read {last} past the end of a truncated file");
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "hardening::tests::a_file_cut_short_under_its_mapping_is_exit_5", "--nocapture"])
+            .env("KEYWARD_TEST_SIGBUS_CHILD", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(5), "{stderr}");
+        assert!(stderr.contains("keyward: the vault file was cut short by another program"), "{stderr}");
+    }
+
     #[test]
     fn core_dumps_and_ptrace_are_off() {
         super::harden_process();

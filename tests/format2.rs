@@ -161,7 +161,7 @@ fn a_removed_token_opens_nothing_written_after_its_removal_even_with_the_old_fil
         assert_eq!(d.head.generation, 2, "{domain} was re-keyed");
         assert_ne!(d.head.key_id, old_key.id());
         for line in &d.secrets {
-            let sealed = data_encoding::BASE64_NOPAD.decode(new_doc.sealed_text(line).as_bytes()).unwrap();
+            let sealed = data_encoding::BASE64_NOPAD.decode(new_doc.sealed_text(line)).unwrap();
             let mut aad = keyward::vault::v2::keys::Transcript::new("keyward/v2/record", &new_doc.id);
             aad.str(domain).str(new_doc.secret_name(line));
             assert!(old_key.open(aad.as_bytes(), &sealed).is_err(), "{domain}: {}", new_doc.secret_name(line));

@@ -30,6 +30,7 @@ use zeroize::Zeroizing;
 pub(super) const REFERENCE_PREFIX: &str = "keyward:";
 
 pub(super) fn run(args: ExecArgs, ctx: &Context) -> Result<Outcome> {
+    crate::hardening::set_shrunk_file_exit(exit::EXEC_FAILED);
     match prepare(&args, ctx) {
         Ok(prepared) => launch(&args, prepared),
         Err(e) => Err(Error::Exec(Box::new(e))),

@@ -122,19 +122,22 @@ impl Locked {
     /// Reads the vault from a store.
     pub fn read_from(store: &dyn store::Store) -> Result<Locked> {
         let file = store.read()?;
-        let mut locked = Self::from_bytes(store.path(), file.bytes, file.loose_mode)?;
+        let mut locked = Self::from_contents(store.path(), file.bytes, file.loose_mode)?;
         locked.identity = file.identity;
         Ok(locked)
     }
 
     /// Parses either format: version 1's binary magic, or a text vault's first line.
     pub fn from_bytes(path: &Path, bytes: Zeroizing<Vec<u8>>, loose_mode: Option<u32>) -> Result<Locked> {
+        Self::from_contents(path, bytes.into(), loose_mode)
+    }
+
+    fn from_contents(path: &Path, bytes: crate::files::Contents, loose_mode: Option<u32>) -> Result<Locked> {
         let format = if bytes.starts_with(format::MAGIC) {
-            LockedFormat::V1(Locked1::parse(bytes).map_err(|e| parse_error(path, e))?)
+            LockedFormat::V1(Locked1::parse(bytes.into_owned()).map_err(|e| parse_error(path, e))?)
         } else {
             // The file's bytes become the document's text, without a copy (they are not secret).
-            let mut bytes = bytes;
-            LockedFormat::V2(v2::text::parse_owned(std::mem::take(&mut *bytes)).map_err(|e| text_error(path, e))?)
+            LockedFormat::V2(v2::text::parse_contents(bytes).map_err(|e| text_error(path, e))?)
         };
         Ok(Locked { path: path.to_owned(), loose_mode, format, identity: None })
     }

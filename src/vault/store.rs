@@ -10,8 +10,6 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use zeroize::Zeroizing;
-
 use crate::error::{Error, Result};
 
 /// Where a vault lives: read it, lock it for a read-modify-write, replace it whole. A file
@@ -96,7 +94,7 @@ impl Store for FileStore {
 
 /// The bytes of a vault file, and its mode when others may read it (worth a warning).
 pub struct VaultFile {
-    pub bytes: Zeroizing<Vec<u8>>,
+    pub bytes: crate::files::Contents,
     pub loose_mode: Option<u32>,
     /// The version read, as its open file described it (`None` for a store without files).
     pub identity: Option<FileIdentity>,
@@ -133,15 +131,11 @@ pub fn read(path: &Path) -> Result<VaultFile> {
     let (bytes, identity) = fs::File::open(path)
         .and_then(|file| {
             let identity = FileIdentity::of(&file.metadata()?);
-            Ok((crate::files::read_whole(file, meta.len())?, identity))
+            Ok((crate::files::read_contents(file, meta.len())?, identity))
         })
         .map_err(|e| Error::io("cannot read", path, e))?;
     let mode = meta.permissions().mode() & 0o777;
-    Ok(VaultFile {
-        bytes: Zeroizing::new(bytes),
-        loose_mode: (mode & 0o077 != 0).then_some(mode),
-        identity: Some(identity),
-    })
+    Ok(VaultFile { bytes, loose_mode: (mode & 0o077 != 0).then_some(mode), identity: Some(identity) })
 }
 
 /// An exclusive lock on a vault, released on drop.

@@ -155,7 +155,7 @@ pub(crate) fn old_wrap_opens_nothing(env: &Env, old: &[u8], label: &str, identit
     let d = now.domain(domain).unwrap();
     assert_ne!(d.head.key_id, old_key.id(), "{domain} is under a new key");
     for line in &d.secrets {
-        let sealed = data_encoding::BASE64_NOPAD.decode(now.sealed_text(line).as_bytes()).unwrap();
+        let sealed = data_encoding::BASE64_NOPAD.decode(now.sealed_text(line)).unwrap();
         let mut aad = keys::Transcript::new("keyward/v2/record", &now.id);
         aad.str(domain).str(now.secret_name(line));
         assert!(old_key.open(aad.as_bytes(), &sealed).is_err(), "{}", now.secret_name(line));

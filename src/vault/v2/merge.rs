@@ -64,18 +64,21 @@ fn carries_conflict(side: &Vault2, name: &str) -> Result<bool> {
     Ok(side.find(name)?.is_some_and(|s| s.body.meta.ext.contains_key(secret::CONFLICT)))
 }
 
-fn block(doc: &Document, d: &Domain) -> String {
-    let mut out = String::new();
+/// A domain's block as text. The sides of a merge are git's blobs, read into memory: their bytes
+/// cannot change, and nothing is checked as it is copied.
+fn block(doc: &Document, d: &Domain) -> Vec<u8> {
+    let mut out = Vec::new();
     let secrets = d.secrets.iter().map(|s| PrintSecret {
         name: doc.secret_name(s),
         var: doc.secret_var(s),
         sealed: doc.sealed_text(s),
+        tag: None,
     });
-    text::print_domain(&mut out, &d.head, secrets);
+    let _unchecked = text::print_domain(&mut out, &d.head, secrets);
     out
 }
 
-fn lines<'d>(doc: &'d Document, d: Option<&'d Domain>) -> BTreeMap<&'d str, (&'d str, &'d str)> {
+fn lines<'d>(doc: &'d Document, d: Option<&'d Domain>) -> BTreeMap<&'d str, (&'d str, &'d [u8])> {
     let Some(d) = d else { return BTreeMap::new() };
     d.secrets.iter().map(|s| (doc.secret_name(s), (doc.secret_var(s), doc.sealed_text(s)))).collect()
 }
@@ -118,7 +121,7 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
         .into_iter()
         .collect();
     names.sort_by_key(|n| order(n));
-    let mut out = String::new();
+    let mut out = Vec::new();
     text::print_header(&mut out, &ours.id, ours.created, &ours.slots);
     let mut resealed = Vec::new();
     let mut conflicts = Vec::new();
@@ -197,7 +200,7 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
                     }
                 }
             }
-            out.push_str(&block_text.unwrap_or_default());
+            out.extend_from_slice(&block_text.unwrap_or_default());
             continue;
         }
         let (Some(mine), Some(other)) = (mine, other) else {
@@ -214,7 +217,7 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
             return replay::replay(base, ours, theirs, keys, &why);
         }
         let (lm, lo, lw) = (lines(ours, Some(mine)), lines(theirs, Some(other)), lines(base, was));
-        let mut merged: Vec<(String, String, String)> = Vec::new();
+        let mut merged: Vec<(String, String, Vec<u8>)> = Vec::new();
         let mut clashes = Vec::new();
         for secret in lm.keys().chain(lo.keys()).copied().collect::<BTreeSet<&str>>() {
             let (m, o, w) = (lm.get(secret), lo.get(secret), lw.get(secret));
@@ -259,7 +262,7 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
             conflict(format!("{secret} on one side is older than the common ancestor's (a line from history?)"))
         };
         for (secret, var, sealed) in &merged {
-            let line = Some((var.as_str(), sealed.as_str()));
+            let line = Some((var.as_str(), sealed.as_slice()));
             if line == lw.get(secret.as_str()).copied() {
                 continue;
             }
@@ -289,7 +292,7 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
                     s
                 }
             };
-            merged.push((result.name.clone(), result.var.clone(), kv.seal_secret(name, &result)?));
+            merged.push((result.name.clone(), result.var.clone(), kv.seal_secret(name, &result)?.into_bytes()));
         }
         merged.sort_by(|a, b| a.0.cmp(&b.0));
         let mut head = mine.head.clone();
@@ -310,19 +313,20 @@ pub fn merge(base: &Document, ours: &Document, theirs: &Document, keys: &Keys<'_
                 Err(key) => return conflict(format!("the vault setting {key} changed differently on both sides")),
             }
         }
-        let lines: Vec<(&str, &str, &str)> =
-            merged.iter().map(|(n, v, s)| (n.as_str(), v.as_str(), s.as_str())).collect();
+        let lines: Vec<(&str, &str, &[u8])> =
+            merged.iter().map(|(n, v, s)| (n.as_str(), v.as_str(), s.as_slice())).collect();
         head.seal = kv.seal_for(&head, &lines)?;
-        let secrets = lines.iter().map(|(n, v, s)| PrintSecret { name: n, var: v, sealed: s });
-        text::print_domain(&mut out, &head, secrets);
+        let secrets = lines.iter().map(|(n, v, s)| PrintSecret { name: n, var: v, sealed: s, tag: None });
+        let _unchecked = text::print_domain(&mut out, &head, secrets);
         resealed.push(name.to_owned());
     }
     text::print_end(&mut out);
     // A name both sides added in different domains is damage in the result: a conflict.
-    if let Err(e) = text::parse(out.as_bytes()) {
+    if let Err(e) = text::parse(&out) {
         return conflict(format!("the merged file would not read back ({e:?})"));
     }
-    Ok(Merged::Text { text: out, resealed, conflicts })
+    let Ok(text) = String::from_utf8(out) else { return conflict("the merged file would not be UTF-8".into()) };
+    Ok(Merged::Text { text, resealed, conflicts })
 }
 
 /// Three-way merge of `@default`'s settings by key. The earliest grace deadline wins when both

@@ -3,14 +3,25 @@
 //!
 //! The parser is strict and bounded: every line is checked against the grammar and the order the
 //! spec gives, every limit before any allocation it governs, and any input gives a document or a
-//! [`ParseError`], never a panic. Secret lines are not copied: a [`SecretLine`] holds ranges into
-//! the document's text, so a vault of 100,000 secrets is parsed without 100,000 allocations.
+//! [`ParseError`], never a panic. Secret lines are not copied: a [`SecretLine`] holds its name
+//! and variable as ranges into one buffer and its sealed body as a range into the file, so a
+//! vault of 100,000 secrets is parsed without 100,000 allocations.
+//!
+//! The file may be mapped from the page cache (see [`Contents`]), where another program writing
+//! it in place could change a byte between two reads. So nothing read from the file is trusted
+//! twice: every line but a secret line is copied before it is parsed, a secret line's name and
+//! variable are copied before they are validated, its tag is decoded once into the
+//! [`SecretLine`] (what a seal authenticates), and a sealed body read again later is checked
+//! against that tag before it is used ([`Document::sealed_with_tag`]). After parsing, the file is
+//! only ever read as bytes.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::ops::Range;
 
 use data_encoding::{BASE64_NOPAD, HEXLOWER};
 
+use crate::files::Contents;
 use crate::vault::crypto::Argon2Params;
 use crate::vault::format::SlotKind;
 use crate::vault::secret::{validate_env, validate_name, validate_var};
@@ -191,13 +202,17 @@ impl DomainHead {
     }
 }
 
-/// One `secret` line, as ranges into the document's text.
+/// One `secret` line: its name and variable as ranges into the document's `names`, its sealed
+/// body as a range into the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretLine {
-    pub name: Range<usize>,
-    pub var: Range<usize>,
+    name: Range<u32>,
+    var: Range<u32>,
     /// The base64 of the sealed body.
-    pub sealed: Range<usize>,
+    sealed: Range<usize>,
+    /// The sealed body's AEAD tag, decoded when the line was parsed: what the domain's seal
+    /// covers, and what the body must still carry when it is read again.
+    pub tag: [u8; 16],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,9 +222,11 @@ pub struct Domain {
 }
 
 /// A parsed version 2 vault.
-#[derive(Debug, Clone)]
 pub struct Document {
-    pub text: String,
+    /// The file. Only sealed bodies are read from it after parsing.
+    text: Contents,
+    /// Every secret's name and variable, copied out of the file and validated.
+    names: String,
     pub id: [u8; 16],
     pub created: i64,
     pub slots: Vec<Slot>,
@@ -227,17 +244,47 @@ pub enum ParseError {
     Damaged { line: usize, reason: String },
 }
 
+impl std::fmt::Debug for Document {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Document")
+            .field("id", &HEXLOWER.encode(&self.id))
+            .field("slots", &self.slots.len())
+            .field("domains", &self.domains.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Document {
+    /// A document with no secret lines (a vault being created).
+    pub fn new(id: [u8; 16], created: i64, slots: Vec<Slot>, domains: Vec<Domain>) -> Document {
+        debug_assert!(domains.iter().all(|d| d.secrets.is_empty()));
+        Document { text: Contents::default(), names: String::new(), id, created, slots, domains }
+    }
+
+    /// The length of the file this document was parsed from.
+    pub fn file_len(&self) -> usize {
+        self.text.len()
+    }
+
     pub fn secret_name(&self, s: &SecretLine) -> &str {
-        &self.text[s.name.clone()]
+        &self.names[s.name.start as usize..s.name.end as usize]
     }
 
     pub fn secret_var(&self, s: &SecretLine) -> &str {
-        &self.text[s.var.clone()]
+        &self.names[s.var.start as usize..s.var.end as usize]
     }
 
-    pub fn sealed_text(&self, s: &SecretLine) -> &str {
+    /// The base64 of a secret's sealed body as the file holds it now. Not yet checked against
+    /// the line's tag: see [`Document::sealed_with_tag`].
+    pub fn sealed_text(&self, s: &SecretLine) -> &[u8] {
         &self.text[s.sealed.clone()]
+    }
+
+    /// A secret's sealed body decoded, if it still carries the tag the line was parsed with
+    /// (and so the seal authenticated): a file changed in place since is not read.
+    pub fn sealed_with_tag(&self, s: &SecretLine) -> Option<Vec<u8>> {
+        let body = BASE64_NOPAD.decode(self.sealed_text(s)).ok()?;
+        (body.get(12..SEALED_PREFIX) == Some(&s.tag[..])).then_some(body)
     }
 
     pub fn domain(&self, name: &str) -> Option<&Domain> {
@@ -255,9 +302,22 @@ impl Document {
 
     /// The indexes of the domain and line of the secret `name`.
     pub fn find_index(&self, name: &str) -> Option<(usize, usize)> {
-        self.domains.iter().enumerate().find_map(|(di, d)| {
-            d.secrets.binary_search_by(|s| self.text[s.name.clone()].cmp(name)).ok().map(|li| (di, li))
-        })
+        self.domains
+            .iter()
+            .enumerate()
+            .find_map(|(di, d)| d.secrets.binary_search_by(|s| self.secret_name(s).cmp(name)).ok().map(|li| (di, li)))
+    }
+}
+
+#[cfg(test)]
+impl Document {
+    /// The file's bytes, to change under a parsed document as a program writing the file in
+    /// place would change a mapping (`None` for a mapped file).
+    pub fn file_mut(&mut self) -> Option<&mut [u8]> {
+        match &mut self.text {
+            Contents::Read(bytes) => Some(bytes),
+            Contents::Mapped(_) => None,
+        }
     }
 }
 
@@ -272,11 +332,14 @@ pub fn domain_of(env: Option<&str>) -> &str {
 }
 
 /// The 16-byte tag of a sealed body, read from the front of its base64 without decoding the rest.
-pub fn sealed_tag(b64: &str) -> Option<[u8; 16]> {
-    // Nonce (12) and tag (16) are the first 28 bytes: the first 40 characters decode to 30.
-    let mut head = [0u8; 30];
-    BASE64_NOPAD.decode_mut(b64.get(..40)?.as_bytes(), &mut head).ok()?;
-    head[12..28].try_into().ok()
+pub fn sealed_tag(b64: &[u8]) -> Option<[u8; 16]> {
+    // Nonce (12) and tag (16) are the first 28 bytes: characters 16..40 decode to bytes 12..30.
+    // Copied first: the decoder reads what it was given once, whatever the file does meanwhile.
+    let mut chars = [0u8; 24];
+    chars.copy_from_slice(b64.get(16..40)?);
+    let mut bytes = [0u8; 18];
+    BASE64_NOPAD.decode_mut(&chars, &mut bytes).ok()?;
+    bytes[..16].try_into().ok()
 }
 
 // ---------------------------------------------------------------- parsing
@@ -290,20 +353,20 @@ pub fn version_of(bytes: &[u8]) -> Option<Result<u16, ()>> {
 }
 
 struct Lines<'a> {
-    text: &'a str,
+    text: &'a [u8],
     pos: usize,
     number: usize,
 }
 
 impl<'a> Lines<'a> {
-    /// The next non-empty line: (its number, the line without its ending).
-    fn next(&mut self) -> Result<Option<(usize, &'a str)>, ParseError> {
+    /// The next non-empty line: (its number, the line without its ending), as bytes of the file.
+    fn next(&mut self) -> Result<Option<(usize, &'a [u8])>, ParseError> {
         loop {
             if self.pos >= self.text.len() {
                 return Ok(None);
             }
             let rest = &self.text[self.pos..];
-            let Some(end) = memchr::memchr(b'\n', rest.as_bytes()) else {
+            let Some(end) = memchr::memchr(b'\n', rest) else {
                 self.number += 1;
                 return Err(damaged(self.number, "the last line has no line ending (a truncated file)"));
             };
@@ -313,7 +376,7 @@ impl<'a> Lines<'a> {
                 return Err(damaged(self.number, "a line is longer than the format allows"));
             }
             let line = &rest[..end];
-            let line = line.strip_suffix('\r').unwrap_or(line);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
             if !line.is_empty() {
                 return Ok(Some((self.number, line)));
             }
@@ -321,8 +384,18 @@ impl<'a> Lines<'a> {
     }
 }
 
-fn next_line<'a>(lines: &mut Lines<'a>, what: &str) -> Result<(usize, &'a str), ParseError> {
+fn next_raw<'a>(lines: &mut Lines<'a>, what: &str) -> Result<(usize, &'a [u8]), ParseError> {
     lines.next()?.ok_or_else(|| damaged(lines.number, format!("the file ends before {what} (a truncated file)")))
+}
+
+/// The next line, copied out of the file (see the module's comment) and checked to be UTF-8.
+fn next_line(lines: &mut Lines<'_>, what: &str) -> Result<(usize, String), ParseError> {
+    let (n, raw) = next_raw(lines, what)?;
+    Ok((n, owned_line(n, raw)?))
+}
+
+fn owned_line(n: usize, raw: &[u8]) -> Result<String, ParseError> {
+    String::from_utf8(raw.to_vec()).map_err(|_| damaged(n, "the file is not UTF-8"))
 }
 
 fn damaged(line: usize, reason: impl Into<String>) -> ParseError {
@@ -379,11 +452,16 @@ fn domain_rank(name: &str) -> (u8, &str) {
 
 /// Parses a version 2 vault. `bytes` is the whole file.
 pub fn parse(bytes: &[u8]) -> Result<Document, ParseError> {
-    parse_owned(bytes.to_vec())
+    parse_contents(bytes.to_vec().into())
 }
 
 /// [`parse`], taking the file's bytes (they become the document's text without a copy).
 pub fn parse_owned(bytes: Vec<u8>) -> Result<Document, ParseError> {
+    parse_contents(bytes.into())
+}
+
+/// [`parse`], taking the file's bytes as read or mapped (they become the document's text).
+pub fn parse_contents(bytes: Contents) -> Result<Document, ParseError> {
     match version_of(&bytes) {
         None => return Err(ParseError::NotAVault),
         Some(Err(())) => return Err(damaged(1, "the first line names no format version")),
@@ -394,34 +472,41 @@ pub fn parse_owned(bytes: Vec<u8>) -> Result<Document, ParseError> {
     if bytes.len() > MAX_FILE {
         return Err(damaged(0, "the file is larger than the format allows"));
     }
-    // A text merge of two branches left git's markers: say what happened and what to do.
-    if let Some(at) = memchr::memmem::find(&bytes, b"\n<<<<<<< ") {
-        let line = memchr::memchr_iter(b'\n', &bytes[..=at]).count() + 1;
-        return Err(damaged(
-            line,
+    let e = match parse_lines(&bytes) {
+        Ok(doc) => return Ok(Document { text: bytes, ..doc }),
+        Err(e) => e,
+    };
+    // A text merge of two branches left git's markers (which no line of the grammar allows):
+    // say what happened and what to do.
+    match memchr::memmem::find(&bytes, b"\n<<<<<<< ") {
+        Some(at) => Err(damaged(
+            memchr::memchr_iter(b'\n', &bytes[..=at]).count() + 1,
             "git left merge conflict markers in the vault: run `keyward git setup` so git merges vaults by secret, then redo the merge (`git merge --abort`, or `git checkout --ours`/`--theirs` the file)",
-        ));
+        )),
+        None => Err(e),
     }
-    let owned = String::from_utf8(bytes).map_err(|e| {
-        let bytes = e.as_bytes();
-        let line = memchr::memchr_iter(b'\n', &bytes[..e.utf8_error().valid_up_to()]).count() + 1;
-        damaged(line, "the file is not UTF-8")
-    })?;
-    let text = owned.as_str();
-    let mut lines = Lines { text, pos: 0, number: 0 };
-    let mut next = |what: &str| next_line(&mut lines, what);
+}
 
-    let (n, first) = next("the first line")?;
+/// The document in `bytes`, without its text (the caller gives it its own). UTF-8 is checked
+/// line by line as lines and fields are copied out; a sealed body's bytes are checked as base64
+/// when it is decoded, so a `get` reads each byte of the file once.
+fn parse_lines(bytes: &[u8]) -> Result<Document, ParseError> {
+    let mut lines = Lines { text: bytes, pos: 0, number: 0 };
+    // Every name and variable fits in the file: reserving that once means no copy as it grows
+    // (and no page of it is touched before it is written).
+    let mut names = String::with_capacity(bytes.len());
+
+    let (n, first) = next_line(&mut lines, "the first line")?;
     if first != FIRST_LINE {
         return Err(damaged(n, "the first line is not the version 2 marker"));
     }
-    let (n, line) = next("the id line")?;
-    let id = match fields(line)[..] {
+    let (n, line) = next_line(&mut lines, "the id line")?;
+    let id = match fields(&line)[..] {
         ["id", hex] => hex16(n, "the vault id", hex)?,
         _ => return Err(damaged(n, "expected `id <vault id>`")),
     };
-    let (n, line) = next("the created line")?;
-    let created = match fields(line)[..] {
+    let (n, line) = next_line(&mut lines, "the created line")?;
+    let created = match fields(&line)[..] {
         ["created", t] => integer::<i64>(n, "created", t)?,
         _ => return Err(damaged(n, "expected `created <time>`")),
     };
@@ -429,9 +514,9 @@ pub fn parse_owned(bytes: Vec<u8>) -> Result<Document, ParseError> {
     let mut slots: Vec<Slot> = Vec::new();
     let mut domains: Vec<Domain> = Vec::new();
     let mut secret_count = 0usize;
-    let (mut n, mut line) = next("the end line")?;
+    let (mut n, mut line) = next_line(&mut lines, "the end line")?;
     while line.starts_with("slot ") {
-        let slot = parse_slot(n, line)?;
+        let slot = parse_slot(n, &line)?;
         if let Some(last) = slots.last()
             && last.name >= slot.name
         {
@@ -441,14 +526,14 @@ pub fn parse_owned(bytes: Vec<u8>) -> Result<Document, ParseError> {
             return Err(damaged(n, "more slots than the format allows"));
         }
         slots.push(slot);
-        (n, line) = next("the end line")?;
+        (n, line) = next_line(&mut lines, "the end line")?;
     }
     if slots.iter().filter(|s| s.name.kind == SlotKind::Passphrase).count() > 1 {
         return Err(damaged(n, "more than one passphrase slot"));
     }
 
     while line.starts_with("domain ") {
-        let mut head = parse_domain_line(n, line)?;
+        let mut head = parse_domain_line(n, &line)?;
         if let Some(last) = domains.last()
             && domain_rank(&last.head.name) >= domain_rank(&head.name)
         {
@@ -469,18 +554,18 @@ pub fn parse_owned(bytes: Vec<u8>) -> Result<Document, ParseError> {
         {
             return Err(damaged(n, format!("expected the {expected} domain here")));
         }
-        (n, line) = next("the end line")?;
+        (n, line) = next_line(&mut lines, "the end line")?;
         // grant
         if head.name != ALL {
-            match fields(line)[..] {
+            match fields(&line)[..] {
                 ["grant", mac] => head.grant = Some(b64(n, "the grant", mac)?),
                 _ => return Err(damaged(n, format!("expected the grant of {}", head.name))),
             }
-            (n, line) = next("the end line")?;
+            (n, line) = next_line(&mut lines, "the end line")?;
         }
         // to
         while line.starts_with("to ") {
-            let wrap = match fields(line)[..] {
+            let wrap = match fields(&line)[..] {
                 ["to", slot, age] => Wrap {
                     slot: SlotName::parse(slot).map_err(|r| damaged(n, r))?,
                     age: b64_vec(n, "a wrapped key", age, MAX_WRAP)?,
@@ -496,11 +581,11 @@ pub fn parse_owned(bytes: Vec<u8>) -> Result<Document, ParseError> {
                 return Err(damaged(n, "to lines are out of order or repeated"));
             }
             head.to.push(wrap);
-            (n, line) = next("the end line")?;
+            (n, line) = next_line(&mut lines, "the end line")?;
         }
         // vouch
         while line.starts_with("vouch ") {
-            let vouch = match fields(line)[..] {
+            let vouch = match fields(&line)[..] {
                 ["vouch", g, prev, boxed, mac] => Vouch {
                     generation: integer(n, "a vouch's generation", g)?,
                     previous: hex16(n, "a vouch's previous key id", prev)?,
@@ -514,34 +599,35 @@ pub fn parse_owned(bytes: Vec<u8>) -> Result<Document, ParseError> {
                 return Err(damaged(n, "vouch lines are out of order, repeated or ahead of the domain"));
             }
             head.vouches.push(vouch);
-            (n, line) = next("the end line")?;
+            (n, line) = next_line(&mut lines, "the end line")?;
         }
         // settings: required in @default, optional in an environment (its remotes), never in @all
-        let settings_line = matches!(fields(line)[..], ["settings", _]);
+        let settings_line = matches!(fields(&line)[..], ["settings", _]);
         if head.name == DEFAULT || (settings_line && head.name != ALL) {
-            match fields(line)[..] {
+            match fields(&line)[..] {
                 ["settings", sealed] => head.settings = Some(b64_vec(n, "the settings", sealed, MAX_SEALED)?),
                 _ => return Err(damaged(n, "expected the settings of @default")),
             }
             if head.settings.as_ref().is_some_and(|s| s.len() < SEALED_PREFIX) {
                 return Err(damaged(n, "the settings are too short to be sealed"));
             }
-            (n, line) = next("the end line")?;
+            (n, line) = next_line(&mut lines, "the end line")?;
         }
-        match fields(line)[..] {
+        match fields(&line)[..] {
             ["seal", mac] => head.seal = b64(n, "the seal", mac)?,
             _ => return Err(damaged(n, format!("expected the seal of {}", head.name))),
         }
-        (n, line) = next("the end line")?;
+        let mut raw;
+        (n, raw) = next_raw(&mut lines, "the end line")?;
         let mut secrets: Vec<SecretLine> = Vec::new();
-        while line.starts_with("secret ") {
+        while raw.starts_with(b"secret ") {
             if head.name == ALL {
                 return Err(damaged(n, "the @all domain holds no secrets"));
             }
-            let secret = parse_secret(n, text, line)?;
-            let name = &text[secret.name.clone()];
+            let secret = parse_secret(n, bytes, raw, &mut names)?;
             if let Some(last) = secrets.last()
-                && text[last.name.clone()] >= *name
+                && names[last.name.start as usize..last.name.end as usize]
+                    >= names[secret.name.start as usize..secret.name.end as usize]
             {
                 return Err(damaged(n, "secret lines are out of order or repeated"));
             }
@@ -550,8 +636,9 @@ pub fn parse_owned(bytes: Vec<u8>) -> Result<Document, ParseError> {
                 return Err(damaged(n, "more secrets than the format allows"));
             }
             secrets.push(secret);
-            (n, line) = next("the end line")?;
+            (n, raw) = next_raw(&mut lines, "the end line")?;
         }
+        line = owned_line(n, raw)?;
         domains.push(Domain { head, secrets });
     }
     if line != "end" {
@@ -576,21 +663,21 @@ pub fn parse_owned(bytes: Vec<u8>) -> Result<Document, ParseError> {
     }
     // A name lives in one domain only. Each domain's names are sorted: a merge finds a name
     // twice in linear time.
-    if let Some(twice) = name_in_two_domains(text, &domains) {
+    if let Some(twice) = name_in_two_domains(&names, &domains) {
         return Err(damaged(0, format!("the secret {twice} is in two domains")));
     }
-    Ok(Document { text: owned, id, created, slots, domains })
+    Ok(Document { text: Contents::default(), names, id, created, slots, domains })
 }
 
 /// A name that more than one domain holds, by merging the domains' sorted name lists. There are
 /// few domains: the smallest head is found by looking at each.
-fn name_in_two_domains<'t>(text: &'t str, domains: &[Domain]) -> Option<&'t str> {
+fn name_in_two_domains<'t>(names: &'t str, domains: &[Domain]) -> Option<&'t str> {
     let mut lists: Vec<std::slice::Iter<'_, SecretLine>> =
         domains.iter().filter(|d| !d.secrets.is_empty()).map(|d| d.secrets.iter()).collect();
     if lists.len() < 2 {
         return None;
     }
-    let name = |s: &SecretLine| &text[s.name.clone()];
+    let name = |s: &SecretLine| &names[s.name.start as usize..s.name.end as usize];
     let mut heads: Vec<Option<&'t str>> = lists.iter_mut().map(|l| l.next().map(name)).collect();
     let mut last: Option<&str> = None;
     loop {
@@ -709,37 +796,48 @@ fn parse_domain_line(n: usize, line: &str) -> Result<DomainHead, ParseError> {
     })
 }
 
-/// `line` is a slice of `text`; the ranges are offsets into `text`.
-fn parse_secret(n: usize, text: &str, line: &str) -> Result<SecretLine, ParseError> {
+/// `line` is a slice of `text`, the file. The name and variable are copied into `names` before
+/// they are validated; the sealed body's range is an offset into `text` and its tag is decoded.
+fn parse_secret(n: usize, text: &[u8], line: &[u8], names: &mut String) -> Result<SecretLine, ParseError> {
     let start = line.as_ptr() as usize - text.as_ptr() as usize;
     // The fields by memchr: the sealed body is most of the line, and a space in it is damage.
     let shape = || damaged(n, "expected `secret <name> <variable> <sealed body>`");
-    let rest = line.strip_prefix("secret ").ok_or_else(shape)?;
-    let name_end = memchr::memchr(b' ', rest.as_bytes()).ok_or_else(shape)?;
+    let rest = line.strip_prefix(b"secret ").ok_or_else(shape)?;
+    let name_end = memchr::memchr(b' ', rest).ok_or_else(shape)?;
     let (name, rest) = (&rest[..name_end], &rest[name_end + 1..]);
-    let var_end = memchr::memchr(b' ', rest.as_bytes()).ok_or_else(shape)?;
+    let var_end = memchr::memchr(b' ', rest).ok_or_else(shape)?;
     let (var, sealed) = (&rest[..var_end], &rest[var_end + 1..]);
-    if memchr::memchr(b' ', sealed.as_bytes()).is_some() {
+    if memchr::memchr(b' ', sealed).is_some() {
         return Err(shape());
     }
-    if let Err(r) = validate_name(name) {
-        return Err(damaged(n, format!("a secret's name is not valid ({r})")));
+    if name.len() > MAX_LINE || var.len() > MAX_LINE {
+        return Err(shape());
     }
-    if let Err(r) = validate_var(var) {
-        return Err(damaged(n, format!("the variable of {name} is not valid ({r})")));
+    let copy = |names: &mut String, field: &[u8]| -> Result<Range<u32>, ParseError> {
+        let field = std::str::from_utf8(field).map_err(|_| damaged(n, "the file is not UTF-8"))?;
+        let at = names.len() as u32;
+        names.push_str(field);
+        Ok(at..names.len() as u32)
+    };
+    let name = copy(names, name)?;
+    let var = copy(names, var)?;
+    let (name_text, var_text) =
+        (&names[name.start as usize..name.end as usize], &names[var.start as usize..var.end as usize]);
+    let invalid = if let Err(r) = validate_name(name_text) {
+        Some(format!("a secret's name is not valid ({r})"))
+    } else if let Err(r) = validate_var(var_text) {
+        Some(format!("the variable of {name_text} is not valid ({r})"))
+    } else if sealed.len() < 40 || sealed.len() > MAX_SEALED.div_ceil(3) * 4 {
+        Some(format!("the sealed body of {name_text} has an impossible length"))
+    } else {
+        None
+    };
+    if let Some(reason) = invalid {
+        return Err(damaged(n, reason));
     }
-    if sealed.len() < 40 || sealed.len() > MAX_SEALED.div_ceil(3) * 4 {
-        return Err(damaged(n, format!("the sealed body of {name} has an impossible length")));
-    }
-    // Offsets into the whole text: the fields follow "secret " one space apart.
-    let name_start = start + "secret ".len();
-    let var_start = name_start + name.len() + 1;
-    let sealed_start = var_start + var.len() + 1;
-    Ok(SecretLine {
-        name: name_start..name_start + name.len(),
-        var: var_start..var_start + var.len(),
-        sealed: sealed_start..sealed_start + sealed.len(),
-    })
+    let tag = sealed_tag(sealed).ok_or_else(|| damaged(n, format!("the sealed body of {name_text} is not base64")))?;
+    let sealed_start = start + "secret ".len() + name_end + 1 + var_end + 1;
+    Ok(SecretLine { name, var, sealed: sealed_start..sealed_start + sealed.len(), tag })
 }
 
 // ---------------------------------------------------------------- printing
@@ -748,15 +846,32 @@ fn parse_secret(n: usize, text: &str, line: &str) -> Result<SecretLine, ParseErr
 pub struct PrintSecret<'a> {
     pub name: &'a str,
     pub var: &'a str,
-    pub sealed: &'a str,
+    pub sealed: &'a [u8],
+    /// The tag the body must carry, for a body copied from a file that may have changed since
+    /// it was parsed (see the module's comment).
+    pub tag: Option<[u8; 16]>,
+}
+
+/// A body that no longer carries the tag it was parsed with: the file was written in place
+/// while keyward was rewriting it.
+#[derive(Debug)]
+pub struct ChangedUnderfoot {
+    pub name: String,
+}
+
+impl<'a> PrintSecret<'a> {
+    /// A secret line of `doc`, written back as it is.
+    pub fn kept(doc: &'a Document, s: &SecretLine) -> PrintSecret<'a> {
+        PrintSecret { name: doc.secret_name(s), var: doc.secret_var(s), sealed: doc.sealed_text(s), tag: Some(s.tag) }
+    }
 }
 
 /// Writes the header lines and the slot lines.
-pub fn print_header(out: &mut String, id: &[u8; 16], created: i64, slots: &[Slot]) {
+pub fn print_header(out: &mut Vec<u8>, id: &[u8; 16], created: i64, slots: &[Slot]) {
     let _ = writeln!(out, "{FIRST_LINE}\nid {}\ncreated {created}", HEXLOWER.encode(id));
     for s in slots {
-        out.push_str(&s.line());
-        out.push('\n');
+        out.extend_from_slice(s.line().as_bytes());
+        out.push(b'\n');
     }
 }
 
@@ -782,7 +897,11 @@ impl Slot {
 }
 
 /// Writes one domain block (preceded by an empty line).
-pub fn print_domain<'a>(out: &mut String, head: &DomainHead, secrets: impl IntoIterator<Item = PrintSecret<'a>>) {
+pub fn print_domain<'a>(
+    out: &mut Vec<u8>,
+    head: &DomainHead,
+    secrets: impl IntoIterator<Item = PrintSecret<'a>>,
+) -> Result<(), ChangedUnderfoot> {
     let _ = writeln!(out, "\ndomain {} {} {}", head.name, head.generation, HEXLOWER.encode(&head.key_id));
     if let Some(grant) = &head.grant {
         let _ = writeln!(out, "grant {}", BASE64_NOPAD.encode(grant));
@@ -805,16 +924,24 @@ pub fn print_domain<'a>(out: &mut String, head: &DomainHead, secrets: impl IntoI
     }
     let _ = writeln!(out, "seal {}", BASE64_NOPAD.encode(&head.seal));
     for s in secrets {
-        out.push_str("secret ");
-        out.push_str(s.name);
-        out.push(' ');
-        out.push_str(s.var);
-        out.push(' ');
-        out.push_str(s.sealed);
-        out.push('\n');
+        out.extend_from_slice(b"secret ");
+        out.extend_from_slice(s.name.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(s.var.as_bytes());
+        out.push(b' ');
+        let at = out.len();
+        out.extend_from_slice(s.sealed);
+        // Checked in the copy just written: what the file does after this does not matter.
+        if let Some(tag) = s.tag
+            && sealed_tag(&out[at..]) != Some(tag)
+        {
+            return Err(ChangedUnderfoot { name: s.name.to_owned() });
+        }
+        out.push(b'\n');
     }
+    Ok(())
 }
 
-pub fn print_end(out: &mut String) {
-    out.push_str("end\n");
+pub fn print_end(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"end\n");
 }

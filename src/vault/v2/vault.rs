@@ -50,9 +50,8 @@ impl Sealed {
         let key = self.key.as_ref().ok_or_else(|| DecodeError::NoAccess { domain: self.domain_name().to_owned() })?;
         let line = self.line();
         let name = self.doc.secret_name(line);
-        let sealed = BASE64_NOPAD
-            .decode(self.doc.sealed_text(line).as_bytes())
-            .map_err(|_| DecodeError::Unsealable { name: name.to_owned() })?;
+        // Read again from the file: it must still be the body the seal authenticated.
+        let sealed = self.doc.sealed_with_tag(line).ok_or_else(|| DecodeError::Unsealable { name: name.to_owned() })?;
         key.open(&record_aad(&self.doc.id, self.domain_name(), name), &sealed)
             .map_err(|_| DecodeError::Unsealable { name: name.to_owned() })
     }
@@ -170,16 +169,15 @@ impl Vault2 {
         let head = |name: &str, key: &DomainKey| DomainHead::new(name, key.id());
         let all = DomainKey::random(&id);
         let default = DomainKey::random(&id);
-        let doc = Document {
-            text: String::new(),
+        let doc = Document::new(
             id,
-            created: now,
-            slots: Vec::new(),
-            domains: vec![
+            now,
+            Vec::new(),
+            vec![
                 text::Domain { head: head(ALL, &all), secrets: Vec::new() },
                 text::Domain { head: head(DEFAULT, &default), secrets: Vec::new() },
             ],
-        };
+        );
         let opened = BTreeMap::from([(ALL.to_owned(), Arc::new(all)), (DEFAULT.to_owned(), Arc::new(default))]);
         Vault2 {
             path,
@@ -287,6 +285,11 @@ impl Vault2 {
         Error::NoDomainAccess { slot: self.opener_label(), domain: domain.to_owned() }
     }
 
+    /// The file was written in place while this vault was rewriting it from its mapping.
+    fn changed(&self, e: &text::ChangedUnderfoot) -> Error {
+        self.damaged(format!("the sealed body of {} changed in the file while keyward was writing it", e.name))
+    }
+
     fn damaged(&self, reason: impl Into<String>) -> Error {
         Error::damaged(&self.path, reason.into())
     }
@@ -307,20 +310,10 @@ impl Vault2 {
         if key.id() != d.head.key_id {
             return Err(self.damaged(format!("the key of {domain} wrapped for {slot} is not the domain's key")));
         }
-        // The seal, hashed as the lines are read: a tag that does not decode is damage.
-        let mut bad_tag: Option<&str> = None;
-        let secrets = d.secrets.iter().map(|s| {
-            let tag = text::sealed_tag(doc.sealed_text(s));
-            if tag.is_none() && bad_tag.is_none() {
-                bad_tag = Some(doc.secret_name(s));
-            }
-            (doc.secret_name(s), doc.secret_var(s), tag.unwrap_or_default())
-        });
+        // The seal, over the tags the parser decoded (and every later read is checked against).
+        let secrets = d.secrets.iter().map(|s| (doc.secret_name(s), doc.secret_var(s), s.tag));
         let mut seal = key.seal_transcript(&doc.id);
         seal_transcript(&mut seal, doc.created, &doc.slots, &d.head, secrets);
-        if let Some(name) = bad_tag {
-            return Err(self.damaged(format!("the sealed body of {name} is not base64")));
-        }
         if !keys::mac_eq(&seal.finish(), &d.head.seal) {
             return Err(self.damaged(format!(
                 "{domain} does not authenticate: a record, recipient or vouch was added, removed or altered"
@@ -640,7 +633,7 @@ impl Vault2 {
     /// The seal of a domain with `head` (its own seal ignored) over `secrets` (name, variable,
     /// sealed body in base64) under this vault's key of that domain, with this vault's slots:
     /// what the merge driver needs to combine secret lines both sides sealed under one key.
-    pub fn seal_for(&self, head: &DomainHead, secrets: &[(&str, &str, &str)]) -> Result<[u8; 32]> {
+    pub fn seal_for(&self, head: &DomainHead, secrets: &[(&str, &str, &[u8])]) -> Result<[u8; 32]> {
         let key = self.domain_key(&head.name)?;
         if key.id() != head.key_id {
             return Err(self.damaged(format!("{} is under another key on the other side", head.name)));
@@ -805,7 +798,7 @@ impl Vault2 {
         };
 
         // An empty buffer is UTF-8; a large one is backed by huge pages (see large_buffer).
-        let mut out = String::from_utf8(crate::files::large_buffer(doc.text.len() + 4096)).unwrap_or_default();
+        let mut out = crate::files::large_buffer(doc.file_len() + 4096);
         text::print_header(&mut out, &doc.id, doc.created, &self.slots);
         for name in &names {
             let old = doc.domain(name);
@@ -824,14 +817,14 @@ impl Vault2 {
             domain_records.sort_by(|a, b| a.name.cmp(&b.name));
 
             // Which secret lines stay as they are.
-            let kept = |r: &Record| -> Option<&str> {
+            let kept = |r: &Record| {
                 let RecordBody::Sealed(s) = &r.body else { return None };
                 (!rekeyed
                     && Arc::ptr_eq(&s.doc, &doc)
                     && Some(s.domain) == old_index
                     && doc.secret_name(s.line()) == r.name
                     && doc.secret_var(s.line()) == r.var)
-                    .then(|| doc.sealed_text(s.line()))
+                    .then(|| &doc.domains[s.domain].secrets[s.line])
             };
             let recipients_same =
                 old.is_some_and(|d| {
@@ -859,19 +852,15 @@ impl Vault2 {
             {
                 // Untouched: written back as it was (this slot may not even hold it), with a new
                 // grant when @all has a new key (the grant is not part of the seal).
-                let secrets = d.secrets.iter().map(|s| PrintSecret {
-                    name: doc.secret_name(s),
-                    var: doc.secret_var(s),
-                    sealed: doc.sealed_text(s),
-                });
+                let secrets = d.secrets.iter().map(|s| PrintSecret::kept(&doc, s));
                 if all_rekeyed && name != ALL {
                     let mut head = d.head.clone();
                     let all = key_of(self, ALL)?;
                     let grant = grant_transcript(&doc.id, &self.slots, &head);
                     head.grant = Some(keys::hmac(&all.grant_key(&doc.id), grant.as_bytes()));
-                    text::print_domain(&mut out, &head, secrets);
+                    text::print_domain(&mut out, &head, secrets).map_err(|e| self.changed(&e))?;
                 } else {
-                    text::print_domain(&mut out, &d.head, secrets);
+                    text::print_domain(&mut out, &d.head, secrets).map_err(|e| self.changed(&e))?;
                 }
                 continue;
             }
@@ -926,21 +915,28 @@ impl Vault2 {
                 });
             }
             // Secret lines: kept, or sealed now.
-            // A kept line's sealed body is borrowed from the old text, not copied.
-            let mut lines: Vec<(&str, &str, std::borrow::Cow<'_, str>)> = Vec::with_capacity(domain_records.len());
-            for r in &domain_records {
-                let sealed = if let Some(b64) = kept(r) {
-                    std::borrow::Cow::Borrowed(b64)
+            // A kept line's sealed body is borrowed from the old text, not copied; its tag is the
+            // one the parser decoded, which the printer checks the copy it writes against.
+            let mut lines: Vec<PrintSecret<'_>> = Vec::with_capacity(domain_records.len());
+            let mut fresh: Vec<(usize, Vec<u8>, [u8; 16])> = Vec::new();
+            for (i, r) in domain_records.iter().enumerate() {
+                let line = if let Some(l) = kept(r) {
+                    PrintSecret::kept(&doc, l)
                 } else {
                     let body = r.plain_body().map_err(|e| self.record_error(e))?;
-                    std::borrow::Cow::Owned(
-                        BASE64_NOPAD.encode(&key.seal(&record_aad(&doc.id, name, &r.name), &body.0)),
-                    )
+                    let sealed = BASE64_NOPAD.encode(&key.seal(&record_aad(&doc.id, name, &r.name), &body.0));
+                    let tag = text::sealed_tag(sealed.as_bytes()).unwrap_or_default();
+                    fresh.push((i, sealed.into_bytes(), tag));
+                    PrintSecret { name: &r.name, var: &r.var, sealed: &[], tag: None }
                 };
-                lines.push((&r.name, &r.var, sealed));
+                lines.push(line);
+            }
+            for (i, sealed, tag) in &fresh {
+                lines[*i].sealed = sealed;
+                lines[*i].tag = Some(*tag);
             }
             let mut seal = key.seal_transcript(&doc.id);
-            let secrets = lines.iter().map(|(n, v, s)| (*n, *v, text::sealed_tag(s).unwrap_or_default()));
+            let secrets = lines.iter().map(|l| (l.name, l.var, l.tag.unwrap_or_default()));
             seal_transcript(&mut seal, doc.created, &self.slots, &head, secrets);
             head.seal = seal.finish();
             // Who holds the domain changed: only a holder of @all may say so.
@@ -952,14 +948,10 @@ impl Vault2 {
                 let grant = grant_transcript(&doc.id, &self.slots, &head);
                 head.grant = Some(keys::hmac(&all.grant_key(&doc.id), grant.as_bytes()));
             }
-            text::print_domain(
-                &mut out,
-                &head,
-                lines.iter().map(|(n, v, s)| PrintSecret { name: n, var: v, sealed: s }),
-            );
+            text::print_domain(&mut out, &head, lines).map_err(|e| self.changed(&e))?;
         }
         text::print_end(&mut out);
-        Ok(out.into_bytes())
+        Ok(out)
     }
 }
 

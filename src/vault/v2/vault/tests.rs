@@ -132,7 +132,7 @@ fn removing_a_slot_rekeys_what_it_held() {
     assert_eq!(d.head.generation, 2);
     assert_ne!(d.head.key_id, old_key.id());
     for line in &d.secrets {
-        let sealed = BASE64_NOPAD.decode(new_doc.sealed_text(line).as_bytes()).unwrap();
+        let sealed = BASE64_NOPAD.decode(new_doc.sealed_text(line)).unwrap();
         let aad = record_aad(&new_doc.id, "staging", new_doc.secret_name(line));
         assert!(old_key.open(&aad, &sealed).is_err());
     }
@@ -302,4 +302,22 @@ fn tampering_with_a_domain_is_damage() {
     let v = reopen(removed.as_bytes(), &admin);
     assert!(matches!(v.domain_key("prod"), Err(Error::Damaged { .. })));
     assert!(matches!(v.find("shared"), Ok(Some(_))), "other domains still open");
+}
+
+/// The file may be mapped and written in place by another program after it was parsed: a body
+/// that no longer carries the tag the seal authenticated is neither read nor written back.
+#[test]
+fn a_body_changed_in_the_file_after_parsing_is_neither_read_nor_written_back() {
+    let (bytes, admin, _) = sample();
+    let mut doc = text::parse(&bytes).unwrap();
+    let file = doc.file_mut().unwrap();
+    let line = memchr::memmem::find(file, b"secret shared SHARED ").unwrap() + "secret shared SHARED ".len();
+    // Character 20 of the body is in the tag (characters 16..40).
+    file[line + 20] = if file[line + 20] == b'A' { b'B' } else { b'A' };
+    let slot = slot_of(&doc, &admin).unwrap();
+    let mut v = Vault2::open(PathBuf::from("/tmp/v.kw"), doc, slot, admin.clone());
+    assert!(v.find("shared").is_err(), "a changed body must not be read");
+    assert_eq!(value(&v, "prod/key").unwrap(), "prod-value");
+    let e = v.seal().unwrap_err().to_string();
+    assert!(e.contains("shared changed in the file"), "{e}");
 }
