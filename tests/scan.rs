@@ -400,3 +400,49 @@ fn archives_are_scanned_inside_and_bombs_are_skipped() {
     assert!(said.contains("bomb.zip!zeros.txt") && said.contains("zip bomb"), "{said}");
     assert!(said.contains("nested deeper"), "{said}");
 }
+
+/// Credentials in package managers' and registries' own config files: found by `scan` (each
+/// file as committed, with the references next to them left alone), and left to `mask`, which
+/// keeps these scan-only formats out of its searches.
+#[test]
+fn package_manager_and_registry_configs_are_scanned() {
+    let env = Env::new();
+    let dir = env.home.join("configs");
+    let token = "Tr4vK9pLm2Xq8Wz5Hx7pLq2Wm9sRt4Vn";
+    let auth = data_encoding::BASE64.encode(b"ci-deploy:Zq8LmW3vKx91aPc4");
+    write(
+        &dir,
+        "npmrc",
+        format!(
+            "//npm.pkg.github.com/:_authToken={token}\n//registry.npmjs.org/:_authToken=${{NPM_TOKEN}}\n//r.example.com/:_auth={auth}\n"
+        ),
+    );
+    write(
+        &dir,
+        "NuGet.config",
+        "<configuration>\n  <packageSourceCredentials>\n    <feed>\n      <add key=\"Username\" value=\"ci\" />\n      <add key=\"ClearTextPassword\" value=\"Hx7pLq2Wm9sRt4VnQe5\" />\n      <add key=\"ClearTextPassword\" value=\"%FEED_PASSWORD%\" />\n    </feed>\n  </packageSourceCredentials>\n</configuration>\n",
+    );
+    write(
+        &dir,
+        "docker/config.json",
+        format!("{{\n  \"auths\": {{\n    \"ghcr.io\": {{\n      \"auth\": \"{auth}\"\n    }}\n  }}\n}}\n"),
+    );
+    let (code, doc) = scan_json(&env, &dir, &["--no-known"]);
+    assert_eq!(code, 1);
+    let mut found = findings(&doc);
+    found.sort();
+    let f = |path: &str, line: u64, rule: &str| (path.to_owned(), line, rule.to_owned());
+    assert_eq!(
+        found,
+        vec![
+            f("NuGet.config", 5, "nuget-config"),
+            f("docker/config.json", 4, "docker-config"),
+            f("npmrc", 1, "npmrc"),
+            f("npmrc", 3, "npmrc")
+        ]
+    );
+    let text = doc.to_string();
+    assert!(!text.contains(token) && !text.contains(&auth), "a value leaked: {text}");
+    let masked = env.cmd().args(["mask", "--no-known"]).write_stdin(format!("_authToken={token}\n")).output().unwrap();
+    assert_eq!(stdout(&masked), format!("_authToken={token}\n"));
+}

@@ -14,7 +14,7 @@ pub(super) fn run(args: MaskArgs, ctx: &Context) -> Result<Outcome> {
     // Fail closed: the vault is opened (or refused) before any input is read.
     let vault = if args.no_known { None } else { Some(ctx.open()?) };
     let config = if args.no_patterns { None } else { Some(Config::load()?) };
-    let opts = Options { style: args.style.into(), min_length: args.min_length.into() };
+    let opts = Options { style: args.style.into(), min_length: args.min_length.into(), scan: false };
     let engine = Engine::for_vault(vault.as_ref(), config.as_ref().map(Config::registry), opts)?;
     if let Some(v) = &vault {
         super::note_skipped(ctx, v);

@@ -30,6 +30,7 @@ pub(super) fn run(ctx: &Context) -> Result<Outcome> {
                         "regex": pat.source,
                         "max_len": pat.max_len,
                         "near_keyword": pat.near_keyword,
+                        "scan_only": pat.scan_only,
                     })).collect::<Vec<_>>(),
                     "checks": p.checks,
                 })

@@ -167,7 +167,7 @@ fn engine(args: &ScanArgs, registry: &Registry, ctx: &Context, notes: &mut Vec<S
         let skipped = v.skipped_domains().join(", ");
         notes.push(format!("known values of {skipped} not searched: {}", v.no_access(&skipped)));
     }
-    let opts = Options { style: Style::Partial, min_length: KNOWN_MIN_LENGTH };
+    let opts = Options { style: Style::Partial, min_length: KNOWN_MIN_LENGTH, scan: true };
     Ok((Engine::for_vault(vault.as_ref(), Some(registry), opts)?, vault.is_some()))
 }
 

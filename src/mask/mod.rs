@@ -53,11 +53,13 @@ pub struct KnownValue<'a> {
 pub struct Options {
     pub style: Style,
     pub min_length: usize,
+    /// The engine is `scan`'s: patterns marked scan-only are searched too.
+    pub scan: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { style: Style::Partial, min_length: 6 }
+        Options { style: Style::Partial, min_length: 6, scan: false }
     }
 }
 
@@ -166,7 +168,7 @@ impl Engine {
         let mut keywords: Vec<Option<Vec<Vec<u8>>>> = Vec::new();
         if let Some(registry) = registry {
             for provider in &registry.providers {
-                for pat in &provider.patterns {
+                for pat in provider.patterns.iter().filter(|pat| opts.scan || !pat.scan_only) {
                     let label = labels.len() as u32;
                     labels.push(Label {
                         text: provider.id.clone(),

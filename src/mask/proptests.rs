@@ -94,7 +94,7 @@ proptest! {
         block in 1usize..300,
     ) {
         let known: Vec<KnownValue<'_>> = secrets.iter().map(|s| KnownValue { name: "s", value: s, public_prefix: None }).collect();
-        let engine = Engine::build(&known, None, Options { style: Style::Full, min_length: 6 });
+        let engine = Engine::build(&known, None, Options { style: Style::Full, min_length: 6, scan: false });
         let mut input = String::new();
         let mut expected = String::new();
         for (text, which, form) in &pieces {
@@ -142,7 +142,7 @@ proptest! {
         let registry = Registry::builtin();
         let samples: Vec<&str> = registry.providers.iter().flat_map(|p| p.patterns.iter().flat_map(|pat| pat.examples.iter().map(String::as_str))).collect();
         let known: Vec<KnownValue<'_>> = secrets.iter().map(|s| KnownValue { name: "s", value: s, public_prefix: None }).collect();
-        let engine = Engine::build(&known, Some(&registry), Options { style, min_length: 6 });
+        let engine = Engine::build(&known, Some(&registry), Options { style, min_length: 6, scan: false });
         let mut input = text.clone();
         // The same pieces, each on a line of its own, so none lands inside another.
         let mut apart = text.clone();
@@ -219,7 +219,7 @@ proptest! {
             let registry = users_registry();
             [Style::Partial, Style::Full, Style::Label]
                 .into_iter()
-                .map(|style| (style, Engine::build(&[], Some(&registry), Options { style, min_length: 6 })))
+                .map(|style| (style, Engine::build(&[], Some(&registry), Options { style, min_length: 6, scan: false })))
                 .collect()
         });
         let engine = &engines.iter().find(|(s, _)| *s == style).unwrap().1;
@@ -266,7 +266,7 @@ proptest! {
             let registry = Registry::builtin();
             [Style::Partial, Style::Full, Style::Label]
                 .into_iter()
-                .map(|style| (style, Engine::build(&[], Some(&registry), Options { style, min_length: 6 })))
+                .map(|style| (style, Engine::build(&[], Some(&registry), Options { style, min_length: 6, scan: false })))
                 .collect()
         });
         let engine = &engines.iter().find(|(s, _)| *s == style).unwrap().1;
@@ -291,9 +291,9 @@ fn a_line_of_dots_is_left_alone() {
 #[test]
 fn every_provider_sample_is_masked_and_look_alikes_are_not() {
     let registry = Registry::builtin();
-    let engine = Engine::build(&[], Some(&registry), Options { style: Style::Full, min_length: 6 });
+    let engine = Engine::build(&[], Some(&registry), Options { style: Style::Full, min_length: 6, scan: false });
     for p in &registry.providers {
-        for pat in &p.patterns {
+        for pat in p.patterns.iter().filter(|pat| !pat.scan_only) {
             for e in &pat.examples {
                 let line =
                     if pat.near_keyword { format!("{}_key = \"{e}\"\n", p.keywords[0]) } else { format!("x {e} y\n") };
@@ -321,7 +321,7 @@ fn long_lines_crlf_and_invalid_utf8_pass_through() {
     let engine = Engine::build(
         &[KnownValue { name: "s", value: secret, public_prefix: None }],
         None,
-        Options { style: Style::Full, min_length: 6 },
+        Options { style: Style::Full, min_length: 6, scan: false },
     );
     let mut line = vec![b'x'; 1 << 20];
     line.extend_from_slice(secret.as_bytes());
@@ -336,9 +336,9 @@ fn long_lines_crlf_and_invalid_utf8_pass_through() {
 #[test]
 fn short_values_follow_min_length() {
     let known = [KnownValue { name: "pin", value: "12345", public_prefix: None }];
-    let engine = Engine::build(&known, None, Options { style: Style::Full, min_length: 6 });
+    let engine = Engine::build(&known, None, Options { style: Style::Full, min_length: 6, scan: false });
     assert_eq!(engine.mask_bytes(b"pin 12345"), b"pin 12345");
-    let engine = Engine::build(&known, None, Options { style: Style::Full, min_length: 4 });
+    let engine = Engine::build(&known, None, Options { style: Style::Full, min_length: 4, scan: false });
     assert_eq!(engine.mask_bytes(b"pin 12345"), b"pin ********");
 }
 

@@ -278,7 +278,7 @@ mod tests {
 
     fn engine() -> Engine {
         let known = [KnownValue { name: "x", value: KNOWN, public_prefix: None }];
-        Engine::build(&known, None, Options { style: Style::Full, min_length: 6 })
+        Engine::build(&known, None, Options { style: Style::Full, min_length: 6, scan: false })
     }
 
     /// A writer that hands every write to a channel and counts flushes.

@@ -31,7 +31,7 @@ fn known_values_and_patterns_are_masked() {
     let full = Engine::build(
         &[KnownValue { name: "internal/x", value: secret, public_prefix: None }],
         Some(&r),
-        Options { style: Style::Label, min_length: 6 },
+        Options { style: Style::Label, min_length: 6, scan: false },
     );
     let out = String::from_utf8(full.mask_bytes(input.as_bytes())).unwrap();
     assert_eq!(out, "token=[REDACTED:internal/x] gh=[REDACTED:github] end");
@@ -43,7 +43,7 @@ fn known_values_and_patterns_are_masked() {
 #[test]
 fn keyword_gated_patterns_need_their_keyword() {
     let r = Registry::builtin();
-    let engine = Engine::build(&[], Some(&r), Options { style: Style::Full, min_length: 6 });
+    let engine = Engine::build(&[], Some(&r), Options { style: Style::Full, min_length: 6, scan: false });
     let hex = "0123456789abcdef0123456789abcdef";
     let out = engine.mask_bytes(format!("commit {hex} done").as_bytes());
     assert_eq!(String::from_utf8(out).unwrap(), format!("commit {hex} done"));
@@ -73,7 +73,7 @@ fn every_cut_position_keeps_enough_context_and_lookahead() {
     let engine = Engine::build(
         &[KnownValue { name: "internal/x", value: known, public_prefix: None }],
         Some(&r),
-        Options { style: Style::Full, min_length: 6 },
+        Options { style: Style::Full, min_length: 6, scan: false },
     );
     let hex = "0123456789abcdef0123456789abcdef";
     let cases: Vec<(String, String)> = vec![
@@ -149,7 +149,7 @@ fn acme_engine(keywords: &[&str], patterns: Vec<PatternDef>) -> Engine {
         ..Default::default()
     };
     let custom = Registry::load(&[("acme".into(), acme)], None).unwrap();
-    Engine::build(&[], Some(&custom), Options { style: Style::Full, min_length: 6 })
+    Engine::build(&[], Some(&custom), Options { style: Style::Full, min_length: 6, scan: false })
 }
 
 /// The reference gives `expected`, and so does the stream cut at every position and in
@@ -179,7 +179,7 @@ fn a_span_over_several_lines_keeps_its_newlines() {
         (Style::Label, "a [REDACTED:pem]\n[REDACTED:pem] b"),
     ] {
         let known = [KnownValue { name: "pem", value: key, public_prefix: None }];
-        let engine = Engine::build(&known, None, Options { style, min_length: 6 });
+        let engine = Engine::build(&known, None, Options { style, min_length: 6, scan: false });
         let masked = engine.mask_bytes(format!("a {key} b").as_bytes());
         assert_eq!(String::from_utf8(masked.clone()).unwrap(), expected, "{style:?}");
         assert_eq!(engine.mask_bytes(&masked), masked, "idempotent");
@@ -187,7 +187,7 @@ fn a_span_over_several_lines_keeps_its_newlines() {
     // The case the property test found: a private key between a keyword and a value kept
     // them on separate lines; joined by the mask, a second pass hid the value.
     let r = Registry::builtin();
-    let engine = Engine::build(&[], Some(&r), Options { style: Style::Full, min_length: 6 });
+    let engine = Engine::build(&[], Some(&r), Options { style: Style::Full, min_length: 6, scan: false });
     let hex = "0123456789abcdef0123456789abcdef";
     // A private key's first body line runs into the `https` of a URL holding a Twilio-shaped
     // value; the keyword is on the key's header line.
@@ -203,7 +203,7 @@ fn a_span_over_several_lines_keeps_its_newlines() {
 #[test]
 fn a_long_database_password_holding_other_keys_is_hidden_whole() {
     let r = Registry::builtin();
-    let engine = Engine::build(&[], Some(&r), Options { style: Style::Full, min_length: 6 });
+    let engine = Engine::build(&[], Some(&r), Options { style: Style::Full, min_length: 6, scan: false });
     for password in [
         format!("dZ{}glpat-U4yRMEZ6TO9HGPruS6AdZHoN3iOI3w", "x7".repeat(80)),
         // An access token as the password (Azure Entra ID): a JWT of some 2 KB.
@@ -224,7 +224,7 @@ fn overlapping_secrets_are_masked_as_their_union() {
             KnownValue { name: "b", value: "ghijklmnop", public_prefix: None },
         ],
         None,
-        Options { style: Style::Full, min_length: 6 },
+        Options { style: Style::Full, min_length: 6, scan: false },
     );
     assert_eq!(engine.mask_bytes(b"x abcdefghijklmnop y"), b"x ******** y");
 }
@@ -236,8 +236,8 @@ fn a_span_inside_another_keeps_the_outer_label() {
     let r = Registry::builtin();
     let ghp = format!("ghp_{}", "A1b2".repeat(9));
     let known = [KnownValue { name: "ci/github", value: &ghp, public_prefix: Some("ghp_") }];
-    let label = Engine::build(&known, Some(&r), Options { style: Style::Label, min_length: 6 });
-    let partial = Engine::build(&known, Some(&r), Options { style: Style::Partial, min_length: 6 });
+    let label = Engine::build(&known, Some(&r), Options { style: Style::Label, min_length: 6, scan: false });
+    let partial = Engine::build(&known, Some(&r), Options { style: Style::Partial, min_length: 6, scan: false });
     let input = format!("token {ghp} and x{ghp}\n");
     assert_eq!(
         String::from_utf8(label.mask_bytes(input.as_bytes())).unwrap(),
@@ -251,7 +251,7 @@ fn a_span_inside_another_keeps_the_outer_label() {
 fn partial_shows_at_most_half_of_a_value() {
     let value = "acme_live_v1_abcdefgh";
     let known = [KnownValue { name: "acme", value, public_prefix: Some("acme_live_v1_") }];
-    let engine = Engine::build(&known, None, Options { style: Style::Partial, min_length: 6 });
+    let engine = Engine::build(&known, None, Options { style: Style::Partial, min_length: 6, scan: false });
     assert_eq!(String::from_utf8(engine.mask_bytes(value.as_bytes())).unwrap(), "acme_live_…efgh");
 }
 
@@ -270,7 +270,7 @@ fn a_private_key_is_masked_line_by_line_in_every_style() {
             "key:\n[REDACTED:private-key]\n[REDACTED:private-key]\n[REDACTED:private-key]\n[REDACTED:private-key]\nthe rest\n",
         ),
     ] {
-        let engine = Engine::build(&[], Some(&r), Options { style, min_length: 6 });
+        let engine = Engine::build(&[], Some(&r), Options { style, min_length: 6, scan: false });
         let masked = engine.mask_bytes(input.as_bytes());
         assert_eq!(String::from_utf8(masked.clone()).unwrap(), expected, "{style:?}");
         assert_eq!(engine.mask_bytes(&masked), masked, "{style:?}: idempotent");
@@ -283,7 +283,8 @@ fn a_private_key_is_masked_line_by_line_in_every_style() {
 fn a_private_key_written_line_by_line_is_masked_as_it_comes() {
     use std::io::Write;
     use std::os::fd::AsRawFd;
-    let engine = Engine::build(&[], Some(&Registry::builtin()), Options { style: Style::Full, min_length: 6 });
+    let engine =
+        Engine::build(&[], Some(&Registry::builtin()), Options { style: Style::Full, min_length: 6, scan: false });
     let (reader, mut upstream) = std::io::pipe().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
     struct Sender(std::sync::mpsc::Sender<Vec<u8>>);
@@ -316,4 +317,22 @@ fn a_private_key_written_line_by_line_is_masked_as_it_comes() {
     }
     drop(upstream);
     masking.join().unwrap().unwrap();
+}
+
+/// Scan-only patterns (credentials in a config file's own syntax) stay out of the mask engine,
+/// which searches every byte for each literal it holds.
+#[test]
+fn scan_only_patterns_are_not_masked() {
+    let r = Registry::builtin();
+    let engine = Engine::build(&[], Some(&r), Options::default());
+    let scan_only: Vec<&str> = r
+        .providers
+        .iter()
+        .flat_map(|p| &p.patterns)
+        .filter(|pat| pat.scan_only)
+        .flat_map(|pat| pat.examples.iter().map(String::as_str))
+        .collect();
+    assert!(scan_only.len() >= 4, "{scan_only:?}");
+    let line = "_authToken=Tr4vK9pLm2Xq8Wz5Hx7pLq2Wm9sRt4Vn\n";
+    assert_eq!(engine.mask_bytes(line.as_bytes()), line.as_bytes());
 }

@@ -17,6 +17,8 @@ pub struct Pattern {
     pub source: String,
     pub max_len: usize,
     pub near_keyword: bool,
+    /// See [`super::PatternDef::scan_only`].
+    pub scan_only: bool,
     pub examples: Vec<String>,
     pub not: Vec<String>,
     /// The literal prefixes every match starts with (`sk_live_`, `sk_test_` for Stripe keys), if
@@ -86,6 +88,7 @@ impl Pattern {
             source: def.regex,
             max_len: def.max_len,
             near_keyword: def.near_keyword,
+            scan_only: def.scan_only,
             examples: def.examples,
             not: def.not,
             anchored: OnceLock::new(),

@@ -30,6 +30,11 @@ pub struct PatternDef {
     pub max_len: usize,
     #[serde(default)]
     pub near_keyword: bool,
+    /// Found by `scan`, not hidden by `mask` and `exec`: a credential in a file format's own
+    /// syntax (`.npmrc`, NuGet.config, Docker's config.json) that logs rarely print, kept out of
+    /// the mask engine's literal searches, whose passes over every byte it would add to.
+    #[serde(default)]
+    pub scan_only: bool,
     #[serde(default)]
     pub examples: Vec<String>,
     #[serde(default)]
@@ -53,6 +58,7 @@ impl PatternDef {
             regex: regex.into(),
             max_len,
             near_keyword: false,
+            scan_only: false,
             examples: vec![],
             not: vec![],
             secret_group: None,

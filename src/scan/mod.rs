@@ -273,7 +273,7 @@ mod tests {
 
     fn scanner(known: &[KnownValue<'_>]) -> Scanner {
         let r = Registry::builtin();
-        Scanner::new(Engine::build(known, Some(&r), Options { min_length: 8, ..Options::default() }), true)
+        Scanner::new(Engine::build(known, Some(&r), Options { min_length: 8, scan: true, ..Options::default() }), true)
     }
 
     fn findings(s: &Scanner, text: &str) -> Vec<(u64, u64, String, Option<Encoding>)> {
@@ -305,7 +305,7 @@ mod tests {
             ..Default::default()
         };
         let r = Registry::load(&[("acme".into(), acme)], None).unwrap();
-        let s = Scanner::new(Engine::build(&[], Some(&r), Options::default()), false);
+        let s = Scanner::new(Engine::build(&[], Some(&r), Options { scan: true, ..Options::default() }), false);
         assert!(findings(&s, "x acme://bob:CHANGEME@acme\n").is_empty());
         assert_eq!(findings(&s, "x acme://bob:Zq8LmW3vKx91@acme\n").len(), 1);
     }
