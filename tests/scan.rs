@@ -446,3 +446,42 @@ fn package_manager_and_registry_configs_are_scanned() {
     let masked = env.cmd().args(["mask", "--no-known"]).write_stdin(format!("_authToken={token}\n")).output().unwrap();
     assert_eq!(stdout(&masked), format!("_authToken={token}\n"));
 }
+
+/// Key stores made by openssl and keytool (tests/fixtures/keystores) are findings by
+/// themselves, renamed or inside a jar; other binary files are still skipped.
+#[test]
+fn key_stores_are_findings_by_themselves() {
+    use std::io::Write;
+    let env = Env::new();
+    let dir = env.path("tree");
+    std::fs::create_dir(&dir).unwrap();
+    let fixture = |name: &str| {
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keystores").join(name)).unwrap()
+    };
+    std::fs::write(dir.join("client.p12"), fixture("client.p12")).unwrap();
+    std::fs::write(dir.join("truststore.bin"), fixture("server.jks")).unwrap();
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut out);
+    zip.start_file("META-INF/keys.jceks", zip::write::SimpleFileOptions::default()).unwrap();
+    zip.write_all(&fixture("server.jceks")).unwrap();
+    zip.finish().unwrap();
+    std::fs::write(dir.join("app.jar"), out.into_inner()).unwrap();
+    std::fs::write(dir.join("logo.bin"), b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR").unwrap();
+
+    let (code, doc) = scan_json(&env, &dir, &["--no-known"]);
+    assert_eq!(code, 1, "{doc}");
+    let mut found = located(&doc, "kind");
+    found.sort();
+    let f = |path: &str, kind: &str| (path.to_owned(), 1, kind.to_owned());
+    assert_eq!(
+        found,
+        vec![
+            f("app.jar!META-INF/keys.jceks", "Java key store (JCEKS)"),
+            f("client.p12", "PKCS#12 key store"),
+            f("truststore.bin", "Java key store (JKS)"),
+        ],
+        "{doc}"
+    );
+    assert!(doc["findings"].as_array().unwrap().iter().all(|f| f["rule"] == "keystore"));
+    assert_eq!(doc["stats"]["skipped_binary"], 1, "{doc}");
+}

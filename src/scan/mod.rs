@@ -10,6 +10,7 @@ pub mod archive;
 pub mod decode;
 pub mod generic;
 pub mod git;
+pub mod keystore;
 pub mod report;
 pub mod settings;
 pub mod walk;
@@ -30,6 +31,8 @@ pub const KNOWN_RULE: &str = "known-value";
 pub const ALLOW_MARKER: &[u8] = b"keyward:allow";
 /// Bytes read to decide whether a file is binary (as git and ripgrep: a NUL byte).
 const BINARY_PROBE: usize = 8192;
+/// What of a key store is read for its fingerprint, beyond the probe.
+const MAX_KEYSTORE: u64 = 1 << 20;
 
 /// What matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,10 +108,24 @@ impl Scanner {
         Scanner { engine, generic: generic.then(Generic::new) }
     }
 
-    /// Scans `reader` in blocks; a binary input (a NUL byte near the start) is skipped.
+    /// Scans `reader` in blocks; a binary input (a NUL byte near the start) is skipped, unless
+    /// it is a key store, which is a finding by itself ([`keystore`]).
     pub fn scan(&self, mut reader: impl Read) -> io::Result<Scanned> {
         let mut head = Vec::with_capacity(BINARY_PROBE);
         (&mut reader).take(BINARY_PROBE as u64).read_to_end(&mut head)?;
+        if let Some(kind) = keystore::kind(&head) {
+            // Key stores are a few kilobytes; the fingerprint covers the first MiB.
+            reader.take(MAX_KEYSTORE).read_to_end(&mut head)?;
+            return Ok(Scanned::Findings(vec![RawFinding {
+                line: 1,
+                column: 1,
+                rule: Rule::Provider { id: keystore::RULE.to_owned(), kind: kind.to_owned() },
+                value: Zeroizing::new(keystore::fingerprint(&head)),
+                prefix_len: 0,
+                decoded: None,
+                allowed_inline: false,
+            }]));
+        }
         if memchr::memchr(0, &head).is_some() {
             return Ok(Scanned::Binary);
         }
