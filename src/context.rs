@@ -158,7 +158,15 @@ impl Context {
 
     /// Reads the vault file and its header; the payload stays encrypted.
     pub(crate) fn read_locked(&self) -> Result<Locked> {
-        let locked = Locked::read_from(&self.store()?)?;
+        self.read_locked_scoped(None)
+    }
+
+    fn read_locked_scoped(&self, only: Option<&str>) -> Result<Locked> {
+        let store = self.store()?;
+        let locked = match only {
+            Some(name) => Locked::read_for_secret(&store, name)?,
+            None => Locked::read_from(&store)?,
+        };
         // A vault committed to a repository has the mode git checked out (0644): what protects it
         // there is its encryption, and the warning would be noise on every teammate's command.
         if let Some(mode) = locked.loose_mode
@@ -264,6 +272,16 @@ impl Context {
     /// Opens the vault for reading.
     pub(crate) fn open(&self) -> Result<Vault> {
         Ok(self.open_with_credential()?.0)
+    }
+
+    /// The vault, read to get the secret `name` and nothing else: `get`'s hot path, which in
+    /// format 2 parses only the environments that may hold it. Never written back.
+    pub(crate) fn open_for_secret(&self, name: &str) -> Result<Vault> {
+        let locked = self.read_locked_scoped(Some(name))?;
+        let (_, opened) = self.unlock(&locked)?;
+        let vault = locked.open_remembering(opened.key)?;
+        self.remember(&vault)?;
+        Ok(vault)
     }
 
     pub(crate) fn open_with_credential(&self) -> Result<(Vault, Credential, Opened)> {

@@ -28,7 +28,8 @@ fuzz_target!(|data: &[u8]| {
         .take(data[2] as usize % 5)
         .map(str::to_owned)
         .collect();
-    let known: Vec<KnownValue<'_>> = secrets.iter().map(|s| KnownValue { name: "s", value: s, public_prefix: None }).collect();
+    let known: Vec<KnownValue<'_>> =
+        secrets.iter().map(|s| KnownValue { name: "s", value: s, public_prefix: None }).collect();
     thread_local! { static REGISTRY: Registry = Registry::builtin(); }
     REGISTRY.with(|registry| {
         let engine = Engine::build(&known, Some(registry), Options { style, min_length: 6, scan: false });

@@ -13,8 +13,12 @@ pub(super) fn run(args: GetArgs, ctx: &Context) -> Result<Outcome> {
     crate::vault::secret::check_name(&args.name)?;
     let selector: VersionSelector =
         args.version.parse().map_err(|reason: String| Error::invalid("version", &args.version, reason))?;
-    let vault = ctx.open()?;
-    let secret = vault.get(&args.name)?;
+    // Only the environments that may hold the name are read; a miss reads the whole vault again
+    // to suggest the closest name.
+    let secret = match ctx.open_for_secret(&args.name)?.find(&args.name)? {
+        Some(secret) => secret,
+        None => ctx.open()?.get(&args.name)?,
+    };
     let version = secret.usable(selector, ctx.now)?;
 
     let clip = if args.clip {

@@ -121,23 +121,43 @@ impl Locked {
 
     /// Reads the vault from a store.
     pub fn read_from(store: &dyn store::Store) -> Result<Locked> {
+        Self::read_scoped(store, None)
+    }
+
+    /// Reads the vault from a store to get one secret: a format 2 vault's environments that
+    /// cannot hold `name` are not parsed (see [`v2::text::parse_for_secret`]), and what is read
+    /// cannot be written back.
+    pub fn read_for_secret(store: &dyn store::Store, name: &str) -> Result<Locked> {
+        Self::read_scoped(store, Some(name))
+    }
+
+    fn read_scoped(store: &dyn store::Store, only: Option<&str>) -> Result<Locked> {
         let file = store.read()?;
-        let mut locked = Self::from_contents(store.path(), file.bytes, file.loose_mode)?;
+        let mut locked = Self::from_contents(store.path(), file.bytes, file.loose_mode, only)?;
         locked.identity = file.identity;
         Ok(locked)
     }
 
     /// Parses either format: version 1's binary magic, or a text vault's first line.
     pub fn from_bytes(path: &Path, bytes: Zeroizing<Vec<u8>>, loose_mode: Option<u32>) -> Result<Locked> {
-        Self::from_contents(path, bytes.into(), loose_mode)
+        Self::from_contents(path, bytes.into(), loose_mode, None)
     }
 
-    fn from_contents(path: &Path, bytes: crate::files::Contents, loose_mode: Option<u32>) -> Result<Locked> {
+    fn from_contents(
+        path: &Path,
+        bytes: crate::files::Contents,
+        loose_mode: Option<u32>,
+        only: Option<&str>,
+    ) -> Result<Locked> {
         let format = if bytes.starts_with(format::MAGIC) {
             LockedFormat::V1(Locked1::parse(bytes.into_owned()).map_err(|e| parse_error(path, e))?)
         } else {
             // The file's bytes become the document's text, without a copy (they are not secret).
-            LockedFormat::V2(v2::text::parse_contents(bytes).map_err(|e| text_error(path, e))?)
+            let doc = match only {
+                Some(name) => v2::text::parse_for_secret(bytes, name),
+                None => v2::text::parse_contents(bytes),
+            };
+            LockedFormat::V2(doc.map_err(|e| text_error(path, e))?)
         };
         Ok(Locked { path: path.to_owned(), loose_mode, format, identity: None })
     }

@@ -231,6 +231,8 @@ pub struct Document {
     pub created: i64,
     pub slots: Vec<Slot>,
     pub domains: Vec<Domain>,
+    /// Read for one secret: some environments' secret lines were not parsed.
+    partial: bool,
 }
 
 /// Why a text is not a version 2 vault.
@@ -258,7 +260,13 @@ impl Document {
     /// A document with no secret lines (a vault being created).
     pub fn new(id: [u8; 16], created: i64, slots: Vec<Slot>, domains: Vec<Domain>) -> Document {
         debug_assert!(domains.iter().all(|d| d.secrets.is_empty()));
-        Document { text: Contents::default(), names: String::new(), id, created, slots, domains }
+        Document { text: Contents::default(), names: String::new(), id, created, slots, domains, partial: false }
+    }
+
+    /// Read for one secret ([`parse_for_secret`]): not every secret line was parsed, and the
+    /// document must not be written back.
+    pub fn is_partial(&self) -> bool {
+        self.partial
     }
 
     /// The length of the file this document was parsed from.
@@ -462,6 +470,19 @@ pub fn parse_owned(bytes: Vec<u8>) -> Result<Document, ParseError> {
 
 /// [`parse`], taking the file's bytes as read or mapped (they become the document's text).
 pub fn parse_contents(bytes: Contents) -> Result<Document, ParseError> {
+    parse_scoped(bytes, None)
+}
+
+/// [`parse_contents`] for reading one secret (`get`): an environment's secret lines are parsed
+/// only when its block may hold `name`, which bisecting its sorted lines in the file says
+/// without parsing them. The other environments are read as heads alone, and the document is
+/// partial ([`Document::is_partial`]): enough to find, authenticate and open `name`, never to
+/// write back.
+pub fn parse_for_secret(bytes: Contents, name: &str) -> Result<Document, ParseError> {
+    parse_scoped(bytes, Some(name))
+}
+
+fn parse_scoped(bytes: Contents, only: Option<&str>) -> Result<Document, ParseError> {
     match version_of(&bytes) {
         None => return Err(ParseError::NotAVault),
         Some(Err(())) => return Err(damaged(1, "the first line names no format version")),
@@ -472,8 +493,10 @@ pub fn parse_contents(bytes: Contents) -> Result<Document, ParseError> {
     if bytes.len() > MAX_FILE {
         return Err(damaged(0, "the file is larger than the format allows"));
     }
-    let e = match parse_lines(&bytes) {
+    let e = match parse_lines(&bytes, only) {
         Ok(doc) => return Ok(Document { text: bytes, ..doc }),
+        // Damage is reported as a whole read finds it (with its line number).
+        Err(_) if only.is_some() => return parse_scoped(bytes, None),
         Err(e) => e,
     };
     // A text merge of two branches left git's markers (which no line of the grammar allows):
@@ -490,8 +513,9 @@ pub fn parse_contents(bytes: Contents) -> Result<Document, ParseError> {
 /// The document in `bytes`, without its text (the caller gives it its own). UTF-8 is checked
 /// line by line as lines and fields are copied out; a sealed body's bytes are checked as base64
 /// when it is decoded, so a `get` reads each byte of the file once.
-fn parse_lines(bytes: &[u8]) -> Result<Document, ParseError> {
+fn parse_lines(bytes: &[u8], only: Option<&str>) -> Result<Document, ParseError> {
     let mut lines = Lines { text: bytes, pos: 0, number: 0 };
+    let mut partial = false;
     // Every name and variable fits in the file: reserving that once means no copy as it grows
     // (and no page of it is touched before it is written).
     let mut names = String::with_capacity(bytes.len());
@@ -617,6 +641,16 @@ fn parse_lines(bytes: &[u8]) -> Result<Document, ParseError> {
             ["seal", mac] => head.seal = b64(n, "the seal", mac)?,
             _ => return Err(damaged(n, format!("expected the seal of {}", head.name))),
         }
+        if let Some(wanted) = only
+            && head.name != ALL
+            && head.name != DEFAULT
+            && let Some(end) = block_without(bytes, lines.pos, wanted)
+        {
+            // Line numbers are not counted over the block: an error after it is reported by
+            // parsing the whole file again (see parse_scoped).
+            lines.pos = end;
+            partial = true;
+        }
         let mut raw;
         (n, raw) = next_raw(&mut lines, "the end line")?;
         let mut secrets: Vec<SecretLine> = Vec::new();
@@ -666,7 +700,33 @@ fn parse_lines(bytes: &[u8]) -> Result<Document, ParseError> {
     if let Some(twice) = name_in_two_domains(&names, &domains) {
         return Err(damaged(0, format!("the secret {twice} is in two domains")));
     }
-    Ok(Document { text: Contents::default(), names, id, created, slots, domains })
+    Ok(Document { text: Contents::default(), names, id, created, slots, domains, partial })
+}
+
+/// The end of the block of secret lines starting at `from`, when bisecting the names of its
+/// sorted lines says `name` is not among them: O(log n) lines are looked at, and the block is
+/// not parsed. `None` (parse the block) when it may hold `name` or a line looked at is not a
+/// secret line; a damaged block is then the parser's to report.
+fn block_without(text: &[u8], from: usize, name: &str) -> Option<usize> {
+    let rest = text.get(from.checked_sub(1)?..)?;
+    let next = memchr::memmem::find(rest, b"\ndomain ").or_else(|| memchr::memmem::find(rest, b"\nend"))?;
+    let end = from + next;
+    let block = &text[from..end];
+    // Lines start in lo..hi; the blank lines the printer ends a block with are left out.
+    let (mut lo, mut hi) = (0, block.iter().rposition(|&b| b != b'\n' && b != b'\r').map_or(0, |i| i + 1));
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let start = memchr::memrchr(b'\n', &block[lo..mid]).map_or(lo, |i| lo + i + 1);
+        let line_end = memchr::memchr(b'\n', &block[start..hi]).map_or(hi, |i| start + i);
+        let field = block[start..line_end].strip_prefix(b"secret ")?;
+        let line_name = &field[..memchr::memchr(b' ', field).unwrap_or(field.len())];
+        match line_name.cmp(name.as_bytes()) {
+            std::cmp::Ordering::Equal => return None,
+            std::cmp::Ordering::Less => lo = line_end + 1,
+            std::cmp::Ordering::Greater => hi = start,
+        }
+    }
+    Some(end)
 }
 
 /// A name that more than one domain holds, by merging the domains' sorted name lists. There are

@@ -755,6 +755,14 @@ impl Vault2 {
     /// domains are re-sealed, everything else is written back as it was.
     pub fn seal(&mut self) -> Result<Vec<u8>> {
         let doc = self.doc.clone();
+        // A document read for one secret lacks other environments' lines: writing it would
+        // drop them.
+        if doc.is_partial() {
+            return Err(Error::Refused(
+                "this vault was read for one secret and cannot be written back".into(),
+                "report this as a bug in keyward",
+            ));
+        }
         let (settings, records) = match &self.edited {
             Some((s, r)) => (Some(s.clone()), r.clone()),
             None => (None, self.records()?.records.clone()),

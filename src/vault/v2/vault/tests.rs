@@ -321,3 +321,79 @@ fn a_body_changed_in_the_file_after_parsing_is_neither_read_nor_written_back() {
     let e = v.seal().unwrap_err().to_string();
     assert!(e.contains("shared changed in the file"), "{e}");
 }
+
+fn reopen_for(bytes: &[u8], secret: &Key32, name: &str) -> Vault2 {
+    let doc = text::parse_for_secret(bytes.to_vec().into(), name).expect("parses");
+    let slot = slot_of(&doc, secret).expect("a slot for this key");
+    Vault2::open(PathBuf::from("/tmp/v.kw"), doc, slot, secret.clone())
+}
+
+/// A vault of `n` secrets spread over three environments and the default domain.
+fn spread(n: usize) -> (Vec<u8>, Key32, Vec<String>) {
+    let admin = Key32::random();
+    let mut v = Vault2::create(PathBuf::from("/tmp/v.kw"), [7; 16], 1);
+    v.add_slot(NewSlot { slot: slot(SlotKind::Token, "admin", &admin), access: Access::All }).unwrap();
+    let envs = [None, Some("dev"), Some("prod"), Some("staging")];
+    let names: Vec<String> = (0..n).map(|i| format!("svc-{}/key-{i}", i % 7)).collect();
+    let records = names.iter().enumerate().map(|(i, name)| secret(name, envs[i % 4], &format!("value-{i}"))).collect();
+    v.set_records(Records { settings: vec![("audit_secret".into(), "00".into())], records });
+    (v.seal().unwrap(), admin, names)
+}
+
+/// `get`'s read: every name (and a missing one) is found, or not, exactly as a whole read finds
+/// it, while environments that cannot hold the name are not parsed; what is read that way is
+/// never written back.
+#[test]
+fn a_read_for_one_secret_finds_what_a_whole_read_finds() {
+    let (bytes, admin, names) = spread(200);
+    let whole = reopen(&bytes, &admin);
+    for name in names.iter().map(String::as_str).chain(["svc-0/missing", "aaa", "zzz"]) {
+        let part = reopen_for(&bytes, &admin, name);
+        let (a, b) = (whole.find(name).unwrap(), part.find(name).unwrap());
+        assert_eq!(
+            a.map(|s| s.current().unwrap().value.expose().to_owned()),
+            b.map(|s| s.current().unwrap().value.expose().to_owned()),
+            "{name}"
+        );
+        assert!(part.document().is_partial(), "{name}: two environments at least cannot hold it");
+        let parsed: usize = part.document().domains.iter().map(|d| d.secrets.len()).sum();
+        assert!(parsed <= 100, "{name}: {parsed} lines parsed");
+    }
+    let mut part = reopen_for(&bytes, &admin, &names[1]);
+    assert!(part.seal().unwrap_err().to_string().contains("read for one secret"));
+}
+
+/// Damage is still found where the read looks, and reported as a whole read reports it.
+#[test]
+fn a_read_for_one_secret_reports_damage_as_a_whole_read_does() {
+    let (bytes, _, names) = spread(40);
+    let text = String::from_utf8(bytes).unwrap();
+    // A name in two environments (a dev line copied into prod, in its sorted place) is found
+    // when reading that name.
+    let first_dev = names[1].clone();
+    let line = text.lines().find(|l| l.starts_with(&format!("secret {first_dev} "))).unwrap().to_owned();
+    let prod = text.find("\ndomain prod ").unwrap();
+    let mut at = prod + text[prod..].find("\nsecret ").unwrap() + 1;
+    while text[at..].starts_with("secret ") && text[at + 7..].split(' ').next().unwrap() < first_dev.as_str() {
+        at += text[at..].find('\n').unwrap() + 1;
+    }
+    let mut twice = text.clone();
+    twice.insert_str(at, &format!("{line}\n"));
+    let whole = text::parse(twice.as_bytes()).unwrap_err();
+    let part = text::parse_for_secret(twice.as_bytes().to_vec().into(), &first_dev).unwrap_err();
+    assert_eq!(part, whole);
+    // Damage after a skipped environment: the same error, with the same line number.
+    let broken = format!("{text}junk\n");
+    let whole = text::parse(broken.as_bytes()).unwrap_err();
+    let part = text::parse_for_secret(broken.as_bytes().to_vec().into(), &names[1]).unwrap_err();
+    assert!(matches!(whole, text::ParseError::Damaged { line, .. } if line > 10), "{whole:?}");
+    assert_eq!(part, whole);
+    // Chosen: a line inside an environment the read steps over is not looked at, as that
+    // environment's seal is not checked either; reading it finds the damage.
+    let staging = text.find("\ndomain staging ").unwrap();
+    let last = staging + text[staging..].rfind("\nsecret ").unwrap() + 1;
+    let mut inside = text.clone();
+    inside.insert_str(last, "secret BAD name\n");
+    assert!(text::parse_for_secret(inside.as_bytes().to_vec().into(), &names[1]).is_ok());
+    assert!(text::parse_for_secret(inside.as_bytes().to_vec().into(), &names[3]).is_err());
+}
