@@ -61,6 +61,12 @@ pub fn replace_keeping_mode(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Replaces `path` atomically with a file of permission bits `mode` (a shareable file, not a
 /// secret one: scan settings).
 pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    write_atomic_with(path, mode, &mut |file| file.write_all(bytes).map_err(|e| Error::io("cannot write", path, e)))
+}
+
+/// [`write_atomic_mode`], with the contents written by `write` into the temporary file (a
+/// large vault is written as it is sealed, never held whole).
+pub fn write_atomic_with(path: &Path, mode: u32, write: &mut dyn FnMut(&mut dyn Write) -> Result<()>) -> Result<()> {
     let dir = parent_dir(path);
     let file_name = path.file_name().map_or_else(|| "vault".into(), |n| n.to_string_lossy().into_owned());
     let suffix = {
@@ -76,7 +82,7 @@ pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
             .mode(mode)
             .open(&tmp)
             .map_err(|e| Error::io("cannot create", &tmp, e))?;
-        file.write_all(bytes).map_err(|e| Error::io("cannot write", &tmp, e))?;
+        write(&mut file)?;
         file.sync_all().map_err(|e| Error::io("cannot flush", &tmp, e))?;
         fs::rename(&tmp, path).map_err(|e| Error::io("cannot replace", path, e))?;
         // The rename is durable only once the directory entry is on disk.

@@ -10,7 +10,6 @@ use crate::error::{Error, Result};
 use crate::input;
 use crate::metadata_flags as metadata;
 use crate::sensitive::SecretValue;
-use crate::vault::payload::Record;
 use crate::vault::secret::{Metadata, Secret, check_name, default_var};
 
 pub(crate) fn run(args: AddArgs, ctx: &Context) -> Result<Outcome> {
@@ -39,17 +38,7 @@ pub(crate) fn run(args: AddArgs, ctx: &Context) -> Result<Outcome> {
     describe_provider(&mut meta, value.expose(), config.registry(), ctx)?;
 
     let secret = Secret::new(args.name.clone(), var, env, meta, value, ctx.now);
-    ctx.modify_with(locked, &mut credential, |vault, _| {
-        let mut records = vault.records()?;
-        if records.position(&secret.name).is_some() {
-            return Err(Error::SecretExists { name: secret.name.clone() });
-        }
-        records.check_paired(&secret.name, &secret.body.meta)?;
-        records.check_var_conflict(&secret.name, &secret.var, secret.env.as_deref())?;
-        records.records.push(Record::encode(&secret));
-        vault.set_records(records);
-        Ok(())
-    })?;
+    ctx.modify_with(locked, &mut credential, |vault, _| vault.add_new(&secret))?;
 
     let fp = ctx.fingerprint(secret.current().map_or("", |v| v.value.expose()));
     let mut event = crate::audit::Event::new("add").secret(&secret.name);

@@ -493,6 +493,26 @@ impl Vault {
         Ok(result)
     }
 
+    /// Adds a new secret: its name free, a `paired_with` secret present, and no other secret of
+    /// its environment using its variable. A format 2 vault checks the file's clear fields and
+    /// writes back every other line as it is, without building every record.
+    pub fn add_new(&mut self, secret: &Secret) -> Result<()> {
+        if let Format::V2(v) = &mut self.format
+            && !v.is_edited()
+        {
+            return v.add_new(secret);
+        }
+        let mut records = self.records()?;
+        if records.position(&secret.name).is_some() {
+            return Err(Error::SecretExists { name: secret.name.clone() });
+        }
+        records.check_paired(&secret.name, &secret.body.meta)?;
+        records.check_var_conflict(&secret.name, &secret.var, secret.env.as_deref())?;
+        records.records.push(payload::Record::encode(secret));
+        self.set_records(records);
+        Ok(())
+    }
+
     pub fn set_records(&mut self, records: Records) {
         match &mut self.format {
             Format::V1(v) => v.set_records(&records),
@@ -757,8 +777,14 @@ impl Vault {
 
     /// Seals the vault and replaces it in `store`. The caller holds the store's lock.
     pub fn save_to(&mut self, store: &dyn store::Store) -> Result<()> {
-        let bytes = self.seal()?;
-        store.replace(&bytes)
+        match &mut self.format {
+            // Written as it is sealed: a 22 MB vault is never held whole.
+            Format::V2(v) => store.replace_with(&mut |out| v.seal_to(out)),
+            Format::V1(_) => {
+                let bytes = self.seal()?;
+                store.replace(&bytes)
+            }
+        }
     }
 }
 

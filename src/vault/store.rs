@@ -26,6 +26,12 @@ pub trait Store {
     fn lock(&self, timeout: Duration) -> Result<WriteLock>;
     /// Replaces the vault with `bytes`, atomically. The caller holds the lock.
     fn replace(&self, bytes: &[u8]) -> Result<()>;
+    /// Replaces the vault with what `write` writes, atomically: a store that can, streams it.
+    fn replace_with(&self, write: &mut dyn FnMut(&mut dyn std::io::Write) -> Result<()>) -> Result<()> {
+        let mut bytes = Vec::new();
+        write(&mut bytes)?;
+        self.replace(&bytes)
+    }
     /// Whether the vault is still the one `identity` describes (a writer, holding the lock,
     /// skips reading it again). `false` when unsure.
     fn unchanged(&self, identity: &FileIdentity) -> bool {
@@ -85,6 +91,11 @@ impl Store for FileStore {
     fn replace(&self, bytes: &[u8]) -> Result<()> {
         crate::files::remove_stale_temps(&self.path);
         crate::files::write_atomic(&self.path, bytes)
+    }
+
+    fn replace_with(&self, write: &mut dyn FnMut(&mut dyn std::io::Write) -> Result<()>) -> Result<()> {
+        crate::files::remove_stale_temps(&self.path);
+        crate::files::write_atomic_with(&self.path, 0o600, write)
     }
 
     fn unchanged(&self, identity: &FileIdentity) -> bool {

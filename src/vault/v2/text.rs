@@ -962,6 +962,15 @@ pub fn print_domain<'a>(
     head: &DomainHead,
     secrets: impl IntoIterator<Item = PrintSecret<'a>>,
 ) -> Result<(), ChangedUnderfoot> {
+    print_head(out, head);
+    for s in secrets {
+        print_secret(out, &s)?;
+    }
+    Ok(())
+}
+
+/// Writes a domain's lines up to its seal (preceded by an empty line).
+pub fn print_head(out: &mut Vec<u8>, head: &DomainHead) {
     let _ = writeln!(out, "\ndomain {} {} {}", head.name, head.generation, HEXLOWER.encode(&head.key_id));
     if let Some(grant) = &head.grant {
         let _ = writeln!(out, "grant {}", BASE64_NOPAD.encode(grant));
@@ -983,22 +992,24 @@ pub fn print_domain<'a>(
         let _ = writeln!(out, "settings {}", BASE64_NOPAD.encode(settings));
     }
     let _ = writeln!(out, "seal {}", BASE64_NOPAD.encode(&head.seal));
-    for s in secrets {
-        out.extend_from_slice(b"secret ");
-        out.extend_from_slice(s.name.as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(s.var.as_bytes());
-        out.push(b' ');
-        let at = out.len();
-        out.extend_from_slice(s.sealed);
-        // Checked in the copy just written: what the file does after this does not matter.
-        if let Some(tag) = s.tag
-            && sealed_tag(&out[at..]) != Some(tag)
-        {
-            return Err(ChangedUnderfoot { name: s.name.to_owned() });
-        }
-        out.push(b'\n');
+}
+
+/// Writes one secret line, checking a kept body against its tag in the copy written.
+pub fn print_secret(out: &mut Vec<u8>, s: &PrintSecret<'_>) -> Result<(), ChangedUnderfoot> {
+    out.extend_from_slice(b"secret ");
+    out.extend_from_slice(s.name.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(s.var.as_bytes());
+    out.push(b' ');
+    let at = out.len();
+    out.extend_from_slice(s.sealed);
+    // Checked in the copy just written: what the file does after this does not matter.
+    if let Some(tag) = s.tag
+        && sealed_tag(&out[at..]) != Some(tag)
+    {
+        return Err(ChangedUnderfoot { name: s.name.to_owned() });
     }
+    out.push(b'\n');
     Ok(())
 }
 

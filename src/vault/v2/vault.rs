@@ -152,6 +152,9 @@ pub struct Vault2 {
     opened: RefCell<BTreeMap<String, Arc<DomainKey>>>,
     /// Records and settings to write (`None`: as in the file).
     edited: Option<(Settings, Vec<Record>)>,
+    /// New records added to the file as it is ([`Vault2::add_new`]; only while `edited` is
+    /// `None`): an `add` to a vault of 100,000 secrets builds one record, not 100,001.
+    added: Vec<Record>,
     /// Environments' settings to write (those not here: as in the file).
     edited_domains: BTreeMap<String, Settings>,
     /// Slots as they will be written, and each one's access.
@@ -185,6 +188,7 @@ impl Vault2 {
             opener: None,
             opened: RefCell::new(opened),
             edited: Some((Settings::default(), Vec::new())),
+            added: Vec::new(),
             edited_domains: BTreeMap::new(),
             slots: Vec::new(),
             access: BTreeMap::new(),
@@ -205,6 +209,7 @@ impl Vault2 {
             opener: Some((slot, secret)),
             opened: RefCell::new(BTreeMap::new()),
             edited: None,
+            added: Vec::new(),
             edited_domains: BTreeMap::new(),
             slots,
             access,
@@ -223,6 +228,7 @@ impl Vault2 {
             opener: Some(opener),
             opened: RefCell::new(self.opened.borrow().clone()),
             edited: None,
+            added: Vec::new(),
             edited_domains: BTreeMap::new(),
             slots: self.doc.slots.clone(),
             access: access_of(&self.doc),
@@ -484,6 +490,9 @@ impl Vault2 {
                 .map(|r| r.decode().map_err(|e| self.record_error(e)))
                 .transpose();
         }
+        if let Some(r) = self.added.iter().find(|r| r.name == name) {
+            return r.decode().map(Some).map_err(|e| self.record_error(e));
+        }
         let Some((di, li)) = self.doc.find_index(name) else { return Ok(None) };
         let d = &self.doc.domains[di];
         if !self.holds(&d.head.name) {
@@ -529,6 +538,7 @@ impl Vault2 {
                 records.push(self.record(di, li, RecordBody::Sealed(sealed)));
             }
         }
+        records.extend(self.added.iter().cloned());
         records.sort_by(|a, b| a.name.cmp(&b.name));
         let mut settings = self.settings()?;
         Ok(Records { settings: std::mem::take(&mut settings.0), records })
@@ -599,8 +609,49 @@ impl Vault2 {
     }
 
     pub fn set_records(&mut self, mut records: Records) {
+        // What was added is among `records` (they came from `records()`) or was dropped.
+        self.added.clear();
         // Records zeroizes its settings on drop: take them out rather than copy them.
         self.edited = Some((Settings(std::mem::take(&mut records.settings)), std::mem::take(&mut records.records)));
+    }
+
+    /// Adds a new secret to the vault as it is in the file, with `add`'s checks made on the
+    /// file's clear fields (name, variable, environment) rather than on every record: the name
+    /// is free, a `paired_with` secret exists, and no other secret of its environment has its
+    /// variable. With other edits pending, the caller edits [`Vault2::records`] instead.
+    pub fn add_new(&mut self, secret: &Secret) -> Result<()> {
+        debug_assert!(self.edited.is_none());
+        let doc = &self.doc;
+        let exists = |name: &str| doc.find_index(name).is_some() || self.added.iter().any(|r| r.name == name);
+        if exists(&secret.name) {
+            return Err(Error::SecretExists { name: secret.name.clone() });
+        }
+        if let Some(paired) = secret.body.meta.ext.get(crate::vault::secret::ext::PAIRED_WITH) {
+            if paired == &secret.name {
+                return Err(Error::invalid("--paired-with", paired, "a secret cannot be paired with itself"));
+            }
+            if !exists(paired) {
+                return Err(Error::SecretNotFound { name: paired.clone(), suggestion: None });
+            }
+        }
+        let domain = text::domain_of(secret.env.as_deref());
+        let in_file =
+            doc.domain(domain).into_iter().flat_map(|d| &d.secrets).map(|l| (doc.secret_name(l), doc.secret_var(l)));
+        let added = self.added.iter().filter(|r| r.env == secret.env).map(|r| (r.name.as_str(), r.var.as_str()));
+        if let Some((other, _)) = in_file.chain(added).find(|(n, v)| *n != secret.name && *v == secret.var) {
+            return Err(Error::VarConflict {
+                var: secret.var.clone(),
+                env: secret.env.clone().unwrap_or_else(|| "(none)".into()),
+                other: other.to_owned(),
+            });
+        }
+        self.added.push(Record::encode(secret));
+        Ok(())
+    }
+
+    /// Whether records were edited as a whole ([`Vault2::set_records`]).
+    pub fn is_edited(&self) -> bool {
+        self.edited.is_some()
     }
 
     /// Adds a slot (replacing one of the same name), wrapping the keys of the domains it will
@@ -754,22 +805,52 @@ impl Vault2 {
     /// The whole file, with every change: re-keyed domains get new keys, changed records and
     /// domains are re-sealed, everything else is written back as it was.
     pub fn seal(&mut self) -> Result<Vec<u8>> {
-        let doc = self.doc.clone();
+        self.seal_into(None)
+    }
+
+    /// [`Vault2::seal`], written to `sink` a megabyte at a time as it is sealed.
+    pub fn seal_to(&mut self, sink: &mut dyn std::io::Write) -> Result<()> {
+        self.seal_into(Some(sink)).map(drop)
+    }
+
+    fn seal_into(&mut self, sink: Option<&mut dyn std::io::Write>) -> Result<Vec<u8>> {
         // A document read for one secret lacks other environments' lines: writing it would
         // drop them.
-        if doc.is_partial() {
+        if self.doc.is_partial() {
             return Err(Error::Refused(
                 "this vault was read for one secret and cannot be written back".into(),
                 "report this as a bug in keyward",
             ));
         }
-        let (settings, records) = match &self.edited {
-            Some((s, r)) => (Some(s.clone()), r.clone()),
-            None => (None, self.records()?.records.clone()),
-        };
+        // The edited records are lent to the sealing, not copied (100,000 of them in a large
+        // vault), and given back.
+        if let Some((settings, records)) = self.edited.take() {
+            let sealed = self.seal_records(Some(settings.clone()), Source::Records(&records), sink);
+            self.edited = Some((settings, records));
+            sealed
+        } else if self.rekey.is_empty() {
+            // The file's lines as they are, and what `add_new` added.
+            let added = std::mem::take(&mut self.added);
+            let sealed = self.seal_records(None, Source::File { added: &added }, sink);
+            self.added = added;
+            sealed
+        } else {
+            let records = self.records()?;
+            self.seal_records(None, Source::Records(&records.records), sink)
+        }
+    }
+
+    fn seal_records(
+        &mut self,
+        settings: Option<Settings>,
+        source: Source<'_>,
+        sink: Option<&mut dyn std::io::Write>,
+    ) -> Result<Vec<u8>> {
+        let doc = self.doc.clone();
         // Domains: those in the file, and any environment a record now needs.
         let mut names: BTreeSet<String> = doc.domains.iter().map(|d| d.head.name.clone()).collect();
-        for r in &records {
+        let (Source::Records(records) | Source::File { added: records }) = source;
+        for r in records {
             names.insert(text::domain_of(r.env.as_deref()).to_owned());
         }
         names.extend(self.edited_domains.iter().filter(|(_, s)| !s.0.is_empty()).map(|(d, _)| d.clone()));
@@ -806,8 +887,8 @@ impl Vault2 {
         };
 
         // An empty buffer is UTF-8; a large one is backed by huge pages (see large_buffer).
-        let mut out = crate::files::large_buffer(doc.file_len() + 4096);
-        text::print_header(&mut out, &doc.id, doc.created, &self.slots);
+        let mut out = Printer::new(sink, doc.file_len() + 4096);
+        text::print_header(&mut out.buf, &doc.id, doc.created, &self.slots);
         for name in &names {
             let old = doc.domain(name);
             let old_index = doc.domains.iter().position(|d| &d.head.name == name);
@@ -834,6 +915,20 @@ impl Vault2 {
                     && doc.secret_var(s.line()) == r.var)
                     .then(|| &doc.domains[s.domain].secrets[s.line])
             };
+            // The domain's lines in order: kept from the file, or sealed now.
+            let items: Vec<Item<'_>> = match source {
+                Source::Records(_) => {
+                    domain_records.iter().map(|r| kept(r).map_or(Item::Fresh(r), Item::Kept)).collect()
+                }
+                Source::File { .. } => {
+                    let mut items: Vec<Item<'_>> = old.into_iter().flat_map(|d| &d.secrets).map(Item::Kept).collect();
+                    for r in &domain_records {
+                        let at = items.partition_point(|i| i.name(&doc) < r.name.as_str());
+                        items.insert(at, Item::Fresh(r));
+                    }
+                    items
+                }
+            };
             let recipients_same =
                 old.is_some_and(|d| {
                     d.head.to.len() == recipients.len()
@@ -841,9 +936,8 @@ impl Vault2 {
                             w.slot == s.name && doc.slot(&w.slot).is_some_and(|o| o.recipient == s.recipient)
                         })
                 });
-            let records_same = old.is_some_and(|d| {
-                d.secrets.len() == domain_records.len() && domain_records.iter().all(|r| kept(r).is_some())
-            });
+            let records_same =
+                old.is_some_and(|d| d.secrets.len() == items.len() && items.iter().all(|i| matches!(i, Item::Kept(_))));
             let settings_same = if name == DEFAULT {
                 settings.is_none() || settings == Some(self.file_settings()?)
             } else {
@@ -866,9 +960,9 @@ impl Vault2 {
                     let all = key_of(self, ALL)?;
                     let grant = grant_transcript(&doc.id, &self.slots, &head);
                     head.grant = Some(keys::hmac(&all.grant_key(&doc.id), grant.as_bytes()));
-                    text::print_domain(&mut out, &head, secrets).map_err(|e| self.changed(&e))?;
+                    self.print_domain(&mut out, &head, secrets)?;
                 } else {
-                    text::print_domain(&mut out, &d.head, secrets).map_err(|e| self.changed(&e))?;
+                    self.print_domain(&mut out, &d.head, secrets)?;
                 }
                 continue;
             }
@@ -925,17 +1019,18 @@ impl Vault2 {
             // Secret lines: kept, or sealed now.
             // A kept line's sealed body is borrowed from the old text, not copied; its tag is the
             // one the parser decoded, which the printer checks the copy it writes against.
-            let mut lines: Vec<PrintSecret<'_>> = Vec::with_capacity(domain_records.len());
+            let mut lines: Vec<PrintSecret<'_>> = Vec::with_capacity(items.len());
             let mut fresh: Vec<(usize, Vec<u8>, [u8; 16])> = Vec::new();
-            for (i, r) in domain_records.iter().enumerate() {
-                let line = if let Some(l) = kept(r) {
-                    PrintSecret::kept(&doc, l)
-                } else {
-                    let body = r.plain_body().map_err(|e| self.record_error(e))?;
-                    let sealed = BASE64_NOPAD.encode(&key.seal(&record_aad(&doc.id, name, &r.name), &body.0));
-                    let tag = text::sealed_tag(sealed.as_bytes()).unwrap_or_default();
-                    fresh.push((i, sealed.into_bytes(), tag));
-                    PrintSecret { name: &r.name, var: &r.var, sealed: &[], tag: None }
+            for (i, item) in items.iter().enumerate() {
+                let line = match item {
+                    Item::Kept(l) => PrintSecret::kept(&doc, l),
+                    Item::Fresh(r) => {
+                        let body = r.plain_body().map_err(|e| self.record_error(e))?;
+                        let sealed = BASE64_NOPAD.encode(&key.seal(&record_aad(&doc.id, name, &r.name), &body.0));
+                        let tag = text::sealed_tag(sealed.as_bytes()).unwrap_or_default();
+                        fresh.push((i, sealed.into_bytes(), tag));
+                        PrintSecret { name: &r.name, var: &r.var, sealed: &[], tag: None }
+                    }
                 };
                 lines.push(line);
             }
@@ -956,10 +1051,77 @@ impl Vault2 {
                 let grant = grant_transcript(&doc.id, &self.slots, &head);
                 head.grant = Some(keys::hmac(&all.grant_key(&doc.id), grant.as_bytes()));
             }
-            text::print_domain(&mut out, &head, lines).map_err(|e| self.changed(&e))?;
+            self.print_domain(&mut out, &head, lines)?;
         }
-        text::print_end(&mut out);
-        Ok(out)
+        text::print_end(&mut out.buf);
+        out.flush(true).map_err(|e| Error::io("cannot write", &self.path, e))?;
+        Ok(out.buf)
+    }
+
+    fn print_domain<'a>(
+        &self,
+        out: &mut Printer<'_>,
+        head: &DomainHead,
+        secrets: impl IntoIterator<Item = PrintSecret<'a>>,
+    ) -> Result<()> {
+        text::print_head(&mut out.buf, head);
+        for s in secrets {
+            text::print_secret(&mut out.buf, &s).map_err(|e| self.changed(&e))?;
+            out.flush(false).map_err(|e| Error::io("cannot write", &self.path, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// What a seal writes: every record (edited as a whole, or the file's made into records), or
+/// the file's lines as they are with the records [`Vault2::add_new`] added.
+#[derive(Clone, Copy)]
+enum Source<'r> {
+    Records(&'r [Record]),
+    File { added: &'r [Record] },
+}
+
+/// A secret line to write: the file's, kept, or a record sealed now.
+enum Item<'a> {
+    Kept(&'a text::SecretLine),
+    Fresh(&'a Record),
+}
+
+impl Item<'_> {
+    fn name<'d>(&'d self, doc: &'d Document) -> &'d str {
+        match self {
+            Item::Kept(l) => doc.secret_name(l),
+            Item::Fresh(r) => &r.name,
+        }
+    }
+}
+
+/// The sealed text as it is printed: held whole ([`Vault2::seal`]), or written to a sink a
+/// megabyte at a time ([`Vault2::seal_to`]), so a 22 MB vault is never built in memory.
+struct Printer<'s> {
+    buf: Vec<u8>,
+    sink: Option<&'s mut dyn std::io::Write>,
+}
+
+impl<'s> Printer<'s> {
+    const CHUNK: usize = 1 << 20;
+
+    fn new(sink: Option<&'s mut dyn std::io::Write>, whole: usize) -> Printer<'s> {
+        // Held whole, a large text is backed by huge pages (see large_buffer).
+        let buf =
+            if sink.is_some() { Vec::with_capacity(Self::CHUNK + 4096) } else { crate::files::large_buffer(whole) };
+        Printer { buf, sink }
+    }
+
+    /// Writes out what is held: when it fills a chunk, or (`all`) at the end.
+    fn flush(&mut self, all: bool) -> std::io::Result<()> {
+        if let Some(sink) = &mut self.sink
+            && (all || self.buf.len() >= Self::CHUNK)
+        {
+            sink.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
     }
 }
 

@@ -397,3 +397,90 @@ fn a_read_for_one_secret_reports_damage_as_a_whole_read_does() {
     assert!(text::parse_for_secret(inside.as_bytes().to_vec().into(), &names[1]).is_ok());
     assert!(text::parse_for_secret(inside.as_bytes().to_vec().into(), &names[3]).is_err());
 }
+
+fn new_secret(name: &str, var: &str, env: Option<&str>) -> Secret {
+    Secret::new(
+        name.into(),
+        var.into(),
+        env.map(str::to_owned),
+        Metadata::new(2),
+        SecretValue::new("new-value".into()),
+        2,
+    )
+}
+
+/// `add`'s path: one record added to the file as it is writes the same file as adding it to
+/// every record does (the new line aside, whose nonce is fresh), with every other line kept.
+#[test]
+fn adding_to_the_file_as_it_is_writes_what_adding_to_every_record_writes() {
+    let (bytes, admin, names) = spread(60);
+    for env in [None, Some("prod"), Some("qa")] {
+        let new = new_secret("svc-3/new", "SVC_NEW", env);
+        let mut fast = reopen(&bytes, &admin);
+        fast.add_new(&new).unwrap();
+        assert_eq!(fast.find("svc-3/new").unwrap().unwrap().current().unwrap().value.expose(), "new-value");
+        let fast = fast.seal().unwrap();
+        let mut whole = reopen(&bytes, &admin);
+        let mut records = whole.records().unwrap();
+        records.records.push(Record::encode(&new));
+        whole.set_records(records);
+        let whole = whole.seal().unwrap();
+        let lines = |b: &[u8]| -> Vec<String> {
+            String::from_utf8(b.to_vec())
+                .unwrap()
+                .lines()
+                .filter(|l| !l.starts_with("secret svc-3/new "))
+                .map(str::to_owned)
+                .collect()
+        };
+        let (f, w) = (lines(&fast), lines(&whole));
+        // The new domain (qa) gets a fresh key either way: compare all but its head then.
+        if env == Some("qa") {
+            assert_eq!(f.len(), w.len());
+        } else {
+            assert_eq!(
+                f.iter().filter(|l| !l.starts_with("seal ")).collect::<Vec<_>>(),
+                w.iter().filter(|l| !l.starts_with("seal ")).collect::<Vec<_>>(),
+                "{env:?}"
+            );
+        }
+        let v = reopen(&fast, &admin);
+        for name in &names {
+            assert!(v.find(name).unwrap().is_some(), "{name}");
+        }
+        assert_eq!(v.find("svc-3/new").unwrap().unwrap().env.as_deref(), env);
+    }
+}
+
+#[test]
+fn adding_to_the_file_checks_name_pairing_and_variable() {
+    let (bytes, admin, names) = spread(20);
+    let mut v = reopen(&bytes, &admin);
+    assert!(matches!(v.add_new(&new_secret(&names[0], "X", None)), Err(Error::SecretExists { .. })));
+    let mut paired = new_secret("svc-9/p", "P", None);
+    paired.body.meta.ext.insert(crate::vault::secret::ext::PAIRED_WITH.into(), "svc-9/none".into());
+    assert!(matches!(v.add_new(&paired), Err(Error::SecretNotFound { .. })));
+    paired.body.meta.ext.insert(crate::vault::secret::ext::PAIRED_WITH.into(), names[0].clone());
+    v.add_new(&paired).unwrap();
+    // names[2] is in prod (see `spread`): its variable is taken there, not in dev.
+    let var = crate::vault::secret::default_var(&names[2]);
+    assert!(matches!(v.add_new(&new_secret("svc-9/q", &var, Some("prod"))), Err(Error::VarConflict { .. })));
+    v.add_new(&new_secret("svc-9/q", &var, Some("dev"))).unwrap();
+    assert!(matches!(v.add_new(&new_secret("svc-9/q", "OTHER", Some("dev"))), Err(Error::SecretExists { .. })));
+}
+
+/// The domain a record is added to is sealed anew: its old seal must hold first, or a writer
+/// would vouch for lines someone else changed.
+#[test]
+fn adding_to_a_tampered_environment_is_refused() {
+    let (bytes, admin, _) = spread(20);
+    let text = String::from_utf8(bytes).unwrap();
+    let prod = text.find("\ndomain prod ").unwrap();
+    let at = prod + text[prod..].find("\nsecret ").unwrap() + 1;
+    let end = at + text[at..].find('\n').unwrap();
+    // Drop prod's first line: its seal no longer holds.
+    let tampered = format!("{}{}", &text[..at], &text[end + 1..]);
+    let mut v = reopen(tampered.as_bytes(), &admin);
+    v.add_new(&new_secret("svc-9/new", "NEW", Some("prod"))).unwrap();
+    assert!(v.seal().is_err());
+}
