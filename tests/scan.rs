@@ -485,3 +485,39 @@ fn key_stores_are_findings_by_themselves() {
     assert!(doc["findings"].as_array().unwrap().iter().all(|f| f["rule"] == "keystore"));
     assert_eq!(doc["stats"]["skipped_binary"], 1, "{doc}");
 }
+
+/// A Kubernetes Secret's data values are decoded and judged whatever their keys are called;
+/// placeholders, references and what is not a credential are not findings, and a ConfigMap
+/// beside the Secret is not read as one.
+#[test]
+fn kubernetes_secret_data_is_decoded_and_judged() {
+    let env = Env::new();
+    let dir = env.home.join("k8s");
+    let b64 = |s: &str| data_encoding::BASE64.encode(s.as_bytes());
+    let (password, token) = ("Zq8LmW3vKx91aPc4", "Hx7pLq2Wm9sRt4VnQe5");
+    write(
+        &dir,
+        "secret.yaml",
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\ntype: Opaque\ndata:\n  username: {}\n  db-pass: {}\n  placeholder: {}\n  ref: {}\nstringData:\n  token: {token}\n---\napiVersion: v1\nkind: ConfigMap\ndata:\n  mode: {}\n",
+            b64("app"),
+            b64(password),
+            b64("changeme"),
+            b64("${DB_PASSWORD}"),
+            b64("Jb3kPz8QwLm5Yt2N"),
+        ),
+    );
+    let (code, doc) = scan_json(&env, &dir, &["--no-known"]);
+    assert_eq!(code, 1, "{doc}");
+    let f = |line: u64, kind: &str| ("secret.yaml".to_owned(), line, kind.to_owned());
+    assert_eq!(
+        located(&doc, "kind"),
+        vec![f(8, "Kubernetes Secret data value (db-pass)"), f(12, "Kubernetes Secret stringData value (token)")],
+        "{doc}"
+    );
+    let text = doc.to_string();
+    assert!(
+        !text.contains(password) && !text.contains(token) && !text.contains(&b64(password)),
+        "a value leaked: {text}"
+    );
+}

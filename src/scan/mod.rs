@@ -11,6 +11,7 @@ pub mod decode;
 pub mod generic;
 pub mod git;
 pub mod keystore;
+pub mod manifest;
 pub mod report;
 pub mod settings;
 pub mod walk;
@@ -31,8 +32,36 @@ pub const KNOWN_RULE: &str = "known-value";
 pub const ALLOW_MARKER: &[u8] = b"keyward:allow";
 /// Bytes read to decide whether a file is binary (as git and ripgrep: a NUL byte).
 const BINARY_PROBE: usize = 8192;
+/// What of a Kubernetes Secret manifest is read for its data values, beyond the probe (the rest
+/// is scanned as any file is).
+const MAX_MANIFEST: u64 = 4 << 20;
 /// What of a key store is read for its fingerprint, beyond the probe.
 const MAX_KEYSTORE: u64 = 1 << 20;
+
+/// A Kubernetes Secret's data values ([`manifest`]) among `findings`: one where a provider's
+/// key or a known value was found at the same place is that finding; one on a line where the
+/// generic rule fired replaces it (what the rule says is more).
+fn add_manifest_values(findings: &mut Vec<RawFinding>, text: &[u8]) {
+    for v in manifest::values(text) {
+        if findings.iter().any(|f| f.line == v.line && f.column == v.column && f.rule.rank() < 3) {
+            continue;
+        }
+        findings.retain(|f| !(f.line == v.line && matches!(f.rule, Rule::Generic { .. })));
+        findings.push(RawFinding {
+            line: v.line,
+            column: v.column,
+            rule: Rule::Provider {
+                id: manifest::RULE.to_owned(),
+                kind: format!("Kubernetes Secret {} value ({})", if v.encoded { "data" } else { "stringData" }, v.key),
+            },
+            value: v.value,
+            prefix_len: 0,
+            decoded: v.encoded.then_some(Encoding::Base64),
+            allowed_inline: v.allowed,
+        });
+    }
+    findings.sort_by_key(|f| (f.line, f.column));
+}
 
 /// What matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +160,14 @@ impl Scanner {
         }
         let mut sink = Collect { scanner: self, line: 1, line_start: 0, findings: Vec::new(), cands: Vec::new() };
         let lookahead = decode::MAX_RUN.max(generic::MAX_MATCH) + 64;
+        if manifest::is_secret_manifest(&head) {
+            // A Kubernetes Secret (a few kilobytes): read whole for its data values as well.
+            reader.take(MAX_MANIFEST).read_to_end(&mut head)?;
+            stream::find_spans(&self.engine, io::Cursor::new(&head), &mut sink, lookahead)?;
+            let mut findings = sink.findings;
+            add_manifest_values(&mut findings, &head);
+            return Ok(Scanned::Findings(findings));
+        }
         stream::find_spans(&self.engine, io::Cursor::new(head).chain(reader), &mut sink, lookahead)?;
         Ok(Scanned::Findings(sink.findings))
     }
