@@ -170,7 +170,21 @@ pub const MAP_AT: u64 = 256 << 10;
 ///   [`crate::hardening::catch_shrunk_files`] turns into a one-line error and exit 5.
 pub enum Contents {
     Read(Zeroizing<Vec<u8>>),
-    Mapped(memmap2::Mmap),
+    Mapped(Mapping),
+}
+
+/// A mapped file, known to the SIGBUS handler while it is mapped.
+pub struct Mapping {
+    map: memmap2::Mmap,
+    slot: Option<usize>,
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot {
+            crate::hardening::forget_mapping(slot);
+        }
+    }
 }
 
 impl std::ops::Deref for Contents {
@@ -179,7 +193,7 @@ impl std::ops::Deref for Contents {
     fn deref(&self) -> &[u8] {
         match self {
             Contents::Read(bytes) => bytes,
-            Contents::Mapped(map) => map,
+            Contents::Mapped(mapping) => &mapping.map,
         }
     }
 }
@@ -207,7 +221,7 @@ impl Contents {
     pub fn into_owned(self) -> Zeroizing<Vec<u8>> {
         match self {
             Contents::Read(bytes) => bytes,
-            Contents::Mapped(map) => Zeroizing::new(map.to_vec()),
+            Contents::Mapped(mapping) => Zeroizing::new(mapping.map.to_vec()),
         }
     }
 }
@@ -217,10 +231,12 @@ impl Contents {
 pub fn read_contents(mut file: File, len: u64) -> std::io::Result<Contents> {
     use std::io::Read;
     if len >= MAP_AT && file.metadata()?.is_file() {
-        // SAFETY: the mapping is read-only and private; that the file may change under it is what
-        // `Contents` documents and its readers are written for, and a shrink is caught (SIGBUS).
+        // SAFETY: the mapping is read-only (memmap2 maps it shared: another program's writes to
+        // the file show through); that the file may change under it is what `Contents`
+        // documents and its readers are written for, and a shrink is caught (SIGBUS).
         if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
-            return Ok(Contents::Mapped(map));
+            let slot = crate::hardening::remember_mapping(map.as_ptr() as usize, map.len());
+            return Ok(Contents::Mapped(Mapping { map, slot }));
         }
     }
     let mut buf = Zeroizing::new(Vec::with_capacity(usize::try_from(len).unwrap_or(0).saturating_add(1)));

@@ -1,7 +1,7 @@
 //! Process hardening done first thing in `main`: no core dumps (they would hold decrypted
 //! secrets) and no ptrace attach by other processes of the same user.
 
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 /// The core-dump limit the process started with, restored for children of `exec`.
 static ORIGINAL_CORE: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
@@ -34,25 +34,62 @@ pub fn harden_process() {
 /// The exit code after a mapped file was cut short: 5 (damaged), or 125 under `exec`.
 static SHRUNK_EXIT: AtomicI32 = AtomicI32::new(crate::error::exit::DAMAGED);
 
-/// Turns SIGBUS into a one-line error and an exit code. keyward maps large vault files (see
-/// `files::Contents`); another program truncating one while keyward reads it raises SIGBUS,
-/// which would otherwise kill keyward with no word. Nothing has been written by then: a vault
-/// is only ever replaced by a rename, which comes after the whole file was read.
+/// The files keyward has mapped (see `files::Contents`), as (start, length) pairs; a length of
+/// 0 is a free slot. Read by the SIGBUS handler, so atomics and a fixed size.
+const MAPPINGS: usize = 8;
+static MAP_START: [AtomicUsize; MAPPINGS] = [const { AtomicUsize::new(0) }; MAPPINGS];
+static MAP_LEN: [AtomicUsize; MAPPINGS] = [const { AtomicUsize::new(0) }; MAPPINGS];
+
+/// Records a mapped file for [`catch_shrunk_files`]; the slot to give back to
+/// [`forget_mapping`] (`None` when all are taken: a fault there is then not caught).
+pub fn remember_mapping(start: usize, len: usize) -> Option<usize> {
+    (0..MAPPINGS).find(|&i| {
+        MAP_START[i].compare_exchange(0, start, Ordering::AcqRel, Ordering::Relaxed).is_ok() && {
+            MAP_LEN[i].store(len, Ordering::Release);
+            true
+        }
+    })
+}
+
+pub fn forget_mapping(slot: usize) {
+    MAP_LEN[slot].store(0, Ordering::Release);
+    MAP_START[slot].store(0, Ordering::Release);
+}
+
+/// Turns a SIGBUS in a mapped vault file into a one-line error and an exit code. keyward maps
+/// large vault files (see `files::Contents`); another program truncating one while keyward reads
+/// it raises SIGBUS at the first read past the new end, which would otherwise kill keyward with
+/// no word. The vault itself is unchanged: it is only ever replaced by a rename, after the new
+/// file is whole (a half-written temporary file is removed by the next write). Any other SIGBUS
+/// (a fault elsewhere, `kill -BUS`) gets the default action, as if there were no handler.
 pub fn catch_shrunk_files() {
-    extern "C" fn on_sigbus(_: libc::c_int) {
+    extern "C" fn on_sigbus(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
         const SAID: &[u8] =
-            b"keyward: the vault file was cut short by another program while keyward read it \xe2\x80\x94 nothing was changed; try again\n";
-        // SAFETY: write and _exit are async-signal-safe; the buffer is static.
+            b"keyward: the vault file was cut short by another program while keyward read it \xe2\x80\x94 the vault was not changed; try again\n";
+        // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO handler.
+        let addr = unsafe { (*info).si_addr() } as usize;
+        let ours = (0..MAPPINGS).any(|i| {
+            let (len, start) = (MAP_LEN[i].load(Ordering::Acquire), MAP_START[i].load(Ordering::Acquire));
+            len != 0 && addr >= start && addr - start < len
+        });
+        // SAFETY: write, _exit, signal and raise are async-signal-safe; the buffer is static.
         unsafe {
-            libc::write(2, SAID.as_ptr().cast(), SAID.len());
-            libc::_exit(SHRUNK_EXIT.load(Ordering::Relaxed));
+            if ours {
+                libc::write(2, SAID.as_ptr().cast(), SAID.len());
+                libc::_exit(SHRUNK_EXIT.load(Ordering::Relaxed));
+            }
+            libc::signal(libc::SIGBUS, libc::SIG_DFL);
+            libc::raise(libc::SIGBUS);
         }
     }
-    // SAFETY: a zeroed sigaction is valid (no flags, empty mask once sigemptyset ran), and the
-    // handler only does what is async-signal-safe.
+    // SAFETY: a zeroed sigaction is valid (an empty mask once sigemptyset ran); the handler only
+    // does what is async-signal-safe, and runs on the alternate stack where there is one (the
+    // stack-overflow handler it replaces for SIGBUS did too).
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_sigbus as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_sigaction =
+            on_sigbus as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) as libc::sighandler_t;
+        action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
         libc::sigemptyset(&raw mut action.sa_mask);
         libc::sigaction(libc::SIGBUS, &raw const action, std::ptr::null_mut());
     }
@@ -83,8 +120,12 @@ mod tests {
     /// mapping ends the process with the one-line error and exit 5, not a signal.
     #[test]
     fn a_file_cut_short_under_its_mapping_is_exit_5() {
-        if std::env::var_os("KEYWARD_TEST_SIGBUS_CHILD").is_some() {
+        if let Some(mode) = std::env::var_os("KEYWARD_TEST_SIGBUS_CHILD") {
             super::catch_shrunk_files();
+            if mode == "kill" {
+                // SAFETY: raise has no preconditions.
+                unsafe { libc::raise(libc::SIGBUS) };
+            }
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("vault.kw");
             std::fs::write(&path, vec![b'x'; 1 << 20]).unwrap();
@@ -101,6 +142,13 @@ mod tests {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(5), "{stderr}");
         assert!(stderr.contains("keyward: the vault file was cut short by another program"), "{stderr}");
+        // Any other SIGBUS keeps its default action.
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "hardening::tests::a_file_cut_short_under_its_mapping_is_exit_5", "--nocapture"])
+            .env("KEYWARD_TEST_SIGBUS_CHILD", "kill")
+            .output()
+            .unwrap();
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&out.status), Some(libc::SIGBUS));
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub struct Output {
     /// Colour on standard output (a terminal, and no NO_COLOR, --no-color or TERM=dumb).
     stdout_color: bool,
     failed: std::cell::RefCell<Option<std::io::Error>>,
+    /// Warnings already given: a command that reads the vault twice (`get` after a miss) says
+    /// each once.
+    warned: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl Output {
@@ -35,6 +38,7 @@ impl Output {
             stdout_tty,
             stdout_color: !no_color && stdout_tty,
             failed: std::cell::RefCell::new(None),
+            warned: std::cell::RefCell::default(),
         }
     }
 
@@ -124,6 +128,9 @@ impl Output {
 
     /// A warning on standard error; shown even with --quiet.
     pub fn warn(&self, text: &str) {
+        if !self.warned.borrow_mut().insert(text.to_owned()) {
+            return;
+        }
         let text = sanitize_lines(text);
         if self.color {
             eprintln!("\x1b[33mkeyward: warning:\x1b[0m {text}");

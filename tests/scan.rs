@@ -467,6 +467,8 @@ fn key_stores_are_findings_by_themselves() {
     zip.finish().unwrap();
     std::fs::write(dir.join("app.jar"), out.into_inner()).unwrap();
     std::fs::write(dir.join("logo.bin"), b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR").unwrap();
+    // A trust store of certificates only is public: read, and no finding.
+    std::fs::write(dir.join("truststore.jks"), fixture("truststore.jks")).unwrap();
 
     let (code, doc) = scan_json(&env, &dir, &["--no-known"]);
     assert_eq!(code, 1, "{doc}");

@@ -58,7 +58,7 @@ fn positives(rng: &mut Rng) -> Vec<(String, String)> {
                     continue;
                 }
                 // Keyword-gated shapes are written after a name carrying the provider's keyword.
-                let keyword = p.keywords.first().map_or("api", String::as_str).replace([' ', '.', '-'], "_");
+                let keyword = p.keywords.first().map_or("api", |k| k.trim()).replace([' ', '.', '-'], "_");
                 out.push((format!("{keyword}_api_key"), example.clone()));
             }
         }

@@ -31,7 +31,9 @@ pub(super) fn backup(args: BackupArgs, ctx: &Context) -> Result<Outcome> {
     }
     let passphrase = if args.passphrase { Some(input::new_passphrase()?) } else { None };
     let vault = ctx.open()?;
-    let vault_bytes = FileStore::new(&vault.path).read()?.bytes;
+    // Copied once out of the file (which may be mapped): the bundle and its clear header are
+    // made from the same bytes.
+    let vault_bytes = FileStore::new(&vault.path).read()?.bytes.into_owned();
     // The log of every branch this machine kept for the vault.
     let audit_dir = crate::audit::dir()?;
     let mut files = vec![(VAULT_FILE.to_owned(), vault_bytes.to_vec())];

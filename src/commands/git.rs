@@ -168,8 +168,8 @@ fn textconv(file: &Path, ctx: &Context) -> Result<Outcome> {
                 .secrets
                 .iter()
                 .map(|s| {
-                    let tag = text::sealed_tag(doc.sealed_text(s)).map(|t| data_encoding::HEXLOWER.encode(&t[..4]));
-                    (doc.secret_name(s).to_owned(), doc.secret_var(s).to_owned(), tag.unwrap_or_default())
+                    let tag = data_encoding::HEXLOWER.encode(&s.tag[..4]);
+                    (doc.secret_name(s).to_owned(), doc.secret_var(s).to_owned(), tag)
                 })
                 .collect();
             // Who each key is wrapped to (a short digest of the wrap: a re-pointed wrap shows),

@@ -41,9 +41,63 @@ fn sequence_body(head: &[u8], at: usize) -> Option<usize> {
         return None;
     }
     match *head.get(at + 1)? {
-        n if n < 0x80 => Some(at + 2),
+        // 0x80: BER's indefinite length, as Windows exports PFX files.
+        n if n <= 0x80 => Some(at + 2),
         n @ 0x81..=0x84 => Some(at + 2 + usize::from(n - 0x80)),
         _ => None,
+    }
+}
+
+/// Whether a whole key store (`kind` said which) holds a private or secret key: a Java trust
+/// store of certificates only (`cacerts`) is public. Entries past what can be read, or a PKCS#12
+/// file (whose contents are encrypted), count as keys.
+pub fn holds_keys(bytes: &[u8]) -> bool {
+    if !matches!(bytes.get(..4), Some([0xfe, 0xed, 0xfe, 0xed] | [0xce, 0xce, 0xce, 0xce])) {
+        return true;
+    }
+    let mut r = Reader { bytes, at: 8 };
+    let Some(count) = r.u32() else { return true };
+    for _ in 0..count {
+        // tag, alias, date; a certificate entry then has its type and its bytes.
+        let Some(tag) = r.u32() else { return true };
+        if tag != 2 {
+            return true;
+        }
+        let entry = r.utf().and_then(|()| r.skip(8)).and_then(|()| r.utf()).and_then(|()| {
+            let len = r.u32()?;
+            r.skip(len as usize)
+        });
+        if entry.is_none() {
+            return true;
+        }
+    }
+    false
+}
+
+/// Big-endian fields of a Java key store.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn u32(&mut self) -> Option<u32> {
+        let v = self.bytes.get(self.at..self.at + 4)?;
+        self.at += 4;
+        Some(u32::from_be_bytes(v.try_into().ok()?))
+    }
+
+    /// A Java "modified UTF-8" string: a 16-bit length, then the bytes.
+    fn utf(&mut self) -> Option<()> {
+        let len = self.bytes.get(self.at..self.at + 2)?;
+        let len = usize::from(u16::from_be_bytes(len.try_into().ok()?));
+        self.skip(2 + len)
+    }
+
+    fn skip(&mut self, n: usize) -> Option<()> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len())?;
+        self.at = end;
+        Some(())
     }
 }
 
@@ -65,6 +119,16 @@ mod tests {
         assert_eq!(kind(&fixture("client.p12")), Some("PKCS#12 key store"));
         assert_eq!(kind(&fixture("server.jks")), Some("Java key store (JKS)"));
         assert_eq!(kind(&fixture("server.jceks")), Some("Java key store (JCEKS)"));
+        assert!(holds_keys(&fixture("server.jks")) && holds_keys(&fixture("server.jceks")));
+        // A trust store of certificates only is public.
+        let trust = fixture("truststore.jks");
+        assert_eq!(kind(&trust), Some("Java key store (JKS)"));
+        assert!(!holds_keys(&trust));
+        // A PFX with BER's indefinite lengths, as Windows exports them.
+        assert_eq!(
+            kind(b"\x30\x80\x02\x01\x03\x30\x80\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x01"),
+            Some("PKCS#12 key store")
+        );
         // Other DER (a certificate: SEQUENCE { SEQUENCE … }), a Mach-O binary (0xfeedface),
         // the magic with no version, and short files.
         for other in [

@@ -145,6 +145,9 @@ impl Scanner {
         if let Some(kind) = keystore::kind(&head) {
             // Key stores are a few kilobytes; the fingerprint covers the first MiB.
             reader.take(MAX_KEYSTORE).read_to_end(&mut head)?;
+            if !keystore::holds_keys(&head) {
+                return Ok(Scanned::Findings(Vec::new()));
+            }
             return Ok(Scanned::Findings(vec![RawFinding {
                 line: 1,
                 column: 1,

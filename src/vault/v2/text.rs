@@ -357,7 +357,11 @@ pub fn version_of(bytes: &[u8]) -> Option<Result<u16, ()>> {
     let first = bytes.split(|&b| b == b'\n').next()?;
     let first = first.strip_suffix(b"\r").unwrap_or(first);
     let rest = first.strip_prefix(MARKER.as_bytes())?;
-    Some(std::str::from_utf8(rest).ok().and_then(|v| v.parse::<u16>().ok()).ok_or(()))
+    if rest.len() > 5 {
+        return Some(Err(()));
+    }
+    // Copied before it is read as text (the file may be mapped: see the module's comment).
+    Some(String::from_utf8(rest.to_vec()).ok().and_then(|v| v.parse::<u16>().ok()).ok_or(()))
 }
 
 struct Lines<'a> {
@@ -873,7 +877,16 @@ fn parse_secret(n: usize, text: &[u8], line: &[u8], names: &mut String) -> Resul
     if name.len() > MAX_LINE || var.len() > MAX_LINE {
         return Err(shape());
     }
-    let copy = |names: &mut String, field: &[u8]| -> Result<Range<u32>, ParseError> {
+    // Copied into `scratch` first, then checked there and appended from there: the file's
+    // bytes are read once.
+    let mut scratch = [0u8; 128];
+    let mut copy = |names: &mut String, field: &[u8]| -> Result<Range<u32>, ParseError> {
+        let field = scratch.get_mut(..field.len()).map(|s| {
+            s.copy_from_slice(field);
+            &*s
+        });
+        // Longer than any valid name or variable: the validation below says why.
+        let field = field.ok_or_else(|| damaged(n, "a secret's name or variable is longer than 128 bytes"))?;
         let field = std::str::from_utf8(field).map_err(|_| damaged(n, "the file is not UTF-8"))?;
         let at = names.len() as u32;
         names.push_str(field);

@@ -620,7 +620,19 @@ impl Vault2 {
     /// is free, a `paired_with` secret exists, and no other secret of its environment has its
     /// variable. With other edits pending, the caller edits [`Vault2::records`] instead.
     pub fn add_new(&mut self, secret: &Secret) -> Result<()> {
-        debug_assert!(self.edited.is_none());
+        if self.edited.is_some() {
+            return Err(Error::Refused(
+                "records were edited as a whole; add to them instead".into(),
+                "report this as a bug in keyward",
+            ));
+        }
+        // What is checked is authenticated first, as reading every record did: each domain
+        // this slot holds (a tampered one is exit 5, not a misleading conflict).
+        let held: Vec<String> =
+            self.doc.domains.iter().map(|d| d.head.name.clone()).filter(|d| self.holds(d)).collect();
+        for d in &held {
+            self.domain_key(d)?;
+        }
         let doc = &self.doc;
         let exists = |name: &str| doc.find_index(name).is_some() || self.added.iter().any(|r| r.name == name);
         if exists(&secret.name) {

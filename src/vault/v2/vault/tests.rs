@@ -470,7 +470,8 @@ fn adding_to_the_file_checks_name_pairing_and_variable() {
 }
 
 /// The domain a record is added to is sealed anew: its old seal must hold first, or a writer
-/// would vouch for lines someone else changed.
+/// would vouch for lines someone else changed; and what `add` checks names against must be
+/// authenticated.
 #[test]
 fn adding_to_a_tampered_environment_is_refused() {
     let (bytes, admin, _) = spread(20);
@@ -480,7 +481,11 @@ fn adding_to_a_tampered_environment_is_refused() {
     let end = at + text[at..].find('\n').unwrap();
     // Drop prod's first line: its seal no longer holds.
     let tampered = format!("{}{}", &text[..at], &text[end + 1..]);
-    let mut v = reopen(tampered.as_bytes(), &admin);
-    v.add_new(&new_secret("svc-9/new", "NEW", Some("prod"))).unwrap();
-    assert!(v.seal().is_err());
+    // Adding there, or anywhere: every domain the slot holds is authenticated first, as reading
+    // every record did.
+    for env in [Some("prod"), Some("dev"), None] {
+        let mut v = reopen(tampered.as_bytes(), &admin);
+        let e = v.add_new(&new_secret("svc-9/new", "NEW", env)).unwrap_err();
+        assert!(matches!(e, Error::Damaged { .. }), "{e}");
+    }
 }
