@@ -108,6 +108,11 @@ impl Pattern {
                 .is_match(value)
     }
 
+    /// The named group that is the secret, for a pattern whose match holds more (`secret_group`).
+    pub fn secret_group(&self) -> Option<&str> {
+        self.bytes.secret.as_ref().map(|(group, _)| group.as_str())
+    }
+
     /// The literal prefixes every match of the pattern starts with, when they are distinctive
     /// enough (at least 2 bytes each) to filter on: the mask engine searches for them, and a value
     /// without one cannot match. Read off the regex's syntax tree once.
